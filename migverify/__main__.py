@@ -1,0 +1,3 @@
+from migverify.cli import main
+
+main()

@@ -1,0 +1,643 @@
+"""The schema catalog: pg_catalog of a database read into frozen dataclasses.
+
+Only user schemas are read (not pg_catalog, information_schema, pg_toast or temporary schemas).
+Everything is ordered deterministically so that two reads of equal schemas compare equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from pglast import parse_sql
+from pglast.visitors import Visitor
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from migverify.errors import InputError
+
+_SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+_VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+_FK_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+_RELKINDS = {
+    "r": "table",
+    "p": "partitioned table",
+    "v": "view",
+    "m": "materialized view",
+    "f": "foreign table",
+}
+_CONSTRAINT_KINDS = {
+    "p": "primary key",
+    "u": "unique",
+    "f": "foreign key",
+    "c": "check",
+    "x": "exclusion",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # as format_type() prints it
+    not_null: bool
+    default: str | None
+    default_volatility: str | None  # immutable | stable | volatile, of the default expression
+    default_uses_sequence: str | None  # qualified sequence name when the default is nextval(...)
+    identity: str | None  # "always" | "by default"
+    generated: str | None  # the expression of a GENERATED ... AS (expr) column
+    generated_kind: str | None  # "stored" | "virtual"
+    updatable: bool  # for views: whether the column is auto-updatable; always True for tables
+    comment: str | None = None
+
+    @property
+    def nondeterministic_default(self) -> bool:
+        """A default whose value differs between two runs (now(), random(), gen_random_uuid())."""
+        return (
+            self.default_volatility in ("stable", "volatile") and self.default_uses_sequence is None
+        )
+
+
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    kind: str  # primary key | unique | foreign key | check | exclusion
+    columns: tuple[str, ...]
+    definition: str
+    references: str | None = None  # qualified table of a foreign key
+    referenced_columns: tuple[str, ...] = ()
+    on_delete: str | None = None
+    on_update: str | None = None
+    deferrable: bool = False
+    validated: bool = True
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    definition: str
+    unique: bool
+    primary: bool
+    columns: tuple[str, ...]  # key columns; expressions appear as their text
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    timing: str  # BEFORE | AFTER | INSTEAD OF
+    events: tuple[str, ...]  # INSERT, UPDATE, DELETE, TRUNCATE
+    level: str  # ROW | STATEMENT
+    function: str
+    enabled: bool
+    definition: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    command: str  # ALL | SELECT | INSERT | UPDATE | DELETE
+    permissive: bool
+    roles: tuple[str, ...]
+    using: str | None
+    with_check: str | None
+
+
+@dataclass(frozen=True)
+class Grant:
+    grantee: str  # a role name, or PUBLIC
+    privilege: str  # SELECT, INSERT, ...
+    column: str | None = None  # for column-level grants
+    grantable: bool = False
+
+
+@dataclass(frozen=True)
+class Relation:
+    schema: str
+    name: str
+    kind: str  # table | partitioned table | view | materialized view | foreign table
+    owner: str
+    columns: tuple[Column, ...]
+    constraints: tuple[Constraint, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+    rls_enabled: bool = False
+    rls_forced: bool = False
+    policies: tuple[Policy, ...] = ()
+    grants: tuple[Grant, ...] = ()
+    comment: str | None = None
+    view_definition: str | None = None
+    view_options: tuple[str, ...] = ()  # reloptions, e.g. security_invoker=true, check_option=local
+    updatable_operations: tuple[str, ...] = ()  # auto-updatable ops of a view (no triggers counted)
+    trigger_operations: tuple[str, ...] = ()  # ops a view supports through INSTEAD OF triggers
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def is_view(self) -> bool:
+        return self.kind == "view"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.qualified_name} has no column {name!r}")
+
+    @property
+    def primary_key(self) -> Constraint | None:
+        return next((c for c in self.constraints if c.kind == "primary key"), None)
+
+    @property
+    def unique_keys(self) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.kind in ("primary key", "unique"))
+
+    @property
+    def foreign_keys(self) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.kind == "foreign key")
+
+    def option(self, name: str) -> str | None:
+        for option in self.view_options:
+            key, _, value = option.partition("=")
+            if key == name:
+                return value
+        return None
+
+    @property
+    def auto_updatable(self) -> bool:
+        return set(self.updatable_operations) >= {"insert", "update", "delete"}
+
+
+@dataclass(frozen=True)
+class Sequence:
+    schema: str
+    name: str
+    data_type: str
+    start: int
+    increment: int
+    minimum: int
+    maximum: int
+    cycle: bool
+    last_value: int
+    is_called: bool
+    owned_by: str | None  # table.column
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def next_value(self) -> int:
+        return self.last_value + self.increment if self.is_called else self.last_value
+
+
+@dataclass(frozen=True)
+class Function:
+    schema: str
+    name: str
+    arguments: str
+    returns: str
+    language: str
+    volatility: str
+    security_definer: bool
+
+    @property
+    def signature(self) -> str:
+        return f"{self.schema}.{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything migverify needs to know about a database's user schemas."""
+
+    server_version: int
+    relations: tuple[Relation, ...]
+    sequences: tuple[Sequence, ...]
+    functions: tuple[Function, ...]
+    roles: tuple[str, ...] = ()  # non-system roles that exist on the server
+
+    def find(self, name: str) -> Relation | None:
+        """The relation named NAME (`table` looks in public first, `schema.table` exactly)."""
+        schema, _, table = name.rpartition(".")
+        matches = [
+            r for r in self.relations if r.name == table and (not schema or r.schema == schema)
+        ]
+        if not schema and len(matches) > 1:
+            matches = [r for r in matches if r.schema == "public"] or matches[:1]
+        return matches[0] if matches else None
+
+    def relation(self, name: str) -> Relation:
+        found = self.find(name)
+        if found is None:
+            raise InputError(f"relation {name!r} does not exist")
+        return found
+
+    def sequence(self, qualified_name: str) -> Sequence | None:
+        return next((s for s in self.sequences if s.qualified_name == qualified_name), None)
+
+    @property
+    def tables(self) -> tuple[Relation, ...]:
+        return tuple(r for r in self.relations if r.kind in ("table", "partitioned table"))
+
+    @property
+    def views(self) -> tuple[Relation, ...]:
+        return tuple(r for r in self.relations if r.kind == "view")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output (deterministic: everything is already sorted)."""
+        data = dataclasses.asdict(self)
+        for relation in data["relations"]:
+            relation["qualified_name"] = f"{relation['schema']}.{relation['name']}"
+        return data
+
+
+def load_catalog(conn: psycopg.Connection) -> Catalog:
+    """Read the catalog of the database CONN is connected to."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        version = int(cursor.execute("SHOW server_version_num").fetchone()["server_version_num"])
+        reader = _Reader(cursor, version)
+        return Catalog(
+            server_version=version,
+            relations=reader.relations(),
+            sequences=reader.sequences(),
+            functions=reader.functions(),
+            roles=reader.roles(),
+        )
+
+
+class _Reader:
+    def __init__(self, cursor: psycopg.Cursor, version: int) -> None:
+        self.cursor = cursor
+        self.version = version
+
+    def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
+        return self.cursor.execute(query, params or None).fetchall()
+
+    def relations(self) -> tuple[Relation, ...]:
+        rows = self.rows(
+            """
+            SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind,
+                   pg_get_userbyid(c.relowner) AS owner, c.relrowsecurity, c.relforcerowsecurity,
+                   obj_description(c.oid, 'pg_class') AS comment,
+                   CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS viewdef,
+                   coalesce(c.reloptions, '{}') AS reloptions,
+                   pg_relation_is_updatable(c.oid, false) AS auto_mask,
+                   pg_relation_is_updatable(c.oid, true) AS full_mask
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              AND n.nspname <> ALL (%s) AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+              AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
+            ORDER BY n.nspname, c.relname
+            """,
+            list(_SYSTEM_SCHEMAS),
+        )
+        return tuple(self.relation(row) for row in rows)
+
+    def relation(self, row: dict[str, Any]) -> Relation:
+        oid, kind = row["oid"], _RELKINDS[row["relkind"]]
+        auto_ops = _mask_ops(row["auto_mask"]) if kind == "view" else ()
+        full_ops = _mask_ops(row["full_mask"]) if kind == "view" else ()
+        return Relation(
+            schema=row["schema"],
+            name=row["name"],
+            kind=kind,
+            owner=row["owner"],
+            columns=self.columns(oid, is_view=kind == "view"),
+            constraints=self.constraints(oid),
+            indexes=self.indexes(oid),
+            triggers=self.triggers(oid),
+            rls_enabled=row["relrowsecurity"],
+            rls_forced=row["relforcerowsecurity"],
+            policies=self.policies(oid),
+            grants=self.grants(oid),
+            comment=row["comment"],
+            view_definition=row["viewdef"],
+            view_options=tuple(sorted(row["reloptions"])),
+            updatable_operations=auto_ops,
+            trigger_operations=tuple(op for op in full_ops if op not in auto_ops),
+        )
+
+    def columns(self, oid: int, *, is_view: bool) -> tuple[Column, ...]:
+        generated = "a.attgenerated" if self.version >= 120000 else "''::\"char\""
+        rows = self.rows(
+            f"""
+            SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                   a.attnotnull AS not_null, a.attidentity AS identity,
+                   {generated} AS generated,
+                   pg_get_expr(d.adbin, d.adrelid) AS default,
+                   col_description(a.attrelid, a.attnum) AS comment,
+                   pg_column_is_updatable(a.attrelid, a.attnum, false) AS updatable,
+                   (SELECT sn.nspname || '.' || sc.relname FROM pg_depend dep
+                      JOIN pg_class sc ON sc.oid = dep.refobjid
+                      JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+                     WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+                       AND dep.refclassid = 'pg_class'::regclass AND sc.relkind = 'S'
+                     LIMIT 1) AS sequence
+            FROM pg_attribute a
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum
+            """,
+            oid,
+        )
+        return tuple(self.column(row, is_view) for row in rows)
+
+    def column(self, row: dict[str, Any], is_view: bool) -> Column:
+        gen = row["generated"] or ""
+        expression = row["default"]
+        is_generated = gen in ("s", "v")
+        volatility = None
+        if expression is not None and not is_generated:
+            volatility = self.expression_volatility(expression)
+        sequence = row["sequence"] if expression and "nextval" in expression else None
+        return Column(
+            name=row["name"],
+            type=row["type"],
+            not_null=row["not_null"],
+            default=None if is_generated else expression,
+            default_volatility=volatility,
+            default_uses_sequence=sequence,
+            identity={"a": "always", "d": "by default"}.get(row["identity"] or ""),
+            generated=expression if is_generated else None,
+            generated_kind={"s": "stored", "v": "virtual"}.get(gen),
+            updatable=bool(row["updatable"]) if is_view else True,
+            comment=row["comment"],
+        )
+
+    def expression_volatility(self, expression: str) -> str:
+        """The volatility of an expression: the most volatile function it calls.
+
+        pg_depend records no dependency on built-in functions (they are pinned), so the
+        functions are found by parsing the expression and looked up in pg_proc by name.
+        """
+        names, value_functions = _called_functions(expression)
+        rank = 1 if value_functions else 0
+        for schema, name in names:
+            row = self.cursor.execute(
+                "SELECT max(p.provolatile::text) AS v FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE p.proname = %s AND (%s::text IS NULL OR n.nspname = %s)",
+                (name, schema, schema),
+            ).fetchone()
+            # max() works because 'i' < 's' < 'v' sorts by volatility.
+            rank = max(rank, {"i": 0, "s": 1, "v": 2}.get((row and row["v"]) or "i", 0))
+        return ("immutable", "stable", "volatile")[rank]
+
+    def constraints(self, oid: int) -> tuple[Constraint, ...]:
+        rows = self.rows(
+            """
+            SELECT con.conname AS name, con.contype, pg_get_constraintdef(con.oid, true) AS definition,
+                   ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+                         ORDER BY k.ord)::text[] AS columns,
+                   (SELECT fn.nspname || '.' || fc.relname FROM pg_class fc
+                      JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+                     WHERE fc.oid = con.confrelid) AS ref,
+                   ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+                         JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+                         ORDER BY k.ord)::text[] AS ref_columns,
+                   con.confdeltype, con.confupdtype, con.condeferrable, con.convalidated
+            FROM pg_constraint con
+            WHERE con.conrelid = %s AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+            ORDER BY con.contype, con.conname
+            """,
+            oid,
+        )
+        return tuple(
+            Constraint(
+                name=r["name"],
+                kind=_CONSTRAINT_KINDS[r["contype"]],
+                columns=tuple(r["columns"] or ()),
+                definition=r["definition"],
+                references=r["ref"],
+                referenced_columns=tuple(r["ref_columns"] or ()),
+                on_delete=_FK_ACTIONS.get(r["confdeltype"]) if r["contype"] == "f" else None,
+                on_update=_FK_ACTIONS.get(r["confupdtype"]) if r["contype"] == "f" else None,
+                deferrable=r["condeferrable"],
+                validated=r["convalidated"],
+            )
+            for r in rows
+        )
+
+    def indexes(self, oid: int) -> tuple[Index, ...]:
+        rows = self.rows(
+            """
+            SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition,
+                   x.indisunique, x.indisprimary,
+                   ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
+                         FROM generate_series(1, x.indnkeyatts) k ORDER BY k)::text[] AS columns
+            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = %s ORDER BY i.relname
+            """,
+            oid,
+        )
+        return tuple(
+            Index(
+                name=r["name"],
+                definition=r["definition"],
+                unique=r["indisunique"],
+                primary=r["indisprimary"],
+                columns=tuple(r["columns"]),
+            )
+            for r in rows
+        )
+
+    def triggers(self, oid: int) -> tuple[Trigger, ...]:
+        rows = self.rows(
+            """
+            SELECT t.tgname AS name, t.tgtype, t.tgenabled, t.tgfoid::regproc::text AS function,
+                   pg_get_triggerdef(t.oid, true) AS definition
+            FROM pg_trigger t WHERE t.tgrelid = %s AND NOT t.tgisinternal ORDER BY t.tgname
+            """,
+            oid,
+        )
+        return tuple(_trigger(r) for r in rows)
+
+    def policies(self, oid: int) -> tuple[Policy, ...]:
+        rows = self.rows(
+            """
+            SELECT p.polname AS name, p.polcmd, p.polpermissive,
+                   ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END
+                         FROM unnest(p.polroles) r ORDER BY 1)::text[] AS roles,
+                   pg_get_expr(p.polqual, p.polrelid) AS using,
+                   pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
+            FROM pg_policy p WHERE p.polrelid = %s ORDER BY p.polname
+            """,
+            oid,
+        )
+        commands = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
+        return tuple(
+            Policy(
+                name=r["name"],
+                command=commands[r["polcmd"]],
+                permissive=r["polpermissive"],
+                roles=tuple(r["roles"]),
+                using=r["using"],
+                with_check=r["with_check"],
+            )
+            for r in rows
+        )
+
+    def grants(self, oid: int) -> tuple[Grant, ...]:
+        rows = self.rows(
+            """
+            SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END AS grantee,
+                   g.privilege_type AS privilege, NULL::text AS column, g.is_grantable
+            FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) g
+            WHERE c.oid = %s
+            UNION ALL
+            SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+                   g.privilege_type, a.attname::text, g.is_grantable
+            FROM pg_attribute a, aclexplode(a.attacl) g
+            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+            ORDER BY 1, 3 NULLS FIRST, 2
+            """,
+            oid,
+            oid,
+        )
+        return tuple(
+            Grant(
+                grantee=r["grantee"],
+                privilege=r["privilege"],
+                column=r["column"],
+                grantable=r["is_grantable"],
+            )
+            for r in rows
+        )
+
+    def sequences(self) -> tuple[Sequence, ...]:
+        rows = self.rows(
+            """
+            SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS data_type,
+                   s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle,
+                   (SELECT tn.nspname || '.' || tc.relname || '.' || a.attname
+                      FROM pg_depend dep JOIN pg_attribute a
+                        ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
+                      JOIN pg_class tc ON tc.oid = dep.refobjid
+                      JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+                     WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
+                       AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+                     LIMIT 1) AS owned_by
+            FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname <> ALL (%s) ORDER BY n.nspname, c.relname
+            """,
+            list(_SYSTEM_SCHEMAS),
+        )
+        result = []
+        for r in rows:
+            state = self.cursor.execute(
+                sql.SQL("SELECT last_value, is_called FROM {}.{}").format(
+                    sql.Identifier(r["schema"]), sql.Identifier(r["name"])
+                )
+            ).fetchone()
+            result.append(
+                Sequence(
+                    schema=r["schema"],
+                    name=r["name"],
+                    data_type=r["data_type"],
+                    start=r["seqstart"],
+                    increment=r["seqincrement"],
+                    minimum=r["seqmin"],
+                    maximum=r["seqmax"],
+                    cycle=r["seqcycle"],
+                    last_value=state["last_value"],
+                    is_called=state["is_called"],
+                    owned_by=r["owned_by"],
+                )
+            )
+        return tuple(result)
+
+    def functions(self) -> tuple[Function, ...]:
+        rows = self.rows(
+            """
+            SELECT n.nspname AS schema, p.proname AS name,
+                   pg_get_function_identity_arguments(p.oid) AS arguments,
+                   pg_get_function_result(p.oid) AS returns, l.lanname AS language,
+                   p.provolatile, p.prosecdef
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            JOIN pg_language l ON l.oid = p.prolang
+            WHERE n.nspname <> ALL (%s) AND p.prokind IN ('f', 'p')
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                              AND d.objid = p.oid AND d.deptype = 'e')
+            ORDER BY 1, 2, 3
+            """,
+            list(_SYSTEM_SCHEMAS),
+        )
+        return tuple(
+            Function(
+                schema=r["schema"],
+                name=r["name"],
+                arguments=r["arguments"],
+                returns=r["returns"] or "",
+                language=r["language"],
+                volatility=_VOLATILITY[r["provolatile"]],
+                security_definer=r["prosecdef"],
+            )
+            for r in rows
+        )
+
+    def roles(self) -> tuple[str, ...]:
+        rows = self.rows("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")
+        return tuple(r["rolname"] for r in rows)
+
+
+def _mask_ops(mask: int) -> tuple[str, ...]:
+    # pg_relation_is_updatable returns a bitmask of CmdType bits: UPDATE=4, INSERT=8, DELETE=16.
+    return tuple(op for op, bit in (("insert", 8), ("update", 4), ("delete", 16)) if mask & bit)
+
+
+def _trigger(row: dict[str, Any]) -> Trigger:
+    tgtype = row["tgtype"]
+    timing = "INSTEAD OF" if tgtype & 64 else "BEFORE" if tgtype & 2 else "AFTER"
+    events = tuple(
+        e
+        for e, bit in (("INSERT", 4), ("UPDATE", 16), ("DELETE", 8), ("TRUNCATE", 32))
+        if tgtype & bit
+    )
+    return Trigger(
+        name=row["name"],
+        timing=timing,
+        events=events,
+        level="ROW" if tgtype & 1 else "STATEMENT",
+        function=row["function"],
+        enabled=row["tgenabled"] != "D",
+        definition=row["definition"],
+    )
+
+
+class _FunctionCalls(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[tuple[str | None, str]] = set()
+        self.value_functions = False
+
+    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:  # noqa: N802
+        parts = [n.sval for n in node.funcname]
+        self.names.add((parts[0] if len(parts) > 1 else None, parts[-1]))
+
+    def visit_SQLValueFunction(self, ancestors: Any, node: Any) -> None:  # noqa: N802
+        # CURRENT_TIMESTAMP and friends are not function calls in the tree; they are stable.
+        if node.op.name.startswith(("SVFOP_CURRENT_DATE", "SVFOP_CURRENT_TIME", "SVFOP_LOCAL")):
+            self.value_functions = True
+
+
+def _called_functions(expression: str) -> tuple[set[tuple[str | None, str]], bool]:
+    """Functions an expression calls (schema or None, name) and whether it reads the clock."""
+    visitor = _FunctionCalls()
+    try:
+        visitor(parse_sql(f"SELECT {expression}"))
+    except Exception:  # pglast cannot parse a server-printed expression: be conservative
+        return {(None, "random")}, True
+    return visitor.names, visitor.value_functions

@@ -1,0 +1,114 @@
+"""The `migverify` command line: click commands only. Options in, library calls, rendering, exit code."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from migverify import __version__
+from migverify.errors import MigverifyError
+
+EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+
+
+class _Group(click.Group):
+    """A click group that turns migverify errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MigverifyError as error:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"migverify: error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("migverify: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="migverify")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Prove a PostgreSQL compatibility layer safe before cutover."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that needs a PostgreSQL server."""
+
+    @click.option(
+        "--dsn",
+        envvar="MIGVERIFY_DSN",
+        help="Use this server (scratch databases are created and dropped there) "
+        "instead of an embedded PostgreSQL 18. Env: MIGVERIFY_DSN.",
+    )
+    @click.option(
+        "--pg-bin",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="MIGVERIFY_PG_BIN",
+        help="Start a throwaway server from this PostgreSQL bin directory "
+        "(initdb, pg_ctl) instead of the embedded one. Env: MIGVERIFY_PG_BIN.",
+    )
+    @click.option(
+        "--keep", is_flag=True, help="Keep the scratch databases and print how to connect."
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, dsn: str | None, pg_bin: Path | None, keep: bool, **kwargs: Any) -> Any:
+        from migverify.sandbox import SandboxConfig
+
+        config = SandboxConfig(dsn=dsn or None, pg_bin=pg_bin, keep=keep)
+        return func(*args, sandbox_config=config, **kwargs)
+
+    return wrapper
+
+
+def _render_json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@server_options
+def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
+    """Load SQL FILES into a scratch database and print the schema catalog.
+
+    \b
+    Example:
+      migverify inspect fixtures/xbot/legacy.sql --format json
+    """
+    from migverify.catalog import load_catalog
+    from migverify.report.catalog import render_catalog_text
+    from migverify.sandbox import Sandbox
+    from migverify.sqlload import load_sql_files
+
+    with Sandbox(sandbox_config) as sandbox:
+        db = sandbox.create_database("inspect")
+        with db.connect() as conn:
+            load_sql_files(conn, files)
+            catalog = load_catalog(conn)
+    if fmt == "json":
+        click.echo(_render_json(catalog.to_dict()))
+    else:
+        click.echo(render_catalog_text(catalog), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    sys.exit(cli.main(prog_name="migverify", standalone_mode=True))

@@ -1,0 +1,31 @@
+"""One exception family: each error carries its exit code and a one-line message for the user."""
+
+from __future__ import annotations
+
+
+class MigverifyError(Exception):
+    """Base error. The CLI prints `str(error)` on one line and exits with `exit_code`."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()) if "\n" in message else message)
+
+
+class InputError(MigverifyError):
+    """Bad input from the user: a missing file, unparseable SQL, a broken config, an unknown table."""
+
+
+class SQLFileError(InputError):
+    """An SQL script failed to parse or execute; the message starts with `FILE:LINE:`."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.detail = message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class ServerError(MigverifyError):
+    """PostgreSQL could not be started or reached."""

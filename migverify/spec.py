@@ -1,0 +1,236 @@
+"""The migration spec (`migverify.toml` or `[tool.migverify]` in pyproject.toml): model and validation.
+
+Format (paths are relative to the spec file)::
+
+    [legacy]
+    sql = ["legacy.sql", "seed.sql"]     # or: dsn = "postgresql://..." (read only)
+    [target]
+    sql = ["target.sql"]
+    [scan]
+    paths = ["app"]
+    [generate]
+    legacy_tables = "keep"               # keep (renamed to <name>_legacy) | drop
+    lock_timeout = "5s"
+    batch_size = 50000
+    out = "migrations"                   # where generated SQL is committed (drift check)
+    [lint]
+    ignore = ["MV008"]
+
+    [tables.posted_decisions]            # one entry per legacy table
+    target = "posted_tweets_comprehensive"
+    columns = { content = "tweet_content" }          # legacy column -> target column (renames only)
+
+    [tables.user_bios]                   # split: some columns live in a side table joined on the key
+    target = "users"
+    [[tables.user_bios.side]]
+    table = "user_profiles"
+    join = { id = "user_id" }                        # target key column -> side table column
+    columns = { bio = "bio" }                        # legacy column -> side table column
+
+    [tables.x_posts]                     # merge: a filtered view over a shared table
+    target = "posts"
+    discriminator = { platform = "x" }
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migverify.errors import InputError
+
+SPEC_FILENAME = "migverify.toml"
+
+
+@dataclass(frozen=True)
+class SideTable:
+    """A side table of a split: legacy columns stored in another table joined on the key."""
+
+    table: str
+    join: tuple[tuple[str, str], ...]  # (target key column, side table column)
+    columns: tuple[tuple[str, str], ...]  # (legacy column, side column)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one legacy table maps onto the target schema."""
+
+    legacy: str
+    target: str
+    columns: tuple[tuple[str, str], ...] = ()  # explicit renames: (legacy column, target column)
+    side: tuple[SideTable, ...] = ()
+    discriminator: tuple[tuple[str, Any], ...] = ()  # (target column, constant value)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated migration spec."""
+
+    path: Path
+    legacy_sql: tuple[Path, ...]
+    legacy_dsn: str | None
+    target_sql: tuple[Path, ...]
+    scan_paths: tuple[Path, ...]
+    tables: tuple[TableSpec, ...]
+    legacy_tables: str = "keep"
+    lock_timeout: str = "5s"
+    batch_size: int = 50000
+    out: Path | None = None
+    lint_ignore: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(t.legacy for t in self.tables)
+
+    def table(self, name: str) -> TableSpec:
+        for t in self.tables:
+            if t.legacy == name:
+                return t
+        raise InputError(f"{self.path}: no table {name!r} in the spec")
+
+
+def find_spec(directory: Path) -> Path:
+    """Return the spec file in DIRECTORY: migverify.toml, else a pyproject.toml with [tool.migverify]."""
+    candidate = directory / SPEC_FILENAME
+    if candidate.is_file():
+        return candidate
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file() and "[tool.migverify" in pyproject.read_text(encoding="utf-8"):
+        return pyproject
+    raise InputError(f"{directory}: no {SPEC_FILENAME} (or [tool.migverify] in pyproject.toml)")
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate a spec file; errors name FILE:LINE where the offending key is."""
+    if path.is_dir():
+        path = find_spec(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read spec: {error.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line = re.search(r"at line (\d+)", str(error))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise InputError(f"{where}: invalid TOML: {str(error).split(' (at line')[0]}") from None
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("migverify")
+        if data is None:
+            raise InputError(f"{path}: no [tool.migverify] table")
+    return _SpecReader(path, text, data).read()
+
+
+class _SpecReader:
+    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+        self.path, self.lines, self.data = path, text.splitlines(), data
+
+    def error(self, key: str, message: str) -> InputError:
+        return InputError(f"{self.path}:{self._line_of(key)}: {message}")
+
+    def _line_of(self, key: str) -> int:
+        """Best-effort line of a dotted KEY: its last component's first definition."""
+        parts = key.split(".")
+        pattern = re.compile(r"^\s*(\[+\s*)?[\w.\"' -]*\b" + re.escape(parts[-1]) + r"\b")
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.search(line) and all(p in line for p in parts[-2:]):
+                return number
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.search(line):
+                return number
+        return 1
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, dict):
+            raise self.error(name, f"[{name}] must be a table")
+        return value
+
+    def paths(self, section: str, key: str) -> tuple[Path, ...]:
+        value = self.section(section).get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(f"{section}.{key}", f"{section}.{key} must be a list of paths")
+        result = []
+        for item in value:
+            resolved = (self.path.parent / item).resolve()
+            if not resolved.exists():
+                raise self.error(f"{section}.{key}", f"{section}.{key}: {item} does not exist")
+            result.append(resolved)
+        return tuple(result)
+
+    def pairs(self, key: str, value: Any) -> tuple[tuple[str, Any], ...]:
+        if not isinstance(value, dict):
+            raise self.error(key, f"{key} must be a table of name = value")
+        return tuple(value.items())
+
+    def table_spec(self, name: str, value: Any) -> TableSpec:
+        key = f"tables.{name}"
+        if not isinstance(value, dict):
+            raise self.error(key, f"[{key}] must be a table")
+        unknown = set(value) - {"target", "columns", "side", "discriminator"}
+        if unknown:
+            raise self.error(key, f"[{key}]: unknown key {sorted(unknown)[0]!r}")
+        target = value.get("target")
+        if not isinstance(target, str) or not target:
+            raise self.error(key, f'[{key}] needs target = "<target table>"')
+        sides = []
+        for side in value.get("side", []):
+            if not isinstance(side, dict) or not isinstance(side.get("table"), str):
+                raise self.error(f"{key}.side", f'[[{key}.side]] needs table = "<side table>"')
+            sides.append(
+                SideTable(
+                    table=side["table"],
+                    join=self.pairs(f"{key}.side.join", side.get("join", {})),
+                    columns=self.pairs(f"{key}.side.columns", side.get("columns", {})),
+                )
+            )
+        return TableSpec(
+            legacy=name,
+            target=target,
+            columns=self.pairs(f"{key}.columns", value.get("columns", {})),
+            side=tuple(sides),
+            discriminator=self.pairs(f"{key}.discriminator", value.get("discriminator", {})),
+        )
+
+    def read(self) -> Spec:
+        legacy, generate, lint = (
+            self.section("legacy"),
+            self.section("generate"),
+            self.section("lint"),
+        )
+        if not legacy.get("sql") and not legacy.get("dsn"):
+            raise self.error("legacy", '[legacy] needs sql = [files] or dsn = "..."')
+        tables = self.section("tables")
+        if not tables:
+            raise self.error("tables", "the spec names no [tables.<legacy table>]")
+        mode = generate.get("legacy_tables", "keep")
+        if mode not in ("keep", "drop"):
+            raise self.error("legacy_tables", 'generate.legacy_tables must be "keep" or "drop"')
+        batch = generate.get("batch_size", 50000)
+        if not isinstance(batch, int) or batch < 1:
+            raise self.error("batch_size", "generate.batch_size must be a positive integer")
+        out = generate.get("out")
+        return Spec(
+            path=self.path,
+            legacy_sql=self.paths("legacy", "sql"),
+            legacy_dsn=legacy.get("dsn"),
+            target_sql=self.paths("target", "sql"),
+            scan_paths=self.paths("scan", "paths"),
+            tables=tuple(self.table_spec(n, v) for n, v in tables.items()),
+            legacy_tables=mode,
+            lock_timeout=str(generate.get("lock_timeout", "5s")),
+            batch_size=batch,
+            out=(self.path.parent / out) if isinstance(out, str) else None,
+            lint_ignore=tuple(lint.get("ignore", [])),
+            raw=self.data,
+        )
