@@ -1,0 +1,169 @@
+"""Sandbox lifecycle on real PostgreSQL: scratch databases come and go, other databases stay untouched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migverify.errors import ServerError
+from migverify.sandbox import LocalCluster, Sandbox, SandboxConfig, connect
+
+
+def _databases(dsn: str) -> set[str]:
+    with connect(dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_scratch_databases_are_dropped_at_exit(pg):
+    before = _databases(pg.dsn)
+    with Sandbox(pg.config) as box:
+        db = box.create_database("lifecycle")
+        assert db.name.startswith("migverify_lifecycle_")
+        with db.connect() as conn:
+            conn.execute("CREATE TABLE t (id int)")
+        assert db.name in _databases(pg.dsn)
+    assert _databases(pg.dsn) == before
+
+
+def test_scratch_databases_are_dropped_after_an_exception(pg):
+    before = _databases(pg.dsn)
+    with pytest.raises(RuntimeError):
+        with Sandbox(pg.config) as box:
+            box.create_database("boom")
+            raise RuntimeError("boom")
+    assert _databases(pg.dsn) == before
+
+
+def test_clone_copies_a_prepared_world(sandbox):
+    source = sandbox.create_database("world")
+    with source.connect() as conn:
+        conn.execute("CREATE TABLE t AS SELECT generate_series(1, 100) AS id")
+    copy = sandbox.clone(source, "copy")
+    with copy.connect() as conn:
+        conn.execute("DELETE FROM t WHERE id > 10")
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 10
+    with source.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
+
+
+def _dump(pg, dbname: str) -> str:
+    dsn = psycopg.conninfo.make_conninfo(pg.dsn, dbname=dbname)
+    result = subprocess.run(
+        [str(pg.bin_dir / "pg_dump"), "--no-sync", "-d", dsn],
+        capture_output=True, text=True, check=True,
+    )
+    # pg_dump >= 15.14 adds \restrict lines with a random key; they are not database content.
+    return "\n".join(line for line in result.stdout.splitlines() if "restrict " not in line)
+
+
+def test_dsn_leaves_an_existing_database_untouched(pg, tmp_path):
+    """inspect --dsn against a server with a user database: that database is byte-for-byte the same."""
+    from click.testing import CliRunner
+
+    from migverify.cli import cli
+
+    with connect(pg.dsn) as admin:
+        admin.execute("DROP DATABASE IF EXISTS app_prod")
+        admin.execute("CREATE DATABASE app_prod")
+    app_dsn = psycopg.conninfo.make_conninfo(pg.dsn, dbname="app_prod")
+    try:
+        with connect(app_dsn) as conn:
+            conn.execute("CREATE TABLE posted_decisions (id int primary key, content text)")
+            conn.execute("INSERT INTO posted_decisions VALUES (1, 'hello')")
+        before_dump = _dump(pg, "app_prod")
+        before_dbs = _databases(pg.dsn)
+        script = tmp_path / "schema.sql"
+        script.write_text("CREATE TABLE posted_decisions (id int primary key, content text);\n")
+        # Point --dsn at the user's database itself: migverify must still only use its own databases.
+        result = CliRunner().invoke(cli, ["inspect", str(script), "--dsn", app_dsn, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        assert '"posted_decisions"' in result.output
+        assert _dump(pg, "app_prod") == before_dump
+        assert _databases(pg.dsn) == before_dbs
+    finally:
+        with connect(pg.dsn) as admin:
+            admin.execute("DROP DATABASE IF EXISTS app_prod WITH (FORCE)")
+
+
+def test_keep_keeps_databases_and_says_how_to_connect(pg, tmp_path):
+    from click.testing import CliRunner
+
+    from migverify.cli import cli
+
+    script = tmp_path / "s.sql"
+    script.write_text("CREATE TABLE kept (id int);\n")
+    before = _databases(pg.dsn)
+    result = CliRunner().invoke(cli, ["inspect", str(script), "--dsn", pg.dsn, "--keep"])
+    assert result.exit_code == 0, result.output
+    kept = _databases(pg.dsn) - before
+    assert len(kept) == 1 and next(iter(kept)).startswith("migverify_inspect_")
+    assert f"kept database {next(iter(kept))}" in result.stderr
+    with connect(pg.dsn) as admin:
+        admin.execute(f'DROP DATABASE "{next(iter(kept))}"')
+
+
+def test_local_cluster_starts_and_is_removed(pg):
+    cluster = LocalCluster(pg.bin_dir)
+    cluster.start()
+    workdir = cluster.workdir
+    try:
+        with connect(cluster.dsn()) as conn:
+            version = int(conn.execute("SHOW server_version_num").fetchone()[0])
+        assert version // 10000 == int(pg.version)
+    finally:
+        cluster.stop()
+    assert workdir is not None and not workdir.exists()
+
+
+def test_embedded_server_is_stopped_and_removed_after_an_exception_in_a_subprocess(tmp_path):
+    """The default server (no --dsn) lives in a temp dir that is gone after the process exits."""
+    program = textwrap.dedent(
+        """
+        import sys
+        from migverify.sandbox import Sandbox, SandboxConfig
+        try:
+            with Sandbox(SandboxConfig()) as box:
+                db = box.create_database("embedded")
+                with db.connect() as conn:
+                    conn.execute("SELECT 1")
+                print(box._cluster.workdir, flush=True)
+                raise ValueError("fail on purpose")
+        except ValueError:
+            sys.exit(3)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    workdir = Path(result.stdout.strip())
+    assert workdir.name.startswith("migverify-pg-")
+    assert not workdir.exists()
+
+
+def test_sigterm_stops_the_embedded_server(tmp_path):
+    program = textwrap.dedent(
+        """
+        import time
+        from migverify.sandbox import Sandbox, SandboxConfig
+        with Sandbox(SandboxConfig()) as box:
+            box.create_database("sigterm")
+            print(box._cluster.workdir, flush=True)
+            time.sleep(60)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True)
+    workdir = Path(process.stdout.readline().strip())
+    assert workdir.exists()
+    process.terminate()
+    process.wait(timeout=60)
+    assert not workdir.exists()
+
+
+def test_unreachable_server_is_one_line():
+    with pytest.raises(ServerError, match=r"cannot connect to PostgreSQL at 127.0.0.1:1"):
+        with Sandbox(SandboxConfig(dsn="host=127.0.0.1 port=1 dbname=postgres connect_timeout=2")) as box:
+            box.create_database("x")

@@ -1,0 +1,69 @@
+"""Loading SQL scripts: statements, dollar quotes, and FILE:LINE errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from migverify.errors import SQLFileError
+from migverify.sqlload import load_sql_files
+
+SCRIPT = """-- a comment; with a semicolon
+CREATE TABLE t (id int PRIMARY KEY, note text DEFAULT 'a;b');
+/* block
+   comment */
+CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+  NEW.note := NEW.note || ';';  -- semicolons inside the body
+  RETURN NEW;
+END
+$body$;
+CREATE TRIGGER t_bump BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION bump();
+INSERT INTO t (id) VALUES (1);
+"""
+
+
+def test_multi_statement_script_with_dollar_quotes_loads(sandbox, tmp_path):
+    path = tmp_path / "ok.sql"
+    path.write_text(SCRIPT)
+    db = sandbox.create_database("load")
+    with db.connect() as conn:
+        load_sql_files(conn, [path])
+        assert conn.execute("SELECT note FROM t").fetchone()[0] == "a;b;"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("SELECT 1;\nSELEC 2;\n", 2, 'syntax error at or near "SELEC"'),
+        ("CREATE TABLE a (id int);\n\\i other.sql\n", 2, "psql meta-command \\i is not supported"),
+        ("CREATE TABLE a (id int);\nCOPY a FROM stdin;\n1\n\\.\n", 3, "COPY ... FROM STDIN"),
+        ("CREATE TABLE a (id int);\n\n\nINSERT INTO a\n  VALUES ('x');\n", 5, "invalid input syntax"),
+        ("CREATE TABLE a (id int);\n-- note\nINSERT INTO missing VALUES (1);\n", 3,
+         'relation "missing" does not exist'),
+    ],
+)
+def test_errors_name_the_file_and_line(sandbox, tmp_path, text, line, message):
+    path = tmp_path / "bad.sql"
+    path.write_text(text)
+    db = sandbox.create_database("bad")
+    with db.connect() as conn, pytest.raises(SQLFileError) as caught:
+        load_sql_files(conn, [path])
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert message in str(caught.value)
+
+
+def test_cli_syntax_error_is_one_line_exit_2(pg, tmp_path):
+    path = tmp_path / "broken.sql"
+    path.write_text("CREATE TABLE ok (id int);\nCREATE TABLE (;\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "inspect", str(path), "--dsn", pg.dsn],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"migverify: error: {path}:2: syntax error")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
