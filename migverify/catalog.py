@@ -136,6 +136,7 @@ class Relation:
     view_options: tuple[str, ...] = ()  # reloptions, e.g. security_invoker=true, check_option=local
     updatable_operations: tuple[str, ...] = ()  # auto-updatable ops of a view (no triggers counted)
     trigger_operations: tuple[str, ...] = ()  # ops a view supports through INSTEAD OF triggers
+    view_relations: tuple[str, ...] = ()  # qualified names of the relations a view reads
 
     @property
     def qualified_name(self) -> str:
@@ -326,7 +327,24 @@ class _Reader:
             view_options=tuple(sorted(row["reloptions"])),
             updatable_operations=auto_ops,
             trigger_operations=tuple(op for op in full_ops if op not in auto_ops),
+            view_relations=self.view_relations(oid)
+            if kind in ("view", "materialized view")
+            else (),
         )
+
+    def view_relations(self, oid: int) -> tuple[str, ...]:
+        rows = self.rows(
+            """
+            SELECT DISTINCT n.nspname || '.' || c.relname AS name
+            FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+            JOIN pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE r.ev_class = %s AND c.oid <> %s ORDER BY 1
+            """,
+            oid,
+            oid,
+        )
+        return tuple(r["name"] for r in rows)
 
     def columns(self, oid: int, *, is_view: bool) -> tuple[Column, ...]:
         generated = "a.attgenerated" if self.version >= 120000 else "''::\"char\""

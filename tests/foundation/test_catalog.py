@@ -94,11 +94,19 @@ def test_keys_foreign_keys_checks_indexes(catalog):
 def test_triggers_rls_policies_grants(catalog):
     child, parent = catalog.relation("child"), catalog.relation("parent")
     (trigger,) = child.triggers
-    assert (trigger.timing, trigger.events, trigger.level) == ("BEFORE", ("INSERT", "UPDATE"), "ROW")
+    assert (trigger.timing, trigger.events, trigger.level) == (
+        "BEFORE",
+        ("INSERT", "UPDATE"),
+        "ROW",
+    )
     assert trigger.function == "touch"
     assert parent.rls_enabled and parent.rls_forced and not child.rls_enabled
     (policy,) = parent.policies
-    assert (policy.command, policy.roles, policy.using) == ("SELECT", ("mv_reader",), "(score > 0.5)")
+    assert (policy.command, policy.roles, policy.using) == (
+        "SELECT",
+        ("mv_reader",),
+        "(score > 0.5)",
+    )
     grants = {(g.grantee, g.privilege, g.column) for g in parent.grants}
     assert ("mv_reader", "SELECT", None) in grants
     assert ("mv_reader", "UPDATE", "label") in grants
@@ -111,7 +119,9 @@ def test_views_updatability_and_options(catalog):
     assert view.updatable_operations == ("insert", "update", "delete")
     assert [c.updatable for c in view.columns] == [True, True, True, False]
     assert "upper" in view.view_definition
+    assert view.view_relations == ("public.parent",)
     joined = catalog.relation("joined")
+    assert joined.view_relations == ("public.child", "public.parent")
     assert joined.updatable_operations == () and joined.trigger_operations == ("insert",)
     assert joined.triggers[0].timing == "INSTEAD OF"
 
@@ -134,8 +144,10 @@ def test_reading_twice_gives_equal_catalogs(sandbox):
 def test_inspect_json_is_deterministic_and_names_relations(pg, tmp_path):
     path = tmp_path / "schema.sql"
     path.write_text(SCHEMA)
-    runs = [CliRunner().invoke(cli, ["inspect", str(path), "--dsn", pg.dsn, "--format", "json"])
-            for _ in range(2)]
+    runs = [
+        CliRunner().invoke(cli, ["inspect", str(path), "--dsn", pg.dsn, "--format", "json"])
+        for _ in range(2)
+    ]
     assert all(r.exit_code == 0 for r in runs), runs[0].output
     assert runs[0].stdout == runs[1].stdout
     data = json.loads(runs[0].stdout)
@@ -149,7 +161,15 @@ def test_inspect_text_lists_every_kind(pg, tmp_path):
     path.write_text(SCHEMA)
     result = CliRunner().invoke(cli, ["inspect", str(path), "--dsn", pg.dsn])
     assert result.exit_code == 0, result.output
-    for needle in ("table public.parent", "RLS enabled (forced)", "foreign key child_parent_code_fkey",
-                   "trigger child_touch", "policy readers", "grant mv_reader", "view public.joined",
-                   "via triggers: insert", "public.child_id_seq"):
+    for needle in (
+        "table public.parent",
+        "RLS enabled (forced)",
+        "foreign key child_parent_code_fkey",
+        "trigger child_touch",
+        "policy readers",
+        "grant mv_reader",
+        "view public.joined",
+        "via triggers: insert",
+        "public.child_id_seq",
+    ):
         assert needle in result.stdout

@@ -55,7 +55,9 @@ def _dump(pg, dbname: str) -> str:
     dsn = psycopg.conninfo.make_conninfo(pg.dsn, dbname=dbname)
     result = subprocess.run(
         [str(pg.bin_dir / "pg_dump"), "--no-sync", "-d", dsn],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     # pg_dump >= 15.14 adds \restrict lines with a random key; they are not database content.
     return "\n".join(line for line in result.stdout.splitlines() if "restrict " not in line)
@@ -80,7 +82,9 @@ def test_dsn_leaves_an_existing_database_untouched(pg, tmp_path):
         script = tmp_path / "schema.sql"
         script.write_text("CREATE TABLE posted_decisions (id int primary key, content text);\n")
         # Point --dsn at the user's database itself: migverify must still only use its own databases.
-        result = CliRunner().invoke(cli, ["inspect", str(script), "--dsn", app_dsn, "--format", "json"])
+        result = CliRunner().invoke(
+            cli, ["inspect", str(script), "--dsn", app_dsn, "--format", "json"]
+        )
         assert result.exit_code == 0, result.output
         assert '"posted_decisions"' in result.output
         assert _dump(pg, "app_prod") == before_dump
@@ -137,7 +141,9 @@ def test_embedded_server_is_stopped_and_removed_after_an_exception_in_a_subproce
             sys.exit(3)
         """
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 3, result.stderr
     workdir = Path(result.stdout.strip())
     assert workdir.name.startswith("migverify-pg-")
@@ -165,5 +171,7 @@ def test_sigterm_stops_the_embedded_server(tmp_path):
 
 def test_unreachable_server_is_one_line():
     with pytest.raises(ServerError, match=r"cannot connect to PostgreSQL at 127.0.0.1:1"):
-        with Sandbox(SandboxConfig(dsn="host=127.0.0.1 port=1 dbname=postgres connect_timeout=2")) as box:
+        with Sandbox(
+            SandboxConfig(dsn="host=127.0.0.1 port=1 dbname=postgres connect_timeout=2")
+        ) as box:
             box.create_database("x")

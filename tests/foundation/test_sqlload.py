@@ -40,9 +40,16 @@ def test_multi_statement_script_with_dollar_quotes_loads(sandbox, tmp_path):
         ("SELECT 1;\nSELEC 2;\n", 2, 'syntax error at or near "SELEC"'),
         ("CREATE TABLE a (id int);\n\\i other.sql\n", 2, "psql meta-command \\i is not supported"),
         ("CREATE TABLE a (id int);\nCOPY a FROM stdin;\n1\n\\.\n", 3, "COPY ... FROM STDIN"),
-        ("CREATE TABLE a (id int);\n\n\nINSERT INTO a\n  VALUES ('x');\n", 5, "invalid input syntax"),
-        ("CREATE TABLE a (id int);\n-- note\nINSERT INTO missing VALUES (1);\n", 3,
-         'relation "missing" does not exist'),
+        (
+            "CREATE TABLE a (id int);\n\n\nINSERT INTO a\n  VALUES ('x');\n",
+            5,
+            "invalid input syntax",
+        ),
+        (
+            "CREATE TABLE a (id int);\n-- note\nINSERT INTO missing VALUES (1);\n",
+            3,
+            'relation "missing" does not exist',
+        ),
     ],
 )
 def test_errors_name_the_file_and_line(sandbox, tmp_path, text, line, message):
@@ -60,7 +67,8 @@ def test_cli_syntax_error_is_one_line_exit_2(pg, tmp_path):
     path.write_text("CREATE TABLE ok (id int);\nCREATE TABLE (;\n")
     result = subprocess.run(
         [sys.executable, "-m", "migverify", "inspect", str(path), "--dsn", pg.dsn],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1

@@ -1,0 +1,56 @@
+"""The wheel is self-contained: templates ship inside it, and the console script is declared."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_contains_package_and_templates(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("migverify-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "migverify/cli.py" in names
+    templates = sorted(n for n in names if n.startswith("migverify/templates/"))
+    expected = sorted(
+        f"migverify/templates/{p.relative_to(ROOT / 'templates').as_posix()}"
+        for p in (ROOT / "templates").rglob("*")
+        if p.is_file()
+    )
+    assert templates == expected and templates
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "migverify = migverify.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_python_dash_m_and_version():
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.startswith("migverify, version ")
+
+
+def test_every_command_has_help():
+    from click.testing import CliRunner
+
+    from migverify.cli import cli
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--help"]).exit_code == 0
+    for name in cli.commands:
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output, name
+
+
+def test_usage_error_exits_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "inspect"], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
