@@ -42,7 +42,9 @@ def pg_bin_dir(version: str) -> Path:
         return debian
     pg_config = shutil.which("pg_config")
     if pg_config:
-        found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
+        found = subprocess.run(
+            [pg_config, "--bindir"], capture_output=True, text=True
+        ).stdout.strip()
         return Path(found)
     pytest.fail(f"no PostgreSQL {version} binaries found (set MIGVERIFY_PG{version}_BIN)")
 
@@ -67,7 +69,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "pg" in metafunc.fixturenames:
         choice = metafunc.config.getoption("--pg")
         versions = ["15", "18"] if choice == "all" else [choice]
-        metafunc.parametrize("pg", versions, indirect=True, scope="session", ids=[f"pg{v}" for v in versions])
+        metafunc.parametrize(
+            "pg", versions, indirect=True, scope="session", ids=[f"pg{v}" for v in versions]
+        )
 
 
 _CLUSTERS: dict[str, tuple[LocalCluster, PgServer]] = {}
