@@ -522,11 +522,13 @@ def dynamic_reference(data: LintInput) -> Iterable[Finding]:
         )
 
 
+_COMMENT_STARTS = ("//", "#", "--", "/*", "{/*", "*")
 _IGNORE = re.compile(r"migverify-ignore\b[:\s]*((?:MV\d{3}[\s,]*)*)")
 
 
 def inline_suppressions(root: Path = Path(".")) -> Callable[[str, str | None, int | None], bool]:
-    """A predicate: is RULE suppressed by a `migverify-ignore MVnnn` comment on LINE or the line above?
+    """A predicate: is RULE suppressed by a `migverify-ignore MVnnn` comment on LINE, or on a
+    comment-only line directly above it?
 
     A bare `migverify-ignore` suppresses every rule on that line.
     """
@@ -543,8 +545,11 @@ def inline_suppressions(root: Path = Path(".")) -> Callable[[str, str | None, in
             except OSError:
                 cache[path] = []
         lines = cache[path]
-        for number in (line, line - 1):
-            if 1 <= number <= len(lines):
+        candidates = [line]
+        if line >= 2 and lines[line - 2].lstrip().startswith(_COMMENT_STARTS):
+            candidates.append(line - 1)  # a comment-only line directly above
+        for number in candidates:
+            if number <= len(lines):
                 match = _IGNORE.search(lines[number - 1])
                 if match and (not match.group(1).strip() or rule_id in match.group(1)):
                     return True
