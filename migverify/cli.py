@@ -108,6 +108,116 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
         click.echo(render_catalog_text(catalog), nl=False)
 
 
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="The spec file (default: migverify.toml in DIRECTORY or the current directory).",
+)
+@click.option(
+    "--compat",
+    type=click.Path(path_type=Path),
+    help="Check your own compatibility script instead of the generated layer.",
+)
+@click.option("--rollback", type=click.Path(path_type=Path), help="Your own rollback script.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Lowest severity that makes the verdict unsafe (exit 1).",
+)
+@click.option("--examples", type=click.IntRange(1), help="Hypothesis examples per verify run.")
+@click.option(
+    "--sarif",
+    "sarif_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a SARIF 2.1.0 report to this file (for code scanning).",
+)
+@click.option("--rules", "list_rules", is_flag=True, help="List the rules and exit.")
+@server_options
+def check(
+    directory: Path | None,
+    config: Path | None,
+    compat: Path | None,
+    rollback: Path | None,
+    fmt: str,
+    fail_on: str,
+    examples: int | None,
+    sarif_path: Path | None,
+    list_rules: bool,
+    sandbox_config: Any,
+) -> None:
+    """Is it safe to cut over? Scan, lint, generate (or take --compat) and verify.
+
+    Exit 0 when safe, 1 when not, 2 on bad input. With --format github, annotations go to
+    stdout and a Markdown summary to $GITHUB_STEP_SUMMARY.
+
+    \b
+    Examples:
+      migverify check fixtures/xbot
+      migverify check fixtures/xbot --compat fixtures/xbot/seed-views.sql
+      migverify check --config db/migverify.toml --format github --sarif migverify.sarif
+    """
+    from migverify.check import CheckRequest, run_check
+    from migverify.errors import InputError
+    from migverify.report.check import RENDERERS, render_markdown, render_sarif
+
+    if list_rules:
+        from migverify.check.model import rule_catalog
+
+        for rule_id, title, _ in rule_catalog():
+            click.echo(f"{rule_id}  {title}")
+        return
+    if config is not None and directory is not None:
+        raise InputError("give either DIRECTORY or --config, not both")
+    spec = config or directory or Path(".")
+    for option, path in (("--compat", compat), ("--rollback", rollback)):
+        if path is not None and not path.is_file():
+            raise InputError(f"{path}: no such file ({option})")
+    if rollback is not None and compat is None:
+        raise InputError("--rollback needs --compat (the generated layer has its own rollback)")
+    progress = _progress_printer() if sys.stderr.isatty() else None
+    result = run_check(
+        CheckRequest(
+            spec=spec,
+            compat=compat,
+            rollback=rollback,
+            fail_on=fail_on,
+            examples=examples,
+            sandbox=sandbox_config,
+        ),
+        progress=progress,
+    )
+    if fmt == "text":
+        from migverify.report.check import render_text
+
+        click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
+    else:
+        click.echo(RENDERERS[fmt](result), nl=False)
+    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(render_markdown(result))
+    if sarif_path is not None:
+        sarif_path.write_text(render_sarif(result), encoding="utf-8")
+    sys.exit(EXIT_OK if result.safe else EXIT_FOUND)
+
+
+def _progress_printer() -> Callable[[str], None]:
+    def say(message: str) -> None:
+        click.echo(f"migverify: {message}…", err=True)
+
+    return say
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

@@ -1,0 +1,281 @@
+"""`migverify check`: the pre-deploy gate. Scan the code, generate (or take) the compatibility
+layer, lint it, verify it with the operations the code performs, and say whether cutover is safe.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migverify.check.model import (
+    ERROR,
+    WARNING,
+    CheckResult,
+    Location,
+    Problem,
+    TableSummary,
+)
+from migverify.errors import InputError
+from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.spec import Spec, load_spec
+
+__all__ = ["CheckRequest", "CheckResult", "run_check"]
+
+Progress = Callable[[str], None]
+VERIFIABLE_OPS = ("insert", "select", "update", "delete", "upsert")
+DEFAULT_OPS = ("insert", "select", "update", "delete")
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What to check: a spec, optionally the user's own layer instead of the generated one."""
+
+    spec: Path
+    compat: Path | None = None
+    rollback: Path | None = None
+    fail_on: str = ERROR
+    examples: int | None = None
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    root: Path = field(default_factory=Path.cwd)  # report paths relative to this
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The compatibility layer under test: its forward (cutover) and rollback scripts."""
+
+    forward_sql: str
+    forward_path: str
+    rollback_sql: str | None
+    rollback_path: str | None
+    files: dict[str, str] = field(default_factory=dict)  # generated files by name (drift check)
+
+
+def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckResult:
+    say = progress or (lambda message: None)
+    spec = load_spec(request.spec)
+    tables = spec.table_names
+
+    say(f"scanning {len(spec.scan_paths)} path(s) for {len(tables)} legacy table(s)")
+    scan = _scan(spec, request.root)
+
+    problems: list[Problem] = []
+    with Sandbox(request.sandbox) as box:
+        if request.compat is None:
+            say("generating the compatibility layer")
+            layer = _generate(spec, box, request.root)
+            problems += _drift(spec, layer, request.root)
+        else:
+            layer = _user_layer(request)
+        say("loading the legacy and migrated schemas")
+        legacy, migrated = _catalogs(spec, layer, box)
+    problems += _lint(spec, layer, legacy, migrated, scan, request.root)
+
+    ops = _operations(scan, tables)
+    roles = _roles(legacy, tables)
+    say(f"verifying {', '.join(ops)}" + (f" as {', '.join(roles)}" if roles else ""))
+    verified, verify_problems = _verify(spec, layer, ops, roles, request, scan)
+    problems += verify_problems
+
+    summaries = tuple(
+        TableSummary(
+            legacy=t.legacy,
+            target=t.target,
+            references=sum(1 for r in scan.references if r.table == t.legacy),
+            operations=tuple(sorted({r.operation for r in scan.references if r.table == t.legacy})),
+        )
+        for t in spec.tables
+    )
+    return CheckResult(
+        spec=_relative(spec.path, request.root),
+        compat="generated" if request.compat is None else _relative(request.compat, request.root),
+        fail_on=request.fail_on,
+        tables=summaries,
+        problems=tuple(sorted(set(problems), key=Problem.sort_key)),
+        references=len(scan.references),
+        files_with_references=len({r.path for r in scan.references}),
+        dynamic=len(scan.dynamic),
+        verified=verified,
+    )
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+def _relative(path: Path, root: Path) -> str:
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _scan(spec: Spec, root: Path) -> Any:
+    from migverify.scan import ScanResult, scan_paths
+
+    if not spec.scan_paths:
+        return ScanResult(references=(), dynamic=(), files_scanned=0, files_with_references=0)
+    return scan_paths(list(spec.scan_paths), list(spec.table_names), root=root)
+
+
+def _user_layer(request: CheckRequest) -> Layer:
+    from migverify.sqlload import read_script
+
+    forward = read_script(request.compat)
+    rollback = read_script(request.rollback) if request.rollback else None
+    return Layer(
+        forward_sql=forward,
+        forward_path=_relative(request.compat, request.root),
+        rollback_sql=rollback,
+        rollback_path=_relative(request.rollback, request.root) if request.rollback else None,
+    )
+
+
+def _generate(spec: Spec, box: Sandbox, root: Path) -> Layer:
+    from migverify.generate import generate_layer
+
+    files = generate_layer(spec, box)
+    return Layer(
+        forward_sql=files["forward.sql"],
+        forward_path="forward.sql (generated)",
+        rollback_sql=files.get("rollback.sql"),
+        rollback_path="rollback.sql (generated)" if "rollback.sql" in files else None,
+        files=dict(files),
+    )
+
+
+def _drift(spec: Spec, layer: Layer, root: Path) -> list[Problem]:
+    """Committed generated files that differ from a fresh generate."""
+    if spec.out is None or not spec.out.is_dir():
+        return []
+    problems = []
+    for name, fresh in sorted(layer.files.items()):
+        committed_path = spec.out / name
+        if not committed_path.is_file():
+            continue
+        committed = committed_path.read_text(encoding="utf-8")
+        if committed == fresh:
+            continue
+        where = _relative(committed_path, root)
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(keepends=True),
+                fresh.splitlines(keepends=True),
+                fromfile=f"{where} (committed)",
+                tofile=f"{where} (generated now)",
+            )
+        )
+        first = _first_changed_line(committed, fresh)
+        problems.append(
+            Problem(
+                rule="MV110",
+                severity=ERROR,
+                table=None,
+                message=f"{where} differs from a fresh `migverify generate`",
+                location=Location(where, first),
+                detail=diff,
+            )
+        )
+    return problems
+
+
+def _first_changed_line(old: str, new: str) -> int:
+    for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines(), strict=False), start=1):
+        if a != b:
+            return number
+    return min(len(old.splitlines()), len(new.splitlines())) + 1
+
+
+def _catalogs(spec: Spec, layer: Layer, box: Sandbox) -> tuple[Any, Any]:
+    from migverify.catalog import load_catalog
+    from migverify.sqlload import load_sql, load_sql_files
+
+    legacy_db = box.create_database("check_legacy")
+    with legacy_db.connect() as conn:
+        load_sql_files(conn, list(spec.legacy_sql))
+        legacy = load_catalog(conn)
+    migrated_db = box.create_database("check_migrated")
+    with migrated_db.connect() as conn:
+        load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+        load_sql(conn, layer.forward_sql, layer.forward_path)
+        migrated = load_catalog(conn)
+    return legacy, migrated
+
+
+def _lint(
+    spec: Spec, layer: Layer, legacy: Any, migrated: Any, scan: Any, root: Path
+) -> list[Problem]:
+    from migverify.lint import LintInput, inline_suppressions, run_lint
+
+    embeddings = [(r, r.parent) for r in scan.references if getattr(r, "parent", None)]
+    findings = run_lint(
+        LintInput(
+            legacy=legacy,
+            migrated=migrated,
+            tables=spec.table_names,
+            compat_sql=layer.forward_sql,
+            compat_path=layer.forward_path,
+            references=scan.references,
+            dynamic=scan.dynamic,
+            embeddings=embeddings,
+            ignore=spec.lint_ignore,
+            suppressed=inline_suppressions(root),
+        )
+    )
+    return [
+        Problem(
+            rule=f.rule,
+            severity=f.severity,
+            table=f.table,
+            message=f.message,
+            location=Location(f.path, f.line or 1, f.column or 1) if f.path else None,
+            affected=_affected(scan, f.table) if not f.path and f.table else (),
+        )
+        for f in findings
+    ]
+
+
+def _affected(scan: Any, table: str | None, operations: Sequence[str] | None = None) -> tuple:
+    if table is None:
+        return ()
+    return tuple(
+        Location(r.path, r.line, r.column, r.operation)
+        for r in scan.references
+        if r.table == table and (operations is None or r.operation in operations)
+    )
+
+
+def _operations(scan: Any, tables: Sequence[str]) -> tuple[str, ...]:
+    """The operations the code performs on the legacy tables; reads and writes always checked."""
+    found = {r.operation for r in scan.references if r.table in tables}
+    ops = set(DEFAULT_OPS) | (found & set(VERIFIABLE_OPS))
+    return tuple(op for op in VERIFIABLE_OPS if op in ops)
+
+
+def _roles(legacy: Any, tables: Sequence[str]) -> tuple[str, ...]:
+    """Roles (other than the owner and PUBLIC) that hold privileges on a legacy table."""
+    roles: set[str] = set()
+    for name in tables:
+        relation = legacy.find(name)
+        if relation is None:
+            raise InputError(f"spec: legacy table {name!r} is not defined by the legacy SQL")
+        for grant in relation.grants:
+            if grant.grantee not in (relation.owner, "PUBLIC", "public"):
+                roles.add(grant.grantee)
+    return tuple(sorted(roles))
+
+
+def _verify(
+    spec: Spec,
+    layer: Layer,
+    ops: Sequence[str],
+    roles: Sequence[str],
+    request: CheckRequest,
+    scan: Any,
+) -> tuple[dict[str, Any], list[Problem]]:
+    raise NotImplementedError  # wired to migverify.verify once its API lands
+
+
+__all__ += ["ERROR", "WARNING"]

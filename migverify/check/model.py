@@ -1,0 +1,124 @@
+"""What `migverify check` found: problems (lint, verify, drift), where they bite, and the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ERROR, WARNING = "error", "warning"
+
+# Rules of the gate itself, next to the lint rules MV001-MV008 (documented in migverify.lint).
+CHECK_RULES: dict[str, tuple[str, str]] = {
+    "MV100": (
+        "Behaviour differs through the compatibility layer",
+        "`migverify verify` ran the operations the code performs (found by the scan) against "
+        "the legacy tables and through the compatibility layer, on real PostgreSQL, and an "
+        "outcome differed: an error where the legacy table accepted the statement, different "
+        "rows stored or returned, or a guarantee (key, foreign key, NOT NULL, check) lost. The "
+        "finding carries the smallest SQL script that reproduces it.",
+    ),
+    "MV101": (
+        "Behaviour differs in a tolerated way",
+        "The layer accepts a value the legacy table rejected with a data error (class 22, e.g. "
+        "a widened type), or both reject with different error codes. Not an error unless "
+        "`--fail-on warning` (or `strict = true` under `[check]`).",
+    ),
+    "MV102": (
+        "Rollback does not restore the legacy tables",
+        "After the workload, the rollback script ran and a legacy table differs from one that "
+        "never migrated: rows written after cutover lost, a column, key, constraint or default "
+        "missing, or a sequence that no longer continues where it was.",
+    ),
+    "MV110": (
+        "Committed SQL differs from a fresh generate (drift)",
+        "The generated compatibility layer committed under `[generate] out` is not what "
+        "`migverify generate` produces from the current spec and schemas. Regenerate it and "
+        "review the diff, or fix the spec.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the user's files: code that uses a legacy table, or a script line."""
+
+    path: str
+    line: int
+    column: int = 1
+    operation: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason (or warning) against cutting over, with the code locations it affects."""
+
+    rule: str
+    severity: str  # error | warning
+    table: str | None
+    message: str
+    location: Location | None = None
+    detail: str = ""  # e.g. a counterexample script or a diff
+    affected: tuple[Location, ...] = ()
+
+    def sort_key(self) -> tuple[Any, ...]:
+        where = self.location or Location("", 0)
+        return (
+            self.table or "",
+            0 if self.severity == ERROR else 1,
+            self.rule,
+            where.path,
+            where.line,
+            where.column,
+            self.message,
+        )
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    legacy: str
+    target: str | None
+    references: int
+    operations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The gate's answer. `safe` is the verdict under the chosen `fail_on` level."""
+
+    spec: str
+    compat: str  # "generated" or the user's script
+    fail_on: str
+    tables: tuple[TableSummary, ...]
+    problems: tuple[Problem, ...]
+    references: int = 0
+    files_with_references: int = 0
+    dynamic: int = 0
+    verified: dict[str, Any] = field(default_factory=dict)  # verify's summary (ops, roles, …)
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == WARNING)
+
+    @property
+    def safe(self) -> bool:
+        failing = self.problems if self.fail_on == WARNING else self.errors
+        return not failing
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["problems"] = [asdict(p) for p in sorted(self.problems, key=Problem.sort_key)]
+        data["safe"] = self.safe
+        data["verdict"] = "safe" if self.safe else "not safe"
+        data["counts"] = {"errors": len(self.errors), "warnings": len(self.warnings)}
+        return data
+
+
+def rule_catalog() -> list[tuple[str, str, str]]:
+    """(id, title, documentation) of every rule `check` can report: lint rules and gate rules."""
+    from migverify.lint import rule_docs
+
+    return [*rule_docs(), *((rid, t, body) for rid, (t, body) in CHECK_RULES.items())]
