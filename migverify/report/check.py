@@ -221,3 +221,11 @@ RENDERERS = {
     "markdown": render_markdown,
     "sarif": render_sarif,
 }
+
+
+def render_rules_markdown() -> str:
+    """The README's rule reference: one heading and the documentation paragraph(s) per rule."""
+    parts = []
+    for rule_id, title, body in rule_catalog():
+        parts.append(f"### {rule_id}: {title}\n\n{body.strip()}\n")
+    return "\n".join(parts)

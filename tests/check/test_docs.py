@@ -1,0 +1,32 @@
+"""Every rule is documented in the README, from the same text the SARIF rule metadata uses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from migverify.check.model import rule_catalog
+from migverify.report.check import render_rules_markdown
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- rules:start -->", "<!-- rules:end -->"
+
+
+def test_every_rule_has_a_title_and_a_paragraph():
+    ids = [rule_id for rule_id, _, _ in rule_catalog()]
+    assert len(ids) == len(set(ids))
+    assert {f"MV00{n}" for n in range(1, 9)} <= set(ids)
+    for rule_id, title, body in rule_catalog():
+        assert title and len(body.split()) >= 15, rule_id
+
+
+def test_readme_rule_reference_is_current():
+    """Refresh with: MIGVERIFY_UPDATE_README=1 pytest tests/check/test_docs.py"""
+    text = README.read_text(encoding="utf-8")
+    assert START in text and END in text
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    fresh = f"{head}{START}\n{render_rules_markdown()}{END}{tail}"
+    if os.environ.get("MIGVERIFY_UPDATE_README"):
+        README.write_text(fresh, encoding="utf-8")
+    assert text == fresh, "README rule reference is stale; see this test's docstring"
