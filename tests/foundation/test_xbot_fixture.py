@@ -45,9 +45,20 @@ def test_target_is_comprehensive(sandbox):
     metrics = catalog.relation("tweet_engagement_metrics_comprehensive")
     assert len(metrics.columns) >= 40
     assert metrics.column("total_engagement").generated
+    assert metrics.column("follows_gained").not_null
+    (fk,) = metrics.foreign_keys
+    assert fk.references == "public.posted_tweets_comprehensive" and fk.columns == ("tweet_id",)
+    assert ("tweet_id", "collected_at") in [tuple(u.columns) for u in metrics.unique_keys]
     tweets = catalog.relation("posted_tweets_comprehensive")
     assert tweets.column("tweet_text") is not None
-    assert tweets.rls_enabled
+    assert tweets.column("character_count").generated
+    for table in (tweets, metrics):
+        assert table.rls_enabled and {p.name for p in table.policies} == {
+            "service_role_all",
+            "authenticated_read",
+        }
+        assert {g.grantee for g in table.grants} >= {"anon", "authenticated", "service_role"}
+    assert catalog.relation("posted_decisions").kind == "table"  # legacy still there
 
 
 def test_seed_views_are_the_literal_select_star_layer(sandbox):
@@ -57,6 +68,9 @@ def test_seed_views_are_the_literal_select_star_layer(sandbox):
     assert view.kind == "view"
     assert "content" not in view.column_names  # SELECT * exposes the target's names
     assert "SELECT *" in (XBOT / "seed-views.sql").read_text()
+    assert not view.option("security_invoker")
+    # the backfill copied explicit ids but left the identity sequence at its start
+    assert catalog.sequence("public.posted_tweets_comprehensive_id_seq").next_value == 1
 
 
 def test_inspect_lists_both_legacy_tables_as_json(pg):
@@ -81,8 +95,13 @@ def test_app_ground_truth_points_at_the_names():
     for ref in truth["references"]:
         line = (XBOT / "app" / ref["path"]).read_text().splitlines()[ref["line"] - 1]
         at = line[ref["column"] - 1 :]
-        assert at.startswith(ref["table"]) or re.match(r"[A-Z_]+\)", at), ref
+        if not re.match(re.escape(ref["table"]) + r"\b", at):
+            const = re.match(r"[A-Z_]+(?=\))", at)
+            assert const, ref
+            declaration = f"const {const.group()} = '{ref['table']}';"
+            assert declaration in (XBOT / "app" / ref["path"]).read_text(), ref
         assert ref["operation"] in {"select", "insert", "update", "delete", "upsert"}
+        assert ref["kind"] in {"supabase-js", "knex", "sql"}
         assert ref["columns"] == sorted(set(ref["columns"]))
     for item in truth["dynamic"]:
         line = (XBOT / "app" / item["path"]).read_text().splitlines()[item["line"] - 1]

@@ -1,0 +1,98 @@
+"""Comparing what a statement did in the reference and in the migrated world."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from migverify.verify.worlds import Outcome
+
+FAIL, WARN = "fail", "warning"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A way the migrated world behaves differently; `severity` fail or warning."""
+
+    severity: str
+    table: str
+    operation: str
+    diagnosis: str
+    reference: str = ""
+    migrated: str = ""
+
+
+def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> Difference | None:
+    def diff(severity: str, diagnosis: str) -> Difference:
+        return Difference(severity, table, operation, diagnosis, ref.describe(), mig.describe())
+
+    if ref.ok and not mig.ok:
+        return diff(FAIL, f"{mig.message} (SQLSTATE {mig.sqlstate})")
+    if not ref.ok and mig.ok:
+        if ref.sqlstate and ref.sqlstate.startswith("22"):
+            return diff(WARN, f"{table} accepted a value the legacy table rejects: {ref.message}")
+        if ref.sqlstate and ref.sqlstate.startswith("23"):
+            return diff(
+                FAIL,
+                f"lost guarantee: {table} accepted what the legacy table rejects "
+                f"({ref.message}, SQLSTATE {ref.sqlstate})",
+            )
+        return diff(
+            FAIL,
+            f"{table} accepted what the legacy table rejects ({ref.message}, SQLSTATE "
+            f"{ref.sqlstate})",
+        )
+    if not ref.ok and not mig.ok:
+        if ref.sqlstate != mig.sqlstate:
+            return diff(
+                WARN,
+                f"{table}: both reject, with different errors: {ref.sqlstate} vs {mig.sqlstate} "
+                f"({mig.message})",
+            )
+        return None
+    if ref.columns != mig.columns:
+        extra = [c for c in mig.columns if c not in ref.columns]
+        missing = [c for c in ref.columns if c not in mig.columns]
+        detail = []
+        if missing:
+            detail.append(f"missing {', '.join(missing)}")
+        if extra:
+            detail.append(f"extra {', '.join(extra)}")
+        if not detail:
+            detail.append("different column order")
+        return diff(FAIL, f"{table}: {operation} returns different columns ({'; '.join(detail)})")
+    if ref.rowcount != mig.rowcount and not ref.columns:
+        return diff(
+            FAIL, f"{table}: {operation} affected {mig.rowcount} rows, legacy {ref.rowcount}"
+        )
+    if ref.rows != mig.rows:
+        return diff(FAIL, f"{table}: {operation} returned different rows")
+    return None
+
+
+def compare_contents(
+    table: str, operation: str, ref: Counter | str, mig: Counter | str, columns: tuple[str, ...]
+) -> Difference | None:
+    if isinstance(ref, str) or isinstance(mig, str):
+        if ref == mig:
+            return None
+        problem = mig if isinstance(mig, str) else ref
+        return Difference(FAIL, table, operation, str(problem))
+    if ref == mig:
+        return None
+    only_ref = list((ref - mig).elements())
+    only_mig = list((mig - ref).elements())
+    lines = []
+    for label, rows in (("only in legacy", only_ref), ("only through the layer", only_mig)):
+        for row in sorted(rows, key=repr)[:3]:
+            shown = ", ".join(f"{c}={v!r}" for c, v in zip(columns, row, strict=False))
+            lines.append(f"{label}: ({shown})")
+    return Difference(
+        FAIL,
+        table,
+        operation,
+        f"{table} holds different rows after {operation}: {len(only_ref)} row(s) only in the "
+        f"legacy world, {len(only_mig)} only through the layer",
+        reference="\n".join(line for line in lines if line.startswith("only in legacy")),
+        migrated="\n".join(line for line in lines if line.startswith("only through")),
+    )

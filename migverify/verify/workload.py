@@ -1,0 +1,185 @@
+"""Workloads: hypothesis strategies for SQL statements against the legacy tables.
+
+Each statement is built from the legacy catalog only (the application's view of the world),
+as SQL text with quoted literals, so a failing workload prints as a runnable script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from hypothesis import strategies as st
+
+from migverify.catalog import Column, Relation
+from migverify.quoting import ident, literal, qualified
+from migverify.verify.values import column_values
+
+OPERATIONS = ("insert", "select", "update", "delete", "upsert")
+DEFAULT_OPERATIONS = ("insert", "select", "update", "delete")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a workload, run in both worlds."""
+
+    sql: str
+    table: str
+    operation: str
+    role: str | None = None
+
+    def script_line(self) -> str:
+        return f"{self.sql};"
+
+
+@dataclass(frozen=True)
+class TableModel:
+    """What the generator knows about one legacy table."""
+
+    relation: Relation
+    samples: Mapping[str, tuple[str, ...]]  # column -> seeded values (text)
+
+    @property
+    def name(self) -> str:
+        return (
+            self.relation.qualified_name if self.relation.schema != "public" else self.relation.name
+        )
+
+    @property
+    def writable(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.relation.columns if not c.generated and c.identity != "always")
+
+    @property
+    def keys(self) -> tuple[tuple[str, ...], ...]:
+        """Primary key first, then unique keys: the columns code looks rows up by."""
+        keys = []
+        if self.relation.primary_key:
+            keys.append(tuple(self.relation.primary_key.columns))
+        keys += [tuple(u.columns) for u in self.relation.unique_keys]
+        return tuple(keys) or ((self.relation.columns[0].name,),)
+
+
+def _quoted_table(model: TableModel) -> str:
+    return qualified(model.name) if "." in model.name else ident(model.name)
+
+
+def _value(model: TableModel, column: Column) -> st.SearchStrategy[str]:
+    return column_values(column, model.samples.get(column.name, ())).map(literal)
+
+
+def _returning(draw: st.DrawFn) -> str:
+    return draw(st.sampled_from(["", "", " RETURNING *"]))
+
+
+def _where(draw: st.DrawFn, model: TableModel) -> str:
+    """A predicate by key (usually a seeded value) or by an arbitrary column."""
+    relation = model.relation
+    if draw(st.booleans()):
+        key = draw(st.sampled_from(model.keys))
+        parts = []
+        for name in key:
+            value = draw(_value(model, relation.column(name)))
+            parts.append(
+                f"{ident(name)} IS NULL" if value == "NULL" else f"{ident(name)} = {value}"
+            )
+        return " AND ".join(parts)
+    column = draw(st.sampled_from(relation.columns))
+    value = draw(_value(model, column))
+    if value == "NULL":
+        return f"{ident(column.name)} IS NULL"
+    operator = draw(st.sampled_from(["=", "=", "<", ">"]))
+    return f"{ident(column.name)} {operator} {value}"
+
+
+@st.composite
+def inserts(draw: st.DrawFn, model: TableModel, upsert: bool = False) -> str:
+    table = _quoted_table(model)
+    writable = model.writable
+    rows = draw(st.integers(1, 2)) if writable else 1
+    chosen = (
+        draw(
+            st.lists(st.sampled_from(writable), unique_by=lambda c: c.name, max_size=len(writable))
+        )
+        if writable
+        else []
+    )
+    chosen = [c for c in model.relation.columns if c in chosen]  # legacy order
+    if not chosen and not upsert:
+        return f"INSERT INTO {table} DEFAULT VALUES{_returning(draw)}"
+    if not chosen:
+        chosen = [writable[0]] if writable else []
+    values = ", ".join(
+        "(" + ", ".join(draw(_value(model, c)) for c in chosen) + ")" for _ in range(rows)
+    )
+    columns = ", ".join(ident(c.name) for c in chosen)
+    sql = f"INSERT INTO {table} ({columns}) VALUES {values}"
+    if upsert:
+        key = draw(st.sampled_from(model.keys))
+        others = [c.name for c in chosen if c.name not in key]
+        if others and draw(st.booleans()):
+            sets = ", ".join(f"{ident(n)} = EXCLUDED.{ident(n)}" for n in others)
+            sql += f" ON CONFLICT ({', '.join(ident(k) for k in key)}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({', '.join(ident(k) for k in key)}) DO NOTHING"
+    return sql + _returning(draw)
+
+
+@st.composite
+def updates(draw: st.DrawFn, model: TableModel) -> str:
+    writable = model.writable or model.relation.columns
+    targets = draw(
+        st.lists(st.sampled_from(writable), min_size=1, max_size=2, unique_by=lambda c: c.name)
+    )
+    sets = ", ".join(f"{ident(c.name)} = {draw(_value(model, c))}" for c in targets)
+    return f"UPDATE {_quoted_table(model)} SET {sets} WHERE {_where(draw, model)}{_returning(draw)}"
+
+
+@st.composite
+def deletes(draw: st.DrawFn, model: TableModel) -> str:
+    return f"DELETE FROM {_quoted_table(model)} WHERE {_where(draw, model)}{_returning(draw)}"
+
+
+@st.composite
+def selects(draw: st.DrawFn, model: TableModel) -> str:
+    relation = model.relation
+    if draw(st.booleans()):
+        projection = "*"
+    else:
+        picked = draw(
+            st.lists(st.sampled_from(relation.columns), min_size=1, unique_by=lambda c: c.name)
+        )
+        projection = ", ".join(ident(c.name) for c in relation.columns if c in picked)
+    where = f" WHERE {_where(draw, model)}" if draw(st.booleans()) else ""
+    limit = draw(st.sampled_from(["", " LIMIT 5"]))
+    order = ""
+    if limit:
+        order = " ORDER BY " + ", ".join(ident(c.name) for c in relation.columns)
+    return f"SELECT {projection} FROM {_quoted_table(model)}{where}{order}{limit}"
+
+
+def statements(
+    models: Sequence[TableModel], operations: Sequence[str], role: str | None
+) -> st.SearchStrategy[Statement]:
+    """Any statement of the chosen operations on any of the tables."""
+    options = []
+    for model in models:
+        builders = {
+            "insert": inserts(model),
+            "upsert": inserts(model, upsert=True),
+            "update": updates(model),
+            "delete": deletes(model),
+            "select": selects(model),
+        }
+        for operation in operations:
+            options.append(
+                builders[operation].map(
+                    lambda sql, op=operation, m=model: Statement(sql, m.name, op, role)
+                )
+            )
+    return st.one_of(*options)
+
+
+def workloads(
+    models: Sequence[TableModel], operations: Sequence[str], role: str | None, max_size: int
+) -> st.SearchStrategy[list[Statement]]:
+    return st.lists(statements(models, operations, role), min_size=1, max_size=max_size)
