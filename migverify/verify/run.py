@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -21,6 +23,7 @@ from migverify.verify.workload import Statement, TableModel, workloads
 from migverify.verify.worlds import World, masked_columns
 
 SAMPLES_PER_COLUMN = 12
+T = TypeVar("T")
 
 
 class _Divergence(Exception):
@@ -212,7 +215,8 @@ class Verification:
     def _contents_difference(self, relation: Relation, operation: str) -> Difference | None:
         masked = self.masked[relation.name]
         common = self.common[relation.name]
-        if self.ref.digest(relation, masked, common) == self.mig.digest(relation, masked, common):
+        ref_digest, mig_digest = self._both(lambda world: world.digest(relation, masked, common))
+        if ref_digest == mig_digest:
             return None
         ref = self.ref.contents(relation, masked, common)
         mig = self.mig.contents(relation, masked, common)
@@ -276,20 +280,24 @@ class Verification:
 
     # --- behaviour -----------------------------------------------------------------------------
 
+    def _both(self, action: Callable[[World], T]) -> tuple[T, T]:
+        """Run ACTION in both worlds at once (each on its own connection and thread)."""
+        pending = self.pool.submit(action, self.mig)
+        return action(self.ref), pending.result()
+
     def run_workload(self, workload: Sequence[Statement]) -> tuple[int, Difference] | None:
-        self.ref.begin_example()
-        self.mig.begin_example()
+        self._both(World.begin_example)
         try:
             for index, statement in enumerate(workload):
                 masked = self.masked.get(statement.table, frozenset())
-                ref = self.ref.execute(statement.sql, statement.role, masked)
-                mig = self.mig.execute(statement.sql, statement.role, masked)
+                ref, mig = self._both(
+                    lambda world, s=statement, m=masked: world.execute(s.sql, s.role, m)
+                )
                 self.compared += 1
                 difference = compare_outcomes(statement.table, statement.operation, ref, mig)
                 tolerated = difference and difference.severity == WARN and not self.request.strict
                 keep = ref.ok and mig.ok and not difference
-                self.ref.settle(keep)
-                self.mig.settle(keep)
+                self._both(lambda world, k=keep: world.settle(k))
                 if difference and not tolerated:
                     return index, difference
                 if tolerated:
@@ -312,8 +320,7 @@ class Verification:
                     return len(workload) - 1, sequences[0]
             return None
         finally:
-            self.ref.end_example()
-            self.mig.end_example()
+            self._both(World.end_example)
 
     def search(self, role: str | None) -> Counterexample | None:
         request = self.request
@@ -345,6 +352,10 @@ class Verification:
         return None
 
     def run(self) -> VerifyResult:
+        with ThreadPoolExecutor(1, thread_name_prefix="migrated-world") as self.pool:
+            return self._run()
+
+    def _run(self) -> VerifyResult:
         self.prepare()
         differences = self.shape()
         differences += self.data_after_cutover()

@@ -7,7 +7,7 @@ as SQL text with quoted literals, so a failing workload prints as a runnable scr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
@@ -38,6 +38,13 @@ class TableModel:
 
     relation: Relation
     samples: Mapping[str, tuple[str, ...]]  # column -> seeded values (text)
+    values: Mapping[str, st.SearchStrategy[str]] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        # Value strategies are built once per column: building them per draw is slow.
+        for column in self.relation.columns:
+            strategy = column_values(column, self.samples.get(column.name, ())).map(literal)
+            self.values[column.name] = strategy  # type: ignore[index]
 
     @property
     def name(self) -> str:
@@ -64,7 +71,7 @@ def _quoted_table(model: TableModel) -> str:
 
 
 def _value(model: TableModel, column: Column) -> st.SearchStrategy[str]:
-    return column_values(column, model.samples.get(column.name, ())).map(literal)
+    return model.values[column.name]
 
 
 def _returning(draw: st.DrawFn) -> str:

@@ -1,0 +1,32 @@
+-- A hand-written sound compatibility layer for fixtures/xbot (benchmark input).
+BEGIN;
+INSERT INTO posted_tweets_comprehensive
+  (id, decision_id, tweet_id, tweet_text, content_type, topic, content_style, hook_type,
+   posting_hour, quality_score, predicted_engagement_rate, bandit_arm, generation_source,
+   posted_at, created_at)
+SELECT id, decision_id, tweet_id, content, decision_type, topic, style, hook_type,
+       posting_hour, quality_score, predicted_er, bandit_arm, generation_source,
+       posted_at, created_at
+FROM posted_decisions;
+INSERT INTO tweet_engagement_metrics_comprehensive
+  (id, tweet_id, likes, retweets, replies, impressions, bookmarks, quotes, follows_gained,
+   engagement_rate, collection_phase, is_verified, collected_at)
+SELECT id, tweet_id, likes, retweets, replies, impressions, bookmarks, quotes, followers_gained,
+       engagement_rate, collection_phase, is_verified, collected_at
+FROM real_tweet_metrics;
+SELECT setval(pg_get_serial_sequence('posted_tweets_comprehensive', 'id'), (SELECT max(id) FROM posted_tweets_comprehensive));
+SELECT setval(pg_get_serial_sequence('tweet_engagement_metrics_comprehensive', 'id'), (SELECT max(id) FROM tweet_engagement_metrics_comprehensive));
+ALTER TABLE real_tweet_metrics RENAME TO real_tweet_metrics_legacy;
+ALTER TABLE posted_decisions RENAME TO posted_decisions_legacy;
+CREATE VIEW posted_decisions WITH (security_invoker = true) AS
+SELECT id, decision_id, tweet_id, tweet_text AS content, content_type AS decision_type, topic,
+       content_style AS style, hook_type, posting_hour, quality_score,
+       predicted_engagement_rate AS predicted_er, bandit_arm, generation_source, posted_at, created_at
+FROM posted_tweets_comprehensive;
+CREATE VIEW real_tweet_metrics WITH (security_invoker = true) AS
+SELECT id, tweet_id, likes, retweets, replies, impressions, bookmarks, quotes,
+       follows_gained AS followers_gained, engagement_rate, collection_phase, is_verified, collected_at
+FROM tweet_engagement_metrics_comprehensive;
+GRANT SELECT ON posted_decisions, real_tweet_metrics TO anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON posted_decisions, real_tweet_metrics TO service_role;
+COMMIT;
