@@ -275,7 +275,76 @@ def _verify(
     request: CheckRequest,
     scan: Any,
 ) -> tuple[dict[str, Any], list[Problem]]:
-    raise NotImplementedError  # wired to migverify.verify once its API lands
+    from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
+
+    result = verify(
+        VerifyRequest(
+            legacy=tuple(spec.legacy_sql),
+            target=tuple(spec.target_sql),
+            compat=Path(layer.forward_path),
+            compat_sql=layer.forward_sql,
+            rollback=Path(layer.rollback_path) if layer.rollback_path else None,
+            rollback_sql=layer.rollback_sql,
+            operations=tuple(ops),
+            roles=tuple(roles),
+            tables=tuple(spec.table_names),
+            examples=request.examples or DEFAULT_EXAMPLES,
+            sandbox=request.sandbox,
+        )
+    )
+    problems = []
+    example = result.counterexample
+    for difference in result.differences:
+        detail = ""
+        if example and difference == example.difference:
+            detail = (
+                f"{example.script}\n-- legacy tables:     {difference.reference}\n"
+                f"-- through the layer: {difference.migrated}"
+            )
+        rule = "MV102" if difference.operation == "rollback" else "MV100"
+        problems.append(
+            Problem(
+                rule=rule,
+                severity=ERROR,
+                table=difference.table if difference.table in spec.table_names else None,
+                message=difference.diagnosis,
+                detail=detail,
+                affected=_affected(scan, difference.table, _AFFECTED_BY.get(difference.operation)),
+            )
+        )
+    for warning in result.warnings:
+        problems.append(
+            Problem(
+                rule="MV101",
+                severity=WARNING,
+                table=warning.table if warning.table in spec.table_names else None,
+                message=warning.diagnosis,
+                affected=_affected(scan, warning.table, _AFFECTED_BY.get(warning.operation)),
+            )
+        )
+    summary = {
+        "verdict": result.verdict,
+        "operations": list(result.operations),
+        "roles": list(result.roles),
+        "statements_compared": result.statements_compared,
+        "examples": result.examples,
+        "seed_value": result.seed_value,
+        "rollback_checked": result.rollback_checked,
+    }
+    return summary, problems
+
+
+# Which code references a difference found for an operation bites (None: every reference).
+_AFFECTED_BY: dict[str, tuple[str, ...] | None] = {
+    "insert": ("insert", "upsert"),
+    "upsert": ("upsert",),
+    "update": ("update", "upsert"),
+    "delete": ("delete",),
+    "select": ("select",),
+    "rollback": (),
+    "shape": None,
+    "cutover": None,
+}
 
 
 __all__ += ["ERROR", "WARNING"]

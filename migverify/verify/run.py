@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import hypothesis
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 from pglast import ast, parse_sql
 
 from migverify.catalog import Catalog, Relation, load_catalog
@@ -19,10 +21,11 @@ from migverify.sqlload import Statement as ScriptStatement
 from migverify.sqlload import load_sql, load_sql_files, read_script, split_script
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult
 from migverify.verify.compare import FAIL, WARN, Difference, compare_contents, compare_outcomes
-from migverify.verify.workload import Statement, TableModel, workloads
+from migverify.verify.workload import Statement, TableModel, statements
 from migverify.verify.worlds import World, masked_columns
 
 SAMPLES_PER_COLUMN = 12
+RECENT_VALUES = 8
 T = TypeVar("T")
 
 
@@ -129,8 +132,9 @@ class Verification:
         for column in relation.columns:
             name = ident(column.name)
             rows = self.ref.conn.execute(
-                f"SELECT v FROM (SELECT DISTINCT {name}::text AS v FROM {table} "
-                f"WHERE {name} IS NOT NULL) s ORDER BY md5(v), v LIMIT {SAMPLES_PER_COLUMN}"
+                f"SELECT DISTINCT v, md5(v) FROM (SELECT {name}::text AS v FROM {table} "
+                f"WHERE {name} IS NOT NULL LIMIT 2000) s ORDER BY md5(v), v "
+                f"LIMIT {SAMPLES_PER_COLUMN}"
             ).fetchall()
             samples[column.name] = tuple(r[0] for r in rows)
         return samples
@@ -285,55 +289,80 @@ class Verification:
         pending = self.pool.submit(action, self.mig)
         return action(self.ref), pending.result()
 
-    def run_workload(self, workload: Sequence[Statement]) -> tuple[int, Difference] | None:
-        self._both(World.begin_example)
-        try:
-            for index, statement in enumerate(workload):
-                masked = self.masked.get(statement.table, frozenset())
-                ref, mig = self._both(
-                    lambda world, s=statement, m=masked: world.execute(s.sql, s.role, m)
-                )
-                self.compared += 1
-                difference = compare_outcomes(statement.table, statement.operation, ref, mig)
-                tolerated = difference and difference.severity == WARN and not self.request.strict
-                keep = ref.ok and mig.ok and not difference
-                self._both(lambda world, k=keep: world.settle(k))
-                if difference and not tolerated:
-                    return index, difference
-                if tolerated:
-                    self.warnings.setdefault(difference.diagnosis, difference)
-                if keep and statement.operation != "select":
-                    for relation in self.relations:
-                        changed = self._contents_difference(relation, statement.operation)
-                        if changed:
-                            return index, changed
-            if self.rollback is not None:
-                error = self._apply_rollback()
-                if error:
-                    return len(workload) - 1, error
-                for relation in self.relations:
-                    changed = self._contents_difference(relation, "rollback")
-                    if changed:
-                        return len(workload) - 1, changed
-                sequences = self._sequence_differences()
-                if sequences:
-                    return len(workload) - 1, sequences[0]
-            return None
-        finally:
-            self._both(World.end_example)
+    def step(self, statement: Statement) -> Difference | None:
+        """Run one statement in both worlds; keep its effects only when both agree."""
+        masked = self.masked.get(statement.table, frozenset())
+        ref, mig = self._both(lambda world, s=statement, m=masked: world.execute(s.sql, s.role, m))
+        self.compared += 1
+        difference = compare_outcomes(statement.table, statement.operation, ref, mig)
+        tolerated = difference and difference.severity == WARN and not self.request.strict
+        keep = ref.ok and mig.ok and not difference
+        self._both(lambda world, k=keep: world.settle(k))
+        if difference and not tolerated:
+            return difference
+        if tolerated:
+            self.warnings.setdefault(difference.diagnosis, difference)
+        if keep and statement.operation != "select":
+            for relation in self.relations:
+                changed = self._contents_difference(relation, statement.operation)
+                if changed:
+                    return changed
+        return None
+
+    def rollback_after_workload(self) -> Difference | None:
+        """Run the rollback in the migrated world; the legacy tables must match the reference."""
+        error = self._apply_rollback()
+        if error:
+            return error
+        for relation in self.relations:
+            changed = self._contents_difference(relation, "rollback")
+            if changed:
+                return changed
+        sequences = self._sequence_differences()
+        return sequences[0] if sequences else None
 
     def search(self, role: str | None) -> Counterexample | None:
-        request = self.request
-        strategy = workloads(self.models, request.operations, role, request.steps)
+        """Hypothesis stateful testing: each rule runs one generated statement in both worlds."""
+        verification, request = self, self.request
+        strategies: dict[tuple, st.SearchStrategy[Statement]] = {}
 
-        def check(workload: list[Statement]) -> None:
-            found = self.run_workload(workload)
-            if found:
-                index, difference = found
-                raise _Divergence(workload[: index + 1], difference)
+        def statement_strategy(recent: dict[str, tuple[str, ...]]) -> st.SearchStrategy[Statement]:
+            key = tuple(sorted(recent.items()))
+            if key not in strategies:
+                strategies[key] = statements(self.models, request.operations, role, recent)
+            return strategies[key]
 
-        test = settings(
+        class Workload(RuleBasedStateMachine):
+            def __init__(self) -> None:
+                super().__init__()
+                self.done: list[Statement] = []
+                self.recent: dict[str, tuple[str, ...]] = {}
+                verification._both(World.begin_example)
+
+            @rule(data=st.data())
+            def run_statement(self, data: st.DataObject) -> None:
+                statement = data.draw(statement_strategy(dict(self.recent)), label="statement")
+                self.done.append(statement)
+                difference = verification.step(statement)
+                if difference:
+                    raise _Divergence(self.done, difference)
+                for column, value in statement.written:  # reusable as key/FK/conflict values
+                    values = self.recent.get(column, ())
+                    if value not in values:
+                        self.recent[column] = (*values, value)[-RECENT_VALUES:]
+
+            def teardown(self) -> None:
+                try:
+                    if verification.rollback is not None and self.done:
+                        difference = verification.rollback_after_workload()
+                        if difference:
+                            raise _Divergence(self.done, difference)
+                finally:
+                    verification._both(World.end_example)
+
+        config = settings(
             max_examples=request.examples,
+            stateful_step_count=request.steps,
             deadline=None,
             database=None,
             derandomize=False,
@@ -342,13 +371,13 @@ class Verification:
             verbosity=Verbosity.quiet,
             phases=(Phase.generate, Phase.shrink),
             suppress_health_check=list(HealthCheck),
-        )(given(strategy)(check))
-        test = hypothesis.seed(request.seed_value)(test)
+        )
         try:
-            test()
+            machine = hypothesis.seed(request.seed_value)(Workload)  # replayable runs
+            run_state_machine_as_test(machine, settings=config, _min_steps=1)
         except _Divergence as divergence:
-            statements = tuple(s.sql for s in divergence.statements)
-            return Counterexample(role, statements, divergence.difference, request.seed_value)
+            statements_sql = tuple(s.sql for s in divergence.statements)
+            return Counterexample(role, statements_sql, divergence.difference, request.seed_value)
         return None
 
     def run(self) -> VerifyResult:

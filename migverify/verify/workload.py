@@ -6,6 +6,7 @@ as SQL text with quoted literals, so a failing workload prints as a runnable scr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ class Statement:
     table: str
     operation: str
     role: str | None = None
+    written: tuple[tuple[str, str], ...] = ()  # (column, literal) values an insert writes
 
     def script_line(self) -> str:
         return f"{self.sql};"
@@ -43,7 +45,8 @@ class TableModel:
     def __post_init__(self) -> None:
         # Value strategies are built once per column: building them per draw is slow.
         for column in self.relation.columns:
-            strategy = column_values(column, self.samples.get(column.name, ())).map(literal)
+            render = _number_literal if _is_number_type(column.type) else literal
+            strategy = column_values(column, self.samples.get(column.name, ())).map(render)
             self.values[column.name] = strategy  # type: ignore[index]
 
     @property
@@ -66,11 +69,33 @@ class TableModel:
         return tuple(keys) or ((self.relation.columns[0].name,),)
 
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_NUMBER_TYPES = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
+
+
+def _is_number_type(type_name: str) -> bool:
+    return type_name.split("(")[0] in _NUMBER_TYPES
+
+
+def _number_literal(value: str | None) -> str:
+    """Plain numbers stay bare (readable scripts); anything else is a quoted literal."""
+    if value is not None and _NUMBER.fullmatch(value):
+        return value
+    return literal(value)
+
+
 def _quoted_table(model: TableModel) -> str:
     return qualified(model.name) if "." in model.name else ident(model.name)
 
 
-def _value(model: TableModel, column: Column) -> st.SearchStrategy[str]:
+Recent = Mapping[str, tuple[str, ...]]  # column name -> literals written earlier in the workload
+
+
+def _value(model: TableModel, column: Column, recent: Recent) -> st.SearchStrategy[str]:
+    """Column values, plus values written earlier in this workload (keys, FKs, conflicts)."""
+    earlier = recent.get(column.name)
+    if earlier:
+        return st.one_of(st.sampled_from(earlier), model.values[column.name])
     return model.values[column.name]
 
 
@@ -78,20 +103,20 @@ def _returning(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["", "", " RETURNING *"]))
 
 
-def _where(draw: st.DrawFn, model: TableModel) -> str:
+def _where(draw: st.DrawFn, model: TableModel, recent: Recent) -> str:
     """A predicate by key (usually a seeded value) or by an arbitrary column."""
     relation = model.relation
     if draw(st.booleans()):
         key = draw(st.sampled_from(model.keys))
         parts = []
         for name in key:
-            value = draw(_value(model, relation.column(name)))
+            value = draw(_value(model, relation.column(name), recent))
             parts.append(
                 f"{ident(name)} IS NULL" if value == "NULL" else f"{ident(name)} = {value}"
             )
         return " AND ".join(parts)
     column = draw(st.sampled_from(relation.columns))
-    value = draw(_value(model, column))
+    value = draw(_value(model, column, recent))
     if value == "NULL":
         return f"{ident(column.name)} IS NULL"
     operator = draw(st.sampled_from(["=", "=", "<", ">"]))
@@ -99,7 +124,9 @@ def _where(draw: st.DrawFn, model: TableModel) -> str:
 
 
 @st.composite
-def inserts(draw: st.DrawFn, model: TableModel, upsert: bool = False) -> str:
+def inserts(
+    draw: st.DrawFn, model: TableModel, recent: Recent, upsert: bool = False
+) -> tuple[str, tuple[tuple[str, str], ...]]:
     table = _quoted_table(model)
     writable = model.writable
     rows = draw(st.integers(1, 2)) if writable else 1
@@ -112,11 +139,13 @@ def inserts(draw: st.DrawFn, model: TableModel, upsert: bool = False) -> str:
     )
     chosen = [c for c in model.relation.columns if c in chosen]  # legacy order
     if not chosen and not upsert:
-        return f"INSERT INTO {table} DEFAULT VALUES{_returning(draw)}"
+        return f"INSERT INTO {table} DEFAULT VALUES{_returning(draw)}", ()
     if not chosen:
         chosen = [writable[0]] if writable else []
-    values = ", ".join(
-        "(" + ", ".join(draw(_value(model, c)) for c in chosen) + ")" for _ in range(rows)
+    tuples = [[draw(_value(model, c, recent)) for c in chosen] for _ in range(rows)]
+    values = ", ".join("(" + ", ".join(row) + ")" for row in tuples)
+    written = tuple(
+        (c.name, v) for row in tuples for c, v in zip(chosen, row, strict=True) if v != "NULL"
     )
     columns = ", ".join(ident(c.name) for c in chosen)
     sql = f"INSERT INTO {table} ({columns}) VALUES {values}"
@@ -128,26 +157,28 @@ def inserts(draw: st.DrawFn, model: TableModel, upsert: bool = False) -> str:
             sql += f" ON CONFLICT ({', '.join(ident(k) for k in key)}) DO UPDATE SET {sets}"
         else:
             sql += f" ON CONFLICT ({', '.join(ident(k) for k in key)}) DO NOTHING"
-    return sql + _returning(draw)
+    return sql + _returning(draw), written
 
 
 @st.composite
-def updates(draw: st.DrawFn, model: TableModel) -> str:
+def updates(draw: st.DrawFn, model: TableModel, recent: Recent) -> str:
     writable = model.writable or model.relation.columns
     targets = draw(
         st.lists(st.sampled_from(writable), min_size=1, max_size=2, unique_by=lambda c: c.name)
     )
-    sets = ", ".join(f"{ident(c.name)} = {draw(_value(model, c))}" for c in targets)
-    return f"UPDATE {_quoted_table(model)} SET {sets} WHERE {_where(draw, model)}{_returning(draw)}"
+    sets = ", ".join(f"{ident(c.name)} = {draw(_value(model, c, recent))}" for c in targets)
+    where = _where(draw, model, recent)
+    return f"UPDATE {_quoted_table(model)} SET {sets} WHERE {where}{_returning(draw)}"
 
 
 @st.composite
-def deletes(draw: st.DrawFn, model: TableModel) -> str:
-    return f"DELETE FROM {_quoted_table(model)} WHERE {_where(draw, model)}{_returning(draw)}"
+def deletes(draw: st.DrawFn, model: TableModel, recent: Recent) -> str:
+    where = _where(draw, model, recent)
+    return f"DELETE FROM {_quoted_table(model)} WHERE {where}{_returning(draw)}"
 
 
 @st.composite
-def selects(draw: st.DrawFn, model: TableModel) -> str:
+def selects(draw: st.DrawFn, model: TableModel, recent: Recent) -> str:
     relation = model.relation
     if draw(st.booleans()):
         projection = "*"
@@ -156,7 +187,7 @@ def selects(draw: st.DrawFn, model: TableModel) -> str:
             st.lists(st.sampled_from(relation.columns), min_size=1, unique_by=lambda c: c.name)
         )
         projection = ", ".join(ident(c.name) for c in relation.columns if c in picked)
-    where = f" WHERE {_where(draw, model)}" if draw(st.booleans()) else ""
+    where = f" WHERE {_where(draw, model, recent)}" if draw(st.booleans()) else ""
     limit = draw(st.sampled_from(["", " LIMIT 5"]))
     order = ""
     if limit:
@@ -165,28 +196,28 @@ def selects(draw: st.DrawFn, model: TableModel) -> str:
 
 
 def statements(
-    models: Sequence[TableModel], operations: Sequence[str], role: str | None
+    models: Sequence[TableModel],
+    operations: Sequence[str],
+    role: str | None,
+    recent: Recent | None = None,
 ) -> st.SearchStrategy[Statement]:
     """Any statement of the chosen operations on any of the tables."""
+    recent = recent or {}
     options = []
     for model in models:
         builders = {
-            "insert": inserts(model),
-            "upsert": inserts(model, upsert=True),
-            "update": updates(model),
-            "delete": deletes(model),
-            "select": selects(model),
+            "insert": inserts(model, recent),
+            "upsert": inserts(model, recent, upsert=True),
+            "update": updates(model, recent).map(lambda sql: (sql, ())),
+            "delete": deletes(model, recent).map(lambda sql: (sql, ())),
+            "select": selects(model, recent).map(lambda sql: (sql, ())),
         }
         for operation in operations:
             options.append(
                 builders[operation].map(
-                    lambda sql, op=operation, m=model: Statement(sql, m.name, op, role)
+                    lambda built, op=operation, m=model: Statement(
+                        built[0], m.name, op, role, built[1]
+                    )
                 )
             )
     return st.one_of(*options)
-
-
-def workloads(
-    models: Sequence[TableModel], operations: Sequence[str], role: str | None, max_size: int
-) -> st.SearchStrategy[list[Statement]]:
-    return st.lists(statements(models, operations, role), min_size=1, max_size=max_size)
