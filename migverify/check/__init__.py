@@ -112,11 +112,19 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _scan(spec: Spec, root: Path) -> Any:
-    from migverify.scan import ScanResult, scan_paths
+@dataclass(frozen=True)
+class _NoCode:
+    """The scan result of a spec without `[scan] paths`: no code to check against."""
 
+    references: tuple = ()
+    dynamic: tuple = ()
+
+
+def _scan(spec: Spec, root: Path) -> Any:
     if not spec.scan_paths:
-        return ScanResult(references=(), dynamic=(), files_scanned=0, files_with_references=0)
+        return _NoCode()
+    from migverify.scan import scan_paths
+
     return scan_paths(list(spec.scan_paths), list(spec.table_names), root=root)
 
 
