@@ -16,10 +16,12 @@ from migverify.sandbox import SandboxConfig
 from migverify.verify import VerifyRequest, verify
 
 XBOT = Path(__file__).resolve().parents[2] / "fixtures" / "xbot"
-SOUND_LAYER = (Path(__file__).resolve().parent / "xbot_sound_layer.sql")
+SOUND_LAYER = Path(__file__).resolve().parent / "xbot_sound_layer.sql"
 
 
-def run(compat: Path, config: SandboxConfig, examples: int, ops: tuple[str, ...]) -> tuple[float, int, str]:
+def run(
+    compat: Path, config: SandboxConfig, examples: int, ops: tuple[str, ...]
+) -> tuple[float, int, str]:
     started = time.perf_counter()
     result = verify(
         VerifyRequest(
@@ -46,7 +48,10 @@ def main() -> None:
     ops = ("insert", "select", "update", "delete", "upsert")
     print("| layer | verdict | time to verdict (median, s) | statements compared | statements/s |")
     print("|---|---|---|---|---|")
-    for label, compat in (("seed-views.sql (broken)", XBOT / "seed-views.sql"), ("sound layer", SOUND_LAYER)):
+    for label, compat in (
+        ("seed-views.sql (broken)", XBOT / "seed-views.sql"),
+        ("sound layer", SOUND_LAYER),
+    ):
         runs = [run(compat, config, args.examples, ops) for _ in range(args.repeat)]
         seconds = statistics.median(r[0] for r in runs)
         statements = runs[0][1]

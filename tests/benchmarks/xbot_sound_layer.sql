@@ -1,5 +1,8 @@
 -- A hand-written sound compatibility layer for fixtures/xbot (benchmark input).
 BEGIN;
+SET LOCAL lock_timeout = '5s';
+-- Writers queue behind this lock instead of slipping rows in between the two backfills.
+LOCK TABLE posted_decisions, real_tweet_metrics IN ACCESS EXCLUSIVE MODE;
 INSERT INTO posted_tweets_comprehensive
   (id, decision_id, tweet_id, tweet_text, content_type, topic, content_style, hook_type,
    posting_hour, quality_score, predicted_engagement_rate, bandit_arm, generation_source,
