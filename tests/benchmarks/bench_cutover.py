@@ -136,6 +136,7 @@ def layer_scripts(args: argparse.Namespace) -> tuple[str, str, str]:
         return args.forward.read_text(), rollback, str(args.forward)
     try:
         from migverify.generate import generate_files  # type: ignore[attr-defined]
+
         from migverify.spec import load_spec
 
         files = generate_files(load_spec(XBOT), SandboxConfig(pg_bin=args.pg_bin))
