@@ -348,6 +348,72 @@ def verify(
     sys.exit(EXIT_OK if result.equivalent else EXIT_FOUND)
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    help="A legacy table name (repeatable; may be schema-qualified).",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="Take tables ([tables.*]) and paths ([scan] paths) from this spec.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--jobs", type=click.IntRange(1), help="Worker processes (default: all cores).")
+def scan(
+    paths: tuple[Path, ...],
+    tables: tuple[str, ...],
+    config: Path | None,
+    fmt: str,
+    jobs: int | None,
+) -> None:
+    """Find every reference to the legacy tables in PATHS, with operation and columns.
+
+    TypeScript/JavaScript (supabase-js, knex, SQL strings), Python (supabase-py, SQL strings)
+    and .sql files. Exit 0 when the scan ran, 2 on bad input.
+
+    \b
+    Examples:
+      migverify scan fixtures/xbot/app --table posted_decisions --table real_tweet_metrics
+      migverify scan --config fixtures/xbot/migverify.toml --format sarif > scan.sarif
+    """
+    from migverify.errors import InputError
+    from migverify.report.scan import RENDERERS
+    from migverify.scan import scan_paths
+
+    spec_paths: tuple[Path, ...] = ()
+    if config is not None:
+        from migverify.spec import load_spec
+
+        spec = load_spec(config)
+        tables = tables or spec.table_names
+        spec_paths = spec.scan_paths
+    paths = paths or spec_paths
+    if not paths:
+        raise InputError("nothing to scan: give PATH... (or a spec with [scan] paths)")
+    if not tables:
+        raise InputError("no tables: give --table NAME (or --config with [tables.*])")
+    progress = None
+    if fmt == "text" and sys.stderr.isatty():
+
+        def progress(scanned: int, candidates: int) -> None:
+            click.echo(f"\rmigverify: {scanned} files, {candidates} to parse", err=True, nl=False)
+
+    result = scan_paths(list(paths), list(tables), jobs=jobs, progress=progress)
+    if progress is not None:
+        click.echo("", err=True)
+    click.echo(RENDERERS[fmt](result), nl=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

@@ -1,0 +1,137 @@
+"""Renderers for `migverify scan`: text (grouped by file), json, github annotations, SARIF."""
+
+from __future__ import annotations
+
+import json
+from itertools import groupby
+
+from migverify import __version__
+from migverify.report.check import INFORMATION_URI, SARIF_SCHEMA, _escape_data, _escape_property
+from migverify.scan import ScanResult
+
+REFERENCE_RULE = "MVS001"
+
+
+def render_text(result: ScanResult) -> str:
+    lines = []
+    for path, refs in groupby(result.references, key=lambda r: r.path):
+        refs = list(refs)
+        lines.append(path)
+        width = max(len(f"{r.line}:{r.column}") for r in refs)
+        for ref in refs:
+            where = f"{ref.line}:{ref.column}".ljust(width)
+            columns = f"  ({', '.join(ref.columns)})" if ref.columns else ""
+            embedded = f"  [embedded in {ref.parent}]" if ref.parent else ""
+            lines.append(
+                f"  {where}  {ref.table:<24} {ref.operation:<7} {ref.kind:<12}{columns}{embedded}"
+            )
+    if result.dynamic:
+        lines.append("dynamic (table name not known statically; review by hand):")
+        for item in result.dynamic:
+            lines.append(f"  {item.path}:{item.line}:{item.column}  {item.expression}")
+    if lines:
+        lines.append("")
+    lines.append(result.summary_line())
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result: ScanResult) -> str:
+    return json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_github(result: ScanResult) -> str:
+    lines = []
+    for ref in result.references:
+        columns = f" (columns: {', '.join(ref.columns)})" if ref.columns else ""
+        lines.append(
+            f"::notice file={_escape_property(ref.path)},line={ref.line},col={ref.column},"
+            f"title={_escape_property('legacy table ' + ref.table)}::"
+            f"{_escape_data(f'{ref.table}: {ref.operation}{columns}')}"
+        )
+    for item in result.dynamic:
+        lines.append(
+            f"::warning file={_escape_property(item.path)},line={item.line},col={item.column},"
+            f"title=MV008::{_escape_data(f'table name not known statically: {item.expression}')}"
+        )
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_sarif(result: ScanResult) -> str:
+    rules = [
+        {
+            "id": REFERENCE_RULE,
+            "name": "LegacyTableReference",
+            "shortDescription": {"text": "Code that uses a legacy table"},
+            "fullDescription": {
+                "text": "This code reads or writes a table that the migration replaces by a "
+                "compatibility view; the operation and columns are in the message."
+            },
+            "defaultConfiguration": {"level": "note"},
+            "helpUri": INFORMATION_URI,
+        },
+        {
+            "id": "MV008",
+            "name": "DynamicTableReference",
+            "shortDescription": {"text": "Table name not known statically"},
+            "fullDescription": {
+                "text": "A table argument computed at run time may hit a legacy table; review it."
+            },
+            "defaultConfiguration": {"level": "warning"},
+            "helpUri": INFORMATION_URI,
+        },
+    ]
+    results = []
+    for ref in result.references:
+        columns = f" (columns: {', '.join(ref.columns)})" if ref.columns else ""
+        results.append(
+            _result(REFERENCE_RULE, 0, "note", f"{ref.table}: {ref.operation}{columns}", ref)
+        )
+    for item in result.dynamic:
+        results.append(
+            _result(
+                "MV008", 1, "warning", f"table name not known statically: {item.expression}", item
+            )
+        )
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "migverify",
+                        "version": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _result(rule: str, index: int, level: str, message: str, where) -> dict:
+    return {
+        "ruleId": rule,
+        "ruleIndex": index,
+        "level": level,
+        "message": {"text": message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": where.path, "uriBaseId": "%SRCROOT%"},
+                    "region": {"startLine": where.line, "startColumn": where.column},
+                }
+            }
+        ],
+    }
+
+
+RENDERERS = {
+    "text": render_text,
+    "json": render_json,
+    "github": render_github,
+    "sarif": render_sarif,
+}

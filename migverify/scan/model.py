@@ -1,0 +1,80 @@
+"""Scan results: references to legacy tables found in code, and table names code computes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+OPERATIONS = ("select", "insert", "update", "delete", "upsert", "ddl", "copy", "unknown")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One use of a legacy table. line/column are 1-based and point at the table name itself."""
+
+    path: str
+    line: int
+    column: int
+    table: str  # the name as the user gave it (--table), whatever quoting the code used
+    operation: str
+    columns: tuple[str, ...]
+    kind: str  # supabase-js | supabase-py | knex | sql
+    snippet: str
+    parent: str | None = None  # for a PostgREST embedded resource: the table it is embedded in
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.path, self.line, self.column, self.table)
+
+
+@dataclass(frozen=True)
+class DynamicReference:
+    """A table argument migverify cannot resolve statically (e.g. `.from(tableName)`)."""
+
+    path: str
+    line: int
+    column: int
+    expression: str
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.path, self.line, self.column)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    references: tuple[Reference, ...]
+    dynamic: tuple[DynamicReference, ...]
+    files_scanned: int = 0
+    files_with_references: int = 0
+    tables: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        by_table = Counter(r.table for r in self.references)
+        by_operation = Counter(r.operation for r in self.references)
+        return {
+            "references": len(self.references),
+            "files": len({r.path for r in self.references}),
+            "files_scanned": self.files_scanned,
+            "tables": {t: by_table.get(t, 0) for t in self.tables},
+            "operations": dict(sorted(by_operation.items())),
+            "dynamic": len(self.dynamic),
+        }
+
+    def summary_line(self) -> str:
+        refs, files = len(self.references), len({r.path for r in self.references})
+        tables = len(self.tables)
+        line = (
+            f"{refs} reference{'s' * (refs != 1)} in {files} file{'s' * (files != 1)} "
+            f"({tables} table{'s' * (tables != 1)})"
+        )
+        if self.dynamic:
+            count = len(self.dynamic)
+            line += f"; {count} dynamic reference{'s' * (count != 1)} not resolved"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "references": [{**asdict(r), "columns": list(r.columns)} for r in self.references],
+            "dynamic": [asdict(d) for d in self.dynamic],
+            "summary": self.summary(),
+        }
