@@ -12,7 +12,12 @@ from migverify.scan.source import Source, string_value
 from migverify.scan.sql import analyze_sql
 from migverify.scan.tables import TableMatcher
 
-_KNEX_PLACEHOLDER = re.compile(r"\?\??")
+# Driver placeholders that are not PostgreSQL syntax, replaced by $1 before parsing:
+# knex/mysql-style ? and ??, psycopg %s and %(name)s, SQLAlchemy/asyncpg-style :name.
+PLACEHOLDERS = {
+    "?": re.compile(r"\?\??"),
+    "python": re.compile(r"%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*"),
+}
 
 
 class Found:
@@ -57,11 +62,23 @@ class Found:
         value = string_value(node, source)
         if value is None or not any(name in value.text for name in matcher.names):
             return
-        text = value.text
-        if placeholders == "?":  # knex.raw('… WHERE a = ?'): positional bindings
-            counter = iter(range(1, 10_000))
-            text = _KNEX_PLACEHOLDER.sub(lambda m: f"${next(counter)}".ljust(len(m.group(0))), text)
+        text, index = value.text, list(range(len(value.text) + 1))
+        if placeholders in PLACEHOLDERS:
+            text, index = _replace_placeholders(text, PLACEHOLDERS[placeholders])
         for hit in analyze_sql(text, matcher) or ():
-            self.reference(
-                value.offset_of(hit.offset), hit.table, hit.operation, hit.columns, "sql"
-            )
+            offset = value.offset_of(index[min(hit.offset, len(index) - 1)])
+            self.reference(offset, hit.table, hit.operation, hit.columns, "sql")
+
+
+def _replace_placeholders(text: str, pattern: re.Pattern[str]) -> tuple[str, list[int]]:
+    """TEXT with each placeholder replaced by $1, and for each new index the original one."""
+    pieces, index, position = [], [], 0
+    for match in pattern.finditer(text):
+        pieces.append(text[position : match.start()])
+        index.extend(range(position, match.start()))
+        pieces.append("$1")
+        index.extend([match.start(), match.start()])
+        position = match.end()
+    pieces.append(text[position:])
+    index.extend(range(position, len(text) + 1))
+    return "".join(pieces), index

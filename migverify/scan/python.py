@@ -46,7 +46,7 @@ def scan_python(source: Source, matcher: TableMatcher) -> Found:
         if function.type == "attribute" and name in TABLE_CALLS:
             _table_call(call, first, source, matcher, constants, found)
         elif name in SQL_CALLS:
-            found.sql_string(first, source, matcher)
+            found.sql_string(first, source, matcher, placeholders="python")
     return found
 
 

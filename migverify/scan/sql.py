@@ -134,7 +134,9 @@ class _Walker:
                 self.visit(getattr(node, name), "select")
             return
         if isinstance(node, ast.CopyStmt):
-            self.range_var(node.relation, "copy") if node.relation else None
+            hit = self.range_var(node.relation, "copy") if node.relation else None
+            if hit:
+                self.explicit.append((hit, {a.sval for a in node.attlist or ()}))
             self.visit(node.query, "select")
             return
         if isinstance(node, ast.ViewStmt | ast.CreateTableAsStmt):

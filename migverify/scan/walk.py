@@ -31,7 +31,7 @@ def candidate_files(paths: Sequence[Path]) -> Iterator[Path]:
             gitignore = here / ".gitignore"
             if gitignore.is_file():
                 lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
-                ignores.append((here, pathspec.PathSpec.from_lines("gitwildmatch", lines)))
+                ignores.append((here, pathspec.GitIgnoreSpec.from_lines(lines)))
             dirnames[:] = sorted(
                 d for d in dirnames if d not in SKIP_DIRS and not _ignored(here / d, ignores, True)
             )
