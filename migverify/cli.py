@@ -405,8 +405,8 @@ def scan(
     progress = None
     if fmt == "text" and sys.stderr.isatty():
 
-        def progress(scanned: int, candidates: int) -> None:
-            click.echo(f"\rmigverify: {scanned} files, {candidates} to parse", err=True, nl=False)
+        def progress(done: int, total: int) -> None:
+            click.echo(f"\rmigverify: scanned {done} of {total} files", err=True, nl=False)
 
     result = scan_paths(list(paths), list(tables), jobs=jobs, progress=progress)
     if progress is not None:

@@ -4,7 +4,7 @@ columns. TypeScript/JavaScript and Python are parsed with tree-sitter, SQL with 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from migverify.scan.tables import TableMatcher
 
 __all__ = ["DynamicReference", "Reference", "ScanResult", "scan_paths", "scan_source"]
 
-PARALLEL_THRESHOLD = 64  # candidate files after the prefilter; below it one process is faster
+CHUNK = 2000  # files per worker task; a tree smaller than that is scanned in-process
 Progress = Callable[[int, int], None]
 
 
@@ -40,14 +40,21 @@ def scan_source(path: str, data: bytes, tables: Sequence[str]) -> tuple[list, li
     return found.references, found.dynamics
 
 
-def _scan_chunk(items: list[tuple[str, str]], tables: Sequence[str]) -> tuple[list, list]:
-    references, dynamic = [], []
+def _scan_chunk(items: list[tuple[str, str]], tables: Sequence[str]) -> tuple[list, list, int]:
+    """Read, prefilter and scan a chunk of files; returns references, dynamic, files parsed."""
+    from migverify.scan.walk import Prefilter, read_candidate
+
+    prefilter = Prefilter(TableMatcher(tables).names)
+    references, dynamic, parsed = [], [], 0
     for label, filename in items:
-        data = Path(filename).read_bytes()
+        data = read_candidate(filename, prefilter)
+        if data is None:
+            continue
+        parsed += 1
         refs, dyn = scan_source(label, data, tables)
         references += refs
         dynamic += dyn
-    return references, dynamic
+    return references, dynamic, parsed
 
 
 def scan_paths(
@@ -60,48 +67,61 @@ def scan_paths(
 ) -> ScanResult:
     """Scan files and directories for references to TABLES; paths in the result are relative
     to ROOT (default: the current directory) when they are under it."""
-    from migverify.scan.walk import candidate_files, read_candidate
-
     if not tables:
         raise InputError("no tables to look for (give --table NAME or a spec with [tables.*])")
     root = (root or Path.cwd()).resolve()
     for path in paths:
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
-    matcher = TableMatcher(tables)
-    # `.from(` / `.table(`: a file may hold only a dynamic reference (`.from(tableName)`).
-    needles = [name.encode() for name in matcher.names] + [b".from(", b".table(", b".from_("]
-    scanned = 0
-    candidates: list[tuple[str, str]] = []
-    for path in candidate_files([Path(p) for p in paths]):
-        scanned += 1
-        if progress and scanned % 2000 == 0:
-            progress(scanned, len(candidates))
-        if read_candidate(path, needles) is not None:
-            candidates.append((_label(path, root), str(path)))
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
     references: list[Reference] = []
     dynamic: list[DynamicReference] = []
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(candidates) >= PARALLEL_THRESHOLD:
-        size = max(8, len(candidates) // (workers * 4))
-        chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
-        with ProcessPoolExecutor(workers) as pool:
-            for refs, dyn in pool.map(_scan_chunk, chunks, [tuple(tables)] * len(chunks)):
-                references += refs
-                dynamic += dyn
-    else:
-        references, dynamic = _scan_chunk(candidates, tables)
+    total = 0
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    futures = []
+    chunk: list[tuple[str, str]] = []
+    try:
+        # Chunks go to the workers while the tree is still being walked.
+        for item in _files(paths, root):
+            chunk.append(item)
+            total += 1
+            if len(chunk) == CHUNK and pool is not None:
+                futures.append(pool.submit(_scan_chunk, chunk, tuple(tables)))
+                chunk = []
+        parts = [future.result() for future in futures]
+        if progress:
+            progress(total - len(chunk), total)
+        parts.append(_scan_chunk(chunk, tables))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    for refs, dyn, _ in parts:
+        references += refs
+        dynamic += dyn
     if progress:
-        progress(scanned, len(candidates))
+        progress(total, total)
     references.sort(key=Reference.sort_key)
     dynamic.sort(key=DynamicReference.sort_key)
     return ScanResult(
         references=tuple(dict.fromkeys(references)),
         dynamic=tuple(dict.fromkeys(dynamic)),
-        files_scanned=scanned,
+        files_scanned=total,
         files_with_references=len({r.path for r in references}),
         tables=tuple(tables),
     )
+
+
+def _files(paths: Sequence[Path], root: Path) -> Iterator[tuple[str, str]]:
+    """(label relative to ROOT, file name) of every candidate file."""
+    from migverify.scan.walk import candidate_files
+
+    for base in paths:
+        prefix = _label(Path(base), root)  # resolve once per input path, not per file
+        base_text = str(base)
+        for text in candidate_files([Path(base)]):
+            inner = text[len(base_text) :].lstrip("/") if text != base_text else ""
+            label = f"{prefix}/{inner}" if inner and prefix != "." else inner or prefix
+            yield label, text
 
 
 def _label(path: Path, root: Path) -> str:
