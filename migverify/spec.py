@@ -81,6 +81,7 @@ class Spec:
     out: Path | None = None
     lint_ignore: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    text: str = field(default="", compare=False, repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -89,6 +90,10 @@ class Spec:
     @property
     def table_names(self) -> tuple[str, ...]:
         return tuple(t.legacy for t in self.tables)
+
+    def error(self, key: str, message: str) -> InputError:
+        """An error naming the spec file and the line where dotted KEY is defined."""
+        return _SpecReader(self.path, self.text, self.raw).error(key, message)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:
@@ -233,4 +238,5 @@ class _SpecReader:
             out=(self.path.parent / out) if isinstance(out, str) else None,
             lint_ignore=tuple(lint.get("ignore", [])),
             raw=self.data,
+            text="\n".join(self.lines),
         )

@@ -1,0 +1,332 @@
+"""Spec + catalog → a plan per legacy table: how its compatibility view is built and written.
+
+The plan is plain data; the templates turn it into SQL. Every decision (auto-updatable view or
+INSTEAD OF triggers, which sequence a key continues from, which defaults a view needs) is made
+here, with the reason, so REVIEW.md can explain it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from migverify.catalog import Catalog, Column, Relation
+from migverify.spec import Spec, TableSpec
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """A legacy column and where it lives now."""
+
+    legacy: Column
+    alias: str  # the FROM alias of the table holding it in the view: t, s1, s2…
+    table: str  # qualified target or side table
+    column: str  # its name there
+    target: Column
+
+    @property
+    def renamed(self) -> bool:
+        return self.column != self.legacy.name
+
+    @property
+    def type_note(self) -> str:
+        if self.target.type == self.legacy.type:
+            return ""
+        return f"{self.legacy.type} → {self.target.type}"
+
+
+@dataclass(frozen=True)
+class SidePlan:
+    """A side table of a split, joined to the target on the key."""
+
+    table: str
+    alias: str
+    join: tuple[tuple[str, str], ...]  # (target column, side column)
+    columns: tuple[ColumnMap, ...]
+    upsertable: bool  # the side's join columns are unique: INSERT … ON CONFLICT works
+
+
+@dataclass(frozen=True)
+class SequencePlan:
+    """A legacy key sequence and the one the compatibility layer continues it with."""
+
+    column: str
+    legacy_sequence: str
+    layer_sequence: str  # target's own sequence, or a dedicated one created by the layer
+    dedicated: bool
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    legacy: Relation
+    target: Relation
+    kept_name: str
+    columns: tuple[ColumnMap, ...]
+    sides: tuple[SidePlan, ...]
+    discriminator: tuple[tuple[str, object], ...]
+    key: tuple[str, ...]
+    strategy: str  # "auto-updatable" | "triggers"
+    why: str
+    trigger_operations: tuple[str, ...]
+    view_defaults: tuple[tuple[str, str], ...]  # (legacy column, default expression)
+    sequences: tuple[SequencePlan, ...]
+    batch_column: ColumnMap | None
+    warnings: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.legacy.name
+
+    @property
+    def schema(self) -> str:
+        return self.legacy.schema
+
+    @property
+    def target_columns(self) -> tuple[ColumnMap, ...]:
+        return tuple(c for c in self.columns if c.alias == "t")
+
+    @property
+    def identity_always(self) -> bool:
+        return any(c.target.identity == "always" for c in self.target_columns)
+
+    def column(self, name: str) -> ColumnMap:
+        return next(c for c in self.columns if c.legacy.name == name)
+
+
+def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
+    """One plan per `[tables.*]` entry, in dependency order (referenced tables first)."""
+    plans = [_plan(spec, catalog, table_spec) for table_spec in spec.tables]
+    shared_targets = {}
+    for plan in plans:
+        shared_targets.setdefault(plan.target.qualified_name, []).append(plan.name)
+    plans = [
+        _with_sequences(plan, catalog, len(shared_targets[plan.target.qualified_name]) > 1)
+        for plan in plans
+    ]
+    return tuple(_dependency_order(plans))
+
+
+def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> Relation:
+    relation = catalog.find(name)
+    if relation is None or relation.kind not in ("table", "partitioned table"):
+        raise spec.error(key, f"{what} table {name!r} is not defined by the {what} SQL")
+    return relation
+
+
+def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
+    key = f"tables.{table_spec.legacy}"
+    legacy = _relation(spec, catalog, table_spec.legacy, key, "legacy")
+    target = _relation(spec, catalog, table_spec.target, key, "target")
+    renames = dict(table_spec.columns)
+    side_columns: dict[str, tuple[int, str]] = {}
+    for index, side in enumerate(table_spec.side, start=1):
+        for legacy_column, side_column in side.columns:
+            side_columns[legacy_column] = (index, side_column)
+    for name in renames:
+        if legacy.column(name) is None:
+            raise spec.error(
+                f"{key}.columns", f"[{key}] columns: {legacy.name} has no column {name!r}"
+            )
+    columns = []
+    side_relations = [
+        _relation(spec, catalog, side.table, f"{key}.side", "target") for side in table_spec.side
+    ]
+    for column in legacy.columns:
+        if column.name in side_columns:
+            index, name = side_columns[column.name]
+            holder, alias = side_relations[index - 1], f"s{index}"
+        else:
+            name, holder, alias = renames.get(column.name, column.name), target, "t"
+        found = holder.column(name)
+        if found is None:
+            where = f"{key}.columns" if column.name in renames else key
+            raise spec.error(
+                where,
+                f"legacy column {legacy.name}.{column.name} cannot be mapped: "
+                f"{holder.name} has no column {name!r} (add it under [{key}] columns)",
+            )
+        columns.append(ColumnMap(column, alias, holder.qualified_name, name, found))
+    for target_column, _ in table_spec.discriminator:
+        if target.column(target_column) is None:
+            raise spec.error(
+                f"{key}.discriminator",
+                f"discriminator column {target_column!r} is not in {target.name}",
+            )
+    sides = []
+    for index, (side, relation) in enumerate(zip(table_spec.side, side_relations, strict=True), 1):
+        join_columns = {c for _, c in side.join}
+        unique = any(set(u.columns) == join_columns for u in relation.unique_keys) or (
+            relation.primary_key is not None and set(relation.primary_key.columns) == join_columns
+        )
+        sides.append(
+            SidePlan(
+                relation.qualified_name,
+                f"s{index}",
+                side.join,
+                tuple(c for c in columns if c.alias == f"s{index}"),
+                unique,
+            )
+        )
+    return _decide(spec, legacy, target, tuple(columns), tuple(sides), table_spec)
+
+
+def _decide(
+    spec: Spec,
+    legacy: Relation,
+    target: Relation,
+    columns: tuple[ColumnMap, ...],
+    sides: tuple[SidePlan, ...],
+    table_spec: TableSpec,
+) -> TablePlan:
+    warnings = []
+    discriminator = table_spec.discriminator
+    generated = [c for c in columns if c.target.generated and not c.legacy.generated]
+    trigger_operations: tuple[str, ...] = ()
+    if sides:
+        strategy = "triggers"
+        why = "a join over the target and its side table(s) is not auto-updatable"
+        trigger_operations = ("insert", "update", "delete")
+    elif generated:
+        strategy = "triggers"
+        why = (
+            f"{', '.join(c.column for c in generated)} is generated in {target.name}: writes "
+            "of the legacy column need a trigger"
+        )
+        trigger_operations = ("insert", "update")
+    elif discriminator and not all(
+        (target.column(col).default or "").split("::")[0] == _sql_literal(value)
+        for col, value in discriminator
+    ):
+        strategy = "auto-updatable"
+        why = (
+            "a filtered view over one table is auto-updatable (UPDATE/DELETE, WITH CHECK "
+            "OPTION); an INSTEAD OF INSERT trigger sets the discriminator"
+        )
+        trigger_operations = ("insert",)
+    else:
+        strategy = "auto-updatable"
+        why = "one table, plain column references: PostgreSQL writes through the view itself"
+    if trigger_operations:
+        warnings.append(
+            f"upsert (INSERT … ON CONFLICT) is not possible through {legacy.name}: it has an "
+            "INSTEAD OF INSERT trigger"
+        )
+    view_defaults = []
+    for column_map in columns:
+        legacy_default = column_map.legacy.default
+        if legacy_default is None or column_map.legacy.identity:
+            continue
+        if column_map.legacy.default_uses_sequence:
+            continue  # key sequences are handled by the sequence plan
+        if "insert" in trigger_operations or column_map.target.default != legacy_default:
+            view_defaults.append((column_map.legacy.name, legacy_default))
+    key_constraint = legacy.primary_key or (legacy.unique_keys[0] if legacy.unique_keys else None)
+    key = tuple(key_constraint.columns) if key_constraint else ()
+    batch_column = None
+    if len(key) == 1:
+        candidate = next(c for c in columns if c.legacy.name == key[0])
+        if candidate.legacy.type in (
+            "smallint",
+            "integer",
+            "bigint",
+            "text",
+            "uuid",
+            "character varying",
+            "numeric",
+            "date",
+            "timestamp with time zone",
+            "timestamp without time zone",
+        ):
+            batch_column = candidate
+    if not key:
+        warnings.append(
+            f"{legacy.name} has no primary or unique key: triggers and batched "
+            "backfill cannot address single rows"
+        )
+    if legacy.rls_enabled and not target.rls_enabled:
+        warnings.append(
+            f"{legacy.name} has row-level security but {target.name} does not: "
+            "enable it and carry the policies before cutover"
+        )
+    if legacy.triggers:
+        names = ", ".join(t.name for t in legacy.triggers)
+        warnings.append(
+            f"legacy triggers ({names}) are not re-created on {target.name}; "
+            "check that the target maintains the same values"
+        )
+    return TablePlan(
+        legacy=legacy,
+        target=target,
+        kept_name=f"{legacy.name}_legacy",
+        columns=columns,
+        sides=sides,
+        discriminator=discriminator,
+        key=key,
+        strategy=strategy,
+        why=why,
+        trigger_operations=trigger_operations,
+        view_defaults=tuple(view_defaults),
+        sequences=(),
+        batch_column=batch_column,
+        warnings=tuple(warnings),
+    )
+
+
+def _sql_literal(value: object) -> str:
+    from migverify.quoting import literal
+
+    return literal(value)
+
+
+def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePlan:
+    sequences = []
+    defaults = list(plan.view_defaults)
+    for column_map in plan.columns:
+        legacy_sequence = _sequence_of(catalog, plan.legacy, column_map.legacy)
+        if legacy_sequence is None:
+            continue
+        holder = catalog.find(column_map.table)
+        target_sequence = _sequence_of(catalog, holder, column_map.target) if holder else None
+        dedicated = shared or target_sequence is None
+        layer_sequence = (
+            f"{plan.schema}.{plan.name}_{column_map.legacy.name}_seq_compat"
+            if dedicated
+            else target_sequence
+        )
+        sequences.append(
+            SequencePlan(column_map.legacy.name, legacy_sequence, layer_sequence, dedicated)
+        )
+        if dedicated or plan.trigger_operations:
+            defaults.append(
+                (column_map.legacy.name, f"nextval({_sql_literal(layer_sequence)}::regclass)")
+            )
+    return TablePlan(
+        **{**plan.__dict__, "sequences": tuple(sequences), "view_defaults": tuple(defaults)}
+    )
+
+
+def _sequence_of(catalog: Catalog, relation: Relation, column: Column) -> str | None:
+    owner = f"{relation.qualified_name}.{column.name}"
+    for sequence in catalog.sequences:
+        if sequence.owned_by == owner:
+            return sequence.qualified_name
+    return column.default_uses_sequence
+
+
+def _dependency_order(plans: list[TablePlan]) -> list[TablePlan]:
+    """Referenced legacy tables before the tables referencing them (backfill order)."""
+    names = {p.legacy.qualified_name: p for p in plans}
+    ordered: list[TablePlan] = []
+    visiting: set[str] = set()
+
+    def visit(plan: TablePlan) -> None:
+        if plan in ordered or plan.legacy.qualified_name in visiting:
+            return
+        visiting.add(plan.legacy.qualified_name)
+        for fk in plan.legacy.foreign_keys:
+            if fk.references in names and fk.references != plan.legacy.qualified_name:
+                visit(names[fk.references])
+        ordered.append(plan)
+
+    for plan in plans:
+        visit(plan)
+    return ordered
