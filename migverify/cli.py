@@ -414,6 +414,58 @@ def scan(
     click.echo(RENDERERS[fmt](result), nl=False)
 
 
+def _load_spec_argument(spec: Path | None) -> Any:
+    from migverify.spec import load_spec
+
+    return load_spec(spec or Path("."))
+
+
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for forward.sql, rollback.sql and REVIEW.md (default: [generate] out, "
+    "else print forward.sql).",
+)
+@server_options
+def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
+    """Write the compatibility layer for SPEC (migverify.toml or a directory holding it).
+
+    Files are parsed by pglast and pretty-printed, and byte-identical on every run.
+
+    \b
+    Example:
+      migverify generate fixtures/xbot --out /tmp/xbot-layer
+    """
+    from migverify.generate import generate_files, write_files
+
+    loaded = _load_spec_argument(spec)
+    files = generate_files(loaded, sandbox_config)
+    target = out or loaded.out
+    if target is None:
+        click.echo(files["forward.sql"], nl=False)
+        return
+    write_files(files, target)
+    for name in files:
+        click.echo(f"wrote {target / name}", err=True)
+
+
+@cli.command()
+@click.argument("spec", required=False, type=click.Path(path_type=Path))
+@server_options
+def rollback(spec: Path | None, sandbox_config: Any) -> None:
+    """Print the rollback script of SPEC's compatibility layer.
+
+    \b
+    Example:
+      migverify rollback fixtures/xbot > rollback.sql
+    """
+    from migverify.generate import generate_files
+
+    click.echo(generate_files(_load_spec_argument(spec), sandbox_config)["rollback.sql"], nl=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")

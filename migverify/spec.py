@@ -142,8 +142,19 @@ class _SpecReader:
         return InputError(f"{self.path}:{self._line_of(key)}: {message}")
 
     def _line_of(self, key: str) -> int:
-        """Best-effort line of a dotted KEY: its last component's first definition."""
+        """Line of a dotted KEY such as `tables.users.columns`: inside its table's section
+        when there is one, else the first line that defines its last component."""
         parts = key.split(".")
+        header = self._header_line(parts)
+        if header:
+            leaf = parts[-1]
+            for number in range(header + 1, len(self.lines) + 1):
+                line = self.lines[number - 1]
+                if line.lstrip().startswith("["):
+                    break
+                if re.match(r"\s*\"?" + re.escape(leaf) + r"\"?\s*=", line):
+                    return number
+            return header
         pattern = re.compile(r"^\s*(\[+\s*)?[\w.\"' -]*\b" + re.escape(parts[-1]) + r"\b")
         for number, line in enumerate(self.lines, start=1):
             if pattern.search(line) and all(p in line for p in parts[-2:]):
@@ -152,6 +163,20 @@ class _SpecReader:
             if pattern.search(line):
                 return number
         return 1
+
+    def _header_line(self, parts: list[str]) -> int | None:
+        """The `[section]` line for the longest prefix of PARTS that is a table header."""
+        for size in range(len(parts), 0, -1):
+            names = parts[:size]
+            pattern = re.compile(
+                r"^\s*\[\[?\s*"
+                + r"\s*\.\s*".join(r"\"?" + re.escape(n) + r"\"?" for n in names)
+                + r"\s*\]"
+            )
+            for number, line in enumerate(self.lines, start=1):
+                if pattern.match(line):
+                    return number
+        return None
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})

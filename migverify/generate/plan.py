@@ -115,14 +115,14 @@ def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> R
 def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
     key = f"tables.{table_spec.legacy}"
     legacy = _relation(spec, catalog, table_spec.legacy, key, "legacy")
-    target = _relation(spec, catalog, table_spec.target, key, "target")
+    target = _relation(spec, catalog, table_spec.target, f"{key}.target", "target")
     renames = dict(table_spec.columns)
     side_columns: dict[str, tuple[int, str]] = {}
     for index, side in enumerate(table_spec.side, start=1):
         for legacy_column, side_column in side.columns:
             side_columns[legacy_column] = (index, side_column)
     for name in renames:
-        if legacy.column(name) is None:
+        if name not in legacy.column_names:
             raise spec.error(
                 f"{key}.columns", f"[{key}] columns: {legacy.name} has no column {name!r}"
             )
@@ -136,7 +136,7 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
             holder, alias = side_relations[index - 1], f"s{index}"
         else:
             name, holder, alias = renames.get(column.name, column.name), target, "t"
-        found = holder.column(name)
+        found = holder.column(name) if name in holder.column_names else None
         if found is None:
             where = f"{key}.columns" if column.name in renames else key
             raise spec.error(
@@ -146,7 +146,7 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
             )
         columns.append(ColumnMap(column, alias, holder.qualified_name, name, found))
     for target_column, _ in table_spec.discriminator:
-        if target.column(target_column) is None:
+        if target_column not in target.column_names:
             raise spec.error(
                 f"{key}.discriminator",
                 f"discriminator column {target_column!r} is not in {target.name}",
