@@ -245,13 +245,23 @@ def _lint(
     ]
 
 
-def _affected(scan: Any, table: str | None, operations: Sequence[str] | None = None) -> tuple:
+def _affected(
+    scan: Any,
+    table: str | None,
+    operations: Sequence[str] | None = None,
+    columns: Sequence[str] = (),
+) -> tuple:
+    """Code references a problem bites: of TABLE, with one of OPERATIONS; when COLUMNS are
+    known, only code naming one of them or reading every column (`*`, columns unknown)."""
     if table is None:
         return ()
+    wanted = set(columns)
     return tuple(
         Location(r.path, r.line, r.column, r.operation)
         for r in scan.references
-        if r.table == table and (operations is None or r.operation in operations)
+        if r.table == table
+        and (operations is None or r.operation in operations)
+        and (not wanted or not r.columns or wanted & set(r.columns))
     )
 
 
@@ -317,7 +327,12 @@ def _verify(
                 table=difference.table if difference.table in spec.table_names else None,
                 message=difference.diagnosis,
                 detail=detail,
-                affected=_affected(scan, difference.table, _AFFECTED_BY.get(difference.operation)),
+                affected=_affected(
+                    scan,
+                    difference.table,
+                    _AFFECTED_BY.get(difference.operation),
+                    difference.columns,
+                ),
             )
         )
     for warning in result.warnings:

@@ -21,7 +21,7 @@ def render_text(result: VerifyResult) -> str:
         first = result.counterexample.difference if result.counterexample else result.differences[0]
         lines.append(f"NOT EQUIVALENT: {first.diagnosis}")
     for difference in result.differences:
-        if result.counterexample and difference == result.counterexample.difference:
+        if any(difference == c.difference for c in result.counterexamples):
             continue
         lines.append(
             f"  difference [{difference.table}, {difference.operation}]: {difference.diagnosis}"
@@ -43,6 +43,19 @@ def render_text(result: VerifyResult) -> str:
             "  through the layer: " + _indent(difference.migrated or "-"),
             "",
             f"  replay: --seed-value {example.seed_value}",
+        ]
+    for example in result.counterexamples[1:]:
+        difference = example.difference
+        lines += [
+            "",
+            f"Also ({difference.table}, {difference.operation}"
+            + (f", as role {example.role}" if example.role else "")
+            + f"): {difference.diagnosis}",
+        ]
+        lines += [f"    {line}" for line in example.script.splitlines()[1:]]
+        lines += [
+            "  legacy tables:    " + _indent(difference.reference or "-"),
+            "  through the layer: " + _indent(difference.migrated or "-"),
         ]
     for warning in result.warnings:
         lines.append(f"  warning [{warning.table}, {warning.operation}]: {warning.diagnosis}")

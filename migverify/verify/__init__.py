@@ -77,6 +77,7 @@ class VerifyResult:
     differences: tuple[Difference, ...]
     warnings: tuple[Difference, ...]
     counterexample: Counterexample | None
+    counterexamples: tuple[Counterexample, ...]
     tables: tuple[str, ...]
     operations: tuple[str, ...]
     roles: tuple[str, ...]
@@ -94,6 +95,8 @@ class VerifyResult:
         data["verdict"] = self.verdict
         if self.counterexample:
             data["counterexample"]["script"] = self.counterexample.script
+        for item, example in zip(data["counterexamples"], self.counterexamples, strict=True):
+            item["script"] = example.script
         return data
 
 

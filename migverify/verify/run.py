@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Verification:
         self.request, self.box, self.say = request, box, say
         self.compared = 0
         self.warnings: dict[str, Difference] = {}
+        self.warning_codes: dict[str, set[str]] = {}
 
     # --- preparation ---------------------------------------------------------------------------
 
@@ -167,6 +169,7 @@ class Verification:
                         "shape",
                         f"{relation.name} lost column(s) {', '.join(missing)}: code that reads or "
                         f"writes them fails",
+                        columns=tuple(missing),
                     )
                 )
             if extra:
@@ -302,6 +305,8 @@ class Verification:
             return difference
         if tolerated:
             self.warnings.setdefault(difference.diagnosis, difference)
+            codes = f"{ref.sqlstate or 'ok'} -> {mig.sqlstate or 'ok'}"
+            self.warning_codes.setdefault(difference.diagnosis, set()).add(codes)
         if keep and statement.operation != "select":
             for relation in self.relations:
                 changed = self._contents_difference(relation, statement.operation)
@@ -321,15 +326,21 @@ class Verification:
         sequences = self._sequence_differences()
         return sequences[0] if sequences else None
 
-    def search(self, role: str | None) -> Counterexample | None:
+    def search(
+        self,
+        role: str | None,
+        operations: tuple[str, ...] | None = None,
+        examples: int | None = None,
+    ) -> Counterexample | None:
         """Hypothesis stateful testing: each rule runs one generated statement in both worlds."""
         verification, request = self, self.request
+        operations = operations or request.operations
         strategies: dict[tuple, st.SearchStrategy[Statement]] = {}
 
         def statement_strategy(recent: dict[str, tuple[str, ...]]) -> st.SearchStrategy[Statement]:
             key = tuple(sorted(recent.items()))
             if key not in strategies:
-                strategies[key] = statements(self.models, request.operations, role, recent)
+                strategies[key] = statements(self.models, operations, role, recent)
             return strategies[key]
 
         class Workload(RuleBasedStateMachine):
@@ -361,7 +372,7 @@ class Verification:
                     verification._both(World.end_example)
 
         config = settings(
-            max_examples=request.examples,
+            max_examples=examples or request.examples,
             stateful_step_count=request.steps,
             deadline=None,
             database=None,
@@ -380,6 +391,35 @@ class Verification:
             return Counterexample(role, statements_sql, divergence.difference, request.seed_value)
         return None
 
+    def _warning(self, diagnosis: str) -> Difference:
+        """One warning per kind, with the SQLSTATE pairs seen (legacy -> through the layer)."""
+        codes = sorted(self.warning_codes.get(diagnosis, ()))
+        shown = "; ".join(codes[:4]) + (f"; +{len(codes) - 4} more" if len(codes) > 4 else "")
+        return dataclasses.replace(self.warnings[diagnosis], diagnosis=f"{diagnosis} ({shown})")
+
+    def behaviour(self) -> list[Counterexample]:
+        """Mixed workloads per role; after a failure, short searches per operation so that every
+        kind of statement the code runs gets its own counterexample."""
+        found: list[Counterexample] = []
+        seen: set[str] = set()
+        operations = self.request.operations
+        for role in (None, *self.request.roles):
+            self.say(f"running workloads{f' as {role}' if role else ''}")
+            first = self.search(role)
+            if first is None:
+                continue
+            candidates = [first]
+            if len(operations) > 1:
+                budget = max(10, self.request.examples // 3)
+                for operation in operations:
+                    if operation != first.difference.operation:
+                        candidates.append(self.search(role, (operation,), budget))
+            for candidate in candidates:
+                if candidate and candidate.difference.diagnosis not in seen:
+                    seen.add(candidate.difference.diagnosis)
+                    found.append(candidate)
+        return found
+
     def run(self) -> VerifyResult:
         with ThreadPoolExecutor(1, thread_name_prefix="migrated-world") as self.pool:
             return self._run()
@@ -391,21 +431,17 @@ class Verification:
         if self.rollback is not None:
             self.say("checking the rollback right after cutover")
             differences += self.rollback_static()
-        counterexample = None
-        for role in (None, *self.request.roles):
-            self.say(f"running workloads{f' as {role}' if role else ''}")
-            counterexample = self.search(role)
-            if counterexample:
-                differences.append(counterexample.difference)
-                break
+        counterexamples = self.behaviour()
+        differences += [c.difference for c in counterexamples]
         failures = tuple(d for d in differences if d.severity == FAIL or self.request.strict)
         warnings = tuple(d for d in differences if d.severity == WARN and not self.request.strict)
-        warnings += tuple(self.warnings[k] for k in sorted(self.warnings))
+        warnings += tuple(self._warning(k) for k in sorted(self.warnings))
         return VerifyResult(
             equivalent=not failures,
             differences=failures,
             warnings=warnings,
-            counterexample=counterexample,
+            counterexample=counterexamples[0] if counterexamples else None,
+            counterexamples=tuple(counterexamples),
             tables=tuple(r.name for r in self.relations),
             operations=self.request.operations,
             roles=self.request.roles,
