@@ -142,6 +142,11 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write a SARIF 2.1.0 report to this file (for code scanning).",
 )
+@click.option(
+    "--consumer",
+    type=click.Choice(["reference"]),
+    help="Also run a consumer in both worlds: `reference` is the seed's learning pipeline.",
+)
 @click.option("--rules", "list_rules", is_flag=True, help="List the rules and exit.")
 @server_options
 def check(
@@ -153,6 +158,7 @@ def check(
     fail_on: str,
     examples: int | None,
     sarif_path: Path | None,
+    consumer: str | None,
     list_rules: bool,
     sandbox_config: Any,
 ) -> None:
@@ -194,6 +200,7 @@ def check(
             fail_on=fail_on,
             examples=examples,
             sandbox=sandbox_config,
+            consumer=consumer,
         ),
         progress=progress,
     )
@@ -464,6 +471,63 @@ def rollback(spec: Path | None, sandbox_config: Any) -> None:
     from migverify.generate import generate_files
 
     click.echo(generate_files(_load_spec_argument(spec), sandbox_config)["rollback.sql"], nl=False)
+
+
+@cli.group()
+def reference() -> None:
+    """The seed's learning pipeline, run as a reference consumer of the legacy names."""
+
+
+@reference.command("run")
+@click.option("--world", type=click.Choice(["legacy", "migrated"]), required=True)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="The spec (default: fixtures/xbot in the current directory).",
+)
+@click.option(
+    "--compat",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The compatibility layer for the migrated world (default: the generated one).",
+)
+@click.option("--cycles", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@server_options
+def reference_run(
+    world: str,
+    config: Path | None,
+    compat: Path | None,
+    cycles: int,
+    seed: int,
+    fmt: str,
+    sandbox_config: Any,
+) -> None:
+    """Run N learning cycles (post, scrape, ingest, reward, bandits, generate) in a fresh world.
+
+    \b
+    Example:
+      migverify reference run --world migrated --cycles 200 --seed 7 --format json
+    """
+    import json
+
+    from migverify.reference import run_world, spec_for
+    from migverify.sqlload import read_script
+
+    compat_sql = read_script(compat) if compat else None
+    result = run_world(spec_for(config), world, cycles, seed, sandbox_config, compat_sql)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    click.echo(f"{cycles} cycles in the {world} world (seed {seed})")
+    for dimension, arms in result["arms"].items():
+        best = max(arms, key=lambda a: arms[a]["alpha"] / (arms[a]["alpha"] + arms[a]["beta"]))
+        pulls = ", ".join(f"{arm} {values['pulls']}" for arm, values in sorted(arms.items()))
+        click.echo(f"  {dimension:<7} best {best:<12} pulls: {pulls}")
+    shares = ", ".join(f"{t} {v:.0%}" for t, v in result["topic_share"].items())
+    click.echo(f"  topics posted: {shares}")
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ class CheckRequest:
     examples: int | None = None
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     root: Path = field(default_factory=Path.cwd)  # report paths relative to this
+    consumer: str | None = None  # "reference": also run the learning pipeline in both worlds
+    consumer_cycles: int = 50
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,9 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
     say(f"verifying {', '.join(ops)}" + (f" as {', '.join(roles)}" if roles else ""))
     verified, verify_problems = _verify(spec, layer, ops, roles, request, scan)
     problems += verify_problems
+    if request.consumer == "reference":
+        say(f"running the reference consumer for {request.consumer_cycles} cycles in both worlds")
+        problems += _consumer(spec, layer, request)
 
     summaries = tuple(
         TableSummary(
@@ -355,6 +360,30 @@ def _verify(
         "rollback_checked": result.rollback_checked,
     }
     return summary, problems
+
+
+def _consumer(spec: Spec, layer: Layer, request: CheckRequest) -> list[Problem]:
+    from migverify.reference import compare_worlds
+
+    result = compare_worlds(
+        spec, request.consumer_cycles, 0, request.sandbox, compat_sql=layer.forward_sql
+    )
+    if result.equal:
+        return []
+    divergence = result.divergence
+    assert divergence is not None
+    return [
+        Problem(
+            rule="MV120",
+            severity=ERROR,
+            table=None,
+            message=(
+                f"reference consumer diverges at cycle {divergence.cycle}, stage "
+                f"{divergence.stage}: {divergence.what}"
+            ),
+            detail=f"legacy:   {divergence.legacy}\nmigrated: {divergence.migrated}",
+        )
+    ]
 
 
 # Which code references a difference found for an operation bites (None: every reference).

@@ -29,6 +29,13 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
         "never migrated: rows written after cutover lost, a column, key, constraint or default "
         "missing, or a sequence that no longer continues where it was.",
     ),
+    "MV120": (
+        "The reference consumer behaves differently",
+        "`check --consumer reference` runs the seed's learning pipeline (posting, scraping, "
+        "ingest, rewards, bandits, content choice) for a number of cycles against the legacy "
+        "tables and through the layer, in lockstep. Every stage must produce the same output; "
+        "the first stage that differs, or fails in one world only, is reported.",
+    ),
     "MV110": (
         "Committed SQL differs from a fresh generate (drift)",
         "The generated compatibility layer committed under `[generate] out` is not what "

@@ -154,3 +154,16 @@ def test_rules_are_listed(pg):
     result = CliRunner().invoke(cli, ["check", "--rules"])
     assert result.exit_code == 0
     assert result.output.splitlines()[0].startswith("MV001")
+
+
+def test_check_runs_the_reference_consumer(pg):
+    xbot = Path(__file__).resolve().parents[2] / "fixtures" / "xbot"
+    result = CliRunner().invoke(
+        cli,
+        ["check", str(xbot), "--compat", str(xbot / "seed-views.sql"), "--consumer", "reference"]
+        + ["--format", "json", "--dsn", pg.dsn, "--examples", "10"],
+    )
+    assert result.exit_code == 1
+    problems = json.loads(result.output)["problems"]
+    (consumer,) = [p for p in problems if p["rule"] == "MV120"]
+    assert "cycle 0, stage posting" in consumer["message"]
