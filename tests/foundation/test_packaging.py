@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -28,6 +29,22 @@ def test_wheel_contains_package_and_templates(tmp_path):
     assert templates == expected and templates
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "migverify = migverify.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    # Installed from the wheel (not editable), generate finds its templates inside the package.
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from migverify.generate.render import templates_dir, render;"
+            "print(templates_dir()); render('forward.sql.j2', {})",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(unpacked)},
+    )
+    assert probe.stdout.startswith(str(unpacked / "migverify" / "templates")), probe.stderr
 
 
 def test_python_dash_m_and_version():
