@@ -517,7 +517,9 @@ def reference_run(
     from migverify.sqlload import read_script
 
     compat_sql = read_script(compat) if compat else None
-    result = run_world(spec_for(config), world, cycles, seed, sandbox_config, compat_sql)
+    result = run_world(
+        spec_for(config), world, cycles, seed, sandbox_config, compat_sql, str(compat or "")
+    )
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
@@ -528,6 +530,11 @@ def reference_run(
         click.echo(f"  {dimension:<7} best {best:<12} pulls: {pulls}")
     shares = ", ".join(f"{t} {v:.0%}" for t, v in result["topic_share"].items())
     click.echo(f"  topics posted: {shares}")
+    summary = result["summary"]
+    click.echo(
+        f"  mean reward {summary['mean_reward']:.3f} "
+        f"(second half {summary['mean_reward_second_half']:.3f})"
+    )
 
 
 def main() -> None:

@@ -18,11 +18,13 @@ from typing import Any
 
 import psycopg
 
-from migverify.reference.pipeline import cycle_events, run_pipeline, summarize
+from migverify.errors import MigverifyError
+from migverify.reference.pipeline import collect, cycle_events, run_pipeline, summarize
+from migverify.reference.worlds import build_world
 from migverify.sandbox import Sandbox, SandboxConfig
 from migverify.spec import Spec
 
-__all__ = ["ConsumerResult", "Divergence", "compare_worlds", "run_world"]
+__all__ = ["ConsumerFailed", "ConsumerResult", "Divergence", "compare_worlds", "run_world"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Divergence:
     what: str
     legacy: str = ""
     migrated: str = ""
+    statement: str = ""  # the SQL statement that failed (one line), when a world failed
+    field: str = ""  # the first differing field of the stage's output, when both ran
 
 
 @dataclass(frozen=True)
@@ -44,20 +48,10 @@ class ConsumerResult:
     migrated: dict[str, Any] = field(default_factory=dict)
 
 
-def _world(box: Sandbox, spec: Spec, world: str, compat_sql: str | None) -> psycopg.Connection:
-    from migverify.sqlload import load_sql, load_sql_files
+class ConsumerFailed(MigverifyError):
+    """The pipeline hit a database error in a world (exit 1: the consumer found a problem)."""
 
-    db = box.create_database(f"reference_{world}")
-    conn = db.connect()
-    load_sql_files(conn, spec.legacy_sql)
-    if world == "migrated":
-        if compat_sql is None:
-            from migverify.generate import generate_layer
-
-            compat_sql = generate_layer(spec, box)["forward.sql"]
-        load_sql_files(conn, spec.target_sql)
-        load_sql(conn, compat_sql, "compat.sql")
-    return conn
+    exit_code = 1
 
 
 def run_world(
@@ -67,22 +61,41 @@ def run_world(
     seed: int,
     config: SandboxConfig,
     compat_sql: str | None = None,
+    compat_name: str = "compat.sql",
 ) -> dict[str, Any]:
+    """Run CYCLES cycles in a fresh WORLD; the JSON-able result (see pipeline.summarize).
+
+    A database error raises ConsumerFailed naming the cycle, stage, SQLSTATE and statement."""
     with Sandbox(config) as box:
-        with _world(box, spec, world, compat_sql) as conn:
-            return run_pipeline(conn, cycles, seed)
+        with build_world(box, spec, world, compat_sql, compat_name) as conn:
+            traced = _Traced(conn)
+            try:
+                return run_pipeline(traced, cycles, seed, traced.progress)
+            except psycopg.Error as error:
+                where = traced.progress
+                raise ConsumerFailed(
+                    f"the pipeline failed in the {world} world at cycle {where.get('cycle', -1)}, "
+                    f"stage {where.get('stage', 'setup')}: {_error_line(error)} "
+                    f"(statement: {traced.last[:160]})"
+                ) from error
 
 
 def compare_worlds(
-    spec: Spec, cycles: int, seed: int, config: SandboxConfig, compat_sql: str | None = None
+    spec: Spec,
+    cycles: int,
+    seed: int,
+    config: SandboxConfig,
+    compat_sql: str | None = None,
+    compat_name: str = "compat.sql",
 ) -> ConsumerResult:
     """Both worlds in lockstep; the first stage whose output (or error) differs is reported."""
     with Sandbox(config) as box:
-        legacy_conn = _world(box, spec, "legacy", None)
-        migrated_conn = _world(box, spec, "migrated", compat_sql)
+        legacy_conn = build_world(box, spec, "legacy", None)
+        migrated_conn = build_world(box, spec, "migrated", compat_sql, compat_name)
         with legacy_conn, migrated_conn:
-            left = cycle_events(legacy_conn, cycles, seed)
-            right = cycle_events(migrated_conn, cycles, seed)
+            traced = {"legacy": _Traced(legacy_conn), "migrated": _Traced(migrated_conn)}
+            left = cycle_events(traced["legacy"], cycles, seed, traced["legacy"].progress)
+            right = cycle_events(traced["migrated"], cycles, seed, traced["migrated"].progress)
             decisions: dict[str, list] = {"legacy": [], "migrated": []}
             arms: dict[str, dict] = {"legacy": {}, "migrated": {}}
             while True:
@@ -91,24 +104,11 @@ def compare_worlds(
                 if a is None and b is None and not a_error and not b_error:
                     break
                 if a_error or b_error or a != b:
-                    where = a or b or (None, "?", None)
                     return ConsumerResult(
-                        False,
-                        cycles,
-                        seed,
-                        Divergence(
-                            cycle=where[0] if where[0] is not None else -1,
-                            stage=where[1],
-                            what=_what(a, b, a_error, b_error),
-                            legacy=a_error or _short(a),
-                            migrated=b_error or _short(b),
-                        ),
+                        False, cycles, seed, _divergence(a, b, a_error, b_error, traced)
                     )
                 for name, event in (("legacy", a), ("migrated", b)):
-                    if event[1] == "posting":
-                        decisions[name].append(event[2])
-                    elif event[1] == "bandits":
-                        arms[name] = event[2]
+                    arms[name] = collect(decisions[name], arms[name], event)
     return ConsumerResult(
         True,
         cycles,
@@ -125,17 +125,71 @@ def _next(events) -> tuple[Any, str]:
     except StopIteration:
         return None, ""
     except psycopg.Error as error:
-        return None, f"{error.sqlstate}: {str(error).splitlines()[0]}"
+        return None, _error_line(error)
 
 
-def _what(a, b, a_error: str, b_error: str) -> str:
+def _error_line(error: psycopg.Error) -> str:
+    return f"{error.sqlstate}: {str(error).splitlines()[0]}"
+
+
+class _Traced:
+    """A connection that remembers the last statement run (to name the one that failed)."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn, self.last = conn, ""
+        self.progress: dict[str, Any] = {}
+
+    def execute(self, query: str, params: Any = None) -> psycopg.Cursor:
+        self.last = " ".join(query.split())
+        return self.conn.execute(query, params)
+
+
+def _divergence(a, b, a_error: str, b_error: str, traced: dict[str, _Traced]) -> Divergence:
+    """Where the worlds parted: the stage's cycle, the failing statement or the first field."""
+    failed = traced["migrated" if b_error else "legacy"].progress
+    if a_error or b_error:
+        where = (failed.get("cycle", -1), failed.get("stage", "setup"))
+    else:
+        where = (a or b)[:2]
+    statement, field_ = "", ""
     if b_error and not a_error:
-        return f"the migrated world failed: {b_error}"
-    if a_error and not b_error:
-        return f"the legacy world failed: {a_error}"
-    if a_error and b_error:
-        return f"both failed: {a_error} / {b_error}"
-    return "the stage produced different output"
+        statement = traced["migrated"].last
+        what = f"the migrated world failed: {b_error} (statement: {statement[:160]})"
+    elif a_error and not b_error:
+        statement = traced["legacy"].last
+        what = f"the legacy world failed: {a_error} (statement: {statement[:160]})"
+    elif a_error and b_error:
+        statement = traced["migrated"].last
+        what = f"both failed: {a_error} / {b_error} (statement: {statement[:160]})"
+    elif a is None or b is None:
+        what = f"the {'legacy' if a is None else 'migrated'} world stopped early"
+    else:
+        field_ = _first_difference(a[2], b[2], a[1])
+        what = f"the stage produced different output: {field_} differs"
+    return Divergence(
+        cycle=where[0],
+        stage=where[1],
+        what=what,
+        legacy=a_error or _short(a),
+        migrated=b_error or _short(b),
+        statement=statement,
+        field=field_,
+    )
+
+
+def _first_difference(x: Any, y: Any, path: str) -> str:
+    """The path of the first value that differs between two stage outputs (JSON-like data)."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        for key in sorted(set(x) | set(y), key=str):
+            if x.get(key) != y.get(key):
+                return _first_difference(x.get(key), y.get(key), f"{path}.{key}")
+    elif isinstance(x, list | tuple) and isinstance(y, list | tuple):
+        for i, (u, v) in enumerate(zip(x, y, strict=False)):
+            if u != v:
+                return _first_difference(u, v, f"{path}[{i}]")
+        if len(x) != len(y):
+            return f"{path} (length {len(x)} vs {len(y)})"
+    return f"{path} ({x!r} vs {y!r})"
 
 
 def _short(event: Any) -> str:

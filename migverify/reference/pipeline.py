@@ -30,8 +30,11 @@ PRUNE_EVERY, KEEP_DAYS = 10, 5
 
 
 def cycle_events(
-    conn: psycopg.Connection, cycles: int, seed: int
+    conn: psycopg.Connection, cycles: int, seed: int, progress: dict[str, Any] | None = None
 ) -> Iterator[tuple[int, str, Any]]:
+    """Yield (cycle, stage, output) after each stage; PROGRESS (if given) always holds the cycle
+    and stage running now, so a database error can be placed."""
+    progress = {} if progress is None else progress
     rng = random.Random(f"pipeline-{seed}")
     bandits = BanditManager(conn, ARMS)
     posting = PostingQueue(conn)
@@ -40,17 +43,21 @@ def cycle_events(
     calculator = MetricsCalculator()
     generator = ContentGenerator(bandits, rng)
     for cycle in range(cycles):
+        progress.update(cycle=cycle, stage="generation")
         day = START + timedelta(days=cycle)
         decision = generator.next(cycle, day)
-        row_id = posting.save(decision)
-        yield cycle, "posting", {"id": row_id, **_decision(decision)}
-        scraper.scrape(decision, 1)
-        scraper.scrape(decision, 24)
-        if cycle % 7 == 3:
-            scraper.scrape(decision, 24)  # the scraper re-runs a slot: the upsert updates it
-        yield cycle, "scraping", decision.tweet_id
+        progress.update(cycle=cycle, stage="posting")
+        saved = posting.save(decision)
+        yield cycle, "posting", {**saved, **_decision(decision)}
+        progress.update(cycle=cycle, stage="scraping")
+        snapshots = [scraper.scrape(decision, 1), scraper.scrape(decision, 24)]
+        if cycle % 7 == 3:  # the scraper re-runs a slot: the upsert updates the same row
+            snapshots.append(scraper.scrape(decision, 24))
+        yield cycle, "scraping", snapshots
+        progress.update(cycle=cycle, stage="ingest")
         observations = ingestor.ingest()
         yield cycle, "ingest", [asdict(o) for o in observations]
+        progress.update(cycle=cycle, stage="rewards")
         rewards = []
         for seen in observations:
             reward = calculator.generate_reward_with_context(seen)
@@ -58,11 +65,13 @@ def cycle_events(
             bandits.update("style", seen.style, reward.value)
             bandits.update("timing", str(seen.posting_hour), reward.value)
             posting.rescore(seen.tweet_id, 0.5 + reward.value / 2)
-            rewards.append(asdict(reward))
+            rewards.append({"tweet_id": seen.tweet_id, **asdict(reward)})
         yield cycle, "rewards", rewards
         if cycle % PRUNE_EVERY == PRUNE_EVERY - 1:
+            progress.update(cycle=cycle, stage="cleanup")
             pruned = scraper.prune(day - timedelta(days=KEEP_DAYS))
             yield cycle, "cleanup", pruned
+        progress.update(cycle=cycle, stage="bandits")
         yield cycle, "bandits", bandits.state()
 
 
@@ -72,29 +81,66 @@ def _decision(decision: Any) -> dict[str, Any]:
     return data
 
 
-def run_pipeline(conn: psycopg.Connection, cycles: int, seed: int) -> dict[str, Any]:
+def run_pipeline(
+    conn: psycopg.Connection, cycles: int, seed: int, progress: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run N cycles; the decisions made and the final arm state, as deterministic JSON data."""
-    decisions, arms = [], {}
-    for _, stage, output in cycle_events(conn, cycles, seed):
-        if stage == "posting":
-            decisions.append(output)
-        elif stage == "bandits":
-            arms = output
+    decisions: list[dict[str, Any]] = []
+    arms: dict[str, Any] = {}
+    for event in cycle_events(conn, cycles, seed, progress):
+        arms = collect(decisions, arms, event)
     return summarize(decisions, arms, cycles, seed)
+
+
+def collect(
+    decisions: list[dict[str, Any]], arms: dict[str, Any], event: tuple[int, str, Any]
+) -> dict[str, Any]:
+    """Fold one stage's output into the per-cycle decisions; returns the latest arm state.
+
+    A decision: the post (id and defaults read back, topic, style, hour, …), its metrics
+    snapshots (ids read back) and the reward it earned."""
+    _, stage, output = event
+    if stage == "posting":
+        decisions.append(dict(output))
+    elif stage == "scraping":
+        decisions[-1]["snapshots"] = output
+    elif stage == "rewards":
+        by_tweet = {d["tweet_id"]: d for d in decisions[-len(output) - 1 :]}
+        for reward in output:
+            if reward["tweet_id"] in by_tweet:
+                by_tweet[reward["tweet_id"]]["reward"] = reward["value"]
+    elif stage == "bandits":
+        return output
+    return arms
 
 
 def summarize(decisions: list[dict], arms: dict, cycles: int, seed: int) -> dict[str, Any]:
     shares = {t: sum(d["topic"] == t for d in decisions) / max(len(decisions), 1) for t in TOPICS}
+    rewards = [d["reward"] for d in decisions if "reward" in d]
+    recent = rewards[len(rewards) // 2 :]
+    state = {
+        dimension: {
+            arm: {"alpha": round(a, 6), "beta": round(b, 6), "pulls": pulls}
+            for arm, (a, b, pulls) in values.items()
+        }
+        for dimension, values in arms.items()
+    }
     return {
         "cycles": cycles,
         "seed": seed,
         "decisions": decisions,
-        "arms": {
-            dimension: {
-                arm: {"alpha": round(a, 6), "beta": round(b, 6), "pulls": pulls}
-                for arm, (a, b, pulls) in values.items()
-            }
-            for dimension, values in arms.items()
-        },
+        "arms": state,
         "topic_share": {t: round(s, 4) for t, s in shares.items()},
+        "summary": {
+            "best_arm": {
+                dimension: max(
+                    sorted(values),
+                    key=lambda a: values[a]["alpha"] / (values[a]["alpha"] + values[a]["beta"]),
+                )
+                for dimension, values in state.items()
+            },
+            "mean_reward": round(sum(rewards) / max(len(rewards), 1), 6),
+            "mean_reward_second_half": round(sum(recent) / max(len(recent), 1), 6),
+            "posts": len(decisions),
+        },
     }

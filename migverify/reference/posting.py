@@ -28,15 +28,17 @@ class PostingQueue:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
-    def save(self, decision: Decision) -> int:
-        """INSERT … RETURNING id: the id comes from the table's identity."""
-        (row_id,) = self.conn.execute(
+    def save(self, decision: Decision) -> dict[str, object]:
+        """INSERT … RETURNING: the id comes from the table's identity, decision_type and
+        generation_source from its (stable) defaults; all must be the same in both worlds.
+        decision_id and created_at (volatile defaults) are written but never read back."""
+        row = self.conn.execute(
             """
             INSERT INTO posted_decisions
               (tweet_id, content, topic, style, hook_type, posting_hour, quality_score,
                predicted_er, bandit_arm, posted_at)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            RETURNING id
+            RETURNING id, decision_type, generation_source
             """,
             (
                 decision.tweet_id,
@@ -51,7 +53,7 @@ class PostingQueue:
                 decision.posted_at,
             ),
         ).fetchone()
-        return row_id
+        return {"id": row[0], "decision_type": row[1], "generation_source": row[2]}
 
     def rescore(self, tweet_id: str, quality_score: float) -> None:
         """The generator's quality model revises a posted decision (an UPDATE through the name)."""

@@ -19,12 +19,14 @@ class MetricsScraper:
     def __init__(self, conn: psycopg.Connection, audience: SimulatedAudience) -> None:
         self.conn, self.audience = conn, audience
 
-    def scrape(self, decision: Decision, hours_after: int) -> None:
+    def scrape(self, decision: Decision, hours_after: int) -> dict[str, object]:
+        """Upsert one snapshot; RETURNING the row's id (identity; the existing one when the slot
+        was scraped before) and the columns the scraper leaves to their defaults."""
         seen = self.audience.react(
             decision.topic, decision.style, decision.posting_hour, hours_after
         )
         phase = "T+1h" if hours_after <= 1 else "T+24h"
-        self.conn.execute(
+        row = self.conn.execute(
             """
             INSERT INTO real_tweet_metrics
               (tweet_id, likes, retweets, replies, impressions, followers_gained,
@@ -34,6 +36,7 @@ class MetricsScraper:
             SET likes = EXCLUDED.likes, retweets = EXCLUDED.retweets,
                 replies = EXCLUDED.replies, impressions = EXCLUDED.impressions,
                 followers_gained = EXCLUDED.followers_gained
+            RETURNING id, collection_phase, bookmarks, quotes, is_verified
             """,
             (
                 decision.tweet_id,
@@ -45,7 +48,9 @@ class MetricsScraper:
                 phase,
                 decision.posted_at + timedelta(hours=hours_after),
             ),
-        )
+        ).fetchone()
+        names = ("id", "collection_phase", "bookmarks", "quotes", "is_verified")
+        return dict(zip(names, row, strict=True))
 
     def prune(self, before: datetime) -> int:
         """Delete first-hour snapshots older than BEFORE (the day-after one is kept)."""

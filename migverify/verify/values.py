@@ -115,6 +115,6 @@ def column_values(column: Column, samples: Sequence[str]) -> st.SearchStrategy[s
         options.append(st.sampled_from(list(samples)))
     generated = type_strategy(column.type)
     if generated is not None:
-        options.append(generated)
-    options.append(st.none())
+        options += [generated, generated]  # fresh values weigh more: unique keys need them
+    options.append(st.none())  # NULL one time in four (or more with few options)
     return st.one_of(*options)
