@@ -147,9 +147,9 @@ def _user_layer(request: CheckRequest) -> Layer:
 
 
 def _generate(spec: Spec, box: Sandbox, root: Path) -> Layer:
-    from migverify.generate import generate_layer
+    from migverify.generate import generate_layer, upsert_warnings
 
-    files = generate_layer(spec, box)
+    files = generate_layer(spec, box, upsert_warnings(spec))  # as `migverify generate` writes it
     return Layer(
         forward_sql=files["forward.sql"],
         forward_path="forward.sql (generated)",

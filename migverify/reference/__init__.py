@@ -6,7 +6,8 @@ Stages, named as in shared/seed/data-flow-with-views.md: `posting.PostingQueue`
 `ingest.LearningIngestor` (learn/ingest.ts), `rewards.MetricsCalculator`
 (generateRewardWithContext), `bandits.BanditManager` (updateTopic, Thompson sampling),
 `generation.ContentGenerator`; `pipeline.cycle_events` is the cycle; `audience` the simulated
-audience that produces the engagement.
+audience that produces the engagement; `worlds.build_world` the legacy and migrated worlds.
+See README.md in this package for the formulas, the bandit algorithm and the ground truth.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ __all__ = ["ConsumerFailed", "ConsumerResult", "Divergence", "compare_worlds", "
 
 @dataclass(frozen=True)
 class Divergence:
+    """Where the worlds parted: CYCLE and STAGE, WHAT in one line, each world's output (or
+    error), the failing STATEMENT or the first differing FIELD."""
+
     cycle: int
     stage: str
     what: str
@@ -40,6 +44,9 @@ class Divergence:
 
 @dataclass(frozen=True)
 class ConsumerResult:
+    """EQUAL, or the first DIVERGENCE; LEGACY/MIGRATED: each world's JSON document (complete
+    when equal, up to the last stage both agreed on otherwise)."""
+
     equal: bool
     cycles: int
     seed: int
@@ -104,8 +111,13 @@ def compare_worlds(
                 if a is None and b is None and not a_error and not b_error:
                     break
                 if a_error or b_error or a != b:
-                    return ConsumerResult(
-                        False, cycles, seed, _divergence(a, b, a_error, b_error, traced)
+                    return ConsumerResult(  # the documents up to the divergence
+                        False,
+                        cycles,
+                        seed,
+                        _divergence(a, b, a_error, b_error, traced),
+                        summarize(decisions["legacy"], arms["legacy"], cycles, seed),
+                        summarize(decisions["migrated"], arms["migrated"], cycles, seed),
                     )
                 for name, event in (("legacy", a), ("migrated", b)):
                     arms[name] = collect(decisions[name], arms[name], event)

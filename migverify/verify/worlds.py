@@ -66,6 +66,7 @@ class World:
     conn: psycopg.Connection
     sequences: list[tuple[str, int, bool]] = field(default_factory=list)
     _projections: dict[tuple, str] = field(default_factory=dict)
+    _role: str | None = None
 
     def capture_sequences(self) -> None:
         rows = self.conn.execute(
@@ -86,22 +87,24 @@ class World:
         self.conn.execute("ROLLBACK")
 
     def execute(self, sql: str, role: str | None, masked: Iterable[str] = ()) -> Outcome:
-        """Run SQL inside a savepoint (kept until settle()); errors do not end the example."""
+        """Run SQL inside a savepoint (kept until settle()); errors do not end the example.
+
+        Savepoint, role and statement go to the server in one round trip (simple query
+        protocol); the statement's own result is the last one.
+        """
         cur = self.conn.cursor()
-        cur.execute("SAVEPOINT step")
+        prefix = "SAVEPOINT step; " + (f"SET LOCAL ROLE {ident(role)}; " if role else "")
+        self._role = role
         try:
-            if role:
-                cur.execute(f"SET LOCAL ROLE {ident(role)}")
-            cur.execute(sql)
+            cur.execute(prefix + sql)
+            while cur.nextset():
+                pass
             columns = tuple(d.name for d in cur.description) if cur.description else ()
             rows = cur.fetchall() if cur.description else []
             rowcount = cur.rowcount
-            if role:
-                cur.execute("RESET ROLE")
         except psycopg.Error as error:
-            cur.execute("ROLLBACK TO SAVEPOINT step")
-            if role:
-                cur.execute("RESET ROLE")
+            cur.execute("ROLLBACK TO SAVEPOINT step" + ("; RESET ROLE" if role else ""))
+            self._role = None
             diag = error.diag
             return Outcome(False, error.sqlstate, (diag.message_primary or str(error)).strip())
         masked = set(masked)
@@ -121,7 +124,11 @@ class World:
 
     def settle(self, keep: bool) -> None:
         """Keep the last statement's effect, or undo it (to stay in step with the other world)."""
-        self.conn.execute("RELEASE SAVEPOINT step" if keep else "ROLLBACK TO SAVEPOINT step")
+        reset = "RESET ROLE; " if self._role else ""
+        self.conn.execute(
+            reset + ("RELEASE SAVEPOINT step" if keep else "ROLLBACK TO SAVEPOINT step")
+        )
+        self._role = None
 
     def _projection(
         self, relation: Relation, masked: Iterable[str], only: Iterable[str] | None
@@ -169,6 +176,25 @@ class World:
             f"FROM (SELECT s::text AS r FROM ({projection}) s) d"
         )
         return rows if isinstance(rows, str) else repr(rows[0])
+
+    def digests(
+        self,
+        relations: Sequence[Relation],
+        masked: Mapping[str, Iterable[str]],
+        only: Mapping[str, Iterable[str]],
+    ) -> list[str]:
+        """Digests of several relations in one round trip (one per relation if that fails)."""
+        parts = []
+        for relation in relations:
+            projection = self._projection(relation, masked[relation.name], only[relation.name])
+            parts.append(
+                f"(SELECT count(*)::text || ':' || coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '')"
+                f" FROM (SELECT s::text AS r FROM ({projection}) s) d)"
+            )
+        rows = self._read("SELECT " + ", ".join(parts))
+        if isinstance(rows, str):
+            return [self.digest(r, masked[r.name], only[r.name]) for r in relations]
+        return list(rows[0])
 
     def contents(
         self, relation: Relation, masked: Iterable[str], only: Iterable[str] | None = None
