@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,14 +234,27 @@ def _pushed_down(conn: psycopg.Connection, sql: str) -> bool:
 
 
 def layer_for(kind: Kind, box: Sandbox, rows: int) -> tuple[str, str]:
-    """The generated forward.sql when the generator exists, else the hand-written layer."""
-    try:
-        from migverify.generate import generate_from_sql  # type: ignore[attr-defined]
-    except ImportError:
-        return kind.layer, "hand-written"
-    legacy = kind.legacy % {"rows": 10}
-    forward = generate_from_sql(legacy, kind.target, kind.spec, box)
-    return forward, "generated"
+    """The forward.sql `migverify generate` writes for this kind (the hand-written layer only
+    if generation fails, and then the table says so)."""
+    import tempfile
+
+    from migverify.errors import MigverifyError
+    from migverify.generate import generate_layer
+    from migverify.spec import load_spec
+
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        (folder / "legacy.sql").write_text(kind.legacy % {"rows": 10})
+        (folder / "target.sql").write_text(kind.target)
+        (folder / "migverify.toml").write_text(
+            '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n'
+            + textwrap.dedent(kind.spec)
+        )
+        try:
+            return generate_layer(load_spec(folder), box)["forward.sql"], "generated"
+        except MigverifyError as error:
+            print(f"generate failed for {kind.name}: {error}", file=sys.stderr)
+            return kind.layer, "hand-written"
 
 
 def measure(kind: Kind, box: Sandbox, rows: int, ops: int) -> list[str]:
