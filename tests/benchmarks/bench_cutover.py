@@ -23,7 +23,9 @@ from pathlib import Path
 
 import psycopg
 
+from migverify.generate import generate_files
 from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.spec import load_spec
 from migverify.sqlload import load_sql, load_sql_files
 
 XBOT = Path(__file__).resolve().parents[2] / "fixtures" / "xbot"
@@ -134,16 +136,8 @@ def layer_scripts(args: argparse.Namespace) -> tuple[str, str, str]:
     if args.forward:
         rollback = args.rollback.read_text() if args.rollback else ""
         return args.forward.read_text(), rollback, str(args.forward)
-    try:
-        from migverify.generate import generate_files  # type: ignore[attr-defined]
-
-        from migverify.spec import load_spec
-
-        files = generate_files(load_spec(XBOT), SandboxConfig(pg_bin=args.pg_bin))
-        return files["forward.sql"], files.get("rollback.sql", ""), "generated xbot layer"
-    except ImportError:
-        layer = Path(__file__).with_name("xbot_sound_layer.sql")
-        return layer.read_text(), "", str(layer)
+    files = generate_files(load_spec(XBOT), SandboxConfig(pg_bin=args.pg_bin))
+    return files["forward.sql"], files.get("rollback.sql", ""), "generated xbot layer"
 
 
 def main() -> None:
