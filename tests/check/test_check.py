@@ -167,3 +167,19 @@ def test_check_runs_the_reference_consumer(pg):
     problems = json.loads(result.output)["problems"]
     (consumer,) = [p for p in problems if p["rule"] == "MV120"]
     assert "cycle 0, stage posting" in consumer["message"]
+
+
+def test_the_readme_main_job_is_safe_and_the_seed_views_are_not(pg):
+    """README: `migverify check fixtures/xbot` passes; with the seed's views it fails."""
+    xbot = Path(__file__).resolve().parents[2] / "fixtures" / "xbot"
+    command = [sys.executable, "-m", "migverify", "check", str(xbot), "--dsn", pg.dsn]
+    safe = subprocess.run(command, capture_output=True, text=True)
+    assert safe.returncode == 0, safe.stdout + safe.stderr
+    assert safe.stdout.startswith("SAFE to cut over")
+    unsafe = subprocess.run(
+        [*command, "--compat", str(xbot / "seed-views.sql")], capture_output=True, text=True
+    )
+    assert unsafe.returncode == 1
+    assert unsafe.stdout.startswith("NOT SAFE to cut over")
+    assert "MV002" in unsafe.stdout and "lost column(s) content" in unsafe.stdout
+    assert "src/jobs/postingQueue.ts" in unsafe.stdout  # where the break bites
