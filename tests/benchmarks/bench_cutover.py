@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ RETRYABLE = {"55P03", "40P01", "40001"}
 class ClientStats:
     statements: int = 0
     retried: int = 0
-    failed: list[str] = field(default_factory=list)
+    failed: Counter = field(default_factory=Counter)  # message -> count
     acknowledged: list[str] = field(default_factory=list)  # tweet_ids whose insert committed
     longest: float = 0.0
 
@@ -55,17 +56,17 @@ def _run(conn: psycopg.Connection, stats: ClientStats, sql: str, params: tuple) 
                 stats.retried += 1
                 time.sleep(0.05)
                 continue
-            stats.failed.append(f"{error.sqlstate}: {str(error).splitlines()[0]}")
+            stats.failed[f"{error.sqlstate}: {str(error).splitlines()[0]}"] += 1
             return False
     return False
 
 
-def client(dsn: str, number: int, stop: threading.Event, stats: ClientStats) -> None:
+def client(dsn: str, name: str, stop: threading.Event, stats: ClientStats) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         counter = 0
         while not stop.is_set():
             counter += 1
-            tweet = f"load-{number}-{counter}"
+            tweet = f"load-{name}-{counter}"
             inserted = _run(
                 conn,
                 stats,
@@ -100,7 +101,8 @@ def phase(dsn: str, script: str, name: str, clients: int, seconds: float) -> dic
     stop = threading.Event()
     stats = [ClientStats() for _ in range(clients)]
     threads = [
-        threading.Thread(target=client, args=(dsn, n, stop, stats[n])) for n in range(clients)
+        threading.Thread(target=client, args=(dsn, f"{name}-{n}", stop, stats[n]))
+        for n in range(clients)
     ]
     for thread in threads:
         thread.start()
@@ -118,7 +120,7 @@ def phase(dsn: str, script: str, name: str, clients: int, seconds: float) -> dic
         (found,) = conn.execute(
             "SELECT count(*) FROM posted_decisions WHERE tweet_id = ANY(%s)", (acknowledged,)
         ).fetchone()
-    failures = [f for s in stats for f in s.failed]
+    failures = [f for s in stats for f, count in s.failed.items() for _ in range(count)]
     return {
         "script": name,
         "statements": sum(s.statements for s in stats),
