@@ -80,12 +80,12 @@ def render_json(result: CheckResult) -> str:
     return json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _annotation(problem: Problem, location: Location | None, note: str = "") -> str:
@@ -93,13 +93,13 @@ def _annotation(problem: Problem, location: Location | None, note: str = "") -> 
     props = []
     if location:
         props += [
-            f"file={_escape_property(location.path)}",
+            f"file={escape_property(location.path)}",
             f"line={location.line}",
             f"col={location.column}",
         ]
     title = f"{problem.rule} {problem.table}" if problem.table else problem.rule
-    props.append(f"title={_escape_property(title)}")
-    return f"::{level} {','.join(props)}::{_escape_data(problem.message + note)}"
+    props.append(f"title={escape_property(title)}")
+    return f"::{level} {','.join(props)}::{escape_data(problem.message + note)}"
 
 
 def render_github(result: CheckResult) -> str:
@@ -112,7 +112,7 @@ def render_github(result: CheckResult) -> str:
             note = f" (this code {loc.operation}s {problem.table})" if loc.operation else ""
             lines.append(_annotation(problem, loc, note))
     level = "notice" if result.safe else "error"
-    lines.append(f"::{level} title=migverify::{_escape_data(verdict_line(result))}")
+    lines.append(f"::{level} title=migverify::{escape_data(verdict_line(result))}")
     return "\n".join(lines) + "\n"
 
 

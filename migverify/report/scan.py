@@ -6,7 +6,7 @@ import json
 from itertools import groupby
 
 from migverify import __version__
-from migverify.report.check import INFORMATION_URI, SARIF_SCHEMA, _escape_data, _escape_property
+from migverify.report.check import INFORMATION_URI, SARIF_SCHEMA, escape_data, escape_property
 from migverify.scan import ScanResult
 
 REFERENCE_RULE = "MVS001"
@@ -44,14 +44,14 @@ def render_github(result: ScanResult) -> str:
     for ref in result.references:
         columns = f" (columns: {', '.join(ref.columns)})" if ref.columns else ""
         lines.append(
-            f"::notice file={_escape_property(ref.path)},line={ref.line},col={ref.column},"
-            f"title={_escape_property('legacy table ' + ref.table)}::"
-            f"{_escape_data(f'{ref.table}: {ref.operation}{columns}')}"
+            f"::notice file={escape_property(ref.path)},line={ref.line},col={ref.column},"
+            f"title={escape_property('legacy table ' + ref.table)}::"
+            f"{escape_data(f'{ref.table}: {ref.operation}{columns}')}"
         )
     for item in result.dynamic:
         lines.append(
-            f"::warning file={_escape_property(item.path)},line={item.line},col={item.column},"
-            f"title=MV008::{_escape_data(f'table name not known statically: {item.expression}')}"
+            f"::warning file={escape_property(item.path)},line={item.line},col={item.column},"
+            f"title=MV008::{escape_data(f'table name not known statically: {item.expression}')}"
         )
     return "\n".join(lines) + ("\n" if lines else "")
 

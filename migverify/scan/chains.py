@@ -4,13 +4,17 @@ and PostgREST resources embedded in select strings."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
+
+if TYPE_CHECKING:
+    from migverify.scan.found import Found
 
 OPERATIONS = {"select": "select", "insert": "insert", "update": "update", "delete": "delete",
               "upsert": "upsert", "del": "delete", "merge": "upsert", "first": "select",
@@ -243,3 +247,77 @@ def _mapped_object(node: Node) -> Node | None:
             if body is not None and body.type == "object":
                 return body
     return None
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """Node names of a tree-sitter grammar that a query-builder chain is made of."""
+
+    member: str  # member_expression | attribute
+    call: str  # call_expression | call
+    member_name: str  # field holding the method name: property | attribute
+    wrappers: tuple[str, ...]  # nodes a chain passes through: await, parentheses
+
+
+OPERATION_METHODS = {"select", "insert", "update", "delete", "upsert"}
+
+
+def chain_after(call: Node, source: Source, grammar: Grammar) -> Iterator[ChainCall]:
+    """The method calls chained after CALL: `.select('a').eq('b', 1)` → select, eq."""
+    node = call
+    while True:
+        parent = node.parent
+        if parent is not None and parent.type in grammar.wrappers:
+            node = parent
+            continue
+        if parent is None or parent.type != grammar.member:
+            return
+        grand = parent.parent
+        if grand is None or grand.type != grammar.call:
+            return
+        name = parent.child_by_field_name(grammar.member_name)
+        arguments = grand.child_by_field_name("arguments")
+        args = [a for a in arguments.named_children if a.type != "comment"] if arguments else []
+        yield ChainCall(source.text(name) if name else "", tuple(args))
+        node = grand
+
+
+def table_call(
+    call: Node,
+    argument: Node,
+    kind: str,
+    grammar: Grammar,
+    found: Found,
+    matcher: TableMatcher,
+    constants: dict[str, str],
+    report_dynamic: bool = True,
+) -> None:
+    """A `from(...)`/`table(...)`-style call: its reference (and embedded ones), or a dynamic
+    reference when the table argument is computed and the chain performs an operation."""
+    source = found.source
+    chain = list(chain_after(call, source, grammar))
+    value = string_value(argument, source)
+    if value is not None and not value.holes:
+        table = matcher.match_text(value.text)
+        offset = value.offset_of(_name_start(value.text))
+    elif argument.type == "identifier" and source.text(argument) in constants:
+        table = matcher.match_text(constants[source.text(argument)])
+        offset = argument.start_byte
+    else:
+        if report_dynamic and any(c.method in OPERATION_METHODS for c in chain):
+            found.dynamic(argument)
+        return
+    if table is None:
+        return
+    analysis = analyze_chain(chain, kind, source, matcher)
+    found.reference(offset, table, analysis.operation, analysis.columns, kind)
+    for embedded in analysis.embedded:
+        found.reference(
+            embedded.offset, embedded.table, "select", embedded.columns, kind, parent=table
+        )
+
+
+def _name_start(text: str) -> int:
+    """Index of the bare table name in `schema.table` / `"table"` as written in a string."""
+    index = text.rfind(".") + 1
+    return index + (1 if text[index : index + 1] == '"' else 0)

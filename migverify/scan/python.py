@@ -8,7 +8,7 @@ from functools import cache
 
 from tree_sitter import Language, Node, Parser
 
-from migverify.scan.chains import ChainCall, analyze_chain
+from migverify.scan.chains import Grammar, table_call
 from migverify.scan.found import Found
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -19,7 +19,7 @@ SQL_CALLS = {
     "copy_expert", "copy",
 }  # fmt: skip
 TABLE_CALLS = {"table", "from_"}
-OPERATIONS = {"select", "insert", "update", "delete", "upsert"}
+GRAMMAR = Grammar("attribute", "call", "attribute", ("await", "parenthesized_expression"))
 
 
 @cache
@@ -44,7 +44,7 @@ def scan_python(source: Source, matcher: TableMatcher) -> Found:
         if first is None:
             continue
         if function.type == "attribute" and name in TABLE_CALLS:
-            _table_call(call, first, source, matcher, constants, found)
+            table_call(call, first, "supabase-py", GRAMMAR, found, matcher, constants)
         elif name in SQL_CALLS:
             found.sql_string(first, source, matcher, placeholders="python")
     return found
@@ -85,54 +85,3 @@ def _constants(root: Node, source: Source) -> dict[str, str]:
         if value is not None and not value.holes:
             seen.setdefault(source.text(left), []).append(value.text)
     return {name: values[0] for name, values in seen.items() if len(values) == 1}
-
-
-def _table_call(
-    call: Node,
-    argument: Node,
-    source: Source,
-    matcher: TableMatcher,
-    constants: dict[str, str],
-    found: Found,
-) -> None:
-    chain = list(_chain_after(call, source))
-    value = string_value(argument, source)
-    if value is not None and not value.holes:
-        table = matcher.match_text(value.text)
-        if table is None:
-            return
-        offset = value.offset_of(value.text.rfind(".") + 1)
-    elif argument.type == "identifier" and source.text(argument) in constants:
-        table = matcher.match_text(constants[source.text(argument)])
-        if table is None:
-            return
-        offset = argument.start_byte
-    else:
-        if any(c.method in OPERATIONS for c in chain):
-            found.dynamic(argument)
-        return
-    analysis = analyze_chain(chain, "supabase-py", source, matcher)
-    found.reference(offset, table, analysis.operation, analysis.columns, "supabase-py")
-    for embedded in analysis.embedded:
-        found.reference(
-            embedded.offset, embedded.table, "select", embedded.columns, "supabase-py", parent=table
-        )
-
-
-def _chain_after(call: Node, source: Source) -> Iterator[ChainCall]:
-    node = call
-    while True:
-        parent = node.parent
-        if parent is not None and parent.type in ("await", "parenthesized_expression"):
-            node = parent
-            continue
-        if parent is None or parent.type != "attribute":
-            return
-        grand = parent.parent
-        if grand is None or grand.type != "call":
-            return
-        attribute = parent.child_by_field_name("attribute")
-        arguments = grand.child_by_field_name("arguments")
-        args = [a for a in arguments.named_children if a.type != "comment"] if arguments else []
-        yield ChainCall(source.text(attribute) if attribute else "", tuple(args))
-        node = grand

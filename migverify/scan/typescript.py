@@ -8,7 +8,7 @@ from functools import cache
 
 from tree_sitter import Language, Node, Parser
 
-from migverify.scan.chains import ChainCall, analyze_chain
+from migverify.scan.chains import Grammar, table_call
 from migverify.scan.found import Found
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -19,6 +19,12 @@ SQL_CALLS = {
     "none", "any", "oneOrNone", "manyOrNone", "result", "whereRaw", "fromRaw", "joinRaw",
 }  # fmt: skip
 KNEX_BUILDERS = {"knex", "trx"}
+GRAMMAR = Grammar(
+    "member_expression",
+    "call_expression",
+    "property",
+    ("await_expression", "parenthesized_expression"),
+)
 
 
 @cache
@@ -51,9 +57,20 @@ def scan_typescript(source: Source, suffix: str, matcher: TableMatcher) -> Found
         if function.type == "member_expression" and name == "from" and first is not None:
             root_name = _chain_root(function, source)
             kind = "knex" if root_name in builders else "supabase-js"
-            _table_call(call, first, kind, source, matcher, constants, found)
+            table_call(
+                call,
+                first,
+                kind,
+                GRAMMAR,
+                found,
+                matcher,
+                constants,
+                report_dynamic=kind == "supabase-js",
+            )
         elif function.type == "identifier" and name in builders and first is not None:
-            _table_call(call, first, "knex", source, matcher, constants, found)
+            table_call(
+                call, first, "knex", GRAMMAR, found, matcher, constants, report_dynamic=False
+            )
         if name in SQL_CALLS:
             literal = arguments if arguments.type == "template_string" else first
             if literal is not None:
@@ -139,65 +156,3 @@ def _chain_root(node: Node, source: Source) -> str:
             return ""
         node = child
     return source.text(node) if node.type in ("identifier", "this") else ""
-
-
-def _table_call(
-    call: Node,
-    argument: Node,
-    kind: str,
-    source: Source,
-    matcher: TableMatcher,
-    constants: dict[str, str],
-    found: Found,
-) -> None:
-    value = string_value(argument, source)
-    chain = list(_chain_after(call, source))
-    if value is not None and not value.holes:
-        table = matcher.match_text(value.text)
-        if table is None:
-            return
-        position = argument.start_byte + 1 + _name_start(value.text)
-    elif argument.type == "identifier" and source.text(argument) in constants:
-        table = matcher.match_text(constants[source.text(argument)])
-        if table is None:
-            return
-        position = argument.start_byte
-    else:
-        if kind == "supabase-js" and any(c.method in _SUPABASE_OPERATIONS for c in chain):
-            found.dynamic(argument)
-        return
-    analysis = analyze_chain(chain, kind, source, matcher)
-    found.reference(position, table, analysis.operation, analysis.columns, kind)
-    for embedded in analysis.embedded:
-        found.reference(
-            embedded.offset, embedded.table, "select", embedded.columns, kind, parent=table
-        )
-
-
-_SUPABASE_OPERATIONS = {"select", "insert", "update", "delete", "upsert"}
-
-
-def _name_start(text: str) -> int:
-    """Index of the bare table name in `schema.table` / `"table"` as written in a string."""
-    index = text.rfind(".") + 1
-    return index + (1 if text[index : index + 1] == '"' else 0)
-
-
-def _chain_after(call: Node, source: Source) -> Iterator[ChainCall]:
-    """The method calls chained after CALL: `.select('a').eq('b', 1)` → select, eq."""
-    node = call
-    while True:
-        parent = node.parent
-        if parent is not None and parent.type in ("await_expression", "parenthesized_expression"):
-            node = parent
-            continue
-        if parent is None or parent.type != "member_expression":
-            return
-        grand = parent.parent
-        if grand is None or grand.type != "call_expression":
-            return
-        prop = parent.child_by_field_name("property")
-        arguments = grand.child_by_field_name("arguments")
-        args = [a for a in arguments.named_children if a.type != "comment"] if arguments else []
-        yield ChainCall(source.text(prop) if prop else "", tuple(args))
-        node = grand

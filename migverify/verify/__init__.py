@@ -8,7 +8,7 @@ to the smallest script that shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from migverify.errors import InputError
 from migverify.sandbox import Sandbox, SandboxConfig
 from migverify.verify.compare import FAIL, WARN, Difference
-from migverify.verify.workload import DEFAULT_OPERATIONS, OPERATIONS, Statement
+from migverify.verify.workload import DEFAULT_OPERATIONS, OPERATIONS
 
 __all__ = [
     "DEFAULT_OPERATIONS",
@@ -111,10 +111,6 @@ def verify(request: VerifyRequest, progress: Progress | None = None) -> VerifyRe
             )
     with Sandbox(request.sandbox) as box:
         return Verification(request, box, progress or (lambda message: None)).run()
-
-
-def statement_sql(statements: Sequence[Statement]) -> tuple[str, ...]:
-    return tuple(s.sql for s in statements)
 
 
 __all__ += ["FAIL", "WARN"]

@@ -30,9 +30,6 @@ class Statement:
     role: str | None = None
     written: tuple[tuple[str, str], ...] = ()  # (column, literal) values an insert writes
 
-    def script_line(self) -> str:
-        return f"{self.sql};"
-
 
 @dataclass(frozen=True)
 class TableModel:
