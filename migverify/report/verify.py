@@ -1,71 +1,100 @@
-"""Renderers for `migverify verify`: the verdict first, then the evidence."""
+"""Renderers for `migverify verify`: the verdict first, then the evidence, then the coverage."""
 
 from __future__ import annotations
 
 import json
 
-from migverify.verify import VerifyResult
+from migverify.verify import Counterexample, VerifyResult
+from migverify.verify.coverage import Coverage
+
+
+def _scope(result: VerifyResult) -> str:
+    coverage = result.coverage
+    parts = [f"{result.statements_compared:,} statements compared"]
+    if coverage is not None:
+        parts[0] += (
+            f" ({coverage.probes:,} probes, {coverage.search_statements:,} in random workloads)"
+        )
+    parts.append(f"ops {', '.join(result.operations)}")
+    if result.roles:
+        parts.append(f"roles {', '.join(result.roles)}")
+    if result.rollback_checked:
+        parts.append("rollback checked")
+    return "; ".join(parts)
+
+
+def _verdict(result: VerifyResult) -> str:
+    if result.verdict == "equivalent":
+        return (
+            f"EQUIVALENT: {', '.join(result.tables)} behave the same through the layer "
+            f"({_scope(result)})"
+        )
+    if result.verdict == "incomplete":
+        return f"INCOMPLETE: no difference found, but {'; '.join(result.incomplete)}"
+    first = result.counterexample.difference if result.counterexample else result.differences[0]
+    return f"NOT EQUIVALENT: {first.diagnosis}"
+
+
+def _example(example: Counterexample, first: bool) -> list[str]:
+    difference = example.difference
+    found_by = f", probe: {example.probe}" if example.probe else ""
+    where = f"({difference.table}, {difference.operation}{found_by})"
+    heading = f"Counterexample {where}:" if first else f"Also {where}: {difference.diagnosis}"
+    lines = ["", heading, ""]
+    lines += [f"    {line}" for line in example.script.splitlines()]
+    lines += [
+        "",
+        "  legacy tables:     " + _indent(difference.reference or "-"),
+        "  through the layer: " + _indent(difference.migrated or "-"),
+    ]
+    if first and example.probe is None:
+        lines += ["", f"  replay: --seed-value {example.seed_value}"]
+    return lines
 
 
 def render_text(result: VerifyResult) -> str:
-    lines = []
-    if result.equivalent:
-        lines.append(
-            f"EQUIVALENT: {', '.join(result.tables)} behave the same through the layer "
-            f"({result.statements_compared} statements compared; ops {', '.join(result.operations)}"
-            + (f"; roles {', '.join(result.roles)}" if result.roles else "")
-            + ("; rollback checked" if result.rollback_checked else "")
-            + ")"
-        )
-    else:
-        first = result.counterexample.difference if result.counterexample else result.differences[0]
-        lines.append(f"NOT EQUIVALENT: {first.diagnosis}")
+    lines = [_verdict(result)]
     for difference in result.differences:
         if any(difference == c.difference for c in result.counterexamples):
             continue
         lines.append(
             f"  difference [{difference.table}, {difference.operation}]: {difference.diagnosis}"
         )
-    if result.counterexample:
-        example = result.counterexample
-        difference = example.difference
-        lines += [
-            "",
-            f"Counterexample ({difference.table}, {difference.operation}"
-            + (f", as role {example.role}" if example.role else "")
-            + "):",
-            "",
-        ]
-        lines += [f"    {line}" for line in example.script.splitlines()]
-        lines += [
-            "",
-            "  legacy tables:    " + _indent(difference.reference or "-"),
-            "  through the layer: " + _indent(difference.migrated or "-"),
-            "",
-            f"  replay: --seed-value {example.seed_value}",
-        ]
-    for example in result.counterexamples[1:]:
-        difference = example.difference
-        lines += [
-            "",
-            f"Also ({difference.table}, {difference.operation}"
-            + (f", as role {example.role}" if example.role else "")
-            + f"): {difference.diagnosis}",
-        ]
-        lines += [f"    {line}" for line in example.script.splitlines()[1:]]
-        lines += [
-            "  legacy tables:    " + _indent(difference.reference or "-"),
-            "  through the layer: " + _indent(difference.migrated or "-"),
-        ]
+    for number, example in enumerate(result.counterexamples):
+        lines += _example(example, first=number == 0)
     for warning in result.warnings:
         lines.append(f"  warning [{warning.table}, {warning.operation}]: {warning.diagnosis}")
-    if not result.equivalent:
-        lines.append(
-            f"  ({result.statements_compared} statements compared; ops {', '.join(result.operations)}"
-            + (f"; roles {', '.join(result.roles)}" if result.roles else "")
-            + ")"
-        )
+    for note in result.notes:
+        lines.append(f"  note [{note.table}, {note.operation}]: {note.diagnosis}")
+    if result.verdict != "equivalent":
+        lines.append(f"  ({_scope(result)})")
+    if result.coverage is not None:
+        lines += _coverage(result.coverage)
     return "\n".join(lines) + "\n"
+
+
+def _coverage(coverage: Coverage) -> list[str]:
+    lines = ["", "Coverage:"]
+    for table in coverage.tables:
+        label = f"{table.table} (neighbour)" if table.neighbour else table.table
+        total = len(table.columns_probed) + len(table.columns_not_probed)
+        ops = ", ".join(f"{op} {n:,}" for op, n in table.operations) or "none"
+        lines.append(f"  {label}: statements {ops}")
+        lines.append(f"    columns probed: {len(table.columns_probed)}/{total}")
+        for missing in table.columns_not_probed:
+            lines.append(f"      not probed: {missing}")
+        if table.constraints_probed:
+            lines.append(f"    constraints probed: {', '.join(table.constraints_probed)}")
+        for missing in table.constraints_not_probed:
+            lines.append(f"      not probed: {missing}")
+        if table.roles:
+            lines.append(f"    roles: {', '.join(table.roles)}")
+    if coverage.forms:
+        lines.append(f"  statement forms: {', '.join(coverage.forms)}")
+    if coverage.untested:
+        lines.append("Not tested:")
+        lines += [f"  - {sentence}" for sentence in coverage.untested]
+    return lines
 
 
 def _indent(text: str) -> str:

@@ -1,22 +1,26 @@
 """`migverify verify`: is a compatibility layer equivalent to the legacy tables?
 
-Two worlds on one real PostgreSQL: the reference (legacy.sql + seed.sql) and the migrated one
-(the same + target.sql + the compat script). Static checks first (shape, data right after
-cutover, rollback), then hypothesis workloads run side by side; the first difference is shrunk
-to the smallest script that shows it.
+Two worlds on one real PostgreSQL: the reference (legacy.sql + seed.sql) and the migrated one,
+a copy of the reference after the seed plus target.sql and the compat script. Static checks
+first (shape, neighbouring tables, data right after cutover), then deterministic probes derived
+from the catalogs, then hypothesis workloads for interactions, then the rollback. Every
+difference comes with the smallest script that shows it, and the coverage report says what was
+exercised and what was not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from migverify.errors import InputError
+from migverify.quoting import ident
 from migverify.sandbox import Sandbox, SandboxConfig
-from migverify.verify.compare import FAIL, WARN, Difference
-from migverify.verify.workload import DEFAULT_OPERATIONS, OPERATIONS
+from migverify.verify.compare import FAIL, INFO, WARN, Difference
+from migverify.verify.coverage import Coverage
+from migverify.verify.statement import DEFAULT_OPERATIONS, OPERATIONS, Statement
 
 __all__ = [
     "DEFAULT_OPERATIONS",
@@ -53,21 +57,32 @@ class VerifyRequest:
     rollback_sql: str | None = None
 
 
+def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:
+    """Statements as lines of a psql script, with SET ROLE / RESET ROLE where the role changes."""
+    lines: list[str] = []
+    current: str | None = None
+    for statement in statements:
+        if statement.role != current:
+            lines.append(f"SET ROLE {ident(statement.role)};" if statement.role else "RESET ROLE;")
+            current = statement.role
+        lines.append(statement.script())
+    return tuple(lines)
+
+
 @dataclass(frozen=True)
 class Counterexample:
     """The smallest workload found that shows a difference, as a runnable script."""
 
     role: str | None
-    statements: tuple[str, ...]
+    statements: tuple[str, ...]  # script lines (see script_lines)
     difference: Difference
     seed_value: int
+    probe: str | None = None  # the deterministic probe that found it (None: the random search)
 
     @property
     def script(self) -> str:
         lines = ["-- state: legacy + seed (reference) / + target + compat (migrated)"]
-        if self.role:
-            lines.append(f"SET ROLE {self.role};")
-        lines += [f"{s};" for s in self.statements]
+        lines += list(self.statements)
         return "\n".join(lines)
 
 
@@ -85,14 +100,21 @@ class VerifyResult:
     statements_compared: int
     seed_value: int
     rollback_checked: bool
+    coverage: Coverage | None = None
+    incomplete: tuple[str, ...] = ()  # requested but impossible to test (no verdict of equal)
+    notes: tuple[Difference, ...] = ()  # information: differences that do not matter
 
     @property
     def verdict(self) -> str:
-        return "equivalent" if self.equivalent else "not equivalent"
+        if self.differences:
+            return "not equivalent"
+        return "incomplete" if self.incomplete else "equivalent"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict
+        if self.coverage is not None:
+            data["coverage"] = self.coverage.to_dict()
         if self.counterexample:
             data["counterexample"]["script"] = self.counterexample.script
         for item, example in zip(data["counterexamples"], self.counterexamples, strict=True):
@@ -113,4 +135,4 @@ def verify(request: VerifyRequest, progress: Progress | None = None) -> VerifyRe
         return Verification(request, box, progress or (lambda message: None)).run()
 
 
-__all__ += ["FAIL", "WARN"]
+__all__ += ["FAIL", "INFO", "WARN", "script_lines"]

@@ -1,18 +1,21 @@
-"""One verification run: prepare both worlds, static checks, then hypothesis workloads."""
+"""One verification run: identical worlds, static checks, deterministic probes, then the random
+search, the rollback, and the coverage report."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
 import hypothesis
-from hypothesis import HealthCheck, Phase, Verbosity, settings
+import psycopg
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
-from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.errors import Flaky, HypothesisWarning
 from pglast import ast, parse_sql
 
 from migverify.catalog import Catalog, Relation, load_catalog
@@ -21,21 +24,50 @@ from migverify.quoting import ident, qualified
 from migverify.sandbox import Sandbox
 from migverify.sqlload import Statement as ScriptStatement
 from migverify.sqlload import load_sql, load_sql_files, read_script, split_script
-from migverify.verify import Counterexample, VerifyRequest, VerifyResult
-from migverify.verify.compare import FAIL, WARN, Difference, compare_contents, compare_outcomes
-from migverify.verify.workload import Statement, TableModel, statements
-from migverify.verify.worlds import World, masked_columns
+from migverify.verify import Counterexample, VerifyRequest, VerifyResult, script_lines
+from migverify.verify.compare import (
+    FAIL,
+    INFO,
+    WARN,
+    Difference,
+    compare_contents,
+    compare_outcomes,
+    diverges,
+)
+from migverify.verify.coverage import CoverageRecorder
+from migverify.verify.facts import read_facts
+from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
+from migverify.verify.shrink import minimise
+from migverify.verify.statement import MERGE_SINCE, WRITES, Statement
+from migverify.verify.static import (
+    neighbour_differences,
+    rollback_differences,
+    shape_differences,
+    unchanged,
+)
+from migverify.verify.workload import TableModel, edge_table, workloads
+from migverify.verify.worlds import ExampleRun, World, masked_columns
 
 SAMPLES_PER_COLUMN = 12
-RECENT_VALUES = 8
+PROBES_PER_CALL = 200
+WORKLOADS_PER_CALL = 20
+ROLLBACK_WORKLOADS = 5
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Finding:
+    """The first difference of a workload: at statement INDEX (len = the final contents)."""
+
+    difference: Difference
+    index: int
+
+
 class _Divergence(Exception):
-    def __init__(self, statements: Sequence[Statement], difference: Difference) -> None:
-        super().__init__(difference.diagnosis)
-        self.statements = tuple(statements)
-        self.difference = difference
+    def __init__(self, workload: tuple[Statement, ...], finding: Finding) -> None:
+        super().__init__(finding.difference.diagnosis)
+        self.workload = workload
+        self.finding = finding
 
 
 @dataclass
@@ -60,6 +92,8 @@ class Verification:
         self.compared = 0
         self.warnings: dict[str, Difference] = {}
         self.warning_codes: dict[str, set[str]] = {}
+        self.coverage = CoverageRecorder()
+        self.incomplete: list[str] = []
 
     # --- preparation ---------------------------------------------------------------------------
 
@@ -80,21 +114,31 @@ class Verification:
             self.rollback.statements()  # a syntax error is bad input: report it now
         self.say("preparing the reference world")
         ref_db = self.box.create_database("reference")
-        ref_conn = ref_db.connect()
-        load_sql_files(ref_conn, request.legacy)
-        legacy_only = load_catalog(ref_conn)
-        load_sql_files(ref_conn, request.seed)
+        with ref_db.connect() as conn:
+            load_sql_files(conn, request.legacy)
+            legacy_only = load_catalog(conn)
+            load_sql_files(conn, request.seed)
+        # The migrated world starts as a copy of the reference: the seed's volatile values
+        # (random keys, now()) are the same in both.
         self.say("preparing the migrated world")
-        mig_db = self.box.create_database("migrated")
-        mig_conn = mig_db.connect()
-        load_sql_files(mig_conn, [*request.legacy, *request.seed, *request.target])
+        mig_db = self.box.clone(ref_db, "migrated")
+        ref_conn, mig_conn = ref_db.connect(), mig_db.connect()
+        before = load_catalog(mig_conn)
+        load_sql_files(mig_conn, request.target)
         load_sql(mig_conn, compat_text, compat_name)
-        self.ref = World("reference", ref_conn)
-        self.mig = World("migrated", mig_conn)
-        self.ref_catalog = load_catalog(ref_conn)
+        self.ref, self.mig = World("reference", ref_conn), World("migrated", mig_conn)
+        self.ref_catalog = before
         self.mig_catalog = load_catalog(mig_conn)
-        self.relations = self._legacy_relations(legacy_only)
-        self._check_roles(ref_conn)
+        self.server_version = self.ref_catalog.server_version
+        subjects = self._legacy_relations(legacy_only)
+        if unchanged(subjects, before, self.mig_catalog):
+            raise InputError(
+                f"{compat_name}: nothing to verify: after the target and compat scripts every "
+                f"legacy table ({', '.join(r.name for r in subjects)}) is still the same table"
+            )
+        self.neighbours = self._neighbours(subjects)
+        self.relations = [*subjects, *self.neighbours]
+        self.roles = self._usable_roles()
         self.masked = masked_columns({r.name: r for r in self.relations})
         # Contents are compared on the columns both worlds have; shape() reports the others.
         self.common = {}
@@ -102,9 +146,21 @@ class Verification:
             other = self.mig_catalog.find(relation.qualified_name)
             names = set(other.column_names) if other else set()
             self.common[relation.name] = tuple(c for c in relation.column_names if c in names)
-        self.models = [TableModel(r, self._samples(r)) for r in self.relations]
-        self.ref.capture_sequences()
-        self.mig.capture_sequences()
+        compared = tuple(self.relations)
+        self.facts = [
+            read_facts(ref_conn, r, self.mig_catalog, compared, neighbour=r in self.neighbours)
+            for r in self.relations
+        ]
+        self.models = [
+            TableModel(
+                f.relation, self._samples(f.relation), edge_table(f.relation, f.target_types)
+            )
+            for f in self.facts
+        ]
+        for world in (self.ref, self.mig):
+            world.install_runner()
+            world.capture_sequences()
+            world.set_digest(self.relations, self.masked, self.common)
 
     def _legacy_relations(self, legacy: Catalog) -> list[Relation]:
         tables = [r for r in legacy.tables if r.kind in ("table", "partitioned table")]
@@ -121,13 +177,39 @@ class Verification:
             chosen.append(self.ref_catalog.relation(relation.qualified_name))
         return chosen
 
-    def _check_roles(self, conn) -> None:
+    def _neighbours(self, subjects: Sequence[Relation]) -> list[Relation]:
+        """Tables outside the compared set that reference one of them or that one references."""
+        names = {r.qualified_name for r in subjects}
+        found = []
+        for relation in self.ref_catalog.tables:
+            if relation.qualified_name in names:
+                continue
+            refers = any(fk.references in names for fk in relation.foreign_keys)
+            referred = any(
+                fk.references == relation.qualified_name for r in subjects for fk in r.foreign_keys
+            )
+            if refers or referred:
+                found.append(relation)
+        return found
+
+    def _usable_roles(self) -> tuple[str, ...]:
+        """The requested roles this connection can assume; the others are reported untested."""
+        usable = []
         for role in self.request.roles:
-            if (
-                conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-                is None
-            ):
+            exists = self.ref.conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
+            ).fetchone()
+            if exists is None:
                 raise InputError(f"unknown role {role!r}: the legacy SQL does not create it")
+            try:
+                for world in (self.ref, self.mig):
+                    world.conn.execute(f"SET ROLE {ident(role)}; RESET ROLE")
+            except psycopg.Error as error:
+                reason = (error.diag.message_primary or str(error)).strip()
+                self.incomplete.append(f"role {role} could not be assumed ({reason}): untested")
+                continue
+            usable.append(role)
+        return tuple(usable)
 
     def _samples(self, relation: Relation) -> dict[str, tuple[str, ...]]:
         samples = {}
@@ -142,115 +224,316 @@ class Verification:
             samples[column.name] = tuple(r[0] for r in rows)
         return samples
 
+    # --- running and comparing workloads -------------------------------------------------------
+
+    def _both(self, action: Callable[[World], T]) -> tuple[T, T]:
+        """Run ACTION in both worlds at once (each on its own connection and thread)."""
+        pending = self.pool.submit(action, self.mig)
+        return action(self.ref), pending.result()
+
+    def run_workloads(
+        self, batch: Sequence[Sequence[Statement]]
+    ) -> list[tuple[ExampleRun, ExampleRun]]:
+        """Each workload from the prepared state in both worlds; COPY takes the slow path."""
+        fast = [i for i, w in enumerate(batch) if not any(s.is_copy for s in w)]
+        results: dict[int, tuple[ExampleRun, ExampleRun]] = {}
+        if fast:
+            ref, mig = self._both(
+                lambda world: world.run_examples([batch[i] for i in fast], self.masked)
+            )
+            results.update(zip(fast, zip(ref, mig, strict=True), strict=True))
+        for i, workload in enumerate(batch):
+            if i not in results:
+                results[i] = self._both(lambda world, w=workload: self._slow(world, w))
+        return [results[i] for i in range(len(batch))]
+
+    def _slow(self, world: World, workload: Sequence[Statement]) -> ExampleRun:
+        world.begin_example()
+        try:
+            return world.run_in_transaction(workload, self.masked)
+        finally:
+            world.end_example()
+
+    def compare(
+        self, workload: Sequence[Statement], ref: ExampleRun, mig: ExampleRun
+    ) -> Finding | None:
+        """The first difference a workload shows; tolerated ones are recorded as warnings."""
+        for index, (statement, a, b) in enumerate(
+            zip(workload, ref.outcomes, mig.outcomes, strict=True)
+        ):
+            self.compared += 1
+            difference = compare_outcomes(statement.table, statement.operation, a, b)
+            if difference is None:
+                continue
+            if difference.severity == FAIL or (self.request.strict and difference.severity == WARN):
+                return Finding(difference, index)
+            self._tolerate(difference, a.sqlstate, b.sqlstate)
+            if diverges(difference):
+                return None  # the worlds now differ for a tolerated reason: stop comparing
+        if ref.digest != mig.digest:
+            return Finding(self._contents_difference(workload, ref, mig), len(workload))
+        return None
+
+    def _tolerate(self, difference: Difference, ref_code: str | None, mig_code: str | None) -> None:
+        key = f"{difference.severity}:{difference.diagnosis}"
+        self.warnings.setdefault(key, difference)
+        self.warning_codes.setdefault(key, set()).add(f"{ref_code or 'ok'} -> {mig_code or 'ok'}")
+
+    def _contents_difference(
+        self, workload: Sequence[Statement], ref: ExampleRun, mig: ExampleRun
+    ) -> Difference:
+        """Which relation differs after the workload, with the rows that differ."""
+        operation = next(
+            (s.operation for s in reversed(workload) if s.operation in WRITES), "cutover"
+        )
+        for position, relation in enumerate(self.relations):
+            a = ref.digest[position] if position < len(ref.digest) else ref.digest[0]
+            b = mig.digest[position] if position < len(mig.digest) else mig.digest[0]
+            if a == b:
+                continue
+            rows = self._both(lambda world, r=relation: self._contents_after(world, workload, r))
+            found = compare_contents(
+                relation.name, operation, rows[0], rows[1], self.common[relation.name]
+            )
+            if found:
+                return found
+        return Difference(FAIL, "-", operation, "the compared tables differ after the workload")
+
+    def _contents_after(self, world: World, workload: Sequence[Statement], relation: Relation):
+        world.begin_example()
+        try:
+            if workload:
+                world.run_in_transaction(workload, self.masked)
+            return world.contents(relation, self.masked[relation.name], self.common[relation.name])
+        finally:
+            world.end_example()
+
+    def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[tuple[int, Finding]]:
+        """Run WORKLOADS; the ones that show a difference, with it. A workload whose worlds
+        parted for a tolerated reason is run again without that statement."""
+        runs = self.run_workloads(workloads_)
+        return [
+            (i, finding)
+            for i, (workload, (ref, mig)) in enumerate(zip(workloads_, runs, strict=True))
+            if (finding := self.compare(workload, ref, mig)) is not None
+        ]
+
+    def shrink(self, workload: tuple[Statement, ...], finding: Finding) -> tuple[Statement, ...]:
+        """The smallest part of WORKLOAD that still shows the same difference."""
+        wanted = finding.difference.diagnosis
+        workload = workload[: finding.index + 1]
+
+        def still_fails(candidates: list[tuple[Statement, ...]]) -> list[bool]:
+            compared = self.compared
+            verdicts = [False] * len(candidates)
+            for i, found in self.find(candidates):
+                verdicts[i] = found.difference.diagnosis == wanted
+            self.compared = compared  # replays are not new evidence
+            return verdicts
+
+        return minimise(workload, still_fails)
+
     # --- static checks -------------------------------------------------------------------------
 
-    def shape(self) -> list[Difference]:
-        found = []
-        for relation in self.relations:
-            other = self.mig_catalog.find(relation.qualified_name)
-            if other is None:
-                found.append(
-                    Difference(
-                        FAIL,
-                        relation.name,
-                        "shape",
-                        f'relation "{relation.name}" does not exist after cutover',
-                    )
+    def static(self) -> list[Difference]:
+        found = shape_differences(self.relations, self.mig_catalog)
+        found += neighbour_differences(self.neighbours, self.mig_catalog)
+        ref_digest, mig_digest = self._both(lambda world: world.digest_now())
+        if ref_digest != mig_digest:
+            found.append(
+                self._contents_difference(
+                    (), ExampleRun((), ref_digest), ExampleRun((), mig_digest)
                 )
-                continue
-            legacy_cols = relation.column_names
-            new_cols = other.column_names
-            missing = [c for c in legacy_cols if c not in new_cols]
-            extra = [c for c in new_cols if c not in legacy_cols]
-            if missing:
-                found.append(
-                    Difference(
-                        FAIL,
-                        relation.name,
-                        "shape",
-                        f"{relation.name} lost column(s) {', '.join(missing)}: code that reads or "
-                        f"writes them fails",
-                        columns=tuple(missing),
-                    )
-                )
-            if extra:
-                found.append(
-                    Difference(
-                        FAIL,
-                        relation.name,
-                        "shape",
-                        f"{relation.name} exposes {len(extra)} column(s) the legacy table does not "
-                        f"have ({', '.join(extra[:8])}{', …' if len(extra) > 8 else ''}): "
-                        f"SELECT * and positional INSERT change meaning",
-                    )
-                )
-            if not missing and not extra and legacy_cols != new_cols:
-                found.append(
-                    Difference(
-                        FAIL,
-                        relation.name,
-                        "shape",
-                        f"{relation.name} has its columns in a different order",
-                    )
-                )
-            for column in relation.columns:
-                if column.name in new_cols and other.column(column.name).type != column.type:
-                    found.append(
-                        Difference(
-                            WARN,
-                            relation.name,
-                            "shape",
-                            f"{relation.name}.{column.name} is {other.column(column.name).type}, "
-                            f"was {column.type}",
-                        )
-                    )
+            )
         return found
 
-    def data_after_cutover(self) -> list[Difference]:
-        found = []
-        self.ref.begin_example()
-        self.mig.begin_example()
-        try:
-            for relation in self.relations:
-                difference = self._contents_difference(relation, "cutover")
-                if difference:
-                    found.append(difference)
-        finally:
-            self.ref.end_example()
-            self.mig.end_example()
+    # --- probes --------------------------------------------------------------------------------
+
+    def probes(self) -> list[Counterexample]:
+        """The deterministic probes of every compared relation, as roles and options say."""
+        found: list[Counterexample] = []
+        seen: set[str] = set()
+        others = {f.relation.qualified_name: f for f in self.facts}
+        operations = tuple(self.request.operations)
+        for facts in self.facts:
+            builder = ProbeBuilder(
+                facts,
+                others,
+                operations
+                if not facts.neighbour
+                else tuple(
+                    op for op in operations if op in ("select", "insert", "update", "delete")
+                ),
+                self.roles if not facts.neighbour else (),
+                self.server_version,
+            )
+            base = self._base(builder)
+            probes = list(builder.probes(base))
+            for note in builder.notes:
+                self.coverage.note(note)
+            self.say(f"probing {facts.name}: {len(probes)} probes")
+            for start in range(0, len(probes), PROBES_PER_CALL):
+                chunk = [p for p in probes[start : start + PROBES_PER_CALL] if p.statements]
+                for probe in chunk:
+                    self.coverage.probe(probe)
+                for index, finding in self.find([p.statements for p in chunk]):
+                    probe = chunk[index]
+                    if finding.difference.diagnosis in seen:
+                        continue
+                    seen.add(finding.difference.diagnosis)
+                    statements = self.shrink(probe.statements, finding)
+                    found.append(self._counterexample(statements, finding.difference, probe.name))
         return found
 
-    def _contents_difference(self, relation: Relation, operation: str) -> Difference | None:
-        masked = self.masked[relation.name]
-        common = self.common[relation.name]
-        ref_digest, mig_digest = self._both(lambda world: world.digest(relation, masked, common))
-        if ref_digest == mig_digest:
+    def _base(self, builder: ProbeBuilder) -> tuple[BaseRow, BaseRow] | None:
+        """The first pair of base rows the reference world accepts (both inserted together)."""
+        candidates = builder.base_candidates()
+        if not candidates:
             return None
-        ref = self.ref.contents(relation, masked, common)
-        mig = self.mig.contents(relation, masked, common)
-        return compare_contents(relation.name, operation, ref, mig, common)
+        trials = [
+            (
+                *a.prerequisites,
+                builder.insert(a.values),
+                *b.prerequisites,
+                builder.insert(b.values),
+            )
+            for a, b in candidates
+        ]
+        for pair, run in zip(candidates, self.ref.run_examples(trials, self.masked), strict=True):
+            if all(o.ok for o in run.outcomes):
+                return pair
+        failed = next(
+            o for o in self.ref.run_examples(trials[:1], self.masked)[0].outcomes if not o.ok
+        )
+        self.coverage.note(
+            f"{builder.table}: no base row for probes (a copy of a seeded row with fresh keys "
+            f"fails: {failed.message}): insert probes untested"
+        )
+        return None
 
-    def rollback_static(self) -> list[Difference]:
-        """Right after cutover, the rollback must give back the legacy tables exactly."""
+    # --- random search -------------------------------------------------------------------------
+
+    def search(self, role: str | None) -> Counterexample | None:
+        """Hypothesis workloads (after the probes) for interactions between statements."""
+        request = self.request
+        operations = tuple(
+            op for op in request.operations if op != "merge" or self.server_version >= MERGE_SINCE
+        )
+        batch = max(1, min(WORKLOADS_PER_CALL, request.examples))
+        verification = self
+
+        @settings(
+            max_examples=max(1, math.ceil(request.examples / batch)),
+            deadline=None,
+            database=None,
+            derandomize=False,
+            print_blob=False,
+            report_multiple_bugs=False,
+            verbosity=Verbosity.quiet,
+            phases=(Phase.generate,),
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(
+            st.lists(
+                workloads(self.models, operations, role, request.steps),
+                min_size=batch,
+                max_size=batch,
+            )
+        )
+        def test(batch_: list[tuple[Statement, ...]]) -> None:
+            self.coverage.search(s for w in batch_ for s in w)
+            found = verification.find(batch_)
+            if found:
+                index, finding = found[0]
+                raise _Divergence(batch_[index], finding)
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of workloads
+                hypothesis.seed(request.seed_value)(test)()
+        except Flaky as error:
+            detail = str(error).splitlines()[0]
+            self._tolerate(
+                Difference(
+                    WARN,
+                    "-",
+                    "behaviour",
+                    f"a workload behaved differently when replayed ({detail})",
+                ),
+                None,
+                None,
+            )
+            return None
+        except _Divergence as divergence:
+            statements = self.shrink(divergence.workload, divergence.finding)
+            return self._counterexample(statements, divergence.finding.difference, None)
+        return None
+
+    def _counterexample(
+        self, statements: Sequence[Statement], difference: Difference, probe: str | None
+    ) -> Counterexample:
+        roles = {s.role for s in statements}
+        return Counterexample(
+            role=next(iter(roles)) if len(roles) == 1 else None,
+            statements=script_lines(statements),
+            difference=difference,
+            seed_value=self.request.seed_value,
+            probe=probe,
+        )
+
+    # --- rollback ------------------------------------------------------------------------------
+
+    def rollback_checks(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[Difference]:
+        """The rollback right after cutover, then after each workload: the legacy tables must
+        come back with every row written through the layer."""
         assert self.rollback is not None
         found: list[Difference] = []
-        self.ref.begin_example()
-        self.mig.begin_example()
+        for workload in ((), *workloads_):
+            difference = self._rollback_after(workload)
+            if difference:
+                found.append(difference)
+                break
+        return found
+
+    def _rollback_after(self, workload: tuple[Statement, ...]) -> Difference | None:
+        assert self.rollback is not None
+        for world in (self.ref, self.mig):
+            world.begin_example()
         try:
+            if workload:
+                ref_run, mig_run = self._both(
+                    lambda world: world.run_in_transaction(workload, self.masked)
+                )
+                if self.compare(workload, ref_run, mig_run):
+                    return None  # a difference the workload shows is reported elsewhere
             error = self._apply_rollback()
             if error:
-                return [error]
+                return error
             restored = load_catalog(self.mig.conn)
+            if not workload:
+                for relation in self.relations:
+                    problems = rollback_differences(
+                        relation, restored.find(relation.qualified_name)
+                    )
+                    if problems:
+                        return problems[0]
             for relation in self.relations:
-                found += _compare_relation(relation, restored.find(relation.qualified_name))
-                difference = self._contents_difference(relation, "rollback")
+                masked = self.masked[relation.name]
+                ref = self.ref.contents(relation, masked)
+                mig = self.mig.contents(relation, masked, cached=False)
+                difference = compare_contents(
+                    relation.name, "rollback", ref, mig, relation.column_names
+                )
                 if difference:
-                    found.append(difference)
-            found += self._sequence_differences()
+                    return dataclasses.replace(
+                        difference,
+                        diagnosis=difference.diagnosis
+                        + (f" (after: {'; '.join(s.sql for s in workload)})" if workload else ""),
+                    )
+            return self._sequence_difference()
         finally:
-            self.ref.end_example()
-            self.mig.end_example()
-        return found
+            for world in (self.ref, self.mig):
+                world.end_example()
 
     def _apply_rollback(self) -> Difference | None:
         assert self.rollback is not None
@@ -268,183 +551,46 @@ class Verification:
             self.mig.settle(True)
         return None
 
-    def _sequence_differences(self) -> list[Difference]:
+    def _sequence_difference(self) -> Difference | None:
         ref = self.ref.next_values(self.relations)
         mig = self.mig.next_values(self.relations)
-        found = []
         for key, value in ref.items():
             if mig.get(key) != value:
-                table = key.split(".")[0]
-                found.append(
-                    Difference(
-                        FAIL,
-                        table,
-                        "rollback",
-                        f"after rollback the sequence of {key} continues at {mig.get(key)}, "
-                        f"legacy at {value}",
+                return Difference(
+                    FAIL,
+                    key.split(".")[0],
+                    "rollback",
+                    f"after rollback the sequence of {key} continues at {mig.get(key)}, "
+                    f"legacy at {value}",
+                )
+        return None
+
+    def _rollback_workloads(self) -> list[tuple[Statement, ...]]:
+        """A deterministic write workload over every table, then a few random ones."""
+        others = {f.relation.qualified_name: f for f in self.facts}
+        mixed: list[Statement] = []
+        for facts in self.facts:
+            builder = ProbeBuilder(facts, others, (), (), self.server_version)
+            base = self._base(builder)
+            if base:
+                mixed += [*base[0].prerequisites, builder.insert(base[0].values)]
+                keyed = {
+                    c.name for c in facts.relation.columns if c.identity or c.default_uses_sequence
+                }
+                without = {c: v for c, v in base[1].values.items() if c not in keyed}
+                if keyed and without:
+                    mixed.append(builder.insert(without))
+            if len(facts.seeded) >= 2 and builder.writable:
+                column = builder.writable[-1]
+                value = facts.seeded[1].get(column.name)
+                mixed.append(
+                    builder.update(
+                        f"{ident(column.name)} = {sql_value(value, column)}", facts.seeded[0]
                     )
                 )
-        return found
+        return [tuple(mixed)] if mixed else []
 
-    # --- behaviour -----------------------------------------------------------------------------
-
-    def _both(self, action: Callable[[World], T]) -> tuple[T, T]:
-        """Run ACTION in both worlds at once (each on its own connection and thread)."""
-        pending = self.pool.submit(action, self.mig)
-        return action(self.ref), pending.result()
-
-    def step(self, statement: Statement) -> Difference | None:
-        """Run one statement in both worlds; keep its effects only when both agree."""
-        masked = self.masked.get(statement.table, frozenset())
-        ref, mig = self._both(lambda world, s=statement, m=masked: world.execute(s.sql, s.role, m))
-        self.compared += 1
-        difference = compare_outcomes(statement.table, statement.operation, ref, mig)
-        tolerated = difference and difference.severity == WARN and not self.request.strict
-        keep = ref.ok and mig.ok and not difference
-        self._both(lambda world, k=keep: world.settle(k))
-        if difference and not tolerated:
-            return difference
-        if tolerated:
-            self.warnings.setdefault(difference.diagnosis, difference)
-            codes = f"{ref.sqlstate or 'ok'} -> {mig.sqlstate or 'ok'}"
-            self.warning_codes.setdefault(difference.diagnosis, set()).add(codes)
-        if keep and statement.operation != "select":
-            return self._changed_relations(statement.operation)
-        return None
-
-    def _changed_relations(self, operation: str) -> Difference | None:
-        """Compare every legacy relation: digests in one query per world, rows only if needed."""
-        ref_digests, mig_digests = self._both(
-            lambda world: world.digests(self.relations, self.masked, self.common)
-        )
-        for relation, ref, mig in zip(self.relations, ref_digests, mig_digests, strict=True):
-            if ref != mig:
-                changed = self._contents_difference(relation, operation)
-                if changed:
-                    return changed
-        return None
-
-    def rollback_after_workload(self) -> Difference | None:
-        """Run the rollback in the migrated world; the legacy tables must match the reference."""
-        error = self._apply_rollback()
-        if error:
-            return error
-        for relation in self.relations:
-            changed = self._contents_difference(relation, "rollback")
-            if changed:
-                return changed
-        sequences = self._sequence_differences()
-        return sequences[0] if sequences else None
-
-    def search(
-        self,
-        role: str | None,
-        operations: tuple[str, ...] | None = None,
-        examples: int | None = None,
-        shrink: bool = True,
-    ) -> Counterexample | None:
-        """Hypothesis stateful testing: each rule runs one generated statement in both worlds."""
-        verification, request = self, self.request
-        operations = operations or request.operations
-        strategies: dict[tuple, st.SearchStrategy[Statement]] = {}
-
-        def statement_strategy(recent: dict[str, tuple[str, ...]]) -> st.SearchStrategy[Statement]:
-            key = tuple(sorted(recent.items()))
-            if key not in strategies:
-                strategies[key] = statements(self.models, operations, role, recent)
-            return strategies[key]
-
-        class Workload(RuleBasedStateMachine):
-            def __init__(self) -> None:
-                super().__init__()
-                self.done: list[Statement] = []
-                self.recent: dict[str, tuple[str, ...]] = {}
-                verification._both(World.begin_example)
-
-            @rule(data=st.data())
-            def run_statement(self, data: st.DataObject) -> None:
-                statement = data.draw(statement_strategy(dict(self.recent)), label="statement")
-                self.done.append(statement)
-                difference = verification.step(statement)
-                if difference:
-                    raise _Divergence(self.done, difference)
-                for column, value in statement.written:  # reusable as key/FK/conflict values
-                    values = self.recent.get(column, ())
-                    if value not in values:
-                        self.recent[column] = (*values, value)[-RECENT_VALUES:]
-
-            def teardown(self) -> None:
-                try:
-                    if verification.rollback is not None and self.done:
-                        difference = verification.rollback_after_workload()
-                        if difference:
-                            raise _Divergence(self.done, difference)
-                finally:
-                    verification._both(World.end_example)
-
-        config = settings(
-            max_examples=examples or request.examples,
-            stateful_step_count=request.steps,
-            deadline=None,
-            database=None,
-            derandomize=False,
-            print_blob=False,
-            report_multiple_bugs=False,
-            verbosity=Verbosity.quiet,
-            phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
-            suppress_health_check=list(HealthCheck),
-        )
-        try:
-            machine = hypothesis.seed(request.seed_value)(Workload)  # replayable runs
-            run_state_machine_as_test(machine, settings=config, _min_steps=1)
-        except Flaky as error:
-            # The same workload behaved differently on a rerun: something nondeterministic
-            # (volatile values feeding a predicate, concurrency) that a test cannot pin down.
-            detail = str(error).splitlines()[0]
-            self.warnings.setdefault(
-                "nondeterministic",
-                Difference(
-                    WARN,
-                    "-",
-                    "behaviour",
-                    f"a workload behaved differently when replayed ({detail})",
-                ),
-            )
-            return None
-        except _Divergence as divergence:
-            statements_sql = tuple(s.sql for s in divergence.statements)
-            return Counterexample(role, statements_sql, divergence.difference, request.seed_value)
-        return None
-
-    def _warning(self, diagnosis: str) -> Difference:
-        """One warning per kind, with the SQLSTATE pairs seen (legacy -> through the layer)."""
-        codes = sorted(self.warning_codes.get(diagnosis, ()))
-        shown = "; ".join(codes[:4]) + (f"; +{len(codes) - 4} more" if len(codes) > 4 else "")
-        return dataclasses.replace(self.warnings[diagnosis], diagnosis=f"{diagnosis} ({shown})")
-
-    def behaviour(self) -> list[Counterexample]:
-        """Mixed workloads per role; after a failure, short searches per operation so that every
-        kind of statement the code runs gets its own counterexample."""
-        found: list[Counterexample] = []
-        seen: set[str] = set()
-        operations = self.request.operations
-        for role in (None, *self.request.roles):
-            self.say(f"running workloads{f' as {role}' if role else ''}")
-            first = self.search(role)
-            if first is None:
-                continue
-            candidates = [first]
-            if len(operations) > 1:
-                budget = max(5, self.request.examples // 6)
-                for operation in operations:
-                    if operation != first.difference.operation:
-                        # extra evidence, not the verdict: no shrinking, it costs the most
-                        candidates.append(self.search(role, (operation,), budget, shrink=False))
-            for candidate in candidates:
-                if candidate and candidate.difference.diagnosis not in seen:
-                    seen.add(candidate.difference.diagnosis)
-                    found.append(candidate)
-        return found
+    # --- the whole run -------------------------------------------------------------------------
 
     def run(self) -> VerifyResult:
         with ThreadPoolExecutor(1, thread_name_prefix="migrated-world") as self.pool:
@@ -452,18 +598,46 @@ class Verification:
 
     def _run(self) -> VerifyResult:
         self.prepare()
-        differences = self.shape()
-        differences += self.data_after_cutover()
+        differences = self.static()
+        for op in self.request.operations:
+            if op == "merge" and self.server_version < MERGE_SINCE:
+                self.incomplete.append(
+                    f"merge not tested: the server is PostgreSQL {self.server_version // 10000}"
+                )
+        self.say("running probes")
+        counterexamples = self.probes()
+        self.say("searching random workloads")
+        for role in (None, *self.roles):
+            if role:
+                self.say(f"searching random workloads as {role}")
+            found = self.search(role)
+            if found and found.difference.diagnosis not in {
+                c.difference.diagnosis for c in counterexamples
+            }:
+                counterexamples.append(found)
         if self.rollback is not None:
-            self.say("checking the rollback right after cutover")
-            differences += self.rollback_static()
-        counterexamples = self.behaviour()
+            self.say("checking the rollback")
+            differences += self.rollback_checks(self._rollback_workloads())
         differences += [c.difference for c in counterexamples]
-        failures = tuple(d for d in differences if d.severity == FAIL or self.request.strict)
+        for op in ("truncate", "copy", "merge", "lock", "upsert"):
+            if op not in self.request.operations:
+                self.coverage.note(f"{op} not tested (not requested; add it to --ops)")
+        for sentence in self.incomplete:
+            self.coverage.note(sentence)
+        failures = tuple(
+            d
+            for d in differences
+            if d.severity == FAIL or (self.request.strict and d.severity == WARN)
+        )
         warnings = tuple(d for d in differences if d.severity == WARN and not self.request.strict)
-        warnings += tuple(self._warning(k) for k in sorted(self.warnings))
+        warnings += tuple(
+            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == WARN
+        )
+        notes = tuple(
+            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == INFO
+        )
         return VerifyResult(
-            equivalent=not failures,
+            equivalent=not failures and not self.incomplete,
             differences=failures,
             warnings=warnings,
             counterexample=counterexamples[0] if counterexamples else None,
@@ -475,83 +649,14 @@ class Verification:
             statements_compared=self.compared,
             seed_value=self.request.seed_value,
             rollback_checked=self.rollback is not None,
+            coverage=self.coverage.build(self.facts),
+            incomplete=tuple(self.incomplete),
+            notes=notes,
         )
 
-
-def _compare_relation(legacy: Relation, restored: Relation | None) -> list[Difference]:
-    name = legacy.name
-    if restored is None:
-        return [Difference(FAIL, name, "rollback", f'rollback leaves no relation "{name}"')]
-    found = []
-    if restored.kind != legacy.kind:
-        found.append(
-            Difference(
-                FAIL,
-                name,
-                "rollback",
-                f"after rollback {name} is a {restored.kind}, not a {legacy.kind}",
-            )
-        )
-        return found
-
-    def column_shape(relation: Relation) -> list[tuple]:
-        return [
-            (
-                c.name,
-                c.type,
-                c.not_null,
-                "<sequence>" if c.default_uses_sequence else c.default,
-                c.identity,
-                c.generated,
-            )
-            for c in relation.columns
-        ]
-
-    if column_shape(restored) != column_shape(legacy):
-        before, after = column_shape(legacy), column_shape(restored)
-        changed = [a[0] for a, b in zip(before, after, strict=False) if a != b]
-        changed += [c[0] for c in before[len(after) :]] + [c[0] for c in after[len(before) :]]
-        found.append(
-            Difference(
-                FAIL,
-                name,
-                "rollback",
-                f"after rollback the columns of {name} differ: {', '.join(changed)}",
-            )
-        )
-    constraints = {(c.kind, c.definition) for c in legacy.constraints}
-    restored_constraints = {(c.kind, c.definition) for c in restored.constraints}
-    for kind, definition in sorted(constraints - restored_constraints):
-        found.append(
-            Difference(
-                FAIL, name, "rollback", f"after rollback {name} lacks the {kind} {definition}"
-            )
-        )
-    grants = {(g.grantee, g.privilege, g.column) for g in legacy.grants}
-    restored_grants = {(g.grantee, g.privilege, g.column) for g in restored.grants}
-    for grantee, privilege, _column in sorted(grants - restored_grants, key=str):
-        found.append(
-            Difference(
-                FAIL, name, "rollback", f"after rollback {grantee} lacks {privilege} on {name}"
-            )
-        )
-    if (legacy.rls_enabled, legacy.rls_forced) != (restored.rls_enabled, restored.rls_forced):
-        found.append(
-            Difference(
-                FAIL, name, "rollback", f"after rollback row-level security of {name} differs"
-            )
-        )
-    policies = {(p.command, p.permissive, p.roles, p.using, p.with_check) for p in legacy.policies}
-    restored_policies = {
-        (p.command, p.permissive, p.roles, p.using, p.with_check) for p in restored.policies
-    }
-    if policies != restored_policies:
-        found.append(
-            Difference(
-                FAIL,
-                name,
-                "rollback",
-                f"after rollback the row-level security policies of {name} differ",
-            )
-        )
-    return found
+    def _warning(self, key: str) -> Difference:
+        """One warning per kind, with the SQLSTATE pairs seen (legacy -> through the layer)."""
+        codes = sorted(self.warning_codes.get(key, ()))
+        shown = "; ".join(codes[:4]) + (f"; +{len(codes) - 4} more" if len(codes) > 4 else "")
+        warning = self.warnings[key]
+        return dataclasses.replace(warning, diagnosis=f"{warning.diagnosis} ({shown})")

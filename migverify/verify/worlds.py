@@ -1,21 +1,24 @@
-"""The two worlds of a verification: a connection each, statement execution inside savepoints,
-relation contents as comparable multisets, and cheap resets between examples.
+"""The two worlds of a verification: a connection each, a server-side runner that executes many
+short workloads per round trip, relation contents as comparable multisets and digests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import psycopg
 
 from migverify.catalog import Relation
 from migverify.quoting import ident, literal, qualified
+from migverify.verify.statement import Statement
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,21 @@ class Outcome:
         return f"ok, {self.rowcount} row{'s' * (self.rowcount != 1)} affected"
 
 
+@dataclass(frozen=True)
+class ExampleRun:
+    """One workload run from the prepared state: each statement's outcome, then the digest of
+    the compared relations (one `count:md5` per relation, or an error message)."""
+
+    outcomes: tuple[Outcome, ...]
+    digest: tuple[str, ...]
+
+
 def canonical(value: Any) -> Any:
     """A value comparable across worlds whose column types may differ in scale or width."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, decimal.Decimal):
         return "NaN" if value.is_nan() else format(value.normalize(), "f")
     if isinstance(value, float):
@@ -54,21 +70,53 @@ def canonical(value: Any) -> Any:
     return value
 
 
+def _json_value(value: Any) -> Any:
+    """A value decoded from row_to_json, made comparable like canonical() (objects of
+    pairs keep duplicate keys; numbers are decimals)."""
+    if isinstance(value, list) and value and all(isinstance(p, _Pairs) for p in value):
+        return tuple(_json_value(v) for v in value)
+    if isinstance(value, _Pairs):
+        return repr(sorted((k, _json_value(v)) for k, v in value))
+    return canonical(value)
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs in order (row_to_json may repeat a name)."""
+
+
+def _decode_rows(text: str) -> tuple[tuple[str, ...], list[list[tuple[str, Any]]]]:
+    rows = json.loads(text, object_pairs_hook=_Pairs, parse_float=decimal.Decimal)
+    columns = tuple(k for k, _ in rows[0]) if rows else ()
+    return columns, rows
+
+
 def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(repr(v) for v in row)
 
 
+_RUNNER = resources.files("migverify.verify").joinpath("runner.sql").read_text()
+_RUNNER_CALL = (
+    "SELECT ex, k, state, message, nrows, result FROM pg_temp.migverify_run("
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
 @dataclass
 class World:
-    """A prepared scratch database and the connection the workload runs on."""
+    """A prepared scratch database and the connection its workloads run on."""
 
     name: str
     conn: psycopg.Connection
     sequences: list[tuple[str, int, bool]] = field(default_factory=list)
     _projections: dict[tuple, str] = field(default_factory=dict)
+    _digest_sql: str | None = None
     _role: str | None = None
 
+    def install_runner(self) -> None:
+        self.conn.execute(_RUNNER)
+
     def capture_sequences(self) -> None:
+        """Remember every sequence's state: examples start from it (sequences ignore ROLLBACK)."""
         rows = self.conn.execute(
             "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences ORDER BY 1"
         ).fetchall()
@@ -77,21 +125,177 @@ class World:
             last, called = self.conn.execute(f"SELECT last_value, is_called FROM {name}").fetchone()
             self.sequences.append((name, last, called))
 
+    def set_digest(
+        self,
+        relations: Sequence[Relation],
+        masked: Mapping[str, Iterable[str]],
+        only: Mapping[str, Iterable[str]],
+    ) -> None:
+        """The relations every example ends with a digest of (as the legacy column types)."""
+        parts = []
+        for relation in relations:
+            projection = self._projection(relation, masked[relation.name], only[relation.name])
+            parts.append(
+                f"(SELECT count(*)::text || ':' || coalesce(md5(string_agg(r, E'\\n' ORDER BY r)),"
+                f" '') FROM (SELECT s::text AS r FROM ({projection}) s) d)"
+            )
+        self._digest_sql = (
+            "SELECT concat_ws(E'\\t', " + ", ".join(parts) + ")" if parts else "SELECT ''"
+        )
+
+    def run_examples(
+        self,
+        examples: Sequence[Sequence[Statement]],
+        masked: Mapping[str, Iterable[str]],
+        *,
+        keep: bool = False,
+    ) -> list[ExampleRun]:
+        """Run each example from the prepared state, all in one round trip; each is rolled back
+        (with KEEP, the one example's effects stay in the caller's open transaction)."""
+        assert not keep or len(examples) == 1
+        assert all(examples), "every example has a statement"
+        numbers, stmts, preludes, postludes, returns = [], [], [], [], []
+        for number, example in enumerate(examples):
+            for statement in example:
+                assert not statement.is_copy, "COPY runs through run_in_transaction()"
+                numbers.append(number)
+                stmts.append(statement.sql)
+                role = statement.role
+                preludes.append(f"SET LOCAL ROLE {ident(role)}" if role else None)
+                postludes.append("RESET ROLE" if role else None)
+                returns.append(statement.returns_rows)
+        # With KEEP the caller has put the sequences back and reads the digest itself.
+        sequences = [] if keep else self.sequences
+        digest_sql = None if keep else self._digest_sql
+        if not stmts:
+            return []
+        rows = self.conn.execute(
+            _RUNNER_CALL,
+            (
+                numbers,
+                stmts,
+                preludes,
+                postludes,
+                returns,
+                [s[0] for s in sequences],
+                [s[1] for s in sequences],
+                [s[2] for s in sequences],
+                digest_sql,
+                keep,
+            ),
+        ).fetchall()
+        results: list[ExampleRun] = []
+        outcomes: list[Outcome] = []
+        flat = [s for example in examples for s in example]
+        for _ex, k, state, message, nrows, result in rows:
+            if k == 0:
+                results.append(ExampleRun(tuple(outcomes), _split_digest(state, message, result)))
+                outcomes = []
+                continue
+            statement = flat[k - 1]
+            outcomes.append(self._outcome(statement, masked, state, message, nrows, result))
+        if keep:
+            results.append(ExampleRun(tuple(outcomes), ()))
+        if len(results) != len(examples):
+            raise AssertionError(f"runner returned {len(results)} of {len(examples)} examples")
+        return results
+
+    def _outcome(
+        self,
+        statement: Statement,
+        masked: Mapping[str, Iterable[str]],
+        state: str | None,
+        message: str | None,
+        nrows: int,
+        result: str | None,
+    ) -> Outcome:
+        if state is not None:
+            return Outcome(False, state, (message or "").strip())
+        if result is None:
+            return Outcome(True, rowcount=nrows)
+        columns, rows = _decode_rows(result)
+        hidden = set(masked.get(statement.table, ()))
+        canonical_rows = tuple(
+            sorted(
+                (
+                    tuple(
+                        ("<set>" if v is not None else None) if k in hidden else _json_value(v)
+                        for k, v in row
+                    )
+                    for row in rows
+                ),
+                key=_sort_key,
+            )
+        )
+        return Outcome(True, rowcount=nrows, columns=columns, rows=canonical_rows)
+
+    def digest_now(self) -> tuple[str, ...]:
+        assert self._digest_sql is not None
+        rows = self._read(self._digest_sql)
+        if isinstance(rows, str):
+            return (f"error: {rows}",)
+        return tuple(rows[0][0].split("\t"))
+
+    # --- the slow path: one statement at a time, inside the caller's transaction ---------------
+
     def begin_example(self) -> None:
-        """Sequences are not transactional: put them back before each example."""
-        for name, last, called in self.sequences:
-            self.conn.execute("SELECT setval(%s::regclass, %s, %s)", (name, last, called))
+        """Open a transaction at the prepared state (sequences put back first)."""
+        if self.sequences:
+            calls = ", ".join(
+                f"setval({literal(n)}::regclass, {last}, {'true' if c else 'false'})"
+                for n, last, c in self.sequences
+            )
+            self.conn.execute(f"SELECT {calls}")
         self.conn.execute("BEGIN")
 
     def end_example(self) -> None:
         self.conn.execute("ROLLBACK")
 
-    def execute(self, sql: str, role: str | None, masked: Iterable[str] = ()) -> Outcome:
-        """Run SQL inside a savepoint (kept until settle()); errors do not end the example.
+    def run_in_transaction(
+        self, statements: Sequence[Statement], masked: Mapping[str, Iterable[str]]
+    ) -> ExampleRun:
+        """Run STATEMENTS in the open transaction and keep their effects (COPY included)."""
+        outcomes = []
+        for statement in statements:
+            if statement.is_copy:
+                outcomes.append(self.copy(statement))
+                self.settle(outcomes[-1].ok)
+            else:
+                self.conn.execute("SAVEPOINT batch")
+                run = self.run_examples([[statement]], masked, keep=True)[0]
+                self.conn.execute("RELEASE SAVEPOINT batch")
+                outcomes.append(run.outcomes[0])
+        return ExampleRun(tuple(outcomes), self.digest_now())
 
-        Savepoint, role and statement go to the server in one round trip (simple query
-        protocol); the statement's own result is the last one.
-        """
+    def copy(self, statement: Statement) -> Outcome:
+        """COPY through the client protocol (it cannot run inside a function)."""
+        cur = self.conn.cursor()
+        prefix = "SAVEPOINT step; " + (
+            f"SET LOCAL ROLE {ident(statement.role)}; " if statement.role else ""
+        )
+        self._role = statement.role
+        try:
+            cur.execute(prefix.rstrip("; "))
+            lines: list[str] = []
+            with cur.copy(statement.sql) as copy:
+                if statement.copy_rows is not None:
+                    copy.write(statement.copy_rows)
+                else:
+                    for chunk in copy:
+                        lines += bytes(chunk).decode().splitlines()
+            rowcount = cur.rowcount
+        except psycopg.Error as error:
+            self.conn.execute("ROLLBACK TO SAVEPOINT step" + ("; RESET ROLE" if self._role else ""))
+            self._role = None
+            diag = error.diag
+            return Outcome(False, error.sqlstate, (diag.message_primary or str(error)).strip())
+        if statement.copy_rows is not None:
+            return Outcome(True, rowcount=rowcount)
+        rows = tuple(sorted(((line,) for line in lines), key=_sort_key))
+        return Outcome(True, rowcount=rowcount, columns=("copy",), rows=rows)
+
+    def execute(self, sql: str, role: str | None = None) -> Outcome:
+        """Run SQL inside a savepoint (kept or undone by settle()); errors do not end the example."""
         cur = self.conn.cursor()
         prefix = "SAVEPOINT step; " + (f"SET LOCAL ROLE {ident(role)}; " if role else "")
         self._role = role
@@ -99,31 +303,16 @@ class World:
             cur.execute(prefix + sql)
             while cur.nextset():
                 pass
-            columns = tuple(d.name for d in cur.description) if cur.description else ()
-            rows = cur.fetchall() if cur.description else []
             rowcount = cur.rowcount
         except psycopg.Error as error:
             cur.execute("ROLLBACK TO SAVEPOINT step" + ("; RESET ROLE" if role else ""))
             self._role = None
             diag = error.diag
             return Outcome(False, error.sqlstate, (diag.message_primary or str(error)).strip())
-        masked = set(masked)
-        canonical_rows = tuple(
-            sorted(
-                (
-                    tuple(
-                        ("<set>" if v is not None else None) if name in masked else canonical(v)
-                        for name, v in zip(columns, row, strict=True)
-                    )
-                    for row in rows
-                ),
-                key=_sort_key,
-            )
-        )
-        return Outcome(True, rowcount=rowcount, columns=columns, rows=canonical_rows)
+        return Outcome(True, rowcount=rowcount)
 
     def settle(self, keep: bool) -> None:
-        """Keep the last statement's effect, or undo it (to stay in step with the other world)."""
+        """Keep the last statement's effect, or undo it."""
         reset = "RESET ROLE; " if self._role else ""
         self.conn.execute(
             reset + ("RELEASE SAVEPOINT step" if keep else "ROLLBACK TO SAVEPOINT step")
@@ -131,12 +320,16 @@ class World:
         self._role = None
 
     def _projection(
-        self, relation: Relation, masked: Iterable[str], only: Iterable[str] | None
+        self,
+        relation: Relation,
+        masked: Iterable[str],
+        only: Iterable[str] | None,
+        cached: bool = True,
     ) -> str:
         """The relation's columns read as the legacy types (masked ones by presence only)."""
         masked = set(masked)
         key = (relation.qualified_name, tuple(sorted(masked)), tuple(only or ()))
-        if key in self._projections:
+        if cached and key in self._projections:
             return self._projections[key]
         present = self._columns_of(relation)
         wanted = set(only) if only is not None else None
@@ -151,10 +344,17 @@ class World:
             else:
                 parts.append(f"{ident(column.name)}::{column.type}")
         projection = f"SELECT {', '.join(parts)} FROM {qualified(relation.qualified_name)}"
-        self._projections[key] = projection
+        if cached:
+            self._projections[key] = projection
         return projection
 
     def _read(self, query: str) -> list[tuple[Any, ...]] | str:
+        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            self.conn.execute("BEGIN")
+            try:
+                return self._read(query)
+            finally:
+                self.conn.execute("ROLLBACK")
         cur = self.conn.cursor()
         cur.execute("SAVEPOINT readback")
         try:
@@ -177,33 +377,20 @@ class World:
         )
         return rows if isinstance(rows, str) else repr(rows[0])
 
-    def digests(
-        self,
-        relations: Sequence[Relation],
-        masked: Mapping[str, Iterable[str]],
-        only: Mapping[str, Iterable[str]],
-    ) -> list[str]:
-        """Digests of several relations in one round trip (one per relation if that fails)."""
-        parts = []
-        for relation in relations:
-            projection = self._projection(relation, masked[relation.name], only[relation.name])
-            parts.append(
-                f"(SELECT count(*)::text || ':' || coalesce(md5(string_agg(r, E'\\n' ORDER BY r)), '')"
-                f" FROM (SELECT s::text AS r FROM ({projection}) s) d)"
-            )
-        rows = self._read("SELECT " + ", ".join(parts))
-        if isinstance(rows, str):
-            return [self.digest(r, masked[r.name], only[r.name]) for r in relations]
-        return list(rows[0])
-
     def contents(
-        self, relation: Relation, masked: Iterable[str], only: Iterable[str] | None = None
+        self,
+        relation: Relation,
+        masked: Iterable[str],
+        only: Iterable[str] | None = None,
+        *,
+        cached: bool = True,
     ) -> Counter | str:
         """The rows of a legacy relation as a multiset, read as the legacy column types.
 
         Returns an error message instead when the relation cannot be read that way.
+        CACHED=False reads the relation's columns afresh (after a rollback changed it).
         """
-        rows = self._read(self._projection(relation, masked, only))
+        rows = self._read(self._projection(relation, masked, only, cached))
         if isinstance(rows, str):
             return f"cannot read {relation.name}: {rows}"
         return Counter(tuple(canonical(v) for v in row) for row in rows)
@@ -248,3 +435,9 @@ def masked_columns(relations: Mapping[str, Relation]) -> dict[str, frozenset[str
         name: frozenset(c.name for c in rel.columns if c.nondeterministic_default)
         for name, rel in relations.items()
     }
+
+
+def _split_digest(state: str | None, message: str | None, result: str | None) -> tuple[str, ...]:
+    if state is not None:
+        return (f"error {state}: {message}",)
+    return tuple((result or "").split("\t"))
