@@ -59,6 +59,14 @@ def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> 
         if _check_order(ref.sqlstate or "", mig.sqlstate or ""):
             return diff(INFO, f"{table}: privilege and value errors come in another order")
         return diff(WARN, f"{table}: both reject some {operation}s, with different errors")
+    if ref.same_rows(mig):
+        if ref.rowcount != mig.rowcount:
+            return diff(
+                FAIL,
+                f"{table}: {operation} {'returned' if ref.returns_rows else 'affected'} "
+                f"{mig.rowcount} rows, legacy {ref.rowcount}",
+            )
+        return None
     if ref.rows and mig.rows and ref.columns != mig.columns:
         extra = [c for c in mig.columns if c not in ref.columns]
         missing = [c for c in ref.columns if c not in mig.columns]
@@ -73,7 +81,7 @@ def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> 
     if ref.rowcount != mig.rowcount:
         return diff(
             FAIL,
-            f"{table}: {operation} {'returned' if ref.columns or mig.columns else 'affected'} "
+            f"{table}: {operation} {'returned' if ref.returns_rows else 'affected'} "
             f"{mig.rowcount} rows, legacy {ref.rowcount}",
         )
     if ref.rows != mig.rows:

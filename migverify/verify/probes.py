@@ -40,7 +40,7 @@ def sql_value(value: str | None, column: Column) -> str:
         return "NULL"
     if is_number(column.type) and _is_plain_number(value):
         return value
-    return literal(value)
+    return literal(value).strip()
 
 
 def _is_plain_number(value: str) -> bool:

@@ -38,7 +38,7 @@ from migverify.verify.coverage import CoverageRecorder
 from migverify.verify.facts import read_facts
 from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
 from migverify.verify.shrink import minimise
-from migverify.verify.statement import MERGE_SINCE, WRITES, Statement
+from migverify.verify.statement import MERGE_SINCE, OPERATIONS, WRITES, Statement
 from migverify.verify.static import (
     neighbour_differences,
     rollback_differences,
@@ -413,9 +413,10 @@ class Verification:
 
     # --- random search -------------------------------------------------------------------------
 
-    def search(self, role: str | None) -> Counterexample | None:
+    def search(self, role: str | None, seed: int | None = None) -> Counterexample | None:
         """Hypothesis workloads (after the probes) for interactions between statements."""
         request = self.request
+        seed = request.seed_value if seed is None else seed
         operations = tuple(
             op for op in request.operations if op != "merge" or self.server_version >= MERGE_SINCE
         )
@@ -450,7 +451,7 @@ class Verification:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of workloads
-                hypothesis.seed(request.seed_value)(test)()
+                hypothesis.seed(seed)(test)()
         except Flaky as error:
             detail = str(error).splitlines()[0]
             self._tolerate(
@@ -466,7 +467,8 @@ class Verification:
             return None
         except _Divergence as divergence:
             statements = self.shrink(divergence.workload, divergence.finding)
-            return self._counterexample(statements, divergence.finding.difference, None)
+            found = self._counterexample(statements, divergence.finding.difference, None)
+            return dataclasses.replace(found, seed_value=seed)
         return None
 
     def _counterexample(
@@ -596,8 +598,8 @@ class Verification:
         with ThreadPoolExecutor(1, thread_name_prefix="migrated-world") as self.pool:
             return self._run()
 
-    def _run(self) -> VerifyResult:
-        self.prepare()
+    def deterministic(self) -> tuple[list[Difference], list[Counterexample]]:
+        """Everything that does not depend on the seed: static checks and the probes."""
         differences = self.static()
         for op in self.request.operations:
             if op == "merge" and self.server_version < MERGE_SINCE:
@@ -606,22 +608,34 @@ class Verification:
                 )
         self.say("running probes")
         counterexamples = self.probes()
-        self.say("searching random workloads")
-        for role in (None, *self.roles):
-            if role:
-                self.say(f"searching random workloads as {role}")
-            found = self.search(role)
-            if found and found.difference.diagnosis not in {
-                c.difference.diagnosis for c in counterexamples
-            }:
-                counterexamples.append(found)
         if self.rollback is not None:
             self.say("checking the rollback")
             differences += self.rollback_checks(self._rollback_workloads())
+        return differences, counterexamples
+
+    def searches(self, seed: int | None = None) -> list[Counterexample]:
+        """The random search, without and with each role."""
+        found = []
+        for role in (None, *self.roles):
+            self.say(f"searching random workloads{f' as {role}' if role else ''}")
+            example = self.search(role, seed)
+            if example:
+                found.append(example)
+        return found
+
+    def _run(self) -> VerifyResult:
+        self.prepare()
+        differences, counterexamples = self.deterministic()
+        seen = {c.difference.diagnosis for c in counterexamples}
+        for example in self.searches():
+            if example.difference.diagnosis not in seen:
+                counterexamples.append(example)
         differences += [c.difference for c in counterexamples]
-        for op in ("truncate", "copy", "merge", "lock", "upsert"):
-            if op not in self.request.operations:
-                self.coverage.note(f"{op} not tested (not requested; add it to --ops)")
+        unrequested = [op for op in OPERATIONS if op not in self.request.operations]
+        if unrequested:
+            self.coverage.note(
+                f"{', '.join(unrequested)}: not tested (not requested; add to --ops)"
+            )
         for sentence in self.incomplete:
             self.coverage.note(sentence)
         failures = tuple(

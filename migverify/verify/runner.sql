@@ -8,10 +8,16 @@
 --
 -- One row per statement: its SQLSTATE and message when it failed, the rows it affected, and the
 -- rows it returned as a JSON array (row_to_json keeps column order and duplicate names). After
--- each example one more row with k = 0 carries the digest.
+-- each example one more row with k = 0 carries the digest: one field per compared relation,
+-- separated by tabs, empty for a relation none of whose tables changed (the caller knows its
+-- digest at the prepared state). A relation's tables are WATCH[i] with WATCH_REL[i] its number;
+-- whether they changed is read from the transaction's own tuple counters. DIGEST_MODE per
+-- statement: 0 the example writes nothing (no digest), 1 digest the changed relations, 2 digest
+-- every relation (TRUNCATE, which the tuple counters do not see).
 CREATE FUNCTION pg_temp.migverify_run(
     example integer[], stmts text[], preludes text[], postludes text[], returns_rows boolean[],
-    seq_names text[], seq_last bigint[], seq_called boolean[], digest_sql text, keep boolean
+    seq_names text[], seq_last bigint[], seq_called boolean[], keep boolean,
+    digest_mode integer[], digests text[], watch oid[], watch_rel integer[]
 ) RETURNS TABLE (ex integer, k integer, state text, message text, nrows bigint, result text)
 LANGUAGE plpgsql AS $runner$
 DECLARE
@@ -21,8 +27,11 @@ DECLARE
     last integer;
     total integer := coalesce(array_length(stmts, 1), 0);
     s integer;
+    before bigint[];
+    parts text[];
+    changed boolean[];
 BEGIN
-    WHILE first <= total OR (total = 0 AND first = 1) LOOP
+    WHILE first <= total LOOP
         last := first;
         WHILE last < total AND example[last + 1] = example[first] LOOP
             last := last + 1;
@@ -31,8 +40,14 @@ BEGIN
             PERFORM setval(seq_names[s]::regclass, seq_last[s], seq_called[s]);
         END LOOP;
         BEGIN
+            IF digest_mode[first] > 0 THEN
+                before := ARRAY(
+                    SELECT pg_stat_get_xact_tuples_inserted(w.o)
+                           + pg_stat_get_xact_tuples_updated(w.o)
+                           + pg_stat_get_xact_tuples_deleted(w.o)
+                    FROM unnest(watch) WITH ORDINALITY AS w(o, n) ORDER BY w.n);
+            END IF;
             FOR s IN first .. last LOOP
-                EXIT WHEN total = 0;
                 ex := example[s]; k := s; state := NULL; message := NULL; nrows := 0;
                 result := NULL;
                 BEGIN
@@ -58,11 +73,27 @@ BEGIN
                 END;
                 RETURN NEXT;
             END LOOP;
-            IF digest_sql IS NOT NULL THEN
-                ex := CASE WHEN total = 0 THEN 0 ELSE example[first] END;
-                k := 0; state := NULL; message := NULL; nrows := 0;
+            IF digest_mode[first] > 0 THEN
+                ex := example[first]; k := 0; state := NULL; message := NULL; nrows := 0;
+                changed := array_fill(digest_mode[first] = 2, ARRAY[array_length(digests, 1)]);
+                FOR s IN 1 .. coalesce(array_length(watch, 1), 0) LOOP
+                    IF pg_stat_get_xact_tuples_inserted(watch[s])
+                       + pg_stat_get_xact_tuples_updated(watch[s])
+                       + pg_stat_get_xact_tuples_deleted(watch[s]) <> before[s] THEN
+                        changed[watch_rel[s]] := true;
+                    END IF;
+                END LOOP;
+                parts := '{}';
                 BEGIN
-                    EXECUTE digest_sql INTO result;
+                    FOR s IN 1 .. coalesce(array_length(digests, 1), 0) LOOP
+                        IF changed[s] THEN
+                            EXECUTE digests[s] INTO result;
+                            parts := parts || result;
+                        ELSE
+                            parts := parts || ''::text;
+                        END IF;
+                    END LOOP;
+                    result := array_to_string(parts, E'\t');
                 EXCEPTION WHEN OTHERS THEN
                     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
                     result := NULL;
@@ -75,7 +106,6 @@ BEGIN
         EXCEPTION WHEN SQLSTATE 'MVRB0' THEN
             NULL;
         END;
-        EXIT WHEN total = 0;
         first := last + 1;
     END LOOP;
 END

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -18,25 +19,68 @@ import psycopg
 
 from migverify.catalog import Relation
 from migverify.quoting import ident, literal, qualified
-from migverify.verify.statement import Statement
+from migverify.verify.statement import WRITES, Statement
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one statement did in one world."""
+    """What one statement did in one world.
+
+    Returned rows arrive as the JSON text of row_to_json (RAW) and are decoded only when the
+    two worlds' texts differ: `columns` and canonical `rows` (masked columns by presence).
+    """
 
     ok: bool
     sqlstate: str | None = None
     message: str | None = None
     rowcount: int = 0
-    columns: tuple[str, ...] = ()
-    rows: tuple[tuple[Any, ...], ...] = ()  # canonical values, see canonical()
+    raw: str | None = None
+    hidden: frozenset[str] = frozenset()
+    lines: tuple[str, ...] | None = None  # what COPY … TO sent
+
+    @property
+    def returns_rows(self) -> bool:
+        return self.raw is not None or self.lines is not None
+
+    def same_rows(self, other: Outcome) -> bool:
+        if self.raw is not None and self.raw == other.raw and self.hidden == other.hidden:
+            return True
+        return self.rows == other.rows
+
+    @cached_property
+    def _decoded(self) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
+        if self.lines is not None:
+            return ("copy",), tuple(sorted((line,) for line in self.lines))
+        if self.raw is None:
+            return (), ()
+        columns, rows = _decode_rows(self.raw)
+        canonical_rows = tuple(
+            sorted(
+                (
+                    tuple(
+                        ("<set>" if v is not None else None) if k in self.hidden else _json_value(v)
+                        for k, v in row
+                    )
+                    for row in rows
+                ),
+                key=_sort_key,
+            )
+        )
+        return columns, canonical_rows
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self._decoded[0]
+
+    @property
+    def rows(self) -> tuple[tuple[Any, ...], ...]:
+        return self._decoded[1]
 
     def describe(self) -> str:
         if not self.ok:
             return f"ERROR {self.sqlstate}: {self.message}"
-        if self.columns:
-            return f"ok, {len(self.rows)} row{'s' * (len(self.rows) != 1)}"
+        if self.returns_rows:
+            return f"ok, {self.rowcount} row{'s' * (self.rowcount != 1)}"
         return f"ok, {self.rowcount} row{'s' * (self.rowcount != 1)} affected"
 
 
@@ -97,7 +141,7 @@ def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:
 _RUNNER = resources.files("migverify.verify").joinpath("runner.sql").read_text()
 _RUNNER_CALL = (
     "SELECT ex, k, state, message, nrows, result FROM pg_temp.migverify_run("
-    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::oid[], %s)"
 )
 
 
@@ -109,7 +153,10 @@ class World:
     conn: psycopg.Connection
     sequences: list[tuple[str, int, bool]] = field(default_factory=list)
     _projections: dict[tuple, str] = field(default_factory=dict)
-    _digest_sql: str | None = None
+    _digests: list[str] = field(default_factory=list)
+    _watch: list[int] = field(default_factory=list)
+    _watch_rel: list[int] = field(default_factory=list)
+    _baseline: tuple[str, ...] = ()
     _role: str | None = None
 
     def install_runner(self) -> None:
@@ -131,17 +178,45 @@ class World:
         masked: Mapping[str, Iterable[str]],
         only: Mapping[str, Iterable[str]],
     ) -> None:
-        """The relations every example ends with a digest of (as the legacy column types)."""
-        parts = []
-        for relation in relations:
+        """The relations every writing example ends with a digest of (as the legacy column
+        types), the tables each reads from, and their digests at the prepared state."""
+        self._digests = []
+        self._watch, self._watch_rel = [], []
+        for number, relation in enumerate(relations, start=1):
             projection = self._projection(relation, masked[relation.name], only[relation.name])
-            parts.append(
-                f"(SELECT count(*)::text || ':' || coalesce(md5(string_agg(r, E'\\n' ORDER BY r)),"
-                f" '') FROM (SELECT s::text AS r FROM ({projection}) s) d)"
+            # An order-independent sum of row hashes: no sort, one pass over the rows.
+            self._digests.append(
+                f"SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(s::text, 0)), 0)"
+                f" FROM ({projection}) s"
             )
-        self._digest_sql = (
-            "SELECT concat_ws(E'\\t', " + ", ".join(parts) + ")" if parts else "SELECT ''"
-        )
+            for oid in self._tables_behind(relation):
+                self._watch.append(oid)
+                self._watch_rel.append(number)
+        self._baseline = self.digest_now()
+
+    def _tables_behind(self, relation: Relation) -> list[int]:
+        """The tables (partitions included) a relation's rows come from, through views."""
+        rows = self.conn.execute(
+            """
+            WITH RECURSIVE deps(oid) AS (
+              SELECT to_regclass(%s)::oid
+              UNION
+              SELECT d.refobjid FROM deps
+              JOIN pg_rewrite r ON r.ev_class = deps.oid
+              JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+               AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> deps.oid
+            )
+            SELECT c.oid FROM deps JOIN pg_class c ON c.oid = deps.oid
+            WHERE c.relkind IN ('r', 'm', 'f')
+            UNION
+            SELECT p.relid::oid FROM deps JOIN pg_class c ON c.oid = deps.oid
+            CROSS JOIN LATERAL pg_partition_tree(deps.oid) p
+            WHERE c.relkind = 'p' AND p.isleaf
+            ORDER BY 1
+            """,
+            (qualified(relation.qualified_name),),
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def run_examples(
         self,
@@ -154,9 +229,13 @@ class World:
         (with KEEP, the one example's effects stay in the caller's open transaction)."""
         assert not keep or len(examples) == 1
         assert all(examples), "every example has a statement"
-        numbers, stmts, preludes, postludes, returns = [], [], [], [], []
+        numbers, stmts, preludes, postludes, returns, modes = [], [], [], [], [], []
         for number, example in enumerate(examples):
+            mode = 0
+            if any(s.operation in WRITES for s in example):
+                mode = 2 if any(s.operation == "truncate" for s in example) else 1
             for statement in example:
+                modes.append(mode)
                 assert not statement.is_copy, "COPY runs through run_in_transaction()"
                 numbers.append(number)
                 stmts.append(statement.sql)
@@ -166,7 +245,8 @@ class World:
                 returns.append(statement.returns_rows)
         # With KEEP the caller has put the sequences back and reads the digest itself.
         sequences = [] if keep else self.sequences
-        digest_sql = None if keep else self._digest_sql
+        if keep:
+            modes = [0] * len(modes)
         if not stmts:
             return []
         rows = self.conn.execute(
@@ -180,25 +260,32 @@ class World:
                 [s[0] for s in sequences],
                 [s[1] for s in sequences],
                 [s[2] for s in sequences],
-                digest_sql,
                 keep,
+                modes,
+                self._digests,
+                self._watch,
+                self._watch_rel,
             ),
         ).fetchall()
-        results: list[ExampleRun] = []
-        outcomes: list[Outcome] = []
         flat = [s for example in examples for s in example]
-        for _ex, k, state, message, nrows, result in rows:
+        outcomes: list[list[Outcome]] = [[] for _ in examples]
+        digests: dict[int, tuple[str, ...]] = {}
+        for ex, k, state, message, nrows, result in rows:
             if k == 0:
-                results.append(ExampleRun(tuple(outcomes), _split_digest(state, message, result)))
-                outcomes = []
-                continue
-            statement = flat[k - 1]
-            outcomes.append(self._outcome(statement, masked, state, message, nrows, result))
-        if keep:
-            results.append(ExampleRun(tuple(outcomes), ()))
-        if len(results) != len(examples):
-            raise AssertionError(f"runner returned {len(results)} of {len(examples)} examples")
-        return results
+                digests[ex] = self._fill(_split_digest(state, message, result))
+            else:
+                statement = flat[k - 1]
+                outcomes[ex].append(self._outcome(statement, masked, state, message, nrows, result))
+        for number, example in enumerate(examples):
+            if len(outcomes[number]) != len(example):
+                raise AssertionError(f"runner returned {len(outcomes[number])} of {len(example)}")
+        return [ExampleRun(tuple(o), digests.get(n, ())) for n, o in enumerate(outcomes)]
+
+    def _fill(self, digest: tuple[str, ...]) -> tuple[str, ...]:
+        """Unchanged relations (empty fields) have their prepared-state digest."""
+        if len(digest) != len(self._baseline):
+            return digest  # an error message
+        return tuple(d or base for d, base in zip(digest, self._baseline, strict=True))
 
     def _outcome(
         self,
@@ -213,28 +300,18 @@ class World:
             return Outcome(False, state, (message or "").strip())
         if result is None:
             return Outcome(True, rowcount=nrows)
-        columns, rows = _decode_rows(result)
-        hidden = set(masked.get(statement.table, ()))
-        canonical_rows = tuple(
-            sorted(
-                (
-                    tuple(
-                        ("<set>" if v is not None else None) if k in hidden else _json_value(v)
-                        for k, v in row
-                    )
-                    for row in rows
-                ),
-                key=_sort_key,
-            )
-        )
-        return Outcome(True, rowcount=nrows, columns=columns, rows=canonical_rows)
+        hidden = frozenset(masked.get(statement.table, ()))
+        return Outcome(True, rowcount=nrows, raw=result, hidden=hidden)
 
     def digest_now(self) -> tuple[str, ...]:
-        assert self._digest_sql is not None
-        rows = self._read(self._digest_sql)
-        if isinstance(rows, str):
-            return (f"error: {rows}",)
-        return tuple(rows[0][0].split("\t"))
+        """The digest of every compared relation, read now."""
+        found = []
+        for query in self._digests:
+            rows = self._read(query)
+            if isinstance(rows, str):
+                return (f"error: {rows}",)
+            found.append(rows[0][0])
+        return tuple(found)
 
     # --- the slow path: one statement at a time, inside the caller's transaction ---------------
 
@@ -291,8 +368,7 @@ class World:
             return Outcome(False, error.sqlstate, (diag.message_primary or str(error)).strip())
         if statement.copy_rows is not None:
             return Outcome(True, rowcount=rowcount)
-        rows = tuple(sorted(((line,) for line in lines), key=_sort_key))
-        return Outcome(True, rowcount=rowcount, columns=("copy",), rows=rows)
+        return Outcome(True, rowcount=rowcount, lines=tuple(lines))
 
     def execute(self, sql: str, role: str | None = None) -> Outcome:
         """Run SQL inside a savepoint (kept or undone by settle()); errors do not end the example."""
@@ -366,17 +442,6 @@ class World:
             return str(error.diag.message_primary or error)
         return rows
 
-    def digest(
-        self, relation: Relation, masked: Iterable[str], only: Iterable[str] | None = None
-    ) -> str:
-        """An order-independent digest of the contents, computed by the server."""
-        projection = self._projection(relation, masked, only)
-        rows = self._read(
-            f"SELECT count(*), md5(string_agg(r, E'\\n' ORDER BY r)) "
-            f"FROM (SELECT s::text AS r FROM ({projection}) s) d"
-        )
-        return rows if isinstance(rows, str) else repr(rows[0])
-
     def contents(
         self,
         relation: Relation,
@@ -440,4 +505,4 @@ def masked_columns(relations: Mapping[str, Relation]) -> dict[str, frozenset[str
 def _split_digest(state: str | None, message: str | None, result: str | None) -> tuple[str, ...]:
     if state is not None:
         return (f"error {state}: {message}",)
-    return tuple((result or "").split("\t"))
+    return tuple(result.split("\t")) if result is not None else ()
