@@ -217,8 +217,9 @@ def _decide(
             continue
         if column_map.legacy.default_uses_sequence:
             continue  # key sequences are handled by the sequence plan
-        if "insert" in trigger_operations or column_map.target.default != legacy_default:
-            view_defaults.append((column_map.legacy.name, legacy_default))
+        # Always, not only where an insert needs it: `UPDATE … SET c = DEFAULT` through a view
+        # takes the view's default, NULL when it has none.
+        view_defaults.append((column_map.legacy.name, legacy_default))
     key_constraint = legacy.primary_key or (legacy.unique_keys[0] if legacy.unique_keys else None)
     key = tuple(key_constraint.columns) if key_constraint else ()
     batch_column = None
@@ -295,10 +296,10 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
         sequences.append(
             SequencePlan(column_map.legacy.name, legacy_sequence, layer_sequence, dedicated)
         )
-        if dedicated or plan.trigger_operations:
-            defaults.append(
-                (column_map.legacy.name, f"nextval({_sql_literal(layer_sequence)}::regclass)")
-            )
+        # Also for auto-updatable views: `SET id = DEFAULT` takes the view's default.
+        defaults.append(
+            (column_map.legacy.name, f"nextval({_sql_literal(layer_sequence)}::regclass)")
+        )
     return TablePlan(
         **{**plan.__dict__, "sequences": tuple(sequences), "view_defaults": tuple(defaults)}
     )
