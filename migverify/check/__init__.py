@@ -21,12 +21,13 @@ from migverify.check.model import (
 from migverify.errors import InputError
 from migverify.sandbox import Sandbox, SandboxConfig
 from migverify.spec import Spec, load_spec
+from migverify.verify.statement import DEFAULT_OPERATIONS
+from migverify.verify.statement import OPERATIONS as VERIFIABLE_OPS
 
 __all__ = ["CheckRequest", "CheckResult", "run_check"]
 
 Progress = Callable[[str], None]
-VERIFIABLE_OPS = ("insert", "select", "update", "delete", "upsert")
-DEFAULT_OPS = ("insert", "select", "update", "delete")
+DEFAULT_OPS = DEFAULT_OPERATIONS
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,8 @@ def _verify(
                 ),
             )
         )
+    for sentence in result.incomplete:
+        problems.append(Problem(rule="MV103", severity=ERROR, table=None, message=sentence))
     for warning in result.warnings:
         problems.append(
             Problem(
@@ -358,6 +361,7 @@ def _verify(
         "examples": result.examples,
         "seed_value": result.seed_value,
         "rollback_checked": result.rollback_checked,
+        "coverage": result.coverage.to_dict() if result.coverage else None,
     }
     return summary, problems
 

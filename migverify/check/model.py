@@ -29,6 +29,13 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
         "never migrated: rows written after cutover lost, a column, key, constraint or default "
         "missing, or a sequence that no longer continues where it was.",
     ),
+    "MV103": (
+        "Verification incomplete",
+        "Something the gate was asked to verify could not be tested: a role the connection "
+        "cannot assume (`SET ROLE` refused), or a statement form the server lacks (MERGE before "
+        "PostgreSQL 15). Nothing untested passes silently: grant the role to the connecting "
+        "user, or verify on a server that has the feature.",
+    ),
     "MV120": (
         "The reference consumer behaves differently",
         "`check --consumer reference` runs the seed's learning pipeline (posting, scraping, "

@@ -212,3 +212,46 @@ def test_the_seeds_select_star_layer_is_not_equivalent(pg):
     assert process.stdout.startswith("NOT EQUIVALENT")
     assert "Counterexample" in process.stdout
     assert "lost column(s) content" in process.stdout
+
+
+def test_a_role_the_connection_cannot_assume_is_untested_not_equivalent(pg, tmp_path):
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        for statement in (
+            "DROP ROLE IF EXISTS mv_limited",
+            "CREATE ROLE mv_limited LOGIN CREATEDB",
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mv_reader') "
+            "THEN CREATE ROLE mv_reader NOLOGIN; END IF; END $$",
+        ):
+            conn.execute(statement)
+    legacy = LEGACY + "\nGRANT SELECT ON items TO mv_reader;\n"
+    limited = make_conninfo(**{**conninfo_to_dict(pg.dsn), "user": "mv_limited"})
+    args = _files(tmp_path, GOOD + "GRANT SELECT ON items TO mv_reader;", legacy=legacy)
+    result = CliRunner().invoke(
+        cli, ["verify", *args, "--dsn", limited, "--role", "mv_reader", "--examples", "10"]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("INCOMPLETE"), result.output
+    assert "role mv_reader could not be assumed" in result.output
+
+
+def test_a_compat_script_that_replaces_nothing_is_not_equivalent(pg, tmp_path):
+    result = _verify(pg, _files(tmp_path, "SELECT 1;"))
+    assert result.exit_code == 2, result.output
+    assert "nothing to verify" in result.output
+
+
+def test_coverage_names_what_was_probed_and_what_was_not(pg, tmp_path):
+    args = _files(tmp_path, GOOD) + ["--format", "json"]
+    result = _verify(pg, args)
+    assert result.exit_code == 0, result.output
+    coverage = json.loads(result.output)["coverage"]
+    (items,) = coverage["tables"]
+    assert set(items["columns_probed"]) == {"id", "sku", "qty", "note"}
+    assert "items_qty_check (legacy)" in items["constraints_probed"]
+    assert "stock_quantity_check (target public.stock)" in items["constraints_probed"]
+    assert {"insert", "select", "update", "delete"} <= set(items["operations"])
+    assert any("truncate" in line and "not requested" in line for line in coverage["untested"])
+    assert {"default keyword", "set default", "writable cte"} <= set(coverage["forms"])
