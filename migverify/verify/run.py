@@ -51,21 +51,40 @@ from migverify.verify.worlds import ExampleRun, World, masked_columns
 SAMPLES_PER_COLUMN = 12
 PROBES_PER_CALL = 200
 WORKLOADS_PER_CALL = 20
-ROLLBACK_WORKLOADS = 5
+MAX_COUNTEREXAMPLES = 12  # distinct ones reported; further failing probes are only counted
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
 class Finding:
-    """The first difference of a workload: at statement INDEX (len = the final contents)."""
+    """The first difference of a workload: at statement INDEX (len = the final contents).
 
-    difference: Difference
-    index: int
+    KEY tells findings apart cheaply; a contents difference is explained (which rows differ,
+    read again in both worlds) only when it is reported.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        difference: Difference | None = None,
+        explain: Callable[[], Difference] | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.index = index
+        self._difference = difference
+        self._explain = explain
+        self.key = key or (difference.diagnosis if difference else "")
+
+    @property
+    def difference(self) -> Difference:
+        if self._difference is None:
+            assert self._explain is not None
+            self._difference = self._explain()
+        return self._difference
 
 
 class _Divergence(Exception):
     def __init__(self, workload: tuple[Statement, ...], finding: Finding) -> None:
-        super().__init__(finding.difference.diagnosis)
+        super().__init__(finding.key)
         self.workload = workload
         self.finding = finding
 
@@ -94,6 +113,7 @@ class Verification:
         self.warning_codes: dict[str, set[str]] = {}
         self.coverage = CoverageRecorder()
         self.incomplete: list[str] = []
+        self.failed_probes = 0
 
     # --- preparation ---------------------------------------------------------------------------
 
@@ -266,12 +286,21 @@ class Verification:
             if difference is None:
                 continue
             if difference.severity == FAIL or (self.request.strict and difference.severity == WARN):
-                return Finding(difference, index)
+                return Finding(index, difference)
             self._tolerate(difference, a.sqlstate, b.sqlstate)
             if diverges(difference):
                 return None  # the worlds now differ for a tolerated reason: stop comparing
         if ref.digest != mig.digest:
-            return Finding(self._contents_difference(workload, ref, mig), len(workload))
+            differing = [
+                r.name
+                for r, a, b in zip(self.relations, ref.digest, mig.digest, strict=False)
+                if a != b
+            ]
+            return Finding(
+                len(workload),
+                explain=lambda: self._contents_difference(workload, ref, mig),
+                key=f"contents of {', '.join(differing) or 'the compared tables'}",
+            )
         return None
 
     def _tolerate(self, difference: Difference, ref_code: str | None, mig_code: str | None) -> None:
@@ -320,14 +349,14 @@ class Verification:
 
     def shrink(self, workload: tuple[Statement, ...], finding: Finding) -> tuple[Statement, ...]:
         """The smallest part of WORKLOAD that still shows the same difference."""
-        wanted = finding.difference.diagnosis
+        wanted = finding.key
         workload = workload[: finding.index + 1]
 
         def still_fails(candidates: list[tuple[Statement, ...]]) -> list[bool]:
             compared = self.compared
             verdicts = [False] * len(candidates)
             for i, found in self.find(candidates):
-                verdicts[i] = found.difference.diagnosis == wanted
+                verdicts[i] = found.key == wanted
             self.compared = compared  # replays are not new evidence
             return verdicts
 
@@ -378,12 +407,24 @@ class Verification:
                     self.coverage.probe(probe)
                 for index, finding in self.find([p.statements for p in chunk]):
                     probe = chunk[index]
-                    if finding.difference.diagnosis in seen:
+                    self.failed_probes += 1
+                    if finding.key in seen or len(found) >= MAX_COUNTEREXAMPLES:
                         continue
-                    seen.add(finding.difference.diagnosis)
+                    seen.add(finding.key)
                     statements = self.shrink(probe.statements, finding)
-                    found.append(self._counterexample(statements, finding.difference, probe.name))
+                    shrunk = self._explained(statements, finding)
+                    if shrunk.difference.diagnosis in seen:
+                        continue
+                    seen.add(shrunk.difference.diagnosis)
+                    found.append(self._counterexample(statements, shrunk.difference, probe.name))
         return found
+
+    def _explained(self, statements: tuple[Statement, ...], finding: Finding) -> Finding:
+        """The finding of the shrunk statements (its rows explained for those statements)."""
+        if len(statements) == finding.index + 1 or finding._difference is not None:
+            return finding
+        again = self.find([statements])
+        return again[0][1] if again else finding
 
     def _base(self, builder: ProbeBuilder) -> tuple[BaseRow, BaseRow] | None:
         """The first pair of base rows the reference world accepts (both inserted together)."""
@@ -467,7 +508,8 @@ class Verification:
             return None
         except _Divergence as divergence:
             statements = self.shrink(divergence.workload, divergence.finding)
-            found = self._counterexample(statements, divergence.finding.difference, None)
+            explained = self._explained(statements, divergence.finding)
+            found = self._counterexample(statements, explained.difference, None)
             return dataclasses.replace(found, seed_value=seed)
         return None
 
