@@ -1,20 +1,18 @@
-"""Query-builder chains (supabase-js, supabase-py, knex): the operation and the columns named,
-and PostgREST resources embedded in select strings."""
+"""Query-builder chains (supabase-js, supabase-py, knex): a chain as its links
+(`supabase.from('t').select('a')` → supabase .from ('t') .select ('a')), the table uses the
+library modules find in it, builders held in variables, and the operation and columns a chain
+names (PostgREST resources embedded in select strings too)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
-
-if TYPE_CHECKING:
-    from migverify.scan.found import Found
 
 OPERATIONS = {"select": "select", "insert": "insert", "update": "update", "delete": "delete",
               "upsert": "upsert", "del": "delete", "merge": "upsert", "first": "select",
@@ -92,7 +90,8 @@ def _select_columns(
     columns: set[str],
     result: ChainAnalysis,
 ) -> None:
-    for arg in call.args if kind == "knex" else call.args[:1]:
+    # knex: every argument is a column; supabase-py: select("a", "b") joins its arguments
+    for arg in call.args if kind != "supabase-js" else call.args[:1]:
         value = string_value(arg, source)
         if value is None:
             continue
@@ -256,68 +255,172 @@ class Grammar:
     member: str  # member_expression | attribute
     call: str  # call_expression | call
     member_name: str  # field holding the method name: property | attribute
-    wrappers: tuple[str, ...]  # nodes a chain passes through: await, parentheses
+    wrappers: tuple[str, ...]  # nodes a chain passes through: await, parentheses, `x!`
+    declarator: str  # variable_declarator (JS) | "" (Python)
+    assignment: str  # assignment_expression | assignment
+    scopes: tuple[str, ...]  # where a variable holding a builder lives: functions, the file
 
 
-OPERATION_METHODS = {"select", "insert", "update", "delete", "upsert"}
+@dataclass(frozen=True)
+class Link:
+    """One step of a chain: `.name` (name set) or a call `(args)` (name None)."""
+
+    name: str | None
+    args: tuple[Node, ...]
+    node: Node
 
 
-def chain_after(call: Node, source: Source, grammar: Grammar) -> Iterator[ChainCall]:
-    """The method calls chained after CALL: `.select('a').eq('b', 1)` → select, eq."""
-    node = call
+@dataclass(frozen=True)
+class Chain:
+    """`root.a(x).b(y)`: the innermost expression and the links applied to it, in order."""
+
+    root: Node
+    links: tuple[Link, ...]
+    top: Node
+
+    def method_calls(self, start: int = 0) -> list[tuple[int, ChainCall]]:
+        """(index of the call link, call) for every `.name(args)` from link START on."""
+        calls = []
+        for index in range(max(start, 1), len(self.links)):
+            link, before = self.links[index], self.links[index - 1]
+            if link.name is None and before.name is not None:
+                calls.append((index, ChainCall(before.name, link.args)))
+        return calls
+
+
+def chains_in(root: Node, source: Source, grammar: Grammar) -> Iterator[Chain]:
+    """Every chain with at least one call, outermost first; chains nested in arguments too."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        stack.extend(reversed(node.children))
+        if node.type in (grammar.call, grammar.member) and _is_top(node, grammar):
+            chain = _chain_of(node, source, grammar)
+            if any(link.name is None for link in chain.links):
+                yield chain
+
+
+def _is_top(node: Node, grammar: Grammar) -> bool:
+    child, parent = node, node.parent
+    while parent is not None and parent.type in grammar.wrappers:
+        child, parent = parent, parent.parent
+    if parent is None:
+        return True
+    if parent.type == grammar.member:
+        obj = parent.child_by_field_name("object")
+        return obj is None or obj.id != child.id
+    if parent.type == grammar.call:
+        function = parent.child_by_field_name("function")
+        return function is None or function.id != child.id
+    return True
+
+
+def _chain_of(top: Node, source: Source, grammar: Grammar) -> Chain:
+    links: list[Link] = []
+    node = top
     while True:
-        parent = node.parent
-        if parent is not None and parent.type in grammar.wrappers:
-            node = parent
-            continue
-        if parent is None or parent.type != grammar.member:
-            return
-        grand = parent.parent
-        if grand is None or grand.type != grammar.call:
-            return
-        name = parent.child_by_field_name(grammar.member_name)
-        arguments = grand.child_by_field_name("arguments")
-        args = [a for a in arguments.named_children if a.type != "comment"] if arguments else []
-        yield ChainCall(source.text(name) if name else "", tuple(args))
-        node = grand
+        while node.type in grammar.wrappers and node.named_children:
+            node = node.named_children[0]
+        if node.type == grammar.call:
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            if function is None:
+                break
+            links.append(Link(None, _arguments(arguments), node))
+            node = function
+        elif node.type == grammar.member:
+            obj = node.child_by_field_name("object")
+            name = node.child_by_field_name(grammar.member_name)
+            if obj is None or name is None:
+                break
+            links.append(Link(source.text(name), (), node))
+            node = obj
+        else:
+            break
+    return Chain(node, tuple(reversed(links)), top)
 
 
-def table_call(
-    call: Node,
-    argument: Node,
-    kind: str,
-    grammar: Grammar,
-    found: Found,
-    matcher: TableMatcher,
-    constants: dict[str, str],
-    report_dynamic: bool = True,
-) -> None:
-    """A `from(...)`/`table(...)`-style call: its reference (and embedded ones), or a dynamic
-    reference when the table argument is computed and the chain performs an operation."""
-    source = found.source
-    chain = list(chain_after(call, source, grammar))
-    value = string_value(argument, source)
-    if value is not None and not value.holes:
-        table = matcher.match_text(value.text)
-        offset = value.offset_of(_name_start(value.text))
-    elif argument.type == "identifier" and source.text(argument) in constants:
-        table = matcher.match_text(constants[source.text(argument)])
-        offset = argument.start_byte
+def _arguments(arguments: Node | None) -> tuple[Node, ...]:
+    if arguments is None:
+        return ()
+    if arguments.type == "template_string":  # a tagged template: sql`…`
+        return (arguments,)
+    return tuple(a for a in arguments.named_children if a.type != "comment")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The variable a chain's builder is stored in (`const q = supabase.from('t')`)."""
+
+    name: str
+    start: int
+    scope: Node
+
+
+def binding_of(chain: Chain, source: Source, grammar: Grammar) -> Binding | None:
+    node, parent = chain.top, chain.top.parent
+    while parent is not None and parent.type in grammar.wrappers:
+        node, parent = parent, parent.parent
+    if parent is None:
+        return None
+    if parent.type == grammar.declarator:
+        name, value = parent.child_by_field_name("name"), parent.child_by_field_name("value")
+    elif parent.type == grammar.assignment:
+        name, value = parent.child_by_field_name("left"), parent.child_by_field_name("right")
     else:
-        if report_dynamic and any(c.method in OPERATION_METHODS for c in chain):
-            found.dynamic(argument)
-        return
-    if table is None:
-        return
-    analysis = analyze_chain(chain, kind, source, matcher)
-    found.reference(offset, table, analysis.operation, analysis.columns, kind)
-    for embedded in analysis.embedded:
-        found.reference(
-            embedded.offset, embedded.table, "select", embedded.columns, kind, parent=table
-        )
+        return None
+    if name is None or value is None or value.id != node.id or name.type != "identifier":
+        return None
+    scope = parent.parent
+    while scope is not None and scope.type not in grammar.scopes:
+        scope = scope.parent
+    return Binding(source.text(name), parent.start_byte, scope or parent)
 
 
-def _name_start(text: str) -> int:
-    """Index of the bare table name in `schema.table` / `"table"` as written in a string."""
-    index = text.rfind(".") + 1
-    return index + (1 if text[index : index + 1] == '"' else 0)
+@dataclass
+class Use:
+    """A table a chain names, before its operation is known: a builder held in a variable may
+    perform it later. `calls` is shared by the uses of one chain."""
+
+    kind: str
+    offset: int
+    table: str | None  # None: `dynamic` (a computed name) or `parent` (not a scanned table)
+    calls: list[ChainCall]
+    binding: Binding | None = None
+    dynamic: Node | None = None
+    parent: str | None = None  # supabase: the resource as written, for its embedded ones
+    role: str = "main"  # main | join | schema
+    written: str | None = None  # the bare name as written (knex: withSchema, qualifiers)
+    alias: str | None = None
+    columns: tuple[str, ...] = ()  # known without the calls (knex hasColumn)
+    always: bool = False  # a dynamic name reported even when no operation follows
+    joins: list[Use] = field(default_factory=list)  # the other tables of a knex query
+
+
+def extend_by_variables(uses: Sequence[Use], chains: Iterable[Chain], source: Source) -> None:
+    """Calls made later on a variable holding a builder (`q.select('*')`, `q = q.eq(…)`) belong
+    to the chain that made the builder: the latest binding of that name before the call."""
+    bound: dict[str, list[Use]] = {}
+    for use in uses:
+        if use.binding is not None:
+            bound.setdefault(use.binding.name, []).append(use)
+    if not bound:
+        return
+    for chain in chains:
+        if chain.root.type != "identifier":
+            continue
+        at = chain.root.start_byte
+        candidates = [
+            (u.binding.start, u)
+            for u in bound.get(source.text(chain.root), ())
+            if u.binding is not None
+            and u.binding.start < at
+            and u.binding.scope.start_byte <= at < u.binding.scope.end_byte
+        ]
+        if not candidates:
+            continue
+        latest = max(start for start, _ in candidates)
+        targets = {id(u.calls): u.calls for start, u in candidates if start == latest}
+        calls = [call for _, call in chain.method_calls()]
+        for target in targets.values():
+            target.extend(calls)

@@ -18,10 +18,15 @@ SKIP_DIRS = {
 }  # fmt: skip
 MAX_BYTES = 5 * 1024 * 1024  # larger files are generated or data, not code
 # A file without any table name may still hold a dynamic reference: a query-builder call with a
-# computed table followed by an operation, e.g. `.from(tableName).select(…)`, `.table(t).insert(…)`.
+# computed table followed by an operation, e.g. `.from(tableName).select(…)`, `.table(t).insert(…)`,
+# `this.db(this.tableName).where(…)`, `knex(name).first()`, `db()(table).del()`.
 DYNAMIC_CALL = re.compile(
-    rb"\.(?:from|table|from_)\(\s*[A-Za-z_$][\w$.]*\s*\)\s*\.\s*(?:select|insert|update|delete|upsert)\b"
+    rb"(?:\.(?:from|table|from_|into)|(?<![\w$])(?:knex|trx|[Dd]b)(?:\(\s*\))?)"
+    rb"\(\s*[A-Za-z_$][\w$.]*\s*\)\s*\.\s*"
+    rb"(?:select|insert|update|delete|upsert|del|where\w*|first|pluck|count|increment|decrement"
+    rb"|truncate|returning|onConflict|\w*[jJ]oin)\b"
 )
+DYNAMIC_HINTS = (b".from", b".table(", b".into(", b"db(", b"Db(", b"knex(", b"trx(")
 
 
 def candidate_files(paths: Sequence[Path]) -> Iterator[str]:
@@ -83,7 +88,7 @@ class Prefilter:
             return False
         if any(needle in data for needle in self.needles) and self.word.search(data):
             return True
-        return (b".from" in data or b".table(" in data) and DYNAMIC_CALL.search(data) is not None
+        return any(hint in data for hint in DYNAMIC_HINTS) and DYNAMIC_CALL.search(data) is not None
 
 
 def read_candidate(path: str | Path, prefilter: Prefilter) -> bytes | None:
