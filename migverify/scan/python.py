@@ -1,5 +1,6 @@
-"""Python with tree-sitter: supabase-py chains (`client.table('t')`, `from_('t')`) and SQL in
-strings passed to execute(), text(), sql.SQL() and the like."""
+"""Python with tree-sitter: supabase-py chains (`client.table('t')`, `from_('t')`) and SQL passed
+to execute(), text(), sql.SQL() and the like: literals, and SQL held in names, `.format()`ed,
+concatenated or in f-strings, resolved in the file."""
 
 from __future__ import annotations
 
@@ -67,5 +68,6 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
             name = source.text(chain.root)
         else:
             name = None
-        if name in SQL_CALLS:
-            found.sql_string(link.args[0], source, matcher, placeholders="python")
+        if name in SQL_CALLS:  # a literal, or SQL held in a name, `.format()`ed, f-string
+            texts = bindings.texts(link.args[0])
+            found.sql_alternatives(texts, matcher, placeholders="python")

@@ -1,5 +1,6 @@
 """TypeScript / JavaScript (and TSX/JSX) with tree-sitter: the chains in a file go to the library
-modules (knex, supabase-js), and SQL in strings passed to query functions is parsed."""
+modules (knex, supabase-js), and SQL passed to query functions is parsed: literals, and SQL held
+in variables, concatenated or spliced into templates (`${subQuery}`), resolved in the file."""
 
 from __future__ import annotations
 
@@ -92,8 +93,11 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
         if name not in SQL_CALLS:
             continue
         argument = _sql_argument(link.args[0], source)
-        placeholders = "?" if name in QUESTION_MARKS else None
-        found.sql_string(argument, source, matcher, placeholders)
+        arguments = link.node.child_by_field_name("arguments")
+        tagged = arguments is not None and arguments.type == "template_string"
+        # sql`… ${x} …`: x is a parameter; query(`… ${subQuery} …`): the text x holds
+        texts = bindings.texts(argument, splice=not tagged)
+        found.sql_alternatives(texts, matcher, "?" if name in QUESTION_MARKS else None)
 
 
 def _sql_argument(argument: Node, source: Source) -> Node:
