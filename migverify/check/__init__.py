@@ -123,6 +123,7 @@ class _NoCode:
 
     references: tuple = ()
     dynamic: tuple = ()
+    skipped: tuple = ()
 
 
 def _scan(spec: Spec, root: Path) -> Any:
@@ -130,7 +131,12 @@ def _scan(spec: Spec, root: Path) -> Any:
         return _NoCode()
     from migverify.scan import scan_paths
 
-    return scan_paths(list(spec.scan_paths), list(spec.table_names), root=root)
+    return scan_paths(
+        list(spec.scan_paths),
+        list(spec.table_names),
+        root=root,
+        max_file_size=spec.scan_max_file_size,
+    )
 
 
 def _user_layer(request: CheckRequest) -> Layer:
@@ -232,6 +238,7 @@ def _lint(
             compat_path=layer.forward_path,
             references=scan.references,
             dynamic=scan.dynamic,
+            skipped=scan.skipped,
             embeddings=embeddings,
             ignore=spec.lint_ignore,
             suppressed=inline_suppressions(root),
