@@ -339,6 +339,8 @@ def embedding_without_relationship(data: LintInput) -> Iterable[Finding]:
     """
     for ref, parent in data.embeddings:
         child = _bare(ref.table)
+        if data.legacy.find(_bare(parent)) is None and data.migrated.find(_bare(parent)) is None:
+            continue  # a parent the schemas do not define: nothing to compare
         if not _has_relationship(data.migrated, _bare(parent), child):
             legacy_ok = _has_relationship(data.legacy, _bare(parent), child)
             yield Finding(

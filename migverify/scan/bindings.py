@@ -166,7 +166,10 @@ class Bindings:
             return None
         fields, assigned = [], False
         for node in _walk(body):
-            if node.type in ("field_definition", "public_field_definition"):
+            getter = self._getter(node, name)
+            if getter is not None:
+                fields.append(Bound(node.start_byte, getter, "="))
+            elif node.type in ("field_definition", "public_field_definition"):
                 key = node.child_by_field_name("property") or node.child_by_field_name("name")
                 value = node.child_by_field_name("value")
                 if key is not None and value is not None and self.source.text(key) == name:
@@ -186,6 +189,30 @@ class Bindings:
                 if left is not None and self._is_self_field(left, name):
                     assigned = True
         return None if assigned or not fields else fields
+
+    def _getter(self, node: Node, name: str) -> Node | None:
+        """What `get name() { return … }` (JS) or `@property def name(self): return …`
+        (Python) returns, when that is its only statement."""
+        if node.type == "method_definition":
+            if not any(c.type == "get" for c in node.children):
+                return None
+            function = node
+        elif node.type == "decorated_definition":
+            function = node.child_by_field_name("definition")
+            decorators = [self.source.text(c) for c in node.named_children if c.type == "decorator"]
+            if function is None or "@property" not in decorators:
+                return None
+        else:
+            return None
+        key = function.child_by_field_name("name")
+        body = function.child_by_field_name("body")
+        if key is None or body is None or self.source.text(key) != name:
+            return None
+        statements = [c for c in body.named_children if c.type != "comment"]
+        if len(statements) != 1 or statements[0].type != "return_statement":
+            return None
+        values = statements[0].named_children
+        return values[0] if len(values) == 1 else None
 
     def _is_self_field(self, node: Node, name: str) -> bool:
         obj = node.child_by_field_name("object")

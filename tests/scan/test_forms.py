@@ -70,3 +70,15 @@ def test_prefilter_keeps_a_file_naming_the_table_once_in_a_sql_variable(tmp_path
     result = scan_paths([tmp_path], ["user_items"], root=tmp_path, jobs=1)
     assert [(r.path, r.line) for r in result.references] == [("a.py", 1)]
     assert [(d.path, d.expression) for d in result.dynamic] == [("b.ts", "t")]
+
+
+def test_a_class_field_assigned_elsewhere_in_the_class_is_not_a_constant():
+    code = (
+        "class R {\n"
+        "  tableName = 'user_items';\n"
+        "  constructor(db, name) { this.db = db; this.tableName = name; }\n"
+        "  all() { return this.db(this.tableName).select('*'); }\n"
+        "}\n"
+    )
+    references, dynamic = scan_source("a.js", code.encode(), ["user_items"])
+    assert references == [] and [d.expression for d in dynamic] == ["this.tableName"]
