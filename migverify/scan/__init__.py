@@ -94,6 +94,8 @@ def scan_paths(
     dynamic: list[DynamicReference] = []
     skipped: list[SkippedFile] = []
     total = 0
+    if workers > 1:  # imported once here: forked workers inherit the parsers' modules
+        from migverify.scan import python, sqlfile, typescript  # noqa: F401
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     futures = []
     chunk: list[tuple[str, str]] = []

@@ -6,10 +6,11 @@ names (PostgREST resources embedded in select strings too)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
-from tree_sitter import Node
+from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -288,16 +289,35 @@ class Chain:
         return calls
 
 
-def chains_in(root: Node, source: Source, grammar: Grammar) -> Iterator[Chain]:
-    """Every chain with at least one call, outermost first; chains nested in arguments too."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        stack.extend(reversed(node.children))
-        if node.type in (grammar.call, grammar.member) and _is_top(node, grammar):
-            chain = _chain_of(node, source, grammar)
-            if any(link.name is None for link in chain.links):
-                yield chain
+def chains_in(tree: Tree, source: Source, grammar: Grammar) -> list[Chain]:
+    """Every chain with at least one call in source order (a chain before the chains nested in
+    its arguments). The calls are found by a tree-sitter query: walking every node in Python
+    costs more than parsing."""
+    tops: dict[int, Node] = {}
+    for call in (
+        QueryCursor(_call_query(tree.language, grammar.call))
+        .captures(tree.root_node)
+        .get("call", [])
+    ):
+        top = _top_of(call, grammar)
+        tops.setdefault(top.id, top)
+    ordered = sorted(tops.values(), key=lambda node: (node.start_byte, -node.end_byte))
+    return [_chain_of(top, source, grammar) for top in ordered]
+
+
+@cache
+def _call_query(language: Language, call: str) -> Query:
+    return Query(language, f"({call}) @call")
+
+
+def _top_of(node: Node, grammar: Grammar) -> Node:
+    while not _is_top(node, grammar):
+        parent = node.parent
+        while parent is not None and parent.type in grammar.wrappers:
+            parent = parent.parent
+        assert parent is not None
+        node = parent
+    return node
 
 
 def _is_top(node: Node, grammar: Grammar) -> bool:

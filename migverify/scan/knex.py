@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
-from tree_sitter import Node
+from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
 from migverify.scan.bindings import Bindings
 from migverify.scan.chains import Binding, Chain, ChainCall, Use
@@ -86,10 +87,14 @@ class Handles:
         return name in self.names or (weak and name in WEAK_HANDLE_NAMES)
 
 
-def find_handles(root: Node, source: Source) -> Handles:
+def find_handles(tree: Tree, source: Source) -> Handles:
     """Names bound to knex instances, the factory imported from 'knex', Knex-typed names."""
     handles = Handles()
-    nodes = list(_walk(root))
+    kinds = ["import_statement", "variable_declarator", "required_parameter",
+             "optional_parameter", "public_field_definition"]  # fmt: skip
+    if b".transaction" in source.data:
+        kinds.append("call_expression")
+    nodes = _nodes(tree, tuple(kinds))
     for node in nodes:  # imports first: they decide what `knex(…)` means
         if node.type == "import_statement" and _imports_knex(node, source):
             _imported(node, source, handles)
@@ -110,6 +115,18 @@ def find_handles(root: Node, source: Source) -> Handles:
         elif node.type == "call_expression":
             _transaction_callback(node, source, handles)
     return handles
+
+
+def _nodes(tree: Tree, kinds: tuple[str, ...]) -> list[Node]:
+    """Every node of one of KINDS (that the tree's grammar has), in source order."""
+    captures = QueryCursor(_kinds_query(tree.language, kinds)).captures(tree.root_node)
+    return sorted(captures.get("node", []), key=lambda node: node.start_byte)
+
+
+@cache
+def _kinds_query(language: Language, kinds: tuple[str, ...]) -> Query:
+    known = [kind for kind in kinds if language.id_for_node_kind(kind, True) is not None]
+    return Query(language, "[" + " ".join(f"({kind})" for kind in known) + "] @node")
 
 
 def _walk(node: Node) -> Iterator[Node]:

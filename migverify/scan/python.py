@@ -39,10 +39,10 @@ def _parser() -> Parser:
 
 
 def scan_python(source: Source, matcher: TableMatcher) -> Found:
-    root = _parser().parse(source.data).root_node
+    tree = _parser().parse(source.data)
     found = Found(source)
     bindings = Bindings(source, PYTHON)
-    chains = list(chains_in(root, source, GRAMMAR))
+    chains = chains_in(tree, source, GRAMMAR)
     uses: list[Use] = []
     for chain in chains:
         binding = binding_of(chain, source, GRAMMAR)

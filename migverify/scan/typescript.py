@@ -57,11 +57,11 @@ def _parser(suffix: str) -> Parser:
 
 
 def scan_typescript(source: Source, suffix: str, matcher: TableMatcher) -> Found:
-    root = _parser(suffix).parse(source.data).root_node
+    tree = _parser(suffix).parse(source.data)
     found = Found(source)
     bindings = Bindings(source, JAVASCRIPT)
-    handles = find_handles(root, source)
-    chains = list(chains_in(root, source, GRAMMAR))
+    handles = find_handles(tree, source)
+    chains = chains_in(tree, source, GRAMMAR)
     uses: list[Use] = []
     for chain in chains:
         binding = binding_of(chain, source, GRAMMAR)

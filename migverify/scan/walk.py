@@ -27,13 +27,16 @@ OnSkip = Callable[[str, str], None]  # (path, reason)
 # A file without any table name may still hold a dynamic reference: a query-builder call with a
 # computed table followed by an operation, e.g. `.from(tableName).select(…)`, `.table(t).insert(…)`,
 # `this.db(this.tableName).where(…)`, `knex(name).first()`, `db()(table).del()`.
-DYNAMIC_CALL = re.compile(
-    rb"(?:\.(?:from|table|from_|into)|(?<![\w$])(?:knex|trx|[Dd]b)(?:\(\s*\))?)"
+_OPERATION = (
     rb"\(\s*[A-Za-z_$][\w$.]*\s*\)\s*\.\s*"
     rb"(?:select|insert|update|delete|upsert|del|where\w*|first|pluck|count|increment|decrement"
     rb"|truncate|returning|onConflict|\w*[jJ]oin)\b"
 )
-DYNAMIC_HINTS = (b".from", b".table(", b".into(", b"db(", b"Db(", b"knex(", b"trx(")
+# Two patterns, each starting with a literal, so that the regex engine skips ahead quickly.
+DYNAMIC_CALL = re.compile(rb"\.(?:from|table|from_|into)" + _OPERATION)
+DYNAMIC_HANDLE_CALL = re.compile(rb"(?:knex|trx|[Dd]b)(?:\(\s*\))?" + _OPERATION)
+DYNAMIC_HINTS = (b".from", b".table(", b".into(")
+HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 
 
 def parse_size(text: str) -> int:
@@ -141,7 +144,9 @@ class Prefilter:
     def __call__(self, data: bytes) -> bool:
         if any(needle in data for needle in self.needles) and self.word.search(data):
             return True
-        return any(hint in data for hint in DYNAMIC_HINTS) and DYNAMIC_CALL.search(data) is not None
+        if any(hint in data for hint in DYNAMIC_HINTS) and DYNAMIC_CALL.search(data):
+            return True
+        return any(hint in data for hint in HANDLE_HINTS) and bool(DYNAMIC_HANDLE_CALL.search(data))
 
 
 def read_candidate(
@@ -156,22 +161,34 @@ def read_candidate(
         if os.path.islink(path) and not os.path.exists(path):
             return None, "broken symbolic link"
         return None, f"not readable ({error.strerror})"
-    with open(fd, "rb") as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return None, f"not a regular file ({_file_kind(info.st_mode)})"
         if max_bytes and info.st_size > max_bytes:
             size, limit = format_size(info.st_size), format_size(max_bytes)
             return None, f"{size}, over the max file size of {limit}"
-        try:
-            data = handle.read()
-        except OSError as error:
-            return None, f"not readable ({error.strerror})"
+        data = _read_all(fd, info.st_size)
+    except OSError as error:
+        return None, f"not readable ({error.strerror})"
+    finally:
+        os.close(fd)
     if b"\0" in data[:8192]:
         return None, "binary (NUL bytes)"
     if not prefilter(data):
         return None, None
     return data, None
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole file: a regular file's short read means its end (raw reads: no file object)."""
+    data = os.read(fd, size + 1)
+    if len(data) <= size:
+        return data
+    parts = [data]
+    while chunk := os.read(fd, 1 << 20):  # it grew while being read
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _file_kind(mode: int) -> str:
