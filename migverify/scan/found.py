@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from tree_sitter import Node
 
@@ -25,7 +26,7 @@ class Found:
         self.source = source
         self.references: list[Reference] = []
         self.dynamics: list[DynamicReference] = []
-        self._seen: set[tuple[int, int, str]] = set()
+        self._seen: dict[tuple[int, int, str, str], int] = {}
 
     def reference(
         self,
@@ -37,22 +38,27 @@ class Found:
         parent: str | None = None,
     ) -> None:
         line, column = self.source.position(offset)
-        if (line, column, table) in self._seen:  # SQL in a variable used twice: reported once
-            return
-        self._seen.add((line, column, table))
-        self.references.append(
-            Reference(
-                path=self.source.path,
-                line=line,
-                column=column,
-                table=table,
-                operation=operation,
-                columns=tuple(sorted(set(columns))),
-                kind=kind,
-                snippet=self.source.line_text(line)[:160],
-                parent=parent,
-            )
+        reference = Reference(
+            path=self.source.path,
+            line=line,
+            column=column,
+            table=table,
+            operation=operation,
+            columns=tuple(sorted(set(columns))),
+            kind=kind,
+            snippet=self.source.line_text(line)[:160],
+            parent=parent,
         )
+        # SQL held in a variable and run twice names the same place: once per operation, with
+        # the columns of every use.
+        key = (line, column, table, operation)
+        if key in self._seen:
+            index = self._seen[key]
+            merged = sorted(set(self.references[index].columns) | set(reference.columns))
+            self.references[index] = replace(self.references[index], columns=tuple(merged))
+            return
+        self._seen[key] = len(self.references)
+        self.references.append(reference)
 
     def dynamic(self, node: Node) -> None:
         line, column = self.source.position(node.start_byte)

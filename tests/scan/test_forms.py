@@ -82,3 +82,18 @@ def test_a_class_field_assigned_elsewhere_in_the_class_is_not_a_constant():
     )
     references, dynamic = scan_source("a.js", code.encode(), ["user_items"])
     assert references == [] and [d.expression for d in dynamic] == ["this.tableName"]
+
+
+def test_a_table_constant_spliced_into_two_statements_keeps_both_operations():
+    code = (
+        'TABLE = "user_items"\n'
+        "def f(cursor):\n"
+        '    cursor.execute(f"SELECT id FROM {TABLE}")\n'
+        '    cursor.execute(f"DELETE FROM {TABLE} WHERE owner = %s", (1,))\n'
+        '    cursor.execute(f"SELECT title FROM {TABLE}")\n'
+    )
+    references, _ = scan_source("a.py", code.encode(), ["user_items"])
+    assert [(r.line, r.column, r.operation, r.columns) for r in references] == [
+        (1, 10, "select", ("id", "title")),
+        (1, 10, "delete", ("owner",)),
+    ]
