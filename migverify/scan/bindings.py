@@ -332,8 +332,8 @@ class Bindings:
 
     def _binary_texts(self, node: Node, depth: int) -> list[StringValue]:
         operator = node.child_by_field_name("operator")
-        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-        if operator is None or left is None or right is None:
+        left = node.child_by_field_name("left")
+        if operator is None or left is None:
             return []
         symbol = self.source.text(operator)
         if symbol == "%":  # Python "… %s …" % args: the placeholders stay
@@ -341,11 +341,27 @@ class Bindings:
         if symbol != "+":
             return []
         parts, literal = [], False
-        for side in (left, right):
-            texts = self._texts(side, True, depth + 1)
+        for operand in self._operands(node):
+            texts = self._texts(operand, True, depth + 1)
             literal = literal or bool(texts)
-            parts.append(texts[0] if texts else _hole(side, 1))
+            parts.append(texts[0] if texts else _hole(operand, 1))
         return [_join(parts)] if literal else []
+
+    def _operands(self, node: Node) -> list[Node]:
+        """`a + b + c + …` (nested to the left) as [a, b, c, …]: long concatenations are
+        common in SQL and must not run into the depth limit."""
+        operands: list[Node] = []
+        while node.type == self.syntax.binary:
+            operator = node.child_by_field_name("operator")
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if operator is None or left is None or right is None:
+                break
+            if self.source.text(operator) != "+":
+                break
+            operands.append(right)
+            node = _unwrap(left)
+        operands.append(node)
+        return operands[::-1]
 
     def _format_texts(self, call: Node, depth: int) -> list[StringValue]:
         """`"… {} …".format(a, name=b)`: fields filled with what the arguments hold."""

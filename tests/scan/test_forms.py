@@ -97,3 +97,14 @@ def test_a_table_constant_spliced_into_two_statements_keeps_both_operations():
         (1, 10, "select", ("id", "title")),
         (1, 10, "delete", ("owner",)),
     ]
+
+
+def test_a_long_concatenation_is_one_sql_text():
+    code = (
+        "pool.query('SELECT id, ' + 'title ' + 'FROM user_items ' + 'WHERE owner = ' + owner"
+        " + ' AND kind = ' + kind + ' AND archived = ' + flag + ' ORDER BY ' + 'title');\n"
+    )
+    references, _ = scan_source("a.js", code.encode(), ["user_items"])
+    assert [(r.operation, r.columns) for r in references] == [
+        ("select", ("archived", "id", "kind", "owner", "title"))
+    ]
