@@ -53,6 +53,12 @@ KNEX_ONLY = {
     "having", "havingRaw", "withSchema", "forUpdate", "forShare", "clearSelect", "clearWhere",
     "countDistinct", "modify", "into", "offset",
 }  # fmt: skip
+# Methods a knex builder does not have but look-alikes do (Dexie's IndexedDB tables,
+# `db.table('t').where('a').equals(1).toArray()`): a chain with one is not knex's.
+NOT_KNEX = {"toArray", "equals", "equalsIgnoreCase", "above", "aboveOrEqual", "below",
+            "belowOrEqual", "anyOf", "noneOf", "startsWith", "startsWithIgnoreCase", "put",
+            "bulkPut", "bulkAdd", "bulkGet", "bulkDelete", "add", "get", "each", "sortBy",
+            "primaryKeys", "onSnapshot", "doc"}  # fmt: skip
 # What may follow a builder call: the knex-only methods and the shared operations.
 AFTER_BUILDER = KNEX_ONLY | {"select", "insert", "update", "delete", "count", "max", "min",
                              "sum", "avg", "limit", "distinct", "columns", "column", "join"}  # fmt: skip
@@ -283,6 +289,8 @@ def knex_uses(
     schema = _schema_uses(chain, source, matcher, bindings)
     if schema is not None:
         return schema
+    if any(link.name in NOT_KNEX for link in chain.links):
+        return None
     head = _head(chain, source, handles)
     methods = chain.method_calls(head[0] + 1 if head else 0)
     rooted = _rooted(chain, source, handles)
