@@ -31,6 +31,7 @@ WEAK_HANDLE_NAMES = {"db"}  # a builder when called (`db('t')`), not enough to c
 HANDLE_PROPS = {"knex", "trx", "db"}  # this.db('t'), ctx.knex('t')
 NOT_BUILDERS = {"$", "jQuery", "_", "require", "import", "cy"}
 HANDLE_LIKE = re.compile(r"(?i)knex|trx|db|database")
+STRONG_LIKE = re.compile(r"(?i)knex|trx")
 TABLE_METHODS = {"from", "into", "table"}
 JOIN_METHODS = {
     "join", "innerJoin", "leftJoin", "leftOuterJoin", "rightJoin", "rightOuterJoin",
@@ -54,11 +55,12 @@ KNEX_ONLY = {
     "countDistinct", "modify", "into", "offset",
 }  # fmt: skip
 # Methods a knex builder does not have but look-alikes do (Dexie's IndexedDB tables,
-# `db.table('t').where('a').equals(1).toArray()`): a chain with one is not knex's.
+# `db.table('t').where('a').equals(1).toArray()`, MongoDB's `client.db('d').collection('c')`):
+# a chain with one is not knex's.
 NOT_KNEX = {"toArray", "equals", "equalsIgnoreCase", "above", "aboveOrEqual", "below",
             "belowOrEqual", "anyOf", "noneOf", "startsWith", "startsWithIgnoreCase", "put",
             "bulkPut", "bulkAdd", "bulkGet", "bulkDelete", "add", "get", "each", "sortBy",
-            "primaryKeys", "onSnapshot", "doc"}  # fmt: skip
+            "primaryKeys", "onSnapshot", "doc", "collection"}  # fmt: skip
 # What may follow a builder call: the knex-only methods and the shared operations.
 AFTER_BUILDER = KNEX_ONLY | {"select", "insert", "update", "delete", "count", "max", "min",
                              "sum", "avg", "limit", "distinct", "columns", "column", "join"}  # fmt: skip
@@ -335,16 +337,21 @@ def _head(chain: Chain, source: Source, handles: Handles) -> tuple[int, bool] | 
     callee = members[-1] if members else root
     if first + 1 < len(links) and links[first + 1].name is None:  # db()('t'), getKnex()('t')
         if HANDLE_LIKE.search(callee):
-            return first + 1, True
+            return first + 1, bool(STRONG_LIKE.search(callee))
         return _followed(links, first + 1)
     if not members and chain.root.type == "identifier":
-        if handles.is_handle(root, weak=True):
+        if handles.is_handle(root):
             return first, True
+        if handles.is_handle(root, weak=True):  # db(t): dynamic only when a knex method follows
+            return first, False
         return _followed(links, first)
     if members and (
-        members[-1] in HANDLE_PROPS or (chain.root.type == "this" and members[-1] in handles.fields)
+        members[-1] in HANDLE_PROPS - WEAK_HANDLE_NAMES
+        or (chain.root.type == "this" and members[-1] in handles.fields)
     ):
         return first, True
+    if members and members[-1] in WEAK_HANDLE_NAMES:  # this.db(t) vs mongo's client.db(name)
+        return first, chain.root.type == "this" and len(members) == 1
     return None
 
 

@@ -108,3 +108,13 @@ def test_a_long_concatenation_is_one_sql_text():
     assert [(r.operation, r.columns) for r in references] == [
         ("select", ("archived", "id", "kind", "owner", "title"))
     ]
+
+
+def test_mongodb_databases_are_neither_tables_nor_dynamic():
+    code = (
+        "const db = client.db(process.env.DB_NAME);\n"
+        "await client.db('user_items').collection('things').find({});\n"
+        "await mongo.db(name).collection('user_items').insertOne({});\n"
+    )
+    references, dynamic = scan_source("a.ts", code.encode(), ["user_items"])
+    assert (references, dynamic) == ([], [])
