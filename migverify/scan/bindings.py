@@ -75,6 +75,7 @@ PYTHON = Syntax(
     block_scoped=False,
 )
 _WRAPPERS = {"parenthesized_expression", "non_null_expression", "as_expression", "await"}
+_SUBSCRIPTS = {"subscript_expression": ("object", "index"), "subscript": ("value", "subscript")}
 _FORMAT_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 
 
@@ -145,7 +146,40 @@ class Bindings:
         if node.type == "identifier":
             return self.values(node)
         if node.type == self.syntax.member:
-            return self._field(node)
+            return self._field(node) or self._property(node)
+        if node.type in _SUBSCRIPTS:
+            return self._property(node)
+        return None
+
+    def _property(self, member: Node) -> list[Bound] | None:
+        """`QUERIES.byId`, `QUERIES['by-id']` where `const QUERIES = { byId: '…' }` (JS
+        object, Python dict) bound once."""
+        object_field, key_field = _SUBSCRIPTS.get(member.type, ("object", self.syntax.member_name))
+        obj = _unwrap(member.child_by_field_name(object_field) or member)
+        prop = member.child_by_field_name(key_field)
+        if obj.type != "identifier" or prop is None:
+            return None
+        if member.type in _SUBSCRIPTS:
+            index = string_value(prop, self.source)
+            if index is None or index.holes:
+                return None
+            name = index.text
+        else:
+            name = self.source.text(prop)
+        bound = self.values(obj)
+        if not bound or len(bound) != 1:
+            return None
+        mapping = _unwrap(bound[0].value)
+        if mapping.type not in ("object", "dictionary"):
+            return None
+        for pair in mapping.named_children:
+            key = pair.child_by_field_name("key") if pair.type == "pair" else None
+            value = pair.child_by_field_name("value") if key is not None else None
+            if key is None or value is None:
+                continue
+            literal = string_value(key, self.source)
+            if (literal.text if literal is not None else self.source.text(key)) == name:
+                return [Bound(pair.start_byte, value, "=")]
         return None
 
     def _field(self, member: Node) -> list[Bound] | None:
@@ -293,7 +327,7 @@ class Bindings:
         (when SPLICE: a tagged template's holes stay parameters). Each text comes as a group
         of alternatives in order of preference: with the `+=` appended to it, then without."""
         unwrapped = _unwrap(node)
-        if unwrapped.type in ("identifier", self.syntax.member):
+        if unwrapped.type in ("identifier", self.syntax.member, *_SUBSCRIPTS):
             return self._name_groups(unwrapped, 0)
         return [[text] for text in self._texts(unwrapped, splice, 0)]
 
@@ -304,7 +338,7 @@ class Bindings:
         literal = string_value(node, self.source, self._substitute(depth) if splice else None)
         if literal is not None:
             return [literal]
-        if node.type in ("identifier", self.syntax.member):
+        if node.type in ("identifier", self.syntax.member, *_SUBSCRIPTS):
             return [group[0] for group in self._name_groups(node, depth)]
         if node.type == self.syntax.binary:
             return self._binary_texts(node, depth)
@@ -417,7 +451,7 @@ class Bindings:
 
     def _substitute(self, depth: int):
         def substitute(expression: Node) -> StringValue | None:
-            if _unwrap(expression).type not in ("identifier", self.syntax.member):
+            if _unwrap(expression).type not in ("identifier", self.syntax.member, *_SUBSCRIPTS):
                 return None
             texts = self._texts(expression, True, depth + 1)
             return texts[0] if texts else None
