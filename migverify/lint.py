@@ -7,6 +7,7 @@ first line = title, then a paragraph, a bad and a good example.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class LintInput:
     compat_path: str = "compat.sql"
     references: Sequence[Any] = ()
     dynamic: Sequence[Any] = ()
+    skipped: Sequence[Any] = ()  # files the scan could not look into (path, reason)
     embeddings: Sequence[Any] = ()  # (reference, parent table) pairs for PostgREST embedding
     ignore: tuple[str, ...] = ()
     suppressed: Callable[[str, str | None, int | None], bool] = field(
@@ -337,6 +339,8 @@ def embedding_without_relationship(data: LintInput) -> Iterable[Finding]:
     """
     for ref, parent in data.embeddings:
         child = _bare(ref.table)
+        if data.legacy.find(_bare(parent)) is None and data.migrated.find(_bare(parent)) is None:
+            continue  # a parent the schemas do not define: nothing to compare
         if not _has_relationship(data.migrated, _bare(parent), child):
             legacy_ok = _has_relationship(data.legacy, _bare(parent), child)
             yield Finding(
@@ -522,6 +526,31 @@ def dynamic_reference(data: LintInput) -> Iterable[Finding]:
         )
 
 
+@rule("MV009")
+def skipped_file(data: LintInput) -> Iterable[Finding]:
+    """A source file the scan could not look into.
+
+    The file was over the scan's size limit (`[scan] max_file_size`, default 5 MB), unreadable,
+    binary or not a regular file, so references to legacy tables in it are not counted and the
+    operations it performs are not verified. Raise the limit (`0` for none), fix the file's
+    permissions, or move generated files out of the scanned paths.
+
+    Bad: a 50 MB generated `queries.ts` under `[scan] paths`, skipped.
+    Good: `max_file_size = "100MB"`, or the generated file left out of the scanned paths.
+    """
+    for item in data.skipped:
+        yield Finding(
+            "MV009",
+            WARNING,
+            None,
+            f"not scanned: {item.reason}",
+            path=item.path,
+            line=1,
+            column=1,
+        )
+
+
+_MAX_SUPPRESSION_SCAN = 64 * 1024 * 1024
 _COMMENT_STARTS = ("//", "#", "--", "/*", "{/*", "*")
 _IGNORE = re.compile(r"migverify-ignore\b[:\s]*((?:MV\d{3}[\s,]*)*)")
 
@@ -538,12 +567,7 @@ def inline_suppressions(root: Path = Path(".")) -> Callable[[str, str | None, in
         if not path or not line:
             return False
         if path not in cache:
-            try:
-                cache[path] = (
-                    (root / path).read_text(encoding="utf-8", errors="replace").splitlines()
-                )
-            except OSError:
-                cache[path] = []
+            cache[path] = _source_lines(root / path)
         lines = cache[path]
         candidates = [line]
         if line >= 2 and lines[line - 2].lstrip().startswith(_COMMENT_STARTS):
@@ -556,3 +580,15 @@ def inline_suppressions(root: Path = Path(".")) -> Callable[[str, str | None, in
         return False
 
     return suppressed
+
+
+def _source_lines(path: Path) -> list[str]:
+    """The lines of a source file; none for what the scan skipped (a FIFO would block, a huge
+    file is not worth reading for a comment)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_SUPPRESSION_SCAN:
+            return []
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []

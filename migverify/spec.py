@@ -8,6 +8,7 @@ Format (paths are relative to the spec file)::
     sql = ["target.sql"]
     [scan]
     paths = ["app"]
+    max_file_size = "5MB"                # larger files are skipped and reported; 0: no limit
     [generate]
     legacy_tables = "keep"               # keep (renamed to <name>_legacy) | drop
     lock_timeout = "5s"
@@ -80,6 +81,7 @@ class Spec:
     batch_size: int = 50000
     out: Path | None = None
     lint_ignore: tuple[str, ...] = ()
+    scan_max_file_size: int = 5 * 1024 * 1024
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -250,6 +252,13 @@ class _SpecReader:
         if not isinstance(batch, int) or batch < 1:
             raise self.error("batch_size", "generate.batch_size must be a positive integer")
         out = generate.get("out")
+        max_file_size = self.section("scan").get("max_file_size", "5MB")
+        try:
+            from migverify.scan.walk import parse_size
+
+            max_size = parse_size(str(max_file_size))
+        except ValueError as error:
+            raise self.error("scan.max_file_size", f"scan.max_file_size: {error}") from None
         return Spec(
             path=self.path,
             legacy_sql=self.paths("legacy", "sql"),
@@ -262,6 +271,7 @@ class _SpecReader:
             batch_size=batch,
             out=(self.path.parent / out) if isinstance(out, str) else None,
             lint_ignore=tuple(lint.get("ignore", [])),
+            scan_max_file_size=max_size,
             raw=self.data,
             text="\n".join(self.lines),
         )

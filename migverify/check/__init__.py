@@ -124,6 +124,7 @@ class _NoCode:
 
     references: tuple = ()
     dynamic: tuple = ()
+    skipped: tuple = ()
 
 
 def _scan(spec: Spec, root: Path) -> Any:
@@ -131,7 +132,12 @@ def _scan(spec: Spec, root: Path) -> Any:
         return _NoCode()
     from migverify.scan import scan_paths
 
-    return scan_paths(list(spec.scan_paths), list(spec.table_names), root=root)
+    return scan_paths(
+        list(spec.scan_paths),
+        list(spec.table_names),
+        root=root,
+        max_file_size=spec.scan_max_file_size,
+    )
 
 
 def _user_layer(request: CheckRequest) -> Layer:
@@ -233,6 +239,7 @@ def _lint(
             compat_path=layer.forward_path,
             references=scan.references,
             dynamic=scan.dynamic,
+            skipped=scan.skipped,
             embeddings=embeddings,
             ignore=spec.lint_ignore,
             suppressed=inline_suppressions(root),

@@ -66,7 +66,12 @@ def upsert_warnings(spec: Spec) -> dict[str, list[str]]:
         return {}
     from migverify.scan import scan_paths
 
-    result = scan_paths(list(spec.scan_paths), list(spec.table_names), root=spec.base_dir)
+    result = scan_paths(
+        list(spec.scan_paths),
+        list(spec.table_names),
+        root=spec.base_dir,
+        max_file_size=spec.scan_max_file_size,
+    )
     warnings: dict[str, list[str]] = {}
     for ref in result.references:
         if ref.operation == "upsert":

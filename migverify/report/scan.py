@@ -10,6 +10,7 @@ from migverify.report.check import INFORMATION_URI, SARIF_SCHEMA, escape_data, e
 from migverify.scan import ScanResult
 
 REFERENCE_RULE = "MVS001"
+SKIPPED_TITLE = "migverify skipped a file"
 
 
 def render_text(result: ScanResult) -> str:
@@ -29,6 +30,10 @@ def render_text(result: ScanResult) -> str:
         lines.append("dynamic (table name not known statically; review by hand):")
         for item in result.dynamic:
             lines.append(f"  {item.path}:{item.line}:{item.column}  {item.expression}")
+    if result.skipped:
+        lines.append("skipped (not scanned; references in them are not counted):")
+        for skipped in result.skipped:
+            lines.append(f"  {skipped.path}: {skipped.reason}")
     if lines:
         lines.append("")
     lines.append(result.summary_line())
@@ -52,6 +57,12 @@ def render_github(result: ScanResult) -> str:
         lines.append(
             f"::warning file={escape_property(item.path)},line={item.line},col={item.column},"
             f"title=MV008::{escape_data(f'table name not known statically: {item.expression}')}"
+        )
+    for skipped in result.skipped:
+        lines.append(
+            f"::warning file={escape_property(skipped.path)},"
+            f"title={escape_property(SKIPPED_TITLE)}::"
+            f"{escape_data(f'not scanned: {skipped.reason}')}"
         )
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -103,13 +114,50 @@ def render_sarif(result: ScanResult) -> str:
                         "version": __version__,
                         "informationUri": INFORMATION_URI,
                         "rules": rules,
+                        "notifications": [
+                            {
+                                "id": "MVS002",
+                                "name": "SkippedFile",
+                                "shortDescription": {"text": "A file was not scanned"},
+                                "fullDescription": {
+                                    "text": "The file could not be scanned (over the size "
+                                    "limit, unreadable, binary, not a regular file): references "
+                                    "to legacy tables in it are not counted."
+                                },
+                                "defaultConfiguration": {"level": "warning"},
+                            }
+                        ],
                     }
                 },
                 "results": results,
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [
+                            _notification(skipped) for skipped in result.skipped
+                        ],
+                    }
+                ],
             }
         ],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _notification(skipped) -> dict:
+    """A skipped file as a SARIF tool execution notification (SARIF 2.1.0 §3.58)."""
+    return {
+        "level": "warning",
+        "descriptor": {"id": "MVS002", "index": 0},
+        "message": {"text": f"{skipped.path} was not scanned: {skipped.reason}"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": skipped.path, "uriBaseId": "%SRCROOT%"}
+                }
+            }
+        ],
+    }
 
 
 def _result(rule: str, index: int, level: str, message: str, where) -> dict:

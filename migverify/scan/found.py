@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from tree_sitter import Node
 
 from migverify.scan.model import DynamicReference, Reference
-from migverify.scan.source import Source, string_value
+from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.sql import analyze_sql
 from migverify.scan.tables import TableMatcher
 
@@ -25,6 +26,7 @@ class Found:
         self.source = source
         self.references: list[Reference] = []
         self.dynamics: list[DynamicReference] = []
+        self._seen: dict[tuple[int, int, str, str], int] = {}
 
     def reference(
         self,
@@ -36,19 +38,27 @@ class Found:
         parent: str | None = None,
     ) -> None:
         line, column = self.source.position(offset)
-        self.references.append(
-            Reference(
-                path=self.source.path,
-                line=line,
-                column=column,
-                table=table,
-                operation=operation,
-                columns=tuple(sorted(set(columns))),
-                kind=kind,
-                snippet=self.source.line_text(line)[:160],
-                parent=parent,
-            )
+        reference = Reference(
+            path=self.source.path,
+            line=line,
+            column=column,
+            table=table,
+            operation=operation,
+            columns=tuple(sorted(set(columns))),
+            kind=kind,
+            snippet=self.source.line_text(line)[:160],
+            parent=parent,
         )
+        # SQL held in a variable and run twice names the same place: once per operation, with
+        # the columns of every use.
+        key = (line, column, table, operation)
+        if key in self._seen:
+            index = self._seen[key]
+            merged = sorted(set(self.references[index].columns) | set(reference.columns))
+            self.references[index] = replace(self.references[index], columns=tuple(merged))
+            return
+        self._seen[key] = len(self.references)
+        self.references.append(reference)
 
     def dynamic(self, node: Node) -> None:
         line, column = self.source.position(node.start_byte)
@@ -60,14 +70,38 @@ class Found:
     ) -> None:
         """SQL in a string literal: parse it; prose and non-SQL strings are not references."""
         value = string_value(node, source)
-        if value is None or not any(name in value.text for name in matcher.names):
-            return
+        if value is not None:
+            self.sql_text(value, matcher, placeholders)
+
+    def sql_text(
+        self, value: StringValue, matcher: TableMatcher, placeholders: str | None = None
+    ) -> bool:
+        """SQL text (from a literal, a variable, a concatenation); False when it is not SQL."""
+        if not any(name in value.text for name in matcher.names):
+            return False
         text, index = value.text, list(range(len(value.text) + 1))
         if placeholders in PLACEHOLDERS:
             text, index = _replace_placeholders(text, PLACEHOLDERS[placeholders])
-        for hit in analyze_sql(text, matcher) or ():
+        hits = analyze_sql(text, matcher)
+        if hits is None:
+            return False
+        for hit in hits:
             offset = value.offset_of(index[min(hit.offset, len(index) - 1)])
             self.reference(offset, hit.table, hit.operation, hit.columns, "sql")
+        return True
+
+    def sql_alternatives(
+        self,
+        groups: Iterable[list[StringValue]],
+        matcher: TableMatcher,
+        placeholders: str | None = None,
+    ) -> None:
+        """Each group holds one text in order of preference (`sql += …` appended, then
+        without): the first that parses counts."""
+        for group in groups:
+            for value in group:
+                if self.sql_text(value, matcher, placeholders):
+                    break
 
 
 def _replace_placeholders(text: str, pattern: re.Pattern[str]) -> tuple[str, list[int]]:

@@ -41,12 +41,24 @@ class DynamicReference:
 
 
 @dataclass(frozen=True)
+class SkippedFile:
+    """A file (or directory) the scan could not look into, and why: never a silent pass."""
+
+    path: str
+    reason: str
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.path, self.reason)
+
+
+@dataclass(frozen=True)
 class ScanResult:
     references: tuple[Reference, ...]
     dynamic: tuple[DynamicReference, ...]
     files_scanned: int = 0
     files_with_references: int = 0
     tables: tuple[str, ...] = ()
+    skipped: tuple[SkippedFile, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         by_table = Counter(r.table for r in self.references)
@@ -58,6 +70,7 @@ class ScanResult:
             "tables": {t: by_table.get(t, 0) for t in self.tables},
             "operations": dict(sorted(by_operation.items())),
             "dynamic": len(self.dynamic),
+            "skipped": len(self.skipped),
         }
 
     def summary_line(self) -> str:
@@ -70,11 +83,15 @@ class ScanResult:
         if self.dynamic:
             count = len(self.dynamic)
             line += f"; {count} dynamic reference{'s' * (count != 1)} not resolved"
+        if self.skipped:
+            count = len(self.skipped)
+            line += f"; {count} file{'s' * (count != 1)} skipped (not scanned)"
         return line
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "references": [{**asdict(r), "columns": list(r.columns)} for r in self.references],
             "dynamic": [asdict(d) for d in self.dynamic],
+            "skipped": [asdict(s) for s in self.skipped],
             "summary": self.summary(),
         }

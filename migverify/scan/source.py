@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -73,11 +74,17 @@ FRAGMENTS = {"string_fragment", "string_content"}
 HOLES = {"template_substitution", "interpolation"}
 
 
-def string_value(node: Node, source: Source) -> StringValue | None:
+Substitute = Callable[[Node], "StringValue | None"]
+
+
+def string_value(
+    node: Node, source: Source, substitute: Substitute | None = None
+) -> StringValue | None:
     """Contents of a JS/TS string or template string, or a Python string (f-string holes become
-    parameters); None for anything else."""
+    parameters); None for anything else. SUBSTITUTE may give the text a hole's expression holds
+    (`${subQuery}`), spliced in with its own offsets."""
     if node.type == "concatenated_string":  # Python "a" "b"
-        parts = [string_value(child, source) for child in node.named_children]
+        parts = [string_value(child, source, substitute) for child in node.named_children]
         if any(p is None for p in parts):
             return None
         text = "".join(p.text for p in parts)  # type: ignore[union-attr]
@@ -98,10 +105,16 @@ def string_value(node: Node, source: Source) -> StringValue | None:
         # text the grammar does not expose as a node (e.g. spaces in Python strings)
         _add_raw(source, cursor, child.start_byte, chars, offsets)
         if child.type in HOLES:
-            holes += 1
-            placeholder = f"${holes}"
-            chars.extend(placeholder)
-            offsets.extend([child.start_byte] * len(placeholder))
+            spliced = _substituted(child, substitute)
+            if spliced is not None:
+                chars.extend(spliced.text)
+                offsets.extend(spliced.offsets)
+                holes += spliced.holes
+            else:
+                holes += 1
+                placeholder = f"${holes}"
+                chars.extend(placeholder)
+                offsets.extend([child.start_byte] * len(placeholder))
         elif child.type == "escape_sequence":
             chars.append(_unescape(source.text(child)))
             offsets.append(child.start_byte)
@@ -110,6 +123,18 @@ def string_value(node: Node, source: Source) -> StringValue | None:
         cursor = child.end_byte
     _add_raw(source, cursor, content_end, chars, offsets)
     return StringValue("".join(chars), tuple(offsets), holes)
+
+
+def _substituted(hole: Node, substitute: Substitute | None) -> StringValue | None:
+    if substitute is None:
+        return None
+    expressions = [
+        c for c in hole.named_children if c.type not in ("format_specifier", "type_conversion")
+    ]
+    if len(expressions) != 1:
+        return None
+    value = substitute(expressions[0])
+    return value if value is not None and len(value.offsets) == len(value.text) else None
 
 
 def _add_raw(source: Source, start: int, end: int, chars: list[str], offsets: list[int]) -> None:

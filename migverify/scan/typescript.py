@@ -1,29 +1,43 @@
-"""TypeScript / JavaScript (and TSX/JSX) with tree-sitter: supabase-js chains, knex, and SQL in
-strings passed to query functions."""
+"""TypeScript / JavaScript (and TSX/JSX) with tree-sitter: the chains in a file go to the library
+modules (knex, supabase-js), and SQL passed to query functions is parsed: literals, and SQL held
+in variables, concatenated or spliced into templates (`${subQuery}`), resolved in the file."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import cache
 
 from tree_sitter import Language, Node, Parser
 
-from migverify.scan.chains import Grammar, table_call
+from migverify.scan.bindings import JAVASCRIPT, Bindings
+from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
 from migverify.scan.found import Found
-from migverify.scan.source import Source, string_value
+from migverify.scan.knex import find_handles, knex_uses, report_knex
+from migverify.scan.source import Source
+from migverify.scan.supabase import report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 
 SQL_CALLS = {
     "query", "execute", "raw", "sql", "unsafe", "text", "$queryRaw", "$executeRaw",
     "$queryRawUnsafe", "$executeRawUnsafe", "queryRaw", "prepare", "exec", "many", "one",
     "none", "any", "oneOrNone", "manyOrNone", "result", "whereRaw", "fromRaw", "joinRaw",
+    "orWhereRaw", "havingRaw", "orderByRaw", "groupByRaw",
 }  # fmt: skip
-KNEX_BUILDERS = {"knex", "trx"}
+QUESTION_MARKS = {"raw", "whereRaw", "fromRaw", "joinRaw", "orWhereRaw", "havingRaw",
+                  "orderByRaw", "groupByRaw"}  # fmt: skip
 GRAMMAR = Grammar(
-    "member_expression",
-    "call_expression",
-    "property",
-    ("await_expression", "parenthesized_expression"),
+    member="member_expression",
+    call="call_expression",
+    member_name="property",
+    wrappers=(
+        "await_expression",
+        "parenthesized_expression",
+        "non_null_expression",
+        "as_expression",
+        "satisfies_expression",
+    ),
+    declarator="variable_declarator",
+    assignment="assignment_expression",
+    scopes=("statement_block", "program"),
 )
 
 
@@ -45,114 +59,53 @@ def _parser(suffix: str) -> Parser:
 def scan_typescript(source: Source, suffix: str, matcher: TableMatcher) -> Found:
     tree = _parser(suffix).parse(source.data)
     found = Found(source)
-    root = tree.root_node
-    constants, builders = _bindings(root, source)
-    for call in _calls(root):
-        function = call.child_by_field_name("function")
-        arguments = call.child_by_field_name("arguments")
-        if function is None or arguments is None:
-            continue
-        name = _callee_name(function, source)
-        first = _first_argument(arguments)
-        if function.type == "member_expression" and name == "from" and first is not None:
-            root_name = _chain_root(function, source)
-            kind = "knex" if root_name in builders else "supabase-js"
-            table_call(
-                call,
-                first,
-                kind,
-                GRAMMAR,
-                found,
-                matcher,
-                constants,
-                report_dynamic=kind == "supabase-js",
-            )
-        elif function.type == "identifier" and name in builders and first is not None:
-            table_call(
-                call, first, "knex", GRAMMAR, found, matcher, constants, report_dynamic=False
-            )
-        if name in SQL_CALLS:
-            literal = arguments if arguments.type == "template_string" else first
-            if literal is not None:
-                found.sql_string(
-                    literal,
-                    source,
-                    matcher,
-                    placeholders="?" if name in ("raw", "whereRaw", "fromRaw", "joinRaw") else None,
-                )
+    bindings = Bindings(source, JAVASCRIPT)
+    handles = find_handles(tree, source)
+    chains = chains_in(tree, source, GRAMMAR)
+    uses: list[Use] = []
+    for chain in chains:
+        binding = binding_of(chain, source, GRAMMAR)
+        knex = knex_uses(chain, source, matcher, bindings, handles, binding)
+        if knex is None:
+            knex = supabase_uses(chain, "supabase-js", source, matcher, bindings, binding)
+        uses += knex
+    extend_by_variables(uses, chains, source)
+    for use in uses:
+        (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
+    for chain in chains:
+        _sql_calls(chain, found, matcher, bindings)
     return found
 
 
-def _calls(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current.type == "call_expression":
-            yield current
-        stack.extend(reversed(current.children))
-
-
-def _bindings(root: Node, source: Source) -> tuple[dict[str, str], set[str]]:
-    """`const NAME = 'text'` in this file, and identifiers bound to a knex instance."""
-    constants: dict[str, str] = {}
-    builders = set(KNEX_BUILDERS)
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
-        if node.type != "lexical_declaration" or not node.children:
+def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings) -> None:
+    """SQL passed to query(), raw(), sql`…` and the like, in any link of CHAIN."""
+    source = found.source
+    for index, link in enumerate(chain.links):
+        if link.name is not None or not link.args:
             continue
-        if source.text(node.children[0]) != "const":
+        before = chain.links[index - 1] if index else None
+        if before is not None:
+            name = before.name
+        elif chain.root.type == "identifier":
+            name = source.text(chain.root)
+        else:
+            name = None
+        if name not in SQL_CALLS:
             continue
-        for declarator in node.named_children:
-            if declarator.type != "variable_declarator":
-                continue
-            name, value = (
-                declarator.child_by_field_name("name"),
-                declarator.child_by_field_name("value"),
-            )
-            if name is None or value is None or name.type != "identifier":
-                continue
-            text = string_value(value, source)
-            if text is not None and not text.holes:
-                constants[source.text(name)] = text.text
-            elif value.type == "call_expression":
-                callee = value.child_by_field_name("function")
-                if callee is not None and source.text(callee) in ("knex", "Knex"):
-                    builders.add(source.text(name))
-    return constants, builders
+        argument = _sql_argument(link.args[0], source)
+        arguments = link.node.child_by_field_name("arguments")
+        tagged = arguments is not None and arguments.type == "template_string"
+        # sql`… ${x} …`: x is a parameter; query(`… ${subQuery} …`): the text x holds
+        texts = bindings.texts(argument, splice=not tagged)
+        found.sql_alternatives(texts, matcher, "?" if name in QUESTION_MARKS else None)
 
 
-def _callee_name(function: Node, source: Source) -> str:
-    if function.type == "member_expression":
-        prop = function.child_by_field_name("property")
-        return source.text(prop) if prop is not None else ""
-    if function.type == "identifier":
-        return source.text(function)
-    return ""
-
-
-def _first_argument(arguments: Node) -> Node | None:
-    if arguments.type == "template_string":
-        return arguments
-    for child in arguments.named_children:
-        if child.type != "comment":
-            return child
-    return None
-
-
-def _chain_root(node: Node, source: Source) -> str:
-    """The identifier a member/call chain starts from (`supabase` in supabase.from(...))."""
-    while node.type in (
-        "member_expression",
-        "call_expression",
-        "await_expression",
-        "parenthesized_expression",
-    ):
-        child = node.child_by_field_name("object") or node.child_by_field_name("function")
-        if child is None:
-            child = node.named_children[0] if node.named_children else None
-        if child is None:
-            return ""
-        node = child
-    return source.text(node) if node.type in ("identifier", "this") else ""
+def _sql_argument(argument: Node, source: Source) -> Node:
+    """pg's query config `{ text: sql, values }` holds the SQL in `text`."""
+    if argument.type != "object":
+        return argument
+    for pair in argument.named_children:
+        key = pair.child_by_field_name("key") if pair.type == "pair" else None
+        if key is not None and source.text(key).strip("'\"") == "text":
+            return pair.child_by_field_name("value") or argument
+    return argument

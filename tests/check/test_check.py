@@ -108,6 +108,24 @@ def test_spec_ignore_list_suppresses_a_rule(pg, project):
     assert "MV007" not in result.output
 
 
+def test_files_the_scan_skipped_are_a_warning(pg, project):
+    """A check whose scan skipped a file says so: the operations in it were not verified."""
+    spec = project / "migverify.toml"
+    spec.write_text(spec.read_text() + '\n[scan]\npaths = ["app"]\nmax_file_size = "1KB"\n')
+    (project / "app").mkdir()
+    (project / "app" / "small.ts").write_text("supabase.from('items').select('sku');\n")
+    (project / "app" / "big.ts").write_text(
+        "supabase.from('items').delete().eq('id', 1);\n" + "// padding\n" * 200
+    )
+    result = _check(pg, project, "--compat", str(project / "good.sql"))
+    assert result.exit_code == 0, result.output
+    assert "0 errors, 1 warning" in result.output.splitlines()[0]
+    assert "warning MV009 not scanned: 2.2 KB, over the max file size of 1 KB" in result.output
+    assert "app/big.ts:1:1" in result.output
+    strict = _check(pg, project, "--compat", str(project / "good.sql"), "--fail-on", "warning")
+    assert strict.exit_code == 1
+
+
 def test_machine_formats(pg, project, tmp_path):
     layer = ["--compat", str(project / "star.sql")]
     data = json.loads(_check(pg, project, *layer, "--format", "json").output)

@@ -66,7 +66,7 @@ def test_json_shape_and_relative_paths(tmp_path, monkeypatch):
         cli, ["scan", "fixtures/xbot/app", "--table", "posted_decisions", "--format", "json"]
     )
     data = json.loads(result.output)
-    assert set(data) == {"references", "dynamic", "summary"}
+    assert set(data) == {"references", "dynamic", "skipped", "summary"}
     first = data["references"][0]
     assert set(first) >= {
         "path",

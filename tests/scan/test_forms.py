@@ -1,0 +1,120 @@
+"""Single forms the corpus cannot show on its own: scoping of SQL held in names, the knex
+factory, the prefilter keeping files whose table name appears once."""
+
+from __future__ import annotations
+
+from migverify.scan import scan_paths, scan_source
+
+
+def _refs(path: str, code: str, tables=("user_items",)) -> list[tuple[int, str, str]]:
+    references, _ = scan_source(path, code.encode(), list(tables))
+    return [(r.line, r.table, r.operation) for r in references]
+
+
+def test_a_parameter_shadows_a_sql_constant():
+    code = (
+        "const SQL = 'DELETE FROM user_items';\n"
+        "export function run(pool, SQL) { return pool.query(SQL); }\n"
+    )
+    assert _refs("a.ts", code) == []
+
+
+def test_a_constant_declared_below_the_function_using_it_counts():
+    code = (
+        "export function run(pool) { return pool.query(SQL); }\n"
+        "const SQL = 'DELETE FROM user_items WHERE id = 1';\n"
+    )
+    assert _refs("a.js", code) == [(2, "user_items", "delete")]
+
+
+def test_inside_one_function_only_what_was_assigned_before_counts():
+    code = "def run(cursor):\n    cursor.execute(query)\n    query = 'DELETE FROM user_items'\n"
+    assert _refs("a.py", code) == []
+
+
+def test_every_assignment_of_a_sql_name_is_a_reference():
+    code = (
+        "def run(cursor, archive):\n"
+        "    if archive:\n"
+        "        sql = 'INSERT INTO user_items (id) VALUES (1)'\n"
+        "    else:\n"
+        "        sql = 'DELETE FROM user_items'\n"
+        "    cursor.execute(sql)\n"
+    )
+    assert _refs("a.py", code) == [(3, "user_items", "insert"), (5, "user_items", "delete")]
+
+
+def test_tagged_template_holes_stay_parameters():
+    code = "const id = 'user_items';\nsql`SELECT * FROM user_items WHERE id = ${id}`;\n"
+    references, _ = scan_source("a.ts", code.encode(), ["user_items"])
+    assert [(r.line, r.columns) for r in references] == [(2, ("id",))]
+
+
+def test_the_knex_factory_called_with_its_config_is_neither_a_table_nor_dynamic():
+    code = (
+        "import knex from 'knex';\n"
+        "const user_items = process.env.TABLE;\n"
+        "const db = knex({ client: 'pg', connection: user_items });\n"
+        "export const rows = () => db('user_items').where({ id: 1 });\n"
+    )
+    references, dynamic = scan_source("a.ts", code.encode(), ["user_items"])
+    assert [(r.line, r.kind, r.operation) for r in references] == [(4, "knex", "select")]
+    assert dynamic == []
+
+
+def test_prefilter_keeps_a_file_naming_the_table_once_in_a_sql_variable(tmp_path):
+    (tmp_path / "a.py").write_text(
+        "Q = 'SELECT id FROM user_items'\n\ndef f(cursor):\n    cursor.execute(Q)\n"
+    )
+    (tmp_path / "b.ts").write_text("export const f = (db, t) => db(t).where({ id: 1 });\n")
+    result = scan_paths([tmp_path], ["user_items"], root=tmp_path, jobs=1)
+    assert [(r.path, r.line) for r in result.references] == [("a.py", 1)]
+    assert [(d.path, d.expression) for d in result.dynamic] == [("b.ts", "t")]
+
+
+def test_a_class_field_assigned_elsewhere_in_the_class_is_not_a_constant():
+    code = (
+        "class R {\n"
+        "  tableName = 'user_items';\n"
+        "  constructor(db, name) { this.db = db; this.tableName = name; }\n"
+        "  all() { return this.db(this.tableName).select('*'); }\n"
+        "}\n"
+    )
+    references, dynamic = scan_source("a.js", code.encode(), ["user_items"])
+    assert references == [] and [d.expression for d in dynamic] == ["this.tableName"]
+
+
+def test_a_table_constant_spliced_into_two_statements_keeps_both_operations():
+    code = (
+        'TABLE = "user_items"\n'
+        "def f(cursor):\n"
+        '    cursor.execute(f"SELECT id FROM {TABLE}")\n'
+        '    cursor.execute(f"DELETE FROM {TABLE} WHERE owner = %s", (1,))\n'
+        '    cursor.execute(f"SELECT title FROM {TABLE}")\n'
+    )
+    references, _ = scan_source("a.py", code.encode(), ["user_items"])
+    assert [(r.line, r.column, r.operation, r.columns) for r in references] == [
+        (1, 10, "select", ("id", "title")),
+        (1, 10, "delete", ("owner",)),
+    ]
+
+
+def test_a_long_concatenation_is_one_sql_text():
+    code = (
+        "pool.query('SELECT id, ' + 'title ' + 'FROM user_items ' + 'WHERE owner = ' + owner"
+        " + ' AND kind = ' + kind + ' AND archived = ' + flag + ' ORDER BY ' + 'title');\n"
+    )
+    references, _ = scan_source("a.js", code.encode(), ["user_items"])
+    assert [(r.operation, r.columns) for r in references] == [
+        ("select", ("archived", "id", "kind", "owner", "title"))
+    ]
+
+
+def test_mongodb_databases_are_neither_tables_nor_dynamic():
+    code = (
+        "const db = client.db(process.env.DB_NAME);\n"
+        "await client.db('user_items').collection('things').find({});\n"
+        "await mongo.db(name).collection('user_items').insertOne({});\n"
+    )
+    references, dynamic = scan_source("a.ts", code.encode(), ["user_items"])
+    assert (references, dynamic) == ([], [])
