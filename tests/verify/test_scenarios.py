@@ -1,7 +1,9 @@
 """Every compatibility layer in fixtures/compat/ gets the verdict its expect.toml states.
 
 Adding a scenario means adding a directory: legacy.sql, target.sql, seed.sql, compat.sql,
-optional rollback.sql, and expect.toml (verdict, why, optional ops, roles, strict, diagnosis).
+optional rollback.sql, and expect.toml (verdict, why, optional ops, roles, tables, strict,
+diagnosis, absent). `tables` compares only those legacy tables (`--table`), so the others become
+neighbours; `absent` lists text the output must not contain (a difference the layer must not show).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def test_scenario_verdict(pg, scenario):
         args += ["--ops", ",".join(expect["ops"])]
     for role in expect.get("roles", ()):
         args += ["--role", role]
+    for table in expect.get("tables", ()):
+        args += ["--table", table]
     if expect.get("strict"):
         args.append("--strict")
     result = CliRunner().invoke(cli, args)  # the default budget
@@ -45,3 +49,5 @@ def test_scenario_verdict(pg, scenario):
     else:
         assert result.exit_code == 0, result.output
         assert result.output.startswith("EQUIVALENT")
+    for text in expect.get("absent", ()):
+        assert text not in result.output, result.output
