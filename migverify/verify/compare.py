@@ -85,8 +85,34 @@ def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> 
             f"{mig.rowcount} rows, legacy {ref.rowcount}",
         )
     if ref.rows != mig.rows:
-        return diff(FAIL, f"{table}: {operation} returned different rows")
+        only_ref, only_mig = _row_difference(ref.rows, mig.rows, ref.columns or mig.columns)
+        return Difference(
+            FAIL,
+            table,
+            operation,
+            f"{table}: {operation} returned different rows",
+            "\n".join([ref.describe(), *only_ref]),
+            "\n".join([mig.describe(), *only_mig]),
+        )
     return None
+
+
+def _row_difference(
+    ref: tuple[tuple, ...], mig: tuple[tuple, ...], columns: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Up to three rows only one world returned, each way, as `column=value` lists."""
+    a, b = Counter(ref), Counter(mig)
+
+    def show(label: str, rows: Counter) -> list[str]:
+        shown = sorted(rows.elements(), key=repr)[:3]
+        return [
+            f"{label}: ("
+            + ", ".join(f"{c}={v!r}" for c, v in zip(columns, row, strict=False))
+            + ")"
+            for row in shown
+        ]
+
+    return show("only here", a - b), show("only here", b - a)
 
 
 def diverges(difference: Difference) -> bool:

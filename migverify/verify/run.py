@@ -37,6 +37,7 @@ from migverify.verify.compare import (
 from migverify.verify.coverage import CoverageRecorder
 from migverify.verify.facts import read_facts
 from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
+from migverify.verify.probes import probes as build_probes
 from migverify.verify.shrink import minimise
 from migverify.verify.statement import MERGE_SINCE, OPERATIONS, WRITES, Statement
 from migverify.verify.static import (
@@ -381,7 +382,8 @@ class Verification:
     def probes(self) -> list[Counterexample]:
         """The deterministic probes of every compared relation, as roles and options say."""
         found: list[Counterexample] = []
-        seen: set[str] = set()
+        seen: set[str] = set()  # finding keys
+        diagnoses: set[str] = set()
         others = {f.relation.qualified_name: f for f in self.facts}
         operations = tuple(self.request.operations)
         for facts in self.facts:
@@ -397,7 +399,7 @@ class Verification:
                 self.server_version,
             )
             base = self._base(builder)
-            probes = list(builder.probes(base))
+            probes = list(build_probes(builder, base))
             for note in builder.notes:
                 self.coverage.note(note)
             self.say(f"probing {facts.name}: {len(probes)} probes")
@@ -413,9 +415,9 @@ class Verification:
                     seen.add(finding.key)
                     statements = self.shrink(probe.statements, finding)
                     shrunk = self._explained(statements, finding)
-                    if shrunk.difference.diagnosis in seen:
+                    if shrunk.difference.diagnosis in diagnoses:
                         continue
-                    seen.add(shrunk.difference.diagnosis)
+                    diagnoses.add(shrunk.difference.diagnosis)
                     found.append(self._counterexample(statements, shrunk.difference, probe.name))
         return found
 

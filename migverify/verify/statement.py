@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 # Operation kinds a statement can belong to (`--ops`). DEFAULT_OPERATIONS run unless told
 # otherwise; the others change or lock whole tables (truncate, lock), need a newer server
-# (merge), a client protocol of their own (copy), or name a constraint of the table, which a
+# (merge), a client protocol of their own (copy-from, copy-to: `COPY t TO` works on tables
+# only, never on a view), or name a constraint of the table, which a
 # view never has (`ON CONFLICT ON CONSTRAINT`, upsert-on-constraint).
 OPERATIONS = (
     "insert",
@@ -16,13 +17,23 @@ OPERATIONS = (
     "upsert",
     "upsert-on-constraint",
     "merge",
-    "copy",
+    "copy-from",
+    "copy-to",
     "truncate",
     "lock",
 )
 DEFAULT_OPERATIONS = ("insert", "select", "update", "delete")
 WRITES = frozenset(
-    {"insert", "update", "delete", "upsert", "upsert-on-constraint", "merge", "copy", "truncate"}
+    {
+        "insert",
+        "update",
+        "delete",
+        "upsert",
+        "upsert-on-constraint",
+        "merge",
+        "copy-from",
+        "truncate",
+    }
 )
 MERGE_SINCE = 150000  # server_version_num of the first release with MERGE
 
@@ -46,7 +57,7 @@ class Statement:
 
     @property
     def is_copy(self) -> bool:
-        return self.operation == "copy"
+        return self.operation in ("copy-from", "copy-to")
 
     def script(self) -> str:
         """The statement as it appears in a runnable script (psql syntax for COPY data)."""
