@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from migverify.errors import InputError
-from migverify.quoting import ident
 from migverify.sandbox import Sandbox, SandboxConfig
 from migverify.verify.compare import FAIL, INFO, WARN, Difference
 from migverify.verify.coverage import Coverage
-from migverify.verify.statement import DEFAULT_OPERATIONS, OPERATIONS, Statement
+from migverify.verify.statement import DEFAULT_OPERATIONS, OPERATIONS, Statement, session_lines
 
 __all__ = [
     "DEFAULT_OPERATIONS",
@@ -58,13 +57,15 @@ class VerifyRequest:
 
 
 def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:
-    """Statements as lines of a psql script, with SET ROLE / RESET ROLE where the role changes."""
+    """Statements as lines of a psql script, switching role (and signed-in user) where they
+    change."""
     lines: list[str] = []
-    current: str | None = None
+    current: tuple[str | None, str | None] = (None, None)
     for statement in statements:
-        if statement.role != current:
-            lines.append(f"SET ROLE {ident(statement.role)};" if statement.role else "RESET ROLE;")
-            current = statement.role
+        session = (statement.role, statement.claims)
+        if session != current:
+            lines += session_lines(*session)
+            current = session
         lines.append(statement.script())
     return tuple(lines)
 

@@ -78,19 +78,18 @@ def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> 
         if not detail:
             detail.append("different column order")
         return diff(FAIL, f"{table}: {operation} returns different columns ({'; '.join(detail)})")
-    if ref.rowcount != mig.rowcount:
-        return diff(
-            FAIL,
-            f"{table}: {operation} {'returned' if ref.returns_rows else 'affected'} "
-            f"{mig.rowcount} rows, legacy {ref.rowcount}",
-        )
-    if ref.rows != mig.rows:
+    if ref.rows != mig.rows or ref.rowcount != mig.rowcount:
         only_ref, only_mig = _row_difference(ref.rows, mig.rows, ref.columns or mig.columns)
+        if ref.rowcount != mig.rowcount:
+            verb = "returned" if ref.returns_rows else "affected"
+            diagnosis = f"{table}: {operation} {verb} {mig.rowcount} rows, legacy {ref.rowcount}"
+        else:
+            diagnosis = f"{table}: {operation} returned different rows"
         return Difference(
             FAIL,
             table,
             operation,
-            f"{table}: {operation} returned different rows",
+            diagnosis,
             "\n".join([ref.describe(), *only_ref]),
             "\n".join([mig.describe(), *only_mig]),
         )

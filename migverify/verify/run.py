@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,14 @@ from migverify.verify.facts import read_facts
 from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
 from migverify.verify.probes import probes as build_probes
 from migverify.verify.shrink import minimise
-from migverify.verify.statement import MERGE_SINCE, OPERATIONS, WRITES, Statement
+from migverify.verify.statement import (
+    MERGE_SINCE,
+    OPERATIONS,
+    WRITES,
+    Actor,
+    Statement,
+    user_actor,
+)
 from migverify.verify.static import (
     neighbour_differences,
     rollback_differences,
@@ -52,6 +60,7 @@ from migverify.verify.worlds import ExampleRun, World, masked_columns
 SAMPLES_PER_COLUMN = 12
 PROBES_PER_CALL = 200
 WORKLOADS_PER_CALL = 20
+_USERS = uuid.UUID("0d3c1f0e-8f5a-4b7e-9a51-5f0c7e2b9d33")  # ids of users migverify adds
 MAX_COUNTEREXAMPLES = 12  # distinct ones reported; further failing probes are only counted
 T = TypeVar("T")
 
@@ -139,6 +148,7 @@ class Verification:
             load_sql_files(conn, request.legacy)
             legacy_only = load_catalog(conn)
             load_sql_files(conn, request.seed)
+            self.users = self._signed_in_users(conn)
         # The migrated world starts as a copy of the reference: the seed's volatile values
         # (random keys, now()) are the same in both.
         self.say("preparing the migrated world")
@@ -160,6 +170,11 @@ class Verification:
         self.neighbours = self._neighbours(subjects)
         self.relations = [*subjects, *self.neighbours]
         self.roles = self._usable_roles()
+        # Signed-in users first: PostgREST always sends an `authenticated` request with claims.
+        self.actors: tuple[Actor, ...] = ()
+        if "authenticated" in self.roles:
+            self.actors = tuple(user_actor("authenticated", *user) for user in self.users)
+        self.actors += tuple(Actor(role) for role in self.roles)
         self.masked = masked_columns({r.name: r for r in self.relations})
         # Contents are compared on the columns both worlds have; shape() reports the others.
         self.common = {}
@@ -212,6 +227,34 @@ class Verification:
             if refers or referred:
                 found.append(relation)
         return found
+
+    def _signed_in_users(self, conn: psycopg.Connection) -> list[tuple[str, str | None]]:
+        """Two users of a Supabase-style project (`auth.users`), for per-user workloads when
+        the role `authenticated` is verified; created in the reference world if the seed has
+        fewer (the migrated world is a copy of it)."""
+        if "authenticated" not in self.request.roles:
+            return []
+        has_users = conn.execute(
+            "SELECT to_regclass('auth.users') IS NOT NULL AND to_regprocedure('auth.uid()') "
+            "IS NOT NULL"
+        ).fetchone()[0]
+        if not has_users:
+            return []
+        users = conn.execute(
+            "SELECT id::text, email::text FROM auth.users ORDER BY id LIMIT 2"
+        ).fetchall()
+        for n in range(len(users), 2):
+            user_id = str(uuid.uuid5(_USERS, str(n)))
+            email = f"migverify-user-{n + 1}@example.com"
+            try:
+                conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s)", (user_id, email))
+            except psycopg.Error as error:
+                reason = (error.diag.message_primary or str(error)).strip()
+                self.coverage.note(f"per-user workloads untested: cannot add a user ({reason})")
+                return []
+            self.coverage.note(f"auth.users had fewer than two users: added {email}")
+            users.append((user_id, email))
+        return [tuple(u) for u in users]
 
     def _usable_roles(self) -> tuple[str, ...]:
         """The requested roles this connection can assume; the others are reported untested."""
@@ -395,7 +438,7 @@ class Verification:
                 else tuple(
                     op for op in operations if op in ("select", "insert", "update", "delete")
                 ),
-                self.roles if not facts.neighbour else (),
+                self.actors if not facts.neighbour else (),
                 self.server_version,
             )
             base = self._base(builder)
@@ -456,7 +499,7 @@ class Verification:
 
     # --- random search -------------------------------------------------------------------------
 
-    def search(self, role: str | None, seed: int | None = None) -> Counterexample | None:
+    def search(self, actor: Actor | None, seed: int | None = None) -> Counterexample | None:
         """Hypothesis workloads (after the probes) for interactions between statements."""
         request = self.request
         seed = request.seed_value if seed is None else seed
@@ -479,7 +522,7 @@ class Verification:
         )
         @given(
             st.lists(
-                workloads(self.models, operations, role, request.steps),
+                workloads(self.models, operations, actor or Actor(), request.steps),
                 min_size=batch,
                 max_size=batch,
             )
@@ -522,10 +565,25 @@ class Verification:
         return Counterexample(
             role=next(iter(roles)) if len(roles) == 1 else None,
             statements=script_lines(statements),
-            difference=difference,
+            difference=self._name_users(statements, difference),
             seed_value=self.request.seed_value,
             probe=probe,
         )
+
+    def _name_users(self, statements: Sequence[Statement], difference: Difference) -> Difference:
+        """A difference seen by a signed-in user names that user, and any other user whose
+        rows it concerns (a view that leaks rows across users)."""
+        actors = {a.claims: a for a in self.actors if a.claims}
+        acting = [actors[s.claims] for s in statements if s.claims in actors]
+        if not acting:
+            return difference
+        me = acting[-1]
+        evidence = f"{difference.reference}\n{difference.migrated}"
+        theirs = [a for a in actors.values() if a is not me and a.user_id and a.user_id in evidence]
+        suffix = f" (as {me.name}, sub {me.user_id}"
+        if theirs:
+            suffix += f"; rows of {', '.join(f'{a.name} (sub {a.user_id})' for a in theirs)}"
+        return dataclasses.replace(difference, diagnosis=difference.diagnosis + suffix + ")")
 
     # --- rollback ------------------------------------------------------------------------------
 
@@ -584,7 +642,7 @@ class Verification:
     def _apply_rollback(self) -> Difference | None:
         assert self.rollback is not None
         for statement in self.rollback.statements():
-            outcome = self.mig.execute(statement.text, None)
+            outcome = self.mig.execute(statement.text)
             if not outcome.ok:
                 self.mig.settle(False)
                 return Difference(
@@ -658,11 +716,11 @@ class Verification:
         return differences, counterexamples
 
     def searches(self, seed: int | None = None) -> list[Counterexample]:
-        """The random search, without and with each role."""
+        """The random search, without and with each role and signed-in user."""
         found = []
-        for role in (None, *self.roles):
-            self.say(f"searching random workloads{f' as {role}' if role else ''}")
-            example = self.search(role, seed)
+        for actor in (None, *self.actors):
+            self.say(f"searching random workloads{f' as {actor.name}' if actor else ''}")
+            example = self.search(actor, seed)
             if example:
                 found.append(example)
         return found

@@ -11,6 +11,7 @@ lost by not shrinking the values.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import string
 import uuid
@@ -32,7 +33,7 @@ from migverify.verify.boundaries import (
     is_text,
     text_limit,
 )
-from migverify.verify.statement import OPERATIONS, Statement
+from migverify.verify.statement import OPERATIONS, Actor, Statement
 
 __all__ = ["OPERATIONS", "TableModel", "workloads"]
 
@@ -323,10 +324,12 @@ class _Drawer:
 def workloads(
     models: Sequence[TableModel],
     operations: Sequence[str],
-    role: str | None,
+    actor: Actor,
     steps: int,
 ) -> st.SearchStrategy[tuple[Statement, ...]]:
-    """Workloads of 1..STEPS statements of the chosen operations on the compared tables."""
+    """Workloads of 1..STEPS statements of the chosen operations on the compared tables, run
+    as ACTOR."""
+    role = actor.role
     kinds = [op for op in operations if op in _RANDOM_OPERATIONS]
     choices = [(model, op) for model in models for op in kinds]
 
@@ -336,7 +339,10 @@ def workloads(
         drawer = _Drawer(rng)
         count = draw(st.integers(1, steps))
         picks = draw(st.lists(st.integers(0, len(choices) - 1), min_size=count, max_size=count))
-        return tuple(drawer.statement(*choices[i], role) for i in picks)
+        made = tuple(drawer.statement(*choices[i], role) for i in picks)
+        if actor.claims is None:
+            return made
+        return tuple(dataclasses.replace(s, claims=actor.claims) for s in made)
 
     return workload()
 

@@ -157,7 +157,6 @@ class World:
     _watch: list[int] = field(default_factory=list)
     _watch_rel: list[int] = field(default_factory=list)
     _baseline: tuple[str, ...] = ()
-    _role: str | None = None
 
     def install_runner(self) -> None:
         self.conn.execute(_RUNNER)
@@ -247,9 +246,8 @@ class World:
                 assert not statement.is_copy, "COPY runs through run_in_transaction()"
                 numbers.append(number)
                 stmts.append(statement.sql)
-                role = statement.role
-                preludes.append(f"SET LOCAL ROLE {ident(role)}" if role else None)
-                postludes.append("RESET ROLE" if role else None)
+                preludes.append(statement.prelude)
+                postludes.append(statement.postlude)
                 returns.append(statement.returns_rows)
         # With KEEP the caller has put the sequences back and reads the digest itself.
         sequences = [] if keep else self.sequences
@@ -355,12 +353,10 @@ class World:
     def copy(self, statement: Statement) -> Outcome:
         """COPY through the client protocol (it cannot run inside a function)."""
         cur = self.conn.cursor()
-        prefix = "SAVEPOINT step; " + (
-            f"SET LOCAL ROLE {ident(statement.role)}; " if statement.role else ""
-        )
-        self._role = statement.role
+        cur.execute("SAVEPOINT step")
         try:
-            cur.execute(prefix.rstrip("; "))
+            if statement.prelude:
+                cur.execute(statement.prelude)
             lines: list[str] = []
             with cur.copy(statement.sql) as copy:
                 if statement.copy_rows is not None:
@@ -369,39 +365,33 @@ class World:
                     for chunk in copy:
                         lines += bytes(chunk).decode().splitlines()
             rowcount = cur.rowcount
+            if statement.postlude:
+                cur.execute(statement.postlude)
         except psycopg.Error as error:
-            self.conn.execute("ROLLBACK TO SAVEPOINT step" + ("; RESET ROLE" if self._role else ""))
-            self._role = None
+            self.conn.execute("ROLLBACK TO SAVEPOINT step")
             diag = error.diag
             return Outcome(False, error.sqlstate, (diag.message_primary or str(error)).strip())
         if statement.copy_rows is not None:
             return Outcome(True, rowcount=rowcount)
         return Outcome(True, rowcount=rowcount, lines=tuple(lines))
 
-    def execute(self, sql: str, role: str | None = None) -> Outcome:
+    def execute(self, sql: str) -> Outcome:
         """Run SQL inside a savepoint (kept or undone by settle()); errors do not end the example."""
         cur = self.conn.cursor()
-        prefix = "SAVEPOINT step; " + (f"SET LOCAL ROLE {ident(role)}; " if role else "")
-        self._role = role
         try:
-            cur.execute(prefix + sql)
+            cur.execute("SAVEPOINT step; " + sql)
             while cur.nextset():
                 pass
             rowcount = cur.rowcount
         except psycopg.Error as error:
-            cur.execute("ROLLBACK TO SAVEPOINT step" + ("; RESET ROLE" if role else ""))
-            self._role = None
+            cur.execute("ROLLBACK TO SAVEPOINT step")
             diag = error.diag
             return Outcome(False, error.sqlstate, (diag.message_primary or str(error)).strip())
         return Outcome(True, rowcount=rowcount)
 
     def settle(self, keep: bool) -> None:
         """Keep the last statement's effect, or undo it."""
-        reset = "RESET ROLE; " if self._role else ""
-        self.conn.execute(
-            reset + ("RELEASE SAVEPOINT step" if keep else "ROLLBACK TO SAVEPOINT step")
-        )
-        self._role = None
+        self.conn.execute("RELEASE SAVEPOINT step" if keep else "ROLLBACK TO SAVEPOINT step")
 
     def _projection(
         self,

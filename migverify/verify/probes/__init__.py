@@ -24,11 +24,11 @@ from migverify.verify.probes.forms import (
     upsert_probes,
 )
 from migverify.verify.probes.reads import lock_probes, select_probes
-from migverify.verify.probes.roles import role_probes
+from migverify.verify.probes.roles import actor_probes, owner_columns
 from migverify.verify.probes.writes import delete_probes, insert_probes, update_probes
 from migverify.verify.statement import MERGE_SINCE, Probe
 
-__all__ = ["BaseRow", "ProbeBuilder", "probes", "sql_value"]
+__all__ = ["BaseRow", "ProbeBuilder", "owner_columns", "probes", "sql_value"]
 
 
 def probes(b: ProbeBuilder, base: tuple[BaseRow, BaseRow] | None) -> Iterator[Probe]:
@@ -65,7 +65,7 @@ def probes(b: ProbeBuilder, base: tuple[BaseRow, BaseRow] | None) -> Iterator[Pr
         yield from copy_to_probes(b)
     if "copy-from" in ops:
         yield from copy_from_probes(b, base)
-    for role in b.roles:
-        yield from role_probes(b, role, base)
+    for actor in b.actors:
+        yield from actor_probes(b, actor, base, b.actors)
     if not seeded:
         b.notes.append(f"{b.table}: the seed has no rows: updates and deletes untested")

@@ -20,7 +20,7 @@ from migverify.verify.boundaries import (
     text_limit,
 )
 from migverify.verify.facts import TableFacts
-from migverify.verify.statement import Probe, Statement
+from migverify.verify.statement import Actor, Probe, Statement
 
 _NAMESPACE = uuid.UUID("6f1c8f5e-3b8a-4c57-9a8e-1d1f6e0b7a11")
 _FRESH_DAY = date(2090, 1, 1)
@@ -61,7 +61,7 @@ class ProbeBuilder:
     facts: TableFacts
     others: dict[str, TableFacts]  # every compared relation by qualified name
     operations: tuple[str, ...]
-    roles: tuple[str, ...]
+    actors: tuple[Actor, ...]  # roles and signed-in users the role probes run as
     server_version: int
     notes: list[str] = field(default_factory=list)  # what could not be probed, and why
 
