@@ -84,8 +84,12 @@ def _context(
     filtered_warnings = {
         name: [w for w in items if name in trigger_tables] for name, items in code_warnings.items()
     }
+    keys = [key for plan in plans for key in plan.referenced_by]
     return {
         "plans": plans,
+        "referencing_tables": sorted({key.table for key in keys}),
+        "validated_keys": [key for key in keys if key.validated and not key.partitioned],
+        "function_copies": _function_copies(plans),
         "spec_name": spec.path.name,
         "lock_timeout": spec.lock_timeout,
         "batch_size": spec.batch_size,
@@ -95,6 +99,19 @@ def _context(
         "view_grants": _view_grants,
         "writers": _writers,
     }
+
+
+def _function_copies(plans: tuple[TablePlan, ...]) -> list[Any]:
+    """Renamed copies of trigger functions, each once (merged tables may share one)."""
+    copies: dict[str, Any] = {}
+    for plan in plans:
+        for copy in plan.triggers.copies:
+            if copies.setdefault(copy.name, copy) != copy:
+                raise InputError(
+                    f"{plan.name}: its triggers need {copy.name} with other column names than "
+                    "another legacy table's triggers; define the trigger in the target SQL"
+                )
+    return list(copies.values())
 
 
 def _join_source(plan: TablePlan, target_column: str) -> str:
