@@ -90,8 +90,16 @@ def carry_triggers(spec: Spec, catalog: Catalog, plan: TablePlan) -> TriggerCarr
 
 
 def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[str]:
-    note = f"trigger {trigger.name} ({carried.timing} {' OR '.join(carried.events)}"
-    note += f", {'row' if carried.row else 'statement'}) carried onto {plan.target.name}"
+    events = " OR ".join(
+        f"UPDATE OF {', '.join(carried.update_columns)}"
+        if event == "UPDATE" and carried.update_columns
+        else event
+        for event in carried.events
+    )
+    note = f"trigger {trigger.name} ({carried.timing} {events}"
+    note += f", {'row' if carried.row else 'statement'}"
+    note += f", WHEN {carried.when})" if carried.when else ")"
+    note += f" carried onto {plan.target.name}"
     if carried.copy is not None:
         renames = ", ".join(f"{a} → {b}" for a, b in carried.copy.renamed)
         note += f", calling {carried.copy.name}, a copy of {carried.copy.original} ({renames})"
