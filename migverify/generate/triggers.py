@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pglast import ast, parse_plpgsql, parse_sql, parser
+from pglast import ast, enums, parse_plpgsql, parse_sql, parser
 from pglast.stream import IndentedStream
 
 from migverify.catalog import Catalog, Trigger
@@ -139,6 +139,7 @@ class _Carrier:
         copy = self.function_copy()
         when = None
         if statement.whenClause is not None:
+            _expand_row_comparisons(statement.whenClause, self.plan)
             self.rename_references(statement.whenClause, "its WHEN clause")
             when = deparse(statement.whenClause)
         return CarriedTrigger(
@@ -171,6 +172,8 @@ class _Carrier:
         events = {e.lower() for e in trigger.events}
         if trigger.timing == "INSTEAD OF":
             raise self.refuse("INSTEAD OF triggers exist only on views")
+        if self.statement.constrrel is not None:
+            raise self.refuse("it is a constraint trigger FROM another table")
         if "truncate" in events and (plan.sides or plan.discriminator):
             kind = "a split" if plan.sides else "a merge"
             raise self.refuse(
@@ -228,6 +231,16 @@ class _Carrier:
             column = self.target_column(rest[0], where)
             reference.rename((record, column, *rest[1:]))
 
+    def require_same_names(self, what: str) -> None:
+        """Whatever an unreadable function reads by name, it finds under that name."""
+        moved = [c.legacy.name for c in self.plan.columns if c.renamed or c.alias != "t"]
+        if moved:
+            raise self.refuse(
+                f"{what}, and {', '.join(moved)} of {self.plan.name} "
+                f"{'is' if len(moved) == 1 else 'are'} not under the same name in "
+                f"{self.plan.target.name}"
+            )
+
     def require_same_layout(self, what: str) -> None:
         legacy = [(c.name, c.type) for c in self.plan.legacy.columns]
         target = [(c.name, c.type) for c in self.plan.target.columns]
@@ -242,7 +255,7 @@ class _Carrier:
     def function_copy(self) -> FunctionCopy | None:
         trigger = self.trigger
         if trigger.function_language != "plpgsql":
-            self.require_same_layout(
+            self.require_same_names(
                 f"its function {trigger.function_qualified} is in LANGUAGE "
                 f"{trigger.function_language}, which migverify cannot read"
             )
@@ -298,6 +311,42 @@ class _Carrier:
         )
 
 
+def _whole_row(node: object) -> bool:
+    if not isinstance(node, ast.ColumnRef):
+        return False
+    fields = node.fields
+    return (
+        isinstance(fields[0], ast.String)
+        and fields[0].sval in _RECORDS
+        and (len(fields) == 1 or (len(fields) == 2 and isinstance(fields[1], ast.A_Star)))
+    )
+
+
+def _expand_row_comparisons(node: object, plan: TablePlan) -> None:
+    """`OLD.* IS DISTINCT FROM NEW.*` compares the legacy columns, not the target's wider
+    rows: rewrite each side as ROW(OLD.a, OLD.b, …) of the legacy columns (renamed later)."""
+    if isinstance(node, tuple | list):
+        for item in node:
+            _expand_row_comparisons(item, plan)
+        return
+    if not isinstance(node, ast.Node):
+        return
+    if isinstance(node, ast.A_Expr) and _whole_row(node.lexpr) and _whole_row(node.rexpr):
+        node.lexpr, node.rexpr = (
+            ast.RowExpr(
+                args=tuple(
+                    ast.ColumnRef(fields=(side.fields[0], ast.String(sval=c.legacy.name)))
+                    for c in plan.columns
+                ),
+                row_format=enums.CoercionForm.COERCE_EXPLICIT_CALL,
+            )
+            for side in (node.lexpr, node.rexpr)
+        )
+        return
+    for name in node.__slots__:
+        _expand_row_comparisons(getattr(node, name), plan)
+
+
 @dataclass(frozen=True)
 class _Field:
     """A NEW.column or OLD.column in a function body: the column token's character span."""
@@ -320,8 +369,13 @@ class _FunctionUse:
         The PL/pgSQL parser knows which record fields the function uses; the scanner knows
         where they are. Both must agree, or the function is not understood well enough to copy.
         """
-        fields, whole_row = _scan_records(trigger.function_source)
-        known = _plpgsql_fields(trigger.function_definition)
+        try:
+            fields, whole_row = _scan_records(trigger.function_source)
+            known = _plpgsql_fields(trigger.function_definition)
+        except Exception as error:  # pglast's parsers: an unreadable body is not carried blind
+            raise refuse(
+                f"migverify cannot read its function {trigger.function_qualified} ({error})"
+            ) from None
         if {(f.record, f.field) for f in fields} != known:
             raise refuse(
                 f"migverify cannot locate every NEW/OLD reference in its function "

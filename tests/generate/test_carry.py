@@ -161,6 +161,7 @@ def test_carried_triggers_fire_on_the_target_as_on_the_legacy_table(pg):
         INSERT INTO articles (title, body) VALUES ('  Hello, World  ', 'b');
         UPDATE articles SET title = 'Second Title' WHERE title = '  Hello, World  ';
         UPDATE articles SET body = 'no title change' WHERE id = 2;
+        UPDATE articles SET body = body WHERE id = 4;
         DELETE FROM articles WHERE id IN (3, 5);
         DELETE FROM articles WHERE id = -1;
         UPDATE users SET bio = 'only the side table' WHERE id = 2;
@@ -170,7 +171,7 @@ def test_carried_triggers_fire_on_the_target_as_on_the_legacy_table(pg):
     queries = (
         "SELECT id, title, slug, edits FROM articles ORDER BY id",
         "SELECT article_id, op, old_title, new_title FROM article_audit ORDER BY id",
-        "SELECT statements FROM article_stats",
+        "SELECT name, statements FROM article_stats ORDER BY name",
         "SELECT id, email, version, bio FROM users ORDER BY id",
     )
     with _worlds(pg, SCENARIOS / "carried_trigger") as (mig, ref, _files_):
@@ -185,7 +186,10 @@ def test_carried_triggers_fire_on_the_target_as_on_the_legacy_table(pg):
         )
         assert _one(mig, "SELECT version FROM users WHERE id = 2") == (2,)
         assert _one(mig, "SELECT count(*) FROM users WHERE email LIKE '%blocked%'") == (0,)
-        assert _one(mig, "SELECT statements FROM article_stats") == (2,)
+        counts = "SELECT name, statements FROM article_stats ORDER BY name"
+        # The seed's 3 revisions before cutover, then 3 updates through the view (each bumps
+        # edits in the BEFORE trigger, so each changes the row).
+        assert mig.execute(counts).fetchall() == [("article changes", 6), ("article deletes", 2)]
         ops = mig.execute("SELECT op FROM article_audit ORDER BY id").fetchall()
         assert ("update",) in ops and ops.count(("delete",)) >= 2
         # Through the split's INSTEAD OF trigger a skipped row is not reported as inserted.
@@ -204,6 +208,7 @@ def test_carried_triggers_use_renamed_copies_and_the_rollback_removes_them(pg):
             " WHERE tgrelid = 'posts'::regclass AND NOT tgisinternal ORDER BY 1"
         ).fetchall()
         assert dict(calls) == {
+            "articles_changed": "count_statement",
             "articles_delete_statements": "count_statement",
             "articles_deleted": "articles_audit_posts",
             "articles_normalise": "articles_normalise_posts",
@@ -353,6 +358,17 @@ REFUSALS = [
         'lower(TG_OP), OLD."title", row_to_json(NEW)::text);',
         "uses NEW or OLD as a whole row",
         id="trigger-uses-the-whole-row",
+    ),
+    pytest.param(
+        "carried_trigger",
+        "legacy.sql",
+        "-- Disabled on the legacy table",
+        "CREATE TRIGGER articles_same BEFORE UPDATE ON articles"
+        " FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();\n"
+        "-- Disabled on the legacy table",
+        "its function pg_catalog.suppress_redundant_updates_trigger is in LANGUAGE internal, "
+        "which migverify cannot read, and title of articles is not under the same name in posts",
+        id="unreadable-function-and-renamed-column",
     ),
     pytest.param(
         "carried_trigger",
