@@ -110,6 +110,12 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
         state = {"D": "disabled", "R": "enabled for replica", "A": "enabled always"}
         note += f" ({state[carried.firing]} as on {plan.name})"
     notes = [note]
+    if trigger.function_language != "plpgsql":
+        notes.append(
+            f"trigger {trigger.name}: its function {trigger.function_qualified} (LANGUAGE "
+            f"{trigger.function_language}) is not read by migverify; carried because every "
+            f"column of {plan.name} keeps its name on {plan.target.name}"
+        )
     used = _table_variables(trigger)
     if used:
         notes.append(
