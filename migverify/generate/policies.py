@@ -4,7 +4,7 @@ column references of USING and WITH CHECK rewritten through the column map on pg
 The views are `security_invoker`, so the target's policies are what restricts a role reading or
 writing through the legacy name. On a merge the target also holds the other legacy tables' rows:
 a carried policy is scoped to this table's discriminator (permissive: `d = v AND (…)`;
-restrictive: `d IS DISTINCT FROM v OR (…)`), so it grants and restricts exactly what it did.
+restrictive: `(d = v) IS NOT TRUE OR (…)`), so it grants and restricts exactly what it did.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class CarriedPolicy:
     roles: tuple[str, ...]
     using: str | None
     with_check: str | None
-    scope: tuple[str, Any] | None  # merges: (discriminator column, value)
+    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ def carry_rls(spec: Spec, plan: TablePlan) -> RlsCarry:
             continue
         policies.append(carried)
         renamed = f" as {carried.name}" if carried.name != policy.name else ""
-        scoped = f", scoped to {carried.scope[0]} = {carried.scope[1]!r}" if carried.scope else ""
+        condition = " AND ".join(f"{c} = {v!r}" for c, v in carried.scope)
+        scoped = f", scoped to {condition}" if carried.scope else ""
         notes.append(
             f"policy {policy.name} ({'permissive' if policy.permissive else 'restrictive'} "
             f"{policy.command} to {', '.join(policy.roles)}) carried onto {target.name}"
@@ -112,11 +113,11 @@ class _PolicyCarrier:
     def carry(self) -> CarriedPolicy:
         plan, policy = self.plan, self.policy
         name = policy.name
-        scope = None
+        scope: tuple[tuple[str, Any], ...] = ()
         if plan.discriminator:
             # Two merged tables often have policies of the same name: keep them apart.
             name = bounded_identifier(f"{plan.name}_{policy.name}")
-            scope = plan.discriminator[0]
+            scope = plan.discriminator
         return CarriedPolicy(
             name=name,
             legacy_name=policy.name,

@@ -54,7 +54,8 @@ class CarriedTrigger:
     deferrable: bool
     initially_deferred: bool
     when: str | None  # the WHEN condition with target column names
-    scope: tuple[str, str, Any] | None  # merges: (record, discriminator column, value)
+    scope_record: str  # merges: NEW or OLD, the row the discriminator is read from
+    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
     function: str  # qualified: the legacy function, or its renamed copy
     arguments: tuple[str, ...]
     firing: str  # O, D (disabled), R (replica), A (always)
@@ -103,9 +104,9 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
     if carried.copy is not None:
         renames = ", ".join(f"{a} → {b}" for a, b in carried.copy.renamed)
         note += f", calling {carried.copy.name}, a copy of {carried.copy.original} ({renames})"
-    if carried.scope is not None:
-        record, column, value = carried.scope
-        note += f", only for rows with {record}.{column} = {value!r}"
+    if carried.scope:
+        condition = " AND ".join(f"{carried.scope_record}.{c} = {v!r}" for c, v in carried.scope)
+        note += f", only for rows with {condition}"
     if carried.firing != "O":
         state = {"D": "disabled", "R": "enabled for replica", "A": "enabled always"}
         note += f" ({state[carried.firing]} as on {plan.name})"
@@ -165,7 +166,8 @@ class _Carrier:
             deferrable=bool(statement.deferrable),
             initially_deferred=bool(statement.initdeferred),
             when=when,
-            scope=self.scope(),
+            scope_record="OLD" if trigger.events == ("DELETE",) else "NEW",
+            scope=plan.discriminator,
             function=copy.name if copy else trigger.function_qualified,
             arguments=tuple(a.sval for a in statement.args or ()),
             firing=trigger.firing,
@@ -207,14 +209,6 @@ class _Carrier:
                 "it fires on DELETE and on other events of a merged table; its rows can only be "
                 "told apart by NEW for INSERT/UPDATE and by OLD for DELETE (split it in two)"
             )
-
-    def scope(self) -> tuple[str, str, Any] | None:
-        """Merges: the condition that keeps the trigger to this legacy table's rows."""
-        if not self.plan.discriminator:
-            return None
-        record = "OLD" if self.trigger.events == ("DELETE",) else "NEW"
-        column, value = self.plan.discriminator[0]
-        return (record, column, value)
 
     def target_column(self, name: str, where: str) -> str:
         if name not in self.plan.legacy.column_names:

@@ -167,12 +167,17 @@ def test_carried_triggers_fire_on_the_target_as_on_the_legacy_table(pg):
         UPDATE users SET bio = 'only the side table' WHERE id = 2;
         INSERT INTO users (email, name) VALUES ('Someone@blocked.test', 'skipped');
         INSERT INTO users (email, name, bio) VALUES ('New@Example.com', 'New', 'hi');
+        INSERT INTO x_posts (body) VALUES ('  trimmed  ');
+        INSERT INTO linkedin_posts (body) VALUES ('  kept  ');
+        UPDATE linkedin_posts SET body = body || ' ';
     """
     queries = (
         "SELECT id, title, slug, edits FROM articles ORDER BY id",
         "SELECT article_id, op, old_title, new_title FROM article_audit ORDER BY id",
         "SELECT name, statements FROM article_stats ORDER BY name",
         "SELECT id, email, version, bio FROM users ORDER BY id",
+        "SELECT id, body FROM x_posts ORDER BY id",
+        "SELECT id, body FROM linkedin_posts ORDER BY id",
     )
     with _worlds(pg, SCENARIOS / "carried_trigger") as (mig, ref, _files_):
         for conn in (mig, ref):
@@ -186,6 +191,9 @@ def test_carried_triggers_fire_on_the_target_as_on_the_legacy_table(pg):
         )
         assert _one(mig, "SELECT version FROM users WHERE id = 2") == (2,)
         assert _one(mig, "SELECT count(*) FROM users WHERE email LIKE '%blocked%'") == (0,)
+        # On the merge the trigger keeps to x's rows.
+        assert _one(mig, "SELECT body FROM x_posts WHERE id = 3") == ("trimmed",)
+        assert _one(mig, "SELECT body FROM linkedin_posts WHERE id = 2") == ("  kept   ",)
         counts = "SELECT name, statements FROM article_stats ORDER BY name"
         # The seed's 3 revisions before cutover, then 3 updates through the view (each bumps
         # edits in the BEFORE trigger, so each changes the row).
