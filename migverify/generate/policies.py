@@ -174,6 +174,10 @@ class _PolicyCarrier:
         reference.rename((*head, self.column(rest[0], clause), *rest[1:]))
 
     def column(self, name: str, clause: str) -> str:
+        if name not in self.plan.legacy.column_names:
+            raise self.refuse(
+                f"its {clause} expression names {name!r}, which is not a column of {self.plan.name}"
+            )
         column = self.plan.column(name)
         if column.alias != "t":
             raise self.refuse(

@@ -303,10 +303,14 @@ class _Carrier:
         for option in statement.options:
             if option.defname == "as":
                 option.arg = (ast.String(sval=source),)
+        try:
+            definition = IndentedStream()(statement)
+        except Exception as error:  # pglast cannot print every option of CREATE FUNCTION
+            raise self.refuse(f"migverify cannot print a copy of its function ({error})") from None
         return FunctionCopy(
             name=qualified,
             original=trigger.function_qualified,
-            definition=IndentedStream()(statement),
+            definition=definition,
             renamed=tuple(sorted(renames.items())),
         )
 
