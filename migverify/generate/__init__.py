@@ -2,7 +2,15 @@
 spec and the two schemas, rendered from the templates in `templates/`.
 
 Stages (like alembic's autogenerate): load both schemas into one scratch database → catalog →
-a plan per legacy table (`plan.py`) → template context → Jinja → pglast (validate, prettify).
+a plan per legacy table (`plan.py`, with what it carries from its surroundings:
+`foreign_keys.py`, `triggers.py`, `policies.py`) → template context → Jinja → pglast (validate,
+prettify).
+
+The templates are the steps of one cutover, each with its undoing, so that later phases (expand,
+backfill, switch) can be cut from the same plan: backfill.sql.j2; the switch (sequences,
+retarget_foreign_keys, retire_legacy, view, instead_of_trigger, grants, carry_triggers,
+carry_policies); validate_foreign_keys after it; and in rollback.sql.j2 drop_carried,
+copy_back/rebuild_legacy, restore_foreign_keys.
 """
 
 from __future__ import annotations
