@@ -199,6 +199,11 @@ class _Carrier:
                 f"it is a statement trigger, and {' and '.join(sorted(through_triggers)).upper()} "
                 f"through {plan.name} run as one statement per row (INSTEAD OF trigger)"
             )
+        if self.statement.columns and "update" in through_triggers:
+            raise self.refuse(
+                "it fires on UPDATE OF some columns, and an update through the view's INSTEAD OF "
+                f"trigger sets every column of {plan.target.name}, listed or not"
+            )
         if self.statement.transitionRels and through_triggers:
             raise self.refuse(
                 "it reads transition tables, and writes through the view reach the target one "

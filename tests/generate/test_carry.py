@@ -381,6 +381,15 @@ REFUSALS = [
     pytest.param(
         "carried_trigger",
         "legacy.sql",
+        "CREATE TRIGGER users_version BEFORE UPDATE ON users",
+        "CREATE TRIGGER users_version BEFORE UPDATE OF name ON users",
+        "trigger users_version on users cannot be carried onto members: it fires on UPDATE OF "
+        "some columns",
+        id="update-of-through-instead-of",
+    ),
+    pytest.param(
+        "carried_trigger",
+        "legacy.sql",
         "FOR EACH ROW WHEN (NEW.email LIKE '%@blocked.test')",
         "FOR EACH ROW WHEN (NEW.bio IS NULL)",
         "trigger users_blocked on users cannot be carried onto members: its WHEN clause uses bio",
