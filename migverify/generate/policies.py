@@ -65,8 +65,15 @@ def carry_rls(spec: Spec, plan: TablePlan) -> RlsCarry:
     notes = []
     if target.rls_enabled:
         notes.append(f"row-level security: already enabled on {target.name} by the target SQL")
+    else:
+        notes.append(f"row-level security enabled on {target.name}, as on {legacy.name}")
     if legacy.rls_forced and target.rls_forced:
         notes.append(f"FORCE ROW LEVEL SECURITY: already set on {target.name} by the target SQL")
+    elif legacy.rls_forced:
+        notes.append(
+            f"FORCE ROW LEVEL SECURITY set on {target.name}, as on {legacy.name} (its owner is "
+            "subject to the policies too)"
+        )
     for side in plan.sides:
         notes.append(
             f"the policies of {legacy.name} are carried onto {target.name} only; "
