@@ -124,6 +124,30 @@ def test_outside_foreign_keys_with_dropped_legacy_tables(pg, tmp_path):
     _assert_verified(pg, tmp_path, files)
 
 
+def test_initially_deferred_keys_stay_deferred_both_ways(pg, tmp_path):
+    for path in (SCENARIOS / "outside_fk").iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    legacy = tmp_path / "legacy.sql"
+    legacy.write_text(
+        legacy.read_text().replace(
+            "ON DELETE SET NULL DEFERRABLE", "ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED"
+        )
+    )
+    with _worlds(pg, tmp_path) as (mig, ref, files):
+        expected = _foreign_key(ref, "post_labels_post_fkey")[2:]
+        assert expected[-2:] == (True, True)
+        assert _foreign_key(mig, "post_labels_post_fkey")[2:] == expected
+        with mig.transaction():  # checked at COMMIT: a label may come before its post
+            mig.execute(
+                "INSERT INTO post_labels (decision_id, tweet_id, label) VALUES (99, 'd', 'l')"
+            )
+            mig.execute(
+                "INSERT INTO posted_decisions (id, tweet_id, content) VALUES (99, 'd', 'x')"
+            )
+        load_sql(mig, files["rollback.sql"], "rollback.sql")
+        assert _foreign_key(mig, "post_labels_post_fkey") == ("posted_decisions", "r", *expected)
+
+
 def _assert_verified(pg, directory: Path, files: dict[str, str], roles=()) -> None:
     spec = load_spec(directory)
     result = verify(
