@@ -27,6 +27,7 @@ _FK_ACTIONS = {
     "n": "SET NULL",
     "d": "SET DEFAULT",
 }
+_FK_MATCH = {"f": "FULL", "p": "PARTIAL", "s": "SIMPLE"}
 _RELKINDS = {
     "r": "table",
     "p": "partitioned table",
@@ -77,6 +78,10 @@ class Constraint:
     on_update: str | None = None
     deferrable: bool = False
     validated: bool = True
+    initially_deferred: bool = False
+    match: str | None = None  # FULL | PARTIAL | SIMPLE, of a foreign key
+    on_delete_columns: tuple[str, ...] = ()  # ON DELETE SET NULL/DEFAULT (columns), PG 15+
+    inherited: bool = False  # cloned from a partitioned parent's constraint (conparentid)
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,11 @@ class Trigger:
     function: str
     enabled: bool
     definition: str
+    firing: str = "O"  # pg_trigger.tgenabled: O origin, D disabled, R replica, A always
+    function_qualified: str = ""  # schema.name of the trigger function
+    function_language: str = ""
+    function_source: str = ""  # the body (pg_proc.prosrc)
+    function_definition: str = ""  # pg_get_functiondef
 
 
 @dataclass(frozen=True)
@@ -413,8 +423,15 @@ class _Reader:
         return ("immutable", "stable", "volatile")[rank]
 
     def constraints(self, oid: int) -> tuple[Constraint, ...]:
+        set_columns = (
+            """ARRAY(SELECT a.attname FROM unnest(con.confdelsetcols) WITH ORDINALITY k(num, ord)
+                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+                         ORDER BY k.ord)::text[]"""
+            if self.version >= 150000
+            else "'{}'::text[]"
+        )
         rows = self.rows(
-            """
+            f"""
             SELECT con.conname AS name, con.contype, pg_get_constraintdef(con.oid, true) AS definition,
                    ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
@@ -425,7 +442,9 @@ class _Reader:
                    ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
                          ORDER BY k.ord)::text[] AS ref_columns,
-                   con.confdeltype, con.confupdtype, con.condeferrable, con.convalidated
+                   con.confdeltype, con.confupdtype, con.condeferrable, con.convalidated,
+                   con.condeferred, con.confmatchtype, con.conparentid <> 0 AS inherited,
+                   {set_columns} AS set_columns
             FROM pg_constraint con
             WHERE con.conrelid = %s AND con.contype IN ('p', 'u', 'f', 'c', 'x')
             ORDER BY con.contype, con.conname
@@ -444,6 +463,10 @@ class _Reader:
                 on_update=_FK_ACTIONS.get(r["confupdtype"]) if r["contype"] == "f" else None,
                 deferrable=r["condeferrable"],
                 validated=r["convalidated"],
+                initially_deferred=r["condeferred"],
+                match=_FK_MATCH.get(r["confmatchtype"]) if r["contype"] == "f" else None,
+                on_delete_columns=tuple(r["set_columns"] or ()),
+                inherited=r["inherited"],
             )
             for r in rows
         )
@@ -475,8 +498,12 @@ class _Reader:
         rows = self.rows(
             """
             SELECT t.tgname AS name, t.tgtype, t.tgenabled, t.tgfoid::regproc::text AS function,
-                   pg_get_triggerdef(t.oid, true) AS definition
-            FROM pg_trigger t WHERE t.tgrelid = %s AND NOT t.tgisinternal ORDER BY t.tgname
+                   pg_get_triggerdef(t.oid, true) AS definition,
+                   n.nspname || '.' || p.proname AS function_qualified, l.lanname AS language,
+                   p.prosrc AS source, pg_get_functiondef(p.oid) AS function_definition
+            FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+            JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+            WHERE t.tgrelid = %s AND NOT t.tgisinternal ORDER BY t.tgname
             """,
             oid,
         )
@@ -632,6 +659,11 @@ def _trigger(row: dict[str, Any]) -> Trigger:
         function=row["function"],
         enabled=row["tgenabled"] != "D",
         definition=row["definition"],
+        firing=row["tgenabled"],
+        function_qualified=row["function_qualified"],
+        function_language=row["language"],
+        function_source=row["source"] or "",
+        function_definition=row["function_definition"],
     )
 
 

@@ -7,6 +7,7 @@ that is not a reserved keyword stays bare, anything else is double-quoted (Postg
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -39,3 +40,13 @@ def literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return sql.Literal(str(value)).as_string(None)
+
+
+def bounded_identifier(name: str, limit: int = 63) -> str:
+    """NAME if PostgreSQL keeps it whole (NAMEDATALEN - 1 bytes), else shortened with a digest of
+    the full name, so that two long names stay distinct and the result is deterministic."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    digest = hashlib.sha1(raw).hexdigest()[:8]
+    return f"{raw[: limit - 9].decode(errors='ignore')}_{digest}"

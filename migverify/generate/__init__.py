@@ -2,7 +2,15 @@
 spec and the two schemas, rendered from the templates in `templates/`.
 
 Stages (like alembic's autogenerate): load both schemas into one scratch database → catalog →
-a plan per legacy table (`plan.py`) → template context → Jinja → pglast (validate, prettify).
+a plan per legacy table (`plan.py`, with what it carries from its surroundings:
+`foreign_keys.py`, `triggers.py`, `policies.py`) → template context → Jinja → pglast (validate,
+prettify).
+
+The templates are the steps of one cutover, each with its undoing, so that later phases (expand,
+backfill, switch) can be cut from the same plan: backfill.sql.j2; the switch (sequences,
+retarget_foreign_keys, retire_legacy, view, instead_of_trigger, grants, carry_triggers,
+carry_policies); validate_foreign_keys after it; and in rollback.sql.j2 drop_carried,
+copy_back/rebuild_legacy, restore_foreign_keys.
 """
 
 from __future__ import annotations
@@ -89,8 +97,12 @@ def _context(
     filtered_warnings = {
         name: [w for w in items if name in trigger_tables] for name, items in code_warnings.items()
     }
+    keys = [key for plan in plans for key in plan.referenced_by]
     return {
         "plans": plans,
+        "referencing_tables": sorted({key.table for key in keys}),
+        "validated_keys": [key for key in keys if key.validated and not key.partitioned],
+        "function_copies": _function_copies(plans),
         "spec_name": spec.path.name,
         "lock_timeout": spec.lock_timeout,
         "batch_size": spec.batch_size,
@@ -100,6 +112,19 @@ def _context(
         "view_grants": _view_grants,
         "writers": _writers,
     }
+
+
+def _function_copies(plans: tuple[TablePlan, ...]) -> list[Any]:
+    """Renamed copies of trigger functions, each once (merged tables may share one)."""
+    copies: dict[str, Any] = {}
+    for plan in plans:
+        for copy in plan.triggers.copies:
+            if copies.setdefault(copy.name, copy) != copy:
+                raise InputError(
+                    f"{plan.name}: its triggers need {copy.name} with other column names than "
+                    "another legacy table's triggers; define the trigger in the target SQL"
+                )
+    return list(copies.values())
 
 
 def _join_source(plan: TablePlan, target_column: str) -> str:

@@ -7,9 +7,13 @@ here, with the reason, so REVIEW.md can explain it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from migverify.catalog import Catalog, Column, Relation
+from migverify.generate.foreign_keys import RetargetedKey, referencing_keys
+from migverify.generate.policies import RlsCarry, carry_rls
+from migverify.generate.triggers import TriggerCarry, carry_triggers
 from migverify.spec import Spec, TableSpec
 
 
@@ -71,6 +75,10 @@ class TablePlan:
     sequences: tuple[SequencePlan, ...]
     batch_column: ColumnMap | None
     warnings: tuple[str, ...]
+    # Carried from the legacy table's surroundings (see foreign_keys, triggers, policies):
+    referenced_by: tuple[RetargetedKey, ...] = ()
+    triggers: TriggerCarry = TriggerCarry()
+    rls: RlsCarry = RlsCarry()
 
     @property
     def name(self) -> str:
@@ -91,6 +99,18 @@ class TablePlan:
     def column(self, name: str) -> ColumnMap:
         return next(c for c in self.columns if c.legacy.name == name)
 
+    @property
+    def always_write_target(self) -> bool:
+        """A carried row trigger fires on UPDATE of the target: an update through the view
+        writes the target row even when only side-table columns changed, as on the legacy
+        table, where every UPDATE fired it."""
+        return any(t.row and "UPDATE" in t.events for t in self.triggers.triggers)
+
+    @property
+    def carried(self) -> tuple[str, ...]:
+        """What the cutover carries onto the target and what it leaves, for REVIEW.md."""
+        return self.triggers.notes + self.rls.notes
+
 
 def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
     """One plan per `[tables.*]` entry, in dependency order (referenced tables first)."""
@@ -102,7 +122,47 @@ def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
         _with_sequences(plan, catalog, len(shared_targets[plan.target.qualified_name]) > 1)
         for plan in plans
     ]
+    legacy_names = {plan.legacy.qualified_name for plan in plans}
+    plans = [
+        dataclasses.replace(
+            plan,
+            referenced_by=referencing_keys(spec, catalog, plan, legacy_names),
+            triggers=carry_triggers(spec, catalog, plan),
+            rls=carry_rls(spec, plan),
+        )
+        for plan in plans
+    ]
+    _check_shared_targets(spec, plans)
     return tuple(_dependency_order(plans))
+
+
+def _check_shared_targets(spec: Spec, plans: list[TablePlan]) -> None:
+    """Merged legacy tables carry onto one target: their carried objects must not collide."""
+    by_target: dict[str, list[TablePlan]] = {}
+    for plan in plans:
+        by_target.setdefault(plan.target.qualified_name, []).append(plan)
+    for group in by_target.values():
+        first = group[0]
+        seen: dict[str, str] = {}
+        for plan in group:
+            if (plan.legacy.rls_enabled, plan.legacy.rls_forced) != (
+                first.legacy.rls_enabled,
+                first.legacy.rls_forced,
+            ):
+                raise spec.error(
+                    f"tables.{plan.name}",
+                    f"row-level security of {plan.name} and {first.name} differs, and both "
+                    f"become {plan.target.name}: enable it alike on both or in the target SQL",
+                )
+            for trigger in plan.triggers.triggers:
+                if trigger.name in seen:
+                    raise spec.error(
+                        f"tables.{plan.name}",
+                        f"trigger {trigger.name} of {plan.name} cannot be carried onto "
+                        f"{plan.target.name}: {seen[trigger.name]} has a trigger of that name "
+                        "too (define one for both in the target SQL)",
+                    )
+                seen[trigger.name] = plan.name
 
 
 def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> Relation:
@@ -242,17 +302,6 @@ def _decide(
         warnings.append(
             f"{legacy.name} has no primary or unique key: triggers and batched "
             "backfill cannot address single rows"
-        )
-    if legacy.rls_enabled and not target.rls_enabled:
-        warnings.append(
-            f"{legacy.name} has row-level security but {target.name} does not: "
-            "enable it and carry the policies before cutover"
-        )
-    if legacy.triggers:
-        names = ", ".join(t.name for t in legacy.triggers)
-        warnings.append(
-            f"legacy triggers ({names}) are not re-created on {target.name}; "
-            "check that the target maintains the same values"
         )
     return TablePlan(
         legacy=legacy,

@@ -40,6 +40,10 @@ def benchmarks(quick: bool) -> list[tuple[str, list[str]]]:
             "6. Cutover under load",
             ["bench_cutover.py"] + (["--repeat", "1", "--seconds", "2"] if quick else []),
         ),
+        (
+            "7. Foreign keys of outside tables moved at cutover",
+            ["bench_fk_retarget.py"] + (["--children", "100000"] if quick else []),
+        ),
     ]
 
 

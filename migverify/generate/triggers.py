@@ -1,0 +1,477 @@
+"""Legacy triggers carried onto the target table through the column map.
+
+A trigger is recreated on the target when every column it reads — in its WHEN clause, its
+`UPDATE OF` list and its function's NEW/OLD references — maps 1:1 onto a column of the target
+table. The function body is read with pglast's PL/pgSQL parser (which NEW/OLD fields it uses)
+and the SQL scanner (where they are, to rename them in a copy of the function). Whatever cannot
+be carried faithfully stops generation with a message naming the trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pglast import ast, enums, parse_plpgsql, parse_sql, parser
+from pglast.stream import IndentedStream
+
+from migverify.catalog import Catalog, Trigger
+from migverify.errors import InputError
+from migverify.generate.expressions import deparse, references
+from migverify.quoting import bounded_identifier, ident
+from migverify.spec import Spec
+
+if TYPE_CHECKING:
+    from migverify.generate.plan import ColumnMap, TablePlan
+
+_TABLE_VARIABLES = ("tg_relid", "tg_relname", "tg_table_name", "tg_table_schema")
+_RECORDS = ("new", "old")
+
+
+@dataclass(frozen=True)
+class FunctionCopy:
+    """A copy of a trigger function whose NEW/OLD references use the target's column names."""
+
+    name: str  # qualified
+    original: str  # qualified
+    definition: str  # CREATE FUNCTION …, printed by pglast
+    renamed: tuple[tuple[str, str], ...]  # (legacy column, target column)
+
+
+@dataclass(frozen=True)
+class CarriedTrigger:
+    """A legacy trigger as it is created on the target table."""
+
+    name: str
+    legacy_table: str  # qualified
+    table: str  # qualified target
+    constraint: bool  # CREATE CONSTRAINT TRIGGER
+    timing: str  # BEFORE | AFTER
+    events: tuple[str, ...]  # INSERT | UPDATE | DELETE | TRUNCATE
+    update_columns: tuple[str, ...]  # UPDATE OF, target names
+    row: bool
+    transitions: tuple[tuple[str, str], ...]  # ("NEW" | "OLD", transition table name)
+    deferrable: bool
+    initially_deferred: bool
+    when: str | None  # the WHEN condition with target column names
+    scope_record: str  # merges: NEW or OLD, the row the discriminator is read from
+    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
+    function: str  # qualified: the legacy function, or its renamed copy
+    arguments: tuple[str, ...]
+    firing: str  # O, D (disabled), R (replica), A (always)
+    copy: FunctionCopy | None
+
+
+@dataclass(frozen=True)
+class TriggerCarry:
+    """What carrying one legacy table's triggers produced."""
+
+    triggers: tuple[CarriedTrigger, ...] = ()
+    copies: tuple[FunctionCopy, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def carry_triggers(spec: Spec, catalog: Catalog, plan: TablePlan) -> TriggerCarry:
+    """The legacy table's user triggers, rewritten for the target (or a clear InputError)."""
+    carried, copies, notes = [], {}, []
+    existing = {t.name for t in plan.target.triggers}
+    for trigger in plan.legacy.triggers:
+        if trigger.name in existing:
+            notes.append(
+                f"trigger {trigger.name}: the target SQL already defines a trigger of that name "
+                f"on {plan.target.name}; not carried"
+            )
+            continue
+        result = _Carrier(spec, catalog, plan, trigger).carry()
+        carried.append(result)
+        if result.copy is not None:
+            copies.setdefault(result.copy.name, result.copy)
+        notes += _notes(plan, trigger, result)
+    return TriggerCarry(tuple(carried), tuple(copies.values()), tuple(notes))
+
+
+def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[str]:
+    events = " OR ".join(
+        f"UPDATE OF {', '.join(carried.update_columns)}"
+        if event == "UPDATE" and carried.update_columns
+        else event
+        for event in carried.events
+    )
+    note = f"trigger {trigger.name} ({carried.timing} {events}"
+    note += f", {'row' if carried.row else 'statement'}"
+    note += f", WHEN {carried.when})" if carried.when else ")"
+    note += f" carried onto {plan.target.name}"
+    if carried.copy is not None:
+        renames = ", ".join(f"{a} → {b}" for a, b in carried.copy.renamed)
+        note += f", calling {carried.copy.name}, a copy of {carried.copy.original} ({renames})"
+    if carried.scope:
+        condition = " AND ".join(f"{carried.scope_record}.{c} = {v!r}" for c, v in carried.scope)
+        note += f", only for rows with {condition}"
+    if carried.firing != "O":
+        state = {"D": "disabled", "R": "enabled for replica", "A": "enabled always"}
+        note += f" ({state[carried.firing]} as on {plan.name})"
+    notes = [note]
+    if trigger.function_language != "plpgsql":
+        notes.append(
+            f"trigger {trigger.name}: its function {trigger.function_qualified} (LANGUAGE "
+            f"{trigger.function_language}) is not read by migverify; carried because every "
+            f"column of {plan.name} keeps its name on {plan.target.name}"
+        )
+    used = _table_variables(trigger)
+    if used:
+        notes.append(
+            f"trigger {trigger.name}: its function reads {', '.join(used).upper()}, which name "
+            f"{plan.target.name} after cutover, not {plan.name}"
+        )
+    return notes
+
+
+class _Carrier:
+    """Carries one trigger; every refusal names the trigger and what blocks it."""
+
+    def __init__(self, spec: Spec, catalog: Catalog, plan: TablePlan, trigger: Trigger) -> None:
+        self.spec, self.catalog, self.plan, self.trigger = spec, catalog, plan, trigger
+        self.statement: ast.CreateTrigStmt = parse_sql(trigger.definition)[0].stmt
+
+    def refuse(self, reason: str) -> InputError:
+        return self.spec.error(
+            f"tables.{self.plan.name}",
+            f"trigger {self.trigger.name} on {self.plan.name} cannot be carried onto "
+            f"{self.plan.target.name}: {reason}",
+        )
+
+    def carry(self) -> CarriedTrigger:
+        trigger, plan, statement = self.trigger, self.plan, self.statement
+        self.check_shape()
+        copy = self.function_copy()
+        when = None
+        if statement.whenClause is not None:
+            _expand_row_comparisons(statement.whenClause, self.plan)
+            self.rename_references(statement.whenClause, "its WHEN clause")
+            when = deparse(statement.whenClause)
+        return CarriedTrigger(
+            name=trigger.name,
+            legacy_table=plan.legacy.qualified_name,
+            table=plan.target.qualified_name,
+            constraint=bool(statement.isconstraint),
+            timing=trigger.timing,
+            events=trigger.events,
+            update_columns=tuple(
+                self.target_column(c.sval, "its UPDATE OF list") for c in statement.columns or ()
+            ),
+            row=trigger.level == "ROW",
+            transitions=tuple(
+                ("NEW" if t.isNew else "OLD", t.name) for t in statement.transitionRels or ()
+            ),
+            deferrable=bool(statement.deferrable),
+            initially_deferred=bool(statement.initdeferred),
+            when=when,
+            scope_record="OLD" if trigger.events == ("DELETE",) else "NEW",
+            scope=plan.discriminator,
+            function=copy.name if copy else trigger.function_qualified,
+            arguments=tuple(a.sval for a in statement.args or ()),
+            firing=trigger.firing,
+            copy=copy,
+        )
+
+    def check_shape(self) -> None:
+        """Refuse what would fire differently on the target than on the legacy table."""
+        trigger, plan = self.trigger, self.plan
+        events = {e.lower() for e in trigger.events}
+        if trigger.timing == "INSTEAD OF":
+            raise self.refuse("INSTEAD OF triggers exist only on views")
+        if self.statement.constrrel is not None:
+            raise self.refuse("it is a constraint trigger FROM another table")
+        if "truncate" in events and (plan.sides or plan.discriminator):
+            kind = "a split" if plan.sides else "a merge"
+            raise self.refuse(
+                f"it fires on TRUNCATE, and {plan.name} is {kind}: truncating "
+                f"{plan.target.name} is not truncating {plan.name}"
+            )
+        through_triggers = events & set(plan.trigger_operations)
+        if trigger.level == "STATEMENT" and plan.discriminator:
+            raise self.refuse(
+                f"it is a statement trigger, and {plan.target.name} also takes the statements "
+                "of the other legacy tables merged into it"
+            )
+        if trigger.level == "STATEMENT" and through_triggers:
+            raise self.refuse(
+                f"it is a statement trigger, and {' and '.join(sorted(through_triggers)).upper()} "
+                f"through {plan.name} run as one statement per row (INSTEAD OF trigger)"
+            )
+        if self.statement.columns and "update" in through_triggers:
+            raise self.refuse(
+                "it fires on UPDATE OF some columns, and an update through the view's INSTEAD OF "
+                f"trigger sets every column of {plan.target.name}, listed or not"
+            )
+        if self.statement.transitionRels and through_triggers:
+            raise self.refuse(
+                "it reads transition tables, and writes through the view reach the target one "
+                "row per statement (INSTEAD OF trigger)"
+            )
+        if plan.discriminator and trigger.level == "ROW" and "delete" in events and len(events) > 1:
+            raise self.refuse(
+                "it fires on DELETE and on other events of a merged table; its rows can only be "
+                "told apart by NEW for INSERT/UPDATE and by OLD for DELETE (split it in two)"
+            )
+
+    def target_column(self, name: str, where: str) -> str:
+        if name not in self.plan.legacy.column_names:
+            raise self.refuse(f"{where} names {name!r}, which is not a column of {self.plan.name}")
+        column = self.plan.column(name)
+        if column.alias != "t":
+            raise self.refuse(
+                f"{where} uses {name}, which moves to {column.table}, not {self.plan.target.name}"
+            )
+        return column.column
+
+    def rename_references(self, node: ast.Node, where: str) -> None:
+        for reference in references(node):
+            record, *rest = reference.fields
+            if record not in _RECORDS:
+                continue
+            if not rest or rest[0] == "*":
+                self.require_same_layout(f"{where} uses {record.upper()} as a whole row")
+                continue
+            column = self.target_column(rest[0], where)
+            reference.rename((record, column, *rest[1:]))
+
+    def require_same_names(self, what: str) -> None:
+        """Whatever an unreadable function reads by name, it finds under that name."""
+        moved = [c.legacy.name for c in self.plan.columns if c.renamed or c.alias != "t"]
+        if moved:
+            raise self.refuse(
+                f"{what}, and {', '.join(moved)} of {self.plan.name} "
+                f"{'is' if len(moved) == 1 else 'are'} not under the same name in "
+                f"{self.plan.target.name}"
+            )
+
+    def require_same_layout(self, what: str) -> None:
+        legacy = [(c.name, c.type) for c in self.plan.legacy.columns]
+        target = [(c.name, c.type) for c in self.plan.target.columns]
+        if legacy != target:
+            raise self.refuse(
+                f"{what}, and the rows of {self.plan.target.name} have other columns than "
+                f"those of {self.plan.name}"
+            )
+
+    # --- the trigger function -------------------------------------------------------------
+
+    def function_copy(self) -> FunctionCopy | None:
+        trigger = self.trigger
+        if trigger.function_language != "plpgsql":
+            self.require_same_names(
+                f"its function {trigger.function_qualified} is in LANGUAGE "
+                f"{trigger.function_language}, which migverify cannot read"
+            )
+            return None
+        use = _FunctionUse.read(trigger, self.refuse)
+        if use.whole_row:
+            self.require_same_layout(
+                f"its function {trigger.function_qualified} uses NEW or OLD as a whole row"
+            )
+        renames: dict[str, str] = {}
+        for token in use.fields:
+            if token.field not in self.plan.legacy.column_names:
+                continue  # PostgreSQL reports it when that line runs, on either table
+            column = self.plan.column(token.field)
+            self.check_function_column(column)
+            if column.renamed:
+                renames[column.legacy.name] = column.column
+        if not renames:
+            return None
+        return self.copy_function(use, renames)
+
+    def check_function_column(self, column: ColumnMap) -> None:
+        if column.alias != "t":
+            raise self.refuse(
+                f"its function {self.trigger.function_qualified} uses "
+                f"{column.legacy.name}, which moves to {column.table}, not {self.plan.target.name}"
+            )
+
+    def copy_function(self, use: _FunctionUse, renames: dict[str, str]) -> FunctionCopy:
+        trigger = self.trigger
+        schema, _, name = trigger.function_qualified.partition(".")
+        copy_name = bounded_identifier(f"{name}_{self.plan.target.name}")
+        qualified = f"{schema}.{copy_name}"
+        if any(f.schema == schema and f.name == copy_name for f in self.catalog.functions):
+            raise self.refuse(
+                f"its function needs a copy with renamed columns, and {qualified} already exists"
+            )
+        source = trigger.function_source
+        for token in sorted(use.fields, key=lambda t: t.start, reverse=True):
+            if token.field in renames:
+                source = source[: token.start] + ident(renames[token.field]) + source[token.end :]
+        statement: ast.CreateFunctionStmt = parse_sql(trigger.function_definition)[0].stmt
+        statement.replace = False
+        statement.funcname = (ast.String(sval=schema), ast.String(sval=copy_name))
+        for option in statement.options:
+            if option.defname == "as":
+                option.arg = (ast.String(sval=source),)
+        try:
+            definition = IndentedStream()(statement)
+        except Exception as error:  # pglast cannot print every option of CREATE FUNCTION
+            raise self.refuse(f"migverify cannot print a copy of its function ({error})") from None
+        return FunctionCopy(
+            name=qualified,
+            original=trigger.function_qualified,
+            definition=definition,
+            renamed=tuple(sorted(renames.items())),
+        )
+
+
+def _whole_row(node: object) -> bool:
+    if not isinstance(node, ast.ColumnRef):
+        return False
+    fields = node.fields
+    return (
+        isinstance(fields[0], ast.String)
+        and fields[0].sval in _RECORDS
+        and (len(fields) == 1 or (len(fields) == 2 and isinstance(fields[1], ast.A_Star)))
+    )
+
+
+def _expand_row_comparisons(node: object, plan: TablePlan) -> None:
+    """`OLD.* IS DISTINCT FROM NEW.*` compares the legacy columns, not the target's wider
+    rows: rewrite each side as ROW(OLD.a, OLD.b, …) of the legacy columns (renamed later)."""
+    if isinstance(node, tuple | list):
+        for item in node:
+            _expand_row_comparisons(item, plan)
+        return
+    if not isinstance(node, ast.Node):
+        return
+    if isinstance(node, ast.A_Expr) and _whole_row(node.lexpr) and _whole_row(node.rexpr):
+        node.lexpr, node.rexpr = (
+            ast.RowExpr(
+                args=tuple(
+                    ast.ColumnRef(fields=(side.fields[0], ast.String(sval=c.legacy.name)))
+                    for c in plan.columns
+                ),
+                row_format=enums.CoercionForm.COERCE_EXPLICIT_CALL,
+            )
+            for side in (node.lexpr, node.rexpr)
+        )
+        return
+    for name in node.__slots__:
+        _expand_row_comparisons(getattr(node, name), plan)
+
+
+@dataclass(frozen=True)
+class _Field:
+    """A NEW.column or OLD.column in a function body: the column token's character span."""
+
+    start: int
+    end: int  # exclusive
+    record: str
+    field: str
+
+
+@dataclass(frozen=True)
+class _FunctionUse:
+    fields: tuple[_Field, ...]
+    whole_row: bool
+
+    @classmethod
+    def read(cls, trigger: Trigger, refuse: Any) -> _FunctionUse:
+        """NEW/OLD references of a PL/pgSQL trigger function.
+
+        The PL/pgSQL parser knows which record fields the function uses; the scanner knows
+        where they are. Both must agree, or the function is not understood well enough to copy.
+        """
+        try:
+            fields, whole_row = _scan_records(trigger.function_source)
+            known = _plpgsql_fields(trigger.function_definition)
+        except Exception as error:  # pglast's parsers: an unreadable body is not carried blind
+            raise refuse(
+                f"migverify cannot read its function {trigger.function_qualified} ({error})"
+            ) from None
+        if {(f.record, f.field) for f in fields} != known:
+            raise refuse(
+                f"migverify cannot locate every NEW/OLD reference in its function "
+                f"{trigger.function_qualified}"
+            )
+        return cls(tuple(fields), whole_row)
+
+
+def _plpgsql_fields(definition: str) -> set[tuple[str, str]]:
+    """(record, field) for every NEW.field / OLD.field the PL/pgSQL compiler resolved."""
+    function = parse_plpgsql(definition)[0]["PLpgSQL_function"]
+    datums = function.get("datums", [])
+    records = {
+        number: datum["PLpgSQL_rec"]["refname"]
+        for number, datum in enumerate(datums)
+        if "PLpgSQL_rec" in datum
+    }
+    found = set()
+    for datum in datums:
+        field = datum.get("PLpgSQL_recfield")
+        if field is None:
+            continue
+        record = records.get(field.get("recparentno", 0))
+        if record in _RECORDS:
+            found.add((record, field["fieldname"]))
+    return found
+
+
+def _scan_records(source: str) -> tuple[list[_Field], bool]:
+    """Field references of NEW/OLD in a PL/pgSQL body, and whether a whole row is used."""
+    tokens = parser.scan(source)
+    fields, whole_row = [], False
+    for index, token in enumerate(tokens):
+        record = _word(source, token)
+        if record not in _RECORDS:
+            continue
+        if index and tokens[index - 1].name == "ASCII_46":
+            continue  # something.new: a field called new, not the record
+        after = tokens[index + 1] if index + 1 < len(tokens) else None
+        if after is not None and after.name == "ASCII_46" and index + 2 < len(tokens):
+            name_token = tokens[index + 2]
+            field = _word(source, name_token)
+            if field is None:  # NEW.*
+                whole_row = True
+                continue
+            fields.append(_Field(name_token.start, name_token.end + 1, record, field))
+            continue
+        if not _plain_return(source, tokens, index):
+            whole_row = True
+    return fields, whole_row
+
+
+# RETURN NEW; RETURN OLD; RETURN COALESCE(NEW, OLD); hand the row back as it is: no column named.
+_RETURN_WORDS = {"new", "old", "null", "coalesce"}
+_RETURN_PUNCTUATION = {"ASCII_40", "ASCII_41", "ASCII_44"}  # ( ) ,
+
+
+def _plain_return(source: str, tokens: list[Any], index: int) -> bool:
+    """Token INDEX (a NEW or OLD) stands in a RETURN statement that only returns a record."""
+    start = index
+    while start > 0 and tokens[start - 1].name not in ("ASCII_59", "RETURN"):
+        start -= 1
+    if start == 0 or tokens[start - 1].name != "RETURN":
+        return False
+    end = index
+    while end < len(tokens) and tokens[end].name != "ASCII_59":
+        end += 1
+    return all(
+        token.name in _RETURN_PUNCTUATION or _word(source, token) in _RETURN_WORDS
+        for token in tokens[start:end]
+    )
+
+
+def _word(source: str, token: Any) -> str | None:
+    """An identifier or keyword token as PostgreSQL folds it; None for anything else."""
+    text = source[token.start : token.end + 1]
+    if token.name == "IDENT":
+        if text.startswith('"'):
+            return text[1:-1].replace('""', '"')
+        return text.lower()
+    if token.kind != "NO_KEYWORD":
+        return text.lower()
+    return None
+
+
+def _table_variables(trigger: Trigger) -> list[str]:
+    if trigger.function_language != "plpgsql":
+        return []
+    used = {_word(trigger.function_source, t) for t in parser.scan(trigger.function_source)}
+    return [name for name in _TABLE_VARIABLES if name in used]
