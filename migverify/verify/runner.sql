@@ -40,6 +40,9 @@ BEGIN
             PERFORM setval(seq_names[s]::regclass, seq_last[s], seq_called[s]);
         END LOOP;
         BEGIN
+            -- Each statement stands for its own transaction (the application's autocommit):
+            -- deferred constraints are checked at its end, as a COMMIT would.
+            SET CONSTRAINTS ALL IMMEDIATE;
             IF digest_mode[first] > 0 THEN
                 before := ARRAY(
                     SELECT pg_stat_get_xact_tuples_inserted(w.o)

@@ -329,7 +329,7 @@ class World:
                 for n, last, c in self.sequences
             )
             self.conn.execute(f"SELECT {calls}")
-        self.conn.execute("BEGIN")
+        self.conn.execute("BEGIN; SET CONSTRAINTS ALL IMMEDIATE")
 
     def end_example(self) -> None:
         self.conn.execute("ROLLBACK")
