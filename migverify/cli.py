@@ -264,7 +264,8 @@ def _progress_printer() -> Callable[[str], None]:
     "--ops",
     default="insert,select,update,delete",
     show_default=True,
-    help="Operations to generate: insert,select,update,delete[,upsert].",
+    help="Operations to verify, comma-separated: insert, select, update, delete, upsert, "
+    "upsert-on-constraint, merge, copy-from, copy-to, truncate, lock.",
 )
 @click.option("--role", "roles", multiple=True, help="Also run the workload as this role.")
 @click.option("--table", "tables", multiple=True, help="Compare only these legacy tables.")
