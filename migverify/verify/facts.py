@@ -43,8 +43,7 @@ class TableFacts:
 
     @property
     def name(self) -> str:
-        relation = self.relation
-        return relation.name if relation.schema == "public" else relation.qualified_name
+        return self.relation.display_name
 
 
 def read_facts(
