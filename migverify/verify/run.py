@@ -381,7 +381,10 @@ class Verification:
     def probes(self) -> list[Counterexample]:
         """The deterministic probes of every compared relation, as roles and options say."""
         found: list[Counterexample] = []
+        # Keys of the findings run, and diagnoses of those reported: two sets, since a statement
+        # difference's key is its diagnosis (one set would drop every such finding).
         seen: set[str] = set()
+        reported: set[str] = set()
         others = {f.relation.qualified_name: f for f in self.facts}
         operations = tuple(self.request.operations)
         for facts in self.facts:
@@ -413,9 +416,9 @@ class Verification:
                     seen.add(finding.key)
                     statements = self.shrink(probe.statements, finding)
                     shrunk = self._explained(statements, finding)
-                    if shrunk.difference.diagnosis in seen:
+                    if shrunk.difference.diagnosis in reported:
                         continue
-                    seen.add(shrunk.difference.diagnosis)
+                    reported.add(shrunk.difference.diagnosis)
                     found.append(self._counterexample(statements, shrunk.difference, probe.name))
         return found
 
