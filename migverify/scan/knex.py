@@ -51,7 +51,8 @@ KNEX_ONLY = {
     "innerJoin", "leftJoin", "leftOuterJoin", "rightJoin", "rightOuterJoin", "fullOuterJoin",
     "outerJoin", "crossJoin", "joinRaw", "del", "first", "pluck", "returning", "onConflict",
     "orderBy", "orderByRaw", "groupBy", "groupByRaw", "increment", "decrement", "truncate",
-    "having", "havingRaw", "withSchema", "forUpdate", "forShare", "clearSelect", "clearWhere",
+    "having", "havingRaw", "withSchema", "forUpdate", "forShare", "forNoKeyUpdate",
+    "forKeyShare", "clearSelect", "clearWhere",
     "countDistinct", "modify", "into", "offset",
 }  # fmt: skip
 # Methods a knex builder does not have but look-alikes do (Dexie's IndexedDB tables,
@@ -66,6 +67,7 @@ AFTER_BUILDER = KNEX_ONLY | {"select", "insert", "update", "delete", "count", "m
                              "sum", "avg", "limit", "distinct", "columns", "column", "join"}  # fmt: skip
 # Before `.from`/`.into`, a method call makes the chain knex's: supabase starts with `.from`.
 BEFORE_TABLE = AFTER_BUILDER - {"into"}
+LOCKS = {"forUpdate", "forNoKeyUpdate", "forShare", "forKeyShare"}  # SELECT … FOR UPDATE
 WRITES = {"insert": "insert", "update": "update", "increment": "update", "decrement": "update",
           "del": "delete", "delete": "delete"}  # fmt: skip
 SELECTED = {"select", "first", "pluck", "column", "columns", "returning", "distinct", "groupBy",
@@ -551,7 +553,9 @@ def _operation(calls: list[ChainCall]) -> str:
         if call.method in WRITES and operation is None:
             operation = WRITES[call.method]
         elif call.method == "truncate" and operation is None:
-            operation = "ddl"
+            operation = "truncate"
+        elif call.method in LOCKS and operation is None:
+            operation = "lock"
         elif call.method == "onConflict":
             upsert = True
     if operation == "insert" and upsert:

@@ -6,7 +6,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-OPERATIONS = ("select", "insert", "update", "delete", "upsert", "ddl", "copy", "unknown")
+# What code does with a table. `model` is an ORM declaration (a model or entity mapped to the
+# table): no statement by itself, but the ORM's statements follow the mapping.
+OPERATIONS = (
+    "select", "insert", "update", "delete", "upsert", "upsert-on-constraint", "merge", "copy",
+    "truncate", "lock", "ddl", "model", "unknown",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
