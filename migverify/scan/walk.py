@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pathspec
 
-SUFFIXES = {".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".py", ".sql"}
+SUFFIXES = {
+    ".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".py", ".sql", ".prisma",
+}  # fmt: skip
 SKIP_DIRS = {
     ".git", "node_modules", "dist", "build", "out", ".next", ".nuxt", "coverage", "vendor",
     "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".ruff_cache", ".pytest_cache",
@@ -37,6 +39,10 @@ DYNAMIC_CALL = re.compile(rb"\.(?:from|table|from_|into)" + _OPERATION)
 DYNAMIC_HANDLE_CALL = re.compile(rb"(?:knex|trx|[Dd]b)(?:\(\s*\))?" + _OPERATION)
 DYNAMIC_HINTS = (b".from", b".table(", b".into(")
 HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
+# ORM models whose table name is not written out (TypeORM's `@Entity()`, Django's app_model,
+# Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
+# not to be dynamic): files that may declare one are scanned.
+TS_MODEL_HINTS = (b"pgTable", b"@Entity")
 
 
 def parse_size(text: str) -> int:
@@ -130,30 +136,52 @@ def _ignored(path: Path, ignores: list[tuple[Path, pathspec.PathSpec]], is_dir: 
 
 
 class Prefilter:
-    """Cheap byte-level test: may this file reference a table (or hold a dynamic reference)?
+    """Cheap byte-level test: may this file reference a table (or hold a dynamic reference, or
+    declare an ORM model)?
 
     A substring test first, then a word-boundary check only for files that pass it, so that
-    `posted_decisions_archive` alone does not send a file to the parser.
+    `posted_decisions_archive` alone does not send a file to the parser. With HINTS off only the
+    names count (the second pass, looking for files naming a model).
     """
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], hints: bool = True) -> None:
         self.needles = [name.encode() for name in names]
         words = b"|".join(re.escape(n) for n in self.needles)
         self.word = re.compile(rb"(?<![\w$])(?:" + words + rb")(?![\w$])")
+        self.hints = hints
 
-    def __call__(self, data: bytes) -> bool:
+    def __call__(self, data: bytes, path: str = "") -> bool:
         if any(needle in data for needle in self.needles) and self.word.search(data):
+            return True
+        if not self.hints:
+            return False
+        if path.endswith(".py"):
+            if _python_model_hint(data, path):
+                return True
+        elif path.endswith(".prisma") or any(hint in data for hint in TS_MODEL_HINTS):
             return True
         if any(hint in data for hint in DYNAMIC_HINTS) and DYNAMIC_CALL.search(data):
             return True
         return any(hint in data for hint in HANDLE_HINTS) and bool(DYNAMIC_HANDLE_CALL.search(data))
 
 
+def _python_model_hint(data: bytes, path: str) -> bool:
+    """Django models and migrations (the table named by the app and the class), Flask models."""
+    from migverify.scan.django import is_migration, is_models_file
+
+    if (is_models_file(path) or is_migration(path)) and b"django" in data:
+        return True
+    return b"db.Model" in data
+
+
 def read_candidate(
-    path: str | Path, prefilter: Prefilter, max_bytes: int = DEFAULT_MAX_FILE_SIZE
+    path: str | Path,
+    prefilter: Prefilter,
+    max_bytes: int = DEFAULT_MAX_FILE_SIZE,
+    label: str | None = None,
 ) -> tuple[bytes | None, str | None]:
     """(the file's bytes if it may mention a table name, else None; why it was skipped, if it
-    was). MAX_BYTES 0 means no size limit."""
+    was). MAX_BYTES 0 means no size limit. LABEL is the path relative to the scan's root."""
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -175,7 +203,7 @@ def read_candidate(
         os.close(fd)
     if b"\0" in data[:8192]:
         return None, "binary (NUL bytes)"
-    if not prefilter(data):
+    if not prefilter(data, label if label is not None else str(path)):
         return None, None
     return data, None
 
