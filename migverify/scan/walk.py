@@ -13,6 +13,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import ahocorasick_rs
 import pathspec
 
 SUFFIXES = {
@@ -34,15 +35,17 @@ _OPERATION = (
     rb"(?:select|insert|update|delete|upsert|del|where\w*|first|pluck|count|increment|decrement"
     rb"|truncate|returning|onConflict|\w*[jJ]oin)\b"
 )
-# Two patterns, each starting with a literal, so that the regex engine skips ahead quickly.
+# Each is tried only where its hint was found (anchored): the hint search is one pass for all.
 DYNAMIC_CALL = re.compile(rb"\.(?:from|table|from_|into)" + _OPERATION)
 DYNAMIC_HANDLE_CALL = re.compile(rb"(?:knex|trx|[Dd]b)(?:\(\s*\))?" + _OPERATION)
-DYNAMIC_HINTS = (b".from", b".table(", b".into(")
+DYNAMIC_HINTS = (b".from(", b".from_(", b".table(", b".into(")
 HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # ORM models whose table name is not written out (TypeORM's `@Entity()`, Django's app_model,
 # Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
 # not to be dynamic): files that may declare one are scanned.
 TS_MODEL_HINTS = (b"pgTable", b"@Entity")
+PY_MODEL_HINTS = (b"db.Model",)
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
 def parse_size(text: str) -> int:
@@ -83,28 +86,31 @@ def candidate_files(
         def unlistable(error: OSError) -> None:
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
-        ignores: list[tuple[Path, pathspec.PathSpec]] = []
+        ignores: list[tuple[str, pathspec.PathSpec]] = []
         for directory, dirnames, filenames in os.walk(root, onerror=unlistable):
             if ignores:
-                ignores = [(b, spec) for b, spec in ignores if _within(Path(directory), b)]
+                ignores = [(b, spec) for b, spec in ignores if _within(directory, b)]
             if ".gitignore" in filenames:
-                here = Path(directory)
                 try:
-                    text = (here / ".gitignore").read_text(encoding="utf-8", errors="replace")
+                    text = Path(directory, ".gitignore").read_text(
+                        encoding="utf-8", errors="replace"
+                    )
                 except OSError as error:
                     skip(f"{directory}/.gitignore", f"not readable ({error.strerror}); not applied")
                 else:
-                    ignores.append((here, pathspec.GitIgnoreSpec.from_lines(text.splitlines())))
+                    ignores.append(
+                        (directory, pathspec.GitIgnoreSpec.from_lines(text.splitlines()))
+                    )
             keep = sorted(d for d in dirnames if d not in SKIP_DIRS)
             if ignores:
-                keep = [d for d in keep if not _ignored(Path(directory, d), ignores, True)]
+                keep = [d for d in keep if not _ignored(f"{directory}/{d}", ignores, True)]
             dirnames[:] = [
                 d for d in keep if not _outside_link(f"{directory}/{d}", real_roots, skip)
             ]
             for name in sorted(filenames):
                 if name.endswith(suffixes):
                     path = f"{directory}/{name}"
-                    if not ignores or not _ignored(Path(path), ignores, False):
+                    if not ignores or not _ignored(path, ignores, False):
                         yield path
 
 
@@ -123,13 +129,14 @@ def _outside_link(path: str, roots: list[str], skip: OnSkip) -> bool:
     return True
 
 
-def _within(path: Path, base: Path) -> bool:
-    return path == base or base in path.parents
+def _within(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip("/") + "/")
 
 
-def _ignored(path: Path, ignores: list[tuple[Path, pathspec.PathSpec]], is_dir: bool) -> bool:
+def _ignored(path: str, ignores: list[tuple[str, pathspec.PathSpec]], is_dir: bool) -> bool:
+    """Plain strings: on a 100,000-file tree, Path objects here cost more than the reading."""
     for base, spec in ignores:
-        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        relative = path[len(base.rstrip("/")) + 1 :] + ("/" if is_dir else "")
         if spec.match_file(relative):
             return True
     return False
@@ -139,39 +146,62 @@ class Prefilter:
     """Cheap byte-level test: may this file reference a table (or hold a dynamic reference, or
     declare an ORM model)?
 
-    A substring test first, then a word-boundary check only for files that pass it, so that
-    `posted_decisions_archive` alone does not send a file to the parser. With HINTS off only the
-    names count (the second pass, looking for files naming a model).
+    One Aho-Corasick pass finds every table name and every hint at once (a substring test per
+    name and hint costs more than reading the file); a name counts only as a whole word, so that
+    `posted_decisions_archive` alone does not send a file to the parser, and a hint only where
+    the call it hints at follows. With HINTS off only the names count (the second pass, looking
+    for files naming a model).
     """
 
     def __init__(self, names: Sequence[str], hints: bool = True) -> None:
-        self.needles = [name.encode() for name in names]
-        words = b"|".join(re.escape(n) for n in self.needles)
-        self.word = re.compile(rb"(?<![\w$])(?:" + words + rb")(?![\w$])")
+        # Longest first: at one position the longest name is tried first (`items_archive`
+        # before `items`), and matches do not overlap.
+        needles = sorted({name.encode() for name in names}, key=lambda n: (-len(n), n))
+        self.names = len(needles)
+        self.kinds: list[str] = []
+        patterns = list(needles)
+        if hints:
+            for kind, group in (
+                ("dynamic", DYNAMIC_HINTS),
+                ("handle", HANDLE_HINTS),
+                ("ts-model", TS_MODEL_HINTS),
+                ("py-model", PY_MODEL_HINTS),
+            ):
+                patterns += group
+                self.kinds += [kind] * len(group)
+        self.automaton = ahocorasick_rs.BytesAhoCorasick(
+            patterns,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostFirst,
+            implementation=ahocorasick_rs.Implementation.DFA,
+        )
         self.hints = hints
 
     def __call__(self, data: bytes, path: str = "") -> bool:
-        if any(needle in data for needle in self.needles) and self.word.search(data):
+        python = path.endswith(".py")
+        if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
-        if not self.hints:
-            return False
-        if path.endswith(".py"):
-            if _python_model_hint(data, path):
+        for index, start, end in self.automaton.find_matches_as_indexes(data):
+            if index < self.names:
+                if (start == 0 or data[start - 1] not in _WORD) and (
+                    end == len(data) or data[end] not in _WORD
+                ):
+                    return True
+                continue
+            kind = self.kinds[index - self.names]
+            if kind == "dynamic" and DYNAMIC_CALL.match(data, start):
                 return True
-        elif path.endswith(".prisma") or any(hint in data for hint in TS_MODEL_HINTS):
-            return True
-        if any(hint in data for hint in DYNAMIC_HINTS) and DYNAMIC_CALL.search(data):
-            return True
-        return any(hint in data for hint in HANDLE_HINTS) and bool(DYNAMIC_HANDLE_CALL.search(data))
+            if kind == "handle" and DYNAMIC_HANDLE_CALL.match(data, start):
+                return True
+            if kind == "ts-model" and not python or kind == "py-model" and python:
+                return True
+        return False
 
 
-def _python_model_hint(data: bytes, path: str) -> bool:
-    """Django models and migrations (the table named by the app and the class), Flask models."""
+def _python_model_file(data: bytes, path: str) -> bool:
+    """Django models and migrations: the table is named by the app and the class."""
     from migverify.scan.django import is_migration, is_models_file
 
-    if (is_models_file(path) or is_migration(path)) and b"django" in data:
-        return True
-    return b"db.Model" in data
+    return (is_models_file(path) or is_migration(path)) and b"django" in data
 
 
 def read_candidate(
