@@ -86,7 +86,7 @@ def candidate_files(
         def unlistable(error: OSError) -> None:
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
-        ignores: list[tuple[str, pathspec.PathSpec]] = []
+        ignores: list[tuple[str, Callable[[str], bool]]] = []
         for directory, dirnames, filenames in os.walk(root, onerror=unlistable):
             if ignores:
                 ignores = [(b, spec) for b, spec in ignores if _within(directory, b)]
@@ -98,9 +98,7 @@ def candidate_files(
                 except OSError as error:
                     skip(f"{directory}/.gitignore", f"not readable ({error.strerror}); not applied")
                 else:
-                    ignores.append(
-                        (directory, pathspec.GitIgnoreSpec.from_lines(text.splitlines()))
-                    )
+                    ignores.append((directory, _matcher(text)))
             keep = sorted(d for d in dirnames if d not in SKIP_DIRS)
             if ignores:
                 keep = [d for d in keep if not _ignored(f"{directory}/{d}", ignores, True)]
@@ -133,13 +131,30 @@ def _within(path: str, base: str) -> bool:
     return path == base or path.startswith(base.rstrip("/") + "/")
 
 
-def _ignored(path: str, ignores: list[tuple[str, pathspec.PathSpec]], is_dir: bool) -> bool:
+def _ignored(path: str, ignores: list[tuple[str, Callable[[str], bool]]], is_dir: bool) -> bool:
     """Plain strings: on a 100,000-file tree, Path objects here cost more than the reading."""
-    for base, spec in ignores:
+    for base, matches in ignores:
         relative = path[len(base.rstrip("/")) + 1 :] + ("/" if is_dir else "")
-        if spec.match_file(relative):
+        if matches(relative):
             return True
     return False
+
+
+def _matcher(text: str) -> Callable[[str], bool]:
+    """A .gitignore as one test of a relative path. Without negations (`!keep`) a path is
+    ignored when any pattern matches: one combined regular expression, not one per pattern."""
+    spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+    patterns = [p for p in spec.patterns if getattr(p, "include", None) is not None]
+    regexes = [getattr(p, "regex", None) for p in patterns]
+    if not all(p.include for p in patterns) or any(
+        r is None or not isinstance(r.pattern, str) for r in regexes
+    ):
+        return spec.match_file
+    if not regexes:
+        return lambda relative: False
+    parts = [re.sub(r"\(\?P<\w+>", "(?:", r.pattern) for r in regexes if r is not None]
+    combined = re.compile("|".join(f"(?:{part})" for part in parts))
+    return lambda relative: combined.match(relative) is not None
 
 
 class Prefilter:
