@@ -80,6 +80,9 @@ FILTERS = {"where", "andWhere", "orWhere", "whereNot", "andWhereNot", "orWhereNo
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _ALIAS = re.compile(r"^\s*(\S+?)\s+as\s+(\S+)\s*$", re.I)
 FUNCTIONS = {"arrow_function", "function_expression", "function"}
+# Every way find_handles learns a name needs one of these in the file: the knex package or its
+# types, a transaction, a `.knex` / `.trx` / `.db` property.
+HANDLE_SOURCES = (b"knex", b"Knex", b"trx", b".transaction", b".db")
 
 
 @dataclass
@@ -100,6 +103,8 @@ class Handles:
 def find_handles(tree: Tree, source: Source) -> Handles:
     """Names bound to knex instances, the factory imported from 'knex', Knex-typed names."""
     handles = Handles()
+    if not any(hint in source.data for hint in HANDLE_SOURCES):
+        return handles  # nothing in the file can make a handle beyond the conventional names
     kinds = ["import_statement", "variable_declarator", "required_parameter",
              "optional_parameter", "public_field_definition"]  # fmt: skip
     if b".transaction" in source.data:
