@@ -16,7 +16,11 @@ OPERATIONS = (
 
 @dataclass(frozen=True)
 class Reference:
-    """One use of a legacy table. line/column are 1-based and point at the table name itself."""
+    """One use of a legacy table. line/column are 1-based and point at the table name itself
+    (for a use of an ORM model: at the model's name in the use). An ORM model's declaration is
+    a reference too, with operation `model`; `kind` is the library or ORM it was found through:
+    supabase-js, supabase-py, knex, sql, prisma, drizzle, typeorm, sequelize, sqlalchemy,
+    django, alembic."""
 
     path: str
     line: int
@@ -24,7 +28,7 @@ class Reference:
     table: str  # the name as the user gave it (--table), whatever quoting the code used
     operation: str
     columns: tuple[str, ...]
-    kind: str  # supabase-js | supabase-py | knex | sql
+    kind: str
     snippet: str
     parent: str | None = None  # for a PostgREST embedded resource: the table it is embedded in
 
