@@ -84,6 +84,14 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
             name = source.text(chain.root)
         else:
             name = None
-        if name in SQL_CALLS:  # a literal, or SQL held in a name, `.format()`ed, f-string
-            texts = bindings.texts(link.args[0])
+        if name not in SQL_CALLS:
+            continue
+        argument = link.args[0]
+        if argument.type == "keyword_argument":  # RunSQL(sql=…), execute(query=…)
+            argument = argument.child_by_field_name("value") or argument
+        # Django's RunSQL takes a list of statements too
+        arguments = argument.named_children if name == "RunSQL" and argument.type in (
+            "list", "tuple") else [argument]  # fmt: skip
+        for each in arguments:  # a literal, or SQL held in a name, `.format()`ed, f-string
+            texts = bindings.texts(each)
             found.sql_alternatives(texts, matcher, placeholders="python")
