@@ -216,15 +216,16 @@ def _instance_of(identifier: Node, source: Source, files: FileModels, bindings: 
         declared = files.resolve(("django",), function, source)
         return (declared, False) if declared is not None else None
     node, methods = function, []
-    while node.type in ("attribute", "call"):
+    while node.type in ("attribute", "call"):  # M.objects.filter(…).first → first, filter, …
         if node.type == "attribute":
             attribute = node.child_by_field_name("attribute")
             methods.append(source.text(attribute) if attribute is not None else "")
-            node = node.child_by_field_name("object") or node
+            inner = node.child_by_field_name("object")
         else:
-            node = node.child_by_field_name("function") or node
-        if node.type not in ("attribute", "call"):
-            break
+            inner = node.child_by_field_name("function")
+        if inner is None:
+            return None
+        node = inner
     if node.type != "identifier" or "objects" not in methods or methods[0] not in READS:
         return None
     declared = files.resolve(("django",), node, source)

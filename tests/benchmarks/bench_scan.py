@@ -142,7 +142,7 @@ WORDS = ("order", "invoice", "profile", "widget", "report", "message", "ticket",
          "project", "session", "payment", "comment", "setting", "upload", "channel")  # fmt: skip
 
 
-def ordinary_file(n: int, rng: random.Random, target: int = 4280) -> str:
+def ordinary_file(n: int, rng: random.Random, target: int = 3900) -> str:
     word = WORDS[n % len(WORDS)]
     names = {"Name": f"{word.title()}{n}", "lower": f"{word}s", "upper": word.upper()}
     parts, size, k = [HEADER.format(**names)], 0, 0
