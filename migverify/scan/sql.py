@@ -56,6 +56,10 @@ def _top_operation(stmt: ast.Node) -> str:
         return "copy"
     if isinstance(stmt, ast.ExplainStmt):
         return "select"
+    if isinstance(stmt, ast.TruncateStmt):
+        return "truncate"
+    if isinstance(stmt, ast.LockStmt):
+        return "lock"
     return _DDL_DEFAULT
 
 
@@ -95,7 +99,7 @@ class _Walker:
 
     def _statement(self, node: ast.Node, operation: str) -> None:
         if isinstance(node, ast.InsertStmt):
-            op = "upsert" if node.onConflictClause else "insert"
+            op = _insert_operation(node)
             hit = self.range_var(node.relation, op)
             names = {t.name for t in node.cols or () if t.name}
             if node.onConflictClause:
@@ -129,7 +133,19 @@ class _Walker:
                 self.visit(getattr(node, name), "select")
             return
         if isinstance(node, ast.MergeStmt):
-            self.range_var(node.relation, "upsert")
+            hit = self.range_var(node.relation, "merge")
+            if hit:  # the columns its UPDATE SET and INSERT (…) write
+                self.explicit.append(
+                    (
+                        hit,
+                        {
+                            t.name
+                            for w in node.mergeWhenClauses or ()
+                            for t in w.targetList or ()
+                            if t.name
+                        },
+                    )  # fmt: skip
+                )
             for name in ("sourceRelation", "joinCondition", "mergeWhenClauses", "withClause"):
                 self.visit(getattr(node, name), "select")
             return
@@ -164,7 +180,10 @@ class _Walker:
             operation = "select" if operation != "ddl" else operation
             self.scopes.append(([], []))
             for name in node:
-                self.visit(getattr(node, name), operation)
+                if name == "fromClause" and node.lockingClause and operation == "select":
+                    self.locked_from(node)
+                elif name != "lockingClause":  # `OF t` names a FROM item, not another table
+                    self.visit(getattr(node, name), operation)
             self._close_scope()
             return
         if isinstance(node, ast.RangeVar):
@@ -175,6 +194,23 @@ class _Walker:
             return
         for name in node:
             self.visit(getattr(node, name), operation)
+
+    def locked_from(self, node: ast.SelectStmt) -> None:
+        """`SELECT … FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE [OF t]`: the tables it locks
+        (every table of the FROM list, or those named after OF) are used for `lock`."""
+        first = len(self.hits)
+        self.visit(node.fromClause, "select")
+        here = self.hits[first:]
+        named: set[str] = set()
+        for clause in node.lockingClause or ():
+            if not clause.lockedRels:
+                named = set(self.aliases)  # every table of the FROM list
+                break
+            named |= {rv.relname for rv in clause.lockedRels}
+        locked = {id(self.aliases[name]) for name in named if name in self.aliases}
+        for hit in here:
+            if id(hit) in locked:
+                hit.operation = "lock"
 
     def range_var(self, node: ast.RangeVar | None, operation: str) -> SqlHit | None:
         if node is None:
@@ -215,6 +251,17 @@ class _Walker:
             hit.columns |= names
         while self.scopes:
             self._close_scope()
+
+
+def _insert_operation(node: ast.InsertStmt) -> str:
+    """`ON CONFLICT ON CONSTRAINT name` needs the table's constraint (a view has none), so it is
+    an operation of its own; `ON CONFLICT (cols)` and `DO NOTHING` are upserts."""
+    clause = node.onConflictClause
+    if clause is None:
+        return "insert"
+    if clause.infer is not None and clause.infer.conname:
+        return "upsert-on-constraint"
+    return "upsert"
 
 
 def _name_offset(sql: str, location: int | None, relname: str) -> int:
