@@ -9,8 +9,8 @@ from typing import Any
 # What code does with a table. `model` is an ORM declaration (a model or entity mapped to the
 # table): no statement by itself, but the ORM's statements follow the mapping.
 OPERATIONS = (
-    "select", "insert", "update", "delete", "upsert", "upsert-on-constraint", "merge", "copy",
-    "truncate", "lock", "ddl", "model", "unknown",
+    "select", "insert", "update", "delete", "upsert", "upsert-on-constraint", "merge", "copy-from",
+    "copy-to", "truncate", "lock", "ddl", "model", "unknown",
 )  # fmt: skip
 
 

@@ -49,11 +49,16 @@ def _statement_hits(stmt: ast.Node, sql: str, matcher: TableMatcher) -> list[Sql
     return walker.hits
 
 
+def _copy_operation(stmt: ast.CopyStmt) -> str:
+    """COPY t FROM writes the table; COPY t TO reads it (and works on tables only)."""
+    return "copy-from" if stmt.is_from else "copy-to"
+
+
 def _top_operation(stmt: ast.Node) -> str:
     if isinstance(stmt, ast.SelectStmt):
         return "select"
     if isinstance(stmt, ast.CopyStmt):
-        return "copy"
+        return _copy_operation(stmt)
     if isinstance(stmt, ast.ExplainStmt):
         return "select"
     if isinstance(stmt, ast.TruncateStmt):
@@ -150,7 +155,7 @@ class _Walker:
                 self.visit(getattr(node, name), "select")
             return
         if isinstance(node, ast.CopyStmt):
-            hit = self.range_var(node.relation, "copy") if node.relation else None
+            hit = self.range_var(node.relation, _copy_operation(node)) if node.relation else None
             if hit:
                 self.explicit.append((hit, {a.sval for a in node.attlist or ()}))
             self.visit(node.query, "select")
