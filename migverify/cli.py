@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from migverify import __version__
-from migverify.errors import MigverifyError
+from migverify.errors import InputError, MigverifyError
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
 
@@ -63,11 +63,27 @@ def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
         "--keep", is_flag=True, help="Keep the scratch databases and print how to connect."
     )
+    @click.option(
+        "--roles",
+        "roles_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Create the roles of this file (pg_dumpall --roles-only output) before loading SQL; "
+        "roles the server already has are left as they are.",
+    )
     @functools.wraps(func)
-    def wrapper(*args: Any, dsn: str | None, pg_bin: Path | None, keep: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        dsn: str | None,
+        pg_bin: Path | None,
+        keep: bool,
+        roles_file: Path | None,
+        **kwargs: Any,
+    ) -> Any:
         from migverify.sandbox import SandboxConfig
 
-        config = SandboxConfig(dsn=dsn or None, pg_bin=pg_bin, keep=keep)
+        if roles_file is not None and not roles_file.is_file():
+            raise InputError(f"{roles_file}: no such file (--roles)")
+        config = SandboxConfig(dsn=dsn or None, pg_bin=pg_bin, keep=keep, roles=roles_file)
         return func(*args, sandbox_config=config, **kwargs)
 
     return wrapper

