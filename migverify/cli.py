@@ -15,23 +15,40 @@ import click
 from migverify import __version__
 from migverify.errors import InputError, MigverifyError
 
-EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _Group(click.Group):
-    """A click group that turns migverify errors into one line on stderr and exit code 2."""
+    """A click group that turns every error into one line on stderr and its exit code: 2 for
+    input errors, 3 for anything unexpected (a bug: `--debug` shows the traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MigverifyError as error:
-            if ctx.obj and ctx.obj.get("debug"):
+            if _debug(ctx):
                 traceback.print_exc()
             click.echo(f"migverify: error: {error}", err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
             click.echo("migverify: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:
+            debug = _debug(ctx)
+            if debug:
+                traceback.print_exc()
+            message = " ".join(str(error).split()) or "(no message)"
+            hint = "" if debug else " (rerun with --debug for the traceback)"
+            click.echo(
+                f"migverify: internal error: {type(error).__name__}: {message}{hint}", err=True
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.obj and ctx.obj.get("debug"))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -207,6 +224,9 @@ def check(
             raise InputError(f"{path}: no such file ({option})")
     if rollback is not None and compat is None:
         raise InputError("--rollback needs --compat (the generated layer has its own rollback)")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY") if fmt == "github" else None
+    _check_writable(sarif_path, "--sarif")
+    _check_writable(Path(summary_path) if summary_path else None, "$GITHUB_STEP_SUMMARY")
     progress = _progress_printer() if sys.stderr.isatty() else None
     result = run_check(
         CheckRequest(
@@ -226,12 +246,36 @@ def check(
         click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
     else:
         click.echo(RENDERERS[fmt](result), nl=False)
-    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(render_markdown(result))
+    if summary_path:
+        _write(Path(summary_path), render_markdown(result), "$GITHUB_STEP_SUMMARY", append=True)
     if sarif_path is not None:
-        sarif_path.write_text(render_sarif(result), encoding="utf-8")
+        _write(sarif_path, render_sarif(result), "--sarif")
     sys.exit(EXIT_OK if result.safe else EXIT_FOUND)
+
+
+def _check_writable(path: Path | None, what: str) -> None:
+    """Fail before the work, not after it, when a report file cannot be written."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory ({what})")
+    if path.exists():
+        ok = os.access(path, os.W_OK)
+    else:
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise InputError(f"{path}: no such directory {parent} ({what})")
+        ok = os.access(parent, os.W_OK | os.X_OK)
+    if not ok:
+        raise InputError(f"{path}: not writable ({what})")
+
+
+def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise InputError(f"{path}: cannot write ({what}): {error.strerror or error}") from None
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -342,6 +386,8 @@ def verify(
     from migverify.verify import verify as run_verify
 
     operations = tuple(op.strip() for op in ops.split(",") if op.strip())
+    if not operations:
+        raise InputError(f"--ops {ops!r}: no operations (choose from {', '.join(OPERATIONS)})")
     for op in operations:
         if op not in OPERATIONS:
             raise InputError(
@@ -554,6 +600,19 @@ def reference_run(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: usage errors are one line too, like every other error."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    sys.exit(cli.main(prog_name="migverify", standalone_mode=True))
+    try:
+        code = cli.main(prog_name="migverify", standalone_mode=False)
+    except click.exceptions.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "migverify"
+        message = " ".join(error.format_message().split())
+        click.echo(f"migverify: error: {message} (see '{command} --help')", err=True)
+        code = EXIT_INPUT
+    except click.exceptions.ClickException as error:
+        click.echo(f"migverify: error: {' '.join(error.format_message().split())}", err=True)
+        code = error.exit_code
+    except click.exceptions.Abort:
+        click.echo("migverify: interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

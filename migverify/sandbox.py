@@ -334,7 +334,13 @@ class Sandbox:
             sql.Identifier(name), sql.Identifier(template.name if template else "template0")
         )
         with connect(self.admin_dsn) as conn:
-            conn.execute(statement)
+            try:
+                conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise ServerError(
+                    f"cannot create a scratch database on {_describe(self.admin_dsn)}: "
+                    f"{error.diag.message_primary} (the --dsn role needs CREATEDB)"
+                ) from None
         db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
         self.databases.append(db)
         self._created.append(name)
