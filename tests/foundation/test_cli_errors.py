@@ -119,6 +119,12 @@ def test_debug_shows_the_traceback_of_an_internal_error(pg, monkeypatch):
         (["verify", "--nope"], "No such option '--nope'"),
         (["check", "--examples", "0"], "Invalid value for '--examples'"),
         (["frobnicate"], "No such command 'frobnicate'"),
+        (["check", "--examples", "100001"], "100001 is not in the range 1<=x<=100000"),
+        (["verify", "--examples", "1000000"], "1000000 is not in the range 1<=x<=100000"),
+        (["scan", ".", "--table", ""], "'' is not a table name"),
+        (["scan", ".", "--table", "  "], "is not a table name"),
+        (["scan", ".", "--table", "a.b.c.d"], "'a.b.c.d' has 4 parts: give table or schema.table"),
+        (["verify", "--table", "public."], "'public.' is not a table name"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args, fragment):
