@@ -45,3 +45,18 @@ def test_the_readme_test_command_is_what_ci_runs():
         if not line.lstrip().startswith("#")
     ]
     assert command in runs
+
+
+def test_the_github_workflows_pass_actionlint():
+    """ci.yml and the reusable gate stay valid (and off deprecated action runtimes)."""
+    import shutil
+    import subprocess
+    import sys
+
+    actionlint = Path(sys.executable).parent / "actionlint"
+    binary = str(actionlint) if actionlint.exists() else shutil.which("actionlint")
+    assert binary, "actionlint is missing: pip install -e '.[test]'"
+    workflows = sorted(str(p) for p in (README.parent / ".github" / "workflows").glob("*.yml"))
+    assert len(workflows) >= 2
+    result = subprocess.run([binary, *workflows], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
