@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -25,19 +27,31 @@ class _Group(click.Group):
     input errors, 3 for anything unexpected (a bug: `--debug` shows the traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from migverify.interrupt import handling_interrupts, interrupted
+
         try:
-            return super().invoke(ctx)
-        except MigverifyError as error:
+            with handling_interrupts():
+                return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (KeyboardInterrupt, Exception) as error:
+            # A signal wins over whatever error it caused on the way out (a cancelled query).
+            signum = interrupted()
+            if signum is not None or isinstance(error, KeyboardInterrupt):
+                if _debug(ctx):
+                    traceback.print_exc()
+                _exit_interrupted(ctx, signum or signal.SIGINT)
+            if not isinstance(error, Exception):
+                raise  # pragma: no cover - KeyboardInterrupt is handled above
+            self._fail(ctx, error)
+
+    def _fail(self, ctx: click.Context, error: Exception) -> None:
+        if isinstance(error, MigverifyError):
             if _debug(ctx):
                 traceback.print_exc()
             click.echo(f"migverify: error: {error}", err=True)
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            click.echo("migverify: interrupted", err=True)
-            ctx.exit(130)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except Exception as error:
+        else:
             debug = _debug(ctx)
             if debug:
                 traceback.print_exc()
@@ -47,6 +61,23 @@ class _Group(click.Group):
                 f"migverify: internal error: {type(error).__name__}: {message}{hint}", err=True
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def _exit_interrupted(ctx: click.Context, signum: int) -> None:
+    """Interrupted: no verdict, the word on stderr, exit 128 + the signal (130, 143)."""
+    from migverify.interrupt import disarm
+
+    disarm()
+    name = signal.Signals(signum).name
+    click.echo(f"migverify: interrupted ({name}): no verdict", err=True)
+    ctx.exit(128 + signum)
+
+
+def _no_interrupt() -> None:
+    """Before rendering any result: an interrupted run has none (see migverify.interrupt)."""
+    from migverify.interrupt import raise_if_interrupted
+
+    raise_if_interrupted()
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -151,6 +182,7 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
         with db.connect() as conn:
             load_sql_files(conn, files)
             catalog = load_catalog(conn)
+    _no_interrupt()
     if fmt == "json":
         click.echo(_render_json(catalog.to_dict()))
     else:
@@ -256,6 +288,7 @@ def check(
         ),
         progress=progress,
     )
+    _no_interrupt()
     if fmt == "text":
         from migverify.report.check import render_text
 
@@ -435,6 +468,7 @@ def verify(
     )
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() else None
     result = run_verify(request, progress)
+    _no_interrupt()
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
     sys.exit(EXIT_OK if result.equivalent else EXIT_FOUND)
 
@@ -534,6 +568,7 @@ def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
 
     loaded = _load_spec_argument(spec)
     files = generate_files(loaded, sandbox_config)
+    _no_interrupt()
     target = out or loaded.out
     if target is None:
         click.echo(files["forward.sql"], nl=False)
@@ -605,6 +640,7 @@ def reference_run(
     result = run_world(
         spec_for(config), world, cycles, seed, sandbox_config, compat_sql, str(compat or "")
     )
+    _no_interrupt()
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
@@ -625,6 +661,8 @@ def reference_run(
 def main() -> None:
     """Console-script entry point: usage errors are one line too, like every other error."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    # psycopg logs its own view of a cancelled query; the CLI reports the interrupt itself.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         code = cli.main(prog_name="migverify", standalone_mode=False)
     except click.exceptions.UsageError as error:

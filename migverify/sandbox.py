@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from migverify import interrupt
 from migverify.errors import InputError, ServerError
 
 # Copies of PostgreSQL installations the server user could not read where they are (see
@@ -103,8 +104,15 @@ class LocalCluster:
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         try:
+            # A session of its own: Ctrl-C in the terminal reaches migverify, not the server
+            # (SIGINT would make the postmaster shut down under the running workloads).
             result = subprocess.run(
-                command, user=self.user, capture_output=True, text=True, stdin=subprocess.DEVNULL
+                command,
+                user=self.user,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         except OSError as error:
             raise ServerError(f"cannot run {command[0]}: {error.strerror or error}") from None
@@ -114,6 +122,12 @@ class LocalCluster:
         return result
 
     def start(self) -> None:
+        """Create and start the cluster. Signals wait until it runs (or failed): an interrupted
+        pg_ctl could leave a postmaster behind that no one knows about."""
+        with interrupt.deferred():
+            self._start()
+
+    def _start(self) -> None:
         for tool in ("initdb", "pg_ctl", "postgres"):
             if not (self.bin_dir / tool).exists():
                 raise InputError(
@@ -174,6 +188,11 @@ class LocalCluster:
         return f"su -s /bin/sh {self.user} -c {shlex.quote(command)}"
 
     def stop(self) -> None:
+        """Stop the server and remove its directory (unless kept); signals wait until done."""
+        with interrupt.deferred():
+            self._stop()
+
+    def _stop(self) -> None:
         if self.workdir is None:
             return
         if self.keep:
@@ -309,21 +328,27 @@ class Sandbox:
     databases: list[ScratchDatabase] = field(default_factory=list)
     _cluster: LocalCluster | None = None
     _admin_dsn: str | None = None
-    _previous_sigterm: object = None
+    _signals: Any = None  # the SIGTERM handling this sandbox installed, if any
     _created: list[str] = field(default_factory=list)  # every database name ever created
     _token: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def __enter__(self) -> Sandbox:
-        if _in_main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_exit)
+        # SIGTERM must run the cleanup below; the CLI installs its own handlers for the whole
+        # command, a library user gets this one for the sandbox's lifetime.
+        if not interrupt.managed():
+            self._signals = interrupt.handling_interrupts((signal.SIGTERM,))
+            self._signals.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             self.close()
         finally:
-            if self._previous_sigterm is not None:
-                signal.signal(signal.SIGTERM, self._previous_sigterm)  # type: ignore[arg-type]
+            if self._signals is not None:
+                self._signals.__exit__(None, None, None)
+                self._signals = None
+                if exc[0] is None:
+                    interrupt.raise_if_interrupted()  # a SIGTERM that came during cleanup
 
     @property
     def admin_dsn(self) -> str:
@@ -393,7 +418,14 @@ class Sandbox:
         self.databases.remove(db)
 
     def close(self) -> None:
-        """Drop every scratch database and stop the server migverify started (unless --keep)."""
+        """Drop every scratch database and stop the server migverify started (unless --keep).
+
+        A signal during the cleanup is only recorded (the CLI reports it afterwards): a second
+        Ctrl-C must not leave a server or a database behind."""
+        with interrupt.deferred():
+            self._close()
+
+    def _close(self) -> None:
         try:
             if self.config.keep:
                 for db in self.databases:
@@ -449,13 +481,3 @@ def _with_dbname(dsn: str, dbname: str) -> str:
 def _slug(purpose: str) -> str:
     cleaned = "".join(c if c.isalnum() else "_" for c in purpose.lower())
     return cleaned[:30] or "db"
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _sigterm_to_exit(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)

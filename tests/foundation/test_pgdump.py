@@ -279,3 +279,27 @@ def test_pg_dump_archive_is_named(tmp_path):
         f"migverify: error: {path}: a pg_dump archive, not SQL text "
         f"(convert it: pg_restore -f out.sql {path})\n"
     )
+
+
+def test_a_set_of_a_parameter_the_server_lacks_is_skipped_with_a_notice(tmp_path):
+    # What a PostgreSQL 18 dump's `SET transaction_timeout = 0;` does on a 15 server.
+    path = tmp_path / "newer.sql"
+    path.write_text("SET no_such_parameter_here = 0;\nCREATE TABLE t (id int);\n")
+    result = _run("inspect", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"migverify: notice: skipped {path}:1: unrecognized configuration parameter "
+        '"no_such_parameter_here" (SQLSTATE 42704)\n'
+    )
+    assert "table public.t" in result.stdout
+
+
+def test_other_meta_commands_are_reported_not_run(tmp_path):
+    path = tmp_path / "meta.sql"
+    path.write_text("\\restrict k\nCREATE TABLE t (id int);\n\\set ON_ERROR_STOP on\n")
+    result = _run("inspect", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"migverify: error: {path}:3: psql meta-command \\set is not supported "
+        "(only plain SQL can be loaded)\n"
+    )
