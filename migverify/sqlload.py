@@ -28,8 +28,8 @@ from migverify.errors import InputError, SQLFileError
 _NEAR = re.compile(r'at or near "(.*)"')
 # Lines that start (after blanks) with a backslash: psql meta-commands when outside a literal.
 _BACKSLASH_LINE = re.compile(r"^[ \t]*\\", re.M)
-# The line that ends COPY ... FROM stdin data (psql's rule: `\.` alone on its line).
-_COPY_END = re.compile(r"^\\\.\r?$", re.M)
+# Where a COPY ... FROM stdin statement may be: the scanner and parser decide.
+_STDIN = re.compile(r"\bstdin\b", re.I)
 _COPY_DATA_LINE = re.compile(r", line (\d+)")
 _IGNORED_META = ("\\restrict", "\\unrestrict")  # pg_dump's guard against malicious servers
 ROLE_COMMENT = "created by migverify for "  # + the scratch database the role was created for
@@ -83,6 +83,21 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, offset)) + 1
 
 
+class _Lines:
+    """Line numbers of offsets asked in increasing order: O(text) in all, not per question."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.offset, self.line = text, 0, 1
+
+    def __call__(self, offset: int) -> int:
+        offset = max(0, offset)
+        if offset < self.offset:
+            self.offset, self.line = 0, 1
+        self.line += self.text.count("\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
 def split_script(text: str, name: str) -> list[Statement]:
     """Split a script into statements with pglast; syntax errors raise `SQLFileError` with the line.
 
@@ -104,17 +119,17 @@ def split_script(text: str, name: str) -> list[Statement]:
 def script_parts(text: str, name: str) -> list[Statement | CopyData]:
     """The statements and COPY data blocks of a script, in order; syntax errors name the line."""
     text = text.removeprefix("\ufeff")
+    lines = _Lines(text)
     parts: list[Statement | CopyData] = []
     pos = 0
     while pos < len(text):
         cut, copy = _next_barrier(text, pos)
         if copy is not None:
-            statements = _statements(text, pos, copy.stop, name)
+            statements = _statements(text, pos, copy.stop, name, lines)
             if not statements:  # pragma: no cover - the scanner saw a COPY statement there
                 raise SQLFileError(name, line_of(text, copy.start), "cannot split COPY statement")
-            data_start = text.find("\n", copy.stop)
-            data_start = len(text) if data_start < 0 else data_start + 1
-            end = _COPY_END.search(text, data_start)
+            data_start = _next_line(text, copy.stop)
+            end = _copy_end(text, data_start)
             if end is None:
                 raise SQLFileError(
                     name,
@@ -122,12 +137,10 @@ def script_parts(text: str, name: str) -> list[Statement | CopyData]:
                     "COPY ... FROM stdin data is not ended by a line \\.",
                 )
             parts.extend(statements[:-1])
-            parts.append(
-                CopyData(statements[-1], text[data_start : end.start()], line_of(text, data_start))
-            )
-            pos = _next_line(text, end.end())
+            parts.append(CopyData(statements[-1], text[data_start:end], lines(data_start)))
+            pos = _next_line(text, end)
             continue
-        parts.extend(_statements(text, pos, cut, name))
+        parts.extend(_statements(text, pos, cut, name, lines))
         if cut >= len(text):
             break
         line_end = text.find("\n", cut)
@@ -148,6 +161,19 @@ def _next_line(text: str, offset: int) -> int:
     return len(text) if newline < 0 else newline + 1
 
 
+def _copy_end(text: str, data_start: int) -> int | None:
+    """Offset of the line `\\.` that ends COPY data starting at DATA_START (COPY's text
+    format, not SQL: a plain search), or None."""
+    at = data_start
+    while True:
+        if text.startswith("\\.", at) and text[at + 2 : at + 3] in ("", "\n", "\r"):
+            return at
+        newline = text.find("\n\\.", at)
+        if newline < 0:
+            return None
+        at = newline + 1
+
+
 def _next_barrier(text: str, pos: int) -> tuple[int, slice | None]:
     """Where the plain SQL from POS ends: the next meta-command line, or a COPY FROM stdin.
 
@@ -158,33 +184,43 @@ def _next_barrier(text: str, pos: int) -> tuple[int, slice | None]:
     while True:
         match = _BACKSLASH_LINE.search(text, search_from)
         cut = match.start() if match else len(text)
-        complete, copy = _scan_for_copy(text, pos, cut)
-        if copy is not None or complete or cut >= len(text):
+        copy = _first_copy(text, pos, cut)
+        if copy is not None or cut >= len(text) or _lexically_complete(text[pos:cut]):
             return cut, copy
         search_from = _next_line(text, cut)  # the backslash line is inside a literal
 
 
-def _scan_for_copy(text: str, start: int, end: int) -> tuple[bool, slice | None]:
-    """Whether TEXT[start:end] is lexically complete, and the first COPY FROM stdin in it.
+def _first_copy(text: str, start: int, end: int) -> slice | None:
+    """The first COPY ... FROM stdin statement in TEXT[start:end].
 
-    Lines after a COPY statement are its data, not SQL: the scanner may fail there (a quote in
-    the data), so on a lexical error the statements before the error are still searched.
+    Only the SQL up to a statement naming stdin is scanned: the lines after a COPY statement
+    are its data, which may be megabytes and need not be valid SQL tokens.
     """
-    region = text[start:end]
-    complete = True
-    try:
-        slices = parser.split(region, with_parser=False, only_slices=True)
-    except parser.ParseError as error:
-        complete = False
-        offset = int(error.args[1]) if len(error.args) > 1 else 0
+    for hint in _STDIN.finditer(text, start, end):
+        semicolon = text.find(";", hint.end(), end)
+        stop = end if semicolon < 0 else min(_next_line(text, semicolon), end)
+        region = text[start:stop]
         try:
-            slices = parser.split(region[:offset], with_parser=False, only_slices=True)
-        except parser.ParseError:
-            return False, None
-    for piece in slices:
-        if _is_copy_from_stdin(region[piece]):
-            return complete, slice(start + piece.start, start + piece.stop)
-    return complete, None
+            slices = parser.split(region, with_parser=False, only_slices=True)
+        except parser.ParseError as error:
+            offset = int(error.args[1]) if len(error.args) > 1 else 0
+            try:  # a lexical error after the COPY statement, e.g. a quote in its data
+                slices = parser.split(region[:offset], with_parser=False, only_slices=True)
+            except parser.ParseError:
+                continue
+        for piece in slices:
+            if _is_copy_from_stdin(region[piece]):
+                return slice(start + piece.start, start + piece.stop)
+    return None
+
+
+def _lexically_complete(region: str) -> bool:
+    """Whether REGION ends outside any literal or comment (per the PostgreSQL scanner)."""
+    try:
+        parser.split(region, with_parser=False, only_slices=True)
+    except parser.ParseError:
+        return False
+    return True
 
 
 def _is_copy_from_stdin(statement: str) -> bool:
@@ -208,8 +244,11 @@ def _is_copy_from_stdin(statement: str) -> bool:
     )
 
 
-def _statements(text: str, start: int, end: int, name: str) -> list[Statement]:
+def _statements(
+    text: str, start: int, end: int, name: str, lines: _Lines | None = None
+) -> list[Statement]:
     """The statements of TEXT[start:end], split by the parser; offsets and lines are TEXT's."""
+    line = lines or _Lines(text)
     region = text[start:end]
     try:
         slices = pglast.split(region, with_parser=True, only_slices=True)
@@ -220,9 +259,7 @@ def _statements(text: str, start: int, end: int, name: str) -> list[Statement]:
             name, line_of(text, offset), _explain_parse_error(text, offset, message)
         ) from None
     return [
-        Statement(
-            text=region[piece], offset=start + piece.start, line=line_of(text, start + piece.start)
-        )
+        Statement(text=region[piece], offset=start + piece.start, line=line(start + piece.start))
         for piece in slices
     ]
 
@@ -272,6 +309,7 @@ class _Loader:
         self.conn, self.text, self.name = conn, text, name
         self.created_roles: list[str] = []
         self.skipped: list[str] = []
+        self.known_roles: set[str] = set()  # seen to exist: no query per GRANT of a dump
 
     def execute(self, statement: Statement) -> None:
         node = _parse_one(statement.text)
@@ -343,9 +381,12 @@ class _Loader:
             self.conn.rollback()
 
     def _create_missing_roles(self, statement: Statement, node: ast.Node) -> None:
-        names = referenced_roles(node)
+        if isinstance(node, ast.DropRoleStmt):
+            self.known_roles.clear()
+        names = referenced_roles(node) - self.known_roles
         if not names:
             return
+        self.known_roles |= names
         rows = self.conn.execute(
             "SELECT name FROM unnest(%s::text[]) AS name"
             " WHERE name NOT IN (SELECT rolname FROM pg_roles) ORDER BY name",
