@@ -634,12 +634,13 @@ def reference_run(
     import json
 
     from migverify.reference import run_world, spec_for
+    from migverify.sandbox import with_spec_roles
     from migverify.sqlload import read_script
 
     compat_sql = read_script(compat) if compat else None
-    result = run_world(
-        spec_for(config), world, cycles, seed, sandbox_config, compat_sql, str(compat or "")
-    )
+    spec = spec_for(config)
+    sandbox_config = with_spec_roles(sandbox_config, spec.roles)
+    result = run_world(spec, world, cycles, seed, sandbox_config, compat_sql, str(compat or ""))
     _no_interrupt()
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, sort_keys=True))

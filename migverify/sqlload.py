@@ -109,7 +109,7 @@ def split_script(text: str, name: str) -> list[Statement]:
         if isinstance(part, CopyData):
             raise SQLFileError(
                 name,
-                part.statement.line + _leading_blank_lines(part.statement.text),
+                start_line(part.statement),
                 "COPY ... FROM stdin data is not supported in this script (use INSERT)",
             )
         statements.append(part)
@@ -133,7 +133,7 @@ def script_parts(text: str, name: str) -> list[Statement | CopyData]:
             if end is None:
                 raise SQLFileError(
                     name,
-                    statements[-1].line + _leading_blank_lines(statements[-1].text),
+                    start_line(statements[-1]),
                     "COPY ... FROM stdin data is not ended by a line \\.",
                 )
             parts.extend(statements[:-1])
@@ -323,7 +323,7 @@ class _Loader:
         except psycopg.Error as error:
             self._rollback_failed()
             if _unknown_setting(node, error):
-                line = statement.line + _leading_blank_lines(statement.text)
+                line = start_line(statement)
                 self.skipped.append(f"{self.name}:{line}: {_server_message(error)}")
                 return
             raise SQLFileError(
@@ -343,7 +343,7 @@ class _Loader:
         if row is None:
             return False
         if not row[0].startswith(ROLE_COMMENT):
-            line = statement.line + _leading_blank_lines(statement.text)
+            line = start_line(statement)
             self.skipped.append(f"{self.name}:{line}: role {role!r} exists on the server already")
         return True
 
@@ -367,9 +367,7 @@ class _Loader:
             context = getattr(getattr(error, "diag", None), "context", None) or ""
             data_line = _COPY_DATA_LINE.search(context)
             line = (
-                part.line + int(data_line.group(1)) - 1
-                if data_line
-                else part.statement.line + _leading_blank_lines(part.statement.text)
+                part.line + int(data_line.group(1)) - 1 if data_line else start_line(part.statement)
             )
             raise SQLFileError(self.name, line, _server_message(error)) from None
 
@@ -398,7 +396,7 @@ class _Loader:
                 self._tag_role(role)
             except psycopg.Error as error:
                 self._rollback_failed()
-                line = statement.line + _leading_blank_lines(statement.text)
+                line = start_line(statement)
                 raise SQLFileError(
                     self.name,
                     line,
@@ -558,12 +556,18 @@ def _error_line(error: psycopg.Error, statement: Statement, text: str) -> int:
     if position:
         # statement_position is 1-based, in characters of the statement text sent.
         return line_of(text, statement.offset + int(position) - 1)
-    return statement.line + _leading_blank_lines(statement.text)
+    return start_line(statement)
 
 
-def _leading_blank_lines(text: str) -> int:
-    stripped = text.lstrip()
-    return text[: len(text) - len(stripped)].count("\n")
+def start_line(statement: Statement) -> int:
+    """The line of a statement's first token (a dump puts comment lines before each one)."""
+    try:
+        tokens = parser.scan(statement.text)
+    except parser.ParseError:
+        tokens = []
+    first = next((t for t in tokens if t.name not in ("SQL_COMMENT", "C_COMMENT")), None)
+    start = first.start if first else len(statement.text) - len(statement.text.lstrip())
+    return statement.line + statement.text.count("\n", 0, start)
 
 
 def _server_message(error: psycopg.Error) -> str:

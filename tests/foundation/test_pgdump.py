@@ -303,3 +303,11 @@ def test_other_meta_commands_are_reported_not_run(tmp_path):
         f"migverify: error: {path}:3: psql meta-command \\set is not supported "
         "(only plain SQL can be loaded)\n"
     )
+
+
+def test_lines_name_the_statement_not_the_comments_before_it(tmp_path):
+    path = tmp_path / "commented.sql"
+    path.write_text("\\restrict k\n\n--\n-- Name: x; Type: SETTING\n--\n\nSET no_such_x = 1;\n")
+    result = _run("inspect", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {path}:7: unrecognized configuration parameter" in result.stderr
