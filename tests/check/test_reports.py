@@ -176,15 +176,20 @@ def test_check_sarif_is_valid_against_the_sarif_2_1_0_schema():
 
 
 def test_scan_sarif_is_valid_against_the_sarif_2_1_0_schema():
+    # Through the CLI in its own process, as a user runs it.
+    import subprocess
+    import sys
+
     from conftest import FIXTURES
 
-    from migverify.report.scan import render_sarif as render_scan_sarif
-    from migverify.scan import scan_paths
-
-    scanned = scan_paths(
-        [FIXTURES / "xbot" / "app"], ["posted_decisions", "real_tweet_metrics"], jobs=1
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "scan", str(FIXTURES / "xbot" / "app")]
+        + ["--table", "posted_decisions", "--table", "real_tweet_metrics", "--format", "sarif"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    document = json.loads(render_scan_sarif(scanned))
+    document = json.loads(result.stdout)
     assert document["runs"][0]["results"]
     errors = list(_sarif_validator().iter_errors(document))
     assert not errors, errors[0].message
