@@ -25,7 +25,7 @@ from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
 from migverify.generate.plan import TablePlan, build_plans
 from migverify.generate.render import pretty_sql, render
-from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec
 
 __all__ = ["FILES", "build_plans", "generate_files", "generate_layer", "write_files"]
@@ -63,7 +63,7 @@ def generate_layer(
 
 
 def generate_files(spec: Spec, config: SandboxConfig | None = None) -> dict[str, str]:
-    with Sandbox(config or SandboxConfig()) as box:
+    with Sandbox(with_spec_roles(config or SandboxConfig(), spec.roles)) as box:
         return generate_layer(spec, box, upsert_warnings(spec))
 
 
