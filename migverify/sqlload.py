@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,17 +77,31 @@ def _explain_parse_error(text: str, offset: int, message: str) -> str:
     return message
 
 
-def load_sql_files(conn: psycopg.Connection, paths: Iterable[Path]) -> None:
+# A statement's replacement: None runs it as written, a sequence runs those texts instead (none:
+# the statement is skipped). Supabase projects use it to skip or stand in for extensions.
+Rewrite = Callable[["Statement"], Sequence[str] | None]
+
+
+def load_sql_files(
+    conn: psycopg.Connection, paths: Iterable[Path], rewrite: Rewrite | None = None
+) -> None:
     """Run each script in order on CONN (autocommit, so the scripts' own BEGIN/COMMIT work)."""
     for path in paths:
-        load_sql(conn, read_script(path), str(path))
+        load_sql(conn, read_script(path), str(path), rewrite)
 
 
-def load_sql(conn: psycopg.Connection, text: str, name: str) -> None:
+def load_sql(
+    conn: psycopg.Connection, text: str, name: str, rewrite: Rewrite | None = None
+) -> None:
     """Run one script; a server error raises `SQLFileError` at the failing statement's line."""
     statements = split_script(text, name)
     for statement in statements:
-        _execute(conn, statement, text, name)
+        replacement = rewrite(statement) if rewrite is not None else None
+        if replacement is None:
+            _execute(conn, statement, text, name)
+            continue
+        for piece in replacement:
+            _execute(conn, Statement(piece, statement.offset, statement.line), text, name)
 
 
 def _execute(conn: psycopg.Connection, statement: Statement, text: str, name: str) -> None:
