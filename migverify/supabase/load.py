@@ -194,6 +194,8 @@ class Loader:
 
     def rewrite(self, statement: Statement) -> Sequence[str] | None:
         """sqlload's hook: what to run for one statement (None: the statement itself)."""
+        if "extension" not in statement.text.lower():
+            return None  # cheap: only extension statements are rewritten (decided by pglast)
         try:
             nodes = parse_sql(statement.text)
         except ParseError:
