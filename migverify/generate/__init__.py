@@ -25,7 +25,7 @@ from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
 from migverify.generate.plan import TablePlan, build_plans
 from migverify.generate.render import pretty_sql, render
-from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec
 from migverify.supabase import SupabaseOptions
 
@@ -72,7 +72,7 @@ def generate_files(
     spec: Spec, config: SandboxConfig | None = None, supabase: bool = False
 ) -> dict[str, str]:
     """The files, from a sandbox of their own; SUPABASE forces the Supabase shim."""
-    with Sandbox(config or SandboxConfig()) as box:
+    with Sandbox(with_spec_roles(config or SandboxConfig(), spec.roles)) as box:
         return generate_layer(spec, box, upsert_warnings(spec), spec.supabase_options(supabase))
 
 

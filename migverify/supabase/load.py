@@ -14,7 +14,16 @@ from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 
 from migverify.errors import InputError
-from migverify.sqlload import Statement, load_sql_files, read_script, split_script
+from migverify.sqlload import (
+    ROLE_COMMENT,
+    CopyData,
+    Statement,
+    load_sql_files,
+    read_script,
+    script_parts,
+    split_script,
+    start_line,
+)
 from migverify.supabase import extensions
 from migverify.supabase.objects import Key, Objects, extension_schema, statement_objects
 
@@ -44,6 +53,13 @@ def shim_roles() -> tuple[ShimRole, ...]:
         ShimRole("dashboard_user", "NOLOGIN"),
         ShimRole("postgres", "NOLOGIN"),
     )
+
+
+def shim_sql() -> str:
+    """The shim's script (deterministic): roles, schemas, tables, functions, privileges."""
+    from migverify.generate.render import render
+
+    return render("supabase/shim.sql.j2", {"roles": shim_roles(), "role_comment": ROLE_COMMENT})
 
 
 # Roles whose mention makes a schema a Supabase one (`postgres` is everyone's).
@@ -127,7 +143,8 @@ class SupabasePlan:
 def _parse_file(path: Path) -> list[_Parsed]:
     text = read_script(path)
     parsed = []
-    for statement in split_script(text, str(path)):
+    for part in script_parts(text, str(path)):  # a pg_dump's COPY data: only its statement
+        statement = part.statement if isinstance(part, CopyData) else part
         try:
             nodes = parse_sql(statement.text)
         except ParseError:
@@ -136,7 +153,7 @@ def _parse_file(path: Path) -> list[_Parsed]:
             parsed.append(
                 _Parsed(
                     str(path),
-                    statement.line,
+                    start_line(statement),
                     statement.text,
                     raw.stmt,
                     statement_objects(raw.stmt),
@@ -224,9 +241,7 @@ class Loader:
     # --- the shim ---------------------------------------------------------------------------------
 
     def install_shim(self) -> None:
-        from migverify.generate.render import render
-
-        text = render("supabase/shim.sql.j2", {"roles": shim_roles()})
+        text = shim_sql()
         left_out = 0
         for statement in split_script(text, SHIM_NAME):
             node = parse_sql(statement.text)[0].stmt
@@ -237,6 +252,7 @@ class Loader:
             if isinstance(node, ast.CreateStmt):
                 relation = node.relation
                 self.shim_relations.append(f"{relation.schemaname}.{relation.relname}")
+        self._apply_database_settings()
         why = ", ".join(self.plan.reasons[:4]) or "asked for"
         more = len(self.plan.reasons) - 4
         self.plan.say(
@@ -248,6 +264,18 @@ class Loader:
                 else ""
             )
         )
+
+    def _apply_database_settings(self) -> None:
+        """The database's own settings (the shim's search_path with `extensions`) in this session
+        too: a new connection gets them, and sqlload puts back what each script SETs."""
+        rows = self.conn.execute(
+            "SELECT unnest(setconfig) FROM pg_db_role_setting"
+            " WHERE setrole = 0 AND setdatabase ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+        for (item,) in rows:
+            name, _, value = item.partition("=")
+            self.conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
     def _brought_by_scripts(self, objects: Objects) -> bool:
         """A shim statement that creates, or works on, an object the scripts create directly."""

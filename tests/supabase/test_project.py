@@ -96,7 +96,7 @@ def test_skip_extensions_is_read(tmp_path):
     [
         (
             'skip_extension = ["http"]',
-            "[legacy]: unknown key 'skip_extension' (did you mean 'skip_extensions'?)",
+            "unknown key in [legacy] 'skip_extension' (did you mean 'skip_extensions'?)",
         ),
         ('skip_extensions = "http"', "legacy.skip_extensions must be a list of names"),
     ],
