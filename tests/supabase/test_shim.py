@@ -267,3 +267,20 @@ def test_a_dump_that_creates_auth_itself_loads_over_the_shim(sandbox, tmp_path):
             ).fetchone()[0]
             == 1
         )  # the dump's one only
+
+
+def test_the_shims_roles_are_dropped_again_on_a_dsn_server(pg, tmp_path):
+    from click.testing import CliRunner
+
+    from migverify.cli import cli
+
+    path = tmp_path / "plain.sql"
+    path.write_text("create table public.t (id int primary key);\n")
+    roles = "SELECT rolname FROM pg_roles ORDER BY 1"
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        before = [row[0] for row in conn.execute(roles)]
+    result = CliRunner().invoke(cli, ["inspect", str(path), "--supabase", "--dsn", pg.dsn])
+    assert result.exit_code == 0, result.output
+    assert "Supabase shim installed" in result.stderr and "kept role" not in result.stderr
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        assert [row[0] for row in conn.execute(roles)] == before
