@@ -220,8 +220,9 @@ def test_sql_that_uses_supabase_objects_needs_the_shim(tmp_path, sql, reason):
     assert plan.needed and reason in plan.reasons, plan.reasons
 
 
-# The start of a pg_dump of a Supabase database: it creates auth and its own auth.users.
-DUMP = """
+# A pg_dump of a Supabase database, in short (\restrict, COPY data): it creates auth and its
+# own auth.users.
+DUMP = """\\restrict k3y
 SET check_function_bodies = false;
 SELECT pg_catalog.set_config('search_path', '', false);
 CREATE SCHEMA auth;
@@ -233,6 +234,9 @@ CREATE TABLE auth.users (
     raw_user_meta_data jsonb
 );
 ALTER TABLE ONLY auth.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+COPY auth.users (instance_id, id, email, raw_user_meta_data) FROM stdin;
+00000000-0000-0000-0000-000000000000\ta1c5e8d2-3b4f-4c6a-9d7e-0f1a2b3c4d5e\tada@example.com\t{}
+\\.
 CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
   select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid
 $$;
@@ -244,6 +248,7 @@ ALTER TABLE ONLY public.notes ADD CONSTRAINT notes_user_id_fkey FOREIGN KEY (use
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon;
 GRANT ALL ON TABLE public.notes TO authenticated;
 INSERT INTO storage.buckets (id, name) VALUES ('files', 'files');
+\\unrestrict k3y
 """
 
 
@@ -258,6 +263,7 @@ def test_a_dump_that_creates_auth_itself_loads_over_the_shim(sandbox, tmp_path):
             "WHERE table_schema = 'auth' AND table_name = 'users'"
         ).fetchone()[0]
         assert columns == 4
+        assert conn.execute("SELECT email FROM auth.users").fetchall() == [("ada@example.com",)]
         assert loader.shim_relations == ["storage.buckets", "storage.objects"]
         assert conn.execute("SELECT count(*) FROM storage.buckets").fetchone()[0] == 1
         assert (
