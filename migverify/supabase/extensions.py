@@ -36,7 +36,8 @@ def missing_message(conn: psycopg.Connection, name: str) -> str:
     return (
         f'extension "{name}" is not available on this server (PostgreSQL {version}): '
         f"use --pg-bin with a server that has it{where}, or, when only function bodies use it, "
-        f'skip it with [legacy] skip_extensions = ["{name}"]'
+        f'skip it with [legacy] skip_extensions = ["{name}"] (--skip-extension {name} for '
+        "verify and inspect)"
     )
 
 

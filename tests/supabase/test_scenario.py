@@ -77,7 +77,10 @@ def test_without_pgvector_the_project_stops_at_the_extension(pg):
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .endswith('skip it with [legacy] skip_extensions = ["vector"]')
+        .endswith(
+            'skip it with [legacy] skip_extensions = ["vector"] '
+            "(--skip-extension vector for verify and inspect)"
+        )
     )
     assert '20240304110000_documents.sql:3: extension "vector" is not available' in result.stderr
 
