@@ -111,3 +111,19 @@ def test_the_spec_skips_extensions_and_check_warns(pg, tmp_path):
 def test_bin_dirs_that_have_an_extension(pg):
     assert pg.bin_dir in bin_dirs_with("plpgsql") or pg.version != "15"
     assert bin_dirs_with("no_such_extension_anywhere") == []
+
+
+PLATFORM_EXTENSIONS = ("pgsodium", "pg_graphql", "pg_stat_statements", "pgjwt", "supabase_vault")
+
+
+def test_a_supabase_db_dump_loads_with_its_platform_extensions_skipped(pg):
+    dump = Path(__file__).parent / "supabase_db_dump.sql"
+    args = ["inspect", str(dump), "--dsn", pg.dsn, "--format", "json"]
+    for name in PLATFORM_EXTENSIONS:
+        args += ["--skip-extension", name]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    for name in PLATFORM_EXTENSIONS:
+        assert f"notice: extension {name} skipped" in result.stderr
+    assert "Supabase shim installed" in result.stderr
+    assert '"todos"' in result.stdout and "Individuals can view their own todos." in result.stdout
