@@ -9,7 +9,8 @@ Supabase's own definitions as of August 2025:
 - roles `anon`, `authenticated`, `service_role` (BYPASSRLS when migverify connects as a
   superuser), `authenticator`, `supabase_admin`, `supabase_auth_admin`,
   `supabase_storage_admin`, `dashboard_user`, `postgres`, all NOLOGIN and created only when
-  missing (roles are cluster-wide); the API roles' usage of `public` and the default privileges
+  missing (roles are cluster-wide; tagged like sqlload's, so a `--dsn` server drops them
+  again at the end); the API roles' usage of `public` and the default privileges
   that grant every new table, function and sequence in `public` to them; schema `extensions` with
   `uuid-ossp` and `pgcrypto`, on the database's search_path; the empty publication
   `supabase_realtime` — supabase/postgres `migrations/db/init-scripts/00000000000000-initial-
