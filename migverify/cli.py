@@ -84,6 +84,29 @@ def _debug(ctx: click.Context) -> bool:
     return bool(ctx.obj and ctx.obj.get("debug"))
 
 
+class _Notices(logging.Handler):
+    """The library's notices (logger "migverify"), each once per command, on the current stderr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.seen:
+            self.seen.add(message)
+            click.echo(f"migverify: notice: {message}", err=True)
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("migverify")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in [h for h in logger.handlers if isinstance(h, _Notices)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_Notices())
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migverify")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -92,6 +115,38 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Prove a PostgreSQL compatibility layer safe before cutover."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    _show_notices()
+
+
+def supabase_flag(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--supabase: load the SQL into a Supabase-compatible database even if it does not need it."""
+    return click.option(
+        "--supabase",
+        is_flag=True,
+        help="Load the SQL over the Supabase shim (roles, auth, storage, extensions) even when "
+        "it does not use them (by default the shim is installed when it does).",
+    )(func)
+
+
+def supabase_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--supabase and --skip-extension for commands that take SQL files, not a spec."""
+
+    @supabase_flag
+    @click.option(
+        "--skip-extension",
+        "skip_extensions",
+        multiple=True,
+        metavar="NAME",
+        help="Do not create this extension (repeatable); functions that call it are reported.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, supabase: bool, skip_extensions: tuple[str, ...], **kwargs: Any) -> Any:
+        from migverify.supabase import SupabaseOptions
+
+        options = SupabaseOptions("on" if supabase else "auto", tuple(skip_extensions))
+        return func(*args, supabase=options, **kwargs)
+
+    return wrapper
 
 
 def _table_names(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -164,8 +219,9 @@ def _render_json(data: Any) -> str:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@supabase_options
 @server_options
-def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
+def inspect(files: tuple[Path, ...], fmt: str, supabase: Any, sandbox_config: Any) -> None:
     """Load SQL FILES into a scratch database and print the schema catalog.
 
     \b
@@ -175,12 +231,13 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
     from migverify.catalog import load_catalog
     from migverify.report.catalog import render_catalog_text
     from migverify.sandbox import Sandbox
-    from migverify.sqlload import load_sql_files
+    from migverify.supabase import SupabasePlan
 
+    plan = SupabasePlan(tuple(files), supabase)
     with Sandbox(sandbox_config) as sandbox:
         db = sandbox.create_database("inspect")
         with db.connect() as conn:
-            load_sql_files(conn, files)
+            plan.prepare(conn).load(files)
             catalog = load_catalog(conn)
     _no_interrupt()
     if fmt == "json":
@@ -229,6 +286,7 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
     help="Also run a consumer in both worlds: `reference` is the seed's learning pipeline.",
 )
 @click.option("--rules", "list_rules", is_flag=True, help="List the rules and exit.")
+@supabase_flag
 @server_options
 def check(
     directory: Path | None,
@@ -241,6 +299,7 @@ def check(
     sarif_path: Path | None,
     consumer: str | None,
     list_rules: bool,
+    supabase: bool,
     sandbox_config: Any,
 ) -> None:
     """Is it safe to cut over? Scan, lint, generate (or take --compat) and verify.
@@ -285,6 +344,7 @@ def check(
             examples=examples,
             sandbox=sandbox_config,
             consumer=consumer,
+            supabase=supabase,
         ),
         progress=progress,
     )
@@ -409,6 +469,7 @@ def _progress_printer() -> Callable[[str], None]:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@supabase_options
 @server_options
 def verify(
     legacy,
@@ -424,6 +485,7 @@ def verify(
     seed_value,
     strict,
     fmt,
+    supabase,
     sandbox_config,
 ) -> None:
     """Prove a compatibility layer equivalent to the legacy tables on real PostgreSQL.
@@ -466,6 +528,7 @@ def verify(
         seed_value=seed_value,
         strict=strict,
         sandbox=sandbox_config,
+        supabase=supabase,
     )
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() else None
     result = run_verify(request, progress)
@@ -575,8 +638,9 @@ def _load_spec_argument(spec: Path | None) -> Any:
     help="Directory for forward.sql, rollback.sql and REVIEW.md (default: [generate] out, "
     "else print forward.sql).",
 )
+@supabase_flag
 @server_options
-def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
+def generate(spec: Path | None, out: Path | None, supabase: bool, sandbox_config: Any) -> None:
     """Write the compatibility layer for SPEC (migverify.toml or a directory holding it).
 
     Files are parsed by pglast and pretty-printed, and byte-identical on every run.
@@ -588,7 +652,7 @@ def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
     from migverify.generate import generate_files, write_files
 
     loaded = _load_spec_argument(spec)
-    files = generate_files(loaded, sandbox_config)
+    files = generate_files(loaded, sandbox_config, supabase)
     _no_interrupt()
     target = out or loaded.out
     if target is None:
@@ -601,8 +665,9 @@ def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
 
 @cli.command()
 @click.argument("spec", required=False, type=click.Path(path_type=Path))
+@supabase_flag
 @server_options
-def rollback(spec: Path | None, sandbox_config: Any) -> None:
+def rollback(spec: Path | None, supabase: bool, sandbox_config: Any) -> None:
     """Print the rollback script of SPEC's compatibility layer.
 
     \b
@@ -611,7 +676,8 @@ def rollback(spec: Path | None, sandbox_config: Any) -> None:
     """
     from migverify.generate import generate_files
 
-    click.echo(generate_files(_load_spec_argument(spec), sandbox_config)["rollback.sql"], nl=False)
+    files = generate_files(_load_spec_argument(spec), sandbox_config, supabase)
+    click.echo(files["rollback.sql"], nl=False)
 
 
 @cli.group()

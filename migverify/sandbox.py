@@ -399,6 +399,8 @@ class Sandbox:
                     f"cannot create a scratch database on {_describe(self.admin_dsn)}: "
                     f"{error.diag.message_primary} (the --dsn role needs CREATEDB)"
                 ) from None
+            if template is not None:
+                _copy_database_settings(conn, template.name, name)
         db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
         self.databases.append(db)
         self._created.append(name)
@@ -470,6 +472,30 @@ def scratch_database(config: SandboxConfig, purpose: str) -> Iterator[ScratchDat
     """One scratch database for the duration of a `with` block."""
     with Sandbox(config) as sandbox:
         yield sandbox.create_database(purpose)
+
+
+# Settings whose stored value is a list of identifiers (`"$user", public`), not one literal.
+_LIST_SETTINGS = frozenset(
+    {"search_path", "temp_tablespaces", "local_preload_libraries", "session_preload_libraries"}
+)
+
+
+def _copy_database_settings(conn: psycopg.Connection, template: str, name: str) -> None:
+    """`ALTER DATABASE … SET` of the template on the copy too: CREATE DATABASE … TEMPLATE does
+    not copy them (e.g. the search_path with `extensions` of a Supabase-style database)."""
+    rows = conn.execute(
+        "SELECT unnest(s.setconfig) FROM pg_db_role_setting s "
+        "JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = %s AND s.setrole = 0",
+        (template,),
+    ).fetchall()
+    for (item,) in rows:
+        setting, value = item.split("=", 1)
+        stored = sql.SQL(value) if setting in _LIST_SETTINGS else sql.Literal(value)
+        conn.execute(
+            sql.SQL("ALTER DATABASE {} SET {} TO {}").format(
+                sql.Identifier(name), sql.Identifier(setting), stored
+            )
+        )
 
 
 def _with_dbname(dsn: str, dbname: str) -> str:

@@ -4,6 +4,8 @@ Format (paths are relative to the spec file)::
 
     [legacy]
     sql = ["legacy.sql", "seed.sql"]     # or: dsn = "postgresql://..." (read only)
+    supabase = "supabase"                # a Supabase CLI directory: migrations/*.sql, then seeds
+    skip_extensions = ["http"]           # extensions not created (used only in function bodies)
     roles = "roles.sql"                  # optional: pg_dumpall --roles-only output (like --roles)
     [target]
     sql = ["target.sql"]
@@ -48,7 +50,7 @@ from migverify.errors import InputError
 SPEC_FILENAME = "migverify.toml"
 # Every key the spec knows, per section: anything else is an error with a did-you-mean.
 SECTION_KEYS: dict[str, frozenset[str]] = {
-    "legacy": frozenset({"sql", "dsn", "roles"}),
+    "legacy": frozenset({"sql", "dsn", "roles", "supabase", "skip_extensions"}),
     "target": frozenset({"sql"}),
     "scan": frozenset({"paths", "max_file_size"}),
     "generate": frozenset({"legacy_tables", "lock_timeout", "batch_size", "out"}),
@@ -95,6 +97,8 @@ class Spec:
     out: Path | None = None
     lint_ignore: tuple[str, ...] = ()
     scan_max_file_size: int = 5 * 1024 * 1024
+    supabase_dir: Path | None = None  # [legacy] supabase: its files lead legacy_sql
+    skip_extensions: tuple[str, ...] = ()
     roles: Path | None = None  # pg_dumpall --roles-only output to create before loading
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
@@ -110,6 +114,14 @@ class Spec:
     def error(self, key: str, message: str) -> InputError:
         """An error naming the spec file and the line where dotted KEY is defined."""
         return _SpecReader(self.path, self.text, self.raw).error(key, message)
+
+    def supabase_options(self, force: bool = False) -> Any:
+        """How SQL is loaded for this spec: the Supabase shim always for a Supabase directory
+        (or FORCE, `--supabase`), else when the SQL needs it; the extensions to skip."""
+        from migverify.supabase import SupabaseOptions
+
+        mode = "on" if force or self.supabase_dir is not None else "auto"
+        return SupabaseOptions(mode=mode, skip_extensions=self.skip_extensions)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:
@@ -259,6 +271,28 @@ class _SpecReader:
             result.append(resolved)
         return tuple(result)
 
+    def names(self, section: str, key: str) -> tuple[str, ...]:
+        value = self.section(section).get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.error(f"{section}.{key}", f"{section}.{key} must be a list of names")
+        return tuple(value)
+
+    def supabase_project(self, value: Any) -> tuple[Path | None, tuple[Path, ...]]:
+        """[legacy] supabase: the directory and its SQL files in the order the CLI runs them."""
+        if value is None:
+            return None, ()
+        if not isinstance(value, str) or not value:
+            raise self.error("legacy.supabase", 'legacy.supabase must be a directory ("supabase")')
+        directory = (self.path.parent / value).resolve()
+        if not directory.is_dir():
+            raise self.error("legacy.supabase", f"legacy.supabase: {value} is not a directory")
+        from migverify.supabase import project_files
+
+        try:
+            return directory, project_files(directory)
+        except InputError as error:
+            raise self.error("legacy.supabase", f"legacy.supabase: {error}") from None
+
     def pairs(self, key: str, value: Any, values: str = "column") -> tuple[tuple[str, Any], ...]:
         """A table of name = value: column names (VALUES "column") or constants ("value")."""
         if not isinstance(value, dict):
@@ -345,8 +379,11 @@ class _SpecReader:
             self.section("generate"),
             self.section("lint"),
         )
-        if not legacy.get("sql") and not legacy.get("dsn"):
-            raise self.error("legacy", '[legacy] needs sql = [files] or dsn = "..."')
+        if not legacy.get("sql") and not legacy.get("dsn") and not legacy.get("supabase"):
+            raise self.error(
+                "legacy", '[legacy] needs sql = [files], supabase = "<directory>" or dsn = "..."'
+            )
+        supabase_dir, supabase_files = self.supabase_project(legacy.get("supabase"))
         tables = self.section("tables")
         if not tables:
             raise self.error("tables", "the spec names no [tables.<legacy table>]")
@@ -378,7 +415,7 @@ class _SpecReader:
             raise self.error("legacy.roles", 'legacy.roles must be one file: roles = "roles.sql"')
         return Spec(
             path=self.path,
-            legacy_sql=self.paths("legacy", "sql"),
+            legacy_sql=(*supabase_files, *self.paths("legacy", "sql")),
             legacy_dsn=dsn or None,
             target_sql=self.paths("target", "sql"),
             scan_paths=self.paths("scan", "paths"),
@@ -389,6 +426,8 @@ class _SpecReader:
             out=(self.path.parent / out) if out else None,
             lint_ignore=tuple(ignore),
             scan_max_file_size=max_size,
+            supabase_dir=supabase_dir,
+            skip_extensions=self.names("legacy", "skip_extensions"),
             roles=roles[0] if roles else None,
             raw=self.data,
             text="\n".join(self.lines),

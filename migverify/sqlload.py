@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,13 +275,22 @@ def _explain_parse_error(text: str, offset: int, message: str) -> str:
     return message
 
 
-def load_sql_files(conn: psycopg.Connection, paths: Iterable[Path]) -> None:
+# A statement's replacement: None runs it as written, a sequence runs those texts instead (none:
+# the statement is skipped). Supabase projects use it to skip or stand in for extensions.
+Rewrite = Callable[["Statement"], Sequence[str] | None]
+
+
+def load_sql_files(
+    conn: psycopg.Connection, paths: Iterable[Path], rewrite: Rewrite | None = None
+) -> None:
     """Run each script in order on CONN (autocommit, so the scripts' own BEGIN/COMMIT work)."""
     for path in paths:
-        load_sql(conn, read_script(path), str(path))
+        load_sql(conn, read_script(path), str(path), rewrite)
 
 
-def load_sql(conn: psycopg.Connection, text: str, name: str) -> None:
+def load_sql(
+    conn: psycopg.Connection, text: str, name: str, rewrite: Rewrite | None = None
+) -> None:
     """Run one script; a server error raises `SQLFileError` at the failing statement's line.
 
     Session settings the script changes (pg_dump's empty search_path, SET ROLE ...) are put
@@ -295,8 +304,13 @@ def load_sql(conn: psycopg.Connection, text: str, name: str) -> None:
         for part in parts:
             if isinstance(part, CopyData):
                 loader.copy(part)
-            else:
+                continue
+            replacement = rewrite(part) if rewrite is not None else None
+            if replacement is None:
                 loader.execute(part)
+                continue
+            for piece in replacement:
+                loader.execute(Statement(piece, part.offset, part.line))
     finally:
         loader.report()
     _restore_session(conn, before)

@@ -43,6 +43,7 @@ class CheckRequest:
     root: Path = field(default_factory=Path.cwd)  # report paths relative to this
     consumer: str | None = None  # "reference": also run the learning pipeline in both worlds
     consumer_cycles: int = 50
+    supabase: bool = False  # --supabase: the Supabase shim whether or not the SQL needs it
 
 
 @dataclass(frozen=True)
@@ -66,21 +67,22 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
     scan = _scan(spec, request.root)
 
     problems: list[Problem] = []
+    supabase = spec.supabase_options(request.supabase)
     with Sandbox(request.sandbox) as box:
         if request.compat is None:
             say("generating the compatibility layer")
-            layer = _generate(spec, box, request.root)
+            layer = _generate(spec, box, request.root, supabase)
             problems += _drift(spec, layer, request.root)
         else:
             layer = _user_layer(request)
         say("loading the legacy and migrated schemas")
-        legacy, migrated = _catalogs(spec, layer, box)
+        legacy, migrated = _catalogs(spec, layer, box, supabase)
     problems += _lint(spec, layer, legacy, migrated, scan, request.root)
 
     ops = _operations(scan, tables)
     roles = _roles(legacy, tables)
     say(f"verifying {', '.join(ops)}" + (f" as {', '.join(roles)}" if roles else ""))
-    verified, verify_problems = _verify(spec, layer, ops, roles, request, scan)
+    verified, verify_problems = _verify(spec, layer, ops, roles, request, scan, supabase)
     problems += verify_problems
     if request.consumer == "reference":
         say(f"running the reference consumer for {request.consumer_cycles} cycles in both worlds")
@@ -154,10 +156,11 @@ def _user_layer(request: CheckRequest) -> Layer:
     )
 
 
-def _generate(spec: Spec, box: Sandbox, root: Path) -> Layer:
+def _generate(spec: Spec, box: Sandbox, root: Path, supabase: Any) -> Layer:
     from migverify.generate import generate_layer, upsert_warnings
 
-    files = generate_layer(spec, box, upsert_warnings(spec))  # as `migverify generate` writes it
+    # as `migverify generate` writes it
+    files = generate_layer(spec, box, upsert_warnings(spec), supabase)
     return Layer(
         forward_sql=files["forward.sql"],
         forward_path="forward.sql (generated)",
@@ -209,17 +212,19 @@ def _first_changed_line(old: str, new: str) -> int:
     return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
-def _catalogs(spec: Spec, layer: Layer, box: Sandbox) -> tuple[Any, Any]:
+def _catalogs(spec: Spec, layer: Layer, box: Sandbox, supabase: Any) -> tuple[Any, Any]:
     from migverify.catalog import load_catalog
-    from migverify.sqlload import load_sql, load_sql_files
+    from migverify.sqlload import load_sql
+    from migverify.supabase import SupabasePlan
 
+    plan = SupabasePlan((*spec.legacy_sql, *spec.target_sql), supabase)
     legacy_db = box.create_database("check_legacy")
     with legacy_db.connect() as conn:
-        load_sql_files(conn, list(spec.legacy_sql))
+        plan.prepare(conn).load(spec.legacy_sql)
         legacy = load_catalog(conn)
     migrated_db = box.create_database("check_migrated")
     with migrated_db.connect() as conn:
-        load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+        plan.prepare(conn).load([*spec.legacy_sql, *spec.target_sql])
         load_sql(conn, layer.forward_sql, layer.forward_path)
         migrated = load_catalog(conn)
     return legacy, migrated
@@ -306,6 +311,7 @@ def _verify(
     roles: Sequence[str],
     request: CheckRequest,
     scan: Any,
+    supabase: Any,
 ) -> tuple[dict[str, Any], list[Problem]]:
     from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
 
@@ -322,6 +328,7 @@ def _verify(
             tables=tuple(spec.table_names),
             examples=request.examples or DEFAULT_EXAMPLES,
             sandbox=request.sandbox,
+            supabase=supabase,
         )
     )
     problems = []
@@ -351,6 +358,8 @@ def _verify(
         )
     for sentence in result.incomplete:
         problems.append(Problem(rule="MV103", severity=ERROR, table=None, message=sentence))
+    for sentence in result.skipped:  # the spec skipped an extension: known, so a warning
+        problems.append(Problem(rule="MV103", severity=WARNING, table=None, message=sentence))
     for warning in result.warnings:
         problems.append(
             Problem(

@@ -27,33 +27,39 @@ from migverify.generate.plan import TablePlan, build_plans
 from migverify.generate.render import pretty_sql, render
 from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec
+from migverify.supabase import SupabaseOptions
 
 __all__ = ["FILES", "build_plans", "generate_files", "generate_layer", "write_files"]
 
 FILES = ("forward.sql", "rollback.sql", "REVIEW.md")
 
 
-def load_schemas(spec: Spec, box: Sandbox) -> Catalog:
+def load_schemas(spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = None) -> Catalog:
     """One scratch database with the legacy SQL, then the target SQL (as the cutover sees it)."""
-    from migverify.sqlload import load_sql_files
+    from migverify.supabase import SupabasePlan
 
     if spec.legacy_dsn and not spec.legacy_sql:
         raise InputError(
             f"{spec.path}: generating from [legacy] dsn is not supported; give sql files"
         )
+    paths = (*spec.legacy_sql, *spec.target_sql)
+    plan = SupabasePlan(paths, supabase or spec.supabase_options())
     db = box.create_database("generate")
     with db.connect() as conn:
-        load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+        plan.prepare(conn).load(paths)
         catalog = load_catalog(conn)
     box.drop_database(db)
     return catalog
 
 
 def generate_layer(
-    spec: Spec, box: Sandbox, code_warnings: Mapping[str, list[str]] | None = None
+    spec: Spec,
+    box: Sandbox,
+    code_warnings: Mapping[str, list[str]] | None = None,
+    supabase: SupabaseOptions | None = None,
 ) -> dict[str, str]:
     """forward.sql, rollback.sql and REVIEW.md as text (deterministic)."""
-    plans = build_plans(spec, load_schemas(spec, box))
+    plans = build_plans(spec, load_schemas(spec, box, supabase))
     context = _context(spec, plans, code_warnings or {})
     return {
         "forward.sql": pretty_sql(render("forward.sql.j2", context), "forward.sql"),
@@ -62,9 +68,12 @@ def generate_layer(
     }
 
 
-def generate_files(spec: Spec, config: SandboxConfig | None = None) -> dict[str, str]:
+def generate_files(
+    spec: Spec, config: SandboxConfig | None = None, supabase: bool = False
+) -> dict[str, str]:
+    """The files, from a sandbox of their own; SUPABASE forces the Supabase shim."""
     with Sandbox(with_spec_roles(config or SandboxConfig(), spec.roles)) as box:
-        return generate_layer(spec, box, upsert_warnings(spec))
+        return generate_layer(spec, box, upsert_warnings(spec), spec.supabase_options(supabase))
 
 
 def upsert_warnings(spec: Spec) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from migverify.errors import InputError
 from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.supabase import SupabaseOptions
 from migverify.verify.compare import FAIL, INFO, WARN, Difference
 from migverify.verify.coverage import Coverage
 from migverify.verify.statement import DEFAULT_OPERATIONS, OPERATIONS, Statement, session_lines
@@ -54,6 +55,7 @@ class VerifyRequest:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     compat_sql: str | None = None  # the compat script's text when it is not a file (generated)
     rollback_sql: str | None = None
+    supabase: SupabaseOptions = field(default_factory=SupabaseOptions)  # shim, skipped extensions
 
 
 def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:
@@ -104,6 +106,7 @@ class VerifyResult:
     coverage: Coverage | None = None
     incomplete: tuple[str, ...] = ()  # requested but impossible to test (no verdict of equal)
     notes: tuple[Difference, ...] = ()  # information: differences that do not matter
+    skipped: tuple[str, ...] = ()  # left untested by skipped extensions (also in coverage)
 
     @property
     def verdict(self) -> str:

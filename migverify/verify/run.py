@@ -25,7 +25,8 @@ from migverify.errors import InputError
 from migverify.quoting import ident, qualified
 from migverify.sandbox import Sandbox
 from migverify.sqlload import Statement as ScriptStatement
-from migverify.sqlload import load_sql, load_sql_files, read_script, split_script
+from migverify.sqlload import load_sql, read_script, split_script
+from migverify.supabase import SupabasePlan
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult, script_lines
 from migverify.verify.compare import (
     FAIL,
@@ -151,11 +152,17 @@ class Verification:
             self.rollback = _Script(str(request.rollback or "rollback.sql"), text)
             self.rollback.statements()  # a syntax error is bad input: report it now
         self.say("preparing the reference world")
+        plan = SupabasePlan((*request.legacy, *request.seed, *request.target), request.supabase)
         ref_db = self.box.create_database("reference")
         with ref_db.connect() as conn:
-            load_sql_files(conn, request.legacy)
+            loader = plan.prepare(conn)
+            loader.load(request.legacy)
             legacy_only = load_catalog(conn)
-            load_sql_files(conn, request.seed)
+            loader.load(request.seed)
+            self.skipped = tuple(loader.untested())
+            for sentence in self.skipped:
+                self.coverage.note(sentence)
+            self.shim_relations = set(loader.shim_relations)
             self.users = self._signed_in_users(conn)
         # The migrated world starts as a copy of the reference: the seed's volatile values
         # (random keys, now()) are the same in both.
@@ -163,7 +170,7 @@ class Verification:
         mig_db = self.box.clone(ref_db, "migrated")
         ref_conn, mig_conn = ref_db.connect(), mig_db.connect()
         before = load_catalog(mig_conn)
-        load_sql_files(mig_conn, request.target)
+        plan.prepare(mig_conn, install=False).load(request.target)
         load_sql(mig_conn, compat_text, compat_name)
         self.ref, self.mig = World("reference", ref_conn), World("migrated", mig_conn)
         self.ref_catalog = before
@@ -217,10 +224,13 @@ class Verification:
             )
         }
         # Partitions are compared through their parent, as code reaches them.
+        # The Supabase shim's tables (auth.users, …) are not the project's: neighbours at most.
         tables = [
             r
             for r in legacy.tables
-            if r.kind in ("table", "partitioned table") and r.qualified_name not in partitions
+            if r.kind in ("table", "partitioned table")
+            and r.qualified_name not in partitions
+            and r.qualified_name not in self.shim_relations
         ]
         if not self.request.tables:
             if not tables:
@@ -857,6 +867,7 @@ class Verification:
             coverage=self.coverage.build(self.facts),
             incomplete=tuple(self.incomplete),
             notes=notes,
+            skipped=self.skipped,
         )
 
     def _warning(self, key: str) -> Difference:

