@@ -73,9 +73,14 @@ def read_script(path: Path) -> str:
             f"{path}: a pg_dump archive, not SQL text (convert it: pg_restore -f out.sql {path})"
         )
     try:
-        return raw.decode("utf-8").removeprefix("\ufeff")
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        # The parser reads up to a NUL byte: everything after it would be dropped in silence.
+        raise SQLFileError(str(path), line_of(text, nul), "a NUL byte: not SQL text")
+    return text
 
 
 def line_of(text: str, offset: int) -> int:

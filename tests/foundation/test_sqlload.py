@@ -49,6 +49,8 @@ def test_multi_statement_script_with_dollar_quotes_loads(sandbox, tmp_path):
             3,
             'relation "missing" does not exist',
         ),
+        # The parser stops at a NUL byte: table b would be dropped in silence.
+        ("CREATE TABLE a (id int);\n\x00CREATE TABLE b (id int);\n", 2, "a NUL byte"),
     ],
 )
 def test_errors_name_the_file_and_line(sandbox, tmp_path, text, line, message):
