@@ -135,3 +135,14 @@ def test_help_and_version_still_exit_0():
     assert _run("--version").returncode == 0
     result = _run("check", "--help")
     assert result.returncode == 0 and "Usage: migverify check" in result.stdout
+
+
+UNREACHABLE = "host=/nonexistent/migverify-tests"  # a run that reaches the server fails
+
+
+def test_a_line_break_in_a_file_name_stays_on_one_line(tmp_path):
+    for name in ("a\rb.sql", "a\u2028b.sql", "a\x0bb.sql"):
+        result = _run("check", str(XBOT), "--compat", str(tmp_path / name), "--dsn", UNREACHABLE)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert "no such file" in result.stderr
