@@ -177,6 +177,7 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
     from migverify.sandbox import Sandbox
     from migverify.sqlload import load_sql_files
 
+    _require_files(files)
     with Sandbox(sandbox_config) as sandbox:
         db = sandbox.create_database("inspect")
         with db.connect() as conn:
@@ -268,8 +269,8 @@ def check(
         raise InputError("give either DIRECTORY or --config, not both")
     spec = config or directory or Path(".")
     for option, path in (("--compat", compat), ("--rollback", rollback)):
-        if path is not None and not path.is_file():
-            raise InputError(f"{path}: no such file ({option})")
+        if path is not None:
+            _require_files([path], option)
     if rollback is not None and compat is None:
         raise InputError("--rollback needs --compat (the generated layer has its own rollback)")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY") if fmt == "github" else None
@@ -300,6 +301,16 @@ def check(
     if sarif_path is not None:
         _write(sarif_path, render_sarif(result), "--sarif")
     sys.exit(EXIT_OK if result.safe else EXIT_FOUND)
+
+
+def _require_files(paths: list[Path] | tuple[Path, ...], option: str = "") -> None:
+    """Fail before starting a server when an input file is not there."""
+    what = f" ({option})" if option else ""
+    for path in paths:
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not an SQL file{what}")
+        if not path.is_file():
+            raise InputError(f"{path}: no such file{what}")
 
 
 def _check_writable(path: Path | None, what: str) -> None:
@@ -449,9 +460,7 @@ def verify(
             raise InputError(
                 f"--ops: unknown operation {op!r} (choose from {', '.join(OPERATIONS)})"
             )
-    for path in (*legacy, *target, compat, *seed, *([rollback] if rollback else [])):
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+    _require_files([*legacy, *target, compat, *seed, *([rollback] if rollback else [])])
     request = VerifyRequest(
         legacy=tuple(legacy),
         target=tuple(target),

@@ -146,3 +146,12 @@ def test_a_line_break_in_a_file_name_stays_on_one_line(tmp_path):
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert "no such file" in result.stderr
+
+
+def test_inspect_checks_its_files_before_the_server(tmp_path):
+    result = _run(
+        "inspect", str(XBOT / "legacy.sql"), str(tmp_path / "gone.sql"), "--dsn", UNREACHABLE
+    )
+    _one_line(result, 2, f"{tmp_path / 'gone.sql'}: no such file")
+    result = _run("inspect", str(tmp_path), "--dsn", UNREACHABLE)
+    _one_line(result, 2, f"{tmp_path}: is a directory, not an SQL file")
