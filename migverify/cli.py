@@ -330,6 +330,18 @@ def _check_writable(path: Path | None, what: str) -> None:
         raise InputError(f"{path}: not writable ({what})")
 
 
+def _check_creatable(directory: Path, what: str) -> None:
+    """Fail before the work when an output directory cannot be created or written."""
+    existing = directory
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        reason = "not a directory" if existing == directory else f"{existing} is not a directory"
+        raise InputError(f"{directory}: {reason} ({what})")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{directory}: not writable ({what})")
+
+
 def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:
     try:
         with open(path, "a" if append else "w", encoding="utf-8") as handle:
@@ -597,13 +609,19 @@ def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
     from migverify.generate import generate_files, write_files
 
     loaded = _load_spec_argument(spec)
+    target = out or loaded.out
+    what = "--out" if out is not None else "[generate] out"
+    if target is not None:
+        _check_creatable(target, what)
     files = generate_files(loaded, sandbox_config)
     _no_interrupt()
-    target = out or loaded.out
     if target is None:
         click.echo(files["forward.sql"], nl=False)
         return
-    write_files(files, target)
+    try:
+        write_files(files, target)
+    except OSError as error:
+        raise InputError(f"{target}: cannot write ({what}): {error.strerror or error}") from None
     for name in files:
         click.echo(f"wrote {target / name}", err=True)
 

@@ -155,3 +155,10 @@ def test_inspect_checks_its_files_before_the_server(tmp_path):
     _one_line(result, 2, f"{tmp_path / 'gone.sql'}: no such file")
     result = _run("inspect", str(tmp_path), "--dsn", UNREACHABLE)
     _one_line(result, 2, f"{tmp_path}: is a directory, not an SQL file")
+
+
+def test_an_unwritable_out_directory_fails_before_the_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "layer"
+    result = _run("generate", str(XBOT), "--out", str(out), "--dsn", UNREACHABLE)
+    _one_line(result, 2, f"{out}: {tmp_path / 'file'} is not a directory (--out)")
