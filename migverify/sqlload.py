@@ -308,10 +308,16 @@ def load_sql(conn: psycopg.Connection, text: str, name: str) -> None:
 
 
 class _Loader:
-    """Runs the parts of one script, creating missing roles and collecting notices."""
+    """Runs the parts of one script, creating missing roles and collecting notices.
 
-    def __init__(self, conn: psycopg.Connection, text: str, name: str) -> None:
+    Every role the script creates is tagged with COMMENT (default: ROLE_COMMENT + the
+    database), so the sandbox can drop it again on a --dsn server."""
+
+    def __init__(
+        self, conn: psycopg.Connection, text: str, name: str, comment: str | None = None
+    ) -> None:
         self.conn, self.text, self.name = conn, text, name
+        self.comment = comment or ROLE_COMMENT + str(conn.info.dbname)
         self.created_roles: list[str] = []
         self.skipped: list[str] = []
         self.known_roles: set[str] = set()  # seen to exist: no query per GRANT of a dump
@@ -322,6 +328,9 @@ class _Loader:
             return
         if node is not None:
             self._create_missing_roles(statement, node)
+        # A DO block or procedure may create roles (`IF NOT EXISTS … CREATE ROLE`): they are
+        # the server's, not the scratch database's, and must be tagged like any other.
+        roles_before = self._role_names() if isinstance(node, ast.DoStmt | ast.CallStmt) else None
         try:
             with self.conn.cursor() as cursor:
                 cursor.execute(statement.text.encode("utf-8"), prepare=False)  # type: ignore[arg-type]
@@ -336,6 +345,12 @@ class _Loader:
             ) from None
         if isinstance(node, ast.CreateRoleStmt):
             self._tag_role(node.role)
+        elif roles_before is not None:
+            for role in sorted(self._role_names() - roles_before):
+                self._tag_role(role)
+
+    def _role_names(self) -> set[str]:
+        return {name for (name,) in self.conn.execute("SELECT rolname FROM pg_roles").fetchall()}
 
     def _role_exists(self, statement: Statement, role: str) -> bool:
         """Whether a role to create exists already: roles belong to the server, so a script
@@ -354,9 +369,10 @@ class _Loader:
 
     def _tag_role(self, role: str) -> None:
         """Mark a role migverify created, so the sandbox can drop it again on a --dsn server."""
-        comment = ROLE_COMMENT + str(self.conn.info.dbname)
         self.conn.execute(
-            sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(comment))
+            sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                sql.Identifier(role), sql.Literal(self.comment)
+            )
         )
 
     def copy(self, part: CopyData) -> None:
@@ -432,27 +448,29 @@ def load_roles(conn: psycopg.Connection, path: Path, comment: str) -> list[str]:
     name = str(path)
     text = read_script(path)
     existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
-    loader = _Loader(conn, text, name)
+    loader = _Loader(conn, text, name, comment)
     created: list[str] = []
     left: set[str] = set()
-    for part in script_parts(text, name):
-        statement = part.statement if isinstance(part, CopyData) else part
-        node = _parse_one(statement.text)
-        if node is None or isinstance(part, CopyData):
-            loader.execute(statement)  # reports the error with its line
-            continue
-        roles = referenced_roles(node) | _roles_defined(node)
-        touched = roles & existing
-        if touched:
-            left |= touched
-            continue
-        loader.execute(statement)
-        if isinstance(node, ast.CreateRoleStmt):
-            created.append(node.role)
-    for role in created:  # after the file's own COMMENT ON ROLE statements
-        conn.execute(
-            sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(comment))
-        )
+    try:
+        for part in script_parts(text, name):
+            statement = part.statement if isinstance(part, CopyData) else part
+            node = _parse_one(statement.text)
+            if node is None or isinstance(part, CopyData):
+                loader.execute(statement)  # reports the error with its line
+                continue
+            roles = referenced_roles(node) | _roles_defined(node)
+            touched = roles & existing
+            if touched:
+                left |= touched
+                continue
+            loader.execute(statement)
+            if isinstance(node, ast.CreateRoleStmt):
+                created.append(node.role)
+    finally:
+        # After the file's own COMMENT ON ROLE statements, and on an error half-way too: every
+        # role created so far must be found (and dropped) again.
+        for role in created:
+            loader._tag_role(role)
     loader.report()
     if left:
         notice(f"{name}: left existing role(s) {', '.join(sorted(left))} as they are")
