@@ -259,7 +259,9 @@ def _statements(
         slices = pglast.split(region, with_parser=True, only_slices=True)
     except parser.ParseError as error:
         message = str(error.args[0])
-        offset = start + (int(error.args[1]) if len(error.args) > 1 else 0)
+        # "syntax error at end of input" comes without a location: the end is where it is.
+        location = error.args[1] if len(error.args) > 1 else None
+        offset = start + int(location) if location is not None else end
         raise SQLFileError(
             name, line_of(text, offset), _explain_parse_error(text, offset, message)
         ) from None
