@@ -20,6 +20,7 @@ from migverify.errors import InputError, MigverifyError
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_EXAMPLES = 100_000  # hypothesis examples per run: beyond this a run takes days
 EXAMPLES = click.IntRange(1, MAX_EXAMPLES)
+MAX_JOBS = 1024  # scan worker processes: each is forked up front, beyond this the OS refuses
 
 
 class _Group(click.Group):
@@ -98,7 +99,8 @@ def _table_names(values: tuple[str, ...]) -> tuple[str, ...]:
     """--table values: a name or schema.name, nothing empty (a click.BadParameter otherwise)."""
     for value in values:
         parts = value.split(".")
-        if not value.strip() or any(not part.strip() for part in parts):
+        # `"` or `a.""`: nothing left once the quotes are taken off
+        if not value.strip() or any(not part.strip().strip('"') for part in parts):
             raise click.BadParameter(f"{value!r} is not a table name", param_hint="--table")
         if len(parts) > 2 and not value.startswith('"'):
             raise click.BadParameter(
@@ -516,7 +518,11 @@ def verify(
     default="text",
     show_default=True,
 )
-@click.option("--jobs", type=click.IntRange(1), help="Worker processes (default: all cores).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, MAX_JOBS),
+    help="Worker processes (default: all cores).",
+)
 @click.option(
     "--max-file-size",
     "max_file_size",

@@ -125,6 +125,11 @@ def test_debug_shows_the_traceback_of_an_internal_error(pg, monkeypatch):
         (["scan", ".", "--table", "  "], "is not a table name"),
         (["scan", ".", "--table", "a.b.c.d"], "'a.b.c.d' has 4 parts: give table or schema.table"),
         (["verify", "--table", "public."], "'public.' is not a table name"),
+        # Nothing left once the quotes are off: the scan's matcher got an empty name (exit 3).
+        (["scan", ".", "--table", '"'], "'\"' is not a table name"),
+        (["scan", ".", "--table", 'a.""'], "is not a table name"),
+        # The scan forks its workers up front: 2**31 overflowed (exit 3).
+        (["scan", ".", "--table", "t", "--jobs", "2147483647"], "not in the range 1<=x<=1024"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args, fragment):
@@ -162,3 +167,15 @@ def test_an_unwritable_out_directory_fails_before_the_work(tmp_path):
     out = tmp_path / "file" / "layer"
     result = _run("generate", str(XBOT), "--out", str(out), "--dsn", UNREACHABLE)
     _one_line(result, 2, f"{out}: {tmp_path / 'file'} is not a directory (--out)")
+
+
+def test_an_empty_table_name_in_a_spec_is_one_line(tmp_path):
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n'
+        '[tables.""]\ntarget = "t"\n'
+    )
+    for name in ("legacy.sql", "target.sql", "a.py"):
+        (tmp_path / name).write_text("\n")
+    result = _run("scan", str(tmp_path), "--config", str(spec), "--jobs", "1")
+    _one_line(result, 2, "migverify: error: ", "is not a table name")
