@@ -144,9 +144,11 @@ def load_spec(path: Path) -> Spec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line = re.search(r"at line (\d+)", str(error))
-        where = f"{path}:{line.group(1)}" if line else str(path)
-        raise InputError(f"{where}: invalid TOML: {str(error).split(' (at line')[0]}") from None
+        found = re.search(r"at line (\d+)", str(error))
+        # "(at end of document)": a truncated spec; its end is on the line tomllib would count
+        line = found.group(1) if found else text.count("\n") + 1
+        message = re.sub(r" \(at (line \d+, column \d+|end of document)\)$", "", str(error))
+        raise InputError(f"{path}:{line}: invalid TOML: {message}") from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("migverify")
         if data is None:

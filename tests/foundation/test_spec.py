@@ -127,3 +127,16 @@ def test_a_byte_order_mark_is_read_past(tmp_path):
     path = _spec(tmp_path, BASE)
     path.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
     assert load_spec(path).table_names == ("posts",)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("[legacy]\nsql = [", 2), ("[legacy]\nsql = [\n", 3), ("[", 1), ("[legacy]\nsql = 'a\n", 3)],
+)
+def test_a_truncated_spec_names_its_last_line(tmp_path, text, line):
+    # tomllib says "at end of document" with no line: the error named the file only.
+    path = _spec(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_spec(path)
+    assert str(caught.value).startswith(f"{path}:{line}: invalid TOML: ")
+    assert "(at " not in str(caught.value)
