@@ -7,8 +7,9 @@ import dataclasses
 import math
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,6 +46,7 @@ from migverify.verify.statement import (
     OPERATIONS,
     WRITES,
     Actor,
+    Probe,
     Statement,
     user_actor,
 )
@@ -90,6 +92,12 @@ class Finding:
             assert self._explain is not None
             self._difference = self._explain()
         return self._difference
+
+
+def _done(result: T) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
 
 
 class _Divergence(Exception):
@@ -304,6 +312,13 @@ class Verification:
 
     # --- running and comparing workloads -------------------------------------------------------
 
+    @contextmanager
+    def threads(self) -> Iterator[None]:
+        """The worker threads: one runs the migrated world beside the caller, one runs a batch
+        in both worlds while the caller compares the previous one (find_each)."""
+        with ThreadPoolExecutor(2, thread_name_prefix="world") as self.pool:
+            yield
+
     def _both(self, action: Callable[[World], T]) -> tuple[T, T]:
         """Run ACTION in both worlds at once (each on its own connection and thread)."""
         pending = self.pool.submit(action, self.mig)
@@ -402,14 +417,39 @@ class Verification:
             world.end_example()
 
     def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[tuple[int, Finding]]:
-        """Run WORKLOADS; the ones that show a difference, with it. A workload whose worlds
-        parted for a tolerated reason is run again without that statement."""
-        runs = self.run_workloads(workloads_)
+        """Run WORKLOADS; the ones that show a difference, with it."""
+        return self._findings(workloads_, self.run_workloads(workloads_))
+
+    def _findings(
+        self,
+        workloads_: Sequence[tuple[Statement, ...]],
+        runs: Sequence[tuple[ExampleRun, ExampleRun]],
+    ) -> list[tuple[int, Finding]]:
         return [
             (i, finding)
             for i, (workload, (ref, mig)) in enumerate(zip(workloads_, runs, strict=True))
             if (finding := self.compare(workload, ref, mig)) is not None
         ]
+
+    def _start(self, batch: Sequence[tuple[Statement, ...]]) -> Future:
+        """Run BATCH in both worlds in the background (see find_each)."""
+        return self.pool.submit(self.run_workloads, batch)
+
+    def find_each(
+        self, batches: Sequence[Sequence[tuple[Statement, ...]]]
+    ) -> Iterator[list[tuple[int, Finding]]]:
+        """find() for each batch, in order, the next batch running in both worlds while this
+        one is compared. Nothing runs in the worlds while the caller holds a batch's findings
+        (it may shrink them)."""
+        pending = self._start(batches[0]) if batches else None
+        for index, batch in enumerate(batches):
+            assert pending is not None
+            runs = pending.result()
+            pending = self._start(batches[index + 1]) if index + 1 < len(batches) else None
+            found = self._findings(batch, runs)
+            if found and pending is not None:
+                pending = _done(pending.result())
+            yield found
 
     def shrink(self, workload: tuple[Statement, ...], finding: Finding) -> tuple[Statement, ...]:
         """The smallest part of WORKLOAD that still shows the same difference."""
@@ -449,6 +489,7 @@ class Verification:
         diagnoses: set[str] = set()
         others = {f.relation.qualified_name: f for f in self.facts}
         operations = tuple(self.request.operations)
+        chunks: list[list[Probe]] = []
         for facts in self.facts:
             builder = ProbeBuilder(
                 facts,
@@ -462,26 +503,30 @@ class Verification:
                 self.server_version,
             )
             base = self._base(builder)
-            probes = list(build_probes(builder, base))
+            probes = [p for p in build_probes(builder, base) if p.statements]
             for note in builder.notes:
                 self.coverage.note(note)
             self.say(f"probing {facts.name}: {len(probes)} probes")
-            for start in range(0, len(probes), PROBES_PER_CALL):
-                chunk = [p for p in probes[start : start + PROBES_PER_CALL] if p.statements]
-                for probe in chunk:
-                    self.coverage.probe(probe)
-                for index, finding in self.find([p.statements for p in chunk]):
-                    probe = chunk[index]
-                    self.failed_probes += 1
-                    if finding.key in seen or len(found) >= MAX_COUNTEREXAMPLES:
-                        continue
-                    seen.add(finding.key)
-                    statements = self.shrink(probe.statements, finding)
-                    shrunk = self._explained(statements, finding)
-                    if shrunk.difference.diagnosis in diagnoses:
-                        continue
-                    diagnoses.add(shrunk.difference.diagnosis)
-                    found.append(self._counterexample(statements, shrunk.difference, probe.name))
+            chunks += [
+                probes[start : start + PROBES_PER_CALL]
+                for start in range(0, len(probes), PROBES_PER_CALL)
+            ]
+        batches = [[p.statements for p in chunk] for chunk in chunks]
+        for chunk, findings in zip(chunks, self.find_each(batches), strict=True):
+            for probe in chunk:
+                self.coverage.probe(probe)
+            for index, finding in findings:
+                probe = chunk[index]
+                self.failed_probes += 1
+                if finding.key in seen or len(found) >= MAX_COUNTEREXAMPLES:
+                    continue
+                seen.add(finding.key)
+                statements = self.shrink(probe.statements, finding)
+                shrunk = self._explained(statements, finding)
+                if shrunk.difference.diagnosis in diagnoses:
+                    continue
+                diagnoses.add(shrunk.difference.diagnosis)
+                found.append(self._counterexample(statements, shrunk.difference, probe.name))
         return found
 
     def _explained(self, statements: tuple[Statement, ...], finding: Finding) -> Finding:
@@ -528,6 +573,22 @@ class Verification:
         )
         batch = max(1, min(WORKLOADS_PER_CALL, request.examples))
         verification = self
+        # Each batch runs in the background while hypothesis draws the next, and is compared at
+        # the next call (the last one after hypothesis is done). Once a batch differs (or fails),
+        # every later call raises that again: hypothesis replays the failing call.
+        pending: list[tuple[list[tuple[Statement, ...]], Future]] = []
+        failed: list[BaseException] = []
+
+        def compare(batch_: list[tuple[Statement, ...]], future: Future) -> None:
+            try:
+                found = verification._findings(batch_, future.result())
+            except Exception as error:
+                failed.append(error)
+                raise
+            if found:
+                index, finding = found[0]
+                failed.append(_Divergence(batch_[index], finding))
+                raise failed[0]
 
         @settings(
             max_examples=max(1, math.ceil(request.examples / batch)),
@@ -548,16 +609,24 @@ class Verification:
             )
         )
         def test(batch_: list[tuple[Statement, ...]]) -> None:
+            if failed:
+                raise failed[0]
             self.coverage.search(s for w in batch_ for s in w)
-            found = verification.find(batch_)
-            if found:
-                index, finding = found[0]
-                raise _Divergence(batch_[index], finding)
+            previous = pending.pop() if pending else None
+            pending.append((batch_, verification._start(batch_)))
+            if previous:
+                try:
+                    compare(*previous)
+                finally:
+                    if failed:  # nothing may run in the worlds while the difference is shrunk
+                        wait(pending.pop()[1])
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of workloads
                 hypothesis.seed(seed)(test)()
+                if pending:
+                    compare(*pending.pop())
         except Flaky as error:
             detail = str(error).splitlines()[0]
             self._tolerate(
@@ -717,7 +786,7 @@ class Verification:
     # --- the whole run -------------------------------------------------------------------------
 
     def run(self) -> VerifyResult:
-        with ThreadPoolExecutor(1, thread_name_prefix="migrated-world") as self.pool:
+        with self.threads():
             return self._run()
 
     def deterministic(self) -> tuple[list[Difference], list[Counterexample]]:

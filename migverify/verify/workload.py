@@ -237,23 +237,20 @@ class _Drawer:
         for column in targets:
             value = "DEFAULT" if rng.random() < 0.08 else self.value(model, column)
             sets.append(f"{ident(column.name)} = {value}")
-        returning = rng.random() < 0.3
         sql = f"UPDATE {model.quoted} SET {', '.join(sets)} WHERE {self.where(model)}"
-        return Statement(
-            sql + (" RETURNING *" if returning else ""),
-            model.name,
-            "update",
-            role,
-            returns_rows=returning,
-        )
+        return self._write(sql, model, "update", role)
 
     def delete(self, model: TableModel, role: str | None) -> Statement:
-        returning = self.rng.random() < 0.3
         sql = f"DELETE FROM {model.quoted} WHERE {self.where(model)}"
+        return self._write(sql, model, "delete", role)
+
+    def _write(self, sql: str, model: TableModel, operation: str, role: str | None) -> Statement:
+        """SQL as it is or (three times in ten) with RETURNING *."""
+        returning = self.rng.random() < 0.3
         return Statement(
             sql + (" RETURNING *" if returning else ""),
             model.name,
-            "delete",
+            operation,
             role,
             returns_rows=returning,
         )

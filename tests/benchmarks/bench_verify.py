@@ -11,11 +11,16 @@ import argparse
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from migverify.sandbox import SandboxConfig
-from migverify.verify import VerifyRequest, verify
+from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.verify import VerifyRequest
+from migverify.verify.run import Verification
+
+T = TypeVar("T")
 
 XBOT = Path(__file__).resolve().parents[2] / "fixtures" / "xbot"
 SOUND_LAYER = Path(__file__).resolve().parent / "xbot_sound_layer.sql"
@@ -25,37 +30,44 @@ GENERATED_LAYER = XBOT / "migrations" / "forward.sql"
 @dataclass(frozen=True)
 class Run:
     verdict: str
-    total: float  # the whole command: server start, worlds, probes, search, rollback
-    workload: float  # from the first probe to the end of the random search
+    total: float  # the whole command: server start, worlds, probes, search, rollback, stop
+    workload: float  # the probes and the random search (statements run and compared)
     statements: int
     probes: int
     searched: int
 
 
 def run(compat: Path, config: SandboxConfig, examples: int, ops: tuple[str, ...]) -> Run:
-    marks: dict[str, float] = {}
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        now = time.perf_counter() - started
-        marks.setdefault(message, now)
-        marks["last"] = now
-
-    result = verify(
-        VerifyRequest(
-            legacy=(XBOT / "legacy.sql",),
-            seed=(XBOT / "seed.sql",),
-            target=(XBOT / "target.sql",),
-            compat=compat,
-            operations=ops,
-            roles=("anon", "service_role"),
-            examples=examples,
-            sandbox=config,
-        ),
-        progress,
+    request = VerifyRequest(
+        legacy=(XBOT / "legacy.sql",),
+        seed=(XBOT / "seed.sql",),
+        target=(XBOT / "target.sql",),
+        compat=compat,
+        operations=ops,
+        roles=("anon", "service_role"),
+        examples=examples,
+        sandbox=config,
     )
+    spent: list[float] = []
+
+    def timed(action: Callable[..., T]) -> Callable[..., T]:
+        def call(*args: object) -> T:
+            begun = time.perf_counter()
+            try:
+                return action(*args)
+            finally:
+                spent.append(time.perf_counter() - begun)
+
+        return call
+
+    started = time.perf_counter()
+    with Sandbox(config) as box:  # what verify() does, with the two workload phases timed
+        verification = Verification(request, box, lambda message: None)
+        verification.probes = timed(verification.probes)  # type: ignore[method-assign]
+        verification.searches = timed(verification.searches)  # type: ignore[method-assign]
+        result = verification.run()
     total = time.perf_counter() - started
-    workload = total - marks["running probes"]
+    workload = sum(spent)
     coverage = result.coverage
     assert coverage is not None
     return Run(

@@ -198,22 +198,11 @@ def update_probes(b: ProbeBuilder, base: tuple[BaseRow, BaseRow] | None) -> Iter
     first = b.writable[0] if b.writable else None
     if first is not None:
         same = f"{ident(first.name)} = {ident(first.name)}"
-        yield b.probe("update a row", [b.update(same, row, returning="*")], op)
-        yield b.probe(
-            "update every row",
-            [b.statement(f"UPDATE {b.quoted} SET {same}", "update")],
-            op,
-        )
-        yield b.probe(
-            "update in a writable CTE",
-            [
-                b.select(
-                    f"WITH u AS ({b.update(same, row, returning='*').sql}) "
-                    f"SELECT count(*) AS n FROM u"
-                )
-            ],
-            op,
-            ("form", "writable cte"),
+        yield from _row_forms(
+            b,
+            "update",
+            f"UPDATE {b.quoted} SET {same} WHERE {b.where(row)}",
+            f"UPDATE {b.quoted} SET {same}",
         )
     for column in b.relation.columns:
         covers = ("column", b.table, column.name)
@@ -305,35 +294,26 @@ def _key_update_probes(b: ProbeBuilder) -> Iterator[Probe]:
         )
 
 
-def delete_probes(b: ProbeBuilder) -> Iterator[Probe]:
-    op = ("operation", b.table, "delete")
-    row = b.facts.seeded[0]
+def _row_forms(b: ProbeBuilder, verb: str, one_row: str, every_row: str) -> Iterator[Probe]:
+    """A write of one seeded row as it stands, with RETURNING, inside a writable CTE, and of
+    every row."""
+    op = ("operation", b.table, verb)
+    yield b.probe(f"{verb} a row", [b.statement(one_row, verb)], op)
+    yield b.probe(f"{verb} returning", [b.select(f"{one_row} RETURNING *", verb)], op)
     yield b.probe(
-        "delete a row",
-        [b.statement(f"DELETE FROM {b.quoted} WHERE {b.where(row)}", "delete")],
-        op,
-    )
-    yield b.probe(
-        "delete returning",
-        [b.select(f"DELETE FROM {b.quoted} WHERE {b.where(row)} RETURNING *", "delete")],
-        op,
-    )
-    yield b.probe(
-        "delete in a writable CTE",
-        [
-            b.select(
-                f"WITH d AS (DELETE FROM {b.quoted} WHERE {b.where(row)} RETURNING *) "
-                f"SELECT count(*) AS n FROM d",
-                "delete",
-            )
-        ],
+        f"{verb} in a writable CTE",
+        [b.select(f"WITH w AS ({one_row} RETURNING *) SELECT count(*) AS n FROM w", verb)],
         op,
         ("form", "writable cte"),
     )
-    yield b.probe(
-        "delete every row",
-        [b.statement(f"DELETE FROM {b.quoted}", "delete")],
-        op,
+    yield b.probe(f"{verb} every row", [b.statement(every_row, verb)], op)
+
+
+def delete_probes(b: ProbeBuilder) -> Iterator[Probe]:
+    op = ("operation", b.table, "delete")
+    row = b.facts.seeded[0]
+    yield from _row_forms(
+        b, "delete", f"DELETE FROM {b.quoted} WHERE {b.where(row)}", f"DELETE FROM {b.quoted}"
     )
     for (child, fk_name), values in sorted(b.facts.with_children.items()):
         fk = b.child_fk(child, fk_name)
