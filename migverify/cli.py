@@ -20,6 +20,7 @@ from migverify.errors import InputError, MigverifyError
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_EXAMPLES = 100_000  # hypothesis examples per run: beyond this a run takes days
 EXAMPLES = click.IntRange(1, MAX_EXAMPLES)
+MAX_JOBS = 1024  # scan worker processes: each is forked up front, beyond this the OS refuses
 
 
 class _Group(click.Group):
@@ -153,7 +154,8 @@ def _table_names(values: tuple[str, ...]) -> tuple[str, ...]:
     """--table values: a name or schema.name, nothing empty (a click.BadParameter otherwise)."""
     for value in values:
         parts = value.split(".")
-        if not value.strip() or any(not part.strip() for part in parts):
+        # `"` or `a.""`: nothing left once the quotes are taken off
+        if not value.strip() or any(not part.strip().strip('"') for part in parts):
             raise click.BadParameter(f"{value!r} is not a table name", param_hint="--table")
         if len(parts) > 2 and not value.startswith('"'):
             raise click.BadParameter(
@@ -233,6 +235,7 @@ def inspect(files: tuple[Path, ...], fmt: str, supabase: Any, sandbox_config: An
     from migverify.sandbox import Sandbox
     from migverify.supabase import SupabasePlan
 
+    _require_files(files)
     plan = SupabasePlan(tuple(files), supabase)
     with Sandbox(sandbox_config) as sandbox:
         db = sandbox.create_database("inspect")
@@ -327,8 +330,8 @@ def check(
         raise InputError("give either DIRECTORY or --config, not both")
     spec = config or directory or Path(".")
     for option, path in (("--compat", compat), ("--rollback", rollback)):
-        if path is not None and not path.is_file():
-            raise InputError(f"{path}: no such file ({option})")
+        if path is not None:
+            _require_files([path], option)
     if rollback is not None and compat is None:
         raise InputError("--rollback needs --compat (the generated layer has its own rollback)")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY") if fmt == "github" else None
@@ -362,6 +365,16 @@ def check(
     sys.exit(EXIT_OK if result.safe else EXIT_FOUND)
 
 
+def _require_files(paths: list[Path] | tuple[Path, ...], option: str = "") -> None:
+    """Fail before starting a server when an input file is not there."""
+    what = f" ({option})" if option else ""
+    for path in paths:
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not an SQL file{what}")
+        if not path.is_file():
+            raise InputError(f"{path}: no such file{what}")
+
+
 def _check_writable(path: Path | None, what: str) -> None:
     """Fail before the work, not after it, when a report file cannot be written."""
     if path is None:
@@ -377,6 +390,18 @@ def _check_writable(path: Path | None, what: str) -> None:
         ok = os.access(parent, os.W_OK | os.X_OK)
     if not ok:
         raise InputError(f"{path}: not writable ({what})")
+
+
+def _check_creatable(directory: Path, what: str) -> None:
+    """Fail before the work when an output directory cannot be created or written."""
+    existing = directory
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        reason = "not a directory" if existing == directory else f"{existing} is not a directory"
+        raise InputError(f"{directory}: {reason} ({what})")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"{directory}: not writable ({what})")
 
 
 def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:
@@ -511,9 +536,7 @@ def verify(
             raise InputError(
                 f"--ops: unknown operation {op!r} (choose from {', '.join(OPERATIONS)})"
             )
-    for path in (*legacy, *target, compat, *seed, *([rollback] if rollback else [])):
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
+    _require_files([*legacy, *target, compat, *seed, *([rollback] if rollback else [])])
     request = VerifyRequest(
         legacy=tuple(legacy),
         target=tuple(target),
@@ -558,7 +581,11 @@ def verify(
     default="text",
     show_default=True,
 )
-@click.option("--jobs", type=click.IntRange(1), help="Worker processes (default: all cores).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, MAX_JOBS),
+    help="Worker processes (default: all cores).",
+)
 @click.option(
     "--max-file-size",
     "max_file_size",
@@ -652,13 +679,19 @@ def generate(spec: Path | None, out: Path | None, supabase: bool, sandbox_config
     from migverify.generate import generate_files, write_files
 
     loaded = _load_spec_argument(spec)
+    target = out or loaded.out
+    what = "--out" if out is not None else "[generate] out"
+    if target is not None:
+        _check_creatable(target, what)
     files = generate_files(loaded, sandbox_config, supabase)
     _no_interrupt()
-    target = out or loaded.out
     if target is None:
         click.echo(files["forward.sql"], nl=False)
         return
-    write_files(files, target)
+    try:
+        write_files(files, target)
+    except OSError as error:
+        raise InputError(f"{target}: cannot write ({what}): {error.strerror or error}") from None
     for name in files:
         click.echo(f"wrote {target / name}", err=True)
 

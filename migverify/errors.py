@@ -9,7 +9,10 @@ class MigverifyError(Exception):
     exit_code = 2
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()) if "\n" in message else message)
+        # Any line break, not only "\n": a file named "a\rb" must not split the line either.
+        super().__init__(
+            " ".join(message.split()) if message.splitlines() != [message] else message
+        )
 
 
 class InputError(MigverifyError):

@@ -136,7 +136,7 @@ def find_spec(directory: Path) -> Path:
     if candidate.is_file():
         return candidate
     pyproject = directory / "pyproject.toml"
-    if pyproject.is_file() and "[tool.migverify" in pyproject.read_text(encoding="utf-8"):
+    if pyproject.is_file() and b"[tool.migverify" in pyproject.read_bytes():
         return pyproject
     raise InputError(f"{directory}: no {SPEC_FILENAME} (or [tool.migverify] in pyproject.toml)")
 
@@ -146,15 +146,21 @@ def load_spec(path: Path) -> Spec:
     if path.is_dir():
         path = find_spec(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot read spec: {error.strerror}") from None
     try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a BOM, as some editors write
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        line = re.search(r"at line (\d+)", str(error))
-        where = f"{path}:{line.group(1)}" if line else str(path)
-        raise InputError(f"{where}: invalid TOML: {str(error).split(' (at line')[0]}") from None
+        found = re.search(r"at line (\d+)", str(error))
+        # "(at end of document)": a truncated spec; its end is on the line tomllib would count
+        line = found.group(1) if found else text.count("\n") + 1
+        message = re.sub(r" \(at (line \d+, column \d+|end of document)\)$", "", str(error))
+        raise InputError(f"{path}:{line}: invalid TOML: {message}") from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("migverify")
         if data is None:
@@ -337,14 +343,18 @@ class _SpecReader:
         for item in value:
             self.unknown(f"{key}.{item}", item, TABLE_KEYS, f"key in [{key}]")
         target = value.get("target")
-        if not isinstance(target, str) or not target:
+        if target is not None:
+            self.typed(f"{key}.target", target, str, "a table name")
+        if not target:
             raise self.error(key, f'[{key}] needs target = "<target table>"')
         sides = []
         side_list = value.get("side", [])
         if not isinstance(side_list, list):
             raise self.error(f"{key}.side", f"{key}.side must be [[{key}.side]] tables")
         for side in side_list:
-            if not isinstance(side, dict) or not isinstance(side.get("table"), str):
+            if isinstance(side, dict) and side.get("table") is not None:
+                self.typed(f"{key}.side.table", side["table"], str, "a table name")
+            if not isinstance(side, dict) or not side.get("table"):
                 raise self.error(f"{key}.side", f'[[{key}.side]] needs table = "<side table>"')
             for item in side:
                 self.unknown(f"{key}.side.{item}", item, SIDE_KEYS, f"key in [[{key}.side]]")

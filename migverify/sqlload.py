@@ -73,9 +73,14 @@ def read_script(path: Path) -> str:
             f"{path}: a pg_dump archive, not SQL text (convert it: pg_restore -f out.sql {path})"
         )
     try:
-        return raw.decode("utf-8").removeprefix("\ufeff")
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
         raise InputError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        # The parser reads up to a NUL byte: everything after it would be dropped in silence.
+        raise SQLFileError(str(path), line_of(text, nul), "a NUL byte: not SQL text")
+    return text
 
 
 def line_of(text: str, offset: int) -> int:
@@ -254,7 +259,9 @@ def _statements(
         slices = pglast.split(region, with_parser=True, only_slices=True)
     except parser.ParseError as error:
         message = str(error.args[0])
-        offset = start + (int(error.args[1]) if len(error.args) > 1 else 0)
+        # "syntax error at end of input" comes without a location: the end is where it is.
+        location = error.args[1] if len(error.args) > 1 else None
+        offset = start + int(location) if location is not None else end
         raise SQLFileError(
             name, line_of(text, offset), _explain_parse_error(text, offset, message)
         ) from None
@@ -317,10 +324,16 @@ def load_sql(
 
 
 class _Loader:
-    """Runs the parts of one script, creating missing roles and collecting notices."""
+    """Runs the parts of one script, creating missing roles and collecting notices.
 
-    def __init__(self, conn: psycopg.Connection, text: str, name: str) -> None:
+    Every role the script creates is tagged with COMMENT (default: ROLE_COMMENT + the
+    database), so the sandbox can drop it again on a --dsn server."""
+
+    def __init__(
+        self, conn: psycopg.Connection, text: str, name: str, comment: str | None = None
+    ) -> None:
         self.conn, self.text, self.name = conn, text, name
+        self.comment = comment or ROLE_COMMENT + str(conn.info.dbname)
         self.created_roles: list[str] = []
         self.skipped: list[str] = []
         self.known_roles: set[str] = set()  # seen to exist: no query per GRANT of a dump
@@ -331,6 +344,9 @@ class _Loader:
             return
         if node is not None:
             self._create_missing_roles(statement, node)
+        # A DO block or procedure may create roles (`IF NOT EXISTS … CREATE ROLE`): they are
+        # the server's, not the scratch database's, and must be tagged like any other.
+        roles_before = self._role_names() if isinstance(node, ast.DoStmt | ast.CallStmt) else None
         try:
             with self.conn.cursor() as cursor:
                 cursor.execute(statement.text.encode("utf-8"), prepare=False)  # type: ignore[arg-type]
@@ -345,6 +361,12 @@ class _Loader:
             ) from None
         if isinstance(node, ast.CreateRoleStmt):
             self._tag_role(node.role)
+        elif roles_before is not None:
+            for role in sorted(self._role_names() - roles_before):
+                self._tag_role(role)
+
+    def _role_names(self) -> set[str]:
+        return {name for (name,) in self.conn.execute("SELECT rolname FROM pg_roles").fetchall()}
 
     def _role_exists(self, statement: Statement, role: str) -> bool:
         """Whether a role to create exists already: roles belong to the server, so a script
@@ -363,9 +385,10 @@ class _Loader:
 
     def _tag_role(self, role: str) -> None:
         """Mark a role migverify created, so the sandbox can drop it again on a --dsn server."""
-        comment = ROLE_COMMENT + str(self.conn.info.dbname)
         self.conn.execute(
-            sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(comment))
+            sql.SQL("COMMENT ON ROLE {} IS {}").format(
+                sql.Identifier(role), sql.Literal(self.comment)
+            )
         )
 
     def copy(self, part: CopyData) -> None:
@@ -441,27 +464,29 @@ def load_roles(conn: psycopg.Connection, path: Path, comment: str) -> list[str]:
     name = str(path)
     text = read_script(path)
     existing = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
-    loader = _Loader(conn, text, name)
+    loader = _Loader(conn, text, name, comment)
     created: list[str] = []
     left: set[str] = set()
-    for part in script_parts(text, name):
-        statement = part.statement if isinstance(part, CopyData) else part
-        node = _parse_one(statement.text)
-        if node is None or isinstance(part, CopyData):
-            loader.execute(statement)  # reports the error with its line
-            continue
-        roles = referenced_roles(node) | _roles_defined(node)
-        touched = roles & existing
-        if touched:
-            left |= touched
-            continue
-        loader.execute(statement)
-        if isinstance(node, ast.CreateRoleStmt):
-            created.append(node.role)
-    for role in created:  # after the file's own COMMENT ON ROLE statements
-        conn.execute(
-            sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(comment))
-        )
+    try:
+        for part in script_parts(text, name):
+            statement = part.statement if isinstance(part, CopyData) else part
+            node = _parse_one(statement.text)
+            if node is None or isinstance(part, CopyData):
+                loader.execute(statement)  # reports the error with its line
+                continue
+            roles = referenced_roles(node) | _roles_defined(node)
+            touched = roles & existing
+            if touched:
+                left |= touched
+                continue
+            loader.execute(statement)
+            if isinstance(node, ast.CreateRoleStmt):
+                created.append(node.role)
+    finally:
+        # After the file's own COMMENT ON ROLE statements, and on an error half-way too: every
+        # role created so far must be found (and dropped) again.
+        for role in created:
+            loader._tag_role(role)
     loader.report()
     if left:
         notice(f"{name}: left existing role(s) {', '.join(sorted(left))} as they are")

@@ -119,6 +119,9 @@ def scan_paths(
     bytes (0: no limit), unreadable or binary ones are reported in `skipped`."""
     if not tables:
         raise InputError("no tables to look for (give --table NAME or a spec with [tables.*])")
+    for table in tables:
+        if not table.rpartition(".")[2].strip('"'):
+            raise InputError(f"{table!r} is not a table name")
     if max_file_size < 0:
         raise InputError("--max-file-size must be 0 (no limit) or a positive size")
     root = (root or Path.cwd()).resolve()

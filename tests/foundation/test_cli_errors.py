@@ -125,6 +125,11 @@ def test_debug_shows_the_traceback_of_an_internal_error(pg, monkeypatch):
         (["scan", ".", "--table", "  "], "is not a table name"),
         (["scan", ".", "--table", "a.b.c.d"], "'a.b.c.d' has 4 parts: give table or schema.table"),
         (["verify", "--table", "public."], "'public.' is not a table name"),
+        # Nothing left once the quotes are off: the scan's matcher got an empty name (exit 3).
+        (["scan", ".", "--table", '"'], "'\"' is not a table name"),
+        (["scan", ".", "--table", 'a.""'], "is not a table name"),
+        # The scan forks its workers up front: 2**31 overflowed (exit 3).
+        (["scan", ".", "--table", "t", "--jobs", "2147483647"], "not in the range 1<=x<=1024"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args, fragment):
@@ -135,3 +140,42 @@ def test_help_and_version_still_exit_0():
     assert _run("--version").returncode == 0
     result = _run("check", "--help")
     assert result.returncode == 0 and "Usage: migverify check" in result.stdout
+
+
+UNREACHABLE = "host=/nonexistent/migverify-tests"  # a run that reaches the server fails
+
+
+def test_a_line_break_in_a_file_name_stays_on_one_line(tmp_path):
+    for name in ("a\rb.sql", "a\u2028b.sql", "a\x0bb.sql"):
+        result = _run("check", str(XBOT), "--compat", str(tmp_path / name), "--dsn", UNREACHABLE)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert "no such file" in result.stderr
+
+
+def test_inspect_checks_its_files_before_the_server(tmp_path):
+    result = _run(
+        "inspect", str(XBOT / "legacy.sql"), str(tmp_path / "gone.sql"), "--dsn", UNREACHABLE
+    )
+    _one_line(result, 2, f"{tmp_path / 'gone.sql'}: no such file")
+    result = _run("inspect", str(tmp_path), "--dsn", UNREACHABLE)
+    _one_line(result, 2, f"{tmp_path}: is a directory, not an SQL file")
+
+
+def test_an_unwritable_out_directory_fails_before_the_work(tmp_path):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "layer"
+    result = _run("generate", str(XBOT), "--out", str(out), "--dsn", UNREACHABLE)
+    _one_line(result, 2, f"{out}: {tmp_path / 'file'} is not a directory (--out)")
+
+
+def test_an_empty_table_name_in_a_spec_is_one_line(tmp_path):
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n'
+        '[tables.""]\ntarget = "t"\n'
+    )
+    for name in ("legacy.sql", "target.sql", "a.py"):
+        (tmp_path / name).write_text("\n")
+    result = _run("scan", str(tmp_path), "--config", str(spec), "--jobs", "1")
+    _one_line(result, 2, "migverify: error: ", "is not a table name")

@@ -101,9 +101,13 @@ def _server_dirs(tmp_path: Path) -> list[Path]:
     return sorted(tmp_path.glob("migverify-pg-*"))
 
 
-@pytest.mark.parametrize(
-    ("args", "signum"), [(VERIFY, signal.SIGTERM), (CHECK, signal.SIGINT)], ids=["verify", "check"]
-)
+# Every pair: SIGINT (Ctrl-C) and SIGTERM (a cancelled CI job) during verify and check.
+COMMANDS = pytest.mark.parametrize("args", [VERIFY, CHECK], ids=["verify", "check"])
+SIGNALS = pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+
+
+@COMMANDS
+@SIGNALS
 def test_interrupt_on_the_embedded_server(tmp_path, args, signum):
     result = _interrupt(args, signum, tmp_path, lambda: bool(_server_dirs(tmp_path)))
     _assert_interrupted(result, signum)
@@ -111,9 +115,8 @@ def test_interrupt_on_the_embedded_server(tmp_path, args, signum):
     assert _servers_under(tmp_path) == []
 
 
-@pytest.mark.parametrize(
-    ("args", "signum"), [(VERIFY, signal.SIGINT), (CHECK, signal.SIGTERM)], ids=["verify", "check"]
-)
+@COMMANDS
+@SIGNALS
 def test_interrupt_with_dsn(pg, tmp_path, args, signum):
     before = _scratch_databases(pg.dsn)
     result = _interrupt(

@@ -193,6 +193,41 @@ def test_roles_created_on_a_dsn_server_are_dropped_again(pg, dumps):
     assert left == 0
 
 
+def _roles(dsn: str) -> set[str]:
+    with connect(dsn) as conn:
+        return {name for (name,) in conn.execute("SELECT rolname FROM pg_roles").fetchall()}
+
+
+def test_roles_a_do_block_creates_on_a_dsn_server_are_dropped_again(pg, tmp_path):
+    # The Supabase idiom of fixtures/xbot/legacy.sql: IF NOT EXISTS … CREATE ROLE inside DO.
+    script = tmp_path / "legacy.sql"
+    script.write_text(
+        "DO $$\nBEGIN\n  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mv_do_role') THEN\n"
+        "    CREATE ROLE mv_do_role NOLOGIN;\n  END IF;\nEND\n$$;\n"
+        "CREATE TABLE t (id int);\nGRANT SELECT ON t TO mv_do_role;\n"
+    )
+    before = _roles(pg.dsn)
+    assert "mv_do_role" not in before
+    result = _run("inspect", str(script), "--dsn", pg.dsn)
+    assert result.returncode == 0, result.stderr
+    assert "grant mv_do_role: SELECT" in result.stdout  # the role existed for the load
+    assert _roles(pg.dsn) == before
+
+
+def test_roles_of_a_roles_file_that_fails_half_way_are_dropped_again(pg, tmp_path):
+    roles = tmp_path / "roles.sql"
+    roles.write_text(
+        "CREATE ROLE mv_half_a;\nCOMMENT ON ROLE mv_half_a IS 'mine';\n"
+        "CREATE ROLE mv_half_b;\nSELECT 1/0;\n"
+    )
+    (tmp_path / "empty.sql").write_text("SELECT 1;\n")
+    before = _roles(pg.dsn)
+    result = _run("inspect", str(tmp_path / "empty.sql"), "--roles", str(roles), "--dsn", pg.dsn)
+    assert result.returncode == 2
+    assert result.stderr == f"migverify: error: {roles}:4: division by zero (SQLSTATE 22012)\n"
+    assert _roles(pg.dsn) == before
+
+
 def _spec(directory: Path, dump: Path, roles: Path | None = None) -> Path:
     (directory / "dump.sql").write_bytes(dump.read_bytes())
     (directory / "target.sql").write_bytes(TARGET.read_bytes())

@@ -49,6 +49,9 @@ def test_the_shipped_specs_stay_valid(directory):
         ("[generate]\nbatch_size = 10\n", "lock_timeout = \"1s\"\n", 5, "unknown key in [target] 'lock_timeout' (it belongs in [generate])"),
         ('target = "articles"', 'target = "articles"\ncolums = {}', 9, "unknown key in [tables.posts] 'colums' (did you mean 'columns'?)"),
         ("batch_size = 10", 'batch_size = "10"', 6, "generate.batch_size must be a positive integer"),
+        ('target = "articles"', "target = [1, 2]", 8, "tables.posts.target must be a table name, not an array"),
+        ('target = "articles"', 'target = ""', 7, '[tables.posts] needs target = "<target table>"'),
+        ('columns = { body = "content" }', 'columns = { body = "content" }\n[[tables.posts.side]]\ntable = 5\njoin = { id = "post_id" }', 11, "tables.posts.side.table must be a table name, not an integer"),
         ("batch_size = 10", "batch_size = true", 6, "generate.batch_size must be a positive integer"),
         ("batch_size = 10", "out = 5", 6, "generate.out must be a directory path, not an integer"),
         ("batch_size = 10", "lock_timeout = [1]", 6, "generate.lock_timeout must be like \"5s\", not an array"),
@@ -105,3 +108,35 @@ def test_pyproject_spec_unknown_key(tmp_path):
         load_spec(tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / 'pyproject.toml'}:5: ")
     assert "'sqll' (did you mean 'sql'?)" in str(caught.value)
+
+
+def test_a_spec_that_is_not_utf8_is_one_error(tmp_path):
+    path = _spec(tmp_path, BASE)
+    path.write_bytes(b"[legacy]\nsql = ['legacy.sql'] # \xff\n")
+    with pytest.raises(
+        InputError, match=r"migverify.toml: not UTF-8 text \(invalid start byte at byte 32\)"
+    ):
+        load_spec(path)
+    path.unlink()
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.migverify]\n\xfe")
+    with pytest.raises(InputError, match="pyproject.toml: not UTF-8 text"):
+        load_spec(tmp_path)
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path):
+    path = _spec(tmp_path, BASE)
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode())
+    assert load_spec(path).table_names == ("posts",)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("[legacy]\nsql = [", 2), ("[legacy]\nsql = [\n", 3), ("[", 1), ("[legacy]\nsql = 'a\n", 3)],
+)
+def test_a_truncated_spec_names_its_last_line(tmp_path, text, line):
+    # tomllib says "at end of document" with no line: the error named the file only.
+    path = _spec(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        load_spec(path)
+    assert str(caught.value).startswith(f"{path}:{line}: invalid TOML: ")
+    assert "(at " not in str(caught.value)

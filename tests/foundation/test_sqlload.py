@@ -49,6 +49,11 @@ def test_multi_statement_script_with_dollar_quotes_loads(sandbox, tmp_path):
             3,
             'relation "missing" does not exist',
         ),
+        # The parser stops at a NUL byte: table b would be dropped in silence.
+        ("CREATE TABLE a (id int);\n\x00CREATE TABLE b (id int);\n", 2, "a NUL byte"),
+        # A truncated file: the parser gives no location for "at end of input" (was exit 3).
+        ("CREATE TABLE a (id int);\n\nCREATE", 3, "syntax error at end of input"),
+        ("\\restrict abc\nCREATE TABLE a (id int);\nCREATE TABLE b (id", 3, "at end of input"),
     ],
 )
 def test_errors_name_the_file_and_line(sandbox, tmp_path, text, line, message):
