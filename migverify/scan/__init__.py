@@ -109,28 +109,16 @@ def _scan_uses(
 def _read_groups(
     groups: list[Group], prefilter, max_bytes: int
 ) -> Iterator[tuple[str, bytes | None, str | None]]:
-    """(label, contents if the prefilter lets the file through, why it was skipped) of every
-    file in GROUPS. Files are opened relative to their directory: one path lookup per directory
-    instead of one per file."""
-    from migverify.scan.walk import read_candidate
+    """(label, contents if the prefilter lets the file through, why it was skipped) of the
+    files of GROUPS that were let through or skipped."""
+    from migverify.scan.walk import read_candidate, read_directory
 
     for label_of, directory, names in groups:
         if directory is None:  # files given explicitly, under their own label
             for name in names:
                 yield (label_of, *read_candidate(name, prefilter, max_bytes, label_of))
-            continue
-        try:
-            dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            dir_fd = None  # each file then says why it cannot be read
-        try:
-            for name in names:
-                label = name if label_of == "." else f"{label_of}/{name}"
-                path = name if dir_fd is not None else f"{directory}/{name}"
-                yield (label, *read_candidate(path, prefilter, max_bytes, label, dir_fd))
-        finally:
-            if dir_fd is not None:
-                os.close(dir_fd)
+        else:
+            yield from read_directory(directory, names, label_of, prefilter, max_bytes)
 
 
 def scan_paths(

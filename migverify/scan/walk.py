@@ -249,6 +249,59 @@ def _python_model_file(data: bytes, path: str) -> bool:
     return (is_models_file(path) or is_migration(path)) and b"django" in data
 
 
+def read_directory(
+    directory: str, names: Sequence[str], label_of: str, prefilter: Prefilter, max_bytes: int
+) -> list[tuple[str, bytes | None, str | None]]:
+    """`read_candidate` for the files NAMES of DIRECTORY (whose label is LABEL_OF): (label,
+    contents, why skipped) of the files the prefilter lets through or that were skipped; the
+    others are left out.
+
+    One loop for the whole directory, opening each file relative to it (one path lookup per
+    directory, not per file); anything out of the ordinary (an error, not a regular file, over
+    the size limit, grown while read) is left to `read_candidate`, which says why."""
+    try:
+        dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        dir_fd = None  # each file then says why it cannot be read
+    kept: list[tuple[str, bytes | None, str | None]] = []
+    try:
+        for name in names:
+            label = name if label_of == "." else f"{label_of}/{name}"
+            path = name if dir_fd is not None else f"{directory}/{name}"
+            data = _read_plain(path, dir_fd, max_bytes)
+            if data is None:
+                data, reason = read_candidate(path, prefilter, max_bytes, label, dir_fd)
+                if data is not None or reason is not None:
+                    kept.append((label, data, reason))
+            elif data.find(b"\0", 0, 8192) >= 0:  # no copy of the first 8 KB
+                kept.append((label, None, "binary (NUL bytes)"))
+            elif prefilter(data, label):
+                kept.append((label, data, None))
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    return kept
+
+
+def _read_plain(path: str, dir_fd: int | None, max_bytes: int) -> bytes | None:
+    """A regular file's contents read in one go, or None when there is anything to report."""
+    try:
+        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode) or (max_bytes and size > max_bytes):
+            return None
+        data = os.read(fd, size + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= size else None
+
+
 def read_candidate(
     path: str | Path,
     prefilter: Prefilter,
@@ -278,7 +331,7 @@ def read_candidate(
         return None, f"not readable ({error.strerror})"
     finally:
         os.close(fd)
-    if data.find(b"\0", 0, 8192) >= 0:  # no copy of the first 8 KB
+    if data.find(b"\0", 0, 8192) >= 0:
         return None, "binary (NUL bytes)"
     if not prefilter(data, label if label is not None else str(path)):
         return None, None
