@@ -1,8 +1,13 @@
 """migverify: prove a PostgreSQL compatibility layer safe before cutover."""
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("migverify")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+def __getattr__(name: str) -> str:
+    # Looked up on first use: importlib.metadata costs a tenth of a second at every start-up.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("migverify")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            return "0.0.0+unknown"
+    raise AttributeError(f"module 'migverify' has no attribute {name!r}")

@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from migverify import __version__
 from migverify.errors import InputError, MigverifyError
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -81,6 +80,15 @@ def _no_interrupt() -> None:
     raise_if_interrupted()
 
 
+def _show_version(ctx: click.Context, value: bool) -> None:
+    """--version, looked up only when asked for (click's version_option looks it up at import)."""
+    if value and not ctx.resilient_parsing:
+        import migverify
+
+        click.echo(f"migverify, version {migverify.__version__}")
+        ctx.exit()
+
+
 def _debug(ctx: click.Context) -> bool:
     return bool(ctx.obj and ctx.obj.get("debug"))
 
@@ -109,7 +117,14 @@ def _show_notices() -> None:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="migverify")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, param, value: _show_version(ctx, value),
+    help="Show the version and exit.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:

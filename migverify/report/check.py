@@ -8,7 +8,7 @@ from itertools import groupby
 
 import click
 
-from migverify import __version__
+import migverify
 from migverify.check.model import ERROR, CheckResult, Location, Problem, rule_catalog
 from migverify.report.formats import INFORMATION_URI, SARIF_SCHEMA, escape_data, escape_property
 
@@ -184,7 +184,7 @@ def render_sarif(result: CheckResult) -> str:
                 "tool": {
                     "driver": {
                         "name": "migverify",
-                        "version": __version__,
+                        "version": migverify.__version__,
                         "informationUri": INFORMATION_URI,
                         "rules": rules,
                     }

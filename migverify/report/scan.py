@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from itertools import groupby
 
-from migverify import __version__
+import migverify
 from migverify.report.formats import INFORMATION_URI, SARIF_SCHEMA, escape_data, escape_property
 from migverify.scan import ScanResult
 
@@ -111,7 +111,7 @@ def render_sarif(result: ScanResult) -> str:
                 "tool": {
                     "driver": {
                         "name": "migverify",
-                        "version": __version__,
+                        "version": migverify.__version__,
                         "informationUri": INFORMATION_URI,
                         "rules": rules,
                         "notifications": [

@@ -27,6 +27,9 @@ __all__ = [
 
 CHUNK = 2000  # files per worker task; a tree smaller than that is scanned in-process
 Progress = Callable[[int, int], None]
+# Files of one directory: (the directory's label relative to the scan's root, the directory,
+# the names of its files), or (the file's label, None, [its path]) for a file given explicitly.
+Group = tuple[str, "str | None", list[str]]
 
 
 def scan_source(path: str, data: bytes, tables: Sequence[str]) -> tuple[list, list]:
@@ -62,17 +65,16 @@ def scan_file(path: str, data: bytes, matcher: TableMatcher, models: Models | No
 
 
 def _scan_chunk(
-    items: list[tuple[str, str]], tables: Sequence[str], max_bytes: int
+    groups: list[Group], tables: Sequence[str], max_bytes: int
 ) -> tuple[list, list, list, list, list]:
     """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped, ORM
     declarations, and the files that may use an ORM model (for the second pass)."""
-    from migverify.scan.walk import Prefilter, read_candidate
+    from migverify.scan.walk import Prefilter
 
     matcher = TableMatcher(tables)
     prefilter = Prefilter(matcher.names)
     references, dynamic, skipped, declarations, scanned = [], [], [], [], []
-    for label, filename in items:
-        data, reason = read_candidate(filename, prefilter, max_bytes, label)
+    for label, data, reason in _read_groups(groups, prefilter, max_bytes):
         if reason is not None:
             skipped.append(SkippedFile(label, reason))
         if data is None:
@@ -86,16 +88,15 @@ def _scan_chunk(
 
 
 def _scan_uses(
-    items: list[tuple[str, str]], tables: Sequence[str], max_bytes: int, models: Models
+    groups: list[Group], tables: Sequence[str], max_bytes: int, models: Models
 ) -> tuple[list, list, list]:
     """The second pass: files naming a model, scanned again with every declaration known."""
-    from migverify.scan.walk import Prefilter, read_candidate
+    from migverify.scan.walk import Prefilter
 
     matcher = TableMatcher(tables)
     prefilter = Prefilter(sorted(models.names()), hints=False)
     references, dynamic, rescanned = [], [], []
-    for label, filename in items:
-        data, _ = read_candidate(filename, prefilter, max_bytes, label)
+    for label, data, _ in _read_groups(groups, prefilter, max_bytes):
         if data is None:
             continue
         found = scan_file(label, data, matcher, models)
@@ -103,6 +104,21 @@ def _scan_uses(
         dynamic += found.dynamics
         rescanned.append(label)
     return references, dynamic, rescanned
+
+
+def _read_groups(
+    groups: list[Group], prefilter, max_bytes: int
+) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """(label, contents if the prefilter lets the file through, why it was skipped) of the
+    files of GROUPS that were let through or skipped."""
+    from migverify.scan.walk import read_candidate, read_directory
+
+    for label_of, directory, names in groups:
+        if directory is None:  # files given explicitly, under their own label
+            for name in names:
+                yield (label_of, *read_candidate(name, prefilter, max_bytes, label_of))
+        else:
+            yield from read_directory(directory, names, label_of, prefilter, max_bytes)
 
 
 def scan_paths(
@@ -132,7 +148,7 @@ def scan_paths(
     references: list[Reference] = []
     dynamic: list[DynamicReference] = []
     skipped: list[SkippedFile] = []
-    items: list[tuple[str, str]] = []
+    items: list[Group] = []
     if workers > 1:  # imported once here: forked workers inherit the parsers' modules
         from migverify.scan import python, sqlfile, typescript  # noqa: F401
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
@@ -155,7 +171,7 @@ def scan_paths(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    total = len(items)
+    total = sum(len(names) for _, _, names in items)
     if progress:
         progress(total, total)
     references.sort(key=Reference.sort_key)
@@ -172,39 +188,54 @@ def scan_paths(
 
 
 def _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progress) -> list:
-    """Walk the tree and scan every candidate file; ITEMS gets every file walked."""
+    """Walk the tree and scan every candidate file; ITEMS gets every directory walked."""
     futures, parts = [], []
-    chunk: list[tuple[str, str]] = []
+    chunk: list[Group] = []
+    walked = in_chunk = 0
     # Chunks go to the workers while the tree is still being walked.
-    for item in _files(paths, root, skipped):
-        chunk.append(item)
-        items.append(item)
-        if len(chunk) == CHUNK and pool is not None:
+    for group in _groups(paths, root, skipped):
+        chunk.append(group)
+        items.append(group)
+        walked += len(group[2])
+        in_chunk += len(group[2])
+        if in_chunk >= CHUNK and pool is not None:
             futures.append(pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size))
-            chunk = []
+            chunk, in_chunk = [], 0
     parts = [future.result() for future in futures]
     if progress:
-        progress(len(items) - len(chunk), len(items))
+        progress(walked - in_chunk, walked)
     parts.append(_scan_chunk(chunk, tables, max_file_size))
     return parts
 
 
-def _second_pass(items, tables, max_file_size, models: Models, pool) -> list:
-    if pool is None or len(items) <= CHUNK:
+def _second_pass(items: list[Group], tables, max_file_size, models: Models, pool) -> list:
+    chunks = list(_chunks(items))
+    if pool is None or len(chunks) <= 1:
         return [_scan_uses(items, tables, max_file_size, models)]
     futures = [
-        pool.submit(_scan_uses, items[start : start + CHUNK], tuple(tables), max_file_size, models)
-        for start in range(0, len(items), CHUNK)
+        pool.submit(_scan_uses, chunk, tuple(tables), max_file_size, models) for chunk in chunks
     ]
     return [future.result() for future in futures]
 
 
-def _files(
-    paths: Sequence[Path], root: Path, skipped: list[SkippedFile]
-) -> Iterator[tuple[str, str]]:
-    """(label relative to ROOT, file name) of every candidate file; directories that cannot be
-    listed go to SKIPPED."""
-    from migverify.scan.walk import candidate_files
+def _chunks(groups: list[Group]) -> Iterator[list[Group]]:
+    """GROUPS in runs of at least CHUNK files (but whole directories)."""
+    chunk: list[Group] = []
+    size = 0
+    for group in groups:
+        chunk.append(group)
+        size += len(group[2])
+        if size >= CHUNK:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _groups(paths: Sequence[Path], root: Path, skipped: list[SkippedFile]) -> Iterator[Group]:
+    """The candidate files a directory at a time, labelled relative to ROOT; directories that
+    cannot be listed go to SKIPPED."""
+    from migverify.scan.walk import candidate_groups
 
     for base in paths:
         prefix = _label(Path(base), root)  # resolve once per input path, not per file
@@ -213,8 +244,11 @@ def _files(
         def on_skip(text: str, reason: str, base_text: str = base_text, prefix: str = prefix):
             skipped.append(SkippedFile(_relabel(text, base_text, prefix), reason))
 
-        for text in candidate_files([Path(base)], on_skip, roots=paths):
-            yield _relabel(text, base_text, prefix), text
+        for directory, names in candidate_groups([Path(base)], on_skip, roots=paths):
+            if directory is None:
+                yield _relabel(names[0], base_text, prefix), None, names
+            else:
+                yield _relabel(directory, base_text, prefix), directory, names
 
 
 def _relabel(text: str, base_text: str, prefix: str) -> str:

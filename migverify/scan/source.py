@@ -140,8 +140,13 @@ def _substituted(hole: Node, substitute: Substitute | None) -> StringValue | Non
 def _add_raw(source: Source, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
     if end <= start:
         return
+    raw = source.data[start:end]
+    if raw.isascii():  # one byte per character: no loop in Python
+        chars.extend(raw.decode("ascii"))
+        offsets.extend(range(start, end))
+        return
     position = start
-    for char in source.data[start:end].decode("utf-8", errors="replace"):
+    for char in raw.decode("utf-8", errors="replace"):
         chars.append(char)
         offsets.append(position)
         position += len(char.encode("utf-8"))

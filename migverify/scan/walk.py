@@ -27,6 +27,7 @@ SKIP_DIRS = {
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024  # larger files are usually generated or data
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.I)
 OnSkip = Callable[[str, str], None]  # (path, reason)
+Matcher = Callable[[str], bool]  # a path relative to a .gitignore's directory: ignored?
 # A file without any table name may still hold a dynamic reference: a query-builder call with a
 # computed table followed by an operation, e.g. `.from(tableName).select(…)`, `.table(t).insert(…)`,
 # `this.db(this.tableName).where(…)`, `knex(name).first()`, `db()(table).del()`.
@@ -70,7 +71,21 @@ def candidate_files(
 ) -> Iterator[str]:
     """Source files under PATHS in a stable order (files given explicitly are always taken).
     Directories that cannot be listed go to ON_SKIP with the reason; so do links to directories
-    outside PATHS and ROOTS (the other paths of the same scan).
+    outside PATHS and ROOTS (the other paths of the same scan)."""
+    for directory, names in candidate_groups(paths, on_skip, roots):
+        if directory is None:
+            yield from names
+        else:
+            for name in names:
+                yield f"{directory}/{name}"
+
+
+def candidate_groups(
+    paths: Sequence[Path], on_skip: OnSkip | None = None, roots: Sequence[Path] = ()
+) -> Iterator[tuple[str | None, list[str]]]:
+    """`candidate_files` a directory at a time: (directory, names of its source files), or
+    (None, [path]) for a file given explicitly. The workers open the files relative to their
+    directory (one path lookup per directory, not per file).
 
     Plain strings and os.walk: on a 100,000-file tree, Path objects alone cost more than
     reading the files.
@@ -80,16 +95,16 @@ def candidate_files(
     real_roots = [os.path.realpath(p) for p in (*paths, *roots)]
     for root in paths:
         if not root.is_dir():
-            yield str(root)  # a file, or anything else: reading it says why it is skipped
+            yield None, [str(root)]  # a file, or anything else: reading it says why it is skipped
             continue
 
         def unlistable(error: OSError) -> None:
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
-        ignores: list[tuple[str, Callable[[str], bool]]] = []
+        ignores: list[tuple[str, Matcher, Matcher | None]] = []
         for directory, dirnames, filenames in os.walk(root, onerror=unlistable):
             if ignores:
-                ignores = [(b, spec) for b, spec in ignores if _within(directory, b)]
+                ignores = [entry for entry in ignores if _within(directory, entry[0])]
             if ".gitignore" in filenames:
                 try:
                     text = Path(directory, ".gitignore").read_text(
@@ -98,18 +113,18 @@ def candidate_files(
                 except OSError as error:
                     skip(f"{directory}/.gitignore", f"not readable ({error.strerror}); not applied")
                 else:
-                    ignores.append((directory, _matcher(text)))
+                    ignores.append((directory, _matcher(text), _matcher(text, files=True)))
             keep = sorted(d for d in dirnames if d not in SKIP_DIRS)
             if ignores:
                 keep = [d for d in keep if not _ignored(f"{directory}/{d}", ignores, True)]
             dirnames[:] = [
                 d for d in keep if not _outside_link(f"{directory}/{d}", real_roots, skip)
             ]
-            for name in sorted(filenames):
-                if name.endswith(suffixes):
-                    path = f"{directory}/{name}"
-                    if not ignores or not _ignored(path, ignores, False):
-                        yield path
+            names = sorted(name for name in filenames if name.endswith(suffixes))
+            if names and ignores:
+                names = [n for n in names if not _ignored(f"{directory}/{n}", ignores, False)]
+            if names:
+                yield directory, names
 
 
 def _outside_link(path: str, roots: list[str], skip: OnSkip) -> bool:
@@ -131,27 +146,42 @@ def _within(path: str, base: str) -> bool:
     return path == base or path.startswith(base.rstrip("/") + "/")
 
 
-def _ignored(path: str, ignores: list[tuple[str, Callable[[str], bool]]], is_dir: bool) -> bool:
+def _ignored(path: str, ignores: list[tuple[str, Matcher, Matcher | None]], is_dir: bool) -> bool:
     """Plain strings: on a 100,000-file tree, Path objects here cost more than the reading."""
-    for base, matches in ignores:
+    for base, directories, files in ignores:
+        matches = directories if is_dir else files
+        if matches is None:
+            continue
         relative = path[len(base.rstrip("/")) + 1 :] + ("/" if is_dir else "")
         if matches(relative):
             return True
     return False
 
 
-def _matcher(text: str) -> Callable[[str], bool]:
+def _matcher(text: str, files: bool = False) -> Matcher | None:
     """A .gitignore as one test of a relative path. Without negations (`!keep`) a path is
-    ignored when any pattern matches: one combined regular expression, not one per pattern."""
-    spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+    ignored when any pattern matches: one combined regular expression, not one per pattern.
+
+    With FILES, the test for the files of a listed directory (None: no pattern can ignore one).
+    Without negations a directory-only pattern (`node_modules/`) leaves out the files under a
+    directory it matches, and such a directory is not walked into: testing each file against it
+    again costs more than the walk."""
+    lines = text.splitlines()
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
     patterns = [p for p in spec.patterns if getattr(p, "include", None) is not None]
     regexes = [getattr(p, "regex", None) for p in patterns]
     if not all(p.include for p in patterns) or any(
         r is None or not isinstance(r.pattern, str) for r in regexes
     ):
         return spec.match_file
+    if files:
+        kept = [line for line in lines if not line.rstrip().endswith("/")]
+        regexes = [
+            getattr(p, "regex", None) for p in pathspec.GitIgnoreSpec.from_lines(kept).patterns
+        ]
+        regexes = [r for r in regexes if r is not None]
     if not regexes:
-        return lambda relative: False
+        return None if files else (lambda relative: False)
     parts = [re.sub(r"\(\?P<\w+>", "(?:", r.pattern) for r in regexes if r is not None]
     combined = re.compile("|".join(f"(?:{part})" for part in parts))
     return lambda relative: combined.match(relative) is not None
@@ -219,19 +249,74 @@ def _python_model_file(data: bytes, path: str) -> bool:
     return (is_models_file(path) or is_migration(path)) and b"django" in data
 
 
+def read_directory(
+    directory: str, names: Sequence[str], label_of: str, prefilter: Prefilter, max_bytes: int
+) -> list[tuple[str, bytes | None, str | None]]:
+    """`read_candidate` for the files NAMES of DIRECTORY (whose label is LABEL_OF): (label,
+    contents, why skipped) of the files the prefilter lets through or that were skipped; the
+    others are left out.
+
+    One loop for the whole directory, opening each file relative to it (one path lookup per
+    directory, not per file); anything out of the ordinary (an error, not a regular file, over
+    the size limit, grown while read) is left to `read_candidate`, which says why."""
+    try:
+        dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        dir_fd = None  # each file then says why it cannot be read
+    kept: list[tuple[str, bytes | None, str | None]] = []
+    try:
+        for name in names:
+            label = name if label_of == "." else f"{label_of}/{name}"
+            path = name if dir_fd is not None else f"{directory}/{name}"
+            data = _read_plain(path, dir_fd, max_bytes)
+            if data is None:
+                data, reason = read_candidate(path, prefilter, max_bytes, label, dir_fd)
+                if data is not None or reason is not None:
+                    kept.append((label, data, reason))
+            elif data.find(b"\0", 0, 8192) >= 0:  # no copy of the first 8 KB
+                kept.append((label, None, "binary (NUL bytes)"))
+            elif prefilter(data, label):
+                kept.append((label, data, None))
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    return kept
+
+
+def _read_plain(path: str, dir_fd: int | None, max_bytes: int) -> bytes | None:
+    """A regular file's contents read in one go, or None when there is anything to report."""
+    try:
+        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode) or (max_bytes and size > max_bytes):
+            return None
+        data = os.read(fd, size + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) <= size else None
+
+
 def read_candidate(
     path: str | Path,
     prefilter: Prefilter,
     max_bytes: int = DEFAULT_MAX_FILE_SIZE,
     label: str | None = None,
+    dir_fd: int | None = None,
 ) -> tuple[bytes | None, str | None]:
     """(the file's bytes if it may mention a table name, else None; why it was skipped, if it
-    was). MAX_BYTES 0 means no size limit. LABEL is the path relative to the scan's root."""
+    was). MAX_BYTES 0 means no size limit. LABEL is the path relative to the scan's root; PATH
+    is relative to the directory DIR_FD when given."""
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
     except OSError as error:
-        if os.path.islink(path) and not os.path.exists(path):
+        if _broken_link(path, dir_fd):
             return None, "broken symbolic link"
         return None, f"not readable ({error.strerror})"
     try:
@@ -246,11 +331,28 @@ def read_candidate(
         return None, f"not readable ({error.strerror})"
     finally:
         os.close(fd)
-    if b"\0" in data[:8192]:
+    if data.find(b"\0", 0, 8192) >= 0:
         return None, "binary (NUL bytes)"
     if not prefilter(data, label if label is not None else str(path)):
         return None, None
     return data, None
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+
+
+def _broken_link(path: str | Path, dir_fd: int | None) -> bool:
+    """A symbolic link whose target cannot be reached (os.path.islink and not exists)."""
+    try:
+        if not stat.S_ISLNK(os.lstat(path, dir_fd=dir_fd).st_mode):
+            return False
+    except OSError:
+        return False
+    try:
+        os.stat(path, dir_fd=dir_fd)
+    except OSError:
+        return True
+    return False
 
 
 def _read_all(fd: int, size: int) -> bytes:

@@ -9,16 +9,20 @@ near-miss names (posted_decisions_archive, refresh_real_tweet_metrics()), the re
 TypeScript (some with Array.from(...), which the dynamic-reference prefilter also lets through).
 
 Run: python tests/benchmarks/bench_scan.py [--files 100000] [--repeat 3] [--trees small,ordinary]
-Needs ripgrep (`apt-get install -y ripgrep`). Both tools run on the same warm tree, back to back
-in each round (so machine load affects both); wall time includes start-up (each is run as a
-command). `rg -l -w -e name …` lists the files naming a table as a word, which is the least a
+[--keep DIR]. Needs ripgrep (`apt-get install -y ripgrep`). Both tools run on the same warm tree,
+back to back in each round (so machine load affects both); wall time includes start-up (each is
+run as a command), and so does the CPU time (user + system of the command and every process it
+started), which depends less on what else the machine is doing. --keep DIR builds the trees in
+DIR once and measures the kept ones on later runs. `rg -l -w -e name …` lists the files naming a table as a word, which is the least a
 scan must do; migverify also parses those files and resolves what they do.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -188,10 +192,17 @@ def build(root: Path, files: int, kind: str) -> int:
     return references
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system of the whole process tree) and output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
-    return time.perf_counter() - started, result.stdout
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if result.returncode not in (0, 1):  # rg: 1 is "nothing found"
+        sys.exit(f"{command[0]} failed ({result.returncode}): {result.stderr.strip()[:500]}")
+    return wall, cpu, result.stdout
 
 
 def measure(root: Path, expected: int, repeat: int) -> dict:
@@ -200,13 +211,15 @@ def measure(root: Path, expected: int, repeat: int) -> dict:
     scan += [arg for table in TABLES for arg in ("--table", table)]
     timed(rg)  # warm the page cache
     timed(scan)
-    rg_times, scan_times, found, listed = [], [], 0, 0
+    rg_times, scan_times, rg_cpu, scan_cpu, found, listed = [], [], [], [], 0, 0
     for _ in range(repeat):  # back to back, so that load on the machine affects both
-        seconds, output = timed(rg)
+        seconds, cpu, output = timed(rg)
         rg_times.append(seconds)
+        rg_cpu.append(cpu)
         listed = len(output.splitlines())
-        seconds, output = timed(scan)
+        seconds, cpu, output = timed(scan)
         scan_times.append(seconds)
+        scan_cpu.append(cpu)
         found = output.count('"operation"')
     size = sum(p.stat().st_size for p in root.rglob("*.ts"))
     return {
@@ -217,6 +230,8 @@ def measure(root: Path, expected: int, repeat: int) -> dict:
         "rg_files": listed,
         "rg": statistics.median(rg_times),
         "scan": statistics.median(scan_times),
+        "rg_cpu": statistics.median(rg_cpu),
+        "scan_cpu": statistics.median(scan_cpu),
     }
 
 
@@ -225,25 +240,42 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--trees", default="small,ordinary")
+    parser.add_argument("--keep", type=Path, help="build the trees here once and reuse them")
     args = parser.parse_args()
     if shutil.which("rg") is None:
         sys.exit("ripgrep (rg) is not installed: apt-get install -y ripgrep")
     rows = []
     for kind in args.trees.split(","):
+        if args.keep is not None:
+            rows.append((kind, measure_kept(args.keep / f"{kind}-{args.files}", args, kind)))
+            continue
         with tempfile.TemporaryDirectory() as directory:
             root = Path(directory)
             expected = build(root, args.files, kind)
             rows.append((kind, measure(root, expected, args.repeat)))
     print(
         "| tree | files | MB | references (expected/found) | rg -l -w (s) | migverify scan (s) "
-        "| ratio |"
+        "| ratio | rg CPU (s) | scan CPU (s) | CPU ratio |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for kind, row in rows:
         print(
             f"| {kind} | {row['files']} | {row['megabytes']:.0f} | {row['expected']}/{row['found']} "
-            f"| {row['rg']:.2f} | {row['scan']:.2f} | {row['scan'] / row['rg']:.1f}x |"
+            f"| {row['rg']:.2f} | {row['scan']:.2f} | {row['scan'] / row['rg']:.2f}x "
+            f"| {row['rg_cpu']:.2f} | {row['scan_cpu']:.2f} | {row['scan_cpu'] / row['rg_cpu']:.2f}x |"
         )
+
+
+def measure_kept(root: Path, args: argparse.Namespace, kind: str) -> dict:
+    """Measure the tree kept at ROOT, built there first if it is not complete."""
+    marker = root / ".bench.json"
+    if not marker.exists():
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        expected = build(root, args.files, kind)
+        marker.write_text(json.dumps({"expected": expected}))
+    return measure(root, json.loads(marker.read_text())["expected"], args.repeat)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ factory, the prefilter keeping files whose table name appears once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from migverify.scan import scan_paths, scan_source
 
 
@@ -131,3 +133,25 @@ def test_gitignore_combined_matcher_agrees_with_pathspec():
         spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
         matches = _matcher(text)
         assert [matches(p) for p in paths] == [spec.match_file(p) for p in paths], text
+
+
+def test_gitignore_directory_patterns_are_not_tested_on_files():
+    from migverify.scan.walk import _matcher
+
+    assert _matcher("node_modules/\ndist/ \n# only directories\n", files=True) is None
+    files = _matcher("node_modules/\n*.log\n", files=True)
+    assert files is not None and files("a/x.log") and not files("node_modules")
+    negated = _matcher("build/\n!build/keep.ts\n", files=True)
+    assert negated is not None and not negated("build/keep.ts")
+
+
+def test_gitignore_walk_leaves_out_files_under_ignored_directories(tmp_path: Path):
+    from migverify.scan.walk import candidate_files
+
+    for name in ("a.ts", "dist/b.ts", "sub/gen/c.ts", "sub/d.ts", "sub/e.log.ts", "sub/gen.ts"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".gitignore").write_text("dist/\n")
+    (tmp_path / "sub/.gitignore").write_text("gen/\n*.log.ts\n")
+    found = [p[len(str(tmp_path)) + 1 :] for p in candidate_files([tmp_path])]
+    assert found == ["a.ts", "sub/d.ts", "sub/gen.ts"]
