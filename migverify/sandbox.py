@@ -391,7 +391,10 @@ class Sandbox:
         statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(template.name if template else "template0")
         )
-        with connect(self.admin_dsn) as conn:
+        db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
+        # A signal between CREATE DATABASE and the bookkeeping would leave the database behind
+        # (and the roles migverify created, which it depends on).
+        with interrupt.deferred(), connect(self.admin_dsn) as conn:
             try:
                 conn.execute(statement)
             except psycopg.errors.InsufficientPrivilege as error:
@@ -399,11 +402,10 @@ class Sandbox:
                     f"cannot create a scratch database on {_describe(self.admin_dsn)}: "
                     f"{error.diag.message_primary} (the --dsn role needs CREATEDB)"
                 ) from None
+            self.databases.append(db)
+            self._created.append(name)
             if template is not None:
                 _copy_database_settings(conn, template.name, name)
-        db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
-        self.databases.append(db)
-        self._created.append(name)
         return db
 
     def clone(self, source: ScratchDatabase, purpose: str | None = None) -> ScratchDatabase:
