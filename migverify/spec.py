@@ -14,11 +14,15 @@ Format (paths are relative to the spec file)::
     lock_timeout = "5s"
     batch_size = 50000
     out = "migrations"                   # where generated SQL is committed (drift check)
+    mode = "auto"                        # auto | online | offline: how tables are cut over
+    online_threshold = 50000             # auto: online from this many rows (pg_class.reltuples)
+    switch_check = "count"               # count | checksum: what the online switch confirms
     [lint]
     ignore = ["MV008"]
 
     [tables.posted_decisions]            # one entry per legacy table
     target = "posted_tweets_comprehensive"
+    mode = "online"                                  # optional: overrides [generate] mode
     columns = { content = "tweet_content" }          # legacy column -> target column (renames only)
 
     [tables.user_bios]                   # split: some columns live in a side table joined on the key
@@ -44,6 +48,15 @@ from typing import Any
 from migverify.errors import InputError
 
 SPEC_FILENAME = "migverify.toml"
+_GENERATE_KEYS = {
+    "legacy_tables",
+    "lock_timeout",
+    "batch_size",
+    "out",
+    "mode",
+    "online_threshold",
+    "switch_check",
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...] = ()  # explicit renames: (legacy column, target column)
     side: tuple[SideTable, ...] = ()
     discriminator: tuple[tuple[str, Any], ...] = ()  # (target column, constant value)
+    mode: str | None = None  # online | offline; None: [generate] mode decides
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,9 @@ class Spec:
     out: Path | None = None
     lint_ignore: tuple[str, ...] = ()
     scan_max_file_size: int = 5 * 1024 * 1024
+    mode: str = "auto"  # auto | online | offline
+    online_threshold: int = 50000
+    switch_check: str = "count"  # count | checksum
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -200,6 +217,13 @@ class _SpecReader:
             result.append(resolved)
         return tuple(result)
 
+    def choice(self, section: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+        value = section.get(key, allowed[0])
+        if value not in allowed:
+            choices = ", ".join(f'"{a}"' for a in allowed)
+            raise self.error(f"generate.{key}", f"generate.{key} must be one of {choices}")
+        return value
+
     def pairs(self, key: str, value: Any) -> tuple[tuple[str, Any], ...]:
         if not isinstance(value, dict):
             raise self.error(key, f"{key} must be a table of name = value")
@@ -209,9 +233,13 @@ class _SpecReader:
         key = f"tables.{name}"
         if not isinstance(value, dict):
             raise self.error(key, f"[{key}] must be a table")
-        unknown = set(value) - {"target", "columns", "side", "discriminator"}
+        unknown = set(value) - {"target", "columns", "side", "discriminator", "mode"}
         if unknown:
-            raise self.error(key, f"[{key}]: unknown key {sorted(unknown)[0]!r}")
+            name = sorted(unknown)[0]
+            raise self.error(f"{key}.{name}", f"[{key}]: unknown key {name!r}")
+        mode = value.get("mode")
+        if mode is not None and mode not in ("online", "offline"):
+            raise self.error(f"{key}.mode", f'[{key}] mode must be "online" or "offline"')
         target = value.get("target")
         if not isinstance(target, str) or not target:
             raise self.error(key, f'[{key}] needs target = "<target table>"')
@@ -232,6 +260,7 @@ class _SpecReader:
             columns=self.pairs(f"{key}.columns", value.get("columns", {})),
             side=tuple(sides),
             discriminator=self.pairs(f"{key}.discriminator", value.get("discriminator", {})),
+            mode=mode,
         )
 
     def read(self) -> Spec:
@@ -245,12 +274,23 @@ class _SpecReader:
         tables = self.section("tables")
         if not tables:
             raise self.error("tables", "the spec names no [tables.<legacy table>]")
-        mode = generate.get("legacy_tables", "keep")
-        if mode not in ("keep", "drop"):
+        unknown = set(generate) - _GENERATE_KEYS
+        if unknown:
+            name = sorted(unknown)[0]
+            raise self.error(f"generate.{name}", f"[generate]: unknown key {name!r}")
+        legacy_tables = generate.get("legacy_tables", "keep")
+        if legacy_tables not in ("keep", "drop"):
             raise self.error("legacy_tables", 'generate.legacy_tables must be "keep" or "drop"')
         batch = generate.get("batch_size", 50000)
         if not isinstance(batch, int) or batch < 1:
             raise self.error("batch_size", "generate.batch_size must be a positive integer")
+        mode = self.choice(generate, "mode", ("auto", "online", "offline"))
+        switch_check = self.choice(generate, "switch_check", ("count", "checksum"))
+        threshold = generate.get("online_threshold", 50000)
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+            raise self.error(
+                "generate.online_threshold", "generate.online_threshold must be a number of rows"
+            )
         out = generate.get("out")
         max_file_size = self.section("scan").get("max_file_size", "5MB")
         try:
@@ -266,12 +306,15 @@ class _SpecReader:
             target_sql=self.paths("target", "sql"),
             scan_paths=self.paths("scan", "paths"),
             tables=tuple(self.table_spec(n, v) for n, v in tables.items()),
-            legacy_tables=mode,
+            legacy_tables=legacy_tables,
             lock_timeout=str(generate.get("lock_timeout", "5s")),
             batch_size=batch,
             out=(self.path.parent / out) if isinstance(out, str) else None,
             lint_ignore=tuple(lint.get("ignore", [])),
             scan_max_file_size=max_size,
+            mode=mode,
+            online_threshold=threshold,
+            switch_check=switch_check,
             raw=self.data,
             text="\n".join(self.lines),
         )

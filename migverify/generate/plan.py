@@ -8,12 +8,15 @@ here, with the reason, so REVIEW.md can explain it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from migverify.catalog import Catalog, Column, Relation
 from migverify.generate.foreign_keys import RetargetedKey, referencing_keys
+from migverify.generate.online import with_modes
 from migverify.generate.policies import RlsCarry, carry_rls
 from migverify.generate.triggers import TriggerCarry, carry_triggers
+from migverify.quoting import bounded_identifier
 from migverify.spec import Spec, TableSpec
 
 
@@ -26,6 +29,8 @@ class ColumnMap:
     table: str  # qualified target or side table
     column: str  # its name there
     target: Column
+    up: str | None = None  # a transform: the target value from the legacy columns (SQL)
+    down: str | None = None  # and back: the legacy value from the target columns (SQL)
 
     @property
     def renamed(self) -> bool:
@@ -79,6 +84,28 @@ class TablePlan:
     referenced_by: tuple[RetargetedKey, ...] = ()
     triggers: TriggerCarry = TriggerCarry()
     rls: RlsCarry = RlsCarry()
+    # The online cutover (see online.py): how the table is cut over, and why.
+    mode: str = "offline"  # online | offline
+    mode_why: str = ""
+    rows: int | None = None  # pg_class.reltuples of the legacy table where generate read it
+    conflict_key: tuple[str, ...] = ()  # online: the target's unique key for ON CONFLICT
+
+    @property
+    def online(self) -> bool:
+        return self.mode == "online"
+
+    @property
+    def sync_trigger(self) -> str:
+        """The expand phase's trigger on the legacy table (also its function's name)."""
+        return bounded_identifier(f"{self.name}_migverify_sync")
+
+    @property
+    def sync_truncate_trigger(self) -> str:
+        return bounded_identifier(f"{self.name}_migverify_sync_truncate")
+
+    @property
+    def sync_function(self) -> str:
+        return f"{self.schema}.{self.sync_trigger}"
 
     @property
     def name(self) -> str:
@@ -112,8 +139,11 @@ class TablePlan:
         return self.triggers.notes + self.rls.notes
 
 
-def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
-    """One plan per `[tables.*]` entry, in dependency order (referenced tables first)."""
+def build_plans(
+    spec: Spec, catalog: Catalog, sizes: Mapping[str, int] | None = None
+) -> tuple[TablePlan, ...]:
+    """One plan per `[tables.*]` entry, in dependency order (referenced tables first). SIZES:
+    estimated rows per qualified legacy table, for the choice of online or offline mode."""
     plans = [_plan(spec, catalog, table_spec) for table_spec in spec.tables]
     shared_targets = {}
     for plan in plans:
@@ -133,6 +163,7 @@ def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
         for plan in plans
     ]
     _check_shared_targets(spec, plans)
+    plans = with_modes(spec, plans, sizes or {})
     return tuple(_dependency_order(plans))
 
 
