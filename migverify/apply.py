@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +313,7 @@ class ScriptParts:
     after: tuple[str, ...]
 
 
+@cache
 def script_parts(text: str, name: str) -> ScriptParts:
     parts: tuple[list[str], list[str], list[str]] = ([], [], [])
     where = 0
@@ -344,8 +346,10 @@ def run_script(
     is already open (verify), run the statements in it without retries."""
     parts = script_parts(text, name)
     if inside:
-        for statement in (*parts.before, *parts.transaction, *parts.after):
-            execute(conn, statement)
+        try:  # one round trip: the statements as one simple query
+            execute(conn, ";\n".join((*parts.before, *parts.transaction, *parts.after)))
+        except psycopg.Error as error:
+            raise _error(error, name) from None
         return 0
     retries = 0
     for statement in parts.before:
@@ -398,9 +402,11 @@ class BackfillStatements:
     """The prepared statements of online/backfill.sql, numbered per table in order."""
 
     prepares: tuple[str, ...]
+    names: tuple[str, ...]  # of the prepares
     tables: tuple[tuple[str, str], ...]  # (start statement name, batch statement name)
 
 
+@cache
 def backfill_statements(text: str) -> BackfillStatements:
     prepares, names = [], []
     for statement in split_script(text, SCRIPTS["backfill"]):
@@ -412,8 +418,24 @@ def backfill_statements(text: str) -> BackfillStatements:
     starts = [n for n in names if n.startswith("migverify_backfill_start_")]
     return BackfillStatements(
         tuple(prepares),
+        tuple(names),
         tuple((start, start.replace("_start_", "_batch_")) for start in starts),
     )
+
+
+def prepare_backfill(conn: psycopg.Connection, text: str) -> None:
+    """PREPARE the statements of online/backfill.sql in CONN's session, those not prepared
+    yet (prepared statements outlive a ROLLBACK, but psycopg may DEALLOCATE ALL after one)."""
+    conn.execute("SET plan_cache_mode = force_custom_plan")  # $1 IS NULL folds per batch
+    statements = backfill_statements(text)
+    prepares = dict(zip(statements.names, statements.prepares, strict=True))
+    present = conn.execute(
+        "SELECT array_agg(name) FROM pg_prepared_statements WHERE name = ANY(%s)",
+        (list(prepares),),
+    ).fetchone()[0]
+    for name, prepare in prepares.items():
+        if name not in (present or ()):
+            execute(conn, prepare)
 
 
 def run_backfill(
@@ -430,12 +452,7 @@ def run_backfill(
     """Copy every online table's rows, one transaction per batch, resuming after the last key
     copied. LIMIT_BATCHES stops early (verify interleaves a workload with the backfill)."""
     statements = backfill_statements(text)
-    conn.execute("SET plan_cache_mode = force_custom_plan")  # $1 IS NULL folds per batch
-    for prepare in statements.prepares:
-        name = parse_sql(prepare)[0].stmt.name
-        if conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", (name,)).fetchone():
-            execute(conn, f"DEALLOCATE {name}")
-        execute(conn, prepare)
+    prepare_backfill(conn, text)
     results = []
     client = psycopg.ClientCursor(conn)  # EXECUTE takes no server-side parameters
     for start, batch in statements.tables:

@@ -291,6 +291,12 @@ def _progress_printer() -> Callable[[str], None]:
 )
 @click.option("--strict", is_flag=True, help="Treat warnings (e.g. class 22 accepted) as failures.")
 @click.option(
+    "--online",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also prove the online phases in this directory (online/ of migverify generate): "
+    "workloads during expand and backfill, then the switch, and each phase's rollback.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @server_options
@@ -307,6 +313,7 @@ def verify(
     steps,
     seed_value,
     strict,
+    online,
     fmt,
     sandbox_config,
 ) -> None:
@@ -334,6 +341,11 @@ def verify(
     for path in (*legacy, *target, compat, *seed, *([rollback] if rollback else [])):
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+    online_scripts = None
+    if online is not None:
+        from migverify.verify.online import OnlineScripts
+
+        online_scripts = OnlineScripts.from_directory(online)
     request = VerifyRequest(
         legacy=tuple(legacy),
         target=tuple(target),
@@ -348,6 +360,7 @@ def verify(
         seed_value=seed_value,
         strict=strict,
         sandbox=sandbox_config,
+        online=online_scripts,
     )
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() else None
     result = run_verify(request, progress)

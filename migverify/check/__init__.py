@@ -54,6 +54,7 @@ class Layer:
     rollback_sql: str | None
     rollback_path: str | None
     files: dict[str, str] = field(default_factory=dict)  # generated files by name (drift check)
+    online_tables: tuple[str, ...] = ()  # generated: tables cut over online (verified too)
 
 
 def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckResult:
@@ -154,15 +155,17 @@ def _user_layer(request: CheckRequest) -> Layer:
 
 
 def _generate(spec: Spec, box: Sandbox, root: Path) -> Layer:
-    from migverify.generate import generate_layer, upsert_warnings
+    from migverify.generate import generate_with_plans, upsert_warnings
 
-    files = generate_layer(spec, box, upsert_warnings(spec))  # as `migverify generate` writes it
+    # As `migverify generate` writes it:
+    files, plans = generate_with_plans(spec, box, upsert_warnings(spec))
     return Layer(
         forward_sql=files["forward.sql"],
         forward_path="forward.sql (generated)",
         rollback_sql=files.get("rollback.sql"),
         rollback_path="rollback.sql (generated)" if "rollback.sql" in files else None,
         files=dict(files),
+        online_tables=tuple(p.name for p in plans if p.online),
     )
 
 
@@ -307,7 +310,9 @@ def _verify(
     scan: Any,
 ) -> tuple[dict[str, Any], list[Problem]]:
     from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
+    from migverify.verify.online import OnlineScripts
 
+    online = OnlineScripts.from_files(layer.files) if layer.online_tables else None
     result = verify(
         VerifyRequest(
             legacy=tuple(spec.legacy_sql),
@@ -321,6 +326,7 @@ def _verify(
             tables=tuple(spec.table_names),
             examples=request.examples or DEFAULT_EXAMPLES,
             sandbox=request.sandbox,
+            online=online,
         )
     )
     problems = []
@@ -368,6 +374,15 @@ def _verify(
         "examples": result.examples,
         "seed_value": result.seed_value,
         "rollback_checked": result.rollback_checked,
+        "online": (
+            {
+                "tables": list(layer.online_tables),
+                "workloads": result.online.workloads,
+                "rollbacks": list(result.online.rollbacks),
+            }
+            if result.online is not None
+            else None
+        ),
         "coverage": result.coverage.to_dict() if result.coverage else None,
     }
     return summary, problems

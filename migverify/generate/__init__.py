@@ -41,6 +41,7 @@ __all__ = [
     "build_plans",
     "generate_files",
     "generate_layer",
+    "generate_with_plans",
     "write_files",
 ]
 
@@ -110,6 +111,13 @@ def generate_layer(
     spec: Spec, box: Sandbox, code_warnings: Mapping[str, list[str]] | None = None
 ) -> dict[str, str]:
     """forward.sql, rollback.sql, REVIEW.md and the online phases as text (deterministic)."""
+    return generate_with_plans(spec, box, code_warnings)[0]
+
+
+def generate_with_plans(
+    spec: Spec, box: Sandbox, code_warnings: Mapping[str, list[str]] | None = None
+) -> tuple[dict[str, str], tuple[TablePlan, ...]]:
+    """The files of generate_layer, and the plans they were rendered from."""
     catalog, sizes = _load_schemas(spec, box)
     plans = build_plans(spec, catalog, sizes)
     context = _context(spec, plans, code_warnings or {})
@@ -121,7 +129,7 @@ def generate_layer(
     }
     for name, template in ONLINE_FILES.items():
         files[name] = pretty_sql(render(template, context), name)
-    return files
+    return files, plans
 
 
 def generate_files(spec: Spec, config: SandboxConfig | None = None) -> dict[str, str]:

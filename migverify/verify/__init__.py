@@ -54,6 +54,7 @@ class VerifyRequest:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     compat_sql: str | None = None  # the compat script's text when it is not a file (generated)
     rollback_sql: str | None = None
+    online: Any = None  # OnlineScripts: also prove the online phases (verify/online.py)
 
 
 def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:
@@ -104,6 +105,7 @@ class VerifyResult:
     coverage: Coverage | None = None
     incomplete: tuple[str, ...] = ()  # requested but impossible to test (no verdict of equal)
     notes: tuple[Difference, ...] = ()  # information: differences that do not matter
+    online: Any = None  # OnlineSummary when the online phases were proved too
 
     @property
     def verdict(self) -> str:
@@ -132,8 +134,14 @@ def verify(request: VerifyRequest, progress: Progress | None = None) -> VerifyRe
             raise InputError(
                 f"unknown operation {operation!r} (choose from {', '.join(OPERATIONS)})"
             )
+    say = progress or (lambda message: None)
     with Sandbox(request.sandbox) as box:
-        return Verification(request, box, progress or (lambda message: None)).run()
+        result = Verification(request, box, say).run()
+        if request.online is not None:
+            from migverify.verify.online import OnlineVerification, merged
+
+            result = merged(result, OnlineVerification(request, request.online, box, say).run())
+        return result
 
 
 __all__ += ["FAIL", "INFO", "WARN", "script_lines"]

@@ -155,8 +155,7 @@ class Verification:
         mig_db = self.box.clone(ref_db, "migrated")
         ref_conn, mig_conn = ref_db.connect(), mig_db.connect()
         before = load_catalog(mig_conn)
-        load_sql_files(mig_conn, request.target)
-        load_sql(mig_conn, compat_text, compat_name)
+        self.load_layer(mig_conn, compat_text, compat_name)
         self.ref, self.mig = World("reference", ref_conn), World("migrated", mig_conn)
         self.ref_catalog = before
         self.mig_catalog = load_catalog(mig_conn)
@@ -184,7 +183,7 @@ class Verification:
             self.common[relation.name] = tuple(c for c in relation.column_names if c in names)
         compared = tuple(self.relations)
         self.facts = [
-            read_facts(ref_conn, r, self.mig_catalog, compared, neighbour=r in self.neighbours)
+            read_facts(ref_conn, r, self.facts_catalog, compared, neighbour=r in self.neighbours)
             for r in self.relations
         ]
         self.models = [
@@ -197,6 +196,18 @@ class Verification:
             world.install_runner()
             world.capture_sequences()
             world.set_digest(self.relations, self.masked, self.common)
+
+    @property
+    def facts_catalog(self) -> Catalog:
+        """The catalog the probes read the target side from (verify/online.py: the world as
+        the switch would leave it, not as the expand phase does)."""
+        return self.mig_catalog
+
+    def load_layer(self, conn: psycopg.Connection, compat_text: str, compat_name: str) -> None:
+        """The migrated world's change: the target SQL, then the compat script (a hook for
+        verify/online.py, which looks at the world in between)."""
+        load_sql_files(conn, self.request.target)
+        load_sql(conn, compat_text, compat_name)
 
     def _legacy_relations(self, legacy: Catalog) -> list[Relation]:
         tables = [r for r in legacy.tables if r.kind in ("table", "partitioned table")]
