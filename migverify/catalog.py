@@ -153,6 +153,11 @@ class Relation:
         return f"{self.schema}.{self.name}"
 
     @property
+    def display_name(self) -> str:
+        """The name as code usually writes it: bare in public, schema-qualified elsewhere."""
+        return self.name if self.schema == "public" else self.qualified_name
+
+    @property
     def is_view(self) -> bool:
         return self.kind == "view"
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -13,25 +15,73 @@ from typing import Any
 import click
 
 from migverify import __version__
-from migverify.errors import MigverifyError
+from migverify.errors import InputError, MigverifyError
 
-EXIT_OK, EXIT_FOUND, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+MAX_EXAMPLES = 100_000  # hypothesis examples per run: beyond this a run takes days
+EXAMPLES = click.IntRange(1, MAX_EXAMPLES)
 
 
 class _Group(click.Group):
-    """A click group that turns migverify errors into one line on stderr and exit code 2."""
+    """A click group that turns every error into one line on stderr and its exit code: 2 for
+    input errors, 3 for anything unexpected (a bug: `--debug` shows the traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from migverify.interrupt import handling_interrupts, interrupted
+
         try:
-            return super().invoke(ctx)
-        except MigverifyError as error:
-            if ctx.obj and ctx.obj.get("debug"):
+            with handling_interrupts():
+                return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (KeyboardInterrupt, Exception) as error:
+            # A signal wins over whatever error it caused on the way out (a cancelled query).
+            signum = interrupted()
+            if signum is not None or isinstance(error, KeyboardInterrupt):
+                if _debug(ctx):
+                    traceback.print_exc()
+                _exit_interrupted(ctx, signum or signal.SIGINT)
+            if not isinstance(error, Exception):
+                raise  # pragma: no cover - KeyboardInterrupt is handled above
+            self._fail(ctx, error)
+
+    def _fail(self, ctx: click.Context, error: Exception) -> None:
+        if isinstance(error, MigverifyError):
+            if _debug(ctx):
                 traceback.print_exc()
             click.echo(f"migverify: error: {error}", err=True)
             ctx.exit(error.exit_code)
-        except KeyboardInterrupt:
-            click.echo("migverify: interrupted", err=True)
-            ctx.exit(130)
+        else:
+            debug = _debug(ctx)
+            if debug:
+                traceback.print_exc()
+            message = " ".join(str(error).split()) or "(no message)"
+            hint = "" if debug else " (rerun with --debug for the traceback)"
+            click.echo(
+                f"migverify: internal error: {type(error).__name__}: {message}{hint}", err=True
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _exit_interrupted(ctx: click.Context, signum: int) -> None:
+    """Interrupted: no verdict, the word on stderr, exit 128 + the signal (130, 143)."""
+    from migverify.interrupt import disarm
+
+    disarm()
+    name = signal.Signals(signum).name
+    click.echo(f"migverify: interrupted ({name}): no verdict", err=True)
+    ctx.exit(128 + signum)
+
+
+def _no_interrupt() -> None:
+    """Before rendering any result: an interrupted run has none (see migverify.interrupt)."""
+    from migverify.interrupt import raise_if_interrupted
+
+    raise_if_interrupted()
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.obj and ctx.obj.get("debug"))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,6 +92,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """Prove a PostgreSQL compatibility layer safe before cutover."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def _table_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """--table values: a name or schema.name, nothing empty (a click.BadParameter otherwise)."""
+    for value in values:
+        parts = value.split(".")
+        if not value.strip() or any(not part.strip() for part in parts):
+            raise click.BadParameter(f"{value!r} is not a table name", param_hint="--table")
+        if len(parts) > 2 and not value.startswith('"'):
+            raise click.BadParameter(
+                f"{value!r} has {len(parts)} parts: give table or schema.table",
+                param_hint="--table",
+            )
+    return values
 
 
 def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -63,11 +127,27 @@ def server_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
         "--keep", is_flag=True, help="Keep the scratch databases and print how to connect."
     )
+    @click.option(
+        "--roles",
+        "roles_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Create the roles of this file (pg_dumpall --roles-only output) before loading SQL; "
+        "roles the server already has are left as they are.",
+    )
     @functools.wraps(func)
-    def wrapper(*args: Any, dsn: str | None, pg_bin: Path | None, keep: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        dsn: str | None,
+        pg_bin: Path | None,
+        keep: bool,
+        roles_file: Path | None,
+        **kwargs: Any,
+    ) -> Any:
         from migverify.sandbox import SandboxConfig
 
-        config = SandboxConfig(dsn=dsn or None, pg_bin=pg_bin, keep=keep)
+        if roles_file is not None and not roles_file.is_file():
+            raise InputError(f"{roles_file}: no such file (--roles)")
+        config = SandboxConfig(dsn=dsn or None, pg_bin=pg_bin, keep=keep, roles=roles_file)
         return func(*args, sandbox_config=config, **kwargs)
 
     return wrapper
@@ -102,6 +182,7 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
         with db.connect() as conn:
             load_sql_files(conn, files)
             catalog = load_catalog(conn)
+    _no_interrupt()
     if fmt == "json":
         click.echo(_render_json(catalog.to_dict()))
     else:
@@ -135,7 +216,7 @@ def inspect(files: tuple[Path, ...], fmt: str, sandbox_config: Any) -> None:
     show_default=True,
     help="Lowest severity that makes the verdict unsafe (exit 1).",
 )
-@click.option("--examples", type=click.IntRange(1), help="Hypothesis examples per verify run.")
+@click.option("--examples", type=EXAMPLES, help="Hypothesis examples per verify run.")
 @click.option(
     "--sarif",
     "sarif_path",
@@ -191,6 +272,9 @@ def check(
             raise InputError(f"{path}: no such file ({option})")
     if rollback is not None and compat is None:
         raise InputError("--rollback needs --compat (the generated layer has its own rollback)")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY") if fmt == "github" else None
+    _check_writable(sarif_path, "--sarif")
+    _check_writable(Path(summary_path) if summary_path else None, "$GITHUB_STEP_SUMMARY")
     progress = _progress_printer() if sys.stderr.isatty() else None
     result = run_check(
         CheckRequest(
@@ -204,18 +288,43 @@ def check(
         ),
         progress=progress,
     )
+    _no_interrupt()
     if fmt == "text":
         from migverify.report.check import render_text
 
         click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
     else:
         click.echo(RENDERERS[fmt](result), nl=False)
-    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(render_markdown(result))
+    if summary_path:
+        _write(Path(summary_path), render_markdown(result), "$GITHUB_STEP_SUMMARY", append=True)
     if sarif_path is not None:
-        sarif_path.write_text(render_sarif(result), encoding="utf-8")
+        _write(sarif_path, render_sarif(result), "--sarif")
     sys.exit(EXIT_OK if result.safe else EXIT_FOUND)
+
+
+def _check_writable(path: Path | None, what: str) -> None:
+    """Fail before the work, not after it, when a report file cannot be written."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory ({what})")
+    if path.exists():
+        ok = os.access(path, os.W_OK)
+    else:
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir():
+            raise InputError(f"{path}: no such directory {parent} ({what})")
+        ok = os.access(parent, os.W_OK | os.X_OK)
+    if not ok:
+        raise InputError(f"{path}: not writable ({what})")
+
+
+def _write(path: Path, text: str, what: str, *, append: bool = False) -> None:
+    try:
+        with open(path, "a" if append else "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise InputError(f"{path}: cannot write ({what}): {error.strerror or error}") from None
 
 
 def _progress_printer() -> Callable[[str], None]:
@@ -264,20 +373,27 @@ def _progress_printer() -> Callable[[str], None]:
     "--ops",
     default="insert,select,update,delete",
     show_default=True,
-    help="Operations to generate: insert,select,update,delete[,upsert].",
+    help="Operations to verify, comma-separated: insert, select, update, delete, upsert, "
+    "upsert-on-constraint, merge, copy-from, copy-to, truncate, lock.",
 )
 @click.option("--role", "roles", multiple=True, help="Also run the workload as this role.")
-@click.option("--table", "tables", multiple=True, help="Compare only these legacy tables.")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    callback=lambda ctx, param, value: _table_names(value),
+    help="Compare only these legacy tables.",
+)
 @click.option(
     "--examples",
-    type=click.IntRange(1),
+    type=EXAMPLES,
     default=60,
     show_default=True,
     help="Hypothesis examples (workloads) per role.",
 )
 @click.option(
     "--steps",
-    type=click.IntRange(1),
+    type=click.IntRange(1, 1000),
     default=8,
     show_default=True,
     help="Most statements per workload.",
@@ -333,6 +449,8 @@ def verify(
     from migverify.verify import verify as run_verify
 
     operations = tuple(op.strip() for op in ops.split(",") if op.strip())
+    if not operations:
+        raise InputError(f"--ops {ops!r}: no operations (choose from {', '.join(OPERATIONS)})")
     for op in operations:
         if op not in OPERATIONS:
             raise InputError(
@@ -364,6 +482,7 @@ def verify(
     )
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() else None
     result = run_verify(request, progress)
+    _no_interrupt()
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
     sys.exit(EXIT_OK if result.equivalent else EXIT_FOUND)
 
@@ -374,6 +493,7 @@ def verify(
     "--table",
     "tables",
     multiple=True,
+    callback=lambda ctx, param, value: _table_names(value),
     help="A legacy table name (repeatable; may be schema-qualified).",
 )
 @click.option(
@@ -482,6 +602,7 @@ def generate(spec: Path | None, out: Path | None, sandbox_config: Any) -> None:
 
     loaded = _load_spec_argument(spec)
     files = generate_files(loaded, sandbox_config)
+    _no_interrupt()
     target = out or loaded.out
     if target is None:
         click.echo(files["forward.sql"], nl=False)
@@ -654,14 +775,14 @@ def reference() -> None:
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
-    help="The spec (default: fixtures/xbot in the current directory).",
+    help="The spec (default: the seed's xbot scenario, fixtures/xbot, shipped with migverify).",
 )
 @click.option(
     "--compat",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The compatibility layer for the migrated world (default: the generated one).",
 )
-@click.option("--cycles", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--cycles", type=click.IntRange(1, 1_000_000), default=50, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -685,12 +806,14 @@ def reference_run(
     import json
 
     from migverify.reference import run_world, spec_for
+    from migverify.sandbox import with_spec_roles
     from migverify.sqlload import read_script
 
     compat_sql = read_script(compat) if compat else None
-    result = run_world(
-        spec_for(config), world, cycles, seed, sandbox_config, compat_sql, str(compat or "")
-    )
+    spec = spec_for(config)
+    sandbox_config = with_spec_roles(sandbox_config, spec.roles)
+    result = run_world(spec, world, cycles, seed, sandbox_config, compat_sql, str(compat or ""))
+    _no_interrupt()
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, sort_keys=True))
         return
@@ -709,6 +832,21 @@ def reference_run(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: usage errors are one line too, like every other error."""
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
-    sys.exit(cli.main(prog_name="migverify", standalone_mode=True))
+    # psycopg logs its own view of a cancelled query; the CLI reports the interrupt itself.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    try:
+        code = cli.main(prog_name="migverify", standalone_mode=False)
+    except click.exceptions.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "migverify"
+        message = " ".join(error.format_message().split())
+        click.echo(f"migverify: error: {message} (see '{command} --help')", err=True)
+        code = EXIT_INPUT
+    except click.exceptions.ClickException as error:
+        click.echo(f"migverify: error: {' '.join(error.format_message().split())}", err=True)
+        code = error.exit_code
+    except click.exceptions.Abort:
+        click.echo("migverify: interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

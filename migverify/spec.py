@@ -4,6 +4,7 @@ Format (paths are relative to the spec file)::
 
     [legacy]
     sql = ["legacy.sql", "seed.sql"]     # or: dsn = "postgresql://..." (read only)
+    roles = "roles.sql"                  # optional: pg_dumpall --roles-only output (like --roles)
     [target]
     sql = ["target.sql"]
     [scan]
@@ -39,6 +40,7 @@ Format (paths are relative to the spec file)::
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -48,15 +50,27 @@ from typing import Any
 from migverify.errors import InputError
 
 SPEC_FILENAME = "migverify.toml"
-_GENERATE_KEYS = {
-    "legacy_tables",
-    "lock_timeout",
-    "batch_size",
-    "out",
-    "mode",
-    "online_threshold",
-    "switch_check",
+# Every key the spec knows, per section: anything else is an error with a did-you-mean.
+SECTION_KEYS: dict[str, frozenset[str]] = {
+    "legacy": frozenset({"sql", "dsn", "roles"}),
+    "target": frozenset({"sql"}),
+    "scan": frozenset({"paths", "max_file_size"}),
+    "generate": frozenset(
+        {
+            "legacy_tables",
+            "lock_timeout",
+            "batch_size",
+            "out",
+            "mode",
+            "online_threshold",
+            "switch_check",
+        }
+    ),
+    "lint": frozenset({"ignore"}),
+    "tables": frozenset(),  # one sub-table per legacy table, checked with TABLE_KEYS
 }
+TABLE_KEYS = frozenset({"target", "columns", "side", "discriminator", "mode"})
+SIDE_KEYS = frozenset({"table", "join", "columns"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,7 @@ class Spec:
     mode: str = "auto"  # auto | online | offline
     online_threshold: int = 50000
     switch_check: str = "count"  # count | checksum
+    roles: Path | None = None  # pg_dumpall --roles-only output to create before loading
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -153,6 +168,20 @@ def load_spec(path: Path) -> Spec:
     return _SpecReader(path, text, data).read()
 
 
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _toml_type(value: Any) -> str:
+    """How TOML calls the type of a value, for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
+    names.update({list: "an array", dict: "a table"})
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return f"a {type(value).__name__}"
+
+
 class _SpecReader:
     def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
         self.path, self.lines, self.data = path, text.splitlines(), data
@@ -197,6 +226,37 @@ class _SpecReader:
                     return number
         return None
 
+    def unknown(self, key: str, name: str, known: frozenset[str] | set[str], what: str) -> None:
+        """Raise for an unknown key NAME (dotted KEY) with the closest known name, if any."""
+        if name in known:
+            return
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if not close:
+            homes = [s for s, keys in SECTION_KEYS.items() if name in keys]
+            if homes:
+                hint = f" (it belongs in [{homes[0]}])"
+            elif known:
+                hint = f" (known: {', '.join(sorted(known))})"
+        raise self.error(key, f"unknown {what} {name!r}{hint}")
+
+    def check_keys(self) -> None:
+        """Unknown sections and keys are errors: a typo must not be ignored silently."""
+        for section, value in self.data.items():
+            self.unknown(section, section, set(SECTION_KEYS), "section")
+            if not isinstance(value, dict):
+                raise self.error(section, f"[{section}] must be a table")
+            if section == "tables":
+                continue
+            for key in value:
+                self.unknown(f"{section}.{key}", key, SECTION_KEYS[section], f"key in [{section}]")
+
+    def typed(self, key: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> Any:
+        """VALUE when it has the type KIND (a bool is no number), else an error naming KEY."""
+        if isinstance(value, kind) and not (isinstance(value, bool) and bool not in _kinds(kind)):
+            return value
+        raise self.error(key, f"{key} must be {wanted}, not {_toml_type(value)}")
+
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})
         if not isinstance(value, dict):
@@ -224,19 +284,49 @@ class _SpecReader:
             raise self.error(f"generate.{key}", f"generate.{key} must be one of {choices}")
         return value
 
-    def pairs(self, key: str, value: Any) -> tuple[tuple[str, Any], ...]:
+    def pairs(self, key: str, value: Any, values: str = "column") -> tuple[tuple[str, Any], ...]:
+        """A table of name = value: column names (VALUES "column") or constants ("value")."""
         if not isinstance(value, dict):
-            raise self.error(key, f"{key} must be a table of name = value")
+            raise self.error(key, f"{key} must be a table of name = {values}")
+        for name, item in value.items():
+            if values == "column":
+                self.typed(key, item, str, f'a table of name = "column" ({name} is not)')
+                if not item:
+                    raise self.error(key, f"{key}: {name} is mapped to an empty name")
+            elif not isinstance(item, str | int | float | bool):
+                raise self.error(key, f"{key}: {name} must be a string, number or boolean")
         return tuple(value.items())
+
+    def check_mappings(self, key: str, table: TableSpec) -> None:
+        """No two legacy columns onto one column, no legacy column mapped twice."""
+        seen: dict[tuple[str, str], str] = {}
+        mapped: dict[str, str] = {}
+        places = [(f"{key}.columns", table.target, table.columns)]
+        places += [(f"{key}.side.columns", side.table, side.columns) for side in table.side]
+        for where, holder, columns in places:
+            for legacy_column, column in columns:
+                if legacy_column in mapped:
+                    raise self.error(
+                        where,
+                        f"[{key}]: legacy column {legacy_column!r} is mapped twice "
+                        f"({mapped[legacy_column]} and {holder}.{column})",
+                    )
+                mapped[legacy_column] = f"{holder}.{column}"
+                other = seen.get((holder, column))
+                if other is not None:
+                    raise self.error(
+                        where,
+                        f"[{key}]: legacy columns {other!r} and {legacy_column!r} are both "
+                        f"mapped to {holder}.{column}",
+                    )
+                seen[holder, column] = legacy_column
 
     def table_spec(self, name: str, value: Any) -> TableSpec:
         key = f"tables.{name}"
         if not isinstance(value, dict):
             raise self.error(key, f"[{key}] must be a table")
-        unknown = set(value) - {"target", "columns", "side", "discriminator", "mode"}
-        if unknown:
-            name = sorted(unknown)[0]
-            raise self.error(f"{key}.{name}", f"[{key}]: unknown key {name!r}")
+        for item in value:
+            self.unknown(f"{key}.{item}", item, TABLE_KEYS, f"key in [{key}]")
         mode = value.get("mode")
         if mode is not None and mode not in ("online", "offline"):
             raise self.error(f"{key}.mode", f'[{key}] mode must be "online" or "offline"')
@@ -244,26 +334,41 @@ class _SpecReader:
         if not isinstance(target, str) or not target:
             raise self.error(key, f'[{key}] needs target = "<target table>"')
         sides = []
-        for side in value.get("side", []):
+        side_list = value.get("side", [])
+        if not isinstance(side_list, list):
+            raise self.error(f"{key}.side", f"{key}.side must be [[{key}.side]] tables")
+        for side in side_list:
             if not isinstance(side, dict) or not isinstance(side.get("table"), str):
                 raise self.error(f"{key}.side", f'[[{key}.side]] needs table = "<side table>"')
+            for item in side:
+                self.unknown(f"{key}.side.{item}", item, SIDE_KEYS, f"key in [[{key}.side]]")
+            join = self.pairs(f"{key}.side.join", side.get("join", {}))
+            if not join:
+                raise self.error(
+                    f"{key}.side", f'[[{key}.side]] needs join = {{ <key> = "<side column>" }}'
+                )
             sides.append(
                 SideTable(
                     table=side["table"],
-                    join=self.pairs(f"{key}.side.join", side.get("join", {})),
+                    join=join,
                     columns=self.pairs(f"{key}.side.columns", side.get("columns", {})),
                 )
             )
-        return TableSpec(
+        table = TableSpec(
             legacy=name,
             target=target,
             columns=self.pairs(f"{key}.columns", value.get("columns", {})),
             side=tuple(sides),
-            discriminator=self.pairs(f"{key}.discriminator", value.get("discriminator", {})),
+            discriminator=self.pairs(
+                f"{key}.discriminator", value.get("discriminator", {}), "value"
+            ),
             mode=mode,
         )
+        self.check_mappings(key, table)
+        return table
 
     def read(self) -> Spec:
+        self.check_keys()
         legacy, generate, lint = (
             self.section("legacy"),
             self.section("generate"),
@@ -274,24 +379,19 @@ class _SpecReader:
         tables = self.section("tables")
         if not tables:
             raise self.error("tables", "the spec names no [tables.<legacy table>]")
-        unknown = set(generate) - _GENERATE_KEYS
-        if unknown:
-            name = sorted(unknown)[0]
-            raise self.error(f"generate.{name}", f"[generate]: unknown key {name!r}")
         legacy_tables = generate.get("legacy_tables", "keep")
         if legacy_tables not in ("keep", "drop"):
             raise self.error("legacy_tables", 'generate.legacy_tables must be "keep" or "drop"')
         batch = generate.get("batch_size", 50000)
-        if not isinstance(batch, int) or batch < 1:
+        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
             raise self.error("batch_size", "generate.batch_size must be a positive integer")
-        mode = self.choice(generate, "mode", ("auto", "online", "offline"))
+        online_mode = self.choice(generate, "mode", ("auto", "online", "offline"))
         switch_check = self.choice(generate, "switch_check", ("count", "checksum"))
         threshold = generate.get("online_threshold", 50000)
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
             raise self.error(
                 "generate.online_threshold", "generate.online_threshold must be a number of rows"
             )
-        out = generate.get("out")
         max_file_size = self.section("scan").get("max_file_size", "5MB")
         try:
             from migverify.scan.walk import parse_size
@@ -299,22 +399,36 @@ class _SpecReader:
             max_size = parse_size(str(max_file_size))
         except ValueError as error:
             raise self.error("scan.max_file_size", f"scan.max_file_size: {error}") from None
+        lock_timeout = self.typed(
+            "generate.lock_timeout", generate.get("lock_timeout", "5s"), (str, int), 'like "5s"'
+        )
+        out = self.typed("generate.out", generate.get("out", ""), str, "a directory path")
+        dsn = self.typed("legacy.dsn", legacy.get("dsn", ""), str, "a connection string")
+        ignore = self.typed("lint.ignore", lint.get("ignore", []), list, "a list of rule ids")
+        for rule in ignore:
+            self.typed("lint.ignore", rule, str, 'a list of rule ids like "MV008"')
+        if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+            raise self.error("tables", "[tables] must hold one [tables.<legacy table>] per table")
+        roles = self.paths("legacy", "roles")
+        if len(roles) > 1:
+            raise self.error("legacy.roles", 'legacy.roles must be one file: roles = "roles.sql"')
         return Spec(
             path=self.path,
             legacy_sql=self.paths("legacy", "sql"),
-            legacy_dsn=legacy.get("dsn"),
+            legacy_dsn=dsn or None,
             target_sql=self.paths("target", "sql"),
             scan_paths=self.paths("scan", "paths"),
             tables=tuple(self.table_spec(n, v) for n, v in tables.items()),
             legacy_tables=legacy_tables,
-            lock_timeout=str(generate.get("lock_timeout", "5s")),
+            lock_timeout=str(lock_timeout),
             batch_size=batch,
-            out=(self.path.parent / out) if isinstance(out, str) else None,
-            lint_ignore=tuple(lint.get("ignore", [])),
+            out=(self.path.parent / out) if out else None,
+            lint_ignore=tuple(ignore),
             scan_max_file_size=max_size,
-            mode=mode,
+            mode=online_mode,
             online_threshold=threshold,
             switch_check=switch_check,
+            roles=roles[0] if roles else None,
             raw=self.data,
             text="\n".join(self.lines),
         )

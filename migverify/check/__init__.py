@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from migverify.check.model import (
     TableSummary,
 )
 from migverify.errors import InputError
-from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec, load_spec
 from migverify.verify.statement import DEFAULT_OPERATIONS
 from migverify.verify.statement import OPERATIONS as VERIFIABLE_OPS
@@ -60,6 +60,7 @@ class Layer:
 def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckResult:
     say = progress or (lambda message: None)
     spec = load_spec(request.spec)
+    request = replace(request, sandbox=with_spec_roles(request.sandbox, spec.roles))
     tables = spec.table_names
 
     say(f"scanning {len(spec.scan_paths)} path(s) for {len(tables)} legacy table(s)")
@@ -419,6 +420,12 @@ _AFFECTED_BY: dict[str, tuple[str, ...] | None] = {
     "update": ("update", "upsert"),
     "delete": ("delete",),
     "select": ("select",),
+    "upsert-on-constraint": ("upsert-on-constraint",),
+    "merge": ("merge",),
+    "copy-from": ("copy-from",),
+    "copy-to": ("copy-to",),
+    "truncate": ("truncate",),
+    "lock": ("lock",),
     "rollback": (),
     "shape": None,
     "cutover": None,

@@ -32,7 +32,7 @@ from migverify.generate.online import suspended_keys
 from migverify.generate.plan import ColumnMap, TablePlan, build_plans
 from migverify.generate.render import pretty_sql, render
 from migverify.quoting import ident
-from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec
 
 __all__ = [
@@ -133,7 +133,7 @@ def generate_with_plans(
 
 
 def generate_files(spec: Spec, config: SandboxConfig | None = None) -> dict[str, str]:
-    with Sandbox(config or SandboxConfig()) as box:
+    with Sandbox(with_spec_roles(config or SandboxConfig(), spec.roles)) as box:
         return generate_layer(spec, box, upsert_warnings(spec))
 
 

@@ -236,6 +236,7 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
                 f"{holder.name} has no column {name!r} (add it under [{key}] columns)",
             )
         columns.append(ColumnMap(column, alias, holder.qualified_name, name, found))
+    _check_one_to_one(spec, key, columns, renames)
     for target_column, _ in table_spec.discriminator:
         if target_column not in target.column_names:
             raise spec.error(
@@ -258,6 +259,22 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
             )
         )
     return _decide(spec, legacy, target, tuple(columns), tuple(sides), table_spec)
+
+
+def _check_one_to_one(
+    spec: Spec, key: str, columns: list[ColumnMap], renames: dict[str, str]
+) -> None:
+    """Two legacy columns onto one column (a rename onto a name another column keeps) would
+    write that column twice: refuse it at the spec line."""
+    taken: dict[tuple[str, str], str] = {}
+    for mapped in columns:
+        other = taken.setdefault((mapped.table, mapped.column), mapped.legacy.name)
+        if other != mapped.legacy.name:
+            raise spec.error(
+                f"{key}.columns",
+                f"[{key}] columns: legacy columns {other!r} and {mapped.legacy.name!r} both map "
+                f"to {mapped.table}.{mapped.column} (map one of them to another column)",
+            )
 
 
 def _decide(

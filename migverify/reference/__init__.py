@@ -210,12 +210,23 @@ def _short(event: Any) -> str:
     return json.dumps(event[2], sort_keys=True, default=str)[:400]
 
 
+def xbot_dir() -> Path:
+    """The seed's xbot scenario: shipped in the wheel as migverify/reference/xbot, in a checkout
+    at fixtures/xbot (so `reference run` works from any directory and any install)."""
+    from importlib import resources
+
+    packaged = resources.files("migverify") / "reference" / "xbot"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "fixtures" / "xbot"
+
+
 def spec_for(config: Path | None) -> Spec:
-    """The spec of the world to run: --config, else fixtures/xbot under the current directory."""
+    """The spec of the world to run: --config, else the xbot scenario that ships with migverify."""
     from migverify.errors import InputError
     from migverify.spec import load_spec
 
-    path = config or Path("fixtures/xbot")
+    path = config or xbot_dir()
     if not path.exists():
         raise InputError(f"{path}: no such spec (give --config pointing at a migverify.toml)")
     return load_spec(path)

@@ -10,10 +10,9 @@ import click
 
 from migverify import __version__
 from migverify.check.model import ERROR, CheckResult, Location, Problem, rule_catalog
+from migverify.report.formats import INFORMATION_URI, SARIF_SCHEMA, escape_data, escape_property
 
 MAX_AFFECTED_SHOWN = 8  # in text/markdown; json and sarif carry all of them
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/migverify/migverify#lint-rules"
 
 
 def verdict_line(result: CheckResult) -> str:
@@ -84,14 +83,6 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
 
 def render_json(result: CheckResult) -> str:
     return json.dumps(result.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _annotation(problem: Problem, location: Location | None, note: str = "") -> str:

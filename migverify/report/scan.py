@@ -6,7 +6,7 @@ import json
 from itertools import groupby
 
 from migverify import __version__
-from migverify.report.check import INFORMATION_URI, SARIF_SCHEMA, escape_data, escape_property
+from migverify.report.formats import INFORMATION_URI, SARIF_SCHEMA, escape_data, escape_property
 from migverify.scan import ScanResult
 
 REFERENCE_RULE = "MVS001"

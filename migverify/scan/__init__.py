@@ -9,7 +9,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from migverify.errors import InputError
+from migverify.scan.found import Found
 from migverify.scan.model import DynamicReference, Reference, ScanResult, SkippedFile
+from migverify.scan.orm import Models
 from migverify.scan.tables import TableMatcher
 from migverify.scan.walk import DEFAULT_MAX_FILE_SIZE
 
@@ -28,45 +30,79 @@ Progress = Callable[[int, int], None]
 
 
 def scan_source(path: str, data: bytes, tables: Sequence[str]) -> tuple[list, list]:
-    """References and dynamic references in one file's contents (PATH decides the language)."""
+    """References and dynamic references in one file's contents (PATH decides the language).
+    ORM models are resolved within the file only; `scan_paths` resolves them across files."""
+    found = scan_file(path, data, TableMatcher(tables))
+    if found.declarations:
+        found = scan_file(path, data, TableMatcher(tables), Models(found.declarations))
+    return found.references, found.dynamics
+
+
+def scan_file(path: str, data: bytes, matcher: TableMatcher, models: Models | None = None) -> Found:
+    """What one file's contents hold: references, dynamic references, ORM declarations."""
     from migverify.scan.source import Source
 
-    matcher = TableMatcher(tables)
     source = Source(path, data)
     suffix = Path(path).suffix
     if suffix == ".py":
         from migverify.scan.python import scan_python
 
-        found = scan_python(source, matcher)
-    elif suffix == ".sql":
+        return scan_python(source, matcher, models)
+    if suffix == ".sql":
         from migverify.scan.sqlfile import scan_sql
 
-        found = scan_sql(source, matcher)
-    else:
-        from migverify.scan.typescript import scan_typescript
+        return scan_sql(source, matcher)
+    if suffix == ".prisma":
+        from migverify.scan.prisma import scan_prisma_schema
 
-        found = scan_typescript(source, suffix, matcher)
-    return found.references, found.dynamics
+        return scan_prisma_schema(source, matcher)
+    from migverify.scan.typescript import scan_typescript
+
+    return scan_typescript(source, suffix, matcher, models)
 
 
 def _scan_chunk(
     items: list[tuple[str, str]], tables: Sequence[str], max_bytes: int
-) -> tuple[list, list, list]:
-    """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped."""
+) -> tuple[list, list, list, list, list]:
+    """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped, ORM
+    declarations, and the files that may use an ORM model (for the second pass)."""
     from migverify.scan.walk import Prefilter, read_candidate
 
-    prefilter = Prefilter(TableMatcher(tables).names)
-    references, dynamic, skipped = [], [], []
+    matcher = TableMatcher(tables)
+    prefilter = Prefilter(matcher.names)
+    references, dynamic, skipped, declarations, scanned = [], [], [], [], []
     for label, filename in items:
-        data, reason = read_candidate(filename, prefilter, max_bytes)
+        data, reason = read_candidate(filename, prefilter, max_bytes, label)
         if reason is not None:
             skipped.append(SkippedFile(label, reason))
         if data is None:
             continue
-        refs, dyn = scan_source(label, data, tables)
-        references += refs
-        dynamic += dyn
-    return references, dynamic, skipped
+        found = scan_file(label, data, matcher)
+        references += found.references
+        dynamic += found.dynamics
+        declarations += found.declarations
+        scanned.append(label)
+    return references, dynamic, skipped, declarations, scanned
+
+
+def _scan_uses(
+    items: list[tuple[str, str]], tables: Sequence[str], max_bytes: int, models: Models
+) -> tuple[list, list, list]:
+    """The second pass: files naming a model, scanned again with every declaration known."""
+    from migverify.scan.walk import Prefilter, read_candidate
+
+    matcher = TableMatcher(tables)
+    prefilter = Prefilter(sorted(models.names()), hints=False)
+    references, dynamic, rescanned = [], [], []
+    for label, filename in items:
+        data, _ = read_candidate(filename, prefilter, max_bytes, label)
+        if data is None:
+            continue
+        found = scan_file(label, data, matcher, models)
+        references += found.references
+        dynamic += found.dynamics
+        rescanned.append(label)
+    return references, dynamic, rescanned
 
 
 def scan_paths(
@@ -93,31 +129,30 @@ def scan_paths(
     references: list[Reference] = []
     dynamic: list[DynamicReference] = []
     skipped: list[SkippedFile] = []
-    total = 0
+    items: list[tuple[str, str]] = []
     if workers > 1:  # imported once here: forked workers inherit the parsers' modules
         from migverify.scan import python, sqlfile, typescript  # noqa: F401
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
-    futures = []
-    chunk: list[tuple[str, str]] = []
     try:
-        # Chunks go to the workers while the tree is still being walked.
-        for item in _files(paths, root, skipped):
-            chunk.append(item)
-            total += 1
-            if len(chunk) == CHUNK and pool is not None:
-                futures.append(pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size))
-                chunk = []
-        parts = [future.result() for future in futures]
-        if progress:
-            progress(total - len(chunk), total)
-        parts.append(_scan_chunk(chunk, tables, max_file_size))
+        parts = _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progress)
+        declarations = [d for part in parts for d in part[3]]
+        for refs, dyn, skip, _, _ in parts:
+            references += refs
+            dynamic += dyn
+            skipped += skip
+        if declarations:  # ORM models: the files naming one are scanned again, knowing them all
+            models = Models(declarations)
+            redone = _second_pass(items, tables, max_file_size, models, pool)
+            again = {path for _, _, paths_ in redone for path in paths_}
+            references = [r for r in references if r.path not in again]
+            dynamic = [d for d in dynamic if d.path not in again]
+            for refs, dyn, _ in redone:
+                references += refs
+                dynamic += dyn
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    for refs, dyn, skip in parts:
-        references += refs
-        dynamic += dyn
-        skipped += skip
+    total = len(items)
     if progress:
         progress(total, total)
     references.sort(key=Reference.sort_key)
@@ -131,6 +166,34 @@ def scan_paths(
         tables=tuple(tables),
         skipped=tuple(dict.fromkeys(skipped)),
     )
+
+
+def _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progress) -> list:
+    """Walk the tree and scan every candidate file; ITEMS gets every file walked."""
+    futures, parts = [], []
+    chunk: list[tuple[str, str]] = []
+    # Chunks go to the workers while the tree is still being walked.
+    for item in _files(paths, root, skipped):
+        chunk.append(item)
+        items.append(item)
+        if len(chunk) == CHUNK and pool is not None:
+            futures.append(pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size))
+            chunk = []
+    parts = [future.result() for future in futures]
+    if progress:
+        progress(len(items) - len(chunk), len(items))
+    parts.append(_scan_chunk(chunk, tables, max_file_size))
+    return parts
+
+
+def _second_pass(items, tables, max_file_size, models: Models, pool) -> list:
+    if pool is None or len(items) <= CHUNK:
+        return [_scan_uses(items, tables, max_file_size, models)]
+    futures = [
+        pool.submit(_scan_uses, items[start : start + CHUNK], tuple(tables), max_file_size, models)
+        for start in range(0, len(items), CHUNK)
+    ]
+    return [future.result() for future in futures]
 
 
 def _files(

@@ -123,6 +123,19 @@ class Bindings:
             node = node.parent
         return None
 
+    def is_parameter(self, identifier: Node) -> bool:
+        """Is IDENTIFIER a parameter of a function it is used in (a value from the caller)?"""
+        name = self.source.text(identifier)
+        node = identifier.parent
+        while node is not None:
+            if node.type in self.syntax.scopes and node.type not in self.syntax.classes:
+                if name in self._declarations(node):
+                    return False
+            if node.type in self.syntax.functions and name in self._parameters(node):
+                return True
+            node = node.parent
+        return False
+
     def string(self, node: Node, depth: int = 0) -> StringValue | None:
         """The one constant string NODE holds (a literal, a name bound once to one, a class
         field), or None."""

@@ -9,6 +9,7 @@ from dataclasses import replace
 from tree_sitter import Node
 
 from migverify.scan.model import DynamicReference, Reference
+from migverify.scan.orm import Declared
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.sql import analyze_sql
 from migverify.scan.tables import TableMatcher
@@ -26,6 +27,7 @@ class Found:
         self.source = source
         self.references: list[Reference] = []
         self.dynamics: list[DynamicReference] = []
+        self.declarations: list[Declared] = []  # ORM models declared in the file
         self._seen: dict[tuple[int, int, str, str], int] = {}
 
     def reference(
@@ -59,6 +61,16 @@ class Found:
             return
         self._seen[key] = len(self.references)
         self.references.append(reference)
+
+    def declaration(
+        self, offset: int, declared: Declared, matcher: TableMatcher, kind: str | None = None
+    ) -> None:
+        """An ORM model mapped to a table: kept for the uses in other files, and a reference
+        (operation `model`) when the table is one of the legacy tables."""
+        self.declarations.append(declared)
+        table = matcher.match_text(declared.table)
+        if table is not None:
+            self.reference(offset, table, "model", (), kind or declared.orm)
 
     def dynamic(self, node: Node) -> None:
         line, column = self.source.position(node.start_byte)

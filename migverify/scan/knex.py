@@ -51,7 +51,8 @@ KNEX_ONLY = {
     "innerJoin", "leftJoin", "leftOuterJoin", "rightJoin", "rightOuterJoin", "fullOuterJoin",
     "outerJoin", "crossJoin", "joinRaw", "del", "first", "pluck", "returning", "onConflict",
     "orderBy", "orderByRaw", "groupBy", "groupByRaw", "increment", "decrement", "truncate",
-    "having", "havingRaw", "withSchema", "forUpdate", "forShare", "clearSelect", "clearWhere",
+    "having", "havingRaw", "withSchema", "forUpdate", "forShare", "forNoKeyUpdate",
+    "forKeyShare", "clearSelect", "clearWhere",
     "countDistinct", "modify", "into", "offset",
 }  # fmt: skip
 # Methods a knex builder does not have but look-alikes do (Dexie's IndexedDB tables,
@@ -66,6 +67,7 @@ AFTER_BUILDER = KNEX_ONLY | {"select", "insert", "update", "delete", "count", "m
                              "sum", "avg", "limit", "distinct", "columns", "column", "join"}  # fmt: skip
 # Before `.from`/`.into`, a method call makes the chain knex's: supabase starts with `.from`.
 BEFORE_TABLE = AFTER_BUILDER - {"into"}
+LOCKS = {"forUpdate", "forNoKeyUpdate", "forShare", "forKeyShare"}  # SELECT … FOR UPDATE
 WRITES = {"insert": "insert", "update": "update", "increment": "update", "decrement": "update",
           "del": "delete", "delete": "delete"}  # fmt: skip
 SELECTED = {"select", "first", "pluck", "column", "columns", "returning", "distinct", "groupBy",
@@ -78,6 +80,9 @@ FILTERS = {"where", "andWhere", "orWhere", "whereNot", "andWhereNot", "orWhereNo
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _ALIAS = re.compile(r"^\s*(\S+?)\s+as\s+(\S+)\s*$", re.I)
 FUNCTIONS = {"arrow_function", "function_expression", "function"}
+# Every way find_handles learns a name needs one of these in the file: the knex package or its
+# types, a transaction, a `.knex` / `.trx` / `.db` property.
+HANDLE_SOURCES = (b"knex", b"Knex", b"trx", b".transaction", b".db")
 
 
 @dataclass
@@ -98,6 +103,8 @@ class Handles:
 def find_handles(tree: Tree, source: Source) -> Handles:
     """Names bound to knex instances, the factory imported from 'knex', Knex-typed names."""
     handles = Handles()
+    if not any(hint in source.data for hint in HANDLE_SOURCES):
+        return handles  # nothing in the file can make a handle beyond the conventional names
     kinds = ["import_statement", "variable_declarator", "required_parameter",
              "optional_parameter", "public_field_definition"]  # fmt: skip
     if b".transaction" in source.data:
@@ -551,7 +558,9 @@ def _operation(calls: list[ChainCall]) -> str:
         if call.method in WRITES and operation is None:
             operation = WRITES[call.method]
         elif call.method == "truncate" and operation is None:
-            operation = "ddl"
+            operation = "truncate"
+        elif call.method in LOCKS and operation is None:
+            operation = "lock"
         elif call.method == "onConflict":
             upsert = True
     if operation == "insert" and upsert:

@@ -6,12 +6,21 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-OPERATIONS = ("select", "insert", "update", "delete", "upsert", "ddl", "copy", "unknown")
+# What code does with a table. `model` is an ORM declaration (a model or entity mapped to the
+# table): no statement by itself, but the ORM's statements follow the mapping.
+OPERATIONS = (
+    "select", "insert", "update", "delete", "upsert", "upsert-on-constraint", "merge", "copy-from",
+    "copy-to", "truncate", "lock", "ddl", "model", "unknown",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Reference:
-    """One use of a legacy table. line/column are 1-based and point at the table name itself."""
+    """One use of a legacy table. line/column are 1-based and point at the table name itself
+    (for a use of an ORM model: at the model's name in the use). An ORM model's declaration is
+    a reference too, with operation `model`; `kind` is the library or ORM it was found through:
+    supabase-js, supabase-py, knex, sql, prisma, drizzle, typeorm, sequelize, sqlalchemy,
+    django, alembic."""
 
     path: str
     line: int
@@ -19,7 +28,7 @@ class Reference:
     table: str  # the name as the user gave it (--table), whatever quoting the code used
     operation: str
     columns: tuple[str, ...]
-    kind: str  # supabase-js | supabase-py | knex | sql
+    kind: str
     snippet: str
     parent: str | None = None  # for a PostgREST embedded resource: the table it is embedded in
 

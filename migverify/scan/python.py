@@ -8,17 +8,21 @@ from functools import cache
 
 from tree_sitter import Language, Parser
 
+from migverify.scan.alembic import alembic_operations
 from migverify.scan.bindings import PYTHON, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
+from migverify.scan.django import django_declarations, django_migrations, django_uses
 from migverify.scan.found import Found
+from migverify.scan.orm import FileModels, Models, python_imports
 from migverify.scan.source import Source
+from migverify.scan.sqlalchemy import sqlalchemy_declarations, sqlalchemy_uses
 from migverify.scan.supabase import report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 
 SQL_CALLS = {
     "execute", "executemany", "text", "SQL", "mogrify", "fetch", "fetchrow", "fetchval",
     "read_sql", "read_sql_query", "exec_driver_sql", "raw", "query", "executescript",
-    "copy_expert", "copy",
+    "copy_expert", "copy", "RunSQL",
 }  # fmt: skip
 GRAMMAR = Grammar(
     member="attribute",
@@ -38,13 +42,25 @@ def _parser() -> Parser:
     return Parser(Language(grammar.language()))
 
 
-def scan_python(source: Source, matcher: TableMatcher) -> Found:
+def scan_python(source: Source, matcher: TableMatcher, models: Models | None = None) -> Found:
     tree = _parser().parse(source.data)
     found = Found(source)
     bindings = Bindings(source, PYTHON)
+    sqlalchemy_declarations(tree, source, found, matcher)
+    django_declarations(tree, source, found, matcher, models)
     chains = chains_in(tree, source, GRAMMAR)
+    files = FileModels(models, python_imports(tree, source), source.path) if models else None
     uses: list[Use] = []
     for chain in chains:
+        if alembic_operations(chain, source, bindings, found, matcher) or django_migrations(
+            chain, source, found, matcher, models
+        ):
+            continue
+        if files is not None and (
+            sqlalchemy_uses(chain, source, files, bindings, found, matcher)
+            or django_uses(chain, source, files, bindings, found, matcher)
+        ):
+            continue
         binding = binding_of(chain, source, GRAMMAR)
         uses += supabase_uses(chain, "supabase-py", source, matcher, bindings, binding)
     extend_by_variables(uses, chains, source)
@@ -68,6 +84,14 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
             name = source.text(chain.root)
         else:
             name = None
-        if name in SQL_CALLS:  # a literal, or SQL held in a name, `.format()`ed, f-string
-            texts = bindings.texts(link.args[0])
+        if name not in SQL_CALLS:
+            continue
+        argument = link.args[0]
+        if argument.type == "keyword_argument":  # RunSQL(sql=…), execute(query=…)
+            argument = argument.child_by_field_name("value") or argument
+        # Django's RunSQL takes a list of statements too
+        arguments = argument.named_children if name == "RunSQL" and argument.type in (
+            "list", "tuple") else [argument]  # fmt: skip
+        for each in arguments:  # a literal, or SQL held in a name, `.format()`ed, f-string
+            texts = bindings.texts(each)
             found.sql_alternatives(texts, matcher, placeholders="python")

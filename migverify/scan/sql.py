@@ -49,13 +49,22 @@ def _statement_hits(stmt: ast.Node, sql: str, matcher: TableMatcher) -> list[Sql
     return walker.hits
 
 
+def _copy_operation(stmt: ast.CopyStmt) -> str:
+    """COPY t FROM writes the table; COPY t TO reads it (and works on tables only)."""
+    return "copy-from" if stmt.is_from else "copy-to"
+
+
 def _top_operation(stmt: ast.Node) -> str:
     if isinstance(stmt, ast.SelectStmt):
         return "select"
     if isinstance(stmt, ast.CopyStmt):
-        return "copy"
+        return _copy_operation(stmt)
     if isinstance(stmt, ast.ExplainStmt):
         return "select"
+    if isinstance(stmt, ast.TruncateStmt):
+        return "truncate"
+    if isinstance(stmt, ast.LockStmt):
+        return "lock"
     return _DDL_DEFAULT
 
 
@@ -95,7 +104,7 @@ class _Walker:
 
     def _statement(self, node: ast.Node, operation: str) -> None:
         if isinstance(node, ast.InsertStmt):
-            op = "upsert" if node.onConflictClause else "insert"
+            op = _insert_operation(node)
             hit = self.range_var(node.relation, op)
             names = {t.name for t in node.cols or () if t.name}
             if node.onConflictClause:
@@ -129,12 +138,24 @@ class _Walker:
                 self.visit(getattr(node, name), "select")
             return
         if isinstance(node, ast.MergeStmt):
-            self.range_var(node.relation, "upsert")
+            hit = self.range_var(node.relation, "merge")
+            if hit:  # the columns its UPDATE SET and INSERT (…) write
+                self.explicit.append(
+                    (
+                        hit,
+                        {
+                            t.name
+                            for w in node.mergeWhenClauses or ()
+                            for t in w.targetList or ()
+                            if t.name
+                        },
+                    )  # fmt: skip
+                )
             for name in ("sourceRelation", "joinCondition", "mergeWhenClauses", "withClause"):
                 self.visit(getattr(node, name), "select")
             return
         if isinstance(node, ast.CopyStmt):
-            hit = self.range_var(node.relation, "copy") if node.relation else None
+            hit = self.range_var(node.relation, _copy_operation(node)) if node.relation else None
             if hit:
                 self.explicit.append((hit, {a.sval for a in node.attlist or ()}))
             self.visit(node.query, "select")
@@ -164,7 +185,10 @@ class _Walker:
             operation = "select" if operation != "ddl" else operation
             self.scopes.append(([], []))
             for name in node:
-                self.visit(getattr(node, name), operation)
+                if name == "fromClause" and node.lockingClause and operation == "select":
+                    self.locked_from(node)
+                elif name != "lockingClause":  # `OF t` names a FROM item, not another table
+                    self.visit(getattr(node, name), operation)
             self._close_scope()
             return
         if isinstance(node, ast.RangeVar):
@@ -175,6 +199,23 @@ class _Walker:
             return
         for name in node:
             self.visit(getattr(node, name), operation)
+
+    def locked_from(self, node: ast.SelectStmt) -> None:
+        """`SELECT … FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE [OF t]`: the tables it locks
+        (every table of the FROM list, or those named after OF) are used for `lock`."""
+        first = len(self.hits)
+        self.visit(node.fromClause, "select")
+        here = self.hits[first:]
+        named: set[str] = set()
+        for clause in node.lockingClause or ():
+            if not clause.lockedRels:
+                named = set(self.aliases)  # every table of the FROM list
+                break
+            named |= {rv.relname for rv in clause.lockedRels}
+        locked = {id(self.aliases[name]) for name in named if name in self.aliases}
+        for hit in here:
+            if id(hit) in locked:
+                hit.operation = "lock"
 
     def range_var(self, node: ast.RangeVar | None, operation: str) -> SqlHit | None:
         if node is None:
@@ -215,6 +256,17 @@ class _Walker:
             hit.columns |= names
         while self.scopes:
             self._close_scope()
+
+
+def _insert_operation(node: ast.InsertStmt) -> str:
+    """`ON CONFLICT ON CONSTRAINT name` needs the table's constraint (a view has none), so it is
+    an operation of its own; `ON CONFLICT (cols)` and `DO NOTHING` are upserts."""
+    clause = node.onConflictClause
+    if clause is None:
+        return "insert"
+    if clause.infer is not None and clause.infer.conname:
+        return "upsert-on-constraint"
+    return "upsert"
 
 
 def _name_offset(sql: str, location: int | None, relname: str) -> int:

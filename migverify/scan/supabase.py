@@ -26,12 +26,14 @@ FILTERS = {
 }  # fmt: skip
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 TABLE_METHODS = {"supabase-js": {"from"}, "supabase-py": {"table", "from_"}}
-# `Array.from(x)`, `Buffer.from('…')`: JavaScript's own `from`, never a table.
+# `Array.from(x)`, `Buffer.from('…')`: JavaScript's own `from`, never a table (nor
+# SQLAlchemy's `sa.table(…)`, a statement's table object).
 BUILTINS = {
     "Array", "Buffer", "Object", "String", "Set", "Map", "Promise", "Uint8Array",
     "Uint16Array", "Uint32Array", "Int8Array", "Int16Array", "Int32Array", "Float32Array",
     "Float64Array", "BigInt64Array", "BigUint64Array", "Uint8ClampedArray", "Iterator",
     "Observable", "Rx", "rxjs", "Readable", "stream", "Blob", "Response",
+    "sa", "sqlalchemy", "sql", "expression",  # SQLAlchemy's table('t', column(…))
 }  # fmt: skip
 
 

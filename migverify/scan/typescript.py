@@ -10,11 +10,16 @@ from tree_sitter import Language, Node, Parser
 
 from migverify.scan.bindings import JAVASCRIPT, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
+from migverify.scan.drizzle import drizzle_declarations, drizzle_uses
 from migverify.scan.found import Found
 from migverify.scan.knex import find_handles, knex_uses, report_knex
+from migverify.scan.orm import FileModels, Models, nodes_of, typescript_imports
+from migverify.scan.prisma import prisma_uses
+from migverify.scan.sequelize import sequelize_declarations, sequelize_uses
 from migverify.scan.source import Source
 from migverify.scan.supabase import report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
+from migverify.scan.typeorm import Repositories, typeorm_declarations, typeorm_uses
 
 SQL_CALLS = {
     "query", "execute", "raw", "sql", "unsafe", "text", "$queryRaw", "$executeRaw",
@@ -34,6 +39,7 @@ GRAMMAR = Grammar(
         "non_null_expression",
         "as_expression",
         "satisfies_expression",
+        "instantiation_expression",  # prisma.$queryRaw<Row[]>`…`
     ),
     declarator="variable_declarator",
     assignment="assignment_expression",
@@ -56,14 +62,21 @@ def _parser(suffix: str) -> Parser:
     return Parser(Language(grammar.language()))
 
 
-def scan_typescript(source: Source, suffix: str, matcher: TableMatcher) -> Found:
+def scan_typescript(
+    source: Source, suffix: str, matcher: TableMatcher, models: Models | None = None
+) -> Found:
     tree = _parser(suffix).parse(source.data)
     found = Found(source)
     bindings = Bindings(source, JAVASCRIPT)
+    for declarations in (drizzle_declarations, typeorm_declarations, sequelize_declarations):
+        declarations(tree, source, found, matcher)
     handles = find_handles(tree, source)
     chains = chains_in(tree, source, GRAMMAR)
+    orm = _orm(tree, source, models, found, matcher, bindings) if models else None
     uses: list[Use] = []
     for chain in chains:
+        if orm is not None and orm(chain):
+            continue  # a use of an ORM model
         binding = binding_of(chain, source, GRAMMAR)
         knex = knex_uses(chain, source, matcher, bindings, handles, binding)
         if knex is None:
@@ -75,6 +88,25 @@ def scan_typescript(source: Source, suffix: str, matcher: TableMatcher) -> Found
     for chain in chains:
         _sql_calls(chain, found, matcher, bindings)
     return found
+
+
+def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: Bindings):
+    """The ORM uses of one chain (Prisma, Drizzle, TypeORM, Sequelize): True when claimed."""
+    imports = typescript_imports(
+        nodes_of(tree, ("import_statement", "variable_declarator")), source
+    )
+    files = FileModels(models, imports, source.path)
+    repositories = Repositories(tree, source)
+
+    def claim(chain: Chain) -> bool:
+        return (
+            prisma_uses(chain, source, files, found, matcher)
+            or drizzle_uses(chain, source, files, found, matcher)
+            or typeorm_uses(chain, source, files, repositories, bindings, found, matcher)
+            or sequelize_uses(chain, source, files, found, matcher)
+        )
+
+    return claim
 
 
 def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings) -> None:

@@ -13,9 +13,12 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import ahocorasick_rs
 import pathspec
 
-SUFFIXES = {".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".py", ".sql"}
+SUFFIXES = {
+    ".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".py", ".sql", ".prisma",
+}  # fmt: skip
 SKIP_DIRS = {
     ".git", "node_modules", "dist", "build", "out", ".next", ".nuxt", "coverage", "vendor",
     "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".ruff_cache", ".pytest_cache",
@@ -32,11 +35,17 @@ _OPERATION = (
     rb"(?:select|insert|update|delete|upsert|del|where\w*|first|pluck|count|increment|decrement"
     rb"|truncate|returning|onConflict|\w*[jJ]oin)\b"
 )
-# Two patterns, each starting with a literal, so that the regex engine skips ahead quickly.
+# Each is tried only where its hint was found (anchored): the hint search is one pass for all.
 DYNAMIC_CALL = re.compile(rb"\.(?:from|table|from_|into)" + _OPERATION)
 DYNAMIC_HANDLE_CALL = re.compile(rb"(?:knex|trx|[Dd]b)(?:\(\s*\))?" + _OPERATION)
-DYNAMIC_HINTS = (b".from", b".table(", b".into(")
+DYNAMIC_HINTS = (b".from(", b".from_(", b".table(", b".into(")
 HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
+# ORM models whose table name is not written out (TypeORM's `@Entity()`, Django's app_model,
+# Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
+# not to be dynamic): files that may declare one are scanned.
+TS_MODEL_HINTS = (b"pgTable", b"@Entity")
+PY_MODEL_HINTS = (b"db.Model",)
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
 def parse_size(text: str) -> int:
@@ -77,28 +86,29 @@ def candidate_files(
         def unlistable(error: OSError) -> None:
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
-        ignores: list[tuple[Path, pathspec.PathSpec]] = []
+        ignores: list[tuple[str, Callable[[str], bool]]] = []
         for directory, dirnames, filenames in os.walk(root, onerror=unlistable):
             if ignores:
-                ignores = [(b, spec) for b, spec in ignores if _within(Path(directory), b)]
+                ignores = [(b, spec) for b, spec in ignores if _within(directory, b)]
             if ".gitignore" in filenames:
-                here = Path(directory)
                 try:
-                    text = (here / ".gitignore").read_text(encoding="utf-8", errors="replace")
+                    text = Path(directory, ".gitignore").read_text(
+                        encoding="utf-8", errors="replace"
+                    )
                 except OSError as error:
                     skip(f"{directory}/.gitignore", f"not readable ({error.strerror}); not applied")
                 else:
-                    ignores.append((here, pathspec.GitIgnoreSpec.from_lines(text.splitlines())))
+                    ignores.append((directory, _matcher(text)))
             keep = sorted(d for d in dirnames if d not in SKIP_DIRS)
             if ignores:
-                keep = [d for d in keep if not _ignored(Path(directory, d), ignores, True)]
+                keep = [d for d in keep if not _ignored(f"{directory}/{d}", ignores, True)]
             dirnames[:] = [
                 d for d in keep if not _outside_link(f"{directory}/{d}", real_roots, skip)
             ]
             for name in sorted(filenames):
                 if name.endswith(suffixes):
                     path = f"{directory}/{name}"
-                    if not ignores or not _ignored(Path(path), ignores, False):
+                    if not ignores or not _ignored(path, ignores, False):
                         yield path
 
 
@@ -117,43 +127,106 @@ def _outside_link(path: str, roots: list[str], skip: OnSkip) -> bool:
     return True
 
 
-def _within(path: Path, base: Path) -> bool:
-    return path == base or base in path.parents
+def _within(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip("/") + "/")
 
 
-def _ignored(path: Path, ignores: list[tuple[Path, pathspec.PathSpec]], is_dir: bool) -> bool:
-    for base, spec in ignores:
-        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-        if spec.match_file(relative):
+def _ignored(path: str, ignores: list[tuple[str, Callable[[str], bool]]], is_dir: bool) -> bool:
+    """Plain strings: on a 100,000-file tree, Path objects here cost more than the reading."""
+    for base, matches in ignores:
+        relative = path[len(base.rstrip("/")) + 1 :] + ("/" if is_dir else "")
+        if matches(relative):
             return True
     return False
 
 
-class Prefilter:
-    """Cheap byte-level test: may this file reference a table (or hold a dynamic reference)?
+def _matcher(text: str) -> Callable[[str], bool]:
+    """A .gitignore as one test of a relative path. Without negations (`!keep`) a path is
+    ignored when any pattern matches: one combined regular expression, not one per pattern."""
+    spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+    patterns = [p for p in spec.patterns if getattr(p, "include", None) is not None]
+    regexes = [getattr(p, "regex", None) for p in patterns]
+    if not all(p.include for p in patterns) or any(
+        r is None or not isinstance(r.pattern, str) for r in regexes
+    ):
+        return spec.match_file
+    if not regexes:
+        return lambda relative: False
+    parts = [re.sub(r"\(\?P<\w+>", "(?:", r.pattern) for r in regexes if r is not None]
+    combined = re.compile("|".join(f"(?:{part})" for part in parts))
+    return lambda relative: combined.match(relative) is not None
 
-    A substring test first, then a word-boundary check only for files that pass it, so that
-    `posted_decisions_archive` alone does not send a file to the parser.
+
+class Prefilter:
+    """Cheap byte-level test: may this file reference a table (or hold a dynamic reference, or
+    declare an ORM model)?
+
+    One Aho-Corasick pass finds every table name and every hint at once (a substring test per
+    name and hint costs more than reading the file); a name counts only as a whole word, so that
+    `posted_decisions_archive` alone does not send a file to the parser, and a hint only where
+    the call it hints at follows. With HINTS off only the names count (the second pass, looking
+    for files naming a model).
     """
 
-    def __init__(self, names: Sequence[str]) -> None:
-        self.needles = [name.encode() for name in names]
-        words = b"|".join(re.escape(n) for n in self.needles)
-        self.word = re.compile(rb"(?<![\w$])(?:" + words + rb")(?![\w$])")
+    def __init__(self, names: Sequence[str], hints: bool = True) -> None:
+        # Longest first: at one position the longest name is tried first (`items_archive`
+        # before `items`), and matches do not overlap.
+        needles = sorted({name.encode() for name in names}, key=lambda n: (-len(n), n))
+        self.names = len(needles)
+        self.kinds: list[str] = []
+        patterns = list(needles)
+        if hints:
+            for kind, group in (
+                ("dynamic", DYNAMIC_HINTS),
+                ("handle", HANDLE_HINTS),
+                ("ts-model", TS_MODEL_HINTS),
+                ("py-model", PY_MODEL_HINTS),
+            ):
+                patterns += group
+                self.kinds += [kind] * len(group)
+        self.automaton = ahocorasick_rs.BytesAhoCorasick(
+            patterns,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostFirst,
+            implementation=ahocorasick_rs.Implementation.DFA,
+        )
+        self.hints = hints
 
-    def __call__(self, data: bytes) -> bool:
-        if any(needle in data for needle in self.needles) and self.word.search(data):
+    def __call__(self, data: bytes, path: str = "") -> bool:
+        python = path.endswith(".py")
+        if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
-        if any(hint in data for hint in DYNAMIC_HINTS) and DYNAMIC_CALL.search(data):
-            return True
-        return any(hint in data for hint in HANDLE_HINTS) and bool(DYNAMIC_HANDLE_CALL.search(data))
+        for index, start, end in self.automaton.find_matches_as_indexes(data):
+            if index < self.names:
+                if (start == 0 or data[start - 1] not in _WORD) and (
+                    end == len(data) or data[end] not in _WORD
+                ):
+                    return True
+                continue
+            kind = self.kinds[index - self.names]
+            if kind == "dynamic" and DYNAMIC_CALL.match(data, start):
+                return True
+            if kind == "handle" and DYNAMIC_HANDLE_CALL.match(data, start):
+                return True
+            if kind == "ts-model" and not python or kind == "py-model" and python:
+                return True
+        return False
+
+
+def _python_model_file(data: bytes, path: str) -> bool:
+    """Django models and migrations: the table is named by the app and the class."""
+    from migverify.scan.django import is_migration, is_models_file
+
+    return (is_models_file(path) or is_migration(path)) and b"django" in data
 
 
 def read_candidate(
-    path: str | Path, prefilter: Prefilter, max_bytes: int = DEFAULT_MAX_FILE_SIZE
+    path: str | Path,
+    prefilter: Prefilter,
+    max_bytes: int = DEFAULT_MAX_FILE_SIZE,
+    label: str | None = None,
 ) -> tuple[bytes | None, str | None]:
     """(the file's bytes if it may mention a table name, else None; why it was skipped, if it
-    was). MAX_BYTES 0 means no size limit."""
+    was). MAX_BYTES 0 means no size limit. LABEL is the path relative to the scan's root."""
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -175,7 +248,7 @@ def read_candidate(
         os.close(fd)
     if b"\0" in data[:8192]:
         return None, "binary (NUL bytes)"
-    if not prefilter(data):
+    if not prefilter(data, label if label is not None else str(path)):
         return None, None
     return data, None
 

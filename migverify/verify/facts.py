@@ -43,8 +43,7 @@ class TableFacts:
 
     @property
     def name(self) -> str:
-        relation = self.relation
-        return relation.name if relation.schema == "public" else relation.qualified_name
+        return self.relation.display_name
 
 
 def read_facts(
@@ -95,6 +94,16 @@ def read_facts(
     )
 
 
+def _parent_key_and_match(fk: Constraint) -> tuple[str, str]:
+    """The parent's key columns as text (alias p), and the join of child c to parent p."""
+    parent_cols = ", ".join(f"p.{ident(c)}::text" for c in fk.referenced_columns)
+    match = " AND ".join(
+        f"c.{ident(a)} = p.{ident(b)}"
+        for a, b in zip(fk.columns, fk.referenced_columns, strict=True)
+    )
+    return parent_cols, match
+
+
 def _unused_parents(conn: psycopg.Connection, relation: Relation) -> dict[str, tuple]:
     """Parent keys free for a new row, for each foreign key inside a unique key (1:1 tables)."""
     found = {}
@@ -102,11 +111,7 @@ def _unused_parents(conn: psycopg.Connection, relation: Relation) -> dict[str, t
     for fk in relation.foreign_keys:
         if not fk.references or not any(set(fk.columns) <= u for u in unique):
             continue
-        parent_cols = ", ".join(f"p.{ident(c)}::text" for c in fk.referenced_columns)
-        match = " AND ".join(
-            f"c.{ident(a)} = p.{ident(b)}"
-            for a, b in zip(fk.columns, fk.referenced_columns, strict=True)
-        )
+        parent_cols, match = _parent_key_and_match(fk)
         rows = conn.execute(
             f"SELECT {parent_cols} FROM {qualified(fk.references)} p WHERE NOT EXISTS "
             f"(SELECT 1 FROM {qualified(relation.qualified_name)} c WHERE {match}) "
@@ -125,11 +130,7 @@ def _with_children(
         for fk in child.foreign_keys:
             if fk.references != relation.qualified_name:
                 continue
-            parent_cols = ", ".join(f"p.{ident(c)}::text" for c in fk.referenced_columns)
-            match = " AND ".join(
-                f"c.{ident(a)} = p.{ident(b)}"
-                for a, b in zip(fk.columns, fk.referenced_columns, strict=True)
-            )
+            parent_cols, match = _parent_key_and_match(fk)
             row = conn.execute(
                 f"SELECT {parent_cols} FROM {qualified(relation.qualified_name)} p WHERE EXISTS "
                 f"(SELECT 1 FROM {qualified(child.qualified_name)} c WHERE {match}) "

@@ -14,7 +14,7 @@ def shape_differences(relations: Sequence[Relation], migrated: Catalog) -> list[
     found = []
     for relation in relations:
         other = migrated.find(relation.qualified_name)
-        name = relation.name
+        name = relation.display_name
         if other is None:
             found.append(
                 Difference(FAIL, name, "shape", f'relation "{name}" does not exist after cutover')
@@ -70,6 +70,7 @@ def neighbour_differences(neighbours: Sequence[Relation], migrated: Catalog) -> 
     found = []
     for relation in neighbours:
         after = migrated.find(relation.qualified_name)
+        name = relation.display_name
         if after is None or after.is_view:
             continue
         now = {c.name: c for c in after.constraints}
@@ -79,9 +80,9 @@ def neighbour_differences(neighbours: Sequence[Relation], migrated: Catalog) -> 
                 found.append(
                     Difference(
                         FAIL,
-                        relation.name,
+                        name,
                         "cutover",
-                        f"{relation.name} lost its {constraint.kind} {constraint.name} at cutover",
+                        f"{name} lost its {constraint.kind} {constraint.name} at cutover",
                     )
                 )
                 continue
@@ -93,9 +94,9 @@ def neighbour_differences(neighbours: Sequence[Relation], migrated: Catalog) -> 
             found.append(
                 Difference(
                     FAIL,
-                    relation.name,
+                    name,
                     "cutover",
-                    f"foreign key {constraint.name} of {relation.name} references "
+                    f"foreign key {constraint.name} of {name} references "
                     f"{_short_name(moved.references)} after cutover, not the table behind "
                     f"{_short_name(constraint.references)}: rows written through the layer cannot "
                     f"be referenced",
@@ -118,7 +119,7 @@ def unchanged(relations: Sequence[Relation], before: Catalog, after: Catalog) ->
 
 def rollback_differences(legacy: Relation, restored: Relation | None) -> list[Difference]:
     """After rollback a legacy table must be back with its columns, constraints, grants and RLS."""
-    name = legacy.name
+    name = legacy.display_name
     if restored is None:
         return [Difference(FAIL, name, "rollback", f'rollback leaves no relation "{name}"')]
     if restored.kind != legacy.kind:

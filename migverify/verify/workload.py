@@ -52,8 +52,7 @@ class TableModel:
 
     @property
     def name(self) -> str:
-        relation = self.relation
-        return relation.qualified_name if relation.schema != "public" else relation.name
+        return self.relation.display_name
 
     @property
     def quoted(self) -> str:

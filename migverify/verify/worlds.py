@@ -182,13 +182,15 @@ class World:
         self._digests = []
         self._watch, self._watch_rel = [], []
         for number, relation in enumerate(relations, start=1):
-            projection = self._projection(relation, masked[relation.name], only[relation.name])
+            projection = self._projection(
+                relation, masked[relation.display_name], only[relation.display_name]
+            )
             # An order-independent sum of row hashes: no sort, one pass over the rows. The
             # types' own hash functions are faster than hashing the text, and agree with it
             # for the types listed (equal values, equal text).
-            hashed = only[relation.name]
+            hashed = only[relation.display_name]
             by_type = all(
-                _hashes_like_text(relation.column(c).type) or c in masked[relation.name]
+                _hashes_like_text(relation.column(c).type) or c in masked[relation.display_name]
                 for c in hashed
             )
             row_hash = "hash_record_extended(s, 0)" if by_type else "hashtextextended(s::text, 0)"

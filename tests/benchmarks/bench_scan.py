@@ -1,12 +1,18 @@
-"""Scan speed on a generated monorepo of 100,000 files versus ripgrep.
+"""Scan speed versus ripgrep on two generated monorepos of 100,000 TypeScript files each.
 
-1% of the files reference the legacy tables (supabase-js chains, SQL strings), 4% hold
+- small: files of 200–400 bytes (the first benchmark tree).
+- ordinary: files of about 4 KB (components, services, types; 428 MB in all), the size of
+  ordinary sources, plus a node_modules/ folder both tools leave out (.gitignore'd).
+
+In both, 1% of the files reference the legacy tables (supabase-js chains, SQL strings), 4% hold
 near-miss names (posted_decisions_archive, refresh_real_tweet_metrics()), the rest is ordinary
 TypeScript (some with Array.from(...), which the dynamic-reference prefilter also lets through).
 
-Run: python tests/benchmarks/bench_scan.py [--files 100000] [--repeat 3]
-Needs Debian's ripgrep (`apt-get install -y ripgrep`). Both tools run on the same warm tree;
-wall time includes start-up (each is run as a command).
+Run: python tests/benchmarks/bench_scan.py [--files 100000] [--repeat 3] [--trees small,ordinary]
+Needs ripgrep (`apt-get install -y ripgrep`). Both tools run on the same warm tree, back to back
+in each round (so machine load affects both); wall time includes start-up (each is run as a
+command). `rg -l -w -e name …` lists the files naming a table as a word, which is the least a
+scan must do; migverify also parses those files and resolves what they do.
 """
 
 from __future__ import annotations
@@ -48,23 +54,137 @@ export function compute{n}(values: number[]): number {{
 
 export const LABEL_{n} = 'component {n}';
 """
+# Pieces of ordinary ~4 KB sources: a component, a service, types, helpers.
+HEADER = """import {{ useCallback, useEffect, useMemo, useState }} from 'react';
+import type {{ {Name}Props, {Name}State }} from './types';
+import {{ formatDate, logger }} from '../../lib/util';
+import {{ api }} from '../../lib/api';
+"""
+CHUNKS = (
+    """
+export interface {Name}Item{k} {{
+  id: string;
+  title: string;
+  createdAt: Date;
+  tags: string[];
+  owner: {{ id: string; name: string; email?: string }};
+}}
+""",
+    """
+export function use{Name}{k}(initial: {Name}State) {{
+  const [state, setState] = useState(initial);
+  const [loading, setLoading] = useState(false);
+  useEffect(() => {{
+    let cancelled = false;
+    setLoading(true);
+    api.get(`/v1/{lower}/${{initial.id}}/items?page={k}`).then((response) => {{
+      if (!cancelled) {{
+        setState((previous) => ({{ ...previous, items: response.data.items }}));
+        setLoading(false);
+      }}
+    }});
+    return () => {{
+      cancelled = true;
+    }};
+  }}, [initial.id]);
+  return {{ state, loading }};
+}}
+""",
+    """
+export class {Name}Store{k} {{
+  private readonly cache = new Map<string, {Name}State>();
+
+  constructor(private readonly ttl: number = 60_000) {{}}
+
+  get(id: string): {Name}State | undefined {{
+    const entry = this.cache.get(id);
+    if (entry && Date.now() - Number(entry.id) < this.ttl) {{
+      return entry;
+    }}
+    this.cache.delete(id);
+    return undefined;
+  }}
+
+  set(id: string, state: {Name}State): void {{
+    this.cache.set(id, {{ ...state, id: String(Date.now()) }});
+  }}
+}}
+""",
+    """
+export async function fetch{Name}Page{k}(page: number, size = 20): Promise<{Name}State> {{
+  const started = Date.now();
+  try {{
+    const response = await api.get('/v1/{lower}', {{ params: {{ page, size, sort: 'created' }} }});
+    const items = Array.from(response.data.items as unknown[]).filter(Boolean);
+    logger.debug('{lower} page %d in %d ms', page, Date.now() - started);
+    return {{ id: String(page), items, total: response.data.total }} as {Name}State;
+  }} catch (error) {{
+    logger.error('could not load {lower} page', {{ page, error }});
+    throw error;
+  }}
+}}
+""",
+    """
+export const {upper}_DEFAULTS_{k} = {{
+  pageSize: 20,
+  sort: 'created',
+  direction: 'desc',
+  filters: {{ archived: false, mine: true, shared: false }},
+  columns: ['title', 'owner', 'createdAt', 'tags'],
+}} as const;
+
+export function merge{Name}Options{k}(options: Partial<typeof {upper}_DEFAULTS_{k}>) {{
+  return {{ ...{upper}_DEFAULTS_{k}, ...options, filters: {{ ...{upper}_DEFAULTS_{k}.filters }} }};
+}}
+""",
+)
+WORDS = ("order", "invoice", "profile", "widget", "report", "message", "ticket", "account",
+         "project", "session", "payment", "comment", "setting", "upload", "channel")  # fmt: skip
 
 
-def build(root: Path, files: int) -> int:
+def ordinary_file(n: int, rng: random.Random, target: int = 3900) -> str:
+    word = WORDS[n % len(WORDS)]
+    names = {"Name": f"{word.title()}{n}", "lower": f"{word}s", "upper": word.upper()}
+    parts, size, k = [HEADER.format(**names)], 0, 0
+    while size < target:
+        chunk = CHUNKS[rng.randrange(len(CHUNKS))].format(k=k, **names)
+        parts.append(chunk)
+        size += len(chunk)
+        k += 1
+    return "".join(parts)
+
+
+def build(root: Path, files: int, kind: str) -> int:
+    """A tree of FILES TypeScript files; returns the number of references planted."""
     rng = random.Random(11)
     references = 0
+    (root / ".git").mkdir()  # ripgrep applies .gitignore only in a repository
+    (root / ".gitignore").write_text("node_modules/\ndist/\n")
     for n in range(files):
         folder = root / f"packages/pkg{n % 200}/src/mod{n % 17}"
         folder.mkdir(parents=True, exist_ok=True)
         roll = rng.random()
+        body = ordinary_file(n, rng) if kind == "ordinary" else ORDINARY.format(n=n)
         if roll < 0.01:
-            text = REFERENCE.format(n=n, table=TABLES[n % 2])
+            # the reference sits inside an ordinary file
+            text = (
+                body + REFERENCE.format(n=n, table=TABLES[n % 2])
+                if kind == "ordinary"
+                else (REFERENCE.format(n=n, table=TABLES[n % 2]))
+            )
             references += 2
         elif roll < 0.05:
-            text = NEAR_MISS.format(n=n)
+            text = body + NEAR_MISS.format(n=n) if kind == "ordinary" else NEAR_MISS.format(n=n)
         else:
-            text = ORDINARY.format(n=n)
+            text = body
         (folder / f"file{n}.ts").write_text(text)
+    if kind == "ordinary":  # vendored code both tools leave out
+        vendored = root / "node_modules/some-lib/dist"
+        vendored.mkdir(parents=True)
+        for n in range(2000):
+            (vendored / f"chunk{n}.js").write_text(
+                REFERENCE.format(n=n, table=TABLES[0]) + ordinary_file(n, rng)
+            )
     return references
 
 
@@ -74,31 +194,55 @@ def timed(command: list[str]) -> tuple[float, str]:
     return time.perf_counter() - started, result.stdout
 
 
+def measure(root: Path, expected: int, repeat: int) -> dict:
+    rg = ["rg", "-l", "-w", *[arg for table in TABLES for arg in ("-e", table)], str(root)]
+    scan = [sys.executable, "-m", "migverify", "scan", str(root), "--format", "json"]
+    scan += [arg for table in TABLES for arg in ("--table", table)]
+    timed(rg)  # warm the page cache
+    timed(scan)
+    rg_times, scan_times, found, listed = [], [], 0, 0
+    for _ in range(repeat):  # back to back, so that load on the machine affects both
+        seconds, output = timed(rg)
+        rg_times.append(seconds)
+        listed = len(output.splitlines())
+        seconds, output = timed(scan)
+        scan_times.append(seconds)
+        found = output.count('"operation"')
+    size = sum(p.stat().st_size for p in root.rglob("*.ts"))
+    return {
+        "files": sum(1 for _ in root.rglob("*.ts")),
+        "megabytes": size / 1e6,
+        "expected": expected,
+        "found": found,
+        "rg_files": listed,
+        "rg": statistics.median(rg_times),
+        "scan": statistics.median(scan_times),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--trees", default="small,ordinary")
     args = parser.parse_args()
     if shutil.which("rg") is None:
         sys.exit("ripgrep (rg) is not installed: apt-get install -y ripgrep")
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        expected = build(root, args.files)
-        rg = ["rg", "-l", "-e", TABLES[0], "-e", TABLES[1], str(root)]
-        scan = [sys.executable, "-m", "migverify", "scan", str(root), "--format", "json"]
-        scan += [arg for table in TABLES for arg in ("--table", table)]
-        timed(rg)  # warm the page cache
-        rg_times, scan_times, found = [], [], 0
-        for _ in range(args.repeat):
-            rg_times.append(timed(rg)[0])
-            seconds, output = timed(scan)
-            scan_times.append(seconds)
-            found = output.count('"operation"')
-        rg_s, scan_s = statistics.median(rg_times), statistics.median(scan_times)
-        print("| files | references (expected/found) | rg -l (s) | migverify scan (s) | ratio |")
-        print("|---|---|---|---|---|")
+    rows = []
+    for kind in args.trees.split(","):
+        with tempfile.TemporaryDirectory() as directory:
+            root = Path(directory)
+            expected = build(root, args.files, kind)
+            rows.append((kind, measure(root, expected, args.repeat)))
+    print(
+        "| tree | files | MB | references (expected/found) | rg -l -w (s) | migverify scan (s) "
+        "| ratio |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for kind, row in rows:
         print(
-            f"| {args.files} | {expected}/{found} | {rg_s:.2f} | {scan_s:.2f} | {scan_s / rg_s:.1f}x |"
+            f"| {kind} | {row['files']} | {row['megabytes']:.0f} | {row['expected']}/{row['found']} "
+            f"| {row['rg']:.2f} | {row['scan']:.2f} | {row['scan'] / row['rg']:.1f}x |"
         )
 
 

@@ -126,6 +126,29 @@ def test_files_the_scan_skipped_are_a_warning(pg, project):
     assert strict.exit_code == 1
 
 
+def test_code_that_truncates_makes_check_verify_truncate(pg, project):
+    """The scan finds `TRUNCATE items` in the code, so check verifies truncate: a view cannot be
+    truncated, and the report names the code that does it."""
+    spec = project / "migverify.toml"
+    spec.write_text(spec.read_text() + '\n[scan]\npaths = ["app"]\n')
+    (project / "app").mkdir()
+    (project / "app" / "reset.ts").write_text(
+        "export async function reset(pool) {\n  await pool.query('TRUNCATE items');\n}\n"
+    )
+    result = _check(pg, project, "--compat", str(project / "good.sql"), "--format", "json")
+    data = json.loads(result.output)
+    assert result.exit_code == 1, result.output
+    assert "truncate" in data["verified"]["operations"]
+    (problem,) = [p for p in data["problems"] if p["rule"] == "MV100"]
+    assert problem["message"] == '"items" is not a table (SQLSTATE 42809)'
+    assert "TRUNCATE" in problem["detail"]
+    (where,) = problem["affected"]
+    assert where["path"].endswith("app/reset.ts") and (where["line"], where["column"]) == (2, 30)
+    text = _check(pg, project, "--compat", str(project / "good.sql"))
+    assert text.output.startswith("NOT SAFE to cut over")
+    assert "app/reset.ts:2:30" in text.output
+
+
 def test_machine_formats(pg, project, tmp_path):
     layer = ["--compat", str(project / "star.sql")]
     data = json.loads(_check(pg, project, *layer, "--format", "json").output)

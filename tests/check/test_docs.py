@@ -30,3 +30,33 @@ def test_readme_rule_reference_is_current():
     if os.environ.get("MIGVERIFY_UPDATE_README"):
         README.write_text(fresh, encoding="utf-8")
     assert text == fresh, "README rule reference is stale; see this test's docstring"
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    """The quick start's second command works on a fresh machine as written (its own venv, no
+    bare pip), and .ci/run runs that very command (with quiet flags)."""
+    text = README.read_text(encoding="utf-8")
+    command = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest"
+    assert f"```sh\n{command}\n```" in text
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    runs = [
+        line.replace(" -q", "").replace(" -p no:cacheprovider", "")
+        for line in ci.splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    assert command in runs
+
+
+def test_the_github_workflows_pass_actionlint():
+    """ci.yml and the reusable gate stay valid (and off deprecated action runtimes)."""
+    import shutil
+    import subprocess
+    import sys
+
+    actionlint = Path(sys.executable).parent / "actionlint"
+    binary = str(actionlint) if actionlint.exists() else shutil.which("actionlint")
+    assert binary, "actionlint is missing: pip install -e '.[test]'"
+    workflows = sorted(str(p) for p in (README.parent / ".github" / "workflows").glob("*.yml"))
+    assert len(workflows) >= 2
+    result = subprocess.run([binary, *workflows], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

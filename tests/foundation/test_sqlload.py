@@ -39,7 +39,6 @@ def test_multi_statement_script_with_dollar_quotes_loads(sandbox, tmp_path):
     [
         ("SELECT 1;\nSELEC 2;\n", 2, 'syntax error at or near "SELEC"'),
         ("CREATE TABLE a (id int);\n\\i other.sql\n", 2, "psql meta-command \\i is not supported"),
-        ("CREATE TABLE a (id int);\nCOPY a FROM stdin;\n1\n\\.\n", 3, "COPY ... FROM STDIN"),
         (
             "CREATE TABLE a (id int);\n\n\nINSERT INTO a\n  VALUES ('x');\n",
             5,

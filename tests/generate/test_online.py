@@ -325,10 +325,10 @@ def test_forcing_online_a_table_without_a_key_names_the_spec_line(pg, tmp_path):
             '[generate]\nmode = "soon"\n',
             ':7: generate.mode must be one of "auto", "online", "offline"',
         ),
-        ("[generate]\nbatch = 5\n", ":7: [generate]: unknown key 'batch'"),
+        ("[generate]\nbatch = 5\n", ":7: unknown key in [generate] 'batch'"),
         (
             '[tables.events]\ntarget = "event_log"\nmodes = "online"\n',
-            ":8: [tables.events]: unknown key 'modes'",
+            ":8: unknown key in [tables.events] 'modes' (did you mean 'mode'?)",
         ),
     ],
 )

@@ -118,3 +118,16 @@ def test_mongodb_databases_are_neither_tables_nor_dynamic():
     )
     references, dynamic = scan_source("a.ts", code.encode(), ["user_items"])
     assert (references, dynamic) == ([], [])
+
+
+def test_gitignore_combined_matcher_agrees_with_pathspec():
+    import pathspec
+
+    from migverify.scan.walk import _matcher
+
+    paths = ["a/node_modules/", "x.log", "a/b/x.log", "build/", "a/build/", "secret/a.ts",
+             "a.ts", "secret/b/a.ts", "gen/x.generated.ts", "docs/"]  # fmt: skip
+    for text in ("node_modules/\n*.log\n/build\nsecret/*.ts\n**/*.generated.ts\n", "*.ts\n!a.ts\n"):
+        spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        matches = _matcher(text)
+        assert [matches(p) for p in paths] == [spec.match_file(p) for p in paths], text

@@ -19,7 +19,8 @@ XBOT = FIXTURES / "xbot"
 
 
 def _key(item: dict) -> tuple:
-    return (item["path"], item["line"], item["column"], item["table"])
+    # one place may be used for several operations (Django's update_or_create, TypeORM's save)
+    return (item["path"], item["line"], item["column"], item["table"], item["operation"])
 
 
 def _compare(root: Path, truth_file: Path) -> tuple[dict, dict, object]:
@@ -45,7 +46,6 @@ def test_recall_and_precision_are_one_and_operations_right(root, truth):
     )
     for key in true_positives:
         ref, label = found[key], expected[key]
-        assert ref.operation == label["operation"], key
         assert list(ref.columns) == label["columns"], key
         assert ref.kind == label["kind"], key
         assert ref.parent == label.get("parent", ref.parent), key

@@ -1,0 +1,107 @@
+"""Alembic migrations: `op.create_table('t', …)`, `op.drop_table`, `op.rename_table(old, new)`,
+`op.add_column/drop_column/alter_column('t', …)`, `op.create_index(name, 't', …)`,
+constraints and keys, `op.batch_alter_table('t')`, `op.bulk_insert(t, rows)` (an insert into the
+table object `t` names); `schema=` qualifies. `op.execute("SQL")` is parsed as SQL."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from migverify.scan.bindings import Bindings
+from migverify.scan.chains import Chain
+from migverify.scan.found import Found
+from migverify.scan.orm import keyword_arguments, positional
+from migverify.scan.source import Source, string_value
+from migverify.scan.tables import TableMatcher
+
+# operation → (positions of table arguments, their keyword names, position of a column name)
+TABLE_ARGUMENTS: dict[str, tuple[tuple[int, ...], tuple[str, ...], int | None]] = {
+    "create_table": ((0,), ("table_name",), None),
+    "drop_table": ((0,), ("table_name",), None),
+    "rename_table": ((0, 1), ("old_table_name", "new_table_name"), None),
+    "add_column": ((0,), ("table_name",), None),
+    "drop_column": ((0,), ("table_name",), 1),
+    "alter_column": ((0,), ("table_name",), 1),
+    "create_index": ((1,), ("table_name",), None),
+    "drop_index": ((1,), ("table_name",), None),
+    "create_unique_constraint": ((1,), ("table_name",), None),
+    "create_check_constraint": ((1,), ("table_name",), None),
+    "create_primary_key": ((1,), ("table_name",), None),
+    "create_exclude_constraint": ((1,), ("table_name",), None),
+    "create_foreign_key": ((1, 2), ("source_table", "referent_table"), None),
+    "drop_constraint": ((1,), ("table_name",), None),
+    "create_table_comment": ((0,), ("table_name",), None),
+    "drop_table_comment": ((0,), ("table_name",), None),
+    "batch_alter_table": ((0,), ("table_name",), None),
+}
+
+
+def alembic_operations(
+    chain: Chain, source: Source, bindings: Bindings, found: Found, matcher: TableMatcher
+) -> bool:
+    links = chain.links
+    if chain.root.type != "identifier" or source.text(chain.root) != "op":
+        return False
+    if len(links) < 2 or links[1].name is not None:
+        return False
+    operation, args = links[0].name or "", links[1].args
+    if operation == "bulk_insert" and args:
+        _bulk_insert(args[0], source, bindings, found, matcher)
+        return True
+    if operation not in TABLE_ARGUMENTS:
+        return False
+    positions, keywords, column_at = TABLE_ARGUMENTS[operation]
+    options = keyword_arguments(args, source)
+    values = positional(args)
+    schema = _text(options.get("schema"), source)
+    column = None
+    if column_at is not None:
+        column = _text(options.get("column_name") or _at(values, column_at), source)
+    if operation == "add_column" and len(values) > 1:
+        column = _column_name(values[1], source)
+    for position, keyword in zip(positions, keywords, strict=True):
+        node = options.get(keyword) or _at(values, position)
+        literal = string_value(node, source) if node is not None else None
+        if literal is None or literal.holes:
+            continue
+        table = matcher.match(schema, literal.text.strip('"'))
+        if table is not None:
+            columns = (column,) if column else ()
+            found.reference(literal.offset_of(0), table, "ddl", columns, "alembic")
+    return True
+
+
+def _at(values: list[Node], index: int) -> Node | None:
+    return values[index] if index < len(values) else None
+
+
+def _text(node: Node | None, source: Source) -> str | None:
+    literal = string_value(node, source) if node is not None else None
+    return literal.text if literal is not None and not literal.holes else None
+
+
+def _column_name(node: Node, source: Source) -> str | None:
+    """`sa.Column('name', …)`: the column's name."""
+    if node.type != "call":
+        return None
+    arguments = node.child_by_field_name("arguments")
+    values = positional(arguments.named_children) if arguments is not None else []
+    return _text(values[0], source) if values else None
+
+
+def _bulk_insert(node: Node, source: Source, bindings: Bindings, found, matcher) -> None:
+    """`op.bulk_insert(items, rows)` where `items = sa.table('t', …)` in the file."""
+    if node.type != "identifier":
+        return
+    bound = bindings.values(node)
+    if not bound or len(bound) != 1 or bound[0].value.type != "call":
+        return
+    arguments = bound[0].value.child_by_field_name("arguments")
+    values = positional(arguments.named_children) if arguments is not None else []
+    literal = string_value(values[0], source) if values else None
+    if literal is None or literal.holes:
+        return
+    options = keyword_arguments(arguments.named_children, source) if arguments else {}
+    table = matcher.match(_text(options.get("schema"), source), literal.text)
+    if table is not None:
+        found.reference(literal.offset_of(0), table, "insert", (), "alembic")

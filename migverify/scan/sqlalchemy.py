@@ -1,0 +1,278 @@
+"""SQLAlchemy: declarative models (`__tablename__ = 't'`, `__table__ = Table('t', …)`,
+`__table_args__ = {'schema': 's'}`; Flask-SQLAlchemy's `db.Model` without `__tablename__`
+takes the snake_case of the class name) and Core tables (`t = Table('t', metadata, …)`), then their uses: `session.query(M)` (`.delete()`, `.update()`,
+`.with_for_update()` after it), `M.query` (Flask-SQLAlchemy), `select(M)` / `select(M.a)`,
+`insert(M)` (`.on_conflict_do_update(…)`: upsert), `update(M)`, `delete(M)`, `.join(M)`,
+`t.select()/insert()/update()/delete()`, `session.add(M(…))`, `session.add_all([M(…)])`,
+`session.get(M, …)`, `session.merge(M(…))`, bulk mappings."""
+
+from __future__ import annotations
+
+from tree_sitter import Node, Tree
+
+from migverify.scan.bindings import Bindings
+from migverify.scan.chains import Chain
+from migverify.scan.found import Found
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    keyword_arguments,
+    nodes_of,
+    positional,
+    snake_case,
+)
+from migverify.scan.source import Source, string_value
+from migverify.scan.tables import TableMatcher
+
+TABLE_CALLS = {"Table", "sa.Table", "sqlalchemy.Table", "db.Table", "schema.Table"}
+STATEMENTS = {"select": "select", "insert": "insert", "update": "update", "delete": "delete"}
+QUERY_WRITES = {"delete": "delete", "update": "update"}
+JOINS = {"join", "outerjoin", "join_from", "select_from", "outerjoin_from"}
+SESSION: dict[str, tuple[str, ...]] = {
+    "add": ("insert",),
+    "add_all": ("insert",),
+    "get": ("select",),
+    "merge": ("insert", "update"),
+    "bulk_insert_mappings": ("insert",),
+    "bulk_save_objects": ("insert", "update"),
+    "bulk_update_mappings": ("update",),
+}
+
+
+def sqlalchemy_declarations(
+    tree: Tree, source: Source, found: Found, matcher: TableMatcher
+) -> None:
+    data = source.data
+    if b"__tablename__" in data or b"__table__" in data or b"db.Model" in data:
+        for cls in nodes_of(tree, ("class_definition",)):
+            _model_class(cls, source, found, matcher)
+    if b"able(" in data:
+        for node in nodes_of(tree, ("assignment",)):
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is None or right is None or left.type != "identifier":
+                continue
+            table = _table_call(right, source)
+            if table is not None and not _in_class_body(node):
+                name, schema = table
+                qualified = f"{schema}.{name.text}" if schema else name.text
+                declared = Declared("sqlalchemy", source.text(left), qualified, source.path)
+                found.declaration(name.offset_of(0), declared, matcher)
+
+
+def _in_class_body(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type in ("expression_statement", "block"):
+        if parent.type == "block" and parent.parent is not None:
+            return parent.parent.type == "class_definition"
+        parent = parent.parent
+    return False
+
+
+def _table_call(node: Node, source: Source):
+    """(name literal, schema) of `Table('t', metadata, …, schema='s')` / `table('t', …)`."""
+    if node.type != "call":
+        return None
+    function, arguments = (
+        node.child_by_field_name("function"),
+        node.child_by_field_name("arguments"),
+    )
+    if function is None or arguments is None:
+        return None
+    callee = source.text(function)
+    if callee not in TABLE_CALLS:  # `table('t', column(…))` is a statement's, not a model
+        return None
+    args = arguments.named_children
+    values = positional(args)
+    name = string_value(values[0], source) if values else None
+    if name is None or name.holes:
+        return None
+    options = keyword_arguments(args, source)
+    schema = string_value(options["schema"], source) if "schema" in options else None
+    return name, schema.text if schema is not None else None
+
+
+def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher) -> None:
+    name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
+    if name is None or body is None:
+        return
+    attributes: dict[str, Node] = {}
+    for statement in body.named_children:
+        if statement.type != "expression_statement" or not statement.named_children:
+            continue
+        assignment = statement.named_children[0]
+        if assignment.type != "assignment":
+            continue
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
+        if left is not None and right is not None and left.type == "identifier":
+            attributes[source.text(left)] = right
+    schema = _schema(attributes.get("__table_args__"), source)
+    literal = None
+    if "__tablename__" in attributes:
+        literal = string_value(attributes["__tablename__"], source)
+    elif "__table__" in attributes:
+        table = _table_call(attributes["__table__"], source)
+        if table is not None:
+            literal, schema = table[0], table[1] or schema
+    if literal is not None and not literal.holes:
+        table_name, offset = literal.text, literal.offset_of(0)
+    elif literal is None and _flask_model(cls, source) and "__abstract__" not in attributes:
+        table_name, offset = snake_case(source.text(name)), name.start_byte
+    else:
+        return
+    qualified = f"{schema}.{table_name}" if schema else table_name
+    found.declaration(
+        offset, Declared("sqlalchemy", source.text(name), qualified, source.path), matcher
+    )
+
+
+def _flask_model(cls: Node, source: Source) -> bool:
+    bases = cls.child_by_field_name("superclasses")
+    return bases is not None and any(source.text(b) == "db.Model" for b in bases.named_children)
+
+
+def _schema(node: Node | None, source: Source) -> str | None:
+    """`__table_args__ = {'schema': 's'}` or `(…, {'schema': 's'})`."""
+    if node is None:
+        return None
+    if node.type == "tuple" and node.named_children:
+        node = node.named_children[-1]
+    if node.type != "dictionary":
+        return None
+    value = keyword_arguments([node], source).get("schema")
+    literal = string_value(value, source) if value is not None else None
+    return literal.text if literal is not None else None
+
+
+def sqlalchemy_uses(
+    chain: Chain,
+    source: Source,
+    files: FileModels,
+    bindings: Bindings,
+    found: Found,
+    matcher: TableMatcher,
+) -> bool:
+    links = chain.links
+    methods = {call.method for _, call in chain.method_calls()}
+    claimed = False
+    # M.query… (Flask-SQLAlchemy), t.select()/insert()/… (Core)
+    if chain.root.type == "identifier" and links and links[0].name is not None:
+        declared = files.resolve(("sqlalchemy",), chain.root, source)
+        if declared is not None:
+            if links[0].name == "query":
+                operation = _query_operation(methods)
+            elif links[0].name in STATEMENTS and len(links) > 1 and links[1].name is None:
+                operation = _statement_operation(links[0].name or "", methods, chain, source)
+            else:
+                operation = None
+            if operation is not None:
+                _report(declared, (operation,), chain.root, found, matcher)
+                claimed = True
+    head = _callee(chain, source, files)
+    for index, call in chain.method_calls() + head:
+        if call.method == "query" and call.args:
+            claimed |= _models(call.args, _query_operation(methods), source, files, bindings,
+                               found, matcher)  # fmt: skip
+        elif call.method in STATEMENTS and call.args and (index, call) in head:
+            operation = _statement_operation(call.method, methods, chain, source)
+            args = call.args if call.method == "select" else call.args[:1]
+            claimed |= _models(args, operation, source, files, bindings, found, matcher)
+        elif call.method in JOINS and call.args:
+            claimed |= _models(call.args[:1], "select", source, files, bindings, found, matcher)
+        elif call.method in SESSION and call.args:
+            claimed |= _session(call.method, call.args, source, files, found, matcher)
+    return claimed
+
+
+def _callee(chain: Chain, source: Source, files: FileModels):
+    """`select(M)`, `sa.insert(M)`, `pg_insert(M)` at the start of CHAIN, as a method call."""
+    from migverify.scan.chains import ChainCall
+
+    links = chain.links
+    if chain.root.type == "identifier" and links and links[0].name is None:
+        name = source.text(chain.root)
+        index = 0
+    elif len(links) >= 2 and links[0].name is not None and links[1].name is None:
+        name, index = links[0].name, 1
+        if chain.root.type != "identifier" or source.text(chain.root) not in (
+            "sa", "sqlalchemy", "postgresql", "sql", "expression", "future", "pg", "dialect",
+        ):  # fmt: skip
+            return []
+    else:
+        return []
+    imported = files.imports.names.get(name)
+    if imported is not None and "sqlalchemy" in imported[0]:
+        name = imported[1]
+    if name not in STATEMENTS:
+        return []
+    return [(index, ChainCall(name, links[index].args))]
+
+
+def _query_operation(methods: set[str]) -> str:
+    for method, operation in QUERY_WRITES.items():
+        if method in methods:
+            return operation
+    return "lock" if "with_for_update" in methods else "select"
+
+
+def _statement_operation(name: str, methods: set[str], chain: Chain, source: Source) -> str:
+    if name == "select":
+        return "lock" if "with_for_update" in methods else "select"
+    if name == "insert":
+        for _, call in chain.method_calls():
+            if call.method == "on_conflict_do_update" or call.method == "on_conflict_do_nothing":
+                if "constraint" in keyword_arguments(call.args, source):
+                    return "upsert-on-constraint"
+                return "upsert"
+    return STATEMENTS[name]
+
+
+def _models(args, operation, source, files, bindings, found, matcher) -> bool:
+    """Each model (or `M.column`) among ARGS; a parameter passed as the model is dynamic."""
+    claimed = False
+    for arg in positional(args):
+        node = arg
+        while node.type == "attribute":
+            obj = node.child_by_field_name("object")
+            if obj is None:
+                break
+            node = obj
+        if node.type != "identifier":
+            continue
+        declared = files.resolve(("sqlalchemy",), node, source)
+        if declared is not None:
+            _report(declared, (operation,), node, found, matcher)
+            claimed = True
+        elif node is arg and bindings.is_parameter(node) and source.text(node)[:1].islower():
+            found.dynamic(node)
+            claimed = True
+    return claimed
+
+
+def _session(method, args, source, files, found, matcher) -> bool:
+    """`session.add(M(…))`, `session.add_all([M(…), …])`, `session.get(M, pk)`, …"""
+    first = args[0]
+    candidates = first.named_children if first.type in ("list", "tuple") else [first]
+    claimed = False
+    for node in candidates:
+        if node.type == "call":
+            node = node.child_by_field_name("function") or node
+        elif method not in ("get", "bulk_insert_mappings", "bulk_update_mappings"):
+            continue
+        declared = files.resolve(("sqlalchemy",), node, source)
+        if declared is not None:
+            _report(declared, SESSION[method], node, found, matcher)
+            claimed = True
+    return claimed
+
+
+def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
+    table = matcher.match_text(declared.table)
+    if table is None:
+        return
+    if node.type == "attribute":
+        node = node.child_by_field_name("attribute") or node
+    for operation in operations:
+        found.reference(node.start_byte, table, operation, (), "sqlalchemy")

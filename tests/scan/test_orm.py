@@ -1,0 +1,78 @@
+"""ORM models across files: what the corpus cannot show on its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import migverify.scan as scan
+from migverify.scan import scan_paths, scan_source
+from migverify.scan.orm import module_leads_to, snake_case
+
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "scan"
+
+
+def test_worker_processes_resolve_models_like_one_process(monkeypatch):
+    """Declarations found by one worker resolve uses found by another, in the same order."""
+    tables = json.loads((CORPUS / "expected.json").read_text())["tables"]
+    alone = scan_paths([CORPUS], tables, root=CORPUS, jobs=1)
+    monkeypatch.setattr(scan, "CHUNK", 7)
+    pooled = scan_paths([CORPUS], tables, root=CORPUS, jobs=2)
+    assert pooled.to_dict() == alone.to_dict()
+    assert any(r.kind == "django" and r.path == "django/shop/views.py" for r in pooled.references)
+
+
+def test_a_model_used_in_its_own_file_resolves_without_the_tree():
+    code = (
+        "class UserItem(Base):\n"
+        "    __tablename__ = 'user_items'\n\n"
+        "def items(session):\n"
+        "    return session.query(UserItem).all()\n"
+    )
+    references, _ = scan_source("models.py", code.encode(), ["user_items"])
+    assert [(r.line, r.operation, r.kind) for r in references] == [
+        (2, "model", "sqlalchemy"),
+        (5, "select", "sqlalchemy"),
+    ]
+
+
+def test_a_use_in_a_file_without_the_table_name_is_found(tmp_path):
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "schema.ts").write_text(
+        "export const items = pgTable('user_items', { id: serial('id') });\n"
+    )
+    (tmp_path / "api.ts").write_text(
+        "import { items } from './db/schema';\nexport const f = () => db.delete(items);\n"
+    )
+    result = scan_paths([tmp_path], ["user_items"], root=tmp_path, jobs=1)
+    assert [(r.path, r.line, r.operation) for r in result.references] == [
+        ("api.ts", 2, "delete"),
+        ("db/schema.ts", 1, "model"),
+    ]
+
+
+def test_django_app_label_is_the_directory_of_models_or_meta(tmp_path):
+    app = tmp_path / "billing" / "models"
+    app.mkdir(parents=True)
+    (app / "invoice.py").write_text(
+        "from django.db import models\n\n"
+        "class Invoice(models.Model):\n    pass\n\n"
+        "class Line(models.Model):\n    class Meta:\n        app_label = 'ledger'\n"
+    )
+    result = scan_paths([tmp_path], ["billing_invoice", "ledger_line"], root=tmp_path, jobs=1)
+    assert [(r.table, r.operation) for r in result.references] == [
+        ("billing_invoice", "model"),
+        ("ledger_line", "model"),
+    ]
+
+
+def test_module_paths():
+    assert module_leads_to("./db/schema", "src/a.ts", "src/db/schema.ts")
+    assert module_leads_to("../db", "src/api/a.ts", "src/db/index.ts")
+    assert module_leads_to("@/db/schema", "src/a.ts", "src/db/schema.ts")
+    assert not module_leads_to("./local", "src/a.ts", "src/db/schema.ts")
+    assert module_leads_to(".models", "shop/views.py", "shop/models.py")
+    assert module_leads_to("..models", "shop/api/views.py", "shop/models/item.py")
+    assert module_leads_to("shop.models", "x/views.py", "src/shop/models.py")
+    assert not module_leads_to("other.models", "x/views.py", "src/shop/models.py")
+    assert snake_case("UserItem") == "user_item" and snake_case("HTTPLog") == "http_log"
