@@ -24,7 +24,12 @@ Format (paths are relative to the spec file)::
     [tables.posted_decisions]            # one entry per legacy table
     target = "posted_tweets_comprehensive"
     mode = "online"                                  # optional: overrides [generate] mode
-    columns = { content = "tweet_content" }          # legacy column -> target column (renames only)
+    columns = { content = "tweet_content" }          # legacy column -> target column
+
+    [tables.products]                    # a transform: another type or a computed mapping
+    target = "items"
+    columns = { price = { column = "price_cents", up = "round(price * 100)::bigint", down = "price_cents / 100.0" } }
+    fill = { sku = "'P-' || id" }                     # a new NOT NULL target column: its value
 
     [tables.user_bios]                   # split: some columns live in a side table joined on the key
     target = "users"
@@ -69,7 +74,8 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "lint": frozenset({"ignore"}),
     "tables": frozenset(),  # one sub-table per legacy table, checked with TABLE_KEYS
 }
-TABLE_KEYS = frozenset({"target", "columns", "side", "discriminator", "mode"})
+TABLE_KEYS = frozenset({"target", "columns", "side", "discriminator", "mode", "fill"})
+TRANSFORM_KEYS = frozenset({"column", "up", "down"})
 SIDE_KEYS = frozenset({"table", "join", "columns"})
 
 
@@ -92,6 +98,10 @@ class TableSpec:
     side: tuple[SideTable, ...] = ()
     discriminator: tuple[tuple[str, Any], ...] = ()  # (target column, constant value)
     mode: str | None = None  # online | offline; None: [generate] mode decides
+    # Transforms: (legacy column, up, down) — up computes the target column from the legacy
+    # columns, down the legacy column from the target columns (SQL expressions).
+    transforms: tuple[tuple[str, str, str], ...] = ()
+    fill: tuple[tuple[str, str], ...] = ()  # (new target column, expression over legacy columns)
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,10 @@ class Spec:
     def error(self, key: str, message: str) -> InputError:
         """An error naming the spec file and the line where dotted KEY is defined."""
         return _SpecReader(self.path, self.text, self.raw).error(key, message)
+
+    def column_key(self, table_key: str, column: str) -> str:
+        """The dotted key of COLUMN's mapping in [TABLE_KEY] columns, for error()."""
+        return _SpecReader(self.path, self.text, self.raw).place(f"{table_key}.columns", column)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:
@@ -289,13 +303,74 @@ class _SpecReader:
         if not isinstance(value, dict):
             raise self.error(key, f"{key} must be a table of name = {values}")
         for name, item in value.items():
-            if values == "column":
+            if values == "expression":
+                self.typed(key, item, str, f'a table of name = "<SQL expression>" ({name} is not)')
+            elif values == "column":
                 self.typed(key, item, str, f'a table of name = "column" ({name} is not)')
                 if not item:
                     raise self.error(key, f"{key}: {name} is mapped to an empty name")
             elif not isinstance(item, str | int | float | bool):
                 raise self.error(key, f"{key}: {name} must be a string, number or boolean")
         return tuple(value.items())
+
+    def column_map(
+        self, key: str, value: Any
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
+        """`columns`: legacy column = "target column", or = { column, up, down } (a transform)."""
+        if not isinstance(value, dict):
+            raise self.error(key, f"{key} must be a table of name = column")
+        plain = {n: v for n, v in value.items() if not isinstance(v, dict)}
+        pairs = dict(self.pairs(key, plain))
+        transforms = []
+        for name, item in value.items():
+            if not isinstance(item, dict):
+                continue
+            where = self.place(key, name)
+            for part in item:
+                self.unknown(where, part, TRANSFORM_KEYS, f"key in the transform of {name}")
+            column = self.typed(where, item.get("column", ""), str, "a column name")
+            if not column:
+                raise self.error(where, f'{key}: the transform of {name} needs column = "<target>"')
+            if "up" not in item or "down" not in item:
+                raise self.error(
+                    where,
+                    f"{key}: the transform of {name} needs both up (the target value from the "
+                    "legacy columns) and down (the legacy value from the target columns)",
+                )
+            up = self.expression(where, f"up of {name}", item["up"])
+            down = self.expression(where, f"down of {name}", item["down"])
+            pairs[name] = column
+            transforms.append((name, up, down))
+        order = [n for n in value if n in pairs]
+        return tuple((n, pairs[n]) for n in order), tuple(transforms)
+
+    def place(self, key: str, name: str) -> str:
+        """KEY.NAME when NAME = … has a line of its own (a [KEY] section), else KEY (inline)."""
+        candidate = f"{key}.{name}"
+        line = self.lines[self._line_of(candidate) - 1] if self.lines else ""
+        return candidate if re.match(r'\s*"?' + re.escape(name) + r'"?\s*=', line) else key
+
+    def expression(self, key: str, what: str, value: Any) -> str:
+        """A SQL expression of the spec, checked by PostgreSQL's own parser (pglast)."""
+        from pglast import parse_sql
+        from pglast.parser import ParseError
+
+        text = self.typed(key, value, str, "an SQL expression")
+        try:
+            statements = parse_sql(f"SELECT {text}")
+        except ParseError as error:
+            raise self.error(
+                key, f"{key}: {what}: {text!r} is not an SQL expression ({error})"
+            ) from None
+        select = statements[0].stmt if len(statements) == 1 else None
+        if (
+            select is None
+            or len(select.targetList or ()) != 1
+            or select.fromClause
+            or select.whereClause
+        ):
+            raise self.error(key, f"{key}: {what}: {text!r} is not one SQL expression")
+        return text.strip()
 
     def check_mappings(self, key: str, table: TableSpec) -> None:
         """No two legacy columns onto one column, no legacy column mapped twice."""
@@ -354,15 +429,21 @@ class _SpecReader:
                     columns=self.pairs(f"{key}.side.columns", side.get("columns", {})),
                 )
             )
+        columns, transforms = self.column_map(f"{key}.columns", value.get("columns", {}))
+        fill = self.pairs(f"{key}.fill", value.get("fill", {}), "expression")
+        for column, expression in fill:
+            self.expression(f"{key}.fill", f"fill of {column}", expression)
         table = TableSpec(
             legacy=name,
             target=target,
-            columns=self.pairs(f"{key}.columns", value.get("columns", {})),
+            columns=columns,
             side=tuple(sides),
             discriminator=self.pairs(
                 f"{key}.discriminator", value.get("discriminator", {}), "value"
             ),
             mode=mode,
+            transforms=transforms,
+            fill=fill,
         )
         self.check_mappings(key, table)
         return table

@@ -28,6 +28,7 @@ from typing import Any
 
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
+from migverify.generate.expressions import qualify
 from migverify.generate.online import suspended_keys
 from migverify.generate.plan import ColumnMap, TablePlan, build_plans
 from migverify.generate.render import pretty_sql, render
@@ -186,6 +187,7 @@ def _context(
         "plan_join_source": _join_source,
         "legacy_value": legacy_value,
         "target_read": target_read,
+        "fill_values": fill_values,
         "view_grants": _view_grants,
         "writers": _writers,
     }
@@ -205,13 +207,25 @@ def _function_copies(plans: tuple[TablePlan, ...]) -> list[Any]:
 
 
 def legacy_value(column: ColumnMap, record: str) -> str:
-    """The value a target column takes from a legacy row named RECORD (NEW, or an alias)."""
-    return f"{record}.{ident(column.legacy.name)}"
+    """The value a target column takes from a legacy row named RECORD (NEW, or an alias; ""
+    for bare column names): the legacy column, or its transform's up expression (RECORD in
+    lower case there: pglast quotes a keyword, and PL/pgSQL's record is `new`)."""
+    if column.up is not None:
+        return f"CAST(({qualify(column.up, None, record.lower() or None)}) AS {column.target.type})"
+    return f"{record}.{ident(column.legacy.name)}" if record else ident(column.legacy.name)
 
 
 def target_read(column: ColumnMap, alias: str) -> str:
-    """The legacy column's value read from the target row aliased ALIAS."""
+    """The legacy column's value read from the target row aliased ALIAS: the target column, or
+    its transform's down expression (cast to the legacy column's type)."""
+    if column.down is not None:
+        return f"CAST(({qualify(column.down, None, alias.lower())}) AS {column.legacy.type})"
     return f"{alias}.{ident(column.column)}"
+
+
+def fill_values(plan: TablePlan, record: str) -> list[tuple[str, str]]:
+    """(target column, value) of the spec's fill expressions, over the legacy row RECORD."""
+    return [(column, qualify(text, None, record.lower() or None)) for column, text in plan.fill]
 
 
 def _join_source(plan: TablePlan, target_column: str) -> str:

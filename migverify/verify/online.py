@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
 
 from migverify.apply import Retry, run_backfill, run_script
 from migverify.catalog import Catalog, Relation, load_catalog
@@ -275,9 +277,18 @@ class OnlineVerification(Verification):
             builder = ProbeBuilder(facts, others, operations, actors, self.server_version)
             for probe in build_probes(builder, self._base(builder)):
                 statements += [s for s in probe.statements if s.operation in WRITES]
-        return [
-            tuple(statements[i : i + PROBE_CHUNK]) for i in range(0, len(statements), PROBE_CHUNK)
-        ]
+        # Deletes last, in chunks of their own: a chunk is compared only at its end (after the
+        # switch), and a DELETE of every row would hide what the writes before it stored.
+        keys = {
+            f.relation.name: set(f.relation.primary_key.columns if f.relation.primary_key else ())
+            | {c for u in f.relation.unique_keys for c in u.columns}
+            for f in self.facts
+        }
+        chunks = []
+        for last in (False, True):
+            part = [s for s in statements if _moves_rows(s, keys) == last]
+            chunks += [tuple(part[i : i + PROBE_CHUNK]) for i in range(0, len(part), PROBE_CHUNK)]
+        return chunks
 
     def _examples(self) -> list[Counterexample]:
         found: list[Counterexample] = []
@@ -473,6 +484,23 @@ class OnlineVerification(Verification):
                 rollbacks=PHASES,
             ),
         )
+
+
+def _moves_rows(statement: Statement, keys: Mapping[str, set[str]]) -> bool:
+    """A DELETE, TRUNCATE or an UPDATE of a key column: the later statements of a chunk would
+    no longer find the rows (`WHERE id = 1`) whose values the chunk is meant to compare."""
+    if statement.operation in ("delete", "truncate"):
+        return True
+    if statement.operation != "update":
+        return False
+    try:
+        node = parse_sql(statement.sql)[0].stmt
+    except ParseError:
+        return True
+    if not isinstance(node, ast.UpdateStmt):
+        return True
+    columns = keys.get(node.relation.relname, set())
+    return any(target.name in columns for target in node.targetList or ())
 
 
 def _triggers(relation: Relation) -> set[tuple[str, str, str]]:

@@ -30,6 +30,8 @@ def _generate(pg, directory: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("directory", SCENARIOS, ids=lambda p: p.name)
 def test_generated_layer_verifies_with_its_rollback(pg, directory, tmp_path):
+    if (directory / "expect.toml").exists():
+        pytest.skip("a scenario that is meant to fail verification (test_transform.py)")
     spec = load_spec(directory)
     files = _generate(pg, directory)
     with pg.sandbox() as box:
