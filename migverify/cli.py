@@ -507,6 +507,12 @@ def _progress_printer() -> Callable[[str], None]:
 )
 @click.option("--strict", is_flag=True, help="Treat warnings (e.g. class 22 accepted) as failures.")
 @click.option(
+    "--online",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also prove the online phases in this directory (online/ of migverify generate): "
+    "workloads during expand and backfill, then the switch, and each phase's rollback.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @supabase_options
@@ -524,6 +530,7 @@ def verify(
     steps,
     seed_value,
     strict,
+    online,
     fmt,
     supabase,
     sandbox_config,
@@ -552,6 +559,11 @@ def verify(
                 f"--ops: unknown operation {op!r} (choose from {', '.join(OPERATIONS)})"
             )
     _require_files([*legacy, *target, compat, *seed, *([rollback] if rollback else [])])
+    online_scripts = None
+    if online is not None:
+        from migverify.verify.online import OnlineScripts
+
+        online_scripts = OnlineScripts.from_directory(online)
     request = VerifyRequest(
         legacy=tuple(legacy),
         target=tuple(target),
@@ -567,6 +579,7 @@ def verify(
         strict=strict,
         sandbox=sandbox_config,
         supabase=supabase,
+        online=online_scripts,
     )
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() else None
     result = run_verify(request, progress)
@@ -726,6 +739,144 @@ def rollback(spec: Path | None, supabase: bool, sandbox_config: Any) -> None:
 
     files = generate_files(_load_spec_argument(spec), sandbox_config, supabase)
     click.echo(files["rollback.sql"], nl=False)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="The spec file (default: migverify.toml in DIRECTORY or the current directory).",
+)
+@click.option(
+    "--dsn",
+    required=True,
+    help="The database to cut over (yours: this is the one command that changes it).",
+)
+@click.option(
+    "--phase",
+    type=click.Choice(["expand", "backfill", "switch", "all"]),
+    default="all",
+    show_default=True,
+    help="Run one phase, or every phase still to run (all).",
+)
+@click.option("--rollback", is_flag=True, help="Undo the phase (all: back to the legacy tables).")
+@click.option("--dry-run", is_flag=True, help="Print the SQL it would run; change nothing.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    help="Rows per backfill batch (default: [generate] batch_size).",
+)
+@click.option(
+    "--throttle",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to pause between backfill batches.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Attempts when a lock times out or a deadlock aborts a phase (backoff in between).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def apply(
+    directory: Path | None,
+    config: Path | None,
+    dsn: str,
+    phase: str,
+    rollback: bool,
+    dry_run: bool,
+    batch_size: int | None,
+    throttle: float,
+    retries: int,
+    fmt: str,
+) -> None:
+    """Cut over a live database in phases: expand, backfill, switch (or roll them back).
+
+    Runs the reviewed SQL that `migverify generate` wrote under [generate] out (online/*.sql),
+    from where the database stands (read from its catalog). Exit 0 done, 1 a lock could not be
+    had after every retry (nothing changed), 2 the database is not ready for the phase, 130
+    interrupted (the batch in flight is rolled back; run it again to resume).
+
+    \b
+    Examples:
+      migverify apply fixtures/xbot --dsn postgresql://localhost/xbot --dry-run
+      migverify apply fixtures/xbot --dsn postgresql://localhost/xbot --phase expand
+      migverify apply fixtures/xbot --dsn postgresql://localhost/xbot            # the rest
+      migverify apply fixtures/xbot --dsn postgresql://localhost/xbot --rollback
+    """
+    from migverify.apply import ApplyRequest, Retry
+    from migverify.apply import apply as run_apply
+    from migverify.errors import InputError
+    from migverify.report.apply import render_json, render_text
+
+    if config is not None and directory is not None:
+        raise InputError("give either DIRECTORY or --config, not both")
+    spec = _load_spec_argument(config or directory)
+    request = ApplyRequest(
+        spec=spec,
+        dsn=dsn,
+        phase=phase,
+        rollback=rollback,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        throttle=throttle,
+        retry=Retry(attempts=retries),
+    )
+    interactive = fmt == "text" and sys.stderr.isatty()
+    # Steps are announced on a terminal only; retries always (they explain a slow run in a log).
+    result = run_apply(
+        request, _say, _progress_bar if interactive else None, _say if interactive else None
+    )
+    if result.dry_run is not None:
+        click.echo(result.dry_run, nl=False)
+        return
+    click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
+
+
+def _say(message: str) -> None:
+    click.echo(f"migverify: {message}", err=True)
+
+
+def _progress_bar(label: str, total: int) -> Any:
+    """A progress bar on stderr with rows/s and the time left."""
+    import time
+
+    started = time.perf_counter()
+    bar = click.progressbar(
+        length=max(total, 1),
+        label=f"backfill {label}",
+        file=sys.stderr,
+        show_eta=True,
+        show_percent=True,
+        item_show_func=lambda done: (
+            f"{done / max(time.perf_counter() - started, 1e-6):,.0f} rows/s"
+            if done is not None
+            else None
+        ),
+    )
+
+    class Rows:
+        def __init__(self) -> None:
+            self.done = 0
+
+        def __enter__(self) -> Rows:
+            bar.__enter__()
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            bar.__exit__(*exc)
+
+        def update(self, rows: int) -> None:
+            self.done += rows
+            bar.update(rows, self.done)
+
+    return Rows()
 
 
 @cli.group()

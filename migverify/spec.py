@@ -17,12 +17,21 @@ Format (paths are relative to the spec file)::
     lock_timeout = "5s"
     batch_size = 50000
     out = "migrations"                   # where generated SQL is committed (drift check)
+    mode = "auto"                        # auto | online | offline: how tables are cut over
+    online_threshold = 50000             # auto: online from this many rows (pg_class.reltuples)
+    switch_check = "count"               # count | checksum: what the online switch confirms
     [lint]
     ignore = ["MV008"]
 
     [tables.posted_decisions]            # one entry per legacy table
     target = "posted_tweets_comprehensive"
-    columns = { content = "tweet_content" }          # legacy column -> target column (renames only)
+    mode = "online"                                  # optional: overrides [generate] mode
+    columns = { content = "tweet_content" }          # legacy column -> target column
+
+    [tables.products]                    # a transform: another type or a computed mapping
+    target = "items"
+    columns = { price = { column = "price_cents", up = "round(price * 100)::bigint", down = "price_cents / 100.0" } }
+    fill = { sku = "'P-' || id" }                     # a new NOT NULL target column: its value
 
     [tables.user_bios]                   # split: some columns live in a side table joined on the key
     target = "users"
@@ -53,11 +62,22 @@ SECTION_KEYS: dict[str, frozenset[str]] = {
     "legacy": frozenset({"sql", "dsn", "roles", "supabase", "skip_extensions"}),
     "target": frozenset({"sql"}),
     "scan": frozenset({"paths", "max_file_size"}),
-    "generate": frozenset({"legacy_tables", "lock_timeout", "batch_size", "out"}),
+    "generate": frozenset(
+        {
+            "legacy_tables",
+            "lock_timeout",
+            "batch_size",
+            "out",
+            "mode",
+            "online_threshold",
+            "switch_check",
+        }
+    ),
     "lint": frozenset({"ignore"}),
     "tables": frozenset(),  # one sub-table per legacy table, checked with TABLE_KEYS
 }
-TABLE_KEYS = frozenset({"target", "columns", "side", "discriminator"})
+TABLE_KEYS = frozenset({"target", "columns", "side", "discriminator", "mode", "fill"})
+TRANSFORM_KEYS = frozenset({"column", "up", "down"})
 SIDE_KEYS = frozenset({"table", "join", "columns"})
 
 
@@ -79,6 +99,11 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...] = ()  # explicit renames: (legacy column, target column)
     side: tuple[SideTable, ...] = ()
     discriminator: tuple[tuple[str, Any], ...] = ()  # (target column, constant value)
+    mode: str | None = None  # online | offline; None: [generate] mode decides
+    # Transforms: (legacy column, up, down) — up computes the target column from the legacy
+    # columns, down the legacy column from the target columns (SQL expressions).
+    transforms: tuple[tuple[str, str, str], ...] = ()
+    fill: tuple[tuple[str, str], ...] = ()  # (new target column, expression over legacy columns)
 
 
 @dataclass(frozen=True)
@@ -99,6 +124,9 @@ class Spec:
     scan_max_file_size: int = 5 * 1024 * 1024
     supabase_dir: Path | None = None  # [legacy] supabase: its files lead legacy_sql
     skip_extensions: tuple[str, ...] = ()
+    mode: str = "auto"  # auto | online | offline
+    online_threshold: int = 50000
+    switch_check: str = "count"  # count | checksum
     roles: Path | None = None  # pg_dumpall --roles-only output to create before loading
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
@@ -122,6 +150,10 @@ class Spec:
 
         mode = "on" if force or self.supabase_dir is not None else "auto"
         return SupabaseOptions(mode=mode, skip_extensions=self.skip_extensions)
+
+    def column_key(self, table_key: str, column: str) -> str:
+        """The dotted key of COLUMN's mapping in [TABLE_KEY] columns, for error()."""
+        return _SpecReader(self.path, self.text, self.raw).place(f"{table_key}.columns", column)
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:
@@ -299,18 +331,86 @@ class _SpecReader:
         except InputError as error:
             raise self.error("legacy.supabase", f"legacy.supabase: {error}") from None
 
+    def choice(self, section: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+        value = section.get(key, allowed[0])
+        if value not in allowed:
+            choices = ", ".join(f'"{a}"' for a in allowed)
+            raise self.error(f"generate.{key}", f"generate.{key} must be one of {choices}")
+        return value
+
     def pairs(self, key: str, value: Any, values: str = "column") -> tuple[tuple[str, Any], ...]:
         """A table of name = value: column names (VALUES "column") or constants ("value")."""
         if not isinstance(value, dict):
             raise self.error(key, f"{key} must be a table of name = {values}")
         for name, item in value.items():
-            if values == "column":
+            if values == "expression":
+                self.typed(key, item, str, f'a table of name = "<SQL expression>" ({name} is not)')
+            elif values == "column":
                 self.typed(key, item, str, f'a table of name = "column" ({name} is not)')
                 if not item:
                     raise self.error(key, f"{key}: {name} is mapped to an empty name")
             elif not isinstance(item, str | int | float | bool):
                 raise self.error(key, f"{key}: {name} must be a string, number or boolean")
         return tuple(value.items())
+
+    def column_map(
+        self, key: str, value: Any
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
+        """`columns`: legacy column = "target column", or = { column, up, down } (a transform)."""
+        if not isinstance(value, dict):
+            raise self.error(key, f"{key} must be a table of name = column")
+        plain = {n: v for n, v in value.items() if not isinstance(v, dict)}
+        pairs = dict(self.pairs(key, plain))
+        transforms = []
+        for name, item in value.items():
+            if not isinstance(item, dict):
+                continue
+            where = self.place(key, name)
+            for part in item:
+                self.unknown(where, part, TRANSFORM_KEYS, f"key in the transform of {name}")
+            column = self.typed(where, item.get("column", ""), str, "a column name")
+            if not column:
+                raise self.error(where, f'{key}: the transform of {name} needs column = "<target>"')
+            if "up" not in item or "down" not in item:
+                raise self.error(
+                    where,
+                    f"{key}: the transform of {name} needs both up (the target value from the "
+                    "legacy columns) and down (the legacy value from the target columns)",
+                )
+            up = self.expression(where, f"up of {name}", item["up"])
+            down = self.expression(where, f"down of {name}", item["down"])
+            pairs[name] = column
+            transforms.append((name, up, down))
+        order = [n for n in value if n in pairs]
+        return tuple((n, pairs[n]) for n in order), tuple(transforms)
+
+    def place(self, key: str, name: str) -> str:
+        """KEY.NAME when NAME = … has a line of its own (a [KEY] section), else KEY (inline)."""
+        candidate = f"{key}.{name}"
+        line = self.lines[self._line_of(candidate) - 1] if self.lines else ""
+        return candidate if re.match(r'\s*"?' + re.escape(name) + r'"?\s*=', line) else key
+
+    def expression(self, key: str, what: str, value: Any) -> str:
+        """A SQL expression of the spec, checked by PostgreSQL's own parser (pglast)."""
+        from pglast import parse_sql
+        from pglast.parser import ParseError
+
+        text = self.typed(key, value, str, "an SQL expression")
+        try:
+            statements = parse_sql(f"SELECT {text}")
+        except ParseError as error:
+            raise self.error(
+                key, f"{key}: {what}: {text!r} is not an SQL expression ({error})"
+            ) from None
+        select = statements[0].stmt if len(statements) == 1 else None
+        if (
+            select is None
+            or len(select.targetList or ()) != 1
+            or select.fromClause
+            or select.whereClause
+        ):
+            raise self.error(key, f"{key}: {what}: {text!r} is not one SQL expression")
+        return text.strip()
 
     def check_mappings(self, key: str, table: TableSpec) -> None:
         """No two legacy columns onto one column, no legacy column mapped twice."""
@@ -342,6 +442,9 @@ class _SpecReader:
             raise self.error(key, f"[{key}] must be a table")
         for item in value:
             self.unknown(f"{key}.{item}", item, TABLE_KEYS, f"key in [{key}]")
+        mode = value.get("mode")
+        if mode is not None and mode not in ("online", "offline"):
+            raise self.error(f"{key}.mode", f'[{key}] mode must be "online" or "offline"')
         target = value.get("target")
         if target is not None:
             self.typed(f"{key}.target", target, str, "a table name")
@@ -370,14 +473,21 @@ class _SpecReader:
                     columns=self.pairs(f"{key}.side.columns", side.get("columns", {})),
                 )
             )
+        columns, transforms = self.column_map(f"{key}.columns", value.get("columns", {}))
+        fill = self.pairs(f"{key}.fill", value.get("fill", {}), "expression")
+        for column, expression in fill:
+            self.expression(f"{key}.fill", f"fill of {column}", expression)
         table = TableSpec(
             legacy=name,
             target=target,
-            columns=self.pairs(f"{key}.columns", value.get("columns", {})),
+            columns=columns,
             side=tuple(sides),
             discriminator=self.pairs(
                 f"{key}.discriminator", value.get("discriminator", {}), "value"
             ),
+            mode=mode,
+            transforms=transforms,
+            fill=fill,
         )
         self.check_mappings(key, table)
         return table
@@ -397,12 +507,19 @@ class _SpecReader:
         tables = self.section("tables")
         if not tables:
             raise self.error("tables", "the spec names no [tables.<legacy table>]")
-        mode = generate.get("legacy_tables", "keep")
-        if mode not in ("keep", "drop"):
+        legacy_tables = generate.get("legacy_tables", "keep")
+        if legacy_tables not in ("keep", "drop"):
             raise self.error("legacy_tables", 'generate.legacy_tables must be "keep" or "drop"')
         batch = generate.get("batch_size", 50000)
         if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
             raise self.error("batch_size", "generate.batch_size must be a positive integer")
+        online_mode = self.choice(generate, "mode", ("auto", "online", "offline"))
+        switch_check = self.choice(generate, "switch_check", ("count", "checksum"))
+        threshold = generate.get("online_threshold", 50000)
+        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+            raise self.error(
+                "generate.online_threshold", "generate.online_threshold must be a number of rows"
+            )
         max_file_size = self.section("scan").get("max_file_size", "5MB")
         try:
             from migverify.scan.walk import parse_size
@@ -430,7 +547,7 @@ class _SpecReader:
             target_sql=self.paths("target", "sql"),
             scan_paths=self.paths("scan", "paths"),
             tables=tuple(self.table_spec(n, v) for n, v in tables.items()),
-            legacy_tables=mode,
+            legacy_tables=legacy_tables,
             lock_timeout=str(lock_timeout),
             batch_size=batch,
             out=(self.path.parent / out) if out else None,
@@ -438,6 +555,9 @@ class _SpecReader:
             scan_max_file_size=max_size,
             supabase_dir=supabase_dir,
             skip_extensions=self.names("legacy", "skip_extensions"),
+            mode=online_mode,
+            online_threshold=threshold,
+            switch_check=switch_check,
             roles=roles[0] if roles else None,
             raw=self.data,
             text="\n".join(self.lines),

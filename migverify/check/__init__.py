@@ -55,6 +55,7 @@ class Layer:
     rollback_sql: str | None
     rollback_path: str | None
     files: dict[str, str] = field(default_factory=dict)  # generated files by name (drift check)
+    online_tables: tuple[str, ...] = ()  # generated: tables cut over online (verified too)
 
 
 def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckResult:
@@ -157,16 +158,17 @@ def _user_layer(request: CheckRequest) -> Layer:
 
 
 def _generate(spec: Spec, box: Sandbox, root: Path, supabase: Any) -> Layer:
-    from migverify.generate import generate_layer, upsert_warnings
+    from migverify.generate import generate_with_plans, upsert_warnings
 
-    # as `migverify generate` writes it
-    files = generate_layer(spec, box, upsert_warnings(spec), supabase)
+    # As `migverify generate` writes it:
+    files, plans = generate_with_plans(spec, box, upsert_warnings(spec), supabase)
     return Layer(
         forward_sql=files["forward.sql"],
         forward_path="forward.sql (generated)",
         rollback_sql=files.get("rollback.sql"),
         rollback_path="rollback.sql (generated)" if "rollback.sql" in files else None,
         files=dict(files),
+        online_tables=tuple(p.name for p in plans if p.online),
     )
 
 
@@ -314,7 +316,9 @@ def _verify(
     supabase: Any,
 ) -> tuple[dict[str, Any], list[Problem]]:
     from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
+    from migverify.verify.online import OnlineScripts
 
+    online = OnlineScripts.from_files(layer.files) if layer.online_tables else None
     result = verify(
         VerifyRequest(
             legacy=tuple(spec.legacy_sql),
@@ -329,6 +333,7 @@ def _verify(
             examples=request.examples or DEFAULT_EXAMPLES,
             sandbox=request.sandbox,
             supabase=supabase,
+            online=online,
         )
     )
     problems = []
@@ -378,6 +383,15 @@ def _verify(
         "examples": result.examples,
         "seed_value": result.seed_value,
         "rollback_checked": result.rollback_checked,
+        "online": (
+            {
+                "tables": list(layer.online_tables),
+                "workloads": result.online.workloads,
+                "rollbacks": list(result.online.rollbacks),
+            }
+            if result.online is not None
+            else None
+        ),
         "coverage": result.coverage.to_dict() if result.coverage else None,
     }
     return summary, problems

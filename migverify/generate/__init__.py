@@ -6,11 +6,16 @@ a plan per legacy table (`plan.py`, with what it carries from its surroundings:
 `foreign_keys.py`, `triggers.py`, `policies.py`) → template context → Jinja → pglast (validate,
 prettify).
 
-The templates are the steps of one cutover, each with its undoing, so that later phases (expand,
-backfill, switch) can be cut from the same plan: backfill.sql.j2; the switch (sequences,
+The templates are the steps of one cutover, each with its undoing, cut into phases (see
+`online.py`): expand (expand.sql.j2: sync_trigger per online table, foreign keys between targets
+suspended), backfill (backfill_batch.sql.j2: one batch, run by `migverify apply`), switch
+(switch.sql.j2: a confirmation, then switch_body.sql.j2 under the lock: sequences,
 retarget_foreign_keys, retire_legacy, view, instead_of_trigger, grants, carry_triggers,
-carry_policies); validate_foreign_keys after it; and in rollback.sql.j2 drop_carried,
-copy_back/rebuild_legacy, restore_foreign_keys.
+carry_policies; validate_foreign_keys after it), and the rollback of each (rollback_switch.sql.j2
+around rollback_body.sql.j2: drop_carried, copy_back/rebuild_legacy, restore_foreign_keys;
+rollback_backfill and rollback_expand: empty_target). forward.sql.j2 is the same phases back to
+back in one transaction: the lock instead of sync triggers, backfill.sql.j2 for every table, then
+switch_body; rollback.sql.j2 is rollback_body in one transaction.
 """
 
 from __future__ import annotations
@@ -23,19 +28,47 @@ from typing import Any
 
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
-from migverify.generate.plan import TablePlan, build_plans
+from migverify.generate.expressions import qualify
+from migverify.generate.online import suspended_keys
+from migverify.generate.plan import ColumnMap, TablePlan, build_plans
 from migverify.generate.render import pretty_sql, render
+from migverify.quoting import ident
 from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec
 from migverify.supabase import SupabaseOptions
 
-__all__ = ["FILES", "build_plans", "generate_files", "generate_layer", "write_files"]
+__all__ = [
+    "FILES",
+    "ONLINE_FILES",
+    "build_plans",
+    "generate_files",
+    "generate_layer",
+    "generate_with_plans",
+    "write_files",
+]
 
-FILES = ("forward.sql", "rollback.sql", "REVIEW.md")
+# The online phases, in the order `migverify apply` runs them, and their rollbacks.
+ONLINE_FILES = {
+    "online/state.sql": "state.sql.j2",
+    "online/expand.sql": "expand.sql.j2",
+    "online/backfill.sql": "backfill_batch.sql.j2",
+    "online/switch.sql": "switch.sql.j2",
+    "online/rollback-switch.sql": "rollback_switch.sql.j2",
+    "online/rollback-backfill.sql": "rollback_backfill.sql.j2",
+    "online/rollback-expand.sql": "rollback_expand.sql.j2",
+}
+FILES = ("forward.sql", "rollback.sql", "REVIEW.md", *ONLINE_FILES)
 
 
 def load_schemas(spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = None) -> Catalog:
     """One scratch database with the legacy SQL, then the target SQL (as the cutover sees it)."""
+    return _load_schemas(spec, box, supabase)[0]
+
+
+def _load_schemas(
+    spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = None
+) -> tuple[Catalog, dict[str, int]]:
+    """The catalog, and the legacy tables' sizes (pg_class.reltuples after ANALYZE)."""
     from migverify.supabase import SupabasePlan
 
     if spec.legacy_dsn and not spec.legacy_sql:
@@ -46,10 +79,39 @@ def load_schemas(spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = No
     plan = SupabasePlan(paths, supabase or spec.supabase_options())
     db = box.create_database("generate")
     with db.connect() as conn:
-        plan.prepare(conn).load(paths)
+        loader = plan.prepare(conn)
+        loader.load(spec.legacy_sql)
+        sizes = _table_sizes(conn, spec)
+        loader.load(spec.target_sql)
         catalog = load_catalog(conn)
     box.drop_database(db)
-    return catalog
+    return catalog, sizes
+
+
+def _table_sizes(conn: Any, spec: Spec) -> dict[str, int]:
+    """Estimated rows of each legacy table, as the planner knows them after ANALYZE (exact for
+    tables small enough to be read whole)."""
+    from migverify.quoting import qualified
+
+    sizes = {}
+    for name in spec.table_names:
+        row = conn.execute(
+            "SELECT c.oid::regclass::text, n.nspname || '.' || c.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s) "
+            "AND c.relkind IN ('r', 'p')",
+            (qualified(name),),
+        ).fetchone()
+        if row is None:
+            continue  # the plan names the error
+        conn.execute(f"ANALYZE {row[0]}")
+        (rows,) = conn.execute(
+            "SELECT CASE WHEN c.relkind = 'p' THEN (SELECT sum(greatest(p.reltuples, 0)) "
+            "FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid) "
+            "ELSE greatest(c.reltuples, 0) END::bigint FROM pg_class c WHERE c.oid = %s::regclass",
+            (row[0],),
+        ).fetchone()
+        sizes[row[1]] = int(rows)
+    return sizes
 
 
 def generate_layer(
@@ -58,14 +120,29 @@ def generate_layer(
     code_warnings: Mapping[str, list[str]] | None = None,
     supabase: SupabaseOptions | None = None,
 ) -> dict[str, str]:
-    """forward.sql, rollback.sql and REVIEW.md as text (deterministic)."""
-    plans = build_plans(spec, load_schemas(spec, box, supabase))
+    """forward.sql, rollback.sql, REVIEW.md and the online phases as text (deterministic)."""
+    return generate_with_plans(spec, box, code_warnings, supabase)[0]
+
+
+def generate_with_plans(
+    spec: Spec,
+    box: Sandbox,
+    code_warnings: Mapping[str, list[str]] | None = None,
+    supabase: SupabaseOptions | None = None,
+) -> tuple[dict[str, str], tuple[TablePlan, ...]]:
+    """The files of generate_layer, and the plans they were rendered from."""
+    catalog, sizes = _load_schemas(spec, box, supabase)
+    plans = build_plans(spec, catalog, sizes)
     context = _context(spec, plans, code_warnings or {})
-    return {
+    context["suspended_keys"] = suspended_keys(plans, catalog)
+    files = {
         "forward.sql": pretty_sql(render("forward.sql.j2", context), "forward.sql"),
         "rollback.sql": pretty_sql(render("rollback.sql.j2", context), "rollback.sql"),
         "REVIEW.md": render("review.md.j2", context),
     }
+    for name, template in ONLINE_FILES.items():
+        files[name] = pretty_sql(render(template, context), name)
+    return files, plans
 
 
 def generate_files(
@@ -109,6 +186,11 @@ def _context(
     keys = [key for plan in plans for key in plan.referenced_by]
     return {
         "plans": plans,
+        "online_plans": [p for p in plans if p.online],
+        "offline_plans": [p for p in plans if not p.online],
+        "suspended_keys": (),
+        "switch_check": spec.switch_check,
+        "online_threshold": spec.online_threshold,
         "referencing_tables": sorted({key.table for key in keys}),
         "validated_keys": [key for key in keys if key.validated and not key.partitioned],
         "function_copies": _function_copies(plans),
@@ -118,6 +200,9 @@ def _context(
         "legacy_tables": spec.legacy_tables,
         "code_warnings": {k: v for k, v in filtered_warnings.items() if v and k in by_name},
         "plan_join_source": _join_source,
+        "legacy_value": legacy_value,
+        "target_read": target_read,
+        "fill_values": fill_values,
         "view_grants": _view_grants,
         "writers": _writers,
     }
@@ -134,6 +219,28 @@ def _function_copies(plans: tuple[TablePlan, ...]) -> list[Any]:
                     "another legacy table's triggers; define the trigger in the target SQL"
                 )
     return list(copies.values())
+
+
+def legacy_value(column: ColumnMap, record: str) -> str:
+    """The value a target column takes from a legacy row named RECORD (NEW, or an alias; ""
+    for bare column names): the legacy column, or its transform's up expression (RECORD in
+    lower case there: pglast quotes a keyword, and PL/pgSQL's record is `new`)."""
+    if column.up is not None:
+        return f"CAST(({qualify(column.up, None, record.lower() or None)}) AS {column.target.type})"
+    return f"{record}.{ident(column.legacy.name)}" if record else ident(column.legacy.name)
+
+
+def target_read(column: ColumnMap, alias: str) -> str:
+    """The legacy column's value read from the target row aliased ALIAS: the target column, or
+    its transform's down expression (cast to the legacy column's type)."""
+    if column.down is not None:
+        return f"CAST(({qualify(column.down, None, alias.lower())}) AS {column.legacy.type})"
+    return f"{alias}.{ident(column.column)}"
+
+
+def fill_values(plan: TablePlan, record: str) -> list[tuple[str, str]]:
+    """(target column, value) of the spec's fill expressions, over the legacy row RECORD."""
+    return [(column, qualify(text, None, record.lower() or None)) for column, text in plan.fill]
 
 
 def _join_source(plan: TablePlan, target_column: str) -> str:
@@ -170,8 +277,10 @@ def write_files(files: Mapping[str, str], out: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".migverify-", dir=out))
     try:
         for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_text(text, encoding="utf-8")
         for name in files:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).replace(out / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

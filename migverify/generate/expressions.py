@@ -84,3 +84,25 @@ def _from_item_names(item: object) -> set[str]:
         return names | ({item.alias.aliasname} if item.alias else set())
     alias = getattr(item, "alias", None)
     return {alias.aliasname} if alias is not None else set()
+
+
+def qualify(text: str, columns: set[str] | frozenset[str] | None, record: str | None) -> str:
+    """TEXT (an expression over COLUMNS, unqualified) with every column read from RECORD (NEW,
+    a FROM alias; None: left bare), printed back by pglast. A name not in COLUMNS (None: any
+    name), a qualified
+    name or a sub-select raise MigverifyError naming it."""
+    node = parse_expression(text)
+    for reference in references(node):
+        if reference.nested:
+            raise MigverifyError(f"{text!r}: a sub-select cannot be part of a transform")
+        if len(reference.fields) != 1 or reference.fields[0] == "*":
+            raise MigverifyError(
+                f"{text!r}: {'.'.join(reference.fields)} must be a plain column name"
+            )
+        name = reference.fields[0]
+        if columns is not None and name not in columns:
+            raise MigverifyError(
+                f"{text!r}: no column {name!r} (it can use {', '.join(sorted(columns))})"
+            )
+        reference.rename((record, name) if record else (name,))
+    return deparse(node)

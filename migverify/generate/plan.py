@@ -8,12 +8,17 @@ here, with the reason, so REVIEW.md can explain it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from migverify.catalog import Catalog, Column, Relation
+from migverify.errors import MigverifyError
+from migverify.generate.expressions import qualify
 from migverify.generate.foreign_keys import RetargetedKey, referencing_keys
+from migverify.generate.online import with_modes
 from migverify.generate.policies import RlsCarry, carry_rls
 from migverify.generate.triggers import TriggerCarry, carry_triggers
+from migverify.quoting import bounded_identifier
 from migverify.spec import Spec, TableSpec
 
 
@@ -26,6 +31,11 @@ class ColumnMap:
     table: str  # qualified target or side table
     column: str  # its name there
     target: Column
+    up: str | None = None  # a transform: the target value from the legacy columns (SQL)
+    down: str | None = None  # and back: the legacy value from the target columns (SQL)
+    # up and down as written in the spec (for REVIEW.md); up/down above are printed by pglast
+    # with every column unqualified, for the templates to qualify per use.
+    transform: tuple[str, str] | None = None
 
     @property
     def renamed(self) -> bool:
@@ -79,6 +89,29 @@ class TablePlan:
     referenced_by: tuple[RetargetedKey, ...] = ()
     triggers: TriggerCarry = TriggerCarry()
     rls: RlsCarry = RlsCarry()
+    # The online cutover (see online.py): how the table is cut over, and why.
+    mode: str = "offline"  # online | offline
+    mode_why: str = ""
+    rows: int | None = None  # pg_class.reltuples of the legacy table where generate read it
+    conflict_key: tuple[str, ...] = ()  # online: the target's unique key for ON CONFLICT
+    fill: tuple[tuple[str, str], ...] = ()  # (new target column, expression over legacy columns)
+
+    @property
+    def online(self) -> bool:
+        return self.mode == "online"
+
+    @property
+    def sync_trigger(self) -> str:
+        """The expand phase's trigger on the legacy table (also its function's name)."""
+        return bounded_identifier(f"{self.name}_migverify_sync")
+
+    @property
+    def sync_truncate_trigger(self) -> str:
+        return bounded_identifier(f"{self.name}_migverify_sync_truncate")
+
+    @property
+    def sync_function(self) -> str:
+        return f"{self.schema}.{self.sync_trigger}"
 
     @property
     def name(self) -> str:
@@ -112,8 +145,11 @@ class TablePlan:
         return self.triggers.notes + self.rls.notes
 
 
-def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
-    """One plan per `[tables.*]` entry, in dependency order (referenced tables first)."""
+def build_plans(
+    spec: Spec, catalog: Catalog, sizes: Mapping[str, int] | None = None
+) -> tuple[TablePlan, ...]:
+    """One plan per `[tables.*]` entry, in dependency order (referenced tables first). SIZES:
+    estimated rows per qualified legacy table, for the choice of online or offline mode."""
     plans = [_plan(spec, catalog, table_spec) for table_spec in spec.tables]
     shared_targets = {}
     for plan in plans:
@@ -133,6 +169,7 @@ def build_plans(spec: Spec, catalog: Catalog) -> tuple[TablePlan, ...]:
         for plan in plans
     ]
     _check_shared_targets(spec, plans)
+    plans = with_modes(spec, plans, sizes or {})
     return tuple(_dependency_order(plans))
 
 
@@ -205,6 +242,7 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
                 f"{holder.name} has no column {name!r} (add it under [{key}] columns)",
             )
         columns.append(ColumnMap(column, alias, holder.qualified_name, name, found))
+    columns = [_transformed(spec, key, c, legacy, target, table_spec) for c in columns]
     _check_one_to_one(spec, key, columns, renames)
     for target_column, _ in table_spec.discriminator:
         if target_column not in target.column_names:
@@ -227,7 +265,92 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
                 unique,
             )
         )
-    return _decide(spec, legacy, target, tuple(columns), tuple(sides), table_spec)
+    plan = _decide(spec, legacy, target, tuple(columns), tuple(sides), table_spec)
+    return dataclasses.replace(plan, fill=_fill(spec, key, legacy, target, plan, table_spec))
+
+
+def _transformed(
+    spec: Spec,
+    key: str,
+    column: ColumnMap,
+    legacy: Relation,
+    target: Relation,
+    table_spec: TableSpec,
+) -> ColumnMap:
+    """COLUMN with its transform from the spec (up over the legacy columns, down over the
+    target's), both checked against the tables' columns."""
+    found = [t for t in table_spec.transforms if t[0] == column.legacy.name]
+    if not found:
+        return column
+    _, up, down = found[0]
+    where = spec.column_key(key, column.legacy.name)
+    if column.alias != "t":
+        raise spec.error(
+            where,
+            f"[{key}] columns: {column.legacy.name} is stored in a side table; transforms are "
+            "for columns of the target table",
+        )
+    if column.legacy.name in (legacy.primary_key.columns if legacy.primary_key else ()) or any(
+        column.legacy.name in u.columns for u in legacy.unique_keys
+    ):
+        raise spec.error(
+            f"{key}.columns",
+            f"[{key}] columns: {column.legacy.name} is part of a key of {legacy.name}; a key "
+            "column cannot be transformed (rows are matched on it)",
+        )
+    try:
+        up_text = qualify(up, set(legacy.column_names), None)
+        down_text = qualify(down, set(target.column_names), None)
+    except MigverifyError as error:
+        raise spec.error(
+            where, f"[{key}] columns: the transform of {column.legacy.name}: {error}"
+        ) from None
+    return dataclasses.replace(column, up=up_text, down=down_text, transform=(up, down))
+
+
+def _fill(
+    spec: Spec,
+    key: str,
+    legacy: Relation,
+    target: Relation,
+    plan: TablePlan,
+    table_spec: TableSpec,
+) -> tuple[tuple[str, str], ...]:
+    """The spec's fill expressions for target columns no legacy column maps to; a NOT NULL
+    one without a default (or identity, or generation) must have one."""
+    mapped = {c.column for c in plan.target_columns} | {c for c, _ in plan.discriminator}
+    fills = dict(table_spec.fill)
+    for column in fills:
+        if column not in target.column_names:
+            raise spec.error(f"{key}.fill", f"[{key}] fill: {target.name} has no column {column!r}")
+        if column in mapped:
+            raise spec.error(
+                f"{key}.fill",
+                f"[{key}] fill: {target.name}.{column} already takes a legacy column's value",
+            )
+    result = []
+    for column in target.columns:
+        if column.name in fills:
+            try:
+                result.append(
+                    (column.name, qualify(fills[column.name], set(legacy.column_names), None))
+                )
+            except MigverifyError as error:
+                raise spec.error(f"{key}.fill", f"[{key}] fill of {column.name}: {error}") from None
+        elif (
+            column.name not in mapped
+            and column.not_null
+            and column.default is None
+            and not column.identity
+            and not column.generated
+        ):
+            raise spec.error(
+                key,
+                f"{target.name}.{column.name} is NOT NULL without a default and no legacy column "
+                f'of {legacy.name} maps to it: add fill = {{ {column.name} = "<SQL expression '
+                'over the legacy columns>" }} under [' + key + "]",
+            )
+    return tuple(result)
 
 
 def _check_one_to_one(
@@ -269,6 +392,21 @@ def _decide(
             "of the legacy column need a trigger"
         )
         trigger_operations = ("insert", "update")
+    elif any(c.up for c in columns):
+        strategy = "triggers"
+        transformed = [c.legacy.name for c in columns if c.up]
+        why = (
+            f"{', '.join(transformed)} is computed by a transform (down): writes of the legacy "
+            "column need a trigger that computes the target column (up)"
+        )
+        trigger_operations = ("insert", "update")
+    elif table_spec.fill:
+        strategy = "auto-updatable"
+        why = (
+            f"one table, plain column references; an INSTEAD OF INSERT trigger sets "
+            f"{', '.join(c for c, _ in table_spec.fill)} (fill)"
+        )
+        trigger_operations = ("insert",)
     elif discriminator and not all(
         (target.column(col).default or "").split("::")[0] == _sql_literal(value)
         for col, value in discriminator

@@ -45,6 +45,12 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
         return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
 
     lines = [style(verdict_line(result), fg="green" if result.safe else "red", bold=True)]
+    online = (result.verified or {}).get("online")
+    if online:
+        lines.append(
+            f"online cutover verified for {', '.join(online['tables'])}: {online['workloads']:,} "
+            "workloads through expand, backfill and switch; the rollback of each phase"
+        )
     targets = {t.legacy: t for t in result.tables}
     for table, problems in _grouped(result):
         lines.append("")

@@ -20,6 +20,11 @@ def _scope(result: VerifyResult) -> str:
         parts.append(f"roles {', '.join(result.roles)}")
     if result.rollback_checked:
         parts.append("rollback checked")
+    if result.online is not None:
+        parts.append(
+            f"online phases checked ({result.online.workloads:,} workloads through expand, "
+            "backfill and switch; the rollback of each phase)"
+        )
     return "; ".join(parts)
 
 

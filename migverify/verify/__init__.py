@@ -56,6 +56,7 @@ class VerifyRequest:
     compat_sql: str | None = None  # the compat script's text when it is not a file (generated)
     rollback_sql: str | None = None
     supabase: SupabaseOptions = field(default_factory=SupabaseOptions)  # shim, skipped extensions
+    online: Any = None  # OnlineScripts: also prove the online phases (verify/online.py)
 
 
 def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:
@@ -107,6 +108,7 @@ class VerifyResult:
     incomplete: tuple[str, ...] = ()  # requested but impossible to test (no verdict of equal)
     notes: tuple[Difference, ...] = ()  # information: differences that do not matter
     skipped: tuple[str, ...] = ()  # left untested by skipped extensions (also in coverage)
+    online: Any = None  # OnlineSummary when the online phases were proved too
 
     @property
     def verdict(self) -> str:
@@ -135,8 +137,14 @@ def verify(request: VerifyRequest, progress: Progress | None = None) -> VerifyRe
             raise InputError(
                 f"unknown operation {operation!r} (choose from {', '.join(OPERATIONS)})"
             )
+    say = progress or (lambda message: None)
     with Sandbox(request.sandbox) as box:
-        return Verification(request, box, progress or (lambda message: None)).run()
+        result = Verification(request, box, say).run()
+        if request.online is not None:
+            from migverify.verify.online import OnlineVerification, merged
+
+            result = merged(result, OnlineVerification(request, request.online, box, say).run())
+        return result
 
 
 __all__ += ["FAIL", "INFO", "WARN", "script_lines"]

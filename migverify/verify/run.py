@@ -170,8 +170,8 @@ class Verification:
         mig_db = self.box.clone(ref_db, "migrated")
         ref_conn, mig_conn = ref_db.connect(), mig_db.connect()
         before = load_catalog(mig_conn)
-        plan.prepare(mig_conn, install=False).load(request.target)
-        load_sql(mig_conn, compat_text, compat_name)
+        self.plan = plan
+        self.load_layer(mig_conn, compat_text, compat_name)
         self.ref, self.mig = World("reference", ref_conn), World("migrated", mig_conn)
         self.ref_catalog = before
         self.mig_catalog = load_catalog(mig_conn)
@@ -201,7 +201,7 @@ class Verification:
             )
         compared = tuple(self.relations)
         self.facts = [
-            read_facts(ref_conn, r, self.mig_catalog, compared, neighbour=r in self.neighbours)
+            read_facts(ref_conn, r, self.facts_catalog, compared, neighbour=r in self.neighbours)
             for r in self.relations
         ]
         self.models = [
@@ -214,6 +214,22 @@ class Verification:
             world.install_runner()
             world.capture_sequences()
             world.set_digest(self.relations, self.masked, self.common)
+
+    @property
+    def facts_catalog(self) -> Catalog:
+        """The catalog the probes read the target side from (verify/online.py: the world as
+        the switch would leave it, not as the expand phase does)."""
+        return self.mig_catalog
+
+    def load_layer(self, conn: psycopg.Connection, compat_text: str, compat_name: str) -> None:
+        """The migrated world's change: the target SQL, then the compat script (a hook for
+        verify/online.py, which looks at the world in between)."""
+        self.load_target(conn)
+        load_sql(conn, compat_text, compat_name)
+
+    def load_target(self, conn: psycopg.Connection) -> None:
+        """The target SQL (over the Supabase shim the reference world has, if any)."""
+        self.plan.prepare(conn, install=False).load(self.request.target)
 
     def _legacy_relations(self, legacy: Catalog) -> list[Relation]:
         self.partitions = partitions = {
@@ -428,13 +444,7 @@ class Verification:
 
     def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[tuple[int, Finding]]:
         """Run WORKLOADS; the ones that show a difference, with it."""
-        return self._findings(workloads_, self.run_workloads(workloads_))
-
-    def _findings(
-        self,
-        workloads_: Sequence[tuple[Statement, ...]],
-        runs: Sequence[tuple[ExampleRun, ExampleRun]],
-    ) -> list[tuple[int, Finding]]:
+        runs = self.run_workloads(workloads_)
         return [
             (i, finding)
             for i, (workload, (ref, mig)) in enumerate(zip(workloads_, runs, strict=True))
@@ -442,21 +452,21 @@ class Verification:
         ]
 
     def _start(self, batch: Sequence[tuple[Statement, ...]]) -> Future:
-        """Run BATCH in both worlds in the background (see find_each)."""
-        return self.pool.submit(self.run_workloads, batch)
+        """find(BATCH) in the background; the caller waits for it before anything else runs in
+        the worlds or compares (one batch at a time)."""
+        return self.pool.submit(self.find, batch)
 
     def find_each(
         self, batches: Sequence[Sequence[tuple[Statement, ...]]]
     ) -> Iterator[list[tuple[int, Finding]]]:
-        """find() for each batch, in order, the next batch running in both worlds while this
-        one is compared. Nothing runs in the worlds while the caller holds a batch's findings
-        (it may shrink them)."""
+        """find() for each batch, in order, the next batch running while the caller takes in
+        this one's findings. Nothing runs in the worlds while the caller holds findings (it
+        may shrink them)."""
         pending = self._start(batches[0]) if batches else None
-        for index, batch in enumerate(batches):
+        for index in range(len(batches)):
             assert pending is not None
-            runs = pending.result()
+            found = pending.result()
             pending = self._start(batches[index + 1]) if index + 1 < len(batches) else None
-            found = self._findings(batch, runs)
             if found and pending is not None:
                 pending = _done(pending.result())
             yield found
@@ -583,15 +593,15 @@ class Verification:
         )
         batch = max(1, min(WORKLOADS_PER_CALL, request.examples))
         verification = self
-        # Each batch runs in the background while hypothesis draws the next, and is compared at
-        # the next call (the last one after hypothesis is done). Once a batch differs (or fails),
+        # Each batch runs (and is compared) in the background while hypothesis draws the next;
+        # its findings are taken in at the next call (the last one's after hypothesis is done). Once a batch differs (or fails),
         # every later call raises that again: hypothesis replays the failing call.
         pending: list[tuple[list[tuple[Statement, ...]], Future]] = []
         failed: list[BaseException] = []
 
         def compare(batch_: list[tuple[Statement, ...]], future: Future) -> None:
             try:
-                found = verification._findings(batch_, future.result())
+                found = future.result()
             except Exception as error:
                 failed.append(error)
                 raise

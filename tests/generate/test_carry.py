@@ -259,6 +259,12 @@ def test_carried_triggers_use_renamed_copies_and_the_rollback_removes_them(pg):
         ]
         load_sql(mig, files["rollback.sql"], "rollback.sql")
         assert [n for (n,) in mig.execute(names)] == ["users_email_lower"]
+        # The legacy table's disabled trigger is disabled again (found by verify's online check).
+        legacy = (
+            "SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'articles'::regclass AND tgname = %s"
+        )
+        assert _one(mig, legacy, "articles_refuse_delete") == ("D",)
+        assert _one(mig, legacy, "articles_deleted") == ("O",)
         copies = "SELECT count(*) FROM pg_proc WHERE proname LIKE '%\\_posts'"
         assert _one(mig, copies) == (0,)
         review = files["REVIEW.md"]

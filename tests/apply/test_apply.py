@@ -1,0 +1,284 @@
+"""`migverify apply` on real PostgreSQL: the phases run from where the database stands, writers
+keep going on the legacy names throughout, a lock that cannot be had is retried, Ctrl-C rolls the
+batch in flight back and a rerun resumes, and a database that is not ready is refused with one
+line (exit 2, nothing changed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from migverify.cli import cli
+from migverify.sqlload import load_sql_files
+
+ROOT = Path(__file__).resolve().parents[2]
+XBOT = ROOT / "fixtures" / "xbot"
+
+
+@pytest.fixture
+def project(pg, tmp_path: Path) -> Path:
+    """A copy of fixtures/xbot (no code to scan) with its layer generated under migrations/."""
+    for name in ("legacy.sql", "seed.sql", "target.sql"):
+        (tmp_path / name).write_text((XBOT / name).read_text())
+    spec = (XBOT / "migverify.toml").read_text().replace('paths = ["app"]', "paths = []")
+    (tmp_path / "migverify.toml").write_text(
+        spec.replace('lock_timeout = "5s"', 'lock_timeout = "200ms"')
+    )
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path), "--dsn", pg.dsn])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+@pytest.fixture
+def database(pg, project: Path) -> Iterator[str]:
+    """A database holding the legacy tables (seeded) and the empty target tables."""
+    with pg.sandbox() as box:
+        db = box.create_database("apply")
+        with db.connect() as conn:
+            load_sql_files(
+                conn, [project / "legacy.sql", project / "seed.sql", project / "target.sql"]
+            )
+        yield db.dsn
+
+
+def _apply(project: Path, dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", dsn, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _one(dsn: str, query: str) -> tuple:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(query).fetchone()
+
+
+def _states(dsn: str) -> tuple:
+    return _one(
+        dsn,
+        "SELECT (SELECT relkind FROM pg_class WHERE oid = 'posted_decisions'::regclass), "
+        "(SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%migverify_sync%')",
+    )
+
+
+def test_all_phases_then_rollback_with_json_on_stdout_only(project, database):
+    result = _apply(project, database, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # nothing else on stdout
+    assert [s["step"] for s in report["steps"]] == ["expand", "backfill", "switch"]
+    backfill = {t["table"]: t for t in report["steps"][1]["tables"]}
+    assert backfill["posted_decisions"]["rows_copied"] == 300
+    assert backfill["real_tweet_metrics"]["rows_copied"] == 600
+    assert report["after"] == {"posted_decisions": "switched", "real_tweet_metrics": "switched"}
+    assert _one(database, "SELECT count(*) FROM real_tweet_metrics") == (600,)
+
+    back = _apply(project, database, "--rollback")
+    assert back.returncode == 0, back.stderr
+    steps = [line.split(":")[0] for line in back.stdout.splitlines()[:2]]
+    assert steps == ["rollback-switch", "rollback-expand"]
+    assert back.stdout.strip().endswith("now: posted_decisions legacy, real_tweet_metrics legacy")
+    assert _states(database) == ("r", 0)
+    assert _one(database, "SELECT count(*) FROM posted_tweets_comprehensive") == (0,)
+
+
+def test_each_phase_alone_and_refusals_name_the_state(project, database):
+    refused = _apply(project, database, "--phase", "backfill")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "migverify: error: backfill needs the expand phase first (no sync trigger exists yet)"
+    ]
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    assert _states(database) == ("r", 4)
+    again = _apply(project, database, "--phase", "expand")
+    assert again.returncode == 2 and "expand already ran" in again.stderr
+    # The switch checks that the backfill finished (inside its own SQL) and changes nothing.
+    early = _apply(project, database, "--phase", "switch")
+    assert early.returncode == 2 and len(early.stderr.strip().splitlines()) == 1
+    assert "posted_decisions has 300 rows, posted_tweets_comprehensive 0 of them" in early.stderr
+    assert _states(database) == ("r", 4)
+    assert _apply(project, database, "--phase", "backfill").returncode == 0
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+    done = _apply(project, database)
+    assert done.returncode == 2 and "already switched" in done.stderr
+    rolled = _apply(project, database, "--rollback", "--phase", "switch")
+    assert rolled.returncode == 0, rolled.stderr
+    assert _states(database) == ("r", 4)  # back to the expand phase's state
+    assert _apply(project, database, "--rollback", "--phase", "expand").returncode == 0
+    assert _states(database) == ("r", 0)
+    nothing = _apply(project, database, "--rollback")
+    assert nothing.returncode == 2 and "nothing to roll back" in nothing.stderr
+
+
+def test_dry_run_prints_the_sql_and_changes_nothing(project, database):
+    result = _apply(project, database, "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "-- migverify apply would run online/expand.sql (expand)" in result.stdout
+    assert "CREATE TRIGGER posted_decisions_migverify_sync" in result.stdout
+    assert "EXECUTE migverify_backfill_batch_N(<after>, <upto>, 50000)" in result.stdout
+    assert result.stdout.index("(expand)") < result.stdout.index("(backfill)")
+    assert _states(database) == ("r", 0)
+
+
+def test_a_lock_held_by_a_long_transaction_is_retried(project, database):
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    assert _apply(project, database, "--phase", "backfill").returncode == 0
+    holder = psycopg.connect(database)
+    holder.execute("SELECT count(*) FROM posted_decisions")  # ACCESS SHARE until ROLLBACK
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
+        + ["--phase", "switch", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:  # the lock is given up once the switch has timed out on it (not after a fixed time)
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "lock timeout, retrying in" in line:
+                break
+        holder.rollback()
+        out, rest = process.communicate(timeout=300)
+    finally:
+        holder.close()
+    stderr = "".join(lines) + rest
+    assert process.returncode == 0, stderr
+    assert json.loads(out)["steps"][0]["retries"] >= 1
+    assert "lock timeout, retrying in" in stderr
+
+
+def test_a_lock_never_had_fails_with_nothing_changed(project, database):
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    assert _apply(project, database, "--phase", "backfill").returncode == 0
+    with psycopg.connect(database) as holder:
+        holder.execute("LOCK posted_decisions IN ACCESS SHARE MODE")
+        result = _apply(project, database, "--phase", "switch", "--retries", "2")
+        holder.rollback()
+    assert result.returncode == 1
+    assert "lock timeout after 2 attempts" in result.stderr.splitlines()[-1]
+    assert _states(database) == ("r", 4)
+
+
+def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 20000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
+        + ["--phase", "backfill", "--batch-size", "500", "--throttle", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")[0] < 2000:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("migverify: interrupted")
+    (copied,) = _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")
+    assert 2000 <= copied < 20600 and copied % 500 == 0  # whole batches only
+    rerun = _apply(project, database, "--phase", "backfill", "--format", "json")
+    assert rerun.returncode == 0, rerun.stderr
+    tables = {t["table"]: t for t in json.loads(rerun.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["rows_read"] == 20600 - copied
+    assert tables["real_tweet_metrics"]["rows_copied"] == 20600 - copied
+    assert tables["posted_decisions"]["rows_read"] == 0
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
+        20600,
+        20600,
+    )
+
+
+def test_writers_on_the_legacy_names_lose_nothing_across_every_phase(project, database):
+    stop = threading.Event()
+    acknowledged: list[str] = []
+    failures: list[str] = []
+
+    def writer() -> None:
+        with psycopg.connect(database, autocommit=True) as conn:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                for _ in range(4):
+                    try:
+                        conn.execute(
+                            "INSERT INTO posted_decisions (tweet_id, content) VALUES (%s, 'w')",
+                            (f"w{n}",),
+                        )
+                        conn.execute(
+                            "UPDATE posted_decisions SET topic = 'seen' WHERE tweet_id = %s",
+                            (f"w{n}",),
+                        )
+                        acknowledged.append(f"w{n}")
+                        break
+                    except psycopg.errors.LockNotAvailable:
+                        time.sleep(0.05)
+                    except psycopg.Error as error:
+                        failures.append(str(error))
+                        break
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        result = _apply(project, database, "--batch-size", "40", "--throttle", "0.02")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.returncode == 0, result.stderr
+    assert failures == []
+    found = _one(
+        database,
+        "SELECT count(*) FILTER (WHERE topic = 'seen') FROM posted_decisions "
+        f"WHERE tweet_id = ANY(ARRAY{acknowledged!r}::text[])",
+    )
+    assert acknowledged and found == (len(acknowledged),)
+    assert _one(database, "SELECT count(*) FROM posted_decisions") == (300 + len(acknowledged),)
+
+
+def test_a_table_generated_offline_but_large_here_is_refused(pg, project, database):
+    spec = project / "migverify.toml"
+    spec.write_text(spec.read_text().replace('mode = "online"', 'mode = "auto"'))
+    assert CliRunner().invoke(cli, ["generate", str(project), "--dsn", pg.dsn]).exit_code == 0
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, "
+            "timestamptz '2026-01-01' + g * interval '1 min' FROM generate_series(1, 60000) g"
+        )
+        conn.execute("ANALYZE real_tweet_metrics")
+    result = _apply(project, database)
+    assert result.returncode == 2
+    assert "real_tweet_metrics has about 60,600 rows here" in result.stderr
+    assert _states(database) == ("r", 0)
+
+
+def test_without_generated_files_apply_says_what_to_do(project, database):
+    for path in sorted((project / "migrations" / "online").iterdir()):
+        os.remove(path)
+    result = _apply(project, database)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("no such file: run `migverify generate` first")
