@@ -92,3 +92,19 @@ def pg(request: pytest.FixtureRequest) -> Iterator[PgServer]:
 def sandbox(pg: PgServer) -> Iterator[Sandbox]:
     with pg.sandbox() as box:
         yield box
+
+
+def servers_under(directory: Path) -> list[str]:
+    """Command lines of running postgres processes that mention DIRECTORY (a server started
+    there and left behind)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(directory) in cmdline and "postgres" in cmdline:
+            found.append(cmdline)
+    return found

@@ -36,7 +36,7 @@ from migverify.errors import InputError, MigverifyError
 from migverify.sandbox import Sandbox
 from migverify.sqlload import read_script
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult
-from migverify.verify.compare import FAIL, INFO, WARN, Difference, compare_contents
+from migverify.verify.compare import FAIL, INFO, WARN, Difference
 from migverify.verify.probes import ProbeBuilder
 from migverify.verify.probes import probes as build_probes
 from migverify.verify.run import Finding, Verification
@@ -374,16 +374,7 @@ class OnlineVerification(Verification):
         return [r for r in self.relations if r not in self.neighbours]
 
     def _legacy_contents(self) -> Difference | None:
-        for relation in self.relations:
-            masked = self.masked[relation.name]
-            ref = self.ref.contents(relation, masked)
-            mig = self.mig.contents(relation, masked, cached=False)
-            difference = compare_contents(
-                relation.name, "rollback", ref, mig, relation.column_names
-            )
-            if difference:
-                return difference
-        return self._sequence_difference()
+        return self.rolled_back_contents() or self._sequence_difference()
 
     def _targets(self) -> list[Relation]:
         assert self.before_expand is not None

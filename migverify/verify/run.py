@@ -708,6 +708,19 @@ class Verification:
                 break
         return found
 
+    def rolled_back_contents(self) -> Difference | None:
+        """The first relation whose rows differ from the reference world's after a rollback."""
+        for relation in self.relations:
+            masked = self.masked[relation.display_name]
+            ref = self.ref.contents(relation, masked)
+            mig = self.mig.contents(relation, masked, cached=False)
+            difference = compare_contents(
+                relation.display_name, "rollback", ref, mig, relation.column_names
+            )
+            if difference:
+                return difference
+        return None
+
     def _rollback_after(self, workload: tuple[Statement, ...]) -> Difference | None:
         assert self.rollback is not None
         for world in (self.ref, self.mig):
@@ -730,19 +743,13 @@ class Verification:
                     )
                     if problems:
                         return problems[0]
-            for relation in self.relations:
-                masked = self.masked[relation.display_name]
-                ref = self.ref.contents(relation, masked)
-                mig = self.mig.contents(relation, masked, cached=False)
-                difference = compare_contents(
-                    relation.display_name, "rollback", ref, mig, relation.column_names
+            difference = self.rolled_back_contents()
+            if difference:
+                return dataclasses.replace(
+                    difference,
+                    diagnosis=difference.diagnosis
+                    + (f" (after: {'; '.join(s.sql for s in workload)})" if workload else ""),
                 )
-                if difference:
-                    return dataclasses.replace(
-                        difference,
-                        diagnosis=difference.diagnosis
-                        + (f" (after: {'; '.join(s.sql for s in workload)})" if workload else ""),
-                    )
             return self._sequence_difference()
         finally:
             for world in (self.ref, self.mig):

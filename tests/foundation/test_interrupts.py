@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, servers_under
 
 from migverify.sandbox import SCRATCH_PREFIX, connect
 
@@ -45,21 +45,6 @@ def _scratch_databases(dsn: str) -> set[str]:
     with connect(dsn) as conn:
         rows = conn.execute("SELECT datname FROM pg_database").fetchall()
     return {name for (name,) in rows if name.startswith(SCRATCH_PREFIX)}
-
-
-def _servers_under(directory: Path) -> list[str]:
-    """Command lines of running processes that mention DIRECTORY (a server started there)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(directory) in cmdline and "postgres" in cmdline:
-            found.append(cmdline)
-    return found
 
 
 def _interrupt(args: list[str], signum: int, tmp_path: Path, ready) -> subprocess.CompletedProcess:
@@ -112,7 +97,7 @@ def test_interrupt_on_the_embedded_server(tmp_path, args, signum):
     result = _interrupt(args, signum, tmp_path, lambda: bool(_server_dirs(tmp_path)))
     _assert_interrupted(result, signum)
     assert _server_dirs(tmp_path) == []
-    assert _servers_under(tmp_path) == []
+    assert servers_under(tmp_path) == []
 
 
 @COMMANDS
