@@ -499,6 +499,12 @@ class _SpecReader:
             self.section("generate"),
             self.section("lint"),
         )
+        # A key of the wrong type is named at its own line, not as a missing one.
+        if "sql" in legacy:
+            self.paths("legacy", "sql")
+        for key in ("dsn", "supabase"):
+            if key in legacy:
+                self.typed(f"legacy.{key}", legacy[key], str, "a string")
         if not legacy.get("sql") and not legacy.get("dsn") and not legacy.get("supabase"):
             raise self.error(
                 "legacy", '[legacy] needs sql = [files], supabase = "<directory>" or dsn = "..."'
