@@ -36,7 +36,7 @@ from migverify.errors import InputError, MigverifyError
 from migverify.sandbox import Sandbox
 from migverify.sqlload import read_script
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult
-from migverify.verify.compare import FAIL, INFO, WARN, Difference
+from migverify.verify.compare import FAIL, Difference
 from migverify.verify.probes import ProbeBuilder
 from migverify.verify.probes import probes as build_probes
 from migverify.verify.run import Finding, Verification
@@ -441,21 +441,11 @@ class OnlineVerification(Verification):
         counterexamples = self._examples()
         differences = [c.difference for c in counterexamples]
         differences += self._rollbacks()
-        failures = tuple(
-            d
-            for d in differences
-            if d.severity == FAIL or (self.request.strict and d.severity == WARN)
-        )
-        warnings = tuple(
-            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == WARN
-        )
-        notes = tuple(
-            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == INFO
-        )
+        failures, warnings, notes = self.classified(differences)
         return VerifyResult(
             equivalent=not failures and not self.incomplete,
             differences=failures,
-            warnings=warnings if not self.request.strict else (),
+            warnings=warnings,
             counterexample=counterexamples[0] if counterexamples else None,
             counterexamples=tuple(counterexamples),
             tables=tuple(r.name for r in self.relations),

@@ -8,7 +8,7 @@ import math
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -594,7 +594,8 @@ class Verification:
         batch = max(1, min(WORKLOADS_PER_CALL, request.examples))
         verification = self
         # Each batch runs (and is compared) in the background while hypothesis draws the next;
-        # its findings are taken in at the next call (the last one's after hypothesis is done). Once a batch differs (or fails),
+        # its findings are taken in at the next call (the last one's after hypothesis is done),
+        # before the next batch starts: two batches at once would share the worlds and the pool. Once a batch differs (or fails),
         # every later call raises that again: hypothesis replays the failing call.
         pending: list[tuple[list[tuple[Statement, ...]], Future]] = []
         failed: list[BaseException] = []
@@ -632,14 +633,9 @@ class Verification:
             if failed:
                 raise failed[0]
             self.coverage.search(s for w in batch_ for s in w)
-            previous = pending.pop() if pending else None
+            if pending:  # one batch at a time: the previous one is done before this one starts
+                compare(*pending.pop())
             pending.append((batch_, verification._start(batch_)))
-            if previous:
-                try:
-                    compare(*previous)
-                finally:
-                    if failed:  # nothing may run in the worlds while the difference is shrunk
-                        wait(pending.pop()[1])
 
         try:
             with warnings.catch_warnings():
@@ -856,18 +852,7 @@ class Verification:
             )
         for sentence in self.incomplete:
             self.coverage.note(sentence)
-        failures = tuple(
-            d
-            for d in differences
-            if d.severity == FAIL or (self.request.strict and d.severity == WARN)
-        )
-        warnings = tuple(d for d in differences if d.severity == WARN and not self.request.strict)
-        warnings += tuple(
-            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == WARN
-        )
-        notes = tuple(
-            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == INFO
-        )
+        failures, warnings, notes = self.classified(differences)
         return VerifyResult(
             equivalent=not failures and not self.incomplete,
             differences=failures,
@@ -886,6 +871,24 @@ class Verification:
             notes=notes,
             skipped=self.skipped,
         )
+
+    def classified(
+        self, differences: Sequence[Difference]
+    ) -> tuple[tuple[Difference, ...], tuple[Difference, ...], tuple[Difference, ...]]:
+        """DIFFERENCES and the tolerated ones seen on the way, as failures (warnings too with
+        --strict), warnings, and notes (information)."""
+        strict = self.request.strict
+        failures = tuple(
+            d for d in differences if d.severity == FAIL or (strict and d.severity == WARN)
+        )
+        warnings = tuple(d for d in differences if d.severity == WARN and not strict)
+        warnings += tuple(
+            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == WARN
+        )
+        notes = tuple(
+            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == INFO
+        )
+        return failures, warnings, notes
 
     def _warning(self, key: str) -> Difference:
         """One warning per kind, with the SQLSTATE pairs seen (legacy -> through the layer)."""
