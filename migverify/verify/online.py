@@ -10,8 +10,8 @@ reference world holds. The phases are run by the driver of `migverify apply` (`a
 same code that runs them on a live database.
 
 Workloads: the probes' writes, in chunks (a chunk is one longer workload), and random workloads
-from the search's strategies (run through `Verification.find`, which this class replaces, so the
-search and the shrinking of counterexamples are verify's own). Then each phase's rollback after
+from the search's strategies (run through `Verification.find` and `queue`, which this class
+replaces, so the search and the shrinking of counterexamples are verify's own). Then each phase's rollback after
 a write workload: rollback-expand and rollback-backfill must give back the legacy tables and
 leave the targets empty; rollback-switch must give back every row written through the views,
 with the sync triggers again (the expand phase's state), after which rollback-expand gives back
@@ -39,7 +39,7 @@ from migverify.verify import Counterexample, VerifyRequest, VerifyResult
 from migverify.verify.compare import FAIL, Difference
 from migverify.verify.probes import ProbeBuilder
 from migverify.verify.probes import probes as build_probes
-from migverify.verify.run import Finding, Verification
+from migverify.verify.run import Finding, Findings, Verification
 from migverify.verify.statement import WRITES, Statement
 from migverify.verify.static import rollback_differences
 from migverify.verify.worlds import ExampleRun, World
@@ -247,7 +247,12 @@ class OnlineVerification(Verification):
     def _script(self, text: str, name: str) -> None:
         run_script(self.mig.conn, text, f"online/{name}", Retry(), self.say, inside=True)
 
-    def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[tuple[int, Finding]]:
+    def queue(self, batch: Sequence[tuple[Statement, ...]]) -> Callable[[], Findings]:
+        """find(BATCH) now (the phases run one workload at a time)."""
+        found = self.find(batch)
+        return lambda: found
+
+    def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> Findings:
         """Each workload in the reference world, and in the migrated world through the phases."""
         found = []
         for index, workload in enumerate(workloads_):

@@ -7,8 +7,9 @@ import dataclasses
 import math
 import uuid
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -63,6 +64,7 @@ from migverify.verify.worlds import ExampleRun, World, masked_columns
 SAMPLES_PER_COLUMN = 12
 PROBES_PER_CALL = 200
 WORKLOADS_PER_CALL = 20
+AHEAD = 2  # batches queued in the worlds while the caller compares
 _USERS = uuid.UUID("0d3c1f0e-8f5a-4b7e-9a51-5f0c7e2b9d33")  # ids of users migverify adds
 MAX_COUNTEREXAMPLES = 12  # distinct ones reported; further failing probes are only counted
 T = TypeVar("T")
@@ -95,10 +97,13 @@ class Finding:
         return self._difference
 
 
-def _done(result: T) -> Future:
-    future: Future = Future()
-    future.set_result(result)
-    return future
+Findings = list[tuple[int, Finding]]  # (index of the workload in its batch, its finding)
+
+
+def _paired(pair: tuple[Future, Future]) -> list[tuple[ExampleRun, ExampleRun]]:
+    """The two worlds' runs of one batch, workload by workload."""
+    ref, mig = pair
+    return list(zip(ref.result(), mig.result(), strict=True))
 
 
 class _Divergence(Exception):
@@ -340,30 +345,53 @@ class Verification:
 
     @contextmanager
     def threads(self) -> Iterator[None]:
-        """The worker threads: one runs the migrated world beside the caller, one runs a batch
-        in both worlds while the caller compares the previous one (find_each)."""
-        with ThreadPoolExecutor(2, thread_name_prefix="world") as self.pool:
+        """One worker thread per world, each running its world's work in the order given: the
+        reference world goes on to the next batch while the migrated one finishes this one,
+        and both run while the caller compares. Work never waits for other work, so a queue
+        cannot deadlock; on an error or interrupt the queued work is dropped."""
+        self.pools = (
+            ThreadPoolExecutor(1, thread_name_prefix="reference"),
+            ThreadPoolExecutor(1, thread_name_prefix="migrated"),
+        )
+        try:
             yield
+        except BaseException:
+            for pool in self.pools:
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            for pool in self.pools:
+                pool.shutdown(wait=True)
+
+    def _submit(self, action: Callable[[World], T]) -> tuple[Future, Future]:
+        """ACTION queued in both worlds (each on its own connection and thread)."""
+        ref_pool, mig_pool = self.pools
+        return ref_pool.submit(action, self.ref), mig_pool.submit(action, self.mig)
 
     def _both(self, action: Callable[[World], T]) -> tuple[T, T]:
-        """Run ACTION in both worlds at once (each on its own connection and thread)."""
-        pending = self.pool.submit(action, self.mig)
-        return action(self.ref), pending.result()
+        """Run ACTION in both worlds at once, after the work queued before it."""
+        ref, mig = self._submit(action)
+        return ref.result(), mig.result()
 
     def run_workloads(
         self, batch: Sequence[Sequence[Statement]]
     ) -> list[tuple[ExampleRun, ExampleRun]]:
-        """Each workload from the prepared state in both worlds; COPY takes the slow path."""
+        """Each workload from the prepared state in both worlds."""
+        return _paired(self._submit_workloads(batch))
+
+    def _submit_workloads(self, batch: Sequence[Sequence[Statement]]) -> tuple[Future, Future]:
+        return self._submit(lambda world: self._in_world(world, batch))
+
+    def _in_world(self, world: World, batch: Sequence[Sequence[Statement]]) -> list[ExampleRun]:
+        """Each workload from the prepared state in WORLD; COPY takes the slow path."""
         fast = [i for i, w in enumerate(batch) if not any(s.is_copy for s in w)]
-        results: dict[int, tuple[ExampleRun, ExampleRun]] = {}
+        results: dict[int, ExampleRun] = {}
         if fast:
-            ref, mig = self._both(
-                lambda world: world.run_examples([batch[i] for i in fast], self.masked)
-            )
-            results.update(zip(fast, zip(ref, mig, strict=True), strict=True))
+            runs = world.run_examples([batch[i] for i in fast], self.masked)
+            results.update(zip(fast, runs, strict=True))
         for i, workload in enumerate(batch):
             if i not in results:
-                results[i] = self._both(lambda world, w=workload: self._slow(world, w))
+                results[i] = self._slow(world, workload)
         return [results[i] for i in range(len(batch))]
 
     def _slow(self, world: World, workload: Sequence[Statement]) -> ExampleRun:
@@ -442,34 +470,43 @@ class Verification:
         finally:
             world.end_example()
 
-    def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[tuple[int, Finding]]:
+    def find(self, workloads_: Sequence[tuple[Statement, ...]]) -> Findings:
         """Run WORKLOADS; the ones that show a difference, with it."""
-        runs = self.run_workloads(workloads_)
+        return self._findings(workloads_, self.run_workloads(workloads_))
+
+    def _findings(
+        self,
+        workloads_: Sequence[tuple[Statement, ...]],
+        runs: Sequence[tuple[ExampleRun, ExampleRun]],
+    ) -> Findings:
         return [
             (i, finding)
             for i, (workload, (ref, mig)) in enumerate(zip(workloads_, runs, strict=True))
             if (finding := self.compare(workload, ref, mig)) is not None
         ]
 
-    def _start(self, batch: Sequence[tuple[Statement, ...]]) -> Future:
-        """find(BATCH) in the background; the caller waits for it before anything else runs in
-        the worlds or compares (one batch at a time)."""
-        return self.pool.submit(self.find, batch)
+    def queue(self, batch: Sequence[tuple[Statement, ...]]) -> Callable[[], Findings]:
+        """find(BATCH), queued in the worlds now; call the result for the findings (it waits
+        for the runs, then compares them in the caller's thread)."""
+        queued = self._submit_workloads(batch)
+        return lambda: self._findings(batch, _paired(queued))
 
-    def find_each(
-        self, batches: Sequence[Sequence[tuple[Statement, ...]]]
-    ) -> Iterator[list[tuple[int, Finding]]]:
-        """find() for each batch, in order, the next batch running while the caller takes in
-        this one's findings. Nothing runs in the worlds while the caller holds findings (it
-        may shrink them)."""
-        pending = self._start(batches[0]) if batches else None
-        for index in range(len(batches)):
-            assert pending is not None
-            found = pending.result()
-            pending = self._start(batches[index + 1]) if index + 1 < len(batches) else None
-            if found and pending is not None:
-                pending = _done(pending.result())
-            yield found
+    def settle(self) -> None:
+        """Wait until both worlds have done every piece of work queued in them."""
+        wait(self._submit(lambda world: None))
+
+    def find_each(self, batches: Sequence[Sequence[tuple[Statement, ...]]]) -> Iterator[Findings]:
+        """find() for each batch, in order, with up to AHEAD batches queued in the worlds while
+        the caller compares and takes in this one's findings (what it runs in the worlds to
+        shrink them queues behind those)."""
+        queued: deque[Callable[[], Findings]] = deque()
+        try:
+            for index in range(len(batches)):
+                while len(queued) < AHEAD and index + len(queued) < len(batches):
+                    queued.append(self.queue(batches[index + len(queued)]))
+                yield queued.popleft()()
+        finally:
+            self.settle()  # the caller may have stopped early
 
     def shrink(self, workload: tuple[Statement, ...], finding: Finding) -> tuple[Statement, ...]:
         """The smallest part of WORKLOAD that still shows the same difference."""
@@ -593,16 +630,16 @@ class Verification:
         )
         batch = max(1, min(WORKLOADS_PER_CALL, request.examples))
         verification = self
-        # Each batch runs (and is compared) in the background while hypothesis draws the next;
-        # its findings are taken in at the next call (the last one's after hypothesis is done),
-        # before the next batch starts: two batches at once would share the worlds and the pool. Once a batch differs (or fails),
-        # every later call raises that again: hypothesis replays the failing call.
-        pending: list[tuple[list[tuple[Statement, ...]], Future]] = []
+        # Each batch runs in the worlds' threads while hypothesis draws the next; it is compared
+        # at the next call, once that call's batch is queued behind it (the last one's after
+        # hypothesis is done). Once a batch differs (or fails), every later call raises that
+        # again: hypothesis replays the failing call.
+        pending: list[tuple[list[tuple[Statement, ...]], Callable[[], Findings]]] = []
         failed: list[BaseException] = []
 
-        def compare(batch_: list[tuple[Statement, ...]], future: Future) -> None:
+        def compare(batch_: list[tuple[Statement, ...]], findings: Callable[[], Findings]) -> None:
             try:
-                found = future.result()
+                found = findings()
             except Exception as error:
                 failed.append(error)
                 raise
@@ -633,16 +670,17 @@ class Verification:
             if failed:
                 raise failed[0]
             self.coverage.search(s for w in batch_ for s in w)
-            if pending:  # one batch at a time: the previous one is done before this one starts
-                compare(*pending.pop())
-            pending.append((batch_, verification._start(batch_)))
+            # Queued behind the previous batch, which is compared while this one runs.
+            pending.append((batch_, verification.queue(batch_)))
+            if len(pending) > 1:
+                compare(*pending.pop(0))
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of workloads
                 hypothesis.seed(seed)(test)()
-                if pending:
-                    compare(*pending.pop())
+                while pending:
+                    compare(*pending.pop(0))
         except Flaky as error:
             detail = str(error).splitlines()[0]
             self._tolerate(
@@ -661,6 +699,8 @@ class Verification:
             explained = self._explained(statements, divergence.finding)
             found = self._counterexample(statements, explained.difference, None)
             return dataclasses.replace(found, seed_value=seed)
+        finally:  # batches queued after a difference: the worlds are idle again before return
+            self.settle()
         return None
 
     def _counterexample(

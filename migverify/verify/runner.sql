@@ -90,7 +90,7 @@ BEGIN
                 BEGIN
                     FOR s IN 1 .. coalesce(array_length(digests, 1), 0) LOOP
                         IF changed[s] THEN
-                            EXECUTE digests[s] INTO result;
+                            result := pg_temp.migverify_digest(s);
                             parts := parts || result;
                         ELSE
                             parts := parts || ''::text;

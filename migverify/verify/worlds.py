@@ -201,6 +201,7 @@ class World:
             for oid in self._tables_behind(relation):
                 self._watch.append(oid)
                 self._watch_rel.append(number)
+        self.conn.execute(_digest_function(self._digests))
         self._baseline = self.digest_now()
 
     def _tables_behind(self, relation: Relation) -> list[int]:
@@ -561,6 +562,23 @@ def _hashes_like_text(type_name: str) -> bool:
     one column type; numeric scale is fixed by the legacy type's typmod)."""
     base = type_name.removesuffix("[]").split("(")[0].strip()
     return base in _HASH_LIKE_TEXT and not (base == "numeric" and "(" not in type_name)
+
+
+def _digest_function(queries: Sequence[str]) -> str:
+    """pg_temp.migverify_digest(N): the Nth digest query as static SQL in PL/pgSQL, so that its
+    plan is made once per session and reused (an EXECUTE of the text plans it at every call,
+    which cost as much as running it on small tables)."""
+    tag = "$migverify_digest$"
+    branches = "".join(
+        f"    {'IF' if n == 1 else 'ELSIF'} n = {n} THEN\n        RETURN ({query});\n"
+        for n, query in enumerate(queries, start=1)
+    )
+    assert all(tag not in query for query in queries)
+    body = f"BEGIN\n{branches}    END IF;\n" if queries else "BEGIN\n"
+    return (
+        "CREATE OR REPLACE FUNCTION pg_temp.migverify_digest(n integer) RETURNS text\n"
+        f"LANGUAGE plpgsql AS {tag}\n{body}    RETURN NULL;\nEND\n{tag}"
+    )
 
 
 def _split_digest(state: str | None, message: str | None, result: str | None) -> tuple[str, ...]:
