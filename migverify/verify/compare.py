@@ -67,7 +67,7 @@ def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> 
                 f"{mig.rowcount} rows, legacy {ref.rowcount}",
             )
         return None
-    if ref.rows and mig.rows and ref.columns != mig.columns:
+    if ref.has_rows and mig.has_rows and ref.columns != mig.columns:
         extra = [c for c in mig.columns if c not in ref.columns]
         missing = [c for c in ref.columns if c not in mig.columns]
         detail = []

@@ -106,7 +106,11 @@ def _paired(pair: tuple[Future, Future]) -> list[tuple[ExampleRun, ExampleRun]]:
     return list(zip(ref.result(), mig.result(), strict=True))
 
 
-class _Divergence(Exception):
+class _Divergence(BaseException):
+    """A batch differed: ends the search at once. Not an Exception, so hypothesis does not
+    take it for a test failure to replay (each replay redraws a whole batch, and would only
+    raise this again)."""
+
     def __init__(self, workload: tuple[Statement, ...], finding: Finding) -> None:
         super().__init__(finding.key)
         self.workload = workload

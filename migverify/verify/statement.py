@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from migverify.quoting import ident, literal
 
@@ -58,6 +59,11 @@ class Statement:
     returns_rows: bool = False
     copy_rows: str | None = None
     claims: str | None = None  # JWT claims (JSON) of a signed-in user, as PostgREST sets them
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """What hypothesis shows of a statement when it replays a failing call: the SQL alone
+        (walking every field of every statement of a batch took longer than running it)."""
+        printer.text(repr(self.sql))
 
     @property
     def is_copy(self) -> bool:

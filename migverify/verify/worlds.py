@@ -45,36 +45,40 @@ class Outcome:
     def same_rows(self, other: Outcome) -> bool:
         if self.raw is not None and self.raw == other.raw and self.hidden == other.hidden:
             return True
-        return self.rows == other.rows
+        return self.columns == other.columns and self.rows == other.rows
 
     @cached_property
-    def _decoded(self) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
-        if self.lines is not None:
-            return ("copy",), tuple(sorted((line,) for line in self.lines))
+    def _parsed(self) -> tuple[tuple[str, ...], list[list[tuple[str, Any]]]]:
         if self.raw is None:
-            return (), ()
-        columns, rows = _decode_rows(self.raw)
-        canonical_rows = tuple(
+            return (("copy",) if self.lines is not None else ()), []
+        return _decode_rows(self.raw)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self._parsed[0]
+
+    @property
+    def has_rows(self) -> bool:
+        return bool(self.lines if self.lines is not None else self._parsed[1])
+
+    @cached_property
+    def rows(self) -> tuple[tuple[Any, ...], ...]:
+        """The rows as a sorted tuple of comparable values (hidden columns by presence only)."""
+        if self.lines is not None:
+            return tuple(sorted((line,) for line in self.lines))
+        hidden = self.hidden
+        return tuple(
             sorted(
                 (
                     tuple(
-                        ("<set>" if v is not None else None) if k in self.hidden else _json_value(v)
+                        ("<set>" if v is not None else None) if k in hidden else _json_value(v)
                         for k, v in row
                     )
-                    for row in rows
+                    for row in self._parsed[1]
                 ),
                 key=_sort_key,
             )
         )
-        return columns, canonical_rows
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self._decoded[0]
-
-    @property
-    def rows(self) -> tuple[tuple[Any, ...], ...]:
-        return self._decoded[1]
 
     def describe(self) -> str:
         if not self.ok:
@@ -117,6 +121,11 @@ def canonical(value: Any) -> Any:
 def _json_value(value: Any) -> Any:
     """A value decoded from row_to_json, made comparable like canonical() (objects of
     pairs keep duplicate keys; numbers are decimals)."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:  # most values: the common case first
+        return value
+    if kind is int:
+        return str(value)
     if isinstance(value, list) and value and all(isinstance(p, _Pairs) for p in value):
         return tuple(_json_value(v) for v in value)
     if isinstance(value, _Pairs):
@@ -134,8 +143,8 @@ def _decode_rows(text: str) -> tuple[tuple[str, ...], list[list[tuple[str, Any]]
     return columns, rows
 
 
-def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:
-    return tuple(repr(v) for v in row)
+def _sort_key(row: tuple[Any, ...]) -> str:
+    return repr(row)
 
 
 _RUNNER = resources.files("migverify.verify").joinpath("runner.sql").read_text()
