@@ -53,13 +53,20 @@ class Outcome:
             return (("copy",) if self.lines is not None else ()), []
         return _decode_rows(self.raw)
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
-        return self._parsed[0]
+        if self.raw is None or "_parsed" in self.__dict__:
+            return self._parsed[0]
+        if not self.has_rows:
+            return ()
+        first, _ = _DECODER.raw_decode(self.raw, 1)  # the first row tells the columns
+        return tuple(k for k, _ in first)
 
     @property
     def has_rows(self) -> bool:
-        return bool(self.lines if self.lines is not None else self._parsed[1])
+        if self.lines is not None:
+            return bool(self.lines)
+        return self.raw is not None and self.raw != "[]"
 
     @cached_property
     def rows(self) -> tuple[tuple[Any, ...], ...]:
@@ -137,8 +144,11 @@ class _Pairs(list):
     """A JSON object as its (key, value) pairs in order (row_to_json may repeat a name)."""
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_float=decimal.Decimal)
+
+
 def _decode_rows(text: str) -> tuple[tuple[str, ...], list[list[tuple[str, Any]]]]:
-    rows = json.loads(text, object_pairs_hook=_Pairs, parse_float=decimal.Decimal)
+    rows = _DECODER.decode(text)
     columns = tuple(k for k, _ in rows[0]) if rows else ()
     return columns, rows
 
