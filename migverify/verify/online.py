@@ -446,23 +446,12 @@ class OnlineVerification(Verification):
         counterexamples = self._examples()
         differences = [c.difference for c in counterexamples]
         differences += self._rollbacks()
-        failures, warnings, notes = self.classified(differences)
-        return VerifyResult(
-            equivalent=not failures and not self.incomplete,
-            differences=failures,
-            warnings=warnings,
-            counterexample=counterexamples[0] if counterexamples else None,
-            counterexamples=tuple(counterexamples),
+        return self.result(
+            differences,
+            counterexamples,
             tables=tuple(r.name for r in self.relations),
-            operations=self.request.operations,
-            roles=self.request.roles,
-            examples=self.request.examples,
-            statements_compared=self.compared,
-            seed_value=self.request.seed_value,
             rollback_checked=True,
             coverage=None,
-            incomplete=tuple(self.incomplete),
-            notes=notes,
             online=OnlineSummary(
                 workloads=self.workloads_run,
                 statements=self.compared,

@@ -896,6 +896,20 @@ class Verification:
             )
         for sentence in self.incomplete:
             self.coverage.note(sentence)
+        return self.result(
+            differences,
+            counterexamples,
+            tables=tuple(r.display_name for r in self.relations),
+            rollback_checked=self.rollback is not None,
+            coverage=self.coverage.build(self.facts),
+            skipped=self.skipped,
+        )
+
+    def result(
+        self, differences: Sequence[Difference], counterexamples: Sequence[Counterexample], **run
+    ) -> VerifyResult:
+        """The verdict on DIFFERENCES (the counterexamples' included); RUN: the fields that
+        depend on the kind of run (tables, rollback_checked, coverage, …)."""
         failures, warnings, notes = self.classified(differences)
         return VerifyResult(
             equivalent=not failures and not self.incomplete,
@@ -903,17 +917,14 @@ class Verification:
             warnings=warnings,
             counterexample=counterexamples[0] if counterexamples else None,
             counterexamples=tuple(counterexamples),
-            tables=tuple(r.display_name for r in self.relations),
             operations=self.request.operations,
             roles=self.request.roles,
             examples=self.request.examples,
             statements_compared=self.compared,
             seed_value=self.request.seed_value,
-            rollback_checked=self.rollback is not None,
-            coverage=self.coverage.build(self.facts),
             incomplete=tuple(self.incomplete),
             notes=notes,
-            skipped=self.skipped,
+            **run,
         )
 
     def classified(
