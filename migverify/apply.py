@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from pglast import ast, parse_sql
@@ -46,6 +46,7 @@ SCRIPTS = {
 STATE_SCRIPT = "online/state.sql"
 STATE_ERROR = "MVST0"  # raised by the phases' own checks: the database is not ready for them
 RETRYABLE = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
+T = TypeVar("T")
 
 
 class StateError(InputError):
@@ -364,24 +365,57 @@ def run_script(
 def _with_retries(
     conn: psycopg.Connection, statements: Sequence[str], retry: Retry, say: Say, name: str
 ) -> int:
-    delays = retry.delays()
-    retries = 0
+    def attempt() -> None:
+        with conn.transaction():
+            for statement in statements:
+                execute(conn, statement)
+
+    _, retries = _retrying(
+        conn,
+        attempt,
+        retry,
+        say,
+        name,
+        gave_up="{name}: {reason} after {attempts} attempts ({message}); nothing was changed: "
+        "try again later",
+        retrying="{name}: {reason}, retrying in {delay:.1f} s",
+    )
+    return retries
+
+
+def _retrying(
+    conn: psycopg.Connection,
+    attempt: Callable[[], T],
+    retry: Retry,
+    say: Say,
+    name: str,
+    *,
+    gave_up: str,
+    retrying: str,
+) -> tuple[T, int]:
+    """ATTEMPT's result and the number of retries: ATTEMPT again after a backoff when a lock
+    timed out or a deadlock ended it, at most RETRY.attempts times. The two messages are format
+    strings with {name}, {reason} (lock timeout | deadlock), {message} (the server's),
+    {attempts} and, for RETRYING (said before each retry), {delay}; GAVE_UP is the LockError's.
+    Inside a caller's transaction (aborted by the error) nothing is retried."""
+    delays, retries = retry.delays(), 0
     while True:
         try:
-            with conn.transaction():
-                for statement in statements:
-                    execute(conn, statement)
-            return retries
+            return attempt(), retries
         except RETRYABLE as error:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                raise _error(error, name) from None  # inside a caller's transaction
+            fields = {
+                "name": name,
+                "reason": "lock timeout" if error.sqlstate == "55P03" else "deadlock",
+                "message": error.diag.message_primary,
+                "attempts": retry.attempts,
+            }
             delay = next(delays, None)
-            reason = "lock timeout" if error.sqlstate == "55P03" else "deadlock"
             if delay is None:
-                raise LockError(
-                    f"{name}: {reason} after {retry.attempts} attempts "
-                    f"({error.diag.message_primary}); nothing was changed: try again later"
-                ) from None
+                raise LockError(gave_up.format(**fields)) from None
             retries += 1
-            say(f"{name}: {reason}, retrying in {delay:.1f} s")
+            say(retrying.format(delay=delay, **fields))
             time.sleep(delay)
         except psycopg.Error as error:
             raise _error(error, name) from None
@@ -497,25 +531,20 @@ def _batch(
     retry: Retry,
     say: Say,
 ) -> tuple[tuple[Any, int, int], int]:
-    delays, retries = retry.delays(), 0
-    while True:
-        try:
-            row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
-            return (row[0], int(row[1]), int(row[2])), retries
-        except RETRYABLE as error:
-            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-                raise _error(error, SCRIPTS["backfill"]) from None  # inside a caller's transaction
-            delay = next(delays, None)
-            if delay is None:
-                raise LockError(
-                    f"{SCRIPTS['backfill']}: {error.diag.message_primary} after "
-                    f"{retry.attempts} attempts; the batches before it are kept: rerun to resume"
-                ) from None
-            retries += 1
-            say(f"backfill: {error.diag.message_primary}, retrying in {delay:.1f} s")
-            time.sleep(delay)
-        except psycopg.Error as error:
-            raise _error(error, SCRIPTS["backfill"]) from None
+    def attempt() -> tuple[Any, int, int]:
+        row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
+        return row[0], int(row[1]), int(row[2])
+
+    return _retrying(
+        conn,
+        attempt,
+        retry,
+        say,
+        SCRIPTS["backfill"],
+        gave_up="{name}: {message} after {attempts} attempts; the batches before it are kept: "
+        "rerun to resume",
+        retrying="backfill: {message}, retrying in {delay:.1f} s",
+    )
 
 
 @contextmanager

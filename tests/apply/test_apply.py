@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.conninfo import make_conninfo
 
 from migverify.cli import cli
 from migverify.sqlload import load_sql_files
@@ -170,6 +171,27 @@ def test_a_lock_never_had_fails_with_nothing_changed(project, database):
     assert result.returncode == 1
     assert "lock timeout after 2 attempts" in result.stderr.splitlines()[-1]
     assert _states(database) == ("r", 4)
+
+
+def test_a_backfill_batch_whose_rows_stay_locked_is_retried_then_given_up(project, database):
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    impatient = make_conninfo(database, options="-c lock_timeout=100ms")
+    with psycopg.connect(database) as holder:  # FOR UPDATE conflicts with the FOR KEY SHARE
+        holder.execute("SELECT FROM real_tweet_metrics WHERE id = 1 FOR UPDATE")
+        result = _apply(project, impatient, "--phase", "backfill", "--retries", "2")
+        holder.rollback()
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert (
+        "migverify: backfill: canceling statement due to lock timeout, retrying in 0.2 s" in lines
+    )
+    assert lines[-1] == (
+        "migverify: error: online/backfill.sql: canceling statement due to lock timeout after 2 "
+        "attempts; the batches before it are kept: rerun to resume"
+    )
+    # posted_decisions was copied before, real_tweet_metrics not: a rerun resumes there.
+    assert _one(database, "SELECT count(*) FROM posted_tweets_comprehensive") == (300,)
+    assert _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive") == (0,)
 
 
 def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
