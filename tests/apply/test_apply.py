@@ -123,6 +123,24 @@ def test_each_phase_alone_and_refusals_name_the_state(project, database):
     assert nothing.returncode == 2 and "nothing to roll back" in nothing.stderr
 
 
+def test_a_refused_switch_runs_nothing_not_even_its_analyze(project, database):
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    with psycopg.connect(database, autocommit=True) as conn:  # the sync trigger copies 10 rows
+        conn.execute("UPDATE posted_decisions SET topic = topic WHERE id <= 10")
+    analyzed = (
+        "SELECT analyze_count FROM pg_stat_user_tables "
+        "WHERE relid = 'posted_tweets_comprehensive'::regclass"
+    )
+    early = _apply(project, database, "--phase", "switch")
+    assert early.returncode == 2, early.stderr
+    assert "posted_decisions has 300 rows, posted_tweets_comprehensive 10 of them" in early.stderr
+    assert _one(database, analyzed) == (0,)  # ANALYZE comes after the checks
+    assert _apply(project, database, "--phase", "backfill").returncode == 0
+    done = _apply(project, database, "--phase", "switch")
+    assert done.returncode == 0, done.stderr
+    assert _one(database, analyzed) == (1,)  # and still runs when the switch goes ahead
+
+
 def test_dry_run_prints_the_sql_and_changes_nothing(project, database):
     result = _apply(project, database, "--dry-run")
     assert result.returncode == 0, result.stderr
