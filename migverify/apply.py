@@ -218,6 +218,7 @@ class ApplyRequest:
     dry_run: bool = False
     batch_size: int | None = None  # default: [generate] batch_size
     throttle: float = 0.0  # seconds to sleep between backfill batches
+    batch_seconds: float | None = None  # batches sized to last about this long (batch_size: most)
     retry: Retry = field(default_factory=Retry)
 
 
@@ -260,6 +261,7 @@ def apply(
                     say,
                     throttle=request.throttle,
                     progress=progress,
+                    batch_seconds=request.batch_seconds,
                 )
                 result.retries = sum(t["retries"] for t in result.tables)
             else:
@@ -292,9 +294,14 @@ def _dry_run(scripts: dict[str, str], steps: Sequence[str], request: ApplyReques
         parts.append(f"-- migverify apply would run {name} ({step})")
         if step == "backfill":
             size = request.batch_size or request.spec.batch_size
+            rows = (
+                str(size)
+                if request.batch_seconds is None
+                else f"<rows: about {request.batch_seconds:g} s worth, at most {size}>"
+            )
             parts.append(
                 f"-- prepared, then per table: EXECUTE migverify_backfill_start_N; then "
-                f"EXECUTE migverify_backfill_batch_N(<after>, <upto>, {size}) per batch, one "
+                f"EXECUTE migverify_backfill_batch_N(<after>, <upto>, {rows}) per batch, one "
                 "transaction each, until a batch reads no row"
             )
         parts.append(scripts[name].rstrip("\n"))
@@ -472,6 +479,19 @@ def prepare_backfill(conn: psycopg.Connection, text: str) -> None:
             execute(conn, prepare)
 
 
+FIRST_TIMED_BATCH = 1000  # rows in the first batch when batches are sized by time
+SMALLEST_TIMED_BATCH = 100
+
+
+def next_batch_size(rows: int, seconds: float, target: float, largest: int) -> int:
+    """The rows of the next batch when batches should last about TARGET seconds: the last
+    batch's rate (ROWS in SECONDS) times TARGET, at most twice the last batch (a fast batch
+    says little about a larger one), never more than LARGEST nor fewer than
+    SMALLEST_TIMED_BATCH."""
+    size = int(rows * target / seconds) if seconds > 0 else 2 * rows
+    return max(min(SMALLEST_TIMED_BATCH, largest), min(largest, 2 * max(rows, 1), size))
+
+
 def run_backfill(
     conn: psycopg.Connection,
     text: str,
@@ -482,9 +502,13 @@ def run_backfill(
     throttle: float = 0.0,
     progress: ProgressFactory | None = None,
     limit_batches: int | None = None,
+    batch_seconds: float | None = None,
 ) -> list[dict[str, Any]]:
     """Copy every online table's rows, one transaction per batch, resuming after the last key
-    copied. LIMIT_BATCHES stops early (verify interleaves a workload with the backfill)."""
+    copied. LIMIT_BATCHES stops early (verify interleaves a workload with the backfill).
+    BATCH_SECONDS: each batch is sized from the previous one's rate to last about that long,
+    BATCH_SIZE rows at most (a batch's row locks make a concurrent DELETE or key UPDATE of its
+    rows wait for its COMMIT: time bounds that wait, rows do not)."""
     statements = backfill_statements(text)
     prepare_backfill(conn, text)
     results = []
@@ -493,9 +517,13 @@ def run_backfill(
         table, after, upto, remaining = client.execute(f"EXECUTE {start}").fetchone()
         started = time.perf_counter()
         copied = read = batches = retries = 0
+        longest = 0.0
+        size = batch_size if batch_seconds is None else min(batch_size, FIRST_TIMED_BATCH)
         with _progress(progress, table, int(remaining)) as bar:
             while limit_batches is None or batches < limit_batches:
-                row, tries = _batch(conn, client, batch, (after, upto, batch_size), retry, say)
+                batch_started = time.perf_counter()
+                row, tries = _batch(conn, client, batch, (after, upto, size), retry, say)
+                elapsed = time.perf_counter() - batch_started
                 retries += tries
                 new_after, rows_read, rows_copied = row
                 if rows_read == 0:
@@ -506,6 +534,9 @@ def run_backfill(
                     copied + rows_copied,
                     batches + 1,
                 )
+                longest = max(longest, elapsed)
+                if batch_seconds is not None:
+                    size = next_batch_size(rows_read, elapsed, batch_seconds, batch_size)
                 bar.update(rows_read)
                 if throttle:
                     time.sleep(throttle)
@@ -516,6 +547,7 @@ def run_backfill(
                 "rows_read": read,
                 "rows_copied": copied,
                 "batches": batches,
+                "longest_batch_seconds": round(longest, 3),
                 "retries": retries,
                 "seconds": round(seconds, 3),
             }

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import make_conninfo
 
+from migverify.apply import next_batch_size
 from migverify.cli import cli
 from migverify.sqlload import load_sql_files
 
@@ -249,6 +250,53 @@ def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, 
         20600,
         20600,
     )
+
+
+def test_batches_sized_by_time_shrink_below_and_grow_up_to_the_batch_size(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 20000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    dry = _apply(project, database, "--dry-run", "--batch-seconds", "0.5")
+    assert (
+        "EXECUTE migverify_backfill_batch_N(<after>, <upto>, <rows: about 0.5 s worth, at most 50000>)"
+        in dry.stdout
+    )
+    # 1 ms per batch cannot be had: batches stay small (one batch of 50,000 rows without it).
+    quick = _apply(
+        project, database, "--phase", "backfill", "--batch-seconds", "0.001", "--format", "json"
+    )
+    assert quick.returncode == 0, quick.stderr
+    tables = {t["table"]: t for t in json.loads(quick.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["rows_copied"] == 20600
+    assert tables["real_tweet_metrics"]["batches"] >= 20  # at most 1,000 rows each
+    assert _apply(project, database, "--rollback", "--phase", "backfill").returncode == 0
+    # 100 s per batch: sizes double from 1,000 (1k, 2k, 4k, 8k, then the last 5,600 rows).
+    slow = _apply(
+        project, database, "--phase", "backfill", "--batch-seconds", "100", "--format", "json"
+    )
+    assert slow.returncode == 0, slow.stderr
+    tables = {t["table"]: t for t in json.loads(slow.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["batches"] == 5
+    assert tables["posted_decisions"]["batches"] == 1  # 300 rows
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
+        20600,
+        20600,
+    )
+
+
+def test_next_batch_size_aims_at_the_time_within_its_bounds():
+    assert next_batch_size(1000, 0.5, 0.25, 50000) == 500  # half the time, half the rows
+    assert next_batch_size(1000, 0.01, 0.25, 50000) == 2000  # at most twice the last
+    assert next_batch_size(40000, 0.1, 0.25, 50000) == 50000  # never above the batch size
+    assert next_batch_size(1000, 30.0, 0.25, 50000) == 100  # a stalled batch: not below 100
+    assert next_batch_size(10, 30.0, 0.25, 50) == 50  # unless the batch size is smaller
+    assert next_batch_size(1000, 0.0, 0.25, 50000) == 2000
 
 
 def test_writers_on_the_legacy_names_lose_nothing_across_every_phase(project, database):
