@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import psycopg
 from pglast import ast, parse_sql
 
+from migverify import interrupt
 from migverify.errors import InputError, MigverifyError
 from migverify.spec import Spec
 from migverify.sqlload import read_script, split_script
@@ -399,12 +400,14 @@ def _retrying(
     *,
     gave_up: str,
     retrying: str,
+    passing: tuple[type[Exception], ...] = (),
 ) -> tuple[T, int]:
     """ATTEMPT's result and the number of retries: ATTEMPT again after a backoff when a lock
     timed out or a deadlock ended it, at most RETRY.attempts times. The two messages are format
     strings with {name}, {reason} (lock timeout | deadlock), {message} (the server's),
     {attempts} and, for RETRYING (said before each retry), {delay}; GAVE_UP is the LockError's.
-    Inside a caller's transaction (aborted by the error) nothing is retried."""
+    Inside a caller's transaction (aborted by the error) nothing is retried. PASSING: errors
+    raised as they are, for the caller to handle."""
     delays, retries = retry.delays(), 0
     while True:
         try:
@@ -424,6 +427,8 @@ def _retrying(
             retries += 1
             say(retrying.format(delay=delay, **fields))
             time.sleep(delay)
+        except passing:
+            raise
         except psycopg.Error as error:
             raise _error(error, name) from None
 
@@ -481,6 +486,10 @@ def prepare_backfill(conn: psycopg.Connection, text: str) -> None:
 
 FIRST_TIMED_BATCH = 1000  # rows in the first batch when batches are sized by time
 SMALLEST_TIMED_BATCH = 100
+# A batch sized to last S seconds is cancelled after this many times S (statement_timeout; its
+# row locks go with it, nothing was copied) and tried again with a quarter of the rows; at the
+# smallest size it runs without a timeout, so the backfill always gets on.
+TIMED_BATCH_CANCEL_AFTER = 4
 
 
 def next_batch_size(rows: int, seconds: float, target: float, largest: int) -> int:
@@ -507,8 +516,10 @@ def run_backfill(
     """Copy every online table's rows, one transaction per batch, resuming after the last key
     copied. LIMIT_BATCHES stops early (verify interleaves a workload with the backfill).
     BATCH_SECONDS: each batch is sized from the previous one's rate to last about that long,
-    BATCH_SIZE rows at most (a batch's row locks make a concurrent DELETE or key UPDATE of its
-    rows wait for its COMMIT: time bounds that wait, rows do not)."""
+    BATCH_SIZE rows at most, and cancelled (rolled back, nothing copied) when it runs
+    TIMED_BATCH_CANCEL_AFTER times longer, then tried again smaller (a batch's row locks make a
+    concurrent DELETE or key UPDATE of its rows wait for its COMMIT: time bounds that wait, rows
+    do not)."""
     statements = backfill_statements(text)
     prepare_backfill(conn, text)
     results = []
@@ -516,13 +527,28 @@ def run_backfill(
     for start, batch in statements.tables:
         table, after, upto, remaining = client.execute(f"EXECUTE {start}").fetchone()
         started = time.perf_counter()
-        copied = read = batches = retries = 0
+        copied = read = batches = retries = cancelled = 0
         longest = 0.0
         size = batch_size if batch_seconds is None else min(batch_size, FIRST_TIMED_BATCH)
         with _progress(progress, table, int(remaining)) as bar:
             while limit_batches is None or batches < limit_batches:
                 batch_started = time.perf_counter()
-                row, tries = _batch(conn, client, batch, (after, upto, size), retry, say)
+                try:
+                    with _batch_timeout(conn, batch_seconds, size):
+                        row, tries = _batch(
+                            conn,
+                            client,
+                            batch,
+                            (after, upto, size),
+                            retry,
+                            say,
+                            timed=batch_seconds is not None,
+                        )
+                except psycopg.errors.QueryCanceled:
+                    interrupt.raise_if_interrupted()  # Ctrl-C, not the batch's timeout
+                    cancelled += 1
+                    size = max(SMALLEST_TIMED_BATCH, size // 4)
+                    continue
                 elapsed = time.perf_counter() - batch_started
                 retries += tries
                 new_after, rows_read, rows_copied = row
@@ -548,6 +574,7 @@ def run_backfill(
                 "rows_copied": copied,
                 "batches": batches,
                 "longest_batch_seconds": round(longest, 3),
+                **({"batches_cancelled": cancelled} if batch_seconds is not None else {}),
                 "retries": retries,
                 "seconds": round(seconds, 3),
             }
@@ -562,6 +589,8 @@ def _batch(
     params: tuple[Any, Any, int],
     retry: Retry,
     say: Say,
+    *,
+    timed: bool = False,
 ) -> tuple[tuple[Any, int, int], int]:
     def attempt() -> tuple[Any, int, int]:
         row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
@@ -576,7 +605,27 @@ def _batch(
         gave_up="{name}: {message} after {attempts} attempts; the batches before it are kept: "
         "rerun to resume",
         retrying="backfill: {message}, retrying in {delay:.1f} s",
+        passing=(psycopg.errors.QueryCanceled,) if timed else (),
     )
+
+
+@contextmanager
+def _batch_timeout(
+    conn: psycopg.Connection, batch_seconds: float | None, size: int
+) -> Iterator[None]:
+    """The session's statement_timeout for one timed batch: TIMED_BATCH_CANCEL_AFTER times
+    BATCH_SECONDS, none at the smallest size; the session's own setting is restored after."""
+    if batch_seconds is None:
+        yield
+        return
+    limit = 0 if size <= SMALLEST_TIMED_BATCH else TIMED_BATCH_CANCEL_AFTER * batch_seconds
+    before = conn.execute("SELECT current_setting('statement_timeout')").fetchone()[0]
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{round(limit * 1000)}ms",))
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (before,))
 
 
 @contextmanager

@@ -771,7 +771,8 @@ def rollback(spec: Path | None, supabase: bool, sandbox_config: Any) -> None:
     "--batch-seconds",
     type=click.FloatRange(0, min_open=True),
     help="Size each backfill batch to last about this long, from the previous batch's rate "
-    "(--batch-size rows at most): bounds how long a writer deleting a row, or changing its key, "
+    "(--batch-size rows at most), and cancel a batch that runs 4 times longer (nothing copied; "
+    "tried again with fewer rows): bounds how long a writer deleting a row, or changing its key, "
     "waits for the batch that holds it. Default: fixed --batch-size batches.",
 )
 @click.option(

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from psycopg.conninfo import make_conninfo
 
-from migverify.apply import next_batch_size
+from migverify.apply import Retry, next_batch_size, run_backfill
 from migverify.cli import cli
 from migverify.sqlload import load_sql_files
 
@@ -288,6 +288,42 @@ def test_batches_sized_by_time_shrink_below_and_grow_up_to_the_batch_size(projec
         20600,
         20600,
     )
+
+
+def test_a_timed_batch_held_up_is_cancelled_and_retried_smaller(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 5000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    holder = psycopg.connect(database)  # FOR UPDATE conflicts with the batch's FOR KEY SHARE
+    holder.execute("SELECT FROM real_tweet_metrics WHERE id = 1 FOR UPDATE")
+    release = threading.Timer(6.0, holder.rollback)
+    release.start()
+    try:  # 0.05 s per batch: cancelled after 0.2 s, 1,000 -> 250 -> 100 rows, then untimed
+        result = _apply(
+            project, database, "--phase", "backfill", "--batch-seconds", "0.05", "--format", "json"
+        )
+    finally:
+        release.join()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    tables = {t["table"]: t for t in json.loads(result.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["batches_cancelled"] == 2
+    assert tables["real_tweet_metrics"]["rows_copied"] == 5600
+    assert tables["posted_decisions"]["batches_cancelled"] == 0
+    # Through the driver on a session of its own: its statement_timeout is given back.
+    assert _apply(project, database, "--rollback", "--phase", "backfill").returncode == 0
+    text = (project / "migrations" / "online" / "backfill.sql").read_text()
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '7s'")
+        tables = run_backfill(conn, text, 50000, Retry(), lambda m: None, batch_seconds=0.05)
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("7s",)
+    assert sum(t["rows_copied"] for t in tables) == 300 + 5600
+    assert _apply(project, database, "--phase", "switch").returncode == 0
 
 
 def test_next_batch_size_aims_at_the_time_within_its_bounds():
