@@ -534,18 +534,18 @@ def run_backfill(
             while limit_batches is None or batches < limit_batches:
                 batch_started = time.perf_counter()
                 try:
-                    with _batch_timeout(conn, batch_seconds, size):
-                        row, tries = _batch(
-                            conn,
-                            client,
-                            batch,
-                            (after, upto, size),
-                            retry,
-                            say,
-                            timed=batch_seconds is not None,
-                        )
+                    row, tries = _batch(
+                        conn,
+                        client,
+                        batch,
+                        (after, upto, size),
+                        retry,
+                        say,
+                        timeout=_batch_timeout(batch_seconds, size),
+                    )
                 except psycopg.errors.QueryCanceled:
                     interrupt.raise_if_interrupted()  # Ctrl-C, not the batch's timeout
+                    prepare_backfill(conn, text)  # in case a ROLLBACK deallocated them
                     cancelled += 1
                     size = max(SMALLEST_TIMED_BATCH, size // 4)
                     continue
@@ -590,10 +590,22 @@ def _batch(
     retry: Retry,
     say: Say,
     *,
-    timed: bool = False,
+    timeout: str | None = None,
 ) -> tuple[tuple[Any, int, int], int]:
+    """One batch: its own transaction (autocommit), or with TIMEOUT an explicit one whose
+    statement_timeout it is (SET LOCAL: gone with the COMMIT or ROLLBACK, whatever happens)."""
+
     def attempt() -> tuple[Any, int, int]:
-        row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
+        if timeout is None:
+            row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
+        else:
+            with conn.transaction():
+                conn.execute(  # never prepared by psycopg: its DEALLOCATE ALL after a ROLLBACK
+                    "SELECT set_config('statement_timeout', %s, true)",  # would take ours too
+                    (timeout,),
+                    prepare=False,
+                )
+                row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
         return row[0], int(row[1]), int(row[2])
 
     return _retrying(
@@ -605,27 +617,18 @@ def _batch(
         gave_up="{name}: {message} after {attempts} attempts; the batches before it are kept: "
         "rerun to resume",
         retrying="backfill: {message}, retrying in {delay:.1f} s",
-        passing=(psycopg.errors.QueryCanceled,) if timed else (),
+        passing=(psycopg.errors.QueryCanceled,) if timeout is not None else (),
     )
 
 
-@contextmanager
-def _batch_timeout(
-    conn: psycopg.Connection, batch_seconds: float | None, size: int
-) -> Iterator[None]:
-    """The session's statement_timeout for one timed batch: TIMED_BATCH_CANCEL_AFTER times
-    BATCH_SECONDS, none at the smallest size; the session's own setting is restored after."""
+def _batch_timeout(batch_seconds: float | None, size: int) -> str | None:
+    """The statement_timeout of a batch of SIZE rows sized to last BATCH_SECONDS:
+    TIMED_BATCH_CANCEL_AFTER times that, none ("0") at the smallest size; None: not timed."""
     if batch_seconds is None:
-        yield
-        return
-    limit = 0 if size <= SMALLEST_TIMED_BATCH else TIMED_BATCH_CANCEL_AFTER * batch_seconds
-    before = conn.execute("SELECT current_setting('statement_timeout')").fetchone()[0]
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{round(limit * 1000)}ms",))
-    try:
-        yield
-    finally:
-        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            conn.execute("SELECT set_config('statement_timeout', %s, false)", (before,))
+        return None
+    if size <= SMALLEST_TIMED_BATCH:
+        return "0"
+    return f"{max(1, round(TIMED_BATCH_CANCEL_AFTER * batch_seconds * 1000))}ms"
 
 
 @contextmanager
