@@ -548,12 +548,16 @@ def online_run(
     stats = [ClientStats() for _ in range(5 if with_deleter else 4)]
     global _STALLS
     _STALLS = stalls
-    threads = [threading.Thread(target=reader, args=(db.dsn, "reader", stop, stats[0]))] + [
-        threading.Thread(target=client, args=(db.dsn, f"writer{n}", stop, stats[n]))
+    threads = [  # daemons: a failed phase must not leave the process waiting for them
+        threading.Thread(target=reader, args=(db.dsn, "reader", stop, stats[0]), daemon=True)
+    ] + [
+        threading.Thread(target=client, args=(db.dsn, f"writer{n}", stop, stats[n]), daemon=True)
         for n in (1, 2, 3)
     ]
     if with_deleter:
-        threads.append(threading.Thread(target=deleter, args=(db.dsn, rows, stop, stats[4])))
+        threads.append(
+            threading.Thread(target=deleter, args=(db.dsn, rows, stop, stats[4]), daemon=True)
+        )
     load_before = _load()
     machine = Machine().__enter__()
     monitor = Monitor(db.dsn).__enter__()
