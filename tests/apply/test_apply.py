@@ -326,6 +326,41 @@ def test_a_timed_batch_held_up_is_cancelled_and_retried_smaller(project, databas
     assert _apply(project, database, "--phase", "switch").returncode == 0
 
 
+def test_interrupted_timed_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 20000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
+        + ["--phase", "backfill", "--batch-size", "500", "--batch-seconds", "0.05"]
+        + ["--throttle", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")[0] < 2000:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    (copied,) = _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")
+    rerun = _apply(project, database, "--phase", "backfill", "--batch-seconds", "0.05")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{20600 - copied:,} rows copied" in rerun.stdout
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
+        20600,
+        20600,
+    )
+
+
 def test_next_batch_size_aims_at_the_time_within_its_bounds():
     assert next_batch_size(1000, 0.5, 0.25, 50000) == 500  # half the time, half the rows
     assert next_batch_size(1000, 0.01, 0.25, 50000) == 2000  # at most twice the last
