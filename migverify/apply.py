@@ -20,11 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from pglast import ast, parse_sql
 
+from migverify import interrupt
 from migverify.errors import InputError, MigverifyError
 from migverify.spec import Spec
 from migverify.sqlload import read_script, split_script
@@ -46,6 +47,7 @@ SCRIPTS = {
 STATE_SCRIPT = "online/state.sql"
 STATE_ERROR = "MVST0"  # raised by the phases' own checks: the database is not ready for them
 RETRYABLE = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
+T = TypeVar("T")
 
 
 class StateError(InputError):
@@ -217,6 +219,7 @@ class ApplyRequest:
     dry_run: bool = False
     batch_size: int | None = None  # default: [generate] batch_size
     throttle: float = 0.0  # seconds to sleep between backfill batches
+    batch_seconds: float | None = None  # batches sized to last about this long (batch_size: most)
     retry: Retry = field(default_factory=Retry)
 
 
@@ -259,6 +262,7 @@ def apply(
                     say,
                     throttle=request.throttle,
                     progress=progress,
+                    batch_seconds=request.batch_seconds,
                 )
                 result.retries = sum(t["retries"] for t in result.tables)
             else:
@@ -291,9 +295,14 @@ def _dry_run(scripts: dict[str, str], steps: Sequence[str], request: ApplyReques
         parts.append(f"-- migverify apply would run {name} ({step})")
         if step == "backfill":
             size = request.batch_size or request.spec.batch_size
+            rows = (
+                str(size)
+                if request.batch_seconds is None
+                else f"<rows: about {request.batch_seconds:g} s worth, at most {size}>"
+            )
             parts.append(
                 f"-- prepared, then per table: EXECUTE migverify_backfill_start_N; then "
-                f"EXECUTE migverify_backfill_batch_N(<after>, <upto>, {size}) per batch, one "
+                f"EXECUTE migverify_backfill_batch_N(<after>, <upto>, {rows}) per batch, one "
                 "transaction each, until a batch reads no row"
             )
         parts.append(scripts[name].rstrip("\n"))
@@ -364,25 +373,62 @@ def run_script(
 def _with_retries(
     conn: psycopg.Connection, statements: Sequence[str], retry: Retry, say: Say, name: str
 ) -> int:
-    delays = retry.delays()
-    retries = 0
+    def attempt() -> None:
+        with conn.transaction():
+            for statement in statements:
+                execute(conn, statement)
+
+    _, retries = _retrying(
+        conn,
+        attempt,
+        retry,
+        say,
+        name,
+        gave_up="{name}: {reason} after {attempts} attempts ({message}); nothing was changed: "
+        "try again later",
+        retrying="{name}: {reason}, retrying in {delay:.1f} s",
+    )
+    return retries
+
+
+def _retrying(
+    conn: psycopg.Connection,
+    attempt: Callable[[], T],
+    retry: Retry,
+    say: Say,
+    name: str,
+    *,
+    gave_up: str,
+    retrying: str,
+    passing: tuple[type[Exception], ...] = (),
+) -> tuple[T, int]:
+    """ATTEMPT's result and the number of retries: ATTEMPT again after a backoff when a lock
+    timed out or a deadlock ended it, at most RETRY.attempts times. The two messages are format
+    strings with {name}, {reason} (lock timeout | deadlock), {message} (the server's),
+    {attempts} and, for RETRYING (said before each retry), {delay}; GAVE_UP is the LockError's.
+    Inside a caller's transaction (aborted by the error) nothing is retried. PASSING: errors
+    raised as they are, for the caller to handle."""
+    delays, retries = retry.delays(), 0
     while True:
         try:
-            with conn.transaction():
-                for statement in statements:
-                    execute(conn, statement)
-            return retries
+            return attempt(), retries
         except RETRYABLE as error:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                raise _error(error, name) from None  # inside a caller's transaction
+            fields = {
+                "name": name,
+                "reason": "lock timeout" if error.sqlstate == "55P03" else "deadlock",
+                "message": error.diag.message_primary,
+                "attempts": retry.attempts,
+            }
             delay = next(delays, None)
-            reason = "lock timeout" if error.sqlstate == "55P03" else "deadlock"
             if delay is None:
-                raise LockError(
-                    f"{name}: {reason} after {retry.attempts} attempts "
-                    f"({error.diag.message_primary}); nothing was changed: try again later"
-                ) from None
+                raise LockError(gave_up.format(**fields)) from None
             retries += 1
-            say(f"{name}: {reason}, retrying in {delay:.1f} s")
+            say(retrying.format(delay=delay, **fields))
             time.sleep(delay)
+        except passing:
+            raise
         except psycopg.Error as error:
             raise _error(error, name) from None
 
@@ -438,6 +484,23 @@ def prepare_backfill(conn: psycopg.Connection, text: str) -> None:
             execute(conn, prepare)
 
 
+FIRST_TIMED_BATCH = 1000  # rows in the first batch when batches are sized by time
+SMALLEST_TIMED_BATCH = 100
+# A batch sized to last S seconds is cancelled after this many times S (statement_timeout; its
+# row locks go with it, nothing was copied) and tried again with a quarter of the rows; at the
+# smallest size it runs without a timeout, so the backfill always gets on.
+TIMED_BATCH_CANCEL_AFTER = 4
+
+
+def next_batch_size(rows: int, seconds: float, target: float, largest: int) -> int:
+    """The rows of the next batch when batches should last about TARGET seconds: the last
+    batch's rate (ROWS in SECONDS) times TARGET, at most twice the last batch (a fast batch
+    says little about a larger one), never more than LARGEST nor fewer than
+    SMALLEST_TIMED_BATCH."""
+    size = int(rows * target / seconds) if seconds > 0 else 2 * rows
+    return max(min(SMALLEST_TIMED_BATCH, largest), min(largest, 2 * max(rows, 1), size))
+
+
 def run_backfill(
     conn: psycopg.Connection,
     text: str,
@@ -448,9 +511,15 @@ def run_backfill(
     throttle: float = 0.0,
     progress: ProgressFactory | None = None,
     limit_batches: int | None = None,
+    batch_seconds: float | None = None,
 ) -> list[dict[str, Any]]:
     """Copy every online table's rows, one transaction per batch, resuming after the last key
-    copied. LIMIT_BATCHES stops early (verify interleaves a workload with the backfill)."""
+    copied. LIMIT_BATCHES stops early (verify interleaves a workload with the backfill).
+    BATCH_SECONDS: each batch is sized from the previous one's rate to last about that long,
+    BATCH_SIZE rows at most, and cancelled (rolled back, nothing copied) when it runs
+    TIMED_BATCH_CANCEL_AFTER times longer, then tried again smaller (a batch's row locks make a
+    concurrent DELETE or key UPDATE of its rows wait for its COMMIT: time bounds that wait, rows
+    do not)."""
     statements = backfill_statements(text)
     prepare_backfill(conn, text)
     results = []
@@ -458,10 +527,29 @@ def run_backfill(
     for start, batch in statements.tables:
         table, after, upto, remaining = client.execute(f"EXECUTE {start}").fetchone()
         started = time.perf_counter()
-        copied = read = batches = retries = 0
+        copied = read = batches = retries = cancelled = 0
+        longest = 0.0
+        size = batch_size if batch_seconds is None else min(batch_size, FIRST_TIMED_BATCH)
         with _progress(progress, table, int(remaining)) as bar:
             while limit_batches is None or batches < limit_batches:
-                row, tries = _batch(conn, client, batch, (after, upto, batch_size), retry, say)
+                batch_started = time.perf_counter()
+                try:
+                    row, tries = _batch(
+                        conn,
+                        client,
+                        batch,
+                        (after, upto, size),
+                        retry,
+                        say,
+                        timeout=_batch_timeout(batch_seconds, size),
+                    )
+                except psycopg.errors.QueryCanceled:
+                    interrupt.raise_if_interrupted()  # Ctrl-C, not the batch's timeout
+                    prepare_backfill(conn, text)  # in case a ROLLBACK deallocated them
+                    cancelled += 1
+                    size = max(SMALLEST_TIMED_BATCH, size // 4)
+                    continue
+                elapsed = time.perf_counter() - batch_started
                 retries += tries
                 new_after, rows_read, rows_copied = row
                 if rows_read == 0:
@@ -472,6 +560,9 @@ def run_backfill(
                     copied + rows_copied,
                     batches + 1,
                 )
+                longest = max(longest, elapsed)
+                if batch_seconds is not None:
+                    size = next_batch_size(rows_read, elapsed, batch_seconds, batch_size)
                 bar.update(rows_read)
                 if throttle:
                     time.sleep(throttle)
@@ -482,6 +573,8 @@ def run_backfill(
                 "rows_read": read,
                 "rows_copied": copied,
                 "batches": batches,
+                "longest_batch_seconds": round(longest, 3),
+                **({"batches_cancelled": cancelled} if batch_seconds is not None else {}),
                 "retries": retries,
                 "seconds": round(seconds, 3),
             }
@@ -496,26 +589,46 @@ def _batch(
     params: tuple[Any, Any, int],
     retry: Retry,
     say: Say,
+    *,
+    timeout: str | None = None,
 ) -> tuple[tuple[Any, int, int], int]:
-    delays, retries = retry.delays(), 0
-    while True:
-        try:
+    """One batch: its own transaction (autocommit), or with TIMEOUT an explicit one whose
+    statement_timeout it is (SET LOCAL: gone with the COMMIT or ROLLBACK, whatever happens)."""
+
+    def attempt() -> tuple[Any, int, int]:
+        if timeout is None:
             row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
-            return (row[0], int(row[1]), int(row[2])), retries
-        except RETRYABLE as error:
-            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
-                raise _error(error, SCRIPTS["backfill"]) from None  # inside a caller's transaction
-            delay = next(delays, None)
-            if delay is None:
-                raise LockError(
-                    f"{SCRIPTS['backfill']}: {error.diag.message_primary} after "
-                    f"{retry.attempts} attempts; the batches before it are kept: rerun to resume"
-                ) from None
-            retries += 1
-            say(f"backfill: {error.diag.message_primary}, retrying in {delay:.1f} s")
-            time.sleep(delay)
-        except psycopg.Error as error:
-            raise _error(error, SCRIPTS["backfill"]) from None
+        else:
+            with conn.transaction():
+                conn.execute(  # never prepared by psycopg: its DEALLOCATE ALL after a ROLLBACK
+                    "SELECT set_config('statement_timeout', %s, true)",  # would take ours too
+                    (timeout,),
+                    prepare=False,
+                )
+                row = client.execute(f"EXECUTE {batch}(%s, %s, %s)", params).fetchone()
+        return row[0], int(row[1]), int(row[2])
+
+    return _retrying(
+        conn,
+        attempt,
+        retry,
+        say,
+        SCRIPTS["backfill"],
+        gave_up="{name}: {message} after {attempts} attempts; the batches before it are kept: "
+        "rerun to resume",
+        retrying="backfill: {message}, retrying in {delay:.1f} s",
+        passing=(psycopg.errors.QueryCanceled,) if timeout is not None else (),
+    )
+
+
+def _batch_timeout(batch_seconds: float | None, size: int) -> str | None:
+    """The statement_timeout of a batch of SIZE rows sized to last BATCH_SECONDS:
+    TIMED_BATCH_CANCEL_AFTER times that, none ("0") at the smallest size; None: not timed."""
+    if batch_seconds is None:
+        return None
+    if size <= SMALLEST_TIMED_BATCH:
+        return "0"
+    return f"{max(1, round(TIMED_BATCH_CANCEL_AFTER * batch_seconds * 1000))}ms"
 
 
 @contextmanager

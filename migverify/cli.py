@@ -768,6 +768,14 @@ def rollback(spec: Path | None, supabase: bool, sandbox_config: Any) -> None:
     help="Rows per backfill batch (default: [generate] batch_size).",
 )
 @click.option(
+    "--batch-seconds",
+    type=click.FloatRange(0, min_open=True),
+    help="Size each backfill batch to last about this long, from the previous batch's rate "
+    "(--batch-size rows at most), and cancel a batch that runs 4 times longer (nothing copied; "
+    "tried again with fewer rows): bounds how long a writer deleting a row, or changing its key, "
+    "waits for the batch that holds it. Default: fixed --batch-size batches.",
+)
+@click.option(
     "--throttle",
     type=click.FloatRange(0),
     default=0.0,
@@ -792,6 +800,7 @@ def apply(
     rollback: bool,
     dry_run: bool,
     batch_size: int | None,
+    batch_seconds: float | None,
     throttle: float,
     retries: int,
     fmt: str,
@@ -825,6 +834,7 @@ def apply(
         rollback=rollback,
         dry_run=dry_run,
         batch_size=batch_size,
+        batch_seconds=batch_seconds,
         throttle=throttle,
         retry=Retry(attempts=retries),
     )

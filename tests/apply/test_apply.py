@@ -18,7 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
+from psycopg.conninfo import make_conninfo
 
+from migverify.apply import Retry, next_batch_size, run_backfill
 from migverify.cli import cli
 from migverify.sqlload import load_sql_files
 
@@ -122,6 +124,24 @@ def test_each_phase_alone_and_refusals_name_the_state(project, database):
     assert nothing.returncode == 2 and "nothing to roll back" in nothing.stderr
 
 
+def test_a_refused_switch_runs_nothing_not_even_its_analyze(project, database):
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    with psycopg.connect(database, autocommit=True) as conn:  # the sync trigger copies 10 rows
+        conn.execute("UPDATE posted_decisions SET topic = topic WHERE id <= 10")
+    analyzed = (
+        "SELECT analyze_count FROM pg_stat_user_tables "
+        "WHERE relid = 'posted_tweets_comprehensive'::regclass"
+    )
+    early = _apply(project, database, "--phase", "switch")
+    assert early.returncode == 2, early.stderr
+    assert "posted_decisions has 300 rows, posted_tweets_comprehensive 10 of them" in early.stderr
+    assert _one(database, analyzed) == (0,)  # ANALYZE comes after the checks
+    assert _apply(project, database, "--phase", "backfill").returncode == 0
+    done = _apply(project, database, "--phase", "switch")
+    assert done.returncode == 0, done.stderr
+    assert _one(database, analyzed) == (1,)  # and still runs when the switch goes ahead
+
+
 def test_dry_run_prints_the_sql_and_changes_nothing(project, database):
     result = _apply(project, database, "--dry-run")
     assert result.returncode == 0, result.stderr
@@ -172,6 +192,27 @@ def test_a_lock_never_had_fails_with_nothing_changed(project, database):
     assert _states(database) == ("r", 4)
 
 
+def test_a_backfill_batch_whose_rows_stay_locked_is_retried_then_given_up(project, database):
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    impatient = make_conninfo(database, options="-c lock_timeout=100ms")
+    with psycopg.connect(database) as holder:  # FOR UPDATE conflicts with the FOR KEY SHARE
+        holder.execute("SELECT FROM real_tweet_metrics WHERE id = 1 FOR UPDATE")
+        result = _apply(project, impatient, "--phase", "backfill", "--retries", "2")
+        holder.rollback()
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert (
+        "migverify: backfill: canceling statement due to lock timeout, retrying in 0.2 s" in lines
+    )
+    assert lines[-1] == (
+        "migverify: error: online/backfill.sql: canceling statement due to lock timeout after 2 "
+        "attempts; the batches before it are kept: rerun to resume"
+    )
+    # posted_decisions was copied before, real_tweet_metrics not: a rerun resumes there.
+    assert _one(database, "SELECT count(*) FROM posted_tweets_comprehensive") == (300,)
+    assert _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive") == (0,)
+
+
 def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(
@@ -209,6 +250,124 @@ def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, 
         20600,
         20600,
     )
+
+
+def test_batches_sized_by_time_shrink_below_and_grow_up_to_the_batch_size(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 20000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    dry = _apply(project, database, "--dry-run", "--batch-seconds", "0.5")
+    assert (
+        "EXECUTE migverify_backfill_batch_N(<after>, <upto>, <rows: about 0.5 s worth, at most 50000>)"
+        in dry.stdout
+    )
+    # 1 ms per batch cannot be had: batches stay small (one batch of 50,000 rows without it).
+    quick = _apply(
+        project, database, "--phase", "backfill", "--batch-seconds", "0.001", "--format", "json"
+    )
+    assert quick.returncode == 0, quick.stderr
+    tables = {t["table"]: t for t in json.loads(quick.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["rows_copied"] == 20600
+    assert tables["real_tweet_metrics"]["batches"] >= 20  # at most 1,000 rows each
+    assert _apply(project, database, "--rollback", "--phase", "backfill").returncode == 0
+    # 100 s per batch: sizes double from 1,000 (1k, 2k, 4k, 8k, then the last 5,600 rows).
+    slow = _apply(
+        project, database, "--phase", "backfill", "--batch-seconds", "100", "--format", "json"
+    )
+    assert slow.returncode == 0, slow.stderr
+    tables = {t["table"]: t for t in json.loads(slow.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["batches"] == 5
+    assert tables["posted_decisions"]["batches"] == 1  # 300 rows
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
+        20600,
+        20600,
+    )
+
+
+def test_a_timed_batch_held_up_is_cancelled_and_retried_smaller(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 5000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    holder = psycopg.connect(database)  # FOR UPDATE conflicts with the batch's FOR KEY SHARE
+    holder.execute("SELECT FROM real_tweet_metrics WHERE id = 1 FOR UPDATE")
+    release = threading.Timer(6.0, holder.rollback)
+    release.start()
+    try:  # 0.05 s per batch: cancelled after 0.2 s, 1,000 -> 250 -> 100 rows, then untimed
+        result = _apply(
+            project, database, "--phase", "backfill", "--batch-seconds", "0.05", "--format", "json"
+        )
+    finally:
+        release.join()
+        holder.close()
+    assert result.returncode == 0, result.stderr
+    tables = {t["table"]: t for t in json.loads(result.stdout)["steps"][0]["tables"]}
+    assert tables["real_tweet_metrics"]["batches_cancelled"] == 2
+    assert tables["real_tweet_metrics"]["rows_copied"] == 5600
+    assert tables["posted_decisions"]["batches_cancelled"] == 0
+    # Through the driver on a session of its own: its statement_timeout is given back.
+    assert _apply(project, database, "--rollback", "--phase", "backfill").returncode == 0
+    text = (project / "migrations" / "online" / "backfill.sql").read_text()
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("SET statement_timeout = '7s'")
+        tables = run_backfill(conn, text, 50000, Retry(), lambda m: None, batch_seconds=0.05)
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("7s",)
+    assert sum(t["rows_copied"] for t in tables) == 300 + 5600
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+
+
+def test_interrupted_timed_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 20000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
+        + ["--phase", "backfill", "--batch-size", "500", "--batch-seconds", "0.05"]
+        + ["--throttle", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")[0] < 2000:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    (copied,) = _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")
+    rerun = _apply(project, database, "--phase", "backfill", "--batch-seconds", "0.05")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{20600 - copied:,} rows copied" in rerun.stdout
+    assert _apply(project, database, "--phase", "switch").returncode == 0
+    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
+        20600,
+        20600,
+    )
+
+
+def test_next_batch_size_aims_at_the_time_within_its_bounds():
+    assert next_batch_size(1000, 0.5, 0.25, 50000) == 500  # half the time, half the rows
+    assert next_batch_size(1000, 0.01, 0.25, 50000) == 2000  # at most twice the last
+    assert next_batch_size(40000, 0.1, 0.25, 50000) == 50000  # never above the batch size
+    assert next_batch_size(1000, 30.0, 0.25, 50000) == 100  # a stalled batch: not below 100
+    assert next_batch_size(10, 30.0, 0.25, 50) == 50  # unless the batch size is smaller
+    assert next_batch_size(1000, 0.0, 0.25, 50000) == 2000
 
 
 def test_writers_on_the_legacy_names_lose_nothing_across_every_phase(project, database):
