@@ -286,6 +286,38 @@ class _Query:
     uses: list[Use] = field(default_factory=list)
 
 
+# Every method or property name that can make a chain knex's (a table, a join, a method only a
+# builder has or one that follows a builder call, a handle property, a schema call).
+CHAIN_NAMES = frozenset(
+    TABLE_METHODS | JOIN_METHODS | AFTER_BUILDER | BEFORE_TABLE | KNEX_ONLY | HANDLE_PROPS
+    | SCHEMA_METHODS | {"schema"}
+)  # fmt: skip
+
+
+def may_be_knex(chain: Chain, source: Source, handles: Handles) -> bool:
+    """False when `knex_uses` can only find nothing in CHAIN: it names no knex method or
+    handle (CHAIN_NAMES, a handle or Knex-typed field found in the file), its root is not a
+    handle, and no call is called again (`db()('t')`, whose callee is only looked at by
+    HANDLE_LIKE). Cheaper than building the query, and most chains of a file (`useState(x)`,
+    `api.get(url)`) are not knex's."""
+    root = chain.root
+    if root.type == "identifier":
+        name = source.text(root)
+        if name in handles.names or name in WEAK_HANDLE_NAMES:
+            return True
+    called = False
+    for link in chain.links:
+        if link.name is None:
+            if called:
+                return True
+            called = True
+        else:
+            called = False
+            if link.name in CHAIN_NAMES or link.name in handles.fields:
+                return True
+    return False
+
+
 def knex_uses(
     chain: Chain,
     source: Source,
