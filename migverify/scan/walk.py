@@ -31,8 +31,11 @@ Matcher = Callable[[str], bool]  # a path relative to a .gitignore's directory: 
 # A file without any table name may still hold a dynamic reference: a query-builder call with a
 # computed table followed by an operation, e.g. `.from(tableName).select(…)`, `.table(t).insert(…)`,
 # `this.db(this.tableName).where(…)`, `knex(name).first()`, `db()(table).del()`.
+# Possessive (`*+`): what the name and the spaces around it take is never given back (no
+# other way to match exists), so a call that is not one (`Array.from(a.b.c as T[])`) fails at
+# once instead of backtracking through the name.
 _OPERATION = (
-    rb"\(\s*[A-Za-z_$][\w$.]*\s*\)\s*\.\s*"
+    rb"\(\s*+[A-Za-z_$][\w$.]*+\s*+\)\s*+\.\s*+"
     rb"(?:select|insert|update|delete|upsert|del|where\w*|first|pluck|count|increment|decrement"
     rb"|truncate|returning|onConflict|\w*[jJ]oin)\b"
 )
