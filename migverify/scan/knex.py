@@ -294,28 +294,23 @@ CHAIN_NAMES = frozenset(
 )  # fmt: skip
 
 
-def may_be_knex(chain: Chain, source: Source, handles: Handles) -> bool:
-    """False when `knex_uses` can only find nothing in CHAIN: it names no knex method or
-    handle (CHAIN_NAMES, a handle or Knex-typed field found in the file), its root is not a
-    handle, and no call is called again (`db()('t')`, whose callee is only looked at by
-    HANDLE_LIKE). Cheaper than building the query, and most chains of a file (`useState(x)`,
-    `api.get(url)`) are not knex's."""
-    root = chain.root
-    if root.type == "identifier":
-        name = source.text(root)
-        if name in handles.names or name in WEAK_HANDLE_NAMES:
-            return True
-    called = False
-    for link in chain.links:
-        if link.name is None:
-            if called:
-                return True
-            called = True
-        else:
-            called = False
-            if link.name in CHAIN_NAMES or link.name in handles.fields:
-                return True
-    return False
+def may_be_knex(chain: Chain, names: set[str | None], handles: Handles) -> bool:
+    """False when `knex_uses` can only find nothing in CHAIN (NAMES: `chain_names`): it names
+    no knex method or handle (CHAIN_NAMES, a handle or Knex-typed field found in the file, as a
+    link or as its root), and no call is called again (`db()('t')`, whose callee is only looked
+    at by HANDLE_LIKE). Cheaper than building the query, and most chains of a file
+    (`useState(x)`, `api.get(url)`) are not knex's."""
+    if not (
+        names.isdisjoint(CHAIN_NAMES)
+        and names.isdisjoint(handles.names)
+        and names.isdisjoint(handles.fields)
+    ):
+        return True
+    links = chain.links
+    return any(
+        links[index].name is None and links[index - 1].name is None
+        for index in range(1, len(links))
+    )
 
 
 def knex_uses(

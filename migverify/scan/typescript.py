@@ -9,7 +9,15 @@ from functools import cache
 from tree_sitter import Language, Node, Parser
 
 from migverify.scan.bindings import JAVASCRIPT, Bindings
-from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
+from migverify.scan.chains import (
+    Chain,
+    Grammar,
+    Use,
+    binding_of,
+    chain_names,
+    chains_in,
+    extend_by_variables,
+)
 from migverify.scan.drizzle import drizzle_declarations, drizzle_uses
 from migverify.scan.found import Found
 from migverify.scan.knex import find_handles, knex_uses, may_be_knex, report_knex
@@ -74,11 +82,12 @@ def scan_typescript(
     chains = chains_in(tree, source, GRAMMAR)
     orm = _orm(tree, source, models, found, matcher, bindings) if models else None
     uses: list[Use] = []
-    for chain in chains:
+    names = [chain_names(chain, source) for chain in chains]
+    for chain, named in zip(chains, names, strict=True):
         if orm is not None and orm(chain):
             continue  # a use of an ORM model
-        knex = may_be_knex(chain, source, handles)
-        if not knex and not _names(chain, SUPABASE_NAMES, source):
+        knex = may_be_knex(chain, named, handles)
+        if not knex and named.isdisjoint(SUPABASE_NAMES):
             continue  # neither a knex nor a supabase-js chain: no use to find
         binding = binding_of(chain, source, GRAMMAR)
         found_uses = knex_uses(chain, source, matcher, bindings, handles, binding) if knex else None
@@ -88,23 +97,13 @@ def scan_typescript(
     extend_by_variables(uses, chains, source)
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
-    for chain in chains:
-        if _names(chain, SQL_CALLS, source):
+    for chain, named in zip(chains, names, strict=True):
+        if not named.isdisjoint(SQL_CALLS):  # a chain naming no SQL function holds no SQL call
             _sql_calls(chain, found, matcher, bindings)
     return found
 
 
 SUPABASE_NAMES = frozenset(TABLE_METHODS["supabase-js"])  # `.from('t')`
-
-
-def _names(chain: Chain, names: frozenset[str] | set[str], source: Source) -> bool:
-    """Does CHAIN name one of NAMES (as a method or property, or as its root identifier)? A
-    chain that names no SQL function holds no SQL call, one without `.from` no supabase-js
-    table."""
-    root = chain.root
-    if root.type == "identifier" and source.text(root) in names:
-        return True
-    return any(link.name in names for link in chain.links)
 
 
 def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: Bindings):
