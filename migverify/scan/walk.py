@@ -334,23 +334,38 @@ def read_directory(
     # A read shorter than BOUND holds the whole file, and the file is within the size limit.
     bound = min(_READ_BOUND, max_bytes + 1) if max_bytes else _READ_BOUND
     kept: list[tuple[str, bytes | None, str | None]] = []
+    prefix = "" if label_of == "." else f"{label_of}/"
+    within = "" if dir_fd is not None else f"{directory}/"
+    scan, hints = prefilter.scan, prefilter.hints
     try:
         for name in names:
-            path = name if dir_fd is not None else f"{directory}/{name}"
-            data = None if name in special else _read_regular(path, dir_fd, bound)
+            data = None
+            if name not in special:  # one bounded read (inline: a call per file costs)
+                try:
+                    fd = os.open(within + name, _READ_FLAGS, dir_fd=dir_fd)
+                except OSError:
+                    pass
+                else:
+                    try:
+                        data = os.read(fd, bound)
+                    except OSError:
+                        pass
+                    finally:
+                        os.close(fd)
+                    if data is not None and len(data) >= bound:
+                        data = None
             if data is None:
-                label = name if label_of == "." else f"{label_of}/{name}"
-                data, reason = read_candidate(path, prefilter, max_bytes, label, dir_fd)
+                label = prefix + name
+                data, reason = read_candidate(within + name, prefilter, max_bytes, label, dir_fd)
                 if data is not None or reason is not None:
                     kept.append((label, data, reason))
-            elif data.find(b"\0", 0, 8192) >= 0:  # no copy of the first 8 KB
-                kept.append((name if label_of == "." else f"{label_of}/{name}", None, _BINARY))
-            elif name.endswith(_NAMED) and prefilter.hints:
-                label = name if label_of == "." else f"{label_of}/{name}"
-                if prefilter(data, label):
-                    kept.append((label, data, None))
-            elif prefilter.scan(data, name.endswith(".py")):
-                kept.append((name if label_of == "." else f"{label_of}/{name}", data, None))
+            elif b"\0" in data if len(data) <= 8192 else data.find(b"\0", 0, 8192) >= 0:
+                kept.append((prefix + name, None, _BINARY))  # a NUL in the first 8 KB
+            elif name.endswith(_NAMED):  # the prefilter needs the label (Django's models)
+                if prefilter(data, prefix + name) if hints else scan(data, name.endswith(".py")):
+                    kept.append((prefix + name, data, None))
+            elif scan(data):
+                kept.append((prefix + name, data, None))
     finally:
         if dir_fd is not None:
             os.close(dir_fd)
@@ -359,23 +374,7 @@ def read_directory(
 
 _READ_BOUND = 64 * 1024
 _BINARY = "binary (NUL bytes)"
-_NAMED = (".py", ".prisma")  # the prefilter needs the label: Django's models and migrations
-
-
-def _read_regular(path: str, dir_fd: int | None, bound: int) -> bytes | None:
-    """A regular file's contents when shorter than BOUND, in one read; None when there is
-    anything to look into (an error, a read that fills BOUND)."""
-    try:
-        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, bound)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return data if len(data) < bound else None
+_NAMED = (".py", ".prisma")
 
 
 def read_candidate(
