@@ -107,10 +107,11 @@ def candidate_groups(
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
         ignores: list[tuple[str, Matcher, Matcher | None]] = []
-        for directory, dirnames, filenames, special in _walk(os.fspath(root), unlistable):
+        walk = _walk(os.fspath(root), unlistable, suffixes)
+        for directory, dirnames, filenames, gitignore, special in walk:
             if ignores:
                 ignores = [entry for entry in ignores if _within(directory, entry[0])]
-            if ".gitignore" in filenames:
+            if gitignore:
                 try:
                     text = Path(directory, ".gitignore").read_text(
                         encoding="utf-8", errors="replace"
@@ -125,8 +126,8 @@ def candidate_groups(
             dirnames[:] = [
                 d for d in keep if not _outside_link(f"{directory}/{d}", real_roots, skip)
             ]
-            names = sorted(name for name in filenames if name.endswith(suffixes))
-            if names and ignores:
+            names = sorted(filenames)
+            if names and any(entry[2] is not None for entry in ignores):  # a file pattern
                 names = [n for n in names if not _ignored(f"{directory}/{n}", ignores, False)]
             if names:
                 yield directory, names, special.intersection(names) if special else _NONE
@@ -136,11 +137,12 @@ _NONE: frozenset[str] = frozenset()
 
 
 def _walk(
-    top: str, onerror: Callable[[OSError], None]
-) -> Iterator[tuple[str, list[str], list[str], frozenset[str]]]:
+    top: str, onerror: Callable[[OSError], None], suffixes: tuple[str, ...]
+) -> Iterator[tuple[str, list[str], list[str], bool, frozenset[str]]]:
     """os.walk(TOP, onerror=ONERROR) (top-down, links to directories listed among the
-    directories but not walked into, DIRNAMES edited in place by the caller), with one more
-    item: the names of the files the listing does not show as regular files (symbolic links,
+    directories but not walked into, DIRNAMES edited in place by the caller), with only the
+    files whose names end with one of SUFFIXES, whether a (non-directory) .gitignore is there,
+    and the names of the files the listing does not show as regular files (symbolic links,
     FIFOs, sockets, devices, an unknown type the lstat could not settle). Those are read with
     an fstat first; a regular one is read without (its type comes with the listing)."""
     stack = [top]
@@ -149,6 +151,7 @@ def _walk(
         dirs: list[str] = []
         files: list[str] = []
         special: set[str] = set()
+        gitignore = False
         try:
             entries = os.scandir(top)
         except OSError as error:
@@ -162,22 +165,26 @@ def _walk(
                         is_dir = entry.is_dir()
                     except OSError:
                         is_dir = False
+                    name = entry.name
                     if is_dir:
-                        dirs.append(entry.name)
+                        dirs.append(name)
                         continue
-                    files.append(entry.name)
+                    if not name.endswith(suffixes):
+                        gitignore = gitignore or name == ".gitignore"
+                        continue
+                    files.append(name)
                     try:
                         regular = entry.is_file(follow_symlinks=False)
                     except OSError:
                         regular = False
                     if not regular:
-                        special.add(entry.name)
+                        special.add(name)
             except OSError as error:  # the listing failed part way: os.walk leaves the directory
                 onerror(error)
                 listed = False
         if not listed:
             continue
-        yield top, dirs, files, frozenset(special) if special else _NONE
+        yield top, dirs, files, gitignore, frozenset(special) if special else _NONE
         for name in reversed(dirs):
             path = os.path.join(top, name)
             if not os.path.islink(path):
