@@ -28,8 +28,9 @@ __all__ = [
 CHUNK = 2000  # files per worker task; a tree smaller than that is scanned in-process
 Progress = Callable[[int, int], None]
 # Files of one directory: (the directory's label relative to the scan's root, the directory,
-# the names of its files), or (the file's label, None, [its path]) for a file given explicitly.
-Group = tuple[str, "str | None", list[str]]
+# the names of its files, those of them not listed as regular files), or (the file's label,
+# None, [its path], ∅) for a file given explicitly.
+Group = tuple[str, "str | None", list[str], frozenset[str]]
 
 
 def scan_source(path: str, data: bytes, tables: Sequence[str]) -> tuple[list, list]:
@@ -113,12 +114,12 @@ def _read_groups(
     files of GROUPS that were let through or skipped."""
     from migverify.scan.walk import read_candidate, read_directory
 
-    for label_of, directory, names in groups:
+    for label_of, directory, names, special in groups:
         if directory is None:  # files given explicitly, under their own label
             for name in names:
                 yield (label_of, *read_candidate(name, prefilter, max_bytes, label_of))
         else:
-            yield from read_directory(directory, names, label_of, prefilter, max_bytes)
+            yield from read_directory(directory, names, label_of, prefilter, max_bytes, special)
 
 
 def scan_paths(
@@ -171,7 +172,7 @@ def scan_paths(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    total = sum(len(names) for _, _, names in items)
+    total = sum(len(group[2]) for group in items)
     if progress:
         progress(total, total)
     references.sort(key=Reference.sort_key)
@@ -244,11 +245,11 @@ def _groups(paths: Sequence[Path], root: Path, skipped: list[SkippedFile]) -> It
         def on_skip(text: str, reason: str, base_text: str = base_text, prefix: str = prefix):
             skipped.append(SkippedFile(_relabel(text, base_text, prefix), reason))
 
-        for directory, names in candidate_groups([Path(base)], on_skip, roots=paths):
+        for directory, names, special in candidate_groups([Path(base)], on_skip, roots=paths):
             if directory is None:
-                yield _relabel(names[0], base_text, prefix), None, names
+                yield _relabel(names[0], base_text, prefix), None, names, special
             else:
-                yield _relabel(directory, base_text, prefix), directory, names
+                yield _relabel(directory, base_text, prefix), directory, names, special
 
 
 def _relabel(text: str, base_text: str, prefix: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
@@ -34,9 +35,9 @@ class Grammar:
     scopes: tuple[str, ...]  # where a variable holding a builder lives: functions, the file
 
 
-@dataclass(frozen=True)
-class Link:
-    """One step of a chain: `.name` (name set) or a call `(args)` (name None)."""
+class Link(NamedTuple):
+    """One step of a chain: `.name` (name set) or a call `(args)` (name None). A tuple: a file
+    has hundreds of links, and a frozen dataclass costs several times more to make."""
 
     name: str | None
     args: tuple[Node, ...]
@@ -61,6 +62,14 @@ class Chain:
         return calls
 
 
+def chain_names(chain: Chain, source: Source) -> set[str | None]:
+    """The names CHAIN is made of: its links' (None for a call) and its root identifier."""
+    names: set[str | None] = {link.name for link in chain.links}
+    if chain.root.type == "identifier":
+        names.add(source.text(chain.root))
+    return names
+
+
 def chains_in(tree: Tree, source: Source, grammar: Grammar) -> list[Chain]:
     """Every chain with at least one call in source order (a chain before the chains nested in
     its arguments). The calls are found by a tree-sitter query: walking every node in Python
@@ -83,44 +92,46 @@ def _call_query(language: Language, call: str) -> Query:
 
 
 def _top_of(node: Node, grammar: Grammar) -> Node:
-    while not _is_top(node, grammar):
-        parent = node.parent
-        while parent is not None and parent.type in grammar.wrappers:
-            parent = parent.parent
-        assert parent is not None
+    """The outermost call or member expression NODE is the callee or object of (through
+    wrappers): the chain NODE belongs to."""
+    wrappers = grammar.wrappers
+    while True:
+        child, parent = node, node.parent
+        while parent is not None and parent.type in wrappers:
+            child, parent = parent, parent.parent
+        if parent is None:
+            return node
+        kind = parent.type
+        if kind == grammar.member:
+            inner = parent.child_by_field_name("object")
+        elif kind == grammar.call:
+            inner = parent.child_by_field_name("function")
+        else:
+            return node
+        if inner is None or inner.id != child.id:
+            return node
         node = parent
-    return node
-
-
-def _is_top(node: Node, grammar: Grammar) -> bool:
-    child, parent = node, node.parent
-    while parent is not None and parent.type in grammar.wrappers:
-        child, parent = parent, parent.parent
-    if parent is None:
-        return True
-    if parent.type == grammar.member:
-        obj = parent.child_by_field_name("object")
-        return obj is None or obj.id != child.id
-    if parent.type == grammar.call:
-        function = parent.child_by_field_name("function")
-        return function is None or function.id != child.id
-    return True
 
 
 def _chain_of(top: Node, source: Source, grammar: Grammar) -> Chain:
     links: list[Link] = []
     node = top
+    wrappers, call, member = grammar.wrappers, grammar.call, grammar.member
     while True:
-        while node.type in grammar.wrappers and node.named_children:
-            node = node.named_children[0]
-        if node.type == grammar.call:
+        kind = node.type
+        while kind in wrappers:
+            children = node.named_children
+            if not children:
+                break
+            node = children[0]
+            kind = node.type
+        if kind == call:
             function = node.child_by_field_name("function")
-            arguments = node.child_by_field_name("arguments")
             if function is None:
                 break
-            links.append(Link(None, _arguments(arguments), node))
+            links.append(Link(None, _arguments(node.child_by_field_name("arguments")), node))
             node = function
-        elif node.type == grammar.member:
+        elif kind == member:
             obj = node.child_by_field_name("object")
             name = node.child_by_field_name(grammar.member_name)
             if obj is None or name is None:
@@ -129,7 +140,8 @@ def _chain_of(top: Node, source: Source, grammar: Grammar) -> Chain:
             node = obj
         else:
             break
-    return Chain(node, tuple(reversed(links)), top)
+    links.reverse()
+    return Chain(node, tuple(links), top)
 
 
 def _arguments(arguments: Node | None) -> tuple[Node, ...]:

@@ -286,6 +286,33 @@ class _Query:
     uses: list[Use] = field(default_factory=list)
 
 
+# Every method or property name that can make a chain knex's (a table, a join, a method only a
+# builder has or one that follows a builder call, a handle property, a schema call).
+CHAIN_NAMES = frozenset(
+    TABLE_METHODS | JOIN_METHODS | AFTER_BUILDER | BEFORE_TABLE | KNEX_ONLY | HANDLE_PROPS
+    | SCHEMA_METHODS | {"schema"}
+)  # fmt: skip
+
+
+def may_be_knex(chain: Chain, names: set[str | None], handles: Handles) -> bool:
+    """False when `knex_uses` can only find nothing in CHAIN (NAMES: `chain_names`): it names
+    no knex method or handle (CHAIN_NAMES, a handle or Knex-typed field found in the file, as a
+    link or as its root), and no call is called again (`db()('t')`, whose callee is only looked
+    at by HANDLE_LIKE). Cheaper than building the query, and most chains of a file
+    (`useState(x)`, `api.get(url)`) are not knex's."""
+    if not (
+        names.isdisjoint(CHAIN_NAMES)
+        and names.isdisjoint(handles.names)
+        and names.isdisjoint(handles.fields)
+    ):
+        return True
+    links = chain.links
+    return any(
+        links[index].name is None and links[index - 1].name is None
+        for index in range(1, len(links))
+    )
+
+
 def knex_uses(
     chain: Chain,
     source: Source,

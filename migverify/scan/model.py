@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 # What code does with a table. `model` is an ORM declaration (a model or entity mapped to the
@@ -99,8 +99,10 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "references": [{**asdict(r), "columns": list(r.columns)} for r in self.references],
-            "dynamic": [asdict(d) for d in self.dynamic],
-            "skipped": [asdict(s) for s in self.skipped],
+            # vars(): the fields, all of immutable values (asdict's deep copy costs more than the
+            # rest of the JSON output on a large result)
+            "references": [{**vars(r), "columns": list(r.columns)} for r in self.references],
+            "dynamic": [dict(vars(d)) for d in self.dynamic],
+            "skipped": [dict(vars(s)) for s in self.skipped],
             "summary": self.summary(),
         }

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+_NEWLINE = re.compile(b"\n")
 _SIMPLE_ESCAPES = {
     "n": "\n",
     "t": "\t",
@@ -32,24 +34,27 @@ _SIMPLE_ESCAPES = {
 class Source:
     path: str
     data: bytes
-    _starts: list[int] = field(default_factory=list)
+    _lines: list[int] | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        self._starts = [0]
-        index = self.data.find(b"\n")
-        while index >= 0:
-            self._starts.append(index + 1)
-            index = self.data.find(b"\n", index + 1)
+    @property
+    def _starts(self) -> list[int]:
+        """Byte offset of each line's start, found when a position is first asked for (most
+        files the scan parses hold nothing to report)."""
+        if self._lines is None:
+            self._lines = [0, *(m.end() for m in _NEWLINE.finditer(self.data))]
+        return self._lines
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based line and column (in characters) of a byte offset."""
-        line = bisect.bisect_right(self._starts, offset) - 1
-        prefix = self.data[self._starts[line] : offset]
+        starts = self._starts
+        line = bisect.bisect_right(starts, offset) - 1
+        prefix = self.data[starts[line] : offset]
         return line + 1, len(prefix.decode("utf-8", errors="replace")) + 1
 
     def line_text(self, line: int) -> str:
-        start = self._starts[line - 1]
-        end = self._starts[line] - 1 if line < len(self._starts) else len(self.data)
+        starts = self._starts
+        start = starts[line - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.data)
         return self.data[start:end].decode("utf-8", errors="replace").strip()
 
     def text(self, node: Node) -> str:

@@ -9,15 +9,23 @@ from functools import cache
 from tree_sitter import Language, Node, Parser
 
 from migverify.scan.bindings import JAVASCRIPT, Bindings
-from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
+from migverify.scan.chains import (
+    Chain,
+    Grammar,
+    Use,
+    binding_of,
+    chain_names,
+    chains_in,
+    extend_by_variables,
+)
 from migverify.scan.drizzle import drizzle_declarations, drizzle_uses
 from migverify.scan.found import Found
-from migverify.scan.knex import find_handles, knex_uses, report_knex
+from migverify.scan.knex import find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.orm import FileModels, Models, nodes_of, typescript_imports
 from migverify.scan.prisma import prisma_uses
 from migverify.scan.sequelize import sequelize_declarations, sequelize_uses
 from migverify.scan.source import Source
-from migverify.scan.supabase import report_supabase, supabase_uses
+from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import Repositories, typeorm_declarations, typeorm_uses
 
@@ -74,20 +82,28 @@ def scan_typescript(
     chains = chains_in(tree, source, GRAMMAR)
     orm = _orm(tree, source, models, found, matcher, bindings) if models else None
     uses: list[Use] = []
-    for chain in chains:
+    names = [chain_names(chain, source) for chain in chains]
+    for chain, named in zip(chains, names, strict=True):
         if orm is not None and orm(chain):
             continue  # a use of an ORM model
+        knex = may_be_knex(chain, named, handles)
+        if not knex and named.isdisjoint(SUPABASE_NAMES):
+            continue  # neither a knex nor a supabase-js chain: no use to find
         binding = binding_of(chain, source, GRAMMAR)
-        knex = knex_uses(chain, source, matcher, bindings, handles, binding)
-        if knex is None:
-            knex = supabase_uses(chain, "supabase-js", source, matcher, bindings, binding)
-        uses += knex
+        found_uses = knex_uses(chain, source, matcher, bindings, handles, binding) if knex else None
+        if found_uses is None:
+            found_uses = supabase_uses(chain, "supabase-js", source, matcher, bindings, binding)
+        uses += found_uses
     extend_by_variables(uses, chains, source)
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
-    for chain in chains:
-        _sql_calls(chain, found, matcher, bindings)
+    for chain, named in zip(chains, names, strict=True):
+        if not named.isdisjoint(SQL_CALLS):  # a chain naming no SQL function holds no SQL call
+            _sql_calls(chain, found, matcher, bindings)
     return found
+
+
+SUPABASE_NAMES = frozenset(TABLE_METHODS["supabase-js"])  # `.from('t')`
 
 
 def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: Bindings):

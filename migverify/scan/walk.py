@@ -31,8 +31,11 @@ Matcher = Callable[[str], bool]  # a path relative to a .gitignore's directory: 
 # A file without any table name may still hold a dynamic reference: a query-builder call with a
 # computed table followed by an operation, e.g. `.from(tableName).select(…)`, `.table(t).insert(…)`,
 # `this.db(this.tableName).where(…)`, `knex(name).first()`, `db()(table).del()`.
+# Possessive (`*+`): what the name and the spaces around it take is never given back (no
+# other way to match exists), so a call that is not one (`Array.from(a.b.c as T[])`) fails at
+# once instead of backtracking through the name.
 _OPERATION = (
-    rb"\(\s*[A-Za-z_$][\w$.]*\s*\)\s*\.\s*"
+    rb"\(\s*+[A-Za-z_$][\w$.]*+\s*+\)\s*+\.\s*+"
     rb"(?:select|insert|update|delete|upsert|del|where\w*|first|pluck|count|increment|decrement"
     rb"|truncate|returning|onConflict|\w*[jJ]oin)\b"
 )
@@ -72,7 +75,7 @@ def candidate_files(
     """Source files under PATHS in a stable order (files given explicitly are always taken).
     Directories that cannot be listed go to ON_SKIP with the reason; so do links to directories
     outside PATHS and ROOTS (the other paths of the same scan)."""
-    for directory, names in candidate_groups(paths, on_skip, roots):
+    for directory, names, _ in candidate_groups(paths, on_skip, roots):
         if directory is None:
             yield from names
         else:
@@ -82,12 +85,13 @@ def candidate_files(
 
 def candidate_groups(
     paths: Sequence[Path], on_skip: OnSkip | None = None, roots: Sequence[Path] = ()
-) -> Iterator[tuple[str | None, list[str]]]:
-    """`candidate_files` a directory at a time: (directory, names of its source files), or
-    (None, [path]) for a file given explicitly. The workers open the files relative to their
-    directory (one path lookup per directory, not per file).
+) -> Iterator[tuple[str | None, list[str], frozenset[str]]]:
+    """`candidate_files` a directory at a time: (directory, names of its source files, those of
+    them that the listing did not show as regular files: links, FIFOs, …), or (None, [path], ∅)
+    for a file given explicitly. The workers open the files relative to their directory (one
+    path lookup per directory, not per file), and read a regular file without asking its size.
 
-    Plain strings and os.walk: on a 100,000-file tree, Path objects alone cost more than
+    Plain strings and os.scandir: on a 100,000-file tree, Path objects alone cost more than
     reading the files.
     """
     suffixes = tuple(SUFFIXES)
@@ -95,17 +99,19 @@ def candidate_groups(
     real_roots = [os.path.realpath(p) for p in (*paths, *roots)]
     for root in paths:
         if not root.is_dir():
-            yield None, [str(root)]  # a file, or anything else: reading it says why it is skipped
+            # a file, or anything else: reading it says why it is skipped
+            yield None, [str(root)], frozenset()
             continue
 
         def unlistable(error: OSError) -> None:
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
         ignores: list[tuple[str, Matcher, Matcher | None]] = []
-        for directory, dirnames, filenames in os.walk(root, onerror=unlistable):
+        walk = _walk(os.fspath(root), unlistable, suffixes)
+        for directory, dirnames, filenames, gitignore, special in walk:
             if ignores:
                 ignores = [entry for entry in ignores if _within(directory, entry[0])]
-            if ".gitignore" in filenames:
+            if gitignore:
                 try:
                     text = Path(directory, ".gitignore").read_text(
                         encoding="utf-8", errors="replace"
@@ -120,11 +126,69 @@ def candidate_groups(
             dirnames[:] = [
                 d for d in keep if not _outside_link(f"{directory}/{d}", real_roots, skip)
             ]
-            names = sorted(name for name in filenames if name.endswith(suffixes))
-            if names and ignores:
+            names = sorted(filenames)
+            if names and any(entry[2] is not None for entry in ignores):  # a file pattern
                 names = [n for n in names if not _ignored(f"{directory}/{n}", ignores, False)]
             if names:
-                yield directory, names
+                yield directory, names, special.intersection(names) if special else _NONE
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _walk(
+    top: str, onerror: Callable[[OSError], None], suffixes: tuple[str, ...]
+) -> Iterator[tuple[str, list[str], list[str], bool, frozenset[str]]]:
+    """os.walk(TOP, onerror=ONERROR) (top-down, links to directories listed among the
+    directories but not walked into, DIRNAMES edited in place by the caller), with only the
+    files whose names end with one of SUFFIXES, whether a (non-directory) .gitignore is there,
+    and the names of the files the listing does not show as regular files (symbolic links,
+    FIFOs, sockets, devices, an unknown type the lstat could not settle). Those are read with
+    an fstat first; a regular one is read without (its type comes with the listing)."""
+    stack = [top]
+    while stack:
+        top = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        special: set[str] = set()
+        gitignore = False
+        try:
+            entries = os.scandir(top)
+        except OSError as error:
+            onerror(error)
+            continue
+        listed = True
+        with entries:
+            try:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    name = entry.name
+                    if is_dir:
+                        dirs.append(name)
+                        continue
+                    if not name.endswith(suffixes):
+                        gitignore = gitignore or name == ".gitignore"
+                        continue
+                    files.append(name)
+                    try:
+                        regular = entry.is_file(follow_symlinks=False)
+                    except OSError:
+                        regular = False
+                    if not regular:
+                        special.add(name)
+            except OSError as error:  # the listing failed part way: os.walk leaves the directory
+                onerror(error)
+                listed = False
+        if not listed:
+            continue
+        yield top, dirs, files, gitignore, frozenset(special) if special else _NONE
+        for name in reversed(dirs):
+            path = os.path.join(top, name)
+            if not os.path.islink(path):
+                stack.append(path)
 
 
 def _outside_link(path: str, roots: list[str], skip: OnSkip) -> bool:
@@ -225,6 +289,10 @@ class Prefilter:
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
+        return self.scan(data, python)
+
+    def scan(self, data: bytes, python: bool = False) -> bool:
+        """The Aho-Corasick pass: a table name as a word, or a hint followed by its call."""
         for index, start, end in self.automaton.find_matches_as_indexes(data):
             if index < self.names:
                 if (start == 0 or data[start - 1] not in _WORD) and (
@@ -250,56 +318,70 @@ def _python_model_file(data: bytes, path: str) -> bool:
 
 
 def read_directory(
-    directory: str, names: Sequence[str], label_of: str, prefilter: Prefilter, max_bytes: int
+    directory: str,
+    names: Sequence[str],
+    label_of: str,
+    prefilter: Prefilter,
+    max_bytes: int,
+    special: frozenset[str] = frozenset(),
 ) -> list[tuple[str, bytes | None, str | None]]:
     """`read_candidate` for the files NAMES of DIRECTORY (whose label is LABEL_OF): (label,
     contents, why skipped) of the files the prefilter lets through or that were skipped; the
     others are left out.
 
     One loop for the whole directory, opening each file relative to it (one path lookup per
-    directory, not per file); anything out of the ordinary (an error, not a regular file, over
-    the size limit, grown while read) is left to `read_candidate`, which says why."""
+    directory, not per file). A file the listing showed as regular is read with one bounded
+    read, without an fstat (its size is not needed when the read comes back short); anything
+    out of the ordinary (an error, a file in SPECIAL, a read that fills the bound: a file over
+    64 KiB or over the size limit) is left to `read_candidate`, which says why."""
     try:
         dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         dir_fd = None  # each file then says why it cannot be read
+    # A read shorter than BOUND holds the whole file, and the file is within the size limit.
+    bound = min(_READ_BOUND, max_bytes + 1) if max_bytes else _READ_BOUND
     kept: list[tuple[str, bytes | None, str | None]] = []
+    prefix = "" if label_of == "." else f"{label_of}/"
+    within = "" if dir_fd is not None else f"{directory}/"
+    scan, hints = prefilter.scan, prefilter.hints
     try:
         for name in names:
-            label = name if label_of == "." else f"{label_of}/{name}"
-            path = name if dir_fd is not None else f"{directory}/{name}"
-            data = _read_plain(path, dir_fd, max_bytes)
+            data = None
+            if name not in special:  # one bounded read (inline: a call per file costs)
+                try:
+                    fd = os.open(within + name, _READ_FLAGS, dir_fd=dir_fd)
+                except OSError:
+                    pass
+                else:
+                    try:
+                        data = os.read(fd, bound)
+                    except OSError:
+                        pass
+                    finally:
+                        os.close(fd)
+                    if data is not None and len(data) >= bound:
+                        data = None
             if data is None:
-                data, reason = read_candidate(path, prefilter, max_bytes, label, dir_fd)
+                label = prefix + name
+                data, reason = read_candidate(within + name, prefilter, max_bytes, label, dir_fd)
                 if data is not None or reason is not None:
                     kept.append((label, data, reason))
-            elif data.find(b"\0", 0, 8192) >= 0:  # no copy of the first 8 KB
-                kept.append((label, None, "binary (NUL bytes)"))
-            elif prefilter(data, label):
-                kept.append((label, data, None))
+            elif b"\0" in data if len(data) <= 8192 else data.find(b"\0", 0, 8192) >= 0:
+                kept.append((prefix + name, None, _BINARY))  # a NUL in the first 8 KB
+            elif name.endswith(_NAMED):  # the prefilter needs the label (Django's models)
+                if prefilter(data, prefix + name) if hints else scan(data, name.endswith(".py")):
+                    kept.append((prefix + name, data, None))
+            elif scan(data):
+                kept.append((prefix + name, data, None))
     finally:
         if dir_fd is not None:
             os.close(dir_fd)
     return kept
 
 
-def _read_plain(path: str, dir_fd: int | None, max_bytes: int) -> bytes | None:
-    """A regular file's contents read in one go, or None when there is anything to report."""
-    try:
-        fd = os.open(path, _READ_FLAGS, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        size = info.st_size
-        if not stat.S_ISREG(info.st_mode) or (max_bytes and size > max_bytes):
-            return None
-        data = os.read(fd, size + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return data if len(data) <= size else None
+_READ_BOUND = 64 * 1024
+_BINARY = "binary (NUL bytes)"
+_NAMED = (".py", ".prisma")
 
 
 def read_candidate(
@@ -332,7 +414,7 @@ def read_candidate(
     finally:
         os.close(fd)
     if data.find(b"\0", 0, 8192) >= 0:
-        return None, "binary (NUL bytes)"
+        return None, _BINARY
     if not prefilter(data, label if label is not None else str(path)):
         return None, None
     return data, None

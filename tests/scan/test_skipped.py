@@ -113,6 +113,39 @@ def test_an_unreadable_file_is_reported_in_every_format(tmp_path, kind):
     assert warning[0].endswith(f"::not scanned: {reason}")
 
 
+def test_regular_files_read_in_one_bounded_read_and_special_files_still_reported(tmp_path):
+    """A file the listing shows as regular is read without an fstat, in one read bounded by
+    64 KiB and the size limit: a read that fills the bound goes the careful way (its size is
+    asked). A FIFO holding data, a link to a device or to a file, are not regular files."""
+    padded = {name: REFERENCE + "/" * (size - len(REFERENCE)) for name, size in (
+        ("under.ts", 64 * 1024 - 1), ("at.ts", 64 * 1024), ("over.ts", 64 * 1024 + 1),
+        ("limit.ts", 200), ("above.ts", 201),
+    )}  # fmt: skip
+    for name, text in padded.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "linked.ts").symlink_to(tmp_path / "under.ts")
+    (tmp_path / "zero.ts").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.ts")
+    writer = os.open(tmp_path / "pipe.ts", os.O_RDWR | os.O_NONBLOCK)  # data waits in it
+    try:
+        os.write(writer, REFERENCE.encode())
+        everything = sorted(["linked.ts", *padded])
+        over_200 = ["above.ts", "at.ts", "linked.ts", "over.ts", "under.ts"]
+        for limit, over in ((0, []), (200, over_200)):
+            result = scan_paths(
+                [tmp_path], ["user_items"], root=tmp_path, jobs=1, max_file_size=limit
+            )
+            skipped = {s.path: s.reason for s in result.skipped}
+            assert skipped.pop("pipe.ts") == "not a regular file (FIFO)"
+            assert skipped.pop("zero.ts") == "not a regular file (device)"
+            assert sorted(skipped) == over
+            assert all("over the max file size of 200 bytes" in r for r in skipped.values())
+            found = sorted({r.path for r in result.references})
+            assert found == [name for name in everything if name not in over]
+    finally:
+        os.close(writer)
+
+
 def test_an_unreadable_directory_is_reported(tmp_path):
     (tmp_path / "small.ts").write_text(REFERENCE)
     locked = tmp_path / "locked"
