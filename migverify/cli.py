@@ -63,13 +63,21 @@ class _Group(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
+# What an interrupted command leaves, where it is not "no verdict".
+_INTERRUPTED = {
+    "apply": "the transaction in flight was rolled back (what committed before it stays); "
+    "run the same command again to resume",
+}
+
+
 def _exit_interrupted(ctx: click.Context, signum: int) -> None:
     """Interrupted: no verdict, the word on stderr, exit 128 + the signal (130, 143)."""
     from migverify.interrupt import disarm
 
     disarm()
     name = signal.Signals(signum).name
-    click.echo(f"migverify: interrupted ({name}): no verdict", err=True)
+    left = _INTERRUPTED.get(ctx.invoked_subcommand or "", "no verdict")
+    click.echo(f"migverify: interrupted ({name}): {left}", err=True)
     ctx.exit(128 + signum)
 
 

@@ -236,7 +236,10 @@ def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, 
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1].startswith("migverify: interrupted")
+    assert stderr.strip().splitlines()[-1] == (
+        "migverify: interrupted (SIGINT): the transaction in flight was rolled back (what "
+        "committed before it stays); run the same command again to resume"
+    )
     (copied,) = _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")
     assert 2000 <= copied < 20600 and copied % 500 == 0  # whole batches only
     rerun = _apply(project, database, "--phase", "backfill", "--format", "json")
