@@ -214,14 +214,7 @@ def test_a_backfill_batch_whose_rows_stay_locked_is_retried_then_given_up(projec
 
 
 def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
-            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
-            "timestamptz '2026-01-01' + g * interval '1 min' "
-            "FROM generate_series(1, 20000) g"
-        )
-    assert _apply(project, database, "--phase", "expand").returncode == 0
+    _expanded_with_metrics(project, database)
     process = subprocess.Popen(
         [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
         + ["--phase", "backfill", "--batch-size", "500", "--throttle", "0.05"],
@@ -249,21 +242,11 @@ def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, 
     assert tables["real_tweet_metrics"]["rows_copied"] == 20600 - copied
     assert tables["posted_decisions"]["rows_read"] == 0
     assert _apply(project, database, "--phase", "switch").returncode == 0
-    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
-        20600,
-        20600,
-    )
+    _all_metrics_switched(database)
 
 
 def test_batches_sized_by_time_shrink_below_and_grow_up_to_the_batch_size(project, database):
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
-            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
-            "timestamptz '2026-01-01' + g * interval '1 min' "
-            "FROM generate_series(1, 20000) g"
-        )
-    assert _apply(project, database, "--phase", "expand").returncode == 0
+    _expanded_with_metrics(project, database)
     dry = _apply(project, database, "--dry-run", "--batch-seconds", "0.5")
     assert (
         "EXECUTE migverify_backfill_batch_N(<after>, <upto>, <rows: about 0.5 s worth, at most 50000>)"
@@ -287,10 +270,7 @@ def test_batches_sized_by_time_shrink_below_and_grow_up_to_the_batch_size(projec
     assert tables["real_tweet_metrics"]["batches"] == 5
     assert tables["posted_decisions"]["batches"] == 1  # 300 rows
     assert _apply(project, database, "--phase", "switch").returncode == 0
-    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
-        20600,
-        20600,
-    )
+    _all_metrics_switched(database)
 
 
 def test_a_timed_batch_held_up_is_cancelled_and_retried_smaller(project, database):
@@ -330,14 +310,7 @@ def test_a_timed_batch_held_up_is_cancelled_and_retried_smaller(project, databas
 
 
 def test_interrupted_timed_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
-            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
-            "timestamptz '2026-01-01' + g * interval '1 min' "
-            "FROM generate_series(1, 20000) g"
-        )
-    assert _apply(project, database, "--phase", "expand").returncode == 0
+    _expanded_with_metrics(project, database)
     process = subprocess.Popen(
         [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
         + ["--phase", "backfill", "--batch-size", "500", "--batch-seconds", "0.05"]
@@ -358,10 +331,7 @@ def test_interrupted_timed_backfill_rolls_back_its_batch_and_a_rerun_resumes(pro
     assert rerun.returncode == 0, rerun.stderr
     assert f"{20600 - copied:,} rows copied" in rerun.stdout
     assert _apply(project, database, "--phase", "switch").returncode == 0
-    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
-        20600,
-        20600,
-    )
+    _all_metrics_switched(database)
 
 
 def test_next_batch_size_aims_at_the_time_within_its_bounds():
@@ -444,3 +414,23 @@ def test_without_generated_files_apply_says_what_to_do(project, database):
     result = _apply(project, database)
     assert result.returncode == 2
     assert result.stderr.strip().endswith("no such file: run `migverify generate` first")
+
+
+def _expanded_with_metrics(project: Path, database: str) -> None:
+    """20,000 more legacy metrics rows (20,600 in all), then the expand phase."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO real_tweet_metrics (tweet_id, likes, collected_at) "
+            "SELECT (1790000000000000000 + (1 + g % 300) * 7919)::text, g % 50, "
+            "timestamptz '2026-01-01' + g * interval '1 min' "
+            "FROM generate_series(1, 20000) g"
+        )
+    assert _apply(project, database, "--phase", "expand").returncode == 0
+
+
+def _all_metrics_switched(database: str) -> None:
+    """After the switch every metrics row is there, once."""
+    assert _one(database, "SELECT count(*), count(DISTINCT id) FROM real_tweet_metrics") == (
+        20600,
+        20600,
+    )
