@@ -215,20 +215,7 @@ def test_a_backfill_batch_whose_rows_stay_locked_is_retried_then_given_up(projec
 
 def test_interrupted_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
     _expanded_with_metrics(project, database)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
-        + ["--phase", "backfill", "--batch-size", "500", "--throttle", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")[0] < 2000:
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    stderr = _interrupted_backfill(project, database)
     assert stderr.strip().splitlines()[-1] == (
         "migverify: interrupted (SIGINT): the transaction in flight was rolled back (what "
         "committed before it stays); run the same command again to resume"
@@ -311,21 +298,7 @@ def test_a_timed_batch_held_up_is_cancelled_and_retried_smaller(project, databas
 
 def test_interrupted_timed_backfill_rolls_back_its_batch_and_a_rerun_resumes(project, database):
     _expanded_with_metrics(project, database)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
-        + ["--phase", "backfill", "--batch-size", "500", "--batch-seconds", "0.05"]
-        + ["--throttle", "0.05"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")[0] < 2000:
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    _interrupted_backfill(project, database, "--batch-seconds", "0.05")
     (copied,) = _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")
     rerun = _apply(project, database, "--phase", "backfill", "--batch-seconds", "0.05")
     assert rerun.returncode == 0, rerun.stderr
@@ -434,3 +407,23 @@ def _all_metrics_switched(database: str) -> None:
         20600,
         20600,
     )
+
+
+def _interrupted_backfill(project: Path, database: str, *options: str) -> str:
+    """The backfill (500-row batches, throttled) sent SIGINT once 2,000 rows are copied; its
+    stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migverify", "apply", str(project), "--dsn", database]
+        + ["--phase", "backfill", "--batch-size", "500", *options, "--throttle", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while _one(database, "SELECT count(*) FROM tweet_engagement_metrics_comprehensive")[0] < 2000:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    return stderr
