@@ -285,6 +285,10 @@ class Prefilter:
         )
         self.hints = hints
 
+    # The files whose verdict depends on their path (Django models and migrations, Prisma
+    # schemas, and which model hints count); for the others `scan(data)` is the whole test.
+    BY_PATH = (".py", ".prisma")
+
     def __call__(self, data: bytes, path: str = "") -> bool:
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
@@ -343,7 +347,7 @@ def read_directory(
     kept: list[tuple[str, bytes | None, str | None]] = []
     prefix = "" if label_of == "." else f"{label_of}/"
     within = "" if dir_fd is not None else f"{directory}/"
-    scan, hints = prefilter.scan, prefilter.hints
+    scan = prefilter.scan
     try:
         for name in names:
             data = None
@@ -368,8 +372,8 @@ def read_directory(
                     kept.append((label, data, reason))
             elif b"\0" in data if len(data) <= 8192 else data.find(b"\0", 0, 8192) >= 0:
                 kept.append((prefix + name, None, _BINARY))  # a NUL in the first 8 KB
-            elif name.endswith(_NAMED):  # the prefilter needs the label (Django's models)
-                if prefilter(data, prefix + name) if hints else scan(data, name.endswith(".py")):
+            elif name.endswith(Prefilter.BY_PATH):
+                if prefilter(data, prefix + name):
                     kept.append((prefix + name, data, None))
             elif scan(data):
                 kept.append((prefix + name, data, None))
@@ -381,7 +385,6 @@ def read_directory(
 
 _READ_BOUND = 64 * 1024
 _BINARY = "binary (NUL bytes)"
-_NAMED = (".py", ".prisma")
 
 
 def read_candidate(

@@ -40,6 +40,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -92,9 +94,16 @@ def _run(
     return False
 
 
-def reader(dsn: str, name: str, stop: threading.Event, stats: ClientStats) -> None:
+@contextmanager
+def _connected(dsn: str, stats: ClientStats) -> Iterator[psycopg.Connection]:
+    """A client's connection (autocommit), its backend's pid recorded for the monitor."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         stats.pid = conn.info.backend_pid
+        yield conn
+
+
+def reader(dsn: str, name: str, stop: threading.Event, stats: ClientStats) -> None:
+    with _connected(dsn, stats) as conn:
         while not stop.is_set():
             _run(
                 conn,
@@ -115,8 +124,7 @@ def reader(dsn: str, name: str, stop: threading.Event, stats: ClientStats) -> No
 
 
 def client(dsn: str, name: str, stop: threading.Event, stats: ClientStats) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        stats.pid = conn.info.backend_pid
+    with _connected(dsn, stats) as conn:
         counter = 0
         while not stop.is_set():
             counter += 1
@@ -161,8 +169,7 @@ def deleter(dsn: str, rows: int, stop: threading.Event, stats: ClientStats) -> N
     import random
 
     pick = random.Random(7)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        stats.pid = conn.info.backend_pid
+    with _connected(dsn, stats) as conn:
         while not stop.is_set():
             _run(
                 conn,
