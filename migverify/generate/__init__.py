@@ -31,8 +31,8 @@ from migverify.errors import InputError
 from migverify.generate.expressions import qualify
 from migverify.generate.online import suspended_keys
 from migverify.generate.plan import ColumnMap, TablePlan, build_plans
-from migverify.generate.render import pretty_sql, render
 from migverify.quoting import ident
+from migverify.render import pretty_sql, render
 from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec
 from migverify.supabase import SupabaseOptions

@@ -10,41 +10,12 @@ after COMMIT; the rollback moves it back onto the legacy table the same way.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pglast import ast, parse_sql
 
 from migverify.catalog import Catalog, Constraint, Relation
+from migverify.generate.model import RetargetedKey, TablePlan
 from migverify.spec import Spec
-
-if TYPE_CHECKING:
-    from migverify.generate.plan import TablePlan
-
-
-@dataclass(frozen=True)
-class RetargetedKey:
-    """One referencing constraint: where it points before cutover (legacy) and after (target)."""
-
-    table: str  # qualified referencing table
-    name: str
-    columns: tuple[str, ...]
-    legacy_table: str  # qualified
-    legacy_columns: tuple[str, ...]
-    target_table: str  # qualified
-    target_columns: tuple[str, ...]
-    match: str  # FULL | PARTIAL | SIMPLE
-    on_update: str
-    on_delete: str
-    on_delete_columns: tuple[str, ...]
-    deferrable: bool
-    initially_deferred: bool
-    validated: bool  # False: it was NOT VALID on the legacy table and stays so
-    partitioned: bool  # a partitioned referencing table: added validated (no NOT VALID there)
-
-    @property
-    def renamed(self) -> bool:
-        return self.legacy_columns != self.target_columns
 
 
 def referencing_keys(

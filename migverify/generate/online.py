@@ -22,13 +22,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from migverify.catalog import Catalog
+from migverify.generate.model import TablePlan
 from migverify.spec import Spec
-
-if TYPE_CHECKING:
-    from migverify.generate.plan import TablePlan
 
 ONLINE, OFFLINE = "online", "offline"
 

@@ -9,42 +9,14 @@ restrictive: `(d = v) IS NOT TRUE OR (…)`), so it grants and restricts exactly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from migverify.catalog import Policy
 from migverify.errors import InputError, MigverifyError
 from migverify.generate.expressions import Reference, deparse, parse_expression, references
+from migverify.generate.model import CarriedPolicy, RlsCarry, TablePlan
 from migverify.quoting import bounded_identifier
 from migverify.spec import Spec
-
-if TYPE_CHECKING:
-    from migverify.generate.plan import TablePlan
-
-
-@dataclass(frozen=True)
-class CarriedPolicy:
-    """A legacy policy as it is created on the target table."""
-
-    name: str  # on the target
-    legacy_name: str
-    table: str  # qualified target
-    command: str
-    permissive: bool
-    roles: tuple[str, ...]
-    using: str | None
-    with_check: str | None
-    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
-
-
-@dataclass(frozen=True)
-class RlsCarry:
-    """What the cutover sets on the target (and the rollback takes back)."""
-
-    enable: bool = False  # ENABLE ROW LEVEL SECURITY (the target SQL did not)
-    force: bool = False  # FORCE ROW LEVEL SECURITY (the target SQL did not)
-    policies: tuple[CarriedPolicy, ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 def carry_rls(spec: Spec, plan: TablePlan) -> RlsCarry:

@@ -10,7 +10,7 @@ be carried faithfully stops generation with a message naming the trigger.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pglast import ast, enums, parse_plpgsql, parse_sql, parser
 from pglast.stream import IndentedStream
@@ -18,57 +18,18 @@ from pglast.stream import IndentedStream
 from migverify.catalog import Catalog, Trigger
 from migverify.errors import InputError
 from migverify.generate.expressions import deparse, references
+from migverify.generate.model import (
+    CarriedTrigger,
+    ColumnMap,
+    FunctionCopy,
+    TablePlan,
+    TriggerCarry,
+)
 from migverify.quoting import bounded_identifier, ident
 from migverify.spec import Spec
 
-if TYPE_CHECKING:
-    from migverify.generate.plan import ColumnMap, TablePlan
-
 _TABLE_VARIABLES = ("tg_relid", "tg_relname", "tg_table_name", "tg_table_schema")
 _RECORDS = ("new", "old")
-
-
-@dataclass(frozen=True)
-class FunctionCopy:
-    """A copy of a trigger function whose NEW/OLD references use the target's column names."""
-
-    name: str  # qualified
-    original: str  # qualified
-    definition: str  # CREATE FUNCTION …, printed by pglast
-    renamed: tuple[tuple[str, str], ...]  # (legacy column, target column)
-
-
-@dataclass(frozen=True)
-class CarriedTrigger:
-    """A legacy trigger as it is created on the target table."""
-
-    name: str
-    legacy_table: str  # qualified
-    table: str  # qualified target
-    constraint: bool  # CREATE CONSTRAINT TRIGGER
-    timing: str  # BEFORE | AFTER
-    events: tuple[str, ...]  # INSERT | UPDATE | DELETE | TRUNCATE
-    update_columns: tuple[str, ...]  # UPDATE OF, target names
-    row: bool
-    transitions: tuple[tuple[str, str], ...]  # ("NEW" | "OLD", transition table name)
-    deferrable: bool
-    initially_deferred: bool
-    when: str | None  # the WHEN condition with target column names
-    scope_record: str  # merges: NEW or OLD, the row the discriminator is read from
-    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
-    function: str  # qualified: the legacy function, or its renamed copy
-    arguments: tuple[str, ...]
-    firing: str  # O, D (disabled), R (replica), A (always)
-    copy: FunctionCopy | None
-
-
-@dataclass(frozen=True)
-class TriggerCarry:
-    """What carrying one legacy table's triggers produced."""
-
-    triggers: tuple[CarriedTrigger, ...] = ()
-    copies: tuple[FunctionCopy, ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 def carry_triggers(spec: Spec, catalog: Catalog, plan: TablePlan) -> TriggerCarry:

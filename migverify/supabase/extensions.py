@@ -23,7 +23,7 @@ STAND_IN_LIMITS = {
 
 
 def stand_in(name: str, schema: str) -> str:
-    from migverify.generate.render import render
+    from migverify.render import render
 
     return render(STAND_INS[name], {"schema": schema})
 

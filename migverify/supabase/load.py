@@ -57,7 +57,7 @@ def shim_roles() -> tuple[ShimRole, ...]:
 
 def shim_sql() -> str:
     """The shim's script (deterministic): roles, schemas, tables, functions, privileges."""
-    from migverify.generate.render import render
+    from migverify.render import render
 
     return render("supabase/shim.sql.j2", {"roles": shim_roles(), "role_comment": ROLE_COMMENT})
 

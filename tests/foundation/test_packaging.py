@@ -44,7 +44,7 @@ def test_wheel_contains_package_and_templates(wheel, tmp_path):
         [
             sys.executable,
             "-c",
-            "from migverify.generate.render import templates_dir, render;"
+            "from migverify.render import templates_dir, render;"
             "print(templates_dir()); render('forward.sql.j2', {})",
         ],
         capture_output=True,

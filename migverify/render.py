@@ -1,4 +1,6 @@
-"""Templates → SQL text: the Jinja environment with the quoting filters, and pglast checks."""
+"""Templates → SQL text: the Jinja environment with the quoting filters, and pglast checks.
+
+Used by generate/ (the compatibility layer) and supabase/ (the shim and extension stand-ins)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def templates_dir() -> Path:
     packaged = resources.files("migverify") / "templates"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "templates"
+    return Path(__file__).resolve().parents[1] / "templates"
 
 
 def _role(name: str) -> str:

@@ -1,0 +1,230 @@
+"""The plan's data: what generate decided for each legacy table (its column map, view strategy,
+sequences, and what it carries from the table's surroundings), as frozen dataclasses.
+
+plan.py builds these; foreign_keys.py, triggers.py, policies.py and online.py each fill in one
+part; the templates read them. Nothing here imports those workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from migverify.catalog import Column, Relation
+from migverify.quoting import bounded_identifier
+
+
+@dataclass(frozen=True)
+class RetargetedKey:
+    """One referencing constraint: where it points before cutover (legacy) and after (target)."""
+
+    table: str  # qualified referencing table
+    name: str
+    columns: tuple[str, ...]
+    legacy_table: str  # qualified
+    legacy_columns: tuple[str, ...]
+    target_table: str  # qualified
+    target_columns: tuple[str, ...]
+    match: str  # FULL | PARTIAL | SIMPLE
+    on_update: str
+    on_delete: str
+    on_delete_columns: tuple[str, ...]
+    deferrable: bool
+    initially_deferred: bool
+    validated: bool  # False: it was NOT VALID on the legacy table and stays so
+    partitioned: bool  # a partitioned referencing table: added validated (no NOT VALID there)
+
+    @property
+    def renamed(self) -> bool:
+        return self.legacy_columns != self.target_columns
+
+
+@dataclass(frozen=True)
+class FunctionCopy:
+    """A copy of a trigger function whose NEW/OLD references use the target's column names."""
+
+    name: str  # qualified
+    original: str  # qualified
+    definition: str  # CREATE FUNCTION …, printed by pglast
+    renamed: tuple[tuple[str, str], ...]  # (legacy column, target column)
+
+
+@dataclass(frozen=True)
+class CarriedTrigger:
+    """A legacy trigger as it is created on the target table."""
+
+    name: str
+    legacy_table: str  # qualified
+    table: str  # qualified target
+    constraint: bool  # CREATE CONSTRAINT TRIGGER
+    timing: str  # BEFORE | AFTER
+    events: tuple[str, ...]  # INSERT | UPDATE | DELETE | TRUNCATE
+    update_columns: tuple[str, ...]  # UPDATE OF, target names
+    row: bool
+    transitions: tuple[tuple[str, str], ...]  # ("NEW" | "OLD", transition table name)
+    deferrable: bool
+    initially_deferred: bool
+    when: str | None  # the WHEN condition with target column names
+    scope_record: str  # merges: NEW or OLD, the row the discriminator is read from
+    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
+    function: str  # qualified: the legacy function, or its renamed copy
+    arguments: tuple[str, ...]
+    firing: str  # O, D (disabled), R (replica), A (always)
+    copy: FunctionCopy | None
+
+
+@dataclass(frozen=True)
+class TriggerCarry:
+    """What carrying one legacy table's triggers produced."""
+
+    triggers: tuple[CarriedTrigger, ...] = ()
+    copies: tuple[FunctionCopy, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CarriedPolicy:
+    """A legacy policy as it is created on the target table."""
+
+    name: str  # on the target
+    legacy_name: str
+    table: str  # qualified target
+    command: str
+    permissive: bool
+    roles: tuple[str, ...]
+    using: str | None
+    with_check: str | None
+    scope: tuple[tuple[str, Any], ...]  # merges: the discriminator (column, value) pairs
+
+
+@dataclass(frozen=True)
+class RlsCarry:
+    """What the cutover sets on the target (and the rollback takes back)."""
+
+    enable: bool = False  # ENABLE ROW LEVEL SECURITY (the target SQL did not)
+    force: bool = False  # FORCE ROW LEVEL SECURITY (the target SQL did not)
+    policies: tuple[CarriedPolicy, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """A legacy column and where it lives now."""
+
+    legacy: Column
+    alias: str  # the FROM alias of the table holding it in the view: t, s1, s2…
+    table: str  # qualified target or side table
+    column: str  # its name there
+    target: Column
+    up: str | None = None  # a transform: the target value from the legacy columns (SQL)
+    down: str | None = None  # and back: the legacy value from the target columns (SQL)
+    # up and down as written in the spec (for REVIEW.md); up/down above are printed by pglast
+    # with every column unqualified, for the templates to qualify per use.
+    transform: tuple[str, str] | None = None
+
+    @property
+    def renamed(self) -> bool:
+        return self.column != self.legacy.name
+
+    @property
+    def type_note(self) -> str:
+        if self.target.type == self.legacy.type:
+            return ""
+        return f"{self.legacy.type} → {self.target.type}"
+
+
+@dataclass(frozen=True)
+class SidePlan:
+    """A side table of a split, joined to the target on the key."""
+
+    table: str
+    alias: str
+    join: tuple[tuple[str, str], ...]  # (target column, side column)
+    columns: tuple[ColumnMap, ...]
+    upsertable: bool  # the side's join columns are unique: INSERT … ON CONFLICT works
+
+
+@dataclass(frozen=True)
+class SequencePlan:
+    """A legacy key sequence and the one the compatibility layer continues it with."""
+
+    column: str
+    legacy_sequence: str
+    layer_sequence: str  # target's own sequence, or a dedicated one created by the layer
+    dedicated: bool
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    legacy: Relation
+    target: Relation
+    kept_name: str
+    columns: tuple[ColumnMap, ...]
+    sides: tuple[SidePlan, ...]
+    discriminator: tuple[tuple[str, object], ...]
+    key: tuple[str, ...]
+    strategy: str  # "auto-updatable" | "triggers"
+    why: str
+    trigger_operations: tuple[str, ...]
+    view_defaults: tuple[tuple[str, str], ...]  # (legacy column, default expression)
+    sequences: tuple[SequencePlan, ...]
+    batch_column: ColumnMap | None
+    warnings: tuple[str, ...]
+    # Carried from the legacy table's surroundings (see foreign_keys, triggers, policies):
+    referenced_by: tuple[RetargetedKey, ...] = ()
+    triggers: TriggerCarry = TriggerCarry()
+    rls: RlsCarry = RlsCarry()
+    # The online cutover (see online.py): how the table is cut over, and why.
+    mode: str = "offline"  # online | offline
+    mode_why: str = ""
+    rows: int | None = None  # pg_class.reltuples of the legacy table where generate read it
+    conflict_key: tuple[str, ...] = ()  # online: the target's unique key for ON CONFLICT
+    fill: tuple[tuple[str, str], ...] = ()  # (new target column, expression over legacy columns)
+
+    @property
+    def online(self) -> bool:
+        return self.mode == "online"
+
+    @property
+    def sync_trigger(self) -> str:
+        """The expand phase's trigger on the legacy table (also its function's name)."""
+        return bounded_identifier(f"{self.name}_migverify_sync")
+
+    @property
+    def sync_truncate_trigger(self) -> str:
+        return bounded_identifier(f"{self.name}_migverify_sync_truncate")
+
+    @property
+    def sync_function(self) -> str:
+        return f"{self.schema}.{self.sync_trigger}"
+
+    @property
+    def name(self) -> str:
+        return self.legacy.name
+
+    @property
+    def schema(self) -> str:
+        return self.legacy.schema
+
+    @property
+    def target_columns(self) -> tuple[ColumnMap, ...]:
+        return tuple(c for c in self.columns if c.alias == "t")
+
+    @property
+    def identity_always(self) -> bool:
+        return any(c.target.identity == "always" for c in self.target_columns)
+
+    def column(self, name: str) -> ColumnMap:
+        return next(c for c in self.columns if c.legacy.name == name)
+
+    @property
+    def always_write_target(self) -> bool:
+        """A carried row trigger fires on UPDATE of the target: an update through the view
+        writes the target row even when only side-table columns changed, as on the legacy
+        table, where every UPDATE fired it."""
+        return any(t.row and "UPDATE" in t.events for t in self.triggers.triggers)
+
+    @property
+    def carried(self) -> tuple[str, ...]:
+        """What the cutover carries onto the target and what it leaves, for REVIEW.md."""
+        return self.triggers.notes + self.rls.notes
