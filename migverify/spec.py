@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from migverify.errors import InputError
+from migverify.sqlload import Source
 
 SPEC_FILENAME = "migverify.toml"
 # Every key the spec knows, per section: anything else is an error with a did-you-mean.
@@ -111,7 +112,7 @@ class Spec:
     """A validated migration spec."""
 
     path: Path
-    legacy_sql: tuple[Path, ...]
+    legacy_sql: tuple[Source, ...]  # files, or scripts read from a migration history
     legacy_dsn: str | None
     target_sql: tuple[Path, ...]
     scan_paths: tuple[Path, ...]

@@ -58,6 +58,28 @@ class CopyData:
     line: int  # 1-based line of the first data line
 
 
+@dataclass(frozen=True)
+class Script:
+    """SQL to load, and the name its errors carry: a whole file, or a part of one (a dbmate
+    `-- migrate:up` section, say) whose text is padded with empty lines so that its line numbers
+    are the file's."""
+
+    name: str
+    text: str
+
+    @classmethod
+    def read(cls, path: Path) -> Script:
+        return cls(str(path), read_script(path))
+
+
+# What the loaders take: a file, or a script already read.
+Source = Path | Script
+
+
+def as_script(source: Source) -> Script:
+    return source if isinstance(source, Script) else Script.read(source)
+
+
 def read_script(path: Path) -> str:
     """The text of an SQL file (UTF-8, a leading byte order mark dropped)."""
     try:
@@ -288,11 +310,12 @@ Rewrite = Callable[["Statement"], Sequence[str] | None]
 
 
 def load_sql_files(
-    conn: psycopg.Connection, paths: Iterable[Path], rewrite: Rewrite | None = None
+    conn: psycopg.Connection, sources: Iterable[Source], rewrite: Rewrite | None = None
 ) -> None:
     """Run each script in order on CONN (autocommit, so the scripts' own BEGIN/COMMIT work)."""
-    for path in paths:
-        load_sql(conn, read_script(path), str(path), rewrite)
+    for source in sources:
+        script = as_script(source)
+        load_sql(conn, script.text, script.name, rewrite)
 
 
 def load_sql(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 from pglast import ast, enums, parse_sql
@@ -17,9 +16,11 @@ from migverify.errors import InputError
 from migverify.sqlload import (
     ROLE_COMMENT,
     CopyData,
+    Script,
+    Source,
     Statement,
+    as_script,
     load_sql_files,
-    read_script,
     script_parts,
     split_script,
     start_line,
@@ -92,11 +93,11 @@ class SupabasePlan:
     so the shim and the extension decisions are the same in all of them.
     """
 
-    paths: tuple[Path, ...]
+    paths: tuple[Source, ...]  # files or scripts already read
     options: SupabaseOptions = field(default_factory=SupabaseOptions)
 
     def __post_init__(self) -> None:
-        self.statements = [s for path in self.paths for s in _parse_file(path)]
+        self.statements = [s for source in self.paths for s in _parse_script(as_script(source))]
         self.creates: set[Key] = set()  # anything, DO blocks included
         self.creates_directly: set[Key] = set()  # top-level statements (not guarded)
         references: set[Key] = set()
@@ -140,10 +141,9 @@ class SupabasePlan:
         return loader
 
 
-def _parse_file(path: Path) -> list[_Parsed]:
-    text = read_script(path)
+def _parse_script(script: Script) -> list[_Parsed]:
     parsed = []
-    for part in script_parts(text, str(path)):  # a pg_dump's COPY data: only its statement
+    for part in script_parts(script.text, script.name):  # a pg_dump's COPY data: only its statement
         statement = part.statement if isinstance(part, CopyData) else part
         try:
             nodes = parse_sql(statement.text)
@@ -152,7 +152,7 @@ def _parse_file(path: Path) -> list[_Parsed]:
         for raw in nodes:
             parsed.append(
                 _Parsed(
-                    str(path),
+                    script.name,
                     start_line(statement),
                     statement.text,
                     raw.stmt,
@@ -295,8 +295,8 @@ class Loader:
 
     # --- loading ----------------------------------------------------------------------------------
 
-    def load(self, paths: Iterable[Path]) -> None:
-        load_sql_files(self.conn, paths, self.rewrite)
+    def load(self, sources: Iterable[Source]) -> None:
+        load_sql_files(self.conn, sources, self.rewrite)
 
     def untested(self) -> list[str]:
         """Functions that call what no installed object provides, when extensions were skipped."""

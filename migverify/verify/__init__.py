@@ -17,6 +17,7 @@ from typing import Any
 
 from migverify.errors import InputError
 from migverify.sandbox import Sandbox, SandboxConfig
+from migverify.sqlload import Source
 from migverify.supabase import SupabaseOptions
 from migverify.verify.compare import FAIL, INFO, WARN, Difference
 from migverify.verify.coverage import Coverage
@@ -40,10 +41,10 @@ Progress = Callable[[str], None]
 class VerifyRequest:
     """The inputs of one verification. `legacy` may list several files (e.g. schema then seed)."""
 
-    legacy: tuple[Path, ...]
-    target: tuple[Path, ...]
+    legacy: tuple[Source, ...]
+    target: tuple[Source, ...]
     compat: Path
-    seed: tuple[Path, ...] = ()
+    seed: tuple[Source, ...] = ()
     rollback: Path | None = None
     operations: tuple[str, ...] = DEFAULT_OPERATIONS
     roles: tuple[str, ...] = ()
