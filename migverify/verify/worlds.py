@@ -9,7 +9,7 @@ import decimal
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -19,6 +19,7 @@ import psycopg
 
 from migverify.catalog import Relation
 from migverify.quoting import ident, literal, qualified
+from migverify.verify.clock import Clock, clock_type
 from migverify.verify.statement import WRITES, Statement
 
 
@@ -37,6 +38,7 @@ class Outcome:
     raw: str | None = None
     hidden: frozenset[str] = frozenset()
     lines: tuple[str, ...] | None = None  # what COPY … TO sent
+    clock: Clock | None = field(default=None, compare=False)  # times in the run's window
 
     @property
     def returns_rows(self) -> bool:
@@ -74,11 +76,12 @@ class Outcome:
         if self.lines is not None:
             return tuple(sorted((line,) for line in self.lines))
         hidden = self.hidden
+        value = _json_value if self.clock is None else _clocked(self.clock)
         return tuple(
             sorted(
                 (
                     tuple(
-                        ("<set>" if v is not None else None) if k in hidden else _json_value(v)
+                        ("<set>" if v is not None else None) if k in hidden else value(v)
                         for k, v in row
                     )
                     for row in self._parsed[1]
@@ -140,6 +143,17 @@ def _json_value(value: Any) -> Any:
     return canonical(value)
 
 
+def _clocked(clock: Clock) -> Callable[[Any], Any]:
+    """_json_value with timestamps and dates inside the run's window as the clock token."""
+
+    def value(v: Any) -> Any:
+        if type(v) is str:
+            return clock.token(v) or v
+        return _json_value(v)
+
+    return value
+
+
 class _Pairs(list):
     """A JSON object as its (key, value) pairs in order (row_to_json may repeat a name)."""
 
@@ -176,8 +190,12 @@ class World:
     _watch: list[int] = field(default_factory=list)
     _watch_rel: list[int] = field(default_factory=list)
     _baseline: tuple[str, ...] = ()
+    clock: Clock | None = None
 
     def install_runner(self) -> None:
+        # UTC in both worlds: `timezone('utc', now())`, a common default and trigger value,
+        # is then the transaction time itself (see clock.py).
+        self.conn.execute("SET TimeZone = 'UTC'")
         self.conn.execute(_RUNNER)
 
     def capture_sequences(self) -> None:
@@ -195,9 +213,15 @@ class World:
         relations: Sequence[Relation],
         masked: Mapping[str, Iterable[str]],
         only: Mapping[str, Iterable[str]],
+        clock: Clock | None = None,
     ) -> None:
         """The relations every writing example ends with a digest of (as the legacy column
-        types), the tables each reads from, and their digests at the prepared state."""
+        types, times inside the run's window as the clock token), the tables each reads from,
+        and their digests at the prepared state."""
+        self.clock = clock
+        self._projections.clear()
+        if clock is not None:
+            self.conn.execute(clock.functions())
         self._digests = []
         self._watch, self._watch_rel = [], []
         for number, relation in enumerate(relations, start=1):
@@ -329,7 +353,7 @@ class World:
         if result is None:
             return Outcome(True, rowcount=nrows)
         hidden = frozenset(masked.get(statement.table, ()))
-        return Outcome(True, rowcount=nrows, raw=result, hidden=hidden)
+        return Outcome(True, rowcount=nrows, raw=result, hidden=hidden, clock=self.clock)
 
     def digest_now(self) -> tuple[str, ...]:
         """The digest of every compared relation, read now."""
@@ -438,7 +462,9 @@ class World:
             elif column.name in masked:
                 parts.append(f"({ident(column.name)} IS NOT NULL)")
             else:
-                parts.append(f"{ident(column.name)}::{column.type}")
+                cast = f"{ident(column.name)}::{column.type}"
+                clocked = self.clock.projection(cast, column.type) if self.clock else None
+                parts.append(clocked or cast)
         projection = f"SELECT {', '.join(parts)} FROM {qualified(relation.qualified_name)}"
         if cached:
             self._projections[key] = projection
@@ -515,12 +541,16 @@ class World:
 
 
 def masked_columns(relations: Mapping[str, Relation]) -> dict[str, frozenset[str]]:
-    """Columns compared by presence only: their legacy default differs between runs."""
+    """Columns compared by presence only: their legacy default differs between runs. Defaults
+    that read only the JWT claims (the same in both worlds) or only the clock (compared through
+    the run's window, see clock.py) are compared by value."""
     return {
         name: frozenset(
             c.name
             for c in rel.columns
-            if c.nondeterministic_default and not _reads_only_claims(c.default)
+            if c.nondeterministic_default
+            and not _reads_only_claims(c.default)
+            and not (clock_type(c.type) and _reads_only_clock(c.default))
         )
         for name, rel in relations.items()
     }
@@ -531,30 +561,69 @@ def masked_columns(relations: Mapping[str, Relation]) -> dict[str, frozenset[str
 _CLAIM_FUNCTIONS = frozenset(
     {("auth", "uid"), ("auth", "role"), ("auth", "email"), ("auth", "jwt")}
 )
+# The transaction's or statement's time; `timezone('utc', now())` is that time in UTC, which
+# both worlds use as their session TimeZone.
+_CLOCK_FUNCTIONS = frozenset(
+    {
+        ("now",),
+        ("pg_catalog", "now"),
+        ("clock_timestamp",),
+        ("statement_timestamp",),
+        ("transaction_timestamp",),
+        ("timezone",),
+        ("pg_catalog", "timezone"),
+        ("sql value function",),
+    }
+)
 
 
-def _reads_only_claims(default: str | None) -> bool:
-    from pglast import parse_sql
+def _calls(default: str | None) -> list[tuple[str, ...]] | None:
+    """The functions DEFAULT calls (CURRENT_TIMESTAMP and friends as one name), None when it
+    does anything else than calling functions on constants (arithmetic, operators)."""
+    from pglast import ast, parse_sql
     from pglast.parser import ParseError
     from pglast.visitors import Visitor
 
     if not default:
-        return False
+        return None
     try:
         tree = parse_sql(f"SELECT {default}")
     except ParseError:
-        return False
+        return None
     calls: list[tuple[str, ...]] = []
+    other: list[object] = []
 
     class _Calls(Visitor):
         def visit_FuncCall(self, ancestors: object, node: Any) -> None:
             calls.append(tuple(p.sval for p in node.funcname))
+            if calls[-1][-1] == "timezone" and not _utc(node.args):
+                other.append(node)
 
         def visit_SQLValueFunction(self, ancestors: object, node: Any) -> None:
-            calls.append(("now",))  # CURRENT_TIMESTAMP and friends differ between worlds
+            calls.append(("sql value function",))
+
+        def visit_A_Expr(self, ancestors: object, node: Any) -> None:
+            other.append(node)
+
+    def _utc(args: Any) -> bool:
+        first = args[0] if args else None
+        while isinstance(first, ast.TypeCast):
+            first = first.arg
+        value = getattr(getattr(first, "val", None), "sval", None)
+        return isinstance(value, str) and value.lower() == "utc"
 
     _Calls()(tree)
+    return None if other else calls
+
+
+def _reads_only_claims(default: str | None) -> bool:
+    calls = _calls(default)
     return bool(calls) and all(call in _CLAIM_FUNCTIONS for call in calls)
+
+
+def _reads_only_clock(default: str | None) -> bool:
+    calls = _calls(default)
+    return bool(calls) and all(call in _CLOCK_FUNCTIONS for call in calls)
 
 
 _HASH_LIKE_TEXT = (
