@@ -85,6 +85,8 @@ def _coverage(coverage: Coverage) -> list[str]:
         total = len(table.columns_probed) + len(table.columns_not_probed)
         ops = ", ".join(f"{op} {n:,}" for op, n in table.operations) or "none"
         lines.append(f"  {label}: statements {ops}")
+        accepted = ", ".join(f"{op} {n:,}" for op, n in table.accepted) or "none"
+        lines.append(f"    accepted by the legacy table: {accepted}")
         lines.append(f"    columns probed: {len(table.columns_probed)}/{total}")
         for missing in table.columns_not_probed:
             lines.append(f"      not probed: {missing}")
@@ -96,6 +98,9 @@ def _coverage(coverage: Coverage) -> list[str]:
             lines.append(f"    roles: {', '.join(table.roles)}")
     if coverage.forms:
         lines.append(f"  statement forms: {', '.join(coverage.forms)}")
+    if coverage.compared_as:
+        lines.append("Compared by what can be compared:")
+        lines += [f"  - {sentence}" for sentence in coverage.compared_as]
     if coverage.untested:
         lines.append("Not tested:")
         lines += [f"  - {sentence}" for sentence in coverage.untested]

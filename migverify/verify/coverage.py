@@ -25,6 +25,9 @@ class TableCoverage:
     constraints_not_probed: tuple[str, ...]
     operations: tuple[tuple[str, int], ...]  # statements compared per operation
     roles: tuple[str, ...]
+    # statements the legacy table accepted per operation (writes: that changed a row): the
+    # evidence an operation was tested, not only tried
+    accepted: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Coverage:
     probes: int
     probe_statements: int
     search_statements: int
+    # how values that cannot be compared as they are were compared (clock values, added rows)
+    compared_as: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -42,6 +47,7 @@ class Coverage:
         data = asdict(self)
         for table in data["tables"]:
             table["operations"] = dict(table["operations"])
+            table["accepted"] = dict(table["accepted"])
         return data
 
 
@@ -52,6 +58,8 @@ class CoverageRecorder:
     probes_run: list[Probe] = field(default_factory=list)
     searched: Counter = field(default_factory=Counter)  # (table, operation) -> statements
     untested: list[str] = field(default_factory=list)
+    compared_as: list[str] = field(default_factory=list)
+    accepted: Counter = field(default_factory=Counter)  # (table, operation) -> statements
 
     def probe(self, probe: Probe) -> None:
         self.probes_run.append(probe)
@@ -64,6 +72,13 @@ class CoverageRecorder:
         if sentence not in self.untested:
             self.untested.append(sentence)
 
+    def compared(self, sentence: str) -> None:
+        if sentence not in self.compared_as:
+            self.compared_as.append(sentence)
+
+    def accept(self, table: str, operation: str) -> None:
+        self.accepted[(table, operation)] += 1
+
     def build(self, facts: Sequence[TableFacts]) -> Coverage:
         covered: set[tuple[str, ...]] = set()
         operations: Counter = Counter(self.searched)
@@ -73,7 +88,7 @@ class CoverageRecorder:
                 operations[(statement.table, statement.operation)] += 1
         tables = []
         for fact in facts:
-            tables.append(_table(fact, covered, operations))
+            tables.append(_table(fact, covered, operations, self.accepted))
         forms = sorted({c[1] for c in covered if c[0] == "form"})
         return Coverage(
             tables=tuple(tables),
@@ -82,10 +97,13 @@ class CoverageRecorder:
             probes=len(self.probes_run),
             probe_statements=sum(len(p.statements) for p in self.probes_run),
             search_statements=sum(self.searched.values()),
+            compared_as=tuple(self.compared_as),
         )
 
 
-def _table(fact: TableFacts, covered: set[tuple[str, ...]], operations: Counter) -> TableCoverage:
+def _table(
+    fact: TableFacts, covered: set[tuple[str, ...]], operations: Counter, accepted: Counter
+) -> TableCoverage:
     name = fact.name
     relation = fact.relation
     columns = [c.name for c in relation.columns]
@@ -115,4 +133,5 @@ def _table(fact: TableFacts, covered: set[tuple[str, ...]], operations: Counter)
         constraints_not_probed=tuple(missing),
         operations=tuple(ops),
         roles=tuple(roles),
+        accepted=tuple(sorted((op, n) for (table, op), n in accepted.items() if table == name)),
     )

@@ -12,6 +12,7 @@ from pglast import ast, parse_sql
 
 from migverify.catalog import Catalog, Constraint, Relation
 from migverify.quoting import ident, qualified
+from migverify.rows import Row
 from migverify.verify.boundaries import is_number
 
 SEEDED_ROWS = 24
@@ -40,6 +41,7 @@ class TableFacts:
     unused_parents: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     # (child table, foreign key name) -> values of the referenced columns of a row with children
     with_children: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    fresh: tuple[Row, ...] = ()  # rows the table accepts and does not hold (rows.RowFactory)
 
     @property
     def name(self) -> str:
@@ -53,6 +55,7 @@ def read_facts(
     compared: tuple[Relation, ...],
     *,
     neighbour: bool = False,
+    fresh: tuple[Row, ...] = (),
 ) -> TableFacts:
     table = qualified(relation.qualified_name)
     key = _order_columns(relation)
@@ -91,6 +94,7 @@ def read_facts(
         neighbour=neighbour,
         unused_parents=_unused_parents(conn, relation),
         with_children=_with_children(conn, relation, compared),
+        fresh=fresh,
     )
 
 

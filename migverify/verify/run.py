@@ -24,11 +24,14 @@ from pglast import ast, parse_sql
 from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.errors import InputError
 from migverify.quoting import ident, qualified
+from migverify.rows import Row
 from migverify.sandbox import Sandbox
 from migverify.sqlload import Statement as ScriptStatement
 from migverify.sqlload import load_sql, read_script, split_script
 from migverify.supabase import SupabasePlan
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult, script_lines
+from migverify.verify.clock import TOKEN as CLOCK_TOKEN
+from migverify.verify.clock import Clock, clock_type
 from migverify.verify.compare import (
     FAIL,
     INFO,
@@ -58,10 +61,12 @@ from migverify.verify.static import (
     shape_differences,
     unchanged,
 )
-from migverify.verify.workload import TableModel, edge_table, workloads
+from migverify.verify.workload import TableModel, edge_table, fresh_rows, workloads
 from migverify.verify.worlds import ExampleRun, World, masked_columns
 
 SAMPLES_PER_COLUMN = 12
+MIN_ROWS = 3  # rows each compared table holds before the run (added when the seed has fewer)
+FRESH_ROWS = 4  # rows per compared table built for inserts, not stored
 PROBES_PER_CALL = 200
 WORKLOADS_PER_CALL = 20
 AHEAD = 2  # batches queued in the worlds while the caller compares
@@ -173,6 +178,9 @@ class Verification:
                 self.coverage.note(sentence)
             self.shim_relations = set(loader.shim_relations)
             self.users = self._signed_in_users(conn)
+            seeded = load_catalog(conn)
+            subjects = self._legacy_relations(legacy_only, conn, seeded)
+            self.fresh = self._add_rows(conn, seeded, subjects)
         # The migrated world starts as a copy of the reference: the seed's volatile values
         # (random keys, now()) are the same in both.
         self.say("preparing the migrated world")
@@ -185,7 +193,7 @@ class Verification:
         self.ref_catalog = before
         self.mig_catalog = load_catalog(mig_conn)
         self.server_version = self.ref_catalog.server_version
-        subjects = self._legacy_relations(legacy_only)
+        subjects = [before.relation(r.qualified_name) for r in subjects]
         if unchanged(subjects, before, self.mig_catalog):
             raise InputError(
                 f"{compat_name}: nothing to verify: after the target and compat scripts every "
@@ -210,19 +218,43 @@ class Verification:
             )
         compared = tuple(self.relations)
         self.facts = [
-            read_facts(ref_conn, r, self.facts_catalog, compared, neighbour=r in self.neighbours)
+            read_facts(
+                ref_conn,
+                r,
+                self.facts_catalog,
+                compared,
+                neighbour=r in self.neighbours,
+                fresh=self.fresh.get(r.qualified_name, ()),
+            )
             for r in self.relations
         ]
         self.models = [
             TableModel(
-                f.relation, self._samples(f.relation), edge_table(f.relation, f.target_types)
+                f.relation,
+                self._samples(f.relation),
+                edge_table(f.relation, f.target_types),
+                fresh_rows(f),
             )
             for f in self.facts
         ]
         for world in (self.ref, self.mig):
             world.install_runner()
             world.capture_sequences()
-            world.set_digest(self.relations, self.masked, self.common)
+        # One instant for both worlds: values a clock writes from here on compare as equal.
+        self.clock = Clock.capture(ref_conn)
+        clocked = [
+            f"{r.display_name}.{c.name}"
+            for r in self.relations
+            for c in r.columns
+            if clock_type(c.type) and c.name not in self.masked[r.display_name]
+        ]
+        if clocked:
+            self.coverage.compared(
+                f"times and dates a clock writes during the run (now(), CURRENT_TIMESTAMP, "
+                f"clock_timestamp(), CURRENT_DATE) compare as {CLOCK_TOKEN}: {', '.join(clocked)}"
+            )
+        for world in (self.ref, self.mig):
+            world.set_digest(self.relations, self.masked, self.common, self.clock)
 
     @property
     def facts_catalog(self) -> Catalog:
@@ -240,10 +272,14 @@ class Verification:
         """The target SQL (over the Supabase shim the reference world has, if any)."""
         self.plan.prepare(conn, install=False).load(self.request.target)
 
-    def _legacy_relations(self, legacy: Catalog) -> list[Relation]:
+    def _legacy_relations(
+        self, legacy: Catalog, conn: psycopg.Connection, catalog: Catalog
+    ) -> list[Relation]:
+        """The compared legacy tables (the requested ones, else every table of the legacy
+        SQL), as CATALOG has them."""
         self.partitions = partitions = {
             row[0]
-            for row in self.ref.conn.execute(
+            for row in conn.execute(
                 "SELECT n.nspname || '.' || c.relname FROM pg_class c "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relispartition"
             )
@@ -260,21 +296,23 @@ class Verification:
         if not self.request.tables:
             if not tables:
                 raise InputError("the legacy SQL defines no tables to compare")
-            return [self.ref_catalog.relation(r.qualified_name) for r in tables]
+            return [catalog.relation(r.qualified_name) for r in tables]
         chosen = []
         for name in self.request.tables:
             relation = legacy.find(name)
             if relation is None:
                 known = ", ".join(r.name for r in tables) or "none"
                 raise InputError(f"unknown table {name!r}: legacy tables are {known}")
-            chosen.append(self.ref_catalog.relation(relation.qualified_name))
+            chosen.append(catalog.relation(relation.qualified_name))
         return chosen
 
-    def _neighbours(self, subjects: Sequence[Relation]) -> list[Relation]:
+    def _neighbours(
+        self, subjects: Sequence[Relation], catalog: Catalog | None = None
+    ) -> list[Relation]:
         """Tables outside the compared set that reference one of them or that one references."""
         names = {r.qualified_name for r in subjects}
         found = []
-        for relation in self.ref_catalog.tables:
+        for relation in (catalog or self.ref_catalog).tables:
             if relation.qualified_name in names or relation.qualified_name in self.partitions:
                 continue
             refers = any(fk.references in names for fk in relation.foreign_keys)
@@ -284,6 +322,39 @@ class Verification:
             if refers or referred:
                 found.append(relation)
         return found
+
+    def _add_rows(
+        self, conn: psycopg.Connection, catalog: Catalog, subjects: Sequence[Relation]
+    ) -> dict[str, tuple[Row, ...]]:
+        """Rows the tables accept, built before the migrated world is copied from this one:
+        tables the seed left with fewer than MIN_ROWS get more (parents first), the same in
+        both worlds; and FRESH_ROWS more per compared table, built and rolled back, for the
+        probes and the random search to insert. What cannot be built is noted with why."""
+        from migverify.rows import RowFactory
+
+        self.unbuildable: dict[str, str] = {}
+        tables = [r.qualified_name for r in (*subjects, *self._neighbours(subjects, catalog))]
+        self.say("building rows the legacy tables accept")
+        fresh: dict[str, tuple[Row, ...]] = {}
+        with conn.transaction():
+            factory = RowFactory(conn, catalog)
+            added, failed = factory.fill(tables, MIN_ROWS)
+            for table in tables:
+                rows, reason = factory.fresh(table, FRESH_ROWS)
+                fresh[table] = tuple(rows)
+                if reason and table not in failed:
+                    failed[table] = reason
+        if added:
+            counts = ", ".join(
+                f"{catalog.relation(t).display_name} {n}" for t, n in sorted(added.items())
+            )
+            self.coverage.compared(
+                f"rows migverify added before the run, the same in both worlds (the seed had "
+                f"fewer than {MIN_ROWS}): {counts}"
+            )
+        for table, reason in failed.items():
+            self.unbuildable[catalog.relation(table).display_name] = reason
+        return fresh
 
     def _signed_in_users(self, conn: psycopg.Connection) -> list[tuple[str, str | None]]:
         """Two users of a Supabase-style project (`auth.users`), for per-user workloads when
@@ -413,6 +484,8 @@ class Verification:
             zip(workload, ref.outcomes, mig.outcomes, strict=True)
         ):
             self.compared += 1
+            if a.ok and (a.rowcount or statement.operation not in WRITES):
+                self.coverage.accept(statement.table, statement.operation)
             difference = compare_outcomes(statement.table, statement.operation, a, b)
             if difference is None:
                 continue
@@ -894,6 +967,7 @@ class Verification:
             self.coverage.note(
                 f"{', '.join(unrequested)}: not tested (not requested; add to --ops)"
             )
+        self.incomplete += self.untested_writes()
         for sentence in self.incomplete:
             self.coverage.note(sentence)
         return self.result(
@@ -904,6 +978,20 @@ class Verification:
             coverage=self.coverage.build(self.facts),
             skipped=self.skipped,
         )
+
+    def untested_writes(self) -> list[str]:
+        """A sentence per compared table (not a neighbour) on which a requested write was
+        never accepted by the legacy table: a verdict needs that evidence."""
+        wanted = [op for op in ("insert", "update", "delete") if op in self.request.operations]
+        sentences = []
+        for relation in self.relations:
+            name = relation.display_name
+            missing = [op for op in wanted if not self.coverage.accepted[(name, op)]]
+            if relation in self.neighbours or not missing:
+                continue
+            why = self.unbuildable.get(name) or "the legacy table accepted none of the statements"
+            sentences.append(f"{name}: {', '.join(missing)} not tested ({why})")
+        return sentences
 
     def result(
         self, differences: Sequence[Difference], counterexamples: Sequence[Counterexample], **run

@@ -33,6 +33,7 @@ from migverify.verify.boundaries import (
     is_text,
     text_limit,
 )
+from migverify.verify.facts import TableFacts
 from migverify.verify.statement import OPERATIONS, Actor, Statement
 
 __all__ = ["OPERATIONS", "TableModel", "workloads"]
@@ -49,6 +50,8 @@ class TableModel:
     relation: Relation
     samples: Mapping[str, tuple[str, ...]]  # column -> seeded values (text)
     edges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> edge values
+    # rows the table accepts and does not hold (SQL literals by column): inserts start from one
+    fresh: tuple[Mapping[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -94,7 +97,9 @@ def _random_value(rng: random.Random, column: Column) -> str | None:
     if base == "boolean":
         return rng.choice(["true", "false"])
     if base.startswith("timestamp") or base == "date":
-        moment = datetime(2026, 1, 1) + timedelta(seconds=rng.randint(-86400 * 400, 86400 * 400))
+        # Far from the run's clock window (verify/clock.py): a value written here is never a
+        # value a clock could have written during the run.
+        moment = datetime(2015, 1, 1) + timedelta(seconds=rng.randint(-86400 * 400, 86400 * 400))
         if base == "date":
             return moment.date().isoformat()
         return moment.isoformat(sep=" ") + ("+00" if "with time zone" in type_name else "")
@@ -181,10 +186,12 @@ class _Drawer:
     def insert(self, model: TableModel, role: str | None, upsert: bool) -> Statement:
         rng = self.rng
         writable = model.writable
+        start = rng.choice(model.fresh) if model.fresh and rng.random() < 0.5 else None
         chosen = [
             c
             for c in writable
-            if rng.random() < (0.85 if c.not_null and c.default is None and not c.identity else 0.5)
+            if (start is not None and c.name in start)
+            or rng.random() < (0.85 if c.not_null and c.default is None and not c.identity else 0.5)
         ]
         operation = "upsert" if upsert else "insert"
         returning = rng.random() < 0.3
@@ -205,7 +212,10 @@ class _Drawer:
         for _ in range(rng.choice([1, 1, 1, 2])):
             row = []
             for column in chosen:
-                value = "DEFAULT" if rng.random() < 0.05 else self.value(model, column)
+                if start is not None and column.name in start and rng.random() < 0.85:
+                    value = start[column.name]
+                else:
+                    value = "DEFAULT" if rng.random() < 0.05 else self.value(model, column)
                 row.append(value)
                 if value not in ("NULL", "DEFAULT"):
                     written.append((column.name, value))
@@ -341,6 +351,16 @@ def workloads(
         return tuple(dataclasses.replace(s, claims=actor.claims) for s in made)
 
     return workload()
+
+
+def fresh_rows(facts: TableFacts) -> tuple[dict[str, str], ...]:
+    """The rows built for a table that need no new parent row, as SQL literals."""
+    columns = {c.name: c for c in facts.relation.columns}
+    return tuple(
+        {c: _render(v, columns[c]) for c, v in row.values.items()}
+        for row in facts.fresh
+        if not row.prerequisites
+    )
 
 
 def edge_table(relation: Relation, target_types: Mapping[str, tuple[str, ...]]) -> dict:

@@ -25,7 +25,12 @@ from migverify.verify.probes.forms import (
 )
 from migverify.verify.probes.reads import lock_probes, select_probes
 from migverify.verify.probes.roles import actor_probes, owner_columns
-from migverify.verify.probes.writes import delete_probes, insert_probes, update_probes
+from migverify.verify.probes.writes import (
+    delete_probes,
+    insert_probes,
+    update_probes,
+    written_row_probes,
+)
 from migverify.verify.statement import MERGE_SINCE, Probe
 
 __all__ = ["BaseRow", "ProbeBuilder", "owner_columns", "probes", "sql_value"]
@@ -42,8 +47,12 @@ def probes(b: ProbeBuilder, base: tuple[BaseRow, BaseRow] | None) -> Iterator[Pr
         yield from constraint_probes(b, *base)
     if base and "insert" in ops:
         yield from insert_probes(b, *base)
+    if base and "update" in ops:
+        yield from written_row_probes(b, base[0], "update")
     if seeded and "update" in ops:
         yield from update_probes(b, base)
+    if base and "delete" in ops:
+        yield from written_row_probes(b, base[0], "delete")
     if seeded and "delete" in ops:
         yield from delete_probes(b)
     if base and seeded and "upsert" in ops:

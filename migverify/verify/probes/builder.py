@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from migverify.catalog import Column, Constraint
 from migverify.quoting import ident, literal, qualified
+from migverify.rows import Row
 from migverify.verify.boundaries import (
     _INT_LIMITS,
     edge_values,
@@ -109,8 +110,10 @@ class ProbeBuilder:
 
     def base_candidates(self) -> list[tuple[BaseRow, BaseRow]]:
         """Pairs of base rows (two distinct fresh rows), most natural first; the caller keeps
-        the first pair the reference world accepts."""
-        pairs = []
+        the first pair the reference world accepts: the rows built for the table (every CHECK,
+        key and parent taken care of), then seeded rows copied with fresh key values."""
+        built = [self.built_row(row) for row in self.facts.fresh]
+        pairs = list(zip(built[0::2], built[1::2], strict=False))
         seeded = list(self.facts.seeded[:3])
         for index, row in enumerate(seeded or [None]):  # type: ignore[list-item]
             first = self.base_row(row, 2 * index + 1)
@@ -118,6 +121,25 @@ class ProbeBuilder:
             if first and second:
                 pairs.append((first, second))
         return pairs
+
+    def built_row(self, row: Row) -> BaseRow:
+        """A row the row factory built, with the INSERTs of its new parents first."""
+        values = {
+            c.name: sql_value(row.values.get(c.name), c)
+            for c in self.writable
+            if c.name in row.values
+        }
+        prerequisites = tuple(
+            Statement(sql, self._display(table), "insert") for table, sql in row.prerequisites
+        )
+        return BaseRow(values, prerequisites, tuple(values))
+
+    def _display(self, table: str) -> str:
+        facts = self.others.get(table)
+        if facts is not None:
+            return facts.name
+        schema, _, name = table.partition(".")
+        return name if schema == "public" else table
 
     def base_row(self, seeded: dict[str, str | None] | None, n: int) -> BaseRow | None:
         values = {

@@ -192,6 +192,37 @@ def _sequence_probes(b: ProbeBuilder, base: BaseRow) -> Iterator[Probe]:
         )
 
 
+def written_row_probes(b: ProbeBuilder, base: BaseRow, verb: str) -> Iterator[Probe]:
+    """Update or delete a row the same workload inserted: a table whose seeded rows all have
+    children (or none at all) is still updated and deleted."""
+    row: dict[str, str | None] = {c: _text(v) for c, v in base.values.items()}
+    if verb == "update":
+        column = next((c for c in b.writable if c.name in base.values), None)
+        if column is None:
+            return
+        name = ident(column.name)
+        change = b.update(f"{name} = {name}", row, returning="*")
+    else:
+        change = b.select(f"DELETE FROM {b.quoted} WHERE {b.where(row)} RETURNING *", "delete")
+    yield b.probe(
+        f"{verb} a row just inserted",
+        b.with_base(base, b.insert(base.values), change),
+        ("operation", b.table, verb),
+    )
+
+
+def _text(value: str) -> str | None:
+    """A base row's SQL literal as the text value b.where() renders again."""
+    value = value.strip()
+    if value == "NULL":
+        return None
+    if value.startswith("E'") and value.endswith("'"):
+        return value[2:-1].replace("''", "'").replace("\\\\", "\\")
+    if value.startswith("'") and value.endswith("'"):
+        return value[1:-1].replace("''", "'")
+    return value
+
+
 def update_probes(b: ProbeBuilder, base: tuple[BaseRow, BaseRow] | None) -> Iterator[Probe]:
     op = ("operation", b.table, "update")
     row = b.facts.seeded[0]
