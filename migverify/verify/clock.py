@@ -23,13 +23,13 @@ import psycopg
 from migverify.quoting import literal
 
 TOKEN = "<clock>"
-# What row_to_json prints for timestamp with/without time zone and date.
+# What row_to_json prints for timestamp with/without time zone and date, and their ::text.
 _ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}(?::\d{2})?)?)?"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}(?::\d{2})?)?)?"
 )
-_MARGIN = dt.timedelta(seconds=5)
+_MARGIN = dt.timedelta(seconds=5)  # returned rows: the window's end is the time read plus this
 _PRECISION = re.compile(r"^timestamp\((\d)\)")
-_FRACTION = re.compile(r"\.(\d+)")  # returned rows: the window's end is the time read plus this
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 def clock_type(type_name: str) -> str | None:

@@ -52,6 +52,8 @@ class TableModel:
     edges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> edge values
     # rows the table accepts and does not hold (SQL literals by column): inserts start from one
     fresh: tuple[Mapping[str, str], ...] = ()
+    # columns whose values differ between runs (volatile defaults, triggers drawing values)
+    unstable: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -64,6 +66,10 @@ class TableModel:
     @property
     def writable(self) -> tuple[Column, ...]:
         return tuple(c for c in self.relation.columns if not c.generated and c.identity != "always")
+
+    def varies(self, column: Column) -> bool:
+        """Whether the column's values differ between the worlds (compared by presence)."""
+        return column.nondeterministic_default or column.name in self.unstable
 
     @property
     def keys(self) -> tuple[tuple[str, ...], ...]:
@@ -177,7 +183,7 @@ class _Drawer:
             return f"{ident(column.name)} IS NULL"
         if base_type(column.type) in ("json", "xml"):  # no equality operator
             return f"{ident(column.name)}::text = ({value})::text"
-        if column.nondeterministic_default:
+        if model.varies(column):
             # Its values differ between the worlds (now(), gen_random_uuid()): only equality with
             # a known value selects the same rows in both.
             return f"{ident(column.name)} = {value}"
@@ -268,7 +274,7 @@ class _Drawer:
     def select(self, model: TableModel, role: str | None, lock: bool = False) -> Statement:
         rng = self.rng
         relation = model.relation
-        ordered = sorted(relation.columns, key=lambda c: c.nondeterministic_default)
+        ordered = sorted(relation.columns, key=model.varies)
         comparable = [c for c in ordered if base_type(c.type) not in ("json", "xml", "point")]
         order = " ORDER BY " + ", ".join(ident(c.name) for c in comparable) if comparable else ""
         where = f" WHERE {self.where(model)}" if rng.random() < 0.6 else ""

@@ -353,6 +353,7 @@ class World:
         if result is None:
             return Outcome(True, rowcount=nrows)
         hidden = frozenset(masked.get(statement.table, ()))
+        hidden |= {f"{c}_text" for c in hidden}  # a probe's `c::text AS c_text`
         return Outcome(True, rowcount=nrows, raw=result, hidden=hidden, clock=self.clock)
 
     def digest_now(self) -> tuple[str, ...]:
