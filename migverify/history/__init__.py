@@ -51,18 +51,18 @@ LAYOUTS: dict[str, ModuleType] = {
     "sqitch": sqitch,
     "rails": rails,
 }
-# What detection looks for, per layout, for the message when nothing matches.
-LOOKED_FOR = (
-    "supabase config.toml + migrations/",
-    "prisma migration_lock.toml",
-    "drizzle meta/_journal.json",
-    "diesel <version>_<name>/up.sql",
-    "golang-migrate <version>_<title>.up.sql",
-    "dbmate <version>_<name>.sql with -- migrate:up",
-    "flyway V<version>__<desc>.sql",
-    "sqitch.plan",
-    "rails db/structure.sql",
-)
+# What each layout's detection looks for, for the messages when nothing is found.
+LOOKED_FOR = {
+    "supabase": "config.toml + migrations/",
+    "prisma": "migration_lock.toml, <name>/migration.sql",
+    "drizzle": "meta/_journal.json",
+    "diesel": "<version>_<name>/up.sql",
+    "golang-migrate": "<version>_<title>.up.sql",
+    "dbmate": "<version>_<name>.sql with -- migrate:up",
+    "flyway": "V<version>__<desc>.sql",
+    "sqitch": "sqitch.plan",
+    "rails": "db/structure.sql",
+}
 
 __all__ = ["LAYOUTS", "History", "Migration", "read_history", "version_key"]
 
@@ -76,7 +76,15 @@ def read_history(directory: Path, layout: str | None = None) -> History:
     elif layout not in LAYOUTS:
         known = ", ".join(LAYOUTS)
         raise InputError(f"unknown migration layout {layout!r} (known: {known})")
-    return LAYOUTS[layout].read(directory)
+    history = LAYOUTS[layout].read(directory)
+    # A Supabase project may have only seeds so far; anywhere else, no migration at all means
+    # the wrong directory or layout, which must not pass for an empty legacy schema.
+    if not history.migrations and layout != "supabase":
+        raise InputError(
+            f"{directory}: no {layout} migrations ({LOOKED_FOR[layout]}) "
+            f"and {len(history.skipped)} file(s) {layout} would not run"
+        )
+    return history
 
 
 def detect_layout(directory: Path) -> str:
@@ -94,7 +102,8 @@ def detect_layout(directory: Path) -> str:
     if code:
         raise InputError(f"{directory}: {code}")
     raise InputError(
-        f"{directory}: no migration history found (looked for {', '.join(LOOKED_FOR)}); "
+        f"{directory}: no migration history found (looked for "
+        f"{', '.join(f'{name} {what}' for name, what in LOOKED_FOR.items())}); "
         f'if it is one, name its layout with layout = "…" in [legacy] '
         f"(one of {', '.join(LAYOUTS)})"
     )

@@ -56,7 +56,7 @@ def read(directory: Path) -> History:
             continue
         if key in side:
             raise InputError(
-                f"{path}: version {version} is also {side[key][1]} "
+                f"{path}: version {version.replace('_', '.')} is also {side[key][1]} "
                 "(Flyway refuses two migrations of one version)"
             )
         side[key] = (version.replace("_", "."), path)
