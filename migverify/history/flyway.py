@@ -10,6 +10,7 @@ them with configured values that migverify cannot know."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from migverify.errors import InputError, SQLFileError
@@ -30,40 +31,26 @@ def detect(directory: Path) -> bool:
     return any(_FILE.match(p.name) for p in files_under(directory))
 
 
+Key = tuple[int | str, ...]  # a version as it compares (model.version_key)
+
+
+@dataclass
+class _Files:
+    """A location's files by kind: versioned, undo and baseline by version, repeatables."""
+
+    versioned: dict[Key, tuple[str, Path]] = field(default_factory=dict)
+    undo: dict[Key, tuple[str, Path]] = field(default_factory=dict)
+    baselines: dict[Key, tuple[str, Path]] = field(default_factory=dict)
+    repeatable: list[tuple[str, Path]] = field(default_factory=list)  # (description, file)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
 def read(directory: Path) -> History:
-    versioned: dict[tuple[int | str, ...], tuple[str, Path]] = {}
-    undo: dict[tuple[int | str, ...], Path] = {}
-    baselines: dict[tuple[int | str, ...], tuple[str, Path]] = {}
-    repeatable: list[tuple[str, Path]] = []
-    skipped: list[tuple[str, str]] = []
-    for path in files_under(directory):
-        match = _FILE.match(path.name)
-        if match is None:
-            skipped.append((str(path), _why_not(path.name)))
-            continue
-        if match.group(4) is not None:
-            repeatable.append((match.group(4).replace("_", " "), path))
-            continue
-        prefix, version = match.group(1), match.group(2)
-        if not _VERSION.match(version):
-            raise InputError(
-                f"{path}: invalid Flyway version {version!r} (only digits, '.' and '_' are allowed)"
-            )
-        key = version_key(version)
-        side = {"V": versioned, "B": baselines}.get(prefix)
-        if side is None:
-            undo[key] = path
-            continue
-        if key in side:
-            raise InputError(
-                f"{path}: version {version.replace('_', '.')} is also {side[key][1]} "
-                "(Flyway refuses two migrations of one version)"
-            )
-        side[key] = (version.replace("_", "."), path)
-    runs = sorted(versioned.items())
-    if baselines:
-        base_key, base = max(baselines.items())
-        skipped += [
+    files = _classify(directory)
+    runs = sorted(files.versioned.items())
+    if files.baselines:
+        base_key, base = max(files.baselines.items())
+        files.skipped += [
             (str(path), f"covered by the baseline migration {base[1].name}")
             for key, (_, path) in runs
             if key <= base_key
@@ -73,29 +60,56 @@ def read(directory: Path) -> History:
         Migration(
             name=path.name[:-4],
             up=_script(path),
-            down=_script(undo.pop(key)) if key in undo else None,
+            down=_script(files.undo.pop(key)[1]) if key in files.undo else None,
             version=version,
         )
         for key, (version, path) in runs
     ]
     migrations += [
         Migration(name=path.name[:-4], up=_script(path))
-        for _, path in sorted(repeatable, key=lambda item: (item[0], item[1].name))
+        for _, path in sorted(files.repeatable, key=lambda item: (item[0], item[1].name))
     ]
-    skipped += [
-        (str(path), "an undo of a version that has no V migration") for path in undo.values()
+    files.skipped += [
+        (str(path), "an undo of a version that is not run") for _, path in files.undo.values()
     ]
     return History(
         layout="flyway",
         directory=directory,
         migrations=tuple(migrations),
-        skipped=tuple(sorted(skipped)),
+        skipped=tuple(sorted(files.skipped)),
     )
+
+
+def _classify(directory: Path) -> _Files:
+    """The files under DIRECTORY by kind; a bad or duplicate version is Flyway's error."""
+    files = _Files()
+    for path in files_under(directory):
+        match = _FILE.match(path.name)
+        if match is None:
+            files.skipped.append((str(path), _why_not(path.name)))
+            continue
+        if match.group(4) is not None:
+            files.repeatable.append((match.group(4).replace("_", " "), path))
+            continue
+        prefix, version = match.group(1), match.group(2)
+        if not _VERSION.match(version):
+            raise InputError(
+                f"{path}: invalid Flyway version {version!r} (only digits, '.' and '_' are allowed)"
+            )
+        side = {"V": files.versioned, "U": files.undo, "B": files.baselines}[prefix]
+        key, dotted = version_key(version), version.replace("_", ".")
+        if key in side:
+            raise InputError(
+                f"{path}: version {dotted} is also {side[key][1]} "
+                "(Flyway refuses two migrations of one version)"
+            )
+        side[key] = (dotted, path)
+    return files
 
 
 def _why_not(name: str) -> str:
     if _CALLBACK.match(name):
-        return "a Flyway callback: it runs around migrate, not as a migration; migverify does not run it"
+        return "a Flyway callback, run around migrate, not a migration"
     if name.endswith(".sql"):
         return "Flyway runs only V<version>__<description>.sql and R__<description>.sql"
     return "not an SQL migration"
