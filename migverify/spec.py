@@ -5,6 +5,11 @@ Format (paths are relative to the spec file)::
     [legacy]
     sql = ["legacy.sql", "seed.sql"]     # or: dsn = "postgresql://..." (read only)
     supabase = "supabase"                # a Supabase CLI directory: migrations/*.sql, then seeds
+    migrations = "db/migrations"         # or any migration history (migverify/history/): its SQL
+                                         # in the order its tool runs it, before sql
+    layout = "dbmate"                    # optional: the history's layout when not detected
+    before = "20240301120000_orders"     # optional: the migration under test; the legacy state is
+                                         # the history before it ([target], [tables] optional)
     skip_extensions = ["http"]           # extensions not created (used only in function bodies)
     roles = "roles.sql"                  # optional: pg_dumpall --roles-only output (like --roles)
     [target]
@@ -54,13 +59,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migverify.errors import InputError
-from migverify.sqlload import Source
+from migverify.errors import InputError, SQLFileError
+from migverify.history.model import History, Migration
+from migverify.sqlload import Source, notice
 
 SPEC_FILENAME = "migverify.toml"
 # Every key the spec knows, per section: anything else is an error with a did-you-mean.
 SECTION_KEYS: dict[str, frozenset[str]] = {
-    "legacy": frozenset({"sql", "dsn", "roles", "supabase", "skip_extensions"}),
+    "legacy": frozenset(
+        {"sql", "dsn", "roles", "supabase", "skip_extensions", "migrations", "layout", "before"}
+    ),
     "target": frozenset({"sql"}),
     "scan": frozenset({"paths", "max_file_size"}),
     "generate": frozenset(
@@ -123,12 +131,16 @@ class Spec:
     out: Path | None = None
     lint_ignore: tuple[str, ...] = ()
     scan_max_file_size: int = 5 * 1024 * 1024
-    supabase_dir: Path | None = None  # [legacy] supabase: its files lead legacy_sql
+    supabase_dir: Path | None = None  # a Supabase project's directory: its files lead legacy_sql
     skip_extensions: tuple[str, ...] = ()
     mode: str = "auto"  # auto | online | offline
     online_threshold: int = 50000
     switch_check: str = "count"  # count | checksum
     roles: Path | None = None  # pg_dumpall --roles-only output to create before loading
+    history: History | None = None  # [legacy] migrations (or supabase), as its tool runs it
+    # [legacy] before: the migration under test (its up is the layer, its down the rollback);
+    # legacy_sql then holds the history up to it.
+    migration: Migration | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     text: str = field(default="", compare=False, repr=False)
 
@@ -213,6 +225,17 @@ def _toml_type(value: Any) -> str:
         if isinstance(value, kind):
             return name
     return f"a {type(value).__name__}"
+
+
+@dataclass(frozen=True)
+class _LegacyHistory:
+    """What [legacy] migrations (or supabase) gives the spec."""
+
+    history: History | None = None
+    migration: Migration | None = None
+    scripts: tuple[Source, ...] = ()
+    supabase_dir: Path | None = None
+    notices: tuple[str, ...] = ()  # printed once the whole spec is valid
 
 
 class _SpecReader:
@@ -316,21 +339,82 @@ class _SpecReader:
             raise self.error(f"{section}.{key}", f"{section}.{key} must be a list of names")
         return tuple(value)
 
-    def supabase_project(self, value: Any) -> tuple[Path | None, tuple[Path, ...]]:
-        """[legacy] supabase: the directory and its SQL files in the order the CLI runs them."""
-        if value is None:
-            return None, ()
+    def history(self, legacy: dict[str, Any]) -> _LegacyHistory:
+        """[legacy] migrations (or supabase): the history read as its tool runs it, the legacy
+        scripts it gives and, with `before`, the migration under test."""
+        key = "migrations" if "migrations" in legacy else "supabase"
+        if key not in legacy:
+            for other in ("layout", "before"):
+                if other in legacy:
+                    raise self.error(
+                        f"legacy.{other}", f'legacy.{other} needs migrations = "<directory>"'
+                    )
+            return _LegacyHistory()
+        if "supabase" in legacy and key == "migrations":
+            raise self.error(
+                "legacy.migrations",
+                'give legacy.migrations or legacy.supabase, not both (supabase = "dir" is '
+                'migrations = "dir" with layout = "supabase")',
+            )
+        where, value = f"legacy.{key}", legacy[key]
         if not isinstance(value, str) or not value:
-            raise self.error("legacy.supabase", 'legacy.supabase must be a directory ("supabase")')
+            example = '"supabase"' if key == "supabase" else '"db/migrations"'
+            raise self.error(where, f"{where} must be a directory ({example})")
         directory = (self.path.parent / value).resolve()
         if not directory.is_dir():
-            raise self.error("legacy.supabase", f"legacy.supabase: {value} is not a directory")
-        from migverify.supabase import project_files
+            raise self.error(where, f"{where}: {value} is not a directory")
+        history = self.read_history(where, directory, self.layout(legacy, key))
+        notices = tuple(f"{path}: not run ({reason})" for path, reason in history.skipped)
+        supabase_dir = None
+        if history.layout == "supabase":
+            from migverify.history.supabase import project_dir
+
+            supabase_dir = project_dir(directory)
+        before = legacy.get("before")
+        if before is None:
+            return _LegacyHistory(history, None, history.scripts(), supabase_dir, notices)
+        if not isinstance(before, str) or not before:
+            raise self.error("legacy.before", "legacy.before must be a migration's name")
+        try:
+            index = history.index(before)
+        except InputError as error:
+            raise self.error("legacy.before", f"legacy.before: {error}") from None
+        if history.seeds:
+            notices += (
+                f"{directory}: seeds not loaded: with before = {before!r} the legacy state is "
+                "the history before that migration, and seeds are written for the last one",
+            )
+        scripts = (*history.preamble, *(m.up for m in history.migrations[:index]))
+        migration = history.migrations[index]
+        return _LegacyHistory(history, migration, scripts, supabase_dir, notices)
+
+    def layout(self, legacy: dict[str, Any], key: str) -> str | None:
+        """[legacy] layout, checked; `supabase = …` is the layout "supabase"."""
+        from migverify.history import LAYOUTS
+
+        layout = legacy.get("layout")
+        if layout is not None:
+            self.typed("legacy.layout", layout, str, "a layout name")
+            self.unknown("legacy.layout", layout, set(LAYOUTS), "migration layout")
+        if key == "supabase":
+            if layout not in (None, "supabase"):
+                raise self.error(
+                    "legacy.layout", f'legacy.supabase is a Supabase project, not layout "{layout}"'
+                )
+            return "supabase"
+        return layout
+
+    def read_history(self, where: str, directory: Path, layout: str | None) -> History:
+        """The history in DIRECTORY; an error in one of its files names that file and line,
+        any other names the spec's line too."""
+        from migverify.history import read_history
 
         try:
-            return directory, project_files(directory)
+            return read_history(directory, layout)
+        except SQLFileError:
+            raise
         except InputError as error:
-            raise self.error("legacy.supabase", f"legacy.supabase: {error}") from None
+            raise self.error(where, f"{where}: {error}") from None
 
     def choice(self, section: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
         value = section.get(key, allowed[0])
@@ -503,16 +587,20 @@ class _SpecReader:
         # A key of the wrong type is named at its own line, not as a missing one.
         if "sql" in legacy:
             self.paths("legacy", "sql")
-        for key in ("dsn", "supabase"):
+        for key in ("dsn", "supabase", "migrations"):
             if key in legacy:
                 self.typed(f"legacy.{key}", legacy[key], str, "a string")
-        if not legacy.get("sql") and not legacy.get("dsn") and not legacy.get("supabase"):
+        if not any(legacy.get(key) for key in ("sql", "dsn", "supabase", "migrations")):
             raise self.error(
-                "legacy", '[legacy] needs sql = [files], supabase = "<directory>" or dsn = "..."'
+                "legacy",
+                '[legacy] needs sql = [files], migrations = "<directory>", '
+                'supabase = "<directory>" or dsn = "..."',
             )
-        supabase_dir, supabase_files = self.supabase_project(legacy.get("supabase"))
+        history = self.history(legacy)
         tables = self.section("tables")
-        if not tables:
+        # With `before`, the migration under test creates the targets; the tables it maps can
+        # be inferred from it.
+        if not tables and history.migration is None:
             raise self.error("tables", "the spec names no [tables.<legacy table>]")
         legacy_tables = generate.get("legacy_tables", "keep")
         if legacy_tables not in ("keep", "drop"):
@@ -547,9 +635,9 @@ class _SpecReader:
         roles = self.paths("legacy", "roles")
         if len(roles) > 1:
             raise self.error("legacy.roles", 'legacy.roles must be one file: roles = "roles.sql"')
-        return Spec(
+        spec = Spec(
             path=self.path,
-            legacy_sql=(*supabase_files, *self.paths("legacy", "sql")),
+            legacy_sql=(*history.scripts, *self.paths("legacy", "sql")),
             legacy_dsn=dsn or None,
             target_sql=self.paths("target", "sql"),
             scan_paths=self.paths("scan", "paths"),
@@ -560,12 +648,17 @@ class _SpecReader:
             out=(self.path.parent / out) if out else None,
             lint_ignore=tuple(ignore),
             scan_max_file_size=max_size,
-            supabase_dir=supabase_dir,
+            supabase_dir=history.supabase_dir,
             skip_extensions=self.names("legacy", "skip_extensions"),
             mode=online_mode,
             online_threshold=threshold,
             switch_check=switch_check,
             roles=roles[0] if roles else None,
+            history=history.history,
+            migration=history.migration,
             raw=self.data,
             text="\n".join(self.lines),
         )
+        for message in history.notices:
+            notice(message)
+        return spec

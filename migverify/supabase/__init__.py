@@ -1,5 +1,5 @@
-"""Supabase projects as they are: a Supabase-compatible scratch database (the shim), extensions
-the server lacks, and Supabase CLI directories as input.
+"""Supabase projects as they are: a Supabase-compatible scratch database (the shim) and extensions
+the server lacks. Supabase CLI directories as input are read by `migverify.history.supabase`.
 
 **The shim** (`templates/supabase/shim.sql.j2`) gives a plain PostgreSQL what every Supabase
 project's database has before its own migrations run, as far as app schemas, policies, seeds and
@@ -42,6 +42,5 @@ embedded PostgreSQL 18.
 from __future__ import annotations
 
 from migverify.supabase.load import SupabaseOptions, SupabasePlan, shim_roles
-from migverify.supabase.project import project_files
 
-__all__ = ["SupabaseOptions", "SupabasePlan", "project_files", "shim_roles"]
+__all__ = ["SupabaseOptions", "SupabasePlan", "shim_roles"]

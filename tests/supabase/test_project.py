@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from migverify.errors import InputError
+from migverify.history import read_history
 from migverify.spec import load_spec
-from migverify.supabase import project_files
 
 SPEC = """
 [legacy]
@@ -43,7 +43,8 @@ def _project(tmp_path: Path, config: str | None = None, extra: str = "") -> Path
     return spec
 
 
-def _names(paths) -> list[str]:
+def _names(scripts) -> list[str]:
+    paths = [Path(s.name) for s in scripts]
     return [p.relative_to(p.parents[1]).as_posix() for p in paths]
 
 
@@ -116,8 +117,11 @@ def test_a_directory_that_is_not_a_supabase_project(tmp_path):
         load_spec(spec)
 
 
-def test_project_files_of_the_fixture():
+def test_the_fixture_read_as_a_history():
     root = Path(__file__).resolve().parents[2] / "fixtures" / "supabase" / "supabase"
-    names = [p.name for p in project_files(root)]
+    history = read_history(root)
+    assert history.layout == "supabase"
+    names = [Path(s.name).name for s in history.scripts()]
     assert names[-2:] == ["seed.sql", "seed-documents.sql"]
     assert names[:-2] == sorted(names[:-2])
+    assert history.skipped == ()

@@ -1,0 +1,90 @@
+"""dbmate: `db/migrations/<version>_<name>.sql` in file-name order, each with `-- migrate:up` and
+`-- migrate:down` sections (options after the marker, such as `transaction:false`; a file may
+hold several up/down pairs). Only the up sections run forward; the down sections are the
+rollback. Each section's script is the whole file with everything else blanked out, so an error
+names the file's own line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from migverify.errors import InputError, SQLFileError
+from migverify.history.files import entries
+from migverify.history.model import History, Migration
+from migverify.sqlload import Script, line_of, read_script
+
+# dbmate's migrationFileRegexp and its section markers (pkg/dbmate/migration.go).
+_FILE = re.compile(r"^(\d+).*\.sql$")
+_UP = re.compile(r"^--\s*migrate:up(\s*$|\s+\S+)", re.M)
+_DOWN = re.compile(r"^--\s*migrate:down(\s*$|\s+\S+)", re.M)
+_BLANK_OR_COMMENT = re.compile(r"^\s*($|--)")
+
+
+def detect(directory: Path) -> bool:
+    for path in entries(directory):
+        if _FILE.match(path.name) and path.is_file():
+            try:
+                return _UP.search(path.read_text(encoding="utf-8", errors="replace")) is not None
+            except OSError:
+                return False
+    return False
+
+
+def read(directory: Path) -> History:
+    migrations, skipped = [], []
+    for entry in entries(directory):
+        match = _FILE.match(entry.name)
+        if match is None or not entry.is_file():
+            skipped.append((str(entry), "dbmate runs only <version>_<name>.sql files"))
+            continue
+        up, down = split_sections(read_script(entry), str(entry))
+        migrations.append(Migration(name=entry.name[:-4], up=up, down=down, version=match.group(1)))
+    return History(
+        layout="dbmate", directory=directory, migrations=tuple(migrations), skipped=tuple(skipped)
+    )
+
+
+def split_sections(text: str, name: str) -> tuple[Script, Script]:
+    """The up and the down script of a dbmate migration, each padded to the file's lines;
+    a file dbmate refuses is refused with dbmate's reason and the line."""
+    ups = [m.start() for m in _UP.finditer(text)]
+    if not ups:
+        raise InputError(
+            f"{name}: dbmate requires each migration to define an up block with '-- migrate:up'"
+        )
+    for number, line in enumerate(text[: ups[0]].split("\n"), start=1):
+        if not _BLANK_OR_COMMENT.match(line):
+            raise SQLFileError(
+                name,
+                number,
+                "dbmate does not support statements preceding the '-- migrate:up' block",
+            )
+    up_ranges, down_ranges = [], []
+    for start, end in zip(ups, [*ups[1:], len(text)], strict=True):
+        downs = [m.start() for m in _DOWN.finditer(text, start, end)]
+        if not downs:
+            raise SQLFileError(
+                name,
+                line_of(text, start),
+                "dbmate requires each migration to define a down block with '-- migrate:down'",
+            )
+        if len(downs) > 1:
+            raise SQLFileError(
+                name,
+                line_of(text, downs[1]),
+                "dbmate requires every '-- migrate:down' to be preceded by a '-- migrate:up'",
+            )
+        up_ranges.append((start, downs[0]))
+        down_ranges.append((downs[0], end))
+    return Script(name, _only(text, up_ranges)), Script(name, _only(text, down_ranges))
+
+
+def _only(text: str, ranges: list[tuple[int, int]]) -> str:
+    """TEXT with everything outside RANGES blanked, line breaks kept (lines stay the file's)."""
+    kept, position = [], 0
+    for start, end in ranges:
+        kept += ["\n" * text.count("\n", position, start), text[start:end]]
+        position = end
+    kept.append("\n" * text.count("\n", position))
+    return "".join(kept)

@@ -1,0 +1,62 @@
+"""diesel: `migrations/<version>_<name>/up.sql` (and `down.sql`) in version order, the version
+being the name up to its first `_` without dashes (`2024-01-10-120000` → `20240110120000`), so
+`00000000000000_diesel_initial_setup` runs first. `diesel migration run` creates its bookkeeping
+table `__diesel_schema_migrations` before any migration: that is the history's preamble."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migverify.errors import InputError
+from migverify.history.files import entries
+from migverify.history.model import History, Migration
+from migverify.sqlload import Script
+
+PREAMBLE = "history/diesel_schema_migrations.sql.j2"
+PREAMBLE_NAME = "diesel migration run: __diesel_schema_migrations"  # what errors in it name
+_KNOWN = ("up.sql", "down.sql", "metadata.toml")
+
+
+def detect(directory: Path) -> bool:
+    return any(p.is_dir() and (p / "up.sql").is_file() for p in entries(directory))
+
+
+def version(name: str) -> str:
+    return name.split("_", 1)[0].replace("-", "")
+
+
+def read(directory: Path) -> History:
+    found, skipped = [], []
+    for entry in entries(directory):
+        if not entry.is_dir():
+            skipped.append((str(entry), "diesel runs only <version>_<name>/up.sql"))
+            continue
+        up = entry / "up.sql"
+        if not up.is_file():
+            raise InputError(f"{entry}: no up.sql (diesel migration run fails on it)")
+        down = entry / "down.sql"
+        found.append(
+            Migration(
+                name=entry.name,
+                up=Script.read(up),
+                down=Script.read(down) if down.is_file() else None,
+                version=version(entry.name),
+            )
+        )
+        skipped += [
+            (str(other), "diesel runs only up.sql (down.sql to revert)")
+            for other in entries(entry)
+            if other.name not in _KNOWN
+        ]
+    # Stable: two directories of one version keep their name order.
+    migrations = sorted(found, key=lambda m: m.version or "")
+    from migverify.render import render  # jinja2: only when a diesel history is read
+
+    preamble = Script(PREAMBLE_NAME, render(PREAMBLE, {}))
+    return History(
+        layout="diesel",
+        directory=directory,
+        preamble=(preamble,),
+        migrations=tuple(migrations),
+        skipped=tuple(skipped),
+    )

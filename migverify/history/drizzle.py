@@ -1,0 +1,67 @@
+"""Drizzle Kit: the entries of `meta/_journal.json` in their order, each `tag` the file
+`<tag>.sql` beside `meta/` (as drizzle-orm's migrator reads them; file names do not order
+anything). `--> statement-breakpoint` lines are SQL comments to PostgreSQL. No down scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from migverify.errors import InputError
+from migverify.history.files import entries
+from migverify.history.model import History, Migration
+from migverify.sqlload import Script
+
+JOURNAL = Path("meta") / "_journal.json"
+_VERSION = re.compile(r"^(\d+)_")
+
+
+def detect(directory: Path) -> bool:
+    return (directory / JOURNAL).is_file()
+
+
+def read(directory: Path) -> History:
+    journal = directory / JOURNAL
+    tags = _journal_tags(journal)
+    migrations = []
+    for tag in tags:
+        path = directory / f"{tag}.sql"
+        if not path.is_file():
+            raise InputError(f"{journal}: entry {tag!r}: no {path.name} beside meta/")
+        version = _VERSION.match(tag)
+        migrations.append(
+            Migration(name=tag, up=Script.read(path), version=version and version.group(1))
+        )
+    used = {f"{tag}.sql" for tag in tags}
+    skipped = [
+        (str(entry), f"not an entry of {JOURNAL.as_posix()}: drizzle's migrator does not run it")
+        for entry in entries(directory)
+        if entry.name not in used and entry.name != "meta"
+    ]
+    return History(
+        layout="drizzle", directory=directory, migrations=tuple(migrations), skipped=tuple(skipped)
+    )
+
+
+def _journal_tags(journal: Path) -> list[str]:
+    try:
+        data = json.loads(journal.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(f"{journal}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{journal}: not UTF-8 text ({error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{journal}:{error.lineno}: invalid JSON: {error.msg}") from None
+    items = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InputError(f"{journal}: no entries list (is it drizzle-kit's journal?)")
+    tags = []
+    for number, entry in enumerate(items):
+        tag = entry.get("tag") if isinstance(entry, dict) else None
+        if not isinstance(tag, str) or not tag:
+            raise InputError(f"{journal}: entry {number} has no tag")
+        if tag in tags:
+            raise InputError(f"{journal}: tag {tag!r} is listed twice")
+        tags.append(tag)
+    return tags

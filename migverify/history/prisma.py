@@ -1,0 +1,43 @@
+"""Prisma Migrate: `prisma/migrations/<timestamp>_<name>/migration.sql`, in directory-name order
+(as `prisma migrate deploy` lists them); `migration_lock.toml` beside them. No down scripts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from migverify.errors import InputError
+from migverify.history.files import entries
+from migverify.history.model import History, Migration
+from migverify.sqlload import Script
+
+LOCK = "migration_lock.toml"
+_VERSION = re.compile(r"^(\d+)_")
+
+
+def detect(directory: Path) -> bool:
+    if (directory / LOCK).is_file():
+        return True
+    return any(p.is_dir() and (p / "migration.sql").is_file() for p in entries(directory))
+
+
+def read(directory: Path) -> History:
+    migrations, skipped = [], []
+    for entry in entries(directory):
+        if not entry.is_dir():
+            if entry.name != LOCK:
+                skipped.append((str(entry), "Prisma runs only <name>/migration.sql"))
+            continue
+        script = entry / "migration.sql"
+        if not script.is_file():
+            raise InputError(f"{entry}: no migration.sql (prisma migrate deploy fails on it)")
+        version = _VERSION.match(entry.name)
+        migrations.append(
+            Migration(name=entry.name, up=Script.read(script), version=version and version.group(1))
+        )
+        for other in entries(entry):
+            if other.name != "migration.sql":
+                skipped.append((str(other), "Prisma runs only migration.sql of a migration"))
+    return History(
+        layout="prisma", directory=directory, migrations=tuple(migrations), skipped=tuple(skipped)
+    )
