@@ -312,6 +312,11 @@ def inspect(files: tuple[Path, ...], fmt: str, supabase: Any, sandbox_config: An
     help="Also run a consumer in both worlds: `reference` is the seed's learning pipeline.",
 )
 @click.option("--rules", "list_rules", is_flag=True, help="List the rules and exit.")
+@click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Exit 0 when the verdict is INCOMPLETE (nothing failed, something untested).",
+)
 @supabase_flag
 @server_options
 def check(
@@ -325,12 +330,14 @@ def check(
     sarif_path: Path | None,
     consumer: str | None,
     list_rules: bool,
+    allow_incomplete: bool,
     supabase: bool,
     sandbox_config: Any,
 ) -> None:
     """Is it safe to cut over? Scan, lint, generate (or take --compat) and verify.
 
-    Exit 0 when safe, 1 when not, 2 on bad input. With --format github, annotations go to
+    Exit 0 when safe, 1 when not or when something asked for could not be tested (INCOMPLETE;
+    --allow-incomplete lets that pass), 2 on bad input. With --format github, annotations go to
     stdout and a Markdown summary to $GITHUB_STEP_SUMMARY.
 
     \b
@@ -371,6 +378,7 @@ def check(
             sandbox=sandbox_config,
             consumer=consumer,
             supabase=supabase,
+            allow_incomplete=allow_incomplete,
         ),
         progress=progress,
     )
@@ -385,7 +393,7 @@ def check(
         _write(Path(summary_path), render_markdown(result), "$GITHUB_STEP_SUMMARY", append=True)
     if sarif_path is not None:
         _write(sarif_path, render_sarif(result), "--sarif")
-    sys.exit(EXIT_OK if result.safe else EXIT_FOUND)
+    sys.exit(EXIT_OK if result.passed else EXIT_FOUND)
 
 
 def _require_files(paths: list[Path] | tuple[Path, ...], option: str = "") -> None:
@@ -523,6 +531,11 @@ def _progress_printer() -> Callable[[str], None]:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Exit 0 when the verdict is INCOMPLETE (no difference, something untested).",
+)
 @supabase_options
 @server_options
 def verify(
@@ -540,13 +553,15 @@ def verify(
     strict,
     online,
     fmt,
+    allow_incomplete,
     supabase,
     sandbox_config,
 ) -> None:
     """Prove a compatibility layer equivalent to the legacy tables on real PostgreSQL.
 
     Reference world: LEGACY + SEED. Migrated world: LEGACY + SEED + TARGET + COMPAT. Generated
-    workloads run in both; exit 0 when equivalent, 1 with the smallest counterexample when not.
+    workloads run in both; exit 0 when equivalent, 1 with the smallest counterexample when not,
+    1 too when INCOMPLETE (something asked for could not be tested; --allow-incomplete: 0).
 
     \b
     Example:
@@ -593,7 +608,8 @@ def verify(
     result = run_verify(request, progress)
     _no_interrupt()
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=False)
-    sys.exit(EXIT_OK if result.equivalent else EXIT_FOUND)
+    passed = result.equivalent or (result.verdict == "incomplete" and allow_incomplete)
+    sys.exit(EXIT_OK if passed else EXIT_FOUND)
 
 
 @cli.command()

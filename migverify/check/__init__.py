@@ -44,6 +44,7 @@ class CheckRequest:
     consumer: str | None = None  # "reference": also run the learning pipeline in both worlds
     consumer_cycles: int = 50
     supabase: bool = False  # --supabase: the Supabase shim whether or not the SQL needs it
+    allow_incomplete: bool = False  # an INCOMPLETE verdict (something untested) exits 0
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
         files_with_references=len({r.path for r in scan.references}),
         dynamic=len(scan.dynamic),
         verified=verified,
+        allow_incomplete=request.allow_incomplete,
     )
 
 
@@ -362,7 +364,15 @@ def _verify(
             )
         )
     for sentence in result.incomplete:
-        problems.append(Problem(rule="MV103", severity=ERROR, table=None, message=sentence))
+        table = sentence.split(":", 1)[0]
+        problems.append(
+            Problem(
+                rule="MV103",
+                severity=ERROR,
+                table=table if table in spec.table_names else None,
+                message=sentence,
+            )
+        )
     for sentence in result.skipped:  # the spec skipped an extension: known, so a warning
         problems.append(Problem(rule="MV103", severity=WARNING, table=None, message=sentence))
     for warning in result.warnings:

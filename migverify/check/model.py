@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ERROR, WARNING = "error", "warning"
+INCOMPLETE_RULE = "MV103"
 
 # Rules of the gate itself, next to the lint rules MV001-MV008 (documented in migverify.lint).
 CHECK_RULES: dict[str, tuple[str, str]] = {
@@ -31,12 +32,16 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
     ),
     "MV103": (
         "Verification incomplete",
-        "Something the gate was asked to verify could not be tested: a role the connection "
-        "cannot assume (`SET ROLE` refused), or a statement form the server lacks (MERGE before "
-        "PostgreSQL 15). Nothing untested passes silently: grant the role to the connecting "
-        "user, or verify on a server that has the feature. A warning when the spec skips an "
-        "extension (`[legacy] skip_extensions`): each function that calls what it would provide "
-        "is named, untested (it fails the same way in both worlds).",
+        "Something the gate was asked to verify could not be tested, so the verdict is "
+        "INCOMPLETE (exit 1; `--allow-incomplete` lets it pass), never SAFE: a renamed table "
+        "on which the legacy table accepted no insert, update or delete (migverify builds rows "
+        "for any schema, parents first, CHECKs solved; the finding says why none could be "
+        "built, e.g. a trigger that rejects every insert), a role the connection cannot "
+        "assume (`SET ROLE` refused), or a statement form the server lacks (MERGE before "
+        "PostgreSQL 15). Give the table a seed row it accepts, grant the role to the "
+        "connecting user, or verify on a server that has the feature. A warning when the spec "
+        "skips an extension (`[legacy] skip_extensions`): each function that calls what it "
+        "would provide is named, untested (it fails the same way in both worlds).",
     ),
     "MV120": (
         "The reference consumer behaves differently",
@@ -110,6 +115,7 @@ class CheckResult:
     files_with_references: int = 0
     dynamic: int = 0
     verified: dict[str, Any] = field(default_factory=dict)  # verify's summary (ops, roles, …)
+    allow_incomplete: bool = False  # --allow-incomplete: an INCOMPLETE verdict passes the gate
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -124,11 +130,32 @@ class CheckResult:
         failing = self.problems if self.fail_on == WARNING else self.errors
         return not failing
 
+    @property
+    def untested(self) -> tuple[Problem, ...]:
+        """What could not be tested (MV103 errors): no verdict of safe rests on it."""
+        return tuple(p for p in self.errors if p.rule == INCOMPLETE_RULE)
+
+    @property
+    def verdict(self) -> str:
+        """safe; incomplete (nothing failed, but something asked for was not tested); not safe."""
+        if self.safe:
+            return "safe"
+        failing = self.problems if self.fail_on == WARNING else self.errors
+        if all(p.rule == INCOMPLETE_RULE for p in failing):
+            return "incomplete"
+        return "not safe"
+
+    @property
+    def passed(self) -> bool:
+        """Whether the gate lets the cutover through (exit 0)."""
+        return self.safe or (self.verdict == "incomplete" and self.allow_incomplete)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["problems"] = [asdict(p) for p in sorted(self.problems, key=Problem.sort_key)]
         data["safe"] = self.safe
-        data["verdict"] = "safe" if self.safe else "not safe"
+        data["verdict"] = self.verdict
+        data["passed"] = self.passed
         data["counts"] = {"errors": len(self.errors), "warnings": len(self.warnings)}
         return data
 

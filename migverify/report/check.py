@@ -25,6 +25,13 @@ def verdict_line(result: CheckResult) -> str:
     )
     if result.safe:
         return f"SAFE to cut over ({counts}; {scope})"
+    if result.verdict == "incomplete":
+        untested = len(result.untested)
+        allowed = " (allowed by --allow-incomplete)" if result.allow_incomplete else ""
+        return (
+            f"INCOMPLETE: no problem found, but {untested} thing{'s' * (untested != 1)} asked "
+            f"for could not be tested{allowed} ({scope})"
+        )
     return f"NOT SAFE to cut over: {counts} ({scope})"
 
 
@@ -44,7 +51,8 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
     def style(text: str, **kwargs: object) -> str:
         return click.style(text, **kwargs) if color else text  # type: ignore[arg-type]
 
-    lines = [style(verdict_line(result), fg="green" if result.safe else "red", bold=True)]
+    colour = "green" if result.safe else "yellow" if result.verdict == "incomplete" else "red"
+    lines = [style(verdict_line(result), fg=colour, bold=True)]
     online = (result.verified or {}).get("online")
     if online:
         lines.append(
@@ -108,7 +116,7 @@ def render_github(result: CheckResult) -> str:
         for loc in problem.affected:
             note = f" (this code {loc.operation}s {problem.table})" if loc.operation else ""
             lines.append(_annotation(problem, loc, note))
-    level = "notice" if result.safe else "error"
+    level = "notice" if result.safe else "warning" if result.passed else "error"
     lines.append(f"::{level} title=migverify::{escape_data(verdict_line(result))}")
     return "\n".join(lines) + "\n"
 
@@ -118,7 +126,7 @@ def _md_cell(text: str) -> str:
 
 
 def render_markdown(result: CheckResult) -> str:
-    icon = "✅" if result.safe else "❌"
+    icon = "✅" if result.safe else "⚠️" if result.verdict == "incomplete" else "❌"
     lines = [f"## {icon} migverify: {verdict_line(result)}", ""]
     if result.tables:
         lines += ["| legacy table | target | code references | operations |", "|---|---|---|---|"]
