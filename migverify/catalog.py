@@ -147,6 +147,7 @@ class Relation:
     updatable_operations: tuple[str, ...] = ()  # auto-updatable ops of a view (no triggers counted)
     trigger_operations: tuple[str, ...] = ()  # ops a view supports through INSTEAD OF triggers
     view_relations: tuple[str, ...] = ()  # qualified names of the relations a view reads
+    partition_of: str | None = None  # qualified parent of a partition
 
     @property
     def qualified_name(self) -> str:
@@ -309,7 +310,11 @@ class _Reader:
                    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS viewdef,
                    coalesce(c.reloptions, '{}') AS reloptions,
                    pg_relation_is_updatable(c.oid, false) AS auto_mask,
-                   pg_relation_is_updatable(c.oid, true) AS full_mask
+                   pg_relation_is_updatable(c.oid, true) AS full_mask,
+                   (SELECT pn.nspname || '.' || p.relname FROM pg_inherits i
+                    JOIN pg_class p ON p.oid = i.inhparent
+                    JOIN pg_namespace pn ON pn.oid = p.relnamespace
+                    WHERE c.relispartition AND i.inhrelid = c.oid) AS partition_of
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
               AND n.nspname <> ALL (%s) AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
@@ -345,6 +350,7 @@ class _Reader:
             view_relations=self.view_relations(oid)
             if kind in ("view", "materialized view")
             else (),
+            partition_of=row["partition_of"],
         )
 
     def view_relations(self, oid: int) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from migverify.check.model import (
 )
 from migverify.errors import InputError
 from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
-from migverify.spec import Spec, load_spec
+from migverify.spec import Spec, TableSpec, load_spec
 from migverify.verify.statement import DEFAULT_OPERATIONS
 from migverify.verify.statement import OPERATIONS as VERIFIABLE_OPS
 
@@ -63,15 +63,13 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
     say = progress or (lambda message: None)
     spec = load_spec(request.spec)
     request = replace(request, sandbox=with_spec_roles(request.sandbox, spec.roles))
-    tables = spec.table_names
-
-    say(f"scanning {len(spec.scan_paths)} path(s) for {len(tables)} legacy table(s)")
-    scan = _scan(spec, request.root)
 
     problems: list[Problem] = []
     supabase = spec.supabase_options(request.supabase)
     with Sandbox(request.sandbox) as box:
-        if request.compat is None:
+        if spec.migration is not None:
+            layer = _migration_layer(spec, request.root)
+        elif request.compat is None:
             say("generating the compatibility layer")
             layer = _generate(spec, box, request.root, supabase)
             problems += _drift(spec, layer, request.root)
@@ -79,6 +77,13 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
             layer = _user_layer(request)
         say("loading the legacy and migrated schemas")
         legacy, migrated = _catalogs(spec, layer, box, supabase)
+    if not spec.tables:  # `before` without [tables]: the tables the migration changes
+        spec = replace(spec, tables=_changed_tables(spec, legacy, migrated))
+        if not spec.tables:
+            return _nothing_changed(spec, layer, request)
+    tables = spec.table_names
+    say(f"scanning {len(spec.scan_paths)} path(s) for {len(tables)} legacy table(s)")
+    scan = _scan(spec, request.root)
     problems += _lint(spec, layer, legacy, migrated, scan, request.root)
 
     ops = _operations(scan, tables)
@@ -101,7 +106,7 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
     )
     return CheckResult(
         spec=_relative(spec.path, request.root),
-        compat="generated" if request.compat is None else _relative(request.compat, request.root),
+        compat=_layer_name(spec, request),
         fail_on=request.fail_on,
         tables=summaries,
         problems=tuple(sorted(set(problems), key=Problem.sort_key)),
@@ -143,6 +148,63 @@ def _scan(spec: Spec, root: Path) -> Any:
         list(spec.table_names),
         root=root,
         max_file_size=spec.scan_max_file_size,
+    )
+
+
+def _layer_name(spec: Spec, request: CheckRequest) -> str:
+    if spec.migration is not None:
+        return _relative(Path(spec.migration.up.name.split(" (")[0]), request.root)
+    return "generated" if request.compat is None else _relative(request.compat, request.root)
+
+
+def _migration_layer(spec: Spec, root: Path) -> Layer:
+    """`[legacy] before`: the migration under test is the layer, its down script the rollback."""
+    migration = spec.migration
+    assert migration is not None
+    down = migration.down
+    return Layer(
+        forward_sql=migration.up.text,
+        forward_path=migration.up.name,
+        rollback_sql=down.text if down else None,
+        rollback_path=down.name if down else None,
+    )
+
+
+def _changed_tables(spec: Spec, legacy: Any, migrated: Any) -> tuple[TableSpec, ...]:
+    """The legacy tables the migration under test changes (renamed, replaced by a view,
+    altered), each with what now stands behind its name."""
+    partitions = {r.qualified_name for r in legacy.tables if r.partition_of}
+    found = []
+    for relation in legacy.tables:
+        if relation.qualified_name in partitions or relation.schema in _NOT_THE_APPS:
+            continue
+        after = migrated.find(relation.qualified_name)
+        if after == relation:
+            continue
+        target = relation.display_name
+        if after is not None and after.is_view and after.view_relations:
+            schema, _, name = after.view_relations[0].partition(".")
+            target = name if schema == "public" else after.view_relations[0]
+        found.append(TableSpec(legacy=relation.display_name, target=target))
+    return tuple(found)
+
+
+# Schemas of the Supabase shim (not the application's tables).
+_NOT_THE_APPS = frozenset({"auth", "storage", "vault", "extensions"})
+
+
+def _nothing_changed(spec: Spec, layer: Layer, request: CheckRequest) -> CheckResult:
+    message = (
+        f"{layer.forward_path} changes no legacy table (no table renamed, replaced or altered): "
+        "nothing to verify"
+    )
+    return CheckResult(
+        spec=_relative(spec.path, request.root),
+        compat=_layer_name(spec, request),
+        fail_on=request.fail_on,
+        tables=(),
+        problems=(Problem(rule="MV103", severity=WARNING, table=None, message=message),),
+        allow_incomplete=request.allow_incomplete,
     )
 
 
