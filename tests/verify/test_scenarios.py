@@ -1,13 +1,16 @@
 """Every compatibility layer in fixtures/compat/ gets the verdict its expect.toml states.
 
 Adding a scenario means adding a directory: legacy.sql, target.sql, seed.sql, compat.sql,
-optional rollback.sql, and expect.toml (verdict, why, optional ops, roles, tables, strict,
-diagnosis, absent). `tables` compares only those legacy tables (`--table`), so the others become
-neighbours; `absent` lists text the output must not contain (a difference the layer must not show).
+optional rollback.sql, and expect.toml (verdict pass, fail or incomplete, why, optional ops,
+roles, tables, strict, diagnosis, absent, writes_tested). `tables` compares only those legacy
+tables (`--table`), so the others become neighbours; `absent` lists text the output must not
+contain (a difference the layer must not show); `writes_tested` lists tables on which the legacy
+table must have accepted an insert, an update and a delete.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -46,8 +49,19 @@ def test_scenario_verdict(pg, scenario):
         assert result.output.startswith("NOT EQUIVALENT")
         assert "Counterexample" in result.output or "difference [" in result.output
         assert expect.get("diagnosis", "") in result.output
+    elif expect["verdict"] == "incomplete":
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("INCOMPLETE"), result.output
+        assert expect["diagnosis"] in result.output
     else:
         assert result.exit_code == 0, result.output
         assert result.output.startswith("EQUIVALENT")
+    for table in expect.get("writes_tested", ()):
+        accepted = re.search(
+            rf"\n  {re.escape(table)}: .*\n    accepted by the legacy table: (.*)", result.output
+        )
+        assert accepted and all(op in accepted.group(1) for op in ("insert", "update", "delete")), (
+            result.output
+        )
     for text in expect.get("absent", ()):
         assert text not in result.output, result.output

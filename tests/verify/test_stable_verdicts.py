@@ -65,3 +65,8 @@ def test_verdict_is_the_same_for_every_seed(pg, scenario):
             for seed in SEEDS:
                 found = verification.searches(seed)
                 assert not found, (seed, [c.difference.diagnosis for c in found], found[0].script)
+            untested = verification.untested_writes()
+            if expect["verdict"] == "incomplete":
+                assert any(expect["diagnosis"] in sentence for sentence in untested), untested
+            else:
+                assert not untested, untested
