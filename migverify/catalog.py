@@ -301,6 +301,7 @@ class _Reader:
         return self.cursor.execute(query, params or None).fetchall()
 
     def relations(self) -> tuple[Relation, ...]:
+        # Updatability is asked of views only (see columns(): a foreign table's wrapper answers).
         rows = self.rows(
             """
             SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind,
@@ -308,8 +309,10 @@ class _Reader:
                    obj_description(c.oid, 'pg_class') AS comment,
                    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS viewdef,
                    coalesce(c.reloptions, '{}') AS reloptions,
-                   pg_relation_is_updatable(c.oid, false) AS auto_mask,
-                   pg_relation_is_updatable(c.oid, true) AS full_mask
+                   CASE WHEN c.relkind = 'v' THEN pg_relation_is_updatable(c.oid, false)
+                   END AS auto_mask,
+                   CASE WHEN c.relkind = 'v' THEN pg_relation_is_updatable(c.oid, true)
+                   END AS full_mask
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
               AND n.nspname <> ALL (%s) AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
@@ -363,6 +366,9 @@ class _Reader:
 
     def columns(self, oid: int, *, is_view: bool) -> tuple[Column, ...]:
         generated = "a.attgenerated" if self.version >= 120000 else "''::\"char\""
+        # Only views are asked: for a foreign table the server asks its wrapper's handler,
+        # which a wrapper without one (CREATE FOREIGN DATA WRAPPER dummy) cannot answer.
+        updatable = "pg_column_is_updatable(a.attrelid, a.attnum, false)" if is_view else "true"
         rows = self.rows(
             f"""
             SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -370,7 +376,7 @@ class _Reader:
                    {generated} AS generated,
                    pg_get_expr(d.adbin, d.adrelid) AS default,
                    col_description(a.attrelid, a.attnum) AS comment,
-                   pg_column_is_updatable(a.attrelid, a.attnum, false) AS updatable,
+                   {updatable} AS updatable,
                    (SELECT sn.nspname || '.' || sc.relname FROM pg_depend dep
                       JOIN pg_class sc ON sc.oid = dep.refobjid
                       JOIN pg_namespace sn ON sn.oid = sc.relnamespace
