@@ -19,6 +19,9 @@ from psycopg.rows import dict_row
 from migverify.errors import InputError
 
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+# The comment on each function of migverify's stand-in for an extension the server lacks
+# (+ the extension's name): left out of the catalog, like the functions of an extension.
+STAND_IN_COMMENT = "migverify stand-in for extension "
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 _FK_ACTIONS = {
     "a": "NO ACTION",
@@ -627,9 +630,13 @@ class _Reader:
             WHERE n.nspname <> ALL (%s) AND p.prokind IN ('f', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                               AND d.objid = p.oid AND d.deptype = 'e')
+              AND NOT EXISTS (SELECT 1 FROM pg_description c
+                              WHERE c.classoid = 'pg_proc'::regclass AND c.objoid = p.oid
+                                AND starts_with(c.description, %s))
             ORDER BY 1, 2, 3
             """,
             list(_SYSTEM_SCHEMAS),
+            STAND_IN_COMMENT,
         )
         return tuple(
             Function(

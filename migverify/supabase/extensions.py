@@ -1,10 +1,11 @@
 """Extensions a server lacks: the message that names the way out, the stand-ins for pgcrypto
-and uuid-ossp, and the functions left calling what a skipped extension would provide."""
+and uuid-ossp, and the functions left calling what nothing installed provides."""
 
 from __future__ import annotations
 
 import importlib.util
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -12,20 +13,62 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
+from migverify.catalog import STAND_IN_COMMENT
 from migverify.supabase.objects import body_statements
 
-# Extensions the shim can stand in for, and the template that does it.
-STAND_INS = {"pgcrypto": "supabase/pgcrypto.sql.j2", "uuid-ossp": "supabase/uuid-ossp.sql.j2"}
-STAND_IN_LIMITS = {
-    "pgcrypto": "crypt, gen_salt, gen_random_bytes, digest, hmac; hashes differ from pgcrypto's",
-    "uuid-ossp": "v1 is random, v5 is missing",
+
+@dataclass(frozen=True)
+class StandIn:
+    """migverify's replacement for an extension a server lacks: a template creating plain
+    objects with the extension's names, what it provides and how it differs."""
+
+    template: str
+    provides: str
+    differs: str
+    schema: str | None = None  # the schema the extension's control file fixes, if any
+    noun: str = "stand-in functions are"
+
+
+STAND_INS = {
+    "pgcrypto": StandIn(
+        "supabase/pgcrypto.sql.j2",
+        "crypt, gen_salt, gen_random_bytes, digest, hmac",
+        "hashes differ from pgcrypto's",
+    ),
+    "uuid-ossp": StandIn(
+        "supabase/uuid-ossp.sql.j2",
+        "uuid_generate_v1, v1mc, v3, v4, uuid_nil, uuid_ns_*",
+        "v1 is random, v5 is missing",
+    ),
 }
 
 
 def stand_in(name: str, schema: str) -> str:
+    """The SQL that stands in for extension NAME in SCHEMA."""
     from migverify.render import render
 
-    return render(STAND_INS[name], {"schema": schema})
+    return render(STAND_INS[name].template, {"schema": schema, "mark": STAND_IN_COMMENT + name})
+
+
+def stand_in_notice(conn: psycopg.Connection, name: str) -> str:
+    """`extension "pgcrypto" is not on this server (PostgreSQL 18.6): …` (said once per run)."""
+    version = conn.execute("SHOW server_version").fetchone()[0]
+    used = STAND_INS[name]
+    return (
+        f'extension "{name}" is not on this server (PostgreSQL {version}): migverify\'s '
+        f"{used.noun} used ({used.provides}; {used.differs})"
+    )
+
+
+def stand_in_schema(conn: psycopg.Connection, name: str) -> str | None:
+    """The schema where the stand-in for NAME was created in this database, if it was."""
+    row = conn.execute(
+        "SELECT n.nspname FROM pg_description d JOIN pg_proc p ON p.oid = d.objoid "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE d.classoid = 'pg_proc'::regclass AND d.description = %s LIMIT 1",
+        (STAND_IN_COMMENT + name,),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def missing_message(conn: psycopg.Connection, name: str) -> str:

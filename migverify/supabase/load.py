@@ -1,6 +1,7 @@
-"""Loading SQL into a scratch database the way a Supabase project expects it: decide from the
-scripts whether the shim is needed and which of its statements the scripts make redundant,
-install it, and rewrite the scripts' extension statements (skipped, or stood in for)."""
+"""Loading SQL into a scratch database, for any schema and the way a Supabase project expects it:
+decide from the scripts whether the shim is needed and which of its statements the scripts make
+redundant, install it, rewrite the scripts' extension statements (skipped, or stood in for where
+the server lacks the extension), and name what the loaded SQL leaves untested."""
 
 from __future__ import annotations
 
@@ -171,7 +172,7 @@ def _describe(key: Key) -> str:
 
 class Loader:
     """The plan applied to one connection: loads scripts with their extension statements
-    rewritten; `shim_relations` are the tables the shim created here."""
+    rewritten; `shim_relations` are the tables the shim or a stand-in created here."""
 
     def __init__(self, plan: SupabasePlan, conn: psycopg.Connection) -> None:
         self.plan, self.conn = plan, conn
@@ -183,8 +184,8 @@ class Loader:
     # --- extensions -------------------------------------------------------------------------------
 
     def check_extensions(self) -> None:
-        """Every extension the scripts create exists on the server, is skipped, or (with the
-        shim) has a stand-in; otherwise one line naming it and the way out."""
+        """Every extension the scripts create exists on the server, is skipped, or has a
+        stand-in; otherwise one line naming it and the way out."""
         mentioned = set()
         for statement in self.plan.statements:
             if not isinstance(statement.node, ast.CreateExtensionStmt):
@@ -198,7 +199,7 @@ class Loader:
                 )
             elif name in self.available:
                 continue
-            elif self.plan.needed and name in extensions.STAND_INS:
+            elif name in extensions.STAND_INS:
                 continue  # rewrite() says so when it stands in
             else:
                 raise InputError(
@@ -225,18 +226,31 @@ class Loader:
             return None
         if name in self.plan.skipped:
             return []
-        if name in self.available or name not in extensions.STAND_INS or not self.plan.needed:
+        if name in self.available or name not in extensions.STAND_INS:
             return None
         if isinstance(node, ast.CreateExtensionStmt):
-            self.plan.say(
-                f"extension {name} is not available on this server: migverify's stand-in "
-                f"functions for it are used (a shim: {extensions.STAND_IN_LIMITS[name]})"
-            )
-            schema = (
-                extension_schema(node) or self.conn.execute("SELECT current_schema()").fetchone()[0]
-            )
-            return [s.text for s in split_script(extensions.stand_in(name, schema), name)]
+            return self._stand_in(name, node)
         return []  # COMMENT ON / ALTER / DROP EXTENSION of a stand-in: nothing to do
+
+    def _stand_in(self, name: str, node: ast.CreateExtensionStmt) -> list[str] | None:
+        """The statements that stand in for CREATE EXTENSION NAME, in the schema the extension
+        would use: its control file's, WITH SCHEMA's, else the current schema."""
+        if extensions.stand_in_schema(self.conn, name) is not None:
+            return []  # created already (IF NOT EXISTS, or the shim's and then the scripts')
+        schema = (
+            extensions.STAND_INS[name].schema
+            or extension_schema(node)
+            or self.conn.execute("SELECT current_schema()").fetchone()[0]
+        )
+        if schema is None:
+            return None  # no schema to create in: the server says so, with the line
+        self.plan.say(extensions.stand_in_notice(self.conn, name))
+        statements = [s.text for s in split_script(extensions.stand_in(name, schema), name)]
+        for text in statements:
+            node = parse_sql(text)[0].stmt
+            if isinstance(node, ast.CreateStmt):  # the stand-in's tables are not the project's
+                self.shim_relations.append(f"{node.relation.schemaname}.{node.relation.relname}")
+        return statements
 
     # --- the shim ---------------------------------------------------------------------------------
 
