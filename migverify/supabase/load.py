@@ -106,7 +106,7 @@ class SupabasePlan:
             self.creates |= statement.objects.creates
             references |= statement.objects.references
             if not isinstance(statement.node, ast.DoStmt):
-                self.creates_directly |= statement.objects.creates
+                self.creates_directly |= statement.objects.creates - _ensured(statement.node)
         self.reasons = sorted(_describe(k) for k in references if self._missing(k))
         self.needed = self.options.mode == "on" or bool(self.reasons)
         self.skipped = tuple(sorted(set(self.options.skip_extensions)))
@@ -161,6 +161,14 @@ def _parse_script(script: Script) -> list[_Parsed]:
                 )
             )
     return parsed
+
+
+def _ensured(node: ast.Node) -> set[Key]:
+    """The schema of a `CREATE SCHEMA IF NOT EXISTS`: a migration making sure it is there, which
+    on Supabase leaves it as it was (the shim's `extensions` keeps uuid-ossp and pgcrypto)."""
+    if isinstance(node, ast.CreateSchemaStmt) and node.if_not_exists and node.schemaname:
+        return {("schema", node.schemaname)}
+    return set()
 
 
 def _describe(key: Key) -> str:

@@ -290,3 +290,37 @@ def test_the_shims_roles_are_dropped_again_on_a_dsn_server(pg, tmp_path):
     assert "Supabase shim installed" in result.stderr and "kept role" not in result.stderr
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         assert [row[0] for row in conn.execute(roles)] == before
+
+
+# --- what migrations do to the shim's schemas ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ensure",
+    [
+        "create schema if not exists extensions;",
+        'create extension if not exists "uuid-ossp" with schema extensions;',
+        "create schema if not exists extensions;\n"
+        'create extension if not exists "uuid-ossp" with schema extensions;\n'
+        "create extension if not exists pgcrypto with schema extensions;",
+    ],
+)
+def test_a_migration_making_sure_of_a_schema_keeps_the_shims_contents(sandbox, tmp_path, ensure):
+    migration = f"""
+    {ensure}
+    create table public.profiles (
+      id uuid primary key default uuid_generate_v4(),
+      user_id uuid references auth.users (id),
+      pin text default extensions.crypt('0000', extensions.gen_salt('bf'))
+    );
+    insert into public.profiles default values;
+    """
+    db, conn, plan, loader = _load(sandbox, _files(tmp_path, migration=migration))
+    with conn:
+        where = conn.execute(
+            "SELECT p.proname, n.nspname FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE p.proname IN ('uuid_generate_v4', 'crypt') "
+            "ORDER BY 1"
+        ).fetchall()
+        assert where == [("crypt", "extensions"), ("uuid_generate_v4", "extensions")]
+        assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 1
