@@ -94,6 +94,9 @@ def test_a_supabase_migration_and_seed_load_on_plain_postgresql(sandbox, tmp_pat
         assert loader.shim_relations == [
             "auth.users",
             "auth.identities",
+            "auth.audit_log_entries",
+            "auth.sessions",
+            "auth.refresh_tokens",
             "storage.buckets",
             "storage.objects",
         ]
@@ -324,3 +327,89 @@ def test_a_migration_making_sure_of_a_schema_keeps_the_shims_contents(sandbox, t
         ).fetchall()
         assert where == [("crypt", "extensions"), ("uuid_generate_v4", "extensions")]
         assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 1
+
+
+# --- auth tables seeds write --------------------------------------------------------------------
+
+# supabase/auth migrations up to 20250731150234, applied in order on PostgreSQL 15: the columns
+# of each table as information_schema lists them (name, type, nullable, default).
+GOTRUE_COLUMNS = {
+    "identities": [
+        ("provider_id", "text", "NO", None),
+        ("user_id", "uuid", "NO", None),
+        ("identity_data", "jsonb", "NO", None),
+        ("provider", "text", "NO", None),
+        ("last_sign_in_at", "timestamp with time zone", "YES", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("updated_at", "timestamp with time zone", "YES", None),
+        ("email", "text", "YES", None),
+        ("id", "uuid", "NO", "gen_random_uuid()"),
+    ],
+    "audit_log_entries": [
+        ("instance_id", "uuid", "YES", None),
+        ("id", "uuid", "NO", None),
+        ("payload", "json", "YES", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("ip_address", "character varying", "NO", "''::character varying"),
+    ],
+    "sessions": [
+        ("id", "uuid", "NO", None),
+        ("user_id", "uuid", "NO", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("updated_at", "timestamp with time zone", "YES", None),
+        ("factor_id", "uuid", "YES", None),
+        ("aal", "USER-DEFINED", "YES", None),
+        ("not_after", "timestamp with time zone", "YES", None),
+        ("refreshed_at", "timestamp without time zone", "YES", None),
+        ("user_agent", "text", "YES", None),
+        ("ip", "inet", "YES", None),
+        ("tag", "text", "YES", None),
+    ],
+    "refresh_tokens": [
+        ("instance_id", "uuid", "YES", None),
+        ("id", "bigint", "NO", "nextval('auth.refresh_tokens_id_seq'::regclass)"),
+        ("token", "character varying", "YES", None),
+        ("user_id", "character varying", "YES", None),
+        ("revoked", "boolean", "YES", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("updated_at", "timestamp with time zone", "YES", None),
+        ("parent", "character varying", "YES", None),
+        ("session_id", "uuid", "YES", None),
+    ],
+}
+
+# What seed files write after the users (as GoTrue records a sign-in).
+SIGN_IN_SEED = """
+INSERT INTO auth.sessions (id, user_id, created_at, updated_at, aal)
+SELECT gen_random_uuid(), id, now(), now(), 'aal1' FROM auth.users;
+INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at,
+  session_id)
+SELECT u.instance_id, md5(s.id::text), u.id::text, false, now(), now(), s.id
+FROM auth.users u JOIN auth.sessions s ON s.user_id = u.id;
+INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address)
+SELECT instance_id, gen_random_uuid(),
+  json_build_object('action', 'login', 'actor_id', id, 'actor_username', email), now(), '127.0.0.1'
+FROM auth.users;
+"""
+
+
+def test_the_auth_tables_have_gotrues_columns_and_take_seeds(sandbox, tmp_path):
+    paths = _files(tmp_path, migration=MIGRATION, seed=SEED, sign_in=SIGN_IN_SEED)
+    db, conn, plan, loader = _load(sandbox, paths)
+    with conn:
+        for table, columns in GOTRUE_COLUMNS.items():
+            rows = conn.execute(
+                "SELECT column_name, data_type, is_nullable, column_default "
+                "FROM information_schema.columns WHERE table_schema = 'auth' "
+                "AND table_name = %s ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+            assert rows == columns, table
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM auth.sessions), (SELECT count(*) FROM "
+            "auth.refresh_tokens), (SELECT count(*) FROM auth.audit_log_entries)"
+        ).fetchone()
+        assert counts == (2, 2, 2)
+        # Deleting a user takes its sessions and their refresh tokens with it.
+        conn.execute("DELETE FROM auth.users WHERE email = 'ada@example.com'")
+        assert conn.execute("SELECT count(*) FROM auth.refresh_tokens").fetchone()[0] == 1
