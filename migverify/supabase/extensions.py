@@ -1,5 +1,5 @@
-"""Extensions a server lacks: the message that names the way out, the stand-ins for pgcrypto
-and uuid-ossp, and the functions left calling what nothing installed provides."""
+"""Extensions a server lacks: the message that names the way out, the stand-ins for pgcrypto,
+uuid-ossp and supabase_vault, and the functions left calling what nothing installed provides."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ STAND_INS = {
         "supabase/uuid-ossp.sql.j2",
         "uuid_generate_v1, v1mc, v3, v4, uuid_nil, uuid_ns_*",
         "v1 is random, v5 is missing",
+    ),
+    "supabase_vault": StandIn(
+        "supabase/vault.sql.j2",
+        "vault.secrets, vault.decrypted_secrets, vault.create_secret, vault.update_secret",
+        "secrets are stored unencrypted",
+        schema="vault",
+        noun="stand-in is",
     ),
 }
 

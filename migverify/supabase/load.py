@@ -31,7 +31,7 @@ from migverify.supabase.objects import Key, Objects, extension_schema, statement
 
 log = logging.getLogger("migverify")
 
-SUPABASE_SCHEMAS = frozenset({"auth", "storage", "extensions"})
+SUPABASE_SCHEMAS = frozenset({"auth", "storage", "extensions", "vault"})
 SHIM_NAME = "supabase shim"
 
 

@@ -92,6 +92,7 @@ def test_a_supabase_migration_and_seed_load_on_plain_postgresql(sandbox, tmp_pat
         assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 2
         assert conn.execute("SELECT count(email) FROM auth.identities").fetchone()[0] == 2
         assert loader.shim_relations == [
+            "vault.secrets",
             "auth.users",
             "auth.identities",
             "auth.audit_log_entries",
@@ -267,7 +268,7 @@ def test_a_dump_that_creates_auth_itself_loads_over_the_shim(sandbox, tmp_path):
         ).fetchone()[0]
         assert columns == 4
         assert conn.execute("SELECT email FROM auth.users").fetchall() == [("ada@example.com",)]
-        assert loader.shim_relations == ["storage.buckets", "storage.objects"]
+        assert loader.shim_relations == ["vault.secrets", "storage.buckets", "storage.objects"]
         assert conn.execute("SELECT count(*) FROM storage.buckets").fetchone()[0] == 1
         assert (
             conn.execute(
@@ -306,6 +307,8 @@ def test_the_shims_roles_are_dropped_again_on_a_dsn_server(pg, tmp_path):
         "create schema if not exists extensions;\n"
         'create extension if not exists "uuid-ossp" with schema extensions;\n'
         "create extension if not exists pgcrypto with schema extensions;",
+        "create schema if not exists vault;\n"
+        "create extension if not exists supabase_vault with schema vault;",
     ],
 )
 def test_a_migration_making_sure_of_a_schema_keeps_the_shims_contents(sandbox, tmp_path, ensure):
@@ -317,16 +320,22 @@ def test_a_migration_making_sure_of_a_schema_keeps_the_shims_contents(sandbox, t
       pin text default extensions.crypt('0000', extensions.gen_salt('bf'))
     );
     insert into public.profiles default values;
+    select vault.create_secret('s3cret', 'api_key');
     """
     db, conn, plan, loader = _load(sandbox, _files(tmp_path, migration=migration))
     with conn:
         where = conn.execute(
             "SELECT p.proname, n.nspname FROM pg_proc p JOIN pg_namespace n "
-            "ON n.oid = p.pronamespace WHERE p.proname IN ('uuid_generate_v4', 'crypt') "
-            "ORDER BY 1"
+            "ON n.oid = p.pronamespace WHERE p.proname IN ('uuid_generate_v4', 'crypt', "
+            "'create_secret') ORDER BY 1"
         ).fetchall()
-        assert where == [("crypt", "extensions"), ("uuid_generate_v4", "extensions")]
+        assert where == [
+            ("create_secret", "vault"),
+            ("crypt", "extensions"),
+            ("uuid_generate_v4", "extensions"),
+        ]
         assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 1
+        assert conn.execute("SELECT name FROM vault.secrets").fetchall() == [("api_key",)]
 
 
 # --- auth tables seeds write --------------------------------------------------------------------
@@ -413,3 +422,45 @@ def test_the_auth_tables_have_gotrues_columns_and_take_seeds(sandbox, tmp_path):
         # Deleting a user takes its sessions and their refresh tokens with it.
         conn.execute("DELETE FROM auth.users WHERE email = 'ada@example.com'")
         assert conn.execute("SELECT count(*) FROM auth.refresh_tokens").fetchone()[0] == 1
+
+
+# --- vault ------------------------------------------------------------------------------------
+
+
+def test_the_vault_stand_in_has_supabases_signatures_and_keeps_secrets(sandbox, tmp_path):
+    seed = """
+    select vault.create_secret('sk_test_1', 'stripe_key', 'Stripe test key');
+    select vault.create_secret('only the secret');
+    """
+    db, conn, plan, loader = _load(sandbox, _files(tmp_path, seed=seed))
+    with conn:
+        assert plan.needed and "vault.create_secret()" in plan.reasons
+        signatures = conn.execute(
+            "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' || "
+            "pg_get_function_result(p.oid) FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = 'vault' AND p.proname NOT LIKE '\\_%' "
+            "ORDER BY 1"
+        ).fetchall()
+        assert signatures == [
+            (
+                "create_secret(new_secret text, new_name text DEFAULT NULL::text, "
+                "new_description text DEFAULT ''::text, new_key_id uuid DEFAULT NULL::uuid) uuid",
+            ),
+            (
+                "update_secret(secret_id uuid, new_secret text DEFAULT NULL::text, "
+                "new_name text DEFAULT NULL::text, new_description text DEFAULT NULL::text, "
+                "new_key_id uuid DEFAULT NULL::uuid) void",
+            ),
+        ]
+        key = conn.execute("SELECT id FROM vault.secrets WHERE name = 'stripe_key'").fetchone()[0]
+        conn.execute("SELECT vault.update_secret(%s, 'sk_test_2')", (key,))
+        rows = conn.execute(
+            "SELECT name, description, decrypted_secret FROM vault.decrypted_secrets ORDER BY 1"
+        ).fetchall()
+        assert rows == [
+            ("stripe_key", "Stripe test key", "sk_test_2"),
+            (None, "", "only the secret"),
+        ]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("SELECT vault.create_secret('again', 'stripe_key')")
+        assert "vault.secrets" in loader.shim_relations  # not one of the project's tables
