@@ -34,9 +34,11 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
         "Something the gate was asked to verify could not be tested: a role the connection "
         "cannot assume (`SET ROLE` refused), or a statement form the server lacks (MERGE before "
         "PostgreSQL 15). Nothing untested passes silently: grant the role to the connecting "
-        "user, or verify on a server that has the feature. A warning when the spec skips an "
-        "extension (`[legacy] skip_extensions`): each function that calls what it would provide "
-        "is named, untested (it fails the same way in both worlds).",
+        "user, or verify on a server that has the feature. A warning for what the loaded SQL "
+        "has that cannot be tested here: each foreign table (its rows are on another server), "
+        "and each function that calls a function nothing installed provides (it fails the same "
+        "way in both worlds), named with the extension it comes from when known and whether "
+        "that extension was skipped (`[legacy] skip_extensions`) or never created.",
     ),
     "MV120": (
         "The reference consumer behaves differently",

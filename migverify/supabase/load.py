@@ -321,15 +321,53 @@ class Loader:
         load_sql_files(self.conn, sources, self.rewrite)
 
     def untested(self) -> list[str]:
-        """Functions that call what no installed object provides, when extensions were skipped."""
-        if not self.plan.skipped:
-            return []
-        skipped = ", ".join(self.plan.skipped)
-        return [
-            f"function {function} calls {', '.join(calls)}, which nothing installed provides "
-            f"(skipped extensions: {skipped}): untested, it fails the same in both worlds"
-            for function, calls in extensions.unresolved_calls(self.conn)
-        ]
+        """What the loaded SQL has that verify cannot test, one sentence each: functions that
+        call what nothing installed provides, foreign tables."""
+        return [*self._unresolved(), *_foreign_tables(self.conn)]
+
+    def _unresolved(self) -> list[str]:
+        sentences = []
+        for function, calls in extensions.unresolved_calls(self.conn):
+            named = ", ".join(self._named(call) for call in calls)
+            sentences.append(
+                f"function {function} calls {named}, which nothing installed provides: "
+                "untested, it fails the same in both worlds"
+            )
+        return sentences
+
+    def _named(self, call: str) -> str:
+        """`net.http_post() (extension pg_net, never created)`: a missing function, and the
+        extension it comes from when it is a known one."""
+        name = extensions.extension_providing(call)
+        if name is None:
+            return call
+        if name in self.plan.skipped:
+            return f"{call} (extension {name}, skipped)"
+        if extensions.stand_in_schema(self.conn, name) is not None:
+            return f"{call} (extension {name}: not in migverify's stand-in)"
+        created = self.conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = %s)", (name,)
+        ).fetchone()[0]
+        return f"{call} (extension {name}{'' if created else ', never created'})"
+
+
+def _foreign_tables(conn: psycopg.Connection) -> list[str]:
+    """A sentence for each foreign table: its rows are not on this server (and a wrapper without
+    a handler cannot even be asked), so verify neither reads nor writes it."""
+    rows = conn.execute(
+        "SELECT n.nspname || '.' || c.relname, s.srvname, w.fdwname, w.fdwhandler <> 0 "
+        "FROM pg_foreign_table f JOIN pg_class c ON c.oid = f.ftrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_foreign_server s ON s.oid = f.ftserver "
+        "JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw ORDER BY 1"
+    ).fetchall()
+    return [
+        f"foreign table {table} (server {server}, foreign-data wrapper {wrapper}"
+        + (")" if handler else " without a handler)")
+        + ": untested, verify does not read or write foreign tables (their rows are on "
+        "another server)"
+        for table, server, wrapper, handler in rows
+    ]
 
 
 def load_sql_text(conn: psycopg.Connection, statement: Statement, rewrite) -> None:  # noqa: ANN001
