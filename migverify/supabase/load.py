@@ -70,11 +70,12 @@ SUPABASE_ROLES = frozenset(r.name for r in shim_roles()) - {"postgres"}
 
 @dataclass(frozen=True)
 class SupabaseOptions:
-    """`mode`: "auto" (the shim when the SQL needs it) or "on" (always); `skip_extensions`:
-    extensions not created (`[legacy] skip_extensions`)."""
+    """`mode`: "auto" (the shim when the SQL needs it) or "on" (always, as `asked_by` asked);
+    `skip_extensions`: extensions not created (`[legacy] skip_extensions`)."""
 
     mode: str = "auto"
     skip_extensions: tuple[str, ...] = ()
+    asked_by: str = "--supabase"
 
 
 @dataclass(frozen=True)
@@ -275,17 +276,22 @@ class Loader:
                 relation = node.relation
                 self.shim_relations.append(f"{relation.schemaname}.{relation.relname}")
         self._apply_database_settings()
-        why = ", ".join(self.plan.reasons[:4]) or "asked for"
-        more = len(self.plan.reasons) - 4
         self.plan.say(
-            "Supabase shim installed (roles, schemas auth, storage, extensions): "
-            + (f"the SQL uses {why}" + (f" and {more} more" if more > 0 else ""))
+            "Supabase shim installed (roles, schemas auth, storage, extensions, vault): "
+            + self._why()
             + (
                 f"; {left_out} statements left out: the SQL creates those objects"
                 if left_out
                 else ""
             )
         )
+
+    def _why(self) -> str:
+        reasons = self.plan.reasons
+        if not reasons:
+            return f"asked for with {self.plan.options.asked_by}"
+        more = f" and {len(reasons) - 4} more" if len(reasons) > 4 else ""
+        return f"the SQL uses {', '.join(reasons[:4])}{more}"
 
     def _apply_database_settings(self) -> None:
         """The database's own settings (the shim's search_path with `extensions`) in this session

@@ -291,9 +291,26 @@ def test_the_shims_roles_are_dropped_again_on_a_dsn_server(pg, tmp_path):
         before = [row[0] for row in conn.execute(roles)]
     result = CliRunner().invoke(cli, ["inspect", str(path), "--supabase", "--dsn", pg.dsn])
     assert result.exit_code == 0, result.output
-    assert "Supabase shim installed" in result.stderr and "kept role" not in result.stderr
+    # Nothing in the SQL calls for the shim: the notice says who asked for it.
+    assert (
+        "migverify: notice: Supabase shim installed (roles, schemas auth, storage, extensions, "
+        "vault): asked for with --supabase\n"
+    ) in result.stderr
+    assert "kept role" not in result.stderr
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         assert [row[0] for row in conn.execute(roles)] == before
+
+
+def test_the_spec_asking_for_the_shim_is_named(tmp_path):
+    from migverify.spec import load_spec
+
+    (tmp_path / "supabase" / "migrations").mkdir(parents=True)
+    (tmp_path / "migverify.toml").write_text(
+        '[legacy]\nsupabase = "supabase"\n[tables.notes]\ntarget = "notes_v2"\n'
+    )
+    spec = load_spec(tmp_path / "migverify.toml")
+    assert spec.supabase_options().asked_by == "[legacy] supabase"
+    assert spec.supabase_options(force=True).asked_by == "--supabase"
 
 
 # --- what migrations do to the shim's schemas ---------------------------------------------------
