@@ -19,6 +19,9 @@ from psycopg.rows import dict_row
 from migverify.errors import InputError
 
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+# The comment on each function of migverify's stand-in for an extension the server lacks
+# (+ the extension's name): left out of the catalog, like the functions of an extension.
+STAND_IN_COMMENT = "migverify stand-in for extension "
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 _FK_ACTIONS = {
     "a": "NO ACTION",
@@ -302,6 +305,7 @@ class _Reader:
         return self.cursor.execute(query, params or None).fetchall()
 
     def relations(self) -> tuple[Relation, ...]:
+        # Updatability is asked of views only (see columns(): a foreign table's wrapper answers).
         rows = self.rows(
             """
             SELECT c.oid, n.nspname AS schema, c.relname AS name, c.relkind,
@@ -309,8 +313,10 @@ class _Reader:
                    obj_description(c.oid, 'pg_class') AS comment,
                    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS viewdef,
                    coalesce(c.reloptions, '{}') AS reloptions,
-                   pg_relation_is_updatable(c.oid, false) AS auto_mask,
-                   pg_relation_is_updatable(c.oid, true) AS full_mask,
+                   CASE WHEN c.relkind = 'v' THEN pg_relation_is_updatable(c.oid, false)
+                   END AS auto_mask,
+                   CASE WHEN c.relkind = 'v' THEN pg_relation_is_updatable(c.oid, true)
+                   END AS full_mask,
                    (SELECT pn.nspname || '.' || p.relname FROM pg_inherits i
                     JOIN pg_class p ON p.oid = i.inhparent
                     JOIN pg_namespace pn ON pn.oid = p.relnamespace
@@ -369,6 +375,9 @@ class _Reader:
 
     def columns(self, oid: int, *, is_view: bool) -> tuple[Column, ...]:
         generated = "a.attgenerated" if self.version >= 120000 else "''::\"char\""
+        # Only views are asked: for a foreign table the server asks its wrapper's handler,
+        # which a wrapper without one (CREATE FOREIGN DATA WRAPPER dummy) cannot answer.
+        updatable = "pg_column_is_updatable(a.attrelid, a.attnum, false)" if is_view else "true"
         rows = self.rows(
             f"""
             SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -376,7 +385,7 @@ class _Reader:
                    {generated} AS generated,
                    pg_get_expr(d.adbin, d.adrelid) AS default,
                    col_description(a.attrelid, a.attnum) AS comment,
-                   pg_column_is_updatable(a.attrelid, a.attnum, false) AS updatable,
+                   {updatable} AS updatable,
                    (SELECT sn.nspname || '.' || sc.relname FROM pg_depend dep
                       JOIN pg_class sc ON sc.oid = dep.refobjid
                       JOIN pg_namespace sn ON sn.oid = sc.relnamespace
@@ -627,9 +636,13 @@ class _Reader:
             WHERE n.nspname <> ALL (%s) AND p.prokind IN ('f', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
                               AND d.objid = p.oid AND d.deptype = 'e')
+              AND NOT EXISTS (SELECT 1 FROM pg_description c
+                              WHERE c.classoid = 'pg_proc'::regclass AND c.objoid = p.oid
+                                AND starts_with(c.description, %s))
             ORDER BY 1, 2, 3
             """,
             list(_SYSTEM_SCHEMAS),
+            STAND_IN_COMMENT,
         )
         return tuple(
             Function(

@@ -162,7 +162,8 @@ class Spec:
         from migverify.supabase import SupabaseOptions
 
         mode = "on" if force or self.supabase_dir is not None else "auto"
-        return SupabaseOptions(mode=mode, skip_extensions=self.skip_extensions)
+        asked_by = "--supabase" if force else "[legacy] supabase"
+        return SupabaseOptions(mode=mode, skip_extensions=self.skip_extensions, asked_by=asked_by)
 
     def column_key(self, table_key: str, column: str) -> str:
         """The dotted key of COLUMN's mapping in [TABLE_KEY] columns, for error()."""

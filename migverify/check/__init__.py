@@ -435,7 +435,7 @@ def _verify(
                 message=sentence,
             )
         )
-    for sentence in result.skipped:  # the spec skipped an extension: known, so a warning
+    for sentence in result.skipped:  # known gaps (foreign tables, missing functions): warnings
         problems.append(Problem(rule="MV103", severity=WARNING, table=None, message=sentence))
     for warning in result.warnings:
         problems.append(

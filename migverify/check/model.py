@@ -39,9 +39,11 @@ CHECK_RULES: dict[str, tuple[str, str]] = {
         "built, e.g. a trigger that rejects every insert), a role the connection cannot "
         "assume (`SET ROLE` refused), or a statement form the server lacks (MERGE before "
         "PostgreSQL 15). Give the table a seed row it accepts, grant the role to the "
-        "connecting user, or verify on a server that has the feature. A warning when the spec "
-        "skips an extension (`[legacy] skip_extensions`): each function that calls what it "
-        "would provide is named, untested (it fails the same way in both worlds).",
+        "connecting user, or verify on a server that has the feature. A warning for what the "
+        "loaded SQL has that cannot be tested here: each foreign table (its rows are on another "
+        "server), and each function that calls a function nothing installed provides (it fails "
+        "the same way in both worlds), named with the extension it comes from when known and "
+        "whether that extension was skipped (`[legacy] skip_extensions`) or never created.",
     ),
     "MV120": (
         "The reference consumer behaves differently",

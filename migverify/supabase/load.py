@@ -1,6 +1,7 @@
-"""Loading SQL into a scratch database the way a Supabase project expects it: decide from the
-scripts whether the shim is needed and which of its statements the scripts make redundant,
-install it, and rewrite the scripts' extension statements (skipped, or stood in for)."""
+"""Loading SQL into a scratch database, for any schema and the way a Supabase project expects it:
+decide from the scripts whether the shim is needed and which of its statements the scripts make
+redundant, install it, rewrite the scripts' extension statements (skipped, or stood in for where
+the server lacks the extension), and name what the loaded SQL leaves untested."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from migverify.supabase.objects import Key, Objects, extension_schema, statement
 
 log = logging.getLogger("migverify")
 
-SUPABASE_SCHEMAS = frozenset({"auth", "storage", "extensions"})
+SUPABASE_SCHEMAS = frozenset({"auth", "storage", "extensions", "vault"})
 SHIM_NAME = "supabase shim"
 
 
@@ -69,11 +70,12 @@ SUPABASE_ROLES = frozenset(r.name for r in shim_roles()) - {"postgres"}
 
 @dataclass(frozen=True)
 class SupabaseOptions:
-    """`mode`: "auto" (the shim when the SQL needs it) or "on" (always); `skip_extensions`:
-    extensions not created (`[legacy] skip_extensions`)."""
+    """`mode`: "auto" (the shim when the SQL needs it) or "on" (always, as `asked_by` asked);
+    `skip_extensions`: extensions not created (`[legacy] skip_extensions`)."""
 
     mode: str = "auto"
     skip_extensions: tuple[str, ...] = ()
+    asked_by: str = "--supabase"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class SupabasePlan:
             self.creates |= statement.objects.creates
             references |= statement.objects.references
             if not isinstance(statement.node, ast.DoStmt):
-                self.creates_directly |= statement.objects.creates
+                self.creates_directly |= statement.objects.creates - _ensured(statement.node)
         self.reasons = sorted(_describe(k) for k in references if self._missing(k))
         self.needed = self.options.mode == "on" or bool(self.reasons)
         self.skipped = tuple(sorted(set(self.options.skip_extensions)))
@@ -162,6 +164,14 @@ def _parse_script(script: Script) -> list[_Parsed]:
     return parsed
 
 
+def _ensured(node: ast.Node) -> set[Key]:
+    """The schema of a `CREATE SCHEMA IF NOT EXISTS`: a migration making sure it is there, which
+    on Supabase leaves it as it was (the shim's `extensions` keeps uuid-ossp and pgcrypto)."""
+    if isinstance(node, ast.CreateSchemaStmt) and node.if_not_exists and node.schemaname:
+        return {("schema", node.schemaname)}
+    return set()
+
+
 def _describe(key: Key) -> str:
     kind, *name = key
     if kind in ("relation", "function", "type"):
@@ -171,7 +181,7 @@ def _describe(key: Key) -> str:
 
 class Loader:
     """The plan applied to one connection: loads scripts with their extension statements
-    rewritten; `shim_relations` are the tables the shim created here."""
+    rewritten; `shim_relations` are the tables the shim or a stand-in created here."""
 
     def __init__(self, plan: SupabasePlan, conn: psycopg.Connection) -> None:
         self.plan, self.conn = plan, conn
@@ -183,8 +193,8 @@ class Loader:
     # --- extensions -------------------------------------------------------------------------------
 
     def check_extensions(self) -> None:
-        """Every extension the scripts create exists on the server, is skipped, or (with the
-        shim) has a stand-in; otherwise one line naming it and the way out."""
+        """Every extension the scripts create exists on the server, is skipped, or has a
+        stand-in; otherwise one line naming it and the way out."""
         mentioned = set()
         for statement in self.plan.statements:
             if not isinstance(statement.node, ast.CreateExtensionStmt):
@@ -198,7 +208,7 @@ class Loader:
                 )
             elif name in self.available:
                 continue
-            elif self.plan.needed and name in extensions.STAND_INS:
+            elif name in extensions.STAND_INS:
                 continue  # rewrite() says so when it stands in
             else:
                 raise InputError(
@@ -225,18 +235,31 @@ class Loader:
             return None
         if name in self.plan.skipped:
             return []
-        if name in self.available or name not in extensions.STAND_INS or not self.plan.needed:
+        if name in self.available or name not in extensions.STAND_INS:
             return None
         if isinstance(node, ast.CreateExtensionStmt):
-            self.plan.say(
-                f"extension {name} is not available on this server: migverify's stand-in "
-                f"functions for it are used (a shim: {extensions.STAND_IN_LIMITS[name]})"
-            )
-            schema = (
-                extension_schema(node) or self.conn.execute("SELECT current_schema()").fetchone()[0]
-            )
-            return [s.text for s in split_script(extensions.stand_in(name, schema), name)]
+            return self._stand_in(name, node)
         return []  # COMMENT ON / ALTER / DROP EXTENSION of a stand-in: nothing to do
+
+    def _stand_in(self, name: str, node: ast.CreateExtensionStmt) -> list[str] | None:
+        """The statements that stand in for CREATE EXTENSION NAME, in the schema the extension
+        would use: its control file's, WITH SCHEMA's, else the current schema."""
+        if extensions.stand_in_schema(self.conn, name) is not None:
+            return []  # created already (IF NOT EXISTS, or the shim's and then the scripts')
+        schema = (
+            extensions.STAND_INS[name].schema
+            or extension_schema(node)
+            or self.conn.execute("SELECT current_schema()").fetchone()[0]
+        )
+        if schema is None:
+            return None  # no schema to create in: the server says so, with the line
+        self.plan.say(extensions.stand_in_notice(self.conn, name))
+        statements = [s.text for s in split_script(extensions.stand_in(name, schema), name)]
+        for text in statements:
+            node = parse_sql(text)[0].stmt
+            if isinstance(node, ast.CreateStmt):  # the stand-in's tables are not the project's
+                self.shim_relations.append(f"{node.relation.schemaname}.{node.relation.relname}")
+        return statements
 
     # --- the shim ---------------------------------------------------------------------------------
 
@@ -253,17 +276,22 @@ class Loader:
                 relation = node.relation
                 self.shim_relations.append(f"{relation.schemaname}.{relation.relname}")
         self._apply_database_settings()
-        why = ", ".join(self.plan.reasons[:4]) or "asked for"
-        more = len(self.plan.reasons) - 4
         self.plan.say(
-            "Supabase shim installed (roles, schemas auth, storage, extensions): "
-            + (f"the SQL uses {why}" + (f" and {more} more" if more > 0 else ""))
+            "Supabase shim installed (roles, schemas auth, storage, extensions, vault): "
+            + self._why()
             + (
                 f"; {left_out} statements left out: the SQL creates those objects"
                 if left_out
                 else ""
             )
         )
+
+    def _why(self) -> str:
+        reasons = self.plan.reasons
+        if not reasons:
+            return f"asked for with {self.plan.options.asked_by}"
+        more = f" and {len(reasons) - 4} more" if len(reasons) > 4 else ""
+        return f"the SQL uses {', '.join(reasons[:4])}{more}"
 
     def _apply_database_settings(self) -> None:
         """The database's own settings (the shim's search_path with `extensions`) in this session
@@ -299,15 +327,53 @@ class Loader:
         load_sql_files(self.conn, sources, self.rewrite)
 
     def untested(self) -> list[str]:
-        """Functions that call what no installed object provides, when extensions were skipped."""
-        if not self.plan.skipped:
-            return []
-        skipped = ", ".join(self.plan.skipped)
-        return [
-            f"function {function} calls {', '.join(calls)}, which nothing installed provides "
-            f"(skipped extensions: {skipped}): untested, it fails the same in both worlds"
-            for function, calls in extensions.unresolved_calls(self.conn)
-        ]
+        """What the loaded SQL has that verify cannot test, one sentence each: functions that
+        call what nothing installed provides, foreign tables."""
+        return [*self._unresolved(), *_foreign_tables(self.conn)]
+
+    def _unresolved(self) -> list[str]:
+        sentences = []
+        for function, calls in extensions.unresolved_calls(self.conn):
+            named = ", ".join(self._named(call) for call in calls)
+            sentences.append(
+                f"function {function} calls {named}, which nothing installed provides: "
+                "untested, it fails the same in both worlds"
+            )
+        return sentences
+
+    def _named(self, call: str) -> str:
+        """`net.http_post() (extension pg_net, never created)`: a missing function, and the
+        extension it comes from when it is a known one."""
+        name = extensions.extension_providing(call)
+        if name is None:
+            return call
+        if name in self.plan.skipped:
+            return f"{call} (extension {name}, skipped)"
+        if extensions.stand_in_schema(self.conn, name) is not None:
+            return f"{call} (extension {name}: not in migverify's stand-in)"
+        created = self.conn.execute(
+            "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = %s)", (name,)
+        ).fetchone()[0]
+        return f"{call} (extension {name}{'' if created else ', never created'})"
+
+
+def _foreign_tables(conn: psycopg.Connection) -> list[str]:
+    """A sentence for each foreign table: its rows are not on this server (and a wrapper without
+    a handler cannot even be asked), so verify neither reads nor writes it."""
+    rows = conn.execute(
+        "SELECT n.nspname || '.' || c.relname, s.srvname, w.fdwname, w.fdwhandler <> 0 "
+        "FROM pg_foreign_table f JOIN pg_class c ON c.oid = f.ftrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_foreign_server s ON s.oid = f.ftserver "
+        "JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw ORDER BY 1"
+    ).fetchall()
+    return [
+        f"foreign table {table} (server {server}, foreign-data wrapper {wrapper}"
+        + (")" if handler else " without a handler)")
+        + ": untested, verify does not read or write foreign tables (their rows are on "
+        "another server)"
+        for table, server, wrapper, handler in rows
+    ]
 
 
 def load_sql_text(conn: psycopg.Connection, statement: Statement, rewrite) -> None:  # noqa: ANN001

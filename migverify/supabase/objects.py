@@ -100,10 +100,12 @@ class _Collector(Visitor):
             name = _name(parts)
             if name:
                 self._refer("relation", *name)
+                self._refer("schema", name[0])
         elif node.objtype == kinds.OBJECT_FUNCTION and isinstance(target, ast.ObjectWithArgs):
             name = _name(target.objname)
             if name:
                 self._refer("function", *name)
+                self._refer("schema", name[0])
 
     def visit_GrantRoleStmt(self, ancestors: object, node: ast.GrantRoleStmt) -> None:
         for item in node.granted_roles or ():

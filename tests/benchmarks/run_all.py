@@ -44,6 +44,10 @@ def benchmarks(quick: bool) -> list[tuple[str, list[str]]]:
             "7. Foreign keys of outside tables moved at cutover",
             ["bench_fk_retarget.py"] + (["--children", "100000"] if quick else []),
         ),
+        (
+            "9. pgcrypto and uuid-ossp: the stand-ins against the real extensions",
+            ["bench_stand_ins.py"] + (["--calls", "50"] if quick else []),
+        ),
     ]
 
 

@@ -173,3 +173,27 @@ def test_inspect_text_lists_every_kind(pg, tmp_path):
         "public.child_id_seq",
     ):
         assert needle in result.stdout
+
+
+# A foreign table whose wrapper has no handler: the server cannot say whether it is updatable.
+FOREIGN = """
+CREATE FOREIGN DATA WRAPPER dummy;
+CREATE SERVER elsewhere FOREIGN DATA WRAPPER dummy;
+CREATE FOREIGN TABLE remote_events (id int NOT NULL, payload text) SERVER elsewhere;
+CREATE TABLE events (id int PRIMARY KEY, payload text);
+"""
+
+
+def test_a_foreign_table_without_a_handler_is_read(pg, tmp_path):
+    path = tmp_path / "schema.sql"
+    path.write_text(FOREIGN)
+    result = CliRunner().invoke(cli, ["inspect", str(path), "--dsn", pg.dsn, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    relations = {r["name"]: r for r in json.loads(result.stdout)["relations"]}
+    remote = relations["remote_events"]
+    assert remote["kind"] == "foreign table"
+    assert [(c["name"], c["type"], c["not_null"]) for c in remote["columns"]] == [
+        ("id", "integer", True),
+        ("payload", "text", False),
+    ]
+    assert relations["events"]["kind"] == "table"

@@ -4,6 +4,7 @@ a notice, and the functions that call what they would provide reported untested.
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -127,3 +128,151 @@ def test_a_supabase_db_dump_loads_with_its_platform_extensions_skipped(pg):
         assert f"notice: extension {name} skipped" in result.stderr
     assert "Supabase shim installed" in result.stderr
     assert '"todos"' in result.stdout and "Individuals can view their own todos." in result.stdout
+
+
+# --- pgcrypto and uuid-ossp on any server, for any schema -------------------------------------
+
+# A plain schema (nothing of Supabase's) as many apps have it.
+PLAIN = """
+create extension if not exists pgcrypto;
+create extension if not exists "uuid-ossp";
+create table public.accounts (
+  id uuid primary key default uuid_generate_v4(),
+  email text not null unique,
+  password_hash text not null default crypt('changeme', gen_salt('bf'))
+);
+create function public.password_matches(who text, attempt text) returns boolean
+language sql stable as $$
+  select password_hash = crypt(attempt, password_hash) from public.accounts where email = who
+$$;
+insert into public.accounts (email, password_hash)
+values ('ada@example.com', crypt('s3cret', gen_salt('bf', 8)));
+"""
+
+
+def _server_version(pg) -> str:
+    import psycopg
+
+    with psycopg.connect(pg.dsn) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]
+
+
+def _stand_in_notices(pg) -> list[str]:
+    """The notices of a run on PG: none where the server has the extensions (Debian's 15)."""
+    if pg.version == "15":
+        return []
+    version = _server_version(pg)
+    return [
+        f'migverify: notice: extension "pgcrypto" is not on this server (PostgreSQL {version}): '
+        "migverify's stand-in functions are used (crypt, gen_salt, gen_random_bytes, digest, "
+        "hmac; hashes differ from pgcrypto's)",
+        f'migverify: notice: extension "uuid-ossp" is not on this server (PostgreSQL {version}): '
+        "migverify's stand-in functions are used (uuid_generate_v1, v1mc, v3, v4, uuid_nil, "
+        "uuid_ns_*; v1 is random, v5 is missing)",
+    ]
+
+
+def test_pgcrypto_and_uuid_ossp_load_in_a_plain_schema_on_any_server(pg, tmp_path):
+    paths = _write(tmp_path, legacy=PLAIN)
+    result = CliRunner().invoke(
+        cli, ["inspect", str(paths["legacy"]), "--dsn", pg.dsn, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == _stand_in_notices(pg)  # and no shim
+    # The stand-ins are left out of the catalog as an extension's functions are: the same
+    # catalog on a server with pgcrypto and one without.
+    assert '"name": "password_matches"' in result.stdout
+    assert '"name": "crypt"' not in result.stdout and '"uuid_generate_v4"' not in result.stdout
+
+
+def test_rows_get_their_defaults_and_passwords_check(sandbox, tmp_path):
+    from migverify.supabase import SupabasePlan
+
+    paths = tuple(_write(tmp_path, legacy=PLAIN).values())
+    db = sandbox.create_database("stand_ins")
+    with db.connect() as conn:
+        plan = SupabasePlan(paths)
+        plan.prepare(conn).load(paths)
+        assert not plan.needed
+        conn.execute("INSERT INTO accounts (email) VALUES ('bob@example.com')")
+        rows = conn.execute(
+            "SELECT email, substr(id::text, 15, 1), password_matches(email, 's3cret'), "
+            "password_matches(email, 'changeme') FROM accounts ORDER BY email"
+        ).fetchall()
+        assert rows == [
+            ("ada@example.com", "4", True, False),
+            ("bob@example.com", "4", False, True),
+        ]
+        assert conn.execute(
+            "SELECT length(gen_random_bytes(16)), encode(digest('abc', 'sha256'), 'hex'), "
+            "uuid_generate_v3(uuid_ns_dns(), 'www.example.com')"
+        ).fetchone() == (
+            16,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            uuid.UUID("5df41881-3aed-3515-88a7-2f4a814cf09e"),
+        )
+
+
+# WITH SCHEMA, and the current schema (the first of the search_path that exists) without it.
+PLACED = """
+create schema crypto;
+create extension pgcrypto with schema crypto;
+create schema app;
+set search_path = missing, app, public;
+create extension if not exists "uuid-ossp";
+create extension if not exists pgcrypto with schema public;
+create table app.tokens (
+  id uuid primary key default uuid_generate_v4(),
+  hash text default crypto.crypt('x', crypto.gen_salt('md5'))
+);
+insert into app.tokens default values;
+"""
+
+
+def test_the_functions_go_where_the_extension_would_put_them(sandbox, tmp_path):
+    from migverify.supabase import SupabasePlan
+
+    paths = tuple(_write(tmp_path, legacy=PLACED).values())
+    db = sandbox.create_database("stand_ins")
+    with db.connect() as conn:
+        SupabasePlan(paths).prepare(conn).load(paths)
+        where = conn.execute(
+            "SELECT p.proname, n.nspname FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE p.proname IN ('crypt', 'uuid_generate_v4') "
+            "ORDER BY 1, 2"
+        ).fetchall()
+        # IF NOT EXISTS of an extension already there (in another schema) adds nothing.
+        assert where == [("crypt", "crypto"), ("uuid_generate_v4", "app")]
+        hashed = conn.execute("SELECT hash FROM app.tokens").fetchone()[0]
+        assert hashed.startswith("$1$")
+
+
+PLAIN_TARGET = """
+create table public.users (
+  id uuid primary key default uuid_generate_v4(),
+  email text not null unique,
+  password_hash text not null default crypt('changeme', gen_salt('bf'))
+);
+"""
+PLAIN_COMPAT = """
+begin;
+insert into public.users select * from public.accounts;
+alter table public.accounts rename to accounts_legacy;
+create view public.accounts with (security_invoker = true) as
+  select id, email, password_hash from public.users;
+alter view public.accounts alter column id set default uuid_generate_v4();
+alter view public.accounts alter column password_hash set default crypt('changeme', gen_salt('bf'));
+commit;
+"""
+
+
+def test_verify_writes_through_a_layer_that_uses_them(pg, tmp_path):
+    paths = _write(tmp_path, legacy=PLAIN, target=PLAIN_TARGET, compat=PLAIN_COMPAT)
+    args = ["verify", "--dsn", pg.dsn, "--examples", "5"]
+    for option in ("legacy", "target", "compat"):
+        args += [f"--{option}", str(paths[option])]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("EQUIVALENT: accounts behave the same through the layer")
+    assert "insert" in result.stdout.split("Coverage:", 1)[1].split("\n")[1]
+    assert result.stderr.splitlines() == _stand_in_notices(pg)

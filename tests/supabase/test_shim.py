@@ -92,8 +92,12 @@ def test_a_supabase_migration_and_seed_load_on_plain_postgresql(sandbox, tmp_pat
         assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 2
         assert conn.execute("SELECT count(email) FROM auth.identities").fetchone()[0] == 2
         assert loader.shim_relations == [
+            "vault.secrets",
             "auth.users",
             "auth.identities",
+            "auth.audit_log_entries",
+            "auth.sessions",
+            "auth.refresh_tokens",
             "storage.buckets",
             "storage.objects",
         ]
@@ -264,7 +268,7 @@ def test_a_dump_that_creates_auth_itself_loads_over_the_shim(sandbox, tmp_path):
         ).fetchone()[0]
         assert columns == 4
         assert conn.execute("SELECT email FROM auth.users").fetchall() == [("ada@example.com",)]
-        assert loader.shim_relations == ["storage.buckets", "storage.objects"]
+        assert loader.shim_relations == ["vault.secrets", "storage.buckets", "storage.objects"]
         assert conn.execute("SELECT count(*) FROM storage.buckets").fetchone()[0] == 1
         assert (
             conn.execute(
@@ -287,6 +291,193 @@ def test_the_shims_roles_are_dropped_again_on_a_dsn_server(pg, tmp_path):
         before = [row[0] for row in conn.execute(roles)]
     result = CliRunner().invoke(cli, ["inspect", str(path), "--supabase", "--dsn", pg.dsn])
     assert result.exit_code == 0, result.output
-    assert "Supabase shim installed" in result.stderr and "kept role" not in result.stderr
+    # Nothing in the SQL calls for the shim: the notice says who asked for it.
+    assert (
+        "migverify: notice: Supabase shim installed (roles, schemas auth, storage, extensions, "
+        "vault): asked for with --supabase\n"
+    ) in result.stderr
+    assert "kept role" not in result.stderr
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         assert [row[0] for row in conn.execute(roles)] == before
+
+
+def test_the_spec_asking_for_the_shim_is_named(tmp_path):
+    from migverify.spec import load_spec
+
+    (tmp_path / "supabase" / "migrations").mkdir(parents=True)
+    (tmp_path / "migverify.toml").write_text(
+        '[legacy]\nsupabase = "supabase"\n[tables.notes]\ntarget = "notes_v2"\n'
+    )
+    spec = load_spec(tmp_path / "migverify.toml")
+    assert spec.supabase_options().asked_by == "[legacy] supabase"
+    assert spec.supabase_options(force=True).asked_by == "--supabase"
+
+
+# --- what migrations do to the shim's schemas ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ensure",
+    [
+        "create schema if not exists extensions;",
+        'create extension if not exists "uuid-ossp" with schema extensions;',
+        "create schema if not exists extensions;\n"
+        'create extension if not exists "uuid-ossp" with schema extensions;\n'
+        "create extension if not exists pgcrypto with schema extensions;",
+        "create schema if not exists vault;\n"
+        "create extension if not exists supabase_vault with schema vault;",
+    ],
+)
+def test_a_migration_making_sure_of_a_schema_keeps_the_shims_contents(sandbox, tmp_path, ensure):
+    migration = f"""
+    {ensure}
+    create table public.profiles (
+      id uuid primary key default uuid_generate_v4(),
+      user_id uuid references auth.users (id),
+      pin text default extensions.crypt('0000', extensions.gen_salt('bf'))
+    );
+    insert into public.profiles default values;
+    select vault.create_secret('s3cret', 'api_key');
+    """
+    db, conn, plan, loader = _load(sandbox, _files(tmp_path, migration=migration))
+    with conn:
+        where = conn.execute(
+            "SELECT p.proname, n.nspname FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE p.proname IN ('uuid_generate_v4', 'crypt', "
+            "'create_secret') ORDER BY 1"
+        ).fetchall()
+        assert where == [
+            ("create_secret", "vault"),
+            ("crypt", "extensions"),
+            ("uuid_generate_v4", "extensions"),
+        ]
+        assert conn.execute("SELECT count(*) FROM public.profiles").fetchone()[0] == 1
+        assert conn.execute("SELECT name FROM vault.secrets").fetchall() == [("api_key",)]
+
+
+# --- auth tables seeds write --------------------------------------------------------------------
+
+# supabase/auth migrations up to 20250731150234, applied in order on PostgreSQL 15: the columns
+# of each table as information_schema lists them (name, type, nullable, default).
+GOTRUE_COLUMNS = {
+    "identities": [
+        ("provider_id", "text", "NO", None),
+        ("user_id", "uuid", "NO", None),
+        ("identity_data", "jsonb", "NO", None),
+        ("provider", "text", "NO", None),
+        ("last_sign_in_at", "timestamp with time zone", "YES", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("updated_at", "timestamp with time zone", "YES", None),
+        ("email", "text", "YES", None),
+        ("id", "uuid", "NO", "gen_random_uuid()"),
+    ],
+    "audit_log_entries": [
+        ("instance_id", "uuid", "YES", None),
+        ("id", "uuid", "NO", None),
+        ("payload", "json", "YES", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("ip_address", "character varying", "NO", "''::character varying"),
+    ],
+    "sessions": [
+        ("id", "uuid", "NO", None),
+        ("user_id", "uuid", "NO", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("updated_at", "timestamp with time zone", "YES", None),
+        ("factor_id", "uuid", "YES", None),
+        ("aal", "USER-DEFINED", "YES", None),
+        ("not_after", "timestamp with time zone", "YES", None),
+        ("refreshed_at", "timestamp without time zone", "YES", None),
+        ("user_agent", "text", "YES", None),
+        ("ip", "inet", "YES", None),
+        ("tag", "text", "YES", None),
+    ],
+    "refresh_tokens": [
+        ("instance_id", "uuid", "YES", None),
+        ("id", "bigint", "NO", "nextval('auth.refresh_tokens_id_seq'::regclass)"),
+        ("token", "character varying", "YES", None),
+        ("user_id", "character varying", "YES", None),
+        ("revoked", "boolean", "YES", None),
+        ("created_at", "timestamp with time zone", "YES", None),
+        ("updated_at", "timestamp with time zone", "YES", None),
+        ("parent", "character varying", "YES", None),
+        ("session_id", "uuid", "YES", None),
+    ],
+}
+
+# What seed files write after the users (as GoTrue records a sign-in).
+SIGN_IN_SEED = """
+INSERT INTO auth.sessions (id, user_id, created_at, updated_at, aal)
+SELECT gen_random_uuid(), id, now(), now(), 'aal1' FROM auth.users;
+INSERT INTO auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at,
+  session_id)
+SELECT u.instance_id, md5(s.id::text), u.id::text, false, now(), now(), s.id
+FROM auth.users u JOIN auth.sessions s ON s.user_id = u.id;
+INSERT INTO auth.audit_log_entries (instance_id, id, payload, created_at, ip_address)
+SELECT instance_id, gen_random_uuid(),
+  json_build_object('action', 'login', 'actor_id', id, 'actor_username', email), now(), '127.0.0.1'
+FROM auth.users;
+"""
+
+
+def test_the_auth_tables_have_gotrues_columns_and_take_seeds(sandbox, tmp_path):
+    paths = _files(tmp_path, migration=MIGRATION, seed=SEED, sign_in=SIGN_IN_SEED)
+    db, conn, plan, loader = _load(sandbox, paths)
+    with conn:
+        for table, columns in GOTRUE_COLUMNS.items():
+            rows = conn.execute(
+                "SELECT column_name, data_type, is_nullable, column_default "
+                "FROM information_schema.columns WHERE table_schema = 'auth' "
+                "AND table_name = %s ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+            assert rows == columns, table
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM auth.sessions), (SELECT count(*) FROM "
+            "auth.refresh_tokens), (SELECT count(*) FROM auth.audit_log_entries)"
+        ).fetchone()
+        assert counts == (2, 2, 2)
+        # Deleting a user takes its sessions and their refresh tokens with it.
+        conn.execute("DELETE FROM auth.users WHERE email = 'ada@example.com'")
+        assert conn.execute("SELECT count(*) FROM auth.refresh_tokens").fetchone()[0] == 1
+
+
+# --- vault ------------------------------------------------------------------------------------
+
+
+def test_the_vault_stand_in_has_supabases_signatures_and_keeps_secrets(sandbox, tmp_path):
+    seed = """
+    select vault.create_secret('sk_test_1', 'stripe_key', 'Stripe test key');
+    select vault.create_secret('only the secret');
+    """
+    db, conn, plan, loader = _load(sandbox, _files(tmp_path, seed=seed))
+    with conn:
+        assert plan.needed and "vault.create_secret()" in plan.reasons
+        signatures = conn.execute(
+            "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' || "
+            "pg_get_function_result(p.oid) FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = 'vault' AND p.proname NOT LIKE '\\_%' "
+            "ORDER BY 1"
+        ).fetchall()
+        assert signatures == [
+            (
+                "create_secret(new_secret text, new_name text DEFAULT NULL::text, "
+                "new_description text DEFAULT ''::text, new_key_id uuid DEFAULT NULL::uuid) uuid",
+            ),
+            (
+                "update_secret(secret_id uuid, new_secret text DEFAULT NULL::text, "
+                "new_name text DEFAULT NULL::text, new_description text DEFAULT NULL::text, "
+                "new_key_id uuid DEFAULT NULL::uuid) void",
+            ),
+        ]
+        key = conn.execute("SELECT id FROM vault.secrets WHERE name = 'stripe_key'").fetchone()[0]
+        conn.execute("SELECT vault.update_secret(%s, 'sk_test_2')", (key,))
+        rows = conn.execute(
+            "SELECT name, description, decrypted_secret FROM vault.decrypted_secrets ORDER BY 1"
+        ).fetchall()
+        assert rows == [
+            ("stripe_key", "Stripe test key", "sk_test_2"),
+            (None, "", "only the secret"),
+        ]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("SELECT vault.create_secret('again', 'stripe_key')")
+        assert "vault.secrets" in loader.shim_relations  # not one of the project's tables
