@@ -19,9 +19,7 @@ from migverify.supabase import SupabasePlan
 
 # Not the application's: the Supabase shim's schemas, migrators' bookkeeping tables.
 SKIPPED_SCHEMAS = frozenset({"auth", "storage", "extensions", "vault", "sqitch", "realtime"})
-BOOKKEEPING = frozenset(
-    {"schema_migrations", "ar_internal_metadata", "__diesel_schema_migrations"}
-)
+BOOKKEEPING = frozenset({"schema_migrations", "ar_internal_metadata", "__diesel_schema_migrations"})
 
 
 @dataclass(frozen=True)
@@ -35,9 +33,7 @@ def application_tables(catalog: Catalog) -> list[Relation]:
     return [
         r
         for r in catalog.tables
-        if r.schema not in SKIPPED_SCHEMAS
-        and r.name not in BOOKKEEPING
-        and r.partition_of is None
+        if r.schema not in SKIPPED_SCHEMAS and r.name not in BOOKKEEPING and r.partition_of is None
     ]
 
 
@@ -66,9 +62,13 @@ def write_spec(directory: Path, project: Path, catalog: Catalog) -> list[Renamed
         target = f"{relation.name}_v2"
         column = _plain_column(relation)
         table = f"{ident(relation.schema)}.{ident(target)}"
-        sql.append(f"CREATE TABLE {table} (LIKE {qualified(relation.qualified_name)} INCLUDING ALL);")
+        sql.append(
+            f"CREATE TABLE {table} (LIKE {qualified(relation.qualified_name)} INCLUDING ALL);"
+        )
         if column:
-            sql.append(f"ALTER TABLE {table} RENAME COLUMN {ident(column)} TO {ident(column + '_v2')};")
+            sql.append(
+                f"ALTER TABLE {table} RENAME COLUMN {ident(column)} TO {ident(column + '_v2')};"
+            )
         renamed.append(
             Renamed(relation.display_name, target, (column, column + "_v2") if column else None)
         )
