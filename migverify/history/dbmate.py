@@ -19,6 +19,8 @@ _FILE = re.compile(r"^(\d+).*\.sql$")
 _UP = re.compile(r"^--\s*migrate:up(\s*$|\s+\S+)", re.M)
 _DOWN = re.compile(r"^--\s*migrate:down(\s*$|\s+\S+)", re.M)
 _BLANK_OR_COMMENT = re.compile(r"^\s*($|--)")
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+DEFAULT_DIR = "db/migrations"  # dbmate's default --migrations-dir
 
 
 def detect(directory: Path) -> bool:
@@ -29,6 +31,30 @@ def detect(directory: Path) -> bool:
             except OSError:
                 return False
     return False
+
+
+def locate(root: Path) -> Path | None:
+    """The project's migrations directory: `DBMATE_MIGRATIONS_DIR` of its `.env` (which dbmate
+    reads), by default `db/migrations/`."""
+    place = root / (_env(root / ".env").get("DBMATE_MIGRATIONS_DIR") or DEFAULT_DIR)
+    return place if detect(place) else None
+
+
+def _env(path: Path) -> dict[str, str]:
+    """The variables of a .env file (`KEY=value`, `export KEY=value`, quoted or not)."""
+    if not path.is_file():
+        return {}
+    found = {}
+    for line in Script.read(path).text.splitlines():
+        match = _ENV_LINE.match(line)
+        if match is not None:
+            value = match.group(2).strip()
+            if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+                value = value[1 : value.find(value[0], 1)]
+            else:
+                value = value.split(" #")[0].strip()
+            found[match.group(1)] = value
+    return found
 
 
 def read(directory: Path) -> History:

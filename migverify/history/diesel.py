@@ -5,6 +5,7 @@ table `__diesel_schema_migrations` before any migration: that is the history's p
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from migverify.errors import InputError
@@ -19,6 +20,27 @@ _KNOWN = ("up.sql", "down.sql", "metadata.toml")
 
 def detect(directory: Path) -> bool:
     return any(p.is_dir() and (p / "up.sql").is_file() for p in entries(directory))
+
+
+def locate(root: Path) -> Path | None:
+    """The project's migrations directory: diesel.toml's `[migrations_directory] dir`
+    (relative to diesel.toml), by default `migrations/`."""
+    place = root / _configured_dir(root / "diesel.toml")
+    return place if detect(place) else None
+
+
+def _configured_dir(config: Path) -> str:
+    if not config.is_file():
+        return "migrations"
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InputError(f"{config}: cannot read: {error}") from None
+    section = data.get("migrations_directory", {})
+    place = section.get("dir", "migrations") if isinstance(section, dict) else None
+    if not isinstance(place, str) or not place:
+        raise InputError(f"{config}: [migrations_directory] dir must be a path")
+    return place
 
 
 def version(name: str) -> str:

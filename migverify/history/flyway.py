@@ -31,6 +31,11 @@ def detect(directory: Path) -> bool:
     return any(_FILE.match(p.name) for p in files_under(directory))
 
 
+def locate(root: Path) -> Path | None:
+    """Nothing to look for: detect scans the directory with its subdirectories."""
+    return None
+
+
 Key = tuple[int | str, ...]  # a version as it compares (model.version_key)
 
 

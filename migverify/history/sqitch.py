@@ -27,6 +27,11 @@ def detect(directory: Path) -> bool:
     return (directory / PLAN).is_file() or (directory / "sqitch.conf").is_file()
 
 
+def locate(root: Path) -> Path | None:
+    """A sqitch project's root is its history (detect looks there): nothing to look for."""
+    return None
+
+
 @dataclass(frozen=True)
 class _Entry:
     line: int
