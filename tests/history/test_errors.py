@@ -105,8 +105,11 @@ def test_a_flyway_placeholder_is_one_line_with_file_and_line(tmp_path):
         {"V1__init.sql": "CREATE SCHEMA app;\n\nGRANT USAGE ON SCHEMA app TO ${reader};\n"},
     )
     refused = _refused(tmp_path)
-    assert refused.startswith(f"{tmp_path / 'V1__init.sql'}:3: Flyway placeholder ${{reader}}: ")
-    assert "cannot know its value" in refused
+    assert refused.startswith(
+        f"{tmp_path / 'V1__init.sql'}:3: Flyway placeholder ${{reader}}: no value (Flyway "
+        "refuses it too): give it as flyway.placeholders.reader in the project's flyway.conf or "
+        "spring.flyway.placeholders.reader in its src/main/resources/application.properties"
+    )
 
 
 @pytest.mark.parametrize(
@@ -348,6 +351,8 @@ def test_the_cli_reports_a_flyway_placeholder_with_exit_2(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (
         f"migverify: error: {tmp_path / 'sql' / 'V1__init.sql'}:1: Flyway placeholder ${{schema}}: "
-        "migverify cannot know its value (write the value into the file, or load the SQL Flyway "
-        "ran: [legacy] sql)\n"
+        "no value (Flyway refuses it too): give it as flyway.placeholders.schema in the project's "
+        "flyway.conf or spring.flyway.placeholders.schema in its src/main/resources/application."
+        "properties (read when [legacy] migrations names the project or a location in it), or "
+        "write the value into the file\n"
     )
