@@ -384,7 +384,7 @@ class _SpecReader:
                 f"{directory}: seeds not loaded: with before = {before!r} the legacy state is "
                 "the history before that migration, and seeds are written for the last one",
             )
-        scripts = (*history.preamble, *(m.up for m in history.migrations[:index]))
+        scripts = (*history.preamble, *(s for m in history.migrations[:index] for s in m.runs()))
         migration = history.migrations[index]
         return _LegacyHistory(history, migration, scripts, supabase_dir, notices)
 

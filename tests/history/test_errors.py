@@ -153,6 +153,26 @@ def test_a_sqitch_rework_uses_the_first_tag_whose_file_exists(tmp_path):
     assert [Path(m.up.name).name for m in history.migrations] == ["f@v1.1.sql", "f.sql"]
 
 
+def test_sqitch_deploy_verify_runs_each_changes_verify_script_after_it(pg, tmp_path):
+    files = {
+        "sqitch.conf": "[core]\n\tengine = pg\n[deploy]\n\tverify = yes\n",
+        "sqitch.plan": "a 2024-01-01T00:00:00Z A <a@x>\nb 2024-01-02T00:00:00Z A <a@x>\n",
+        "deploy/a.sql": "CREATE TABLE a (id int);\n",
+        "verify/a.sql": "BEGIN;\nSELECT id FROM a WHERE FALSE;\nROLLBACK;\n",
+        "deploy/b.sql": "DROP TABLE a;\n",
+        "verify/b.sql": "BEGIN;\nSELECT 1 / count(*) FROM pg_class WHERE relname = 'a';\nROLLBACK;\n",
+        "verify/gone.sql": "",
+    }
+    history = read_history(_files(tmp_path, files))
+    ran = [Path(s.name).relative_to(tmp_path).as_posix() for s in history.scripts()]
+    assert ran == ["deploy/a.sql", "verify/a.sql", "deploy/b.sql", "verify/b.sql"]
+    assert [Path(path).name for path, _ in history.skipped] == ["gone.sql"]
+    with pg.sandbox() as box, box.create_database("sqitch").connect() as conn:
+        with pytest.raises(SQLFileError) as caught:
+            load_sql_files(conn, history.scripts())
+    assert str(caught.value).startswith(f"{tmp_path / 'verify' / 'b.sql'}:2: division by zero")
+
+
 def test_sqitch_conf_top_dir_is_followed(tmp_path):
     files = {
         "sqitch.conf": '[core]\n\tengine = pg\n\ttop_dir = "sql"\n',
