@@ -369,7 +369,7 @@ class _SpecReader:
         if history.layout == "supabase":
             from migverify.history.supabase import project_dir
 
-            supabase_dir = project_dir(directory)
+            supabase_dir = project_dir(history.directory)
         before = legacy.get("before")
         if before is None:
             return _LegacyHistory(history, None, history.scripts(), supabase_dir, notices)
