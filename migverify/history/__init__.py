@@ -15,6 +15,7 @@ when the directory itself is no history, from where each tool would look in it; 
 - `golang-migrate`: `<version>_<title>.up.sql` and `.down.sql`;
 - `dbmate`: `<version>_<name>.sql` with `-- migrate:up` / `-- migrate:down` sections;
 - `flyway`: `V<version>__<desc>.sql`, then `R__<desc>.sql`; `U<version>__` undoes a version;
+  the project's flyway.conf / application.properties give locations, schemas, placeholders;
 - `sqitch`: `sqitch.plan`, `deploy/`, `revert/`;
 - `rails`: `db/structure.sql`.
 
