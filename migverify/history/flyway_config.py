@@ -32,6 +32,7 @@ SPRING_FILES = tuple(
 DEFAULT_LOCATION = "classpath:db/migration"
 CLI_LOCATION = "filesystem:sql"  # the Flyway CLI's default, beside flyway.conf
 _REFERENCE = re.compile(r"\$\{([^}:]*)(?::([^}]*))?\}")
+_INDEXED = re.compile(r"^(.*)\[(\d+)\]$")
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def read_config(directory: Path) -> FlywayConfig:
         if is_project(root):
             config = _project(root)
             if any(_inside(directory, location) for location in config.locations):
-                return _replace_locations(config, (directory,))
+                return replace(config, locations=(directory,))
     return FlywayConfig(locations=(directory,))
 
 
@@ -101,16 +102,12 @@ def _inside(directory: Path, location: Path) -> bool:
     return directory.resolve().is_relative_to(location.resolve())
 
 
-def _replace_locations(config: FlywayConfig, locations: tuple[Path, ...]) -> FlywayConfig:
-    return replace(config, locations=locations)
-
-
 def _project(root: Path) -> FlywayConfig:
     files = [root / name for name in (*CONF_FILES, *SPRING_FILES) if (root / name).is_file()]
     entries: dict[str, Entry] = {}
     for path in files:
         entries |= _yaml_entries(path) if path.suffix in (".yml", ".yaml") else _properties(path)
-    settings = _Settings(entries)
+    settings = _Settings(_indexed_lists(entries))
     has_conf = any(path.name == "flyway.conf" for path in files)
     default = CLI_LOCATION if has_conf and (root / "sql").is_dir() else DEFAULT_LOCATION
     placeholders = {name: settings.text(key) for name, key in settings.placeholders().items()}
@@ -137,6 +134,25 @@ def _project(root: Path) -> FlywayConfig:
         ),
         origin=settings.origin,
     )
+
+
+def _indexed_lists(entries: dict[str, Entry]) -> dict[str, Entry]:
+    """ENTRIES with Spring's indexed keys (`schemas[0]=a`, `schemas[1]=b`) as one list."""
+    lists: dict[str, list[tuple[int, Entry]]] = {}
+    for key, entry in entries.items():
+        match = _INDEXED.match(key)
+        if match is not None:
+            lists.setdefault(match.group(1), []).append((int(match.group(2)), entry))
+    merged = {key: entry for key, entry in entries.items() if not _INDEXED.match(key)}
+    for key, items in lists.items():
+        values = tuple(v for _, e in sorted(items, key=lambda i: i[0]) for v in _values(e))
+        problem = next((e.problem for _, e in items if e.problem), None)
+        merged[key] = Entry(values, min(items, key=lambda i: i[0])[1].where, problem)
+    return merged
+
+
+def _values(entry: Entry) -> tuple[str, ...]:
+    return (entry.value,) if isinstance(entry.value, str) else entry.value
 
 
 def _location(root: Path, location: str, where: str | None) -> list[Path]:

@@ -119,6 +119,20 @@ def test_flyway_conf_and_conf_flyway_conf_the_later_wins(tmp_path):
     assert history.migrations[0].up.text.endswith(" SELECT 'root', 'yes', '${not_one}';\n")
 
 
+def test_spring_indexed_lists_and_relaxed_names(tmp_path):
+    properties = """\
+        spring.flyway.schemas[1]=audit
+        spring.flyway.schemas[0]=ledger
+        spring.flyway.create_schemas=true
+        spring.flyway.placeholder-prefix=@@
+        spring.flyway.placeholderSuffix=@@
+    """
+    history = read_history(
+        _spring(tmp_path, properties, {"V1__t.sql": "SELECT '@@flyway:schemas@@';"})
+    )
+    assert history.migrations[0].up.text.endswith(" SELECT 'ledger,audit';")
+
+
 def test_placeholder_replacement_off_leaves_the_text(tmp_path):
     properties = "spring.flyway.placeholder-replacement=false\n"
     history = read_history(_spring(tmp_path, properties, {"V1__t.sql": "SELECT '${x}';"}))
