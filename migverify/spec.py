@@ -370,7 +370,7 @@ class _SpecReader:
         if history.layout == "supabase":
             from migverify.history.supabase import project_dir
 
-            supabase_dir = project_dir(directory)
+            supabase_dir = project_dir(history.directory)
         before = legacy.get("before")
         if before is None:
             return _LegacyHistory(history, None, history.scripts(), supabase_dir, notices)
@@ -385,7 +385,7 @@ class _SpecReader:
                 f"{directory}: seeds not loaded: with before = {before!r} the legacy state is "
                 "the history before that migration, and seeds are written for the last one",
             )
-        scripts = (*history.preamble, *(m.up for m in history.migrations[:index]))
+        scripts = (*history.preamble, *(s for m in history.migrations[:index] for s in m.runs()))
         migration = history.migrations[index]
         return _LegacyHistory(history, migration, scripts, supabase_dir, notices)
 

@@ -3,7 +3,10 @@
 `read_history(directory)` returns the SQL that the tool's migrator runs on an empty database, in
 its order, as `Script`s (a name and a text whose line numbers are its file's), each migration
 with its rollback when the layout has one, and the files the tool would not run with the reason.
-One module per layout family; the layout is detected from the directory unless given:
+One module per layout family, each with `detect(directory)` (is it a history of that layout?),
+`locate(root)` (where that tool keeps its history in a project root, by default or per the
+project's configuration) and `read(directory)`. The layout is detected from the directory, or,
+when the directory itself is no history, from where each tool would look in it; unless given:
 
 - `supabase`: `supabase/` (config.toml, migrations/) or its `migrations/`, then the seeds;
 - `prisma`: `<timestamp>_<name>/migration.sql` beside `migration_lock.toml`;
@@ -12,6 +15,7 @@ One module per layout family; the layout is detected from the directory unless g
 - `golang-migrate`: `<version>_<title>.up.sql` and `.down.sql`;
 - `dbmate`: `<version>_<name>.sql` with `-- migrate:up` / `-- migrate:down` sections;
 - `flyway`: `V<version>__<desc>.sql`, then `R__<desc>.sql`; `U<version>__` undoes a version;
+  the project's flyway.conf / application.properties give locations, schemas, placeholders;
 - `sqitch`: `sqitch.plan`, `deploy/`, `revert/`;
 - `rails`: `db/structure.sql`.
 
@@ -21,6 +25,7 @@ the way to get their SQL from the tool itself.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -68,14 +73,19 @@ __all__ = ["LAYOUTS", "History", "Migration", "read_history", "version_key"]
 
 
 def read_history(directory: Path, layout: str | None = None) -> History:
-    """The migrations of DIRECTORY in the order LAYOUT's tool runs them (detected when None)."""
+    """The migrations of DIRECTORY in the order LAYOUT's tool runs them (detected when None).
+
+    DIRECTORY is the history itself or a project root, where the history is looked for where
+    its tool keeps it (`prisma/migrations/`, diesel.toml's directory, …)."""
     if not directory.is_dir():
         raise InputError(f"{directory}: not a directory (a migration history)")
     if layout is None:
-        layout = detect_layout(directory)
+        layout, directory = detect_layout(directory)
     elif layout not in LAYOUTS:
         known = ", ".join(LAYOUTS)
         raise InputError(f"unknown migration layout {layout!r} (known: {known})")
+    elif not LAYOUTS[layout].detect(directory):
+        directory = LAYOUTS[layout].locate(directory) or directory
     history = LAYOUTS[layout].read(directory)
     # A Supabase project may have only seeds so far; anywhere else, no migration at all means
     # the wrong directory or layout, which must not pass for an empty legacy schema.
@@ -87,16 +97,24 @@ def read_history(directory: Path, layout: str | None = None) -> History:
     return history
 
 
-def detect_layout(directory: Path) -> str:
-    """The one layout DIRECTORY looks like; none or several is an error saying how to choose."""
-    found = [name for name, module in LAYOUTS.items() if module.detect(directory)]
+def detect_layout(directory: Path) -> tuple[str, Path]:
+    """The one layout DIRECTORY looks like and the history's directory: DIRECTORY itself, or
+    where that layout's tool keeps it in the project DIRECTORY is the root of. None or several
+    is an error saying how to choose."""
+    found = [(name, directory) for name, module in LAYOUTS.items() if module.detect(directory)]
+    if not found:
+        located = ((name, module.locate(directory)) for name, module in LAYOUTS.items())
+        found = [(name, place) for name, place in located if place is not None]
     if len(found) == 1:
         return found[0]
     if found:
-        choices = " or ".join(f'layout = "{name}"' for name in found)
+        choices = " or ".join(f'layout = "{name}"' for name, _ in found)
+        kinds = " and a ".join(
+            name if place == directory else f"{name} ({os.path.relpath(place, directory)})"
+            for name, place in found
+        )
         raise InputError(
-            f"{directory}: looks like a {' and a '.join(found)} history at once; "
-            f"choose with {choices} in [legacy]"
+            f"{directory}: looks like a {kinds} history at once; choose with {choices} in [legacy]"
         )
     code = code_history(directory)
     if code:

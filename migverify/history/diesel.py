@@ -1,15 +1,19 @@
 """diesel: `migrations/<version>_<name>/up.sql` (and `down.sql`) in version order, the version
 being the name up to its first `_` without dashes (`2024-01-10-120000` → `20240110120000`), so
 `00000000000000_diesel_initial_setup` runs first. `diesel migration run` creates its bookkeeping
-table `__diesel_schema_migrations` before any migration: that is the history's preamble."""
+table `__diesel_schema_migrations` before any migration: that is the history's preamble. Each
+migration runs in a transaction of its own, unless its `metadata.toml` says
+`run_in_transaction = false`."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from migverify.errors import InputError
 from migverify.history.files import entries
 from migverify.history.model import History, Migration
+from migverify.history.transaction import in_transaction
 from migverify.sqlload import Script
 
 PREAMBLE = "history/diesel_schema_migrations.sql.j2"
@@ -21,8 +25,49 @@ def detect(directory: Path) -> bool:
     return any(p.is_dir() and (p / "up.sql").is_file() for p in entries(directory))
 
 
+def locate(root: Path) -> Path | None:
+    """The project's migrations directory: diesel.toml's `[migrations_directory] dir`
+    (relative to diesel.toml), by default `migrations/`."""
+    place = root / _configured_dir(root / "diesel.toml")
+    return place if detect(place) else None
+
+
+def _configured_dir(config: Path) -> str:
+    if not config.is_file():
+        return "migrations"
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InputError(f"{config}: cannot read: {error}") from None
+    section = data.get("migrations_directory", {})
+    place = section.get("dir", "migrations") if isinstance(section, dict) else None
+    if not isinstance(place, str) or not place:
+        raise InputError(f"{config}: [migrations_directory] dir must be a path")
+    return place
+
+
 def version(name: str) -> str:
     return name.split("_", 1)[0].replace("-", "")
+
+
+def _runs_in_transaction(metadata: Path) -> bool:
+    """Whether diesel runs a migration in a transaction: unless its metadata.toml says
+    `run_in_transaction = false`."""
+    if not metadata.is_file():
+        return True
+    try:
+        data = tomllib.loads(metadata.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InputError(f"{metadata}: cannot read: {error}") from None
+    value = data.get("run_in_transaction", True)
+    if not isinstance(value, bool):
+        raise InputError(f"{metadata}: run_in_transaction must be true or false")
+    return value
+
+
+def _script(path: Path, transaction: bool) -> Script:
+    script = Script.read(path)
+    return Script(script.name, in_transaction(script.text)) if transaction else script
 
 
 def read(directory: Path) -> History:
@@ -35,11 +80,12 @@ def read(directory: Path) -> History:
         if not up.is_file():
             raise InputError(f"{entry}: no up.sql (diesel migration run fails on it)")
         down = entry / "down.sql"
+        transaction = _runs_in_transaction(entry / "metadata.toml")
         found.append(
             Migration(
                 name=entry.name,
-                up=Script.read(up),
-                down=Script.read(down) if down.is_file() else None,
+                up=_script(up, transaction),
+                down=_script(down, transaction) if down.is_file() else None,
                 version=version(entry.name),
             )
         )

@@ -8,17 +8,44 @@ import json
 import re
 from pathlib import Path
 
-from migverify.errors import InputError
+from migverify.errors import InputError, SQLFileError
 from migverify.history.files import entries
 from migverify.history.model import History, Migration
-from migverify.sqlload import Script
+from migverify.sqlload import Script, line_of
 
 JOURNAL = Path("meta") / "_journal.json"
 _VERSION = re.compile(r"^(\d+)_")
+CONFIGS = tuple(f"drizzle.config.{ext}" for ext in ("ts", "js", "mjs", "cjs", "mts", "cts", "json"))
+DEFAULT_OUT = "drizzle"  # drizzle-kit's default `out`
+_OUT = re.compile(r"""["']?\bout["']?\s*:\s*(?:(["'`])(.*?)\1)?""")
 
 
 def detect(directory: Path) -> bool:
     return (directory / JOURNAL).is_file()
+
+
+def locate(root: Path) -> Path | None:
+    """The project's `out` directory: drizzle.config.*'s `out`, by default `drizzle/`."""
+    place = root / _configured_out(root)
+    return place if detect(place) else None
+
+
+def _configured_out(root: Path) -> str:
+    """`out` of the project's drizzle.config.* (a string literal), else drizzle-kit's default."""
+    config = next((root / name for name in CONFIGS if (root / name).is_file()), None)
+    if config is None:
+        return DEFAULT_OUT
+    text = Script.read(config).text
+    found = _OUT.search(text)
+    if found is None:
+        return DEFAULT_OUT
+    if found.group(2) is None:
+        raise SQLFileError(
+            str(config),
+            line_of(text, found.start()),
+            "out is not a string literal: name the migrations directory in [legacy] migrations",
+        )
+    return found.group(2)
 
 
 def read(directory: Path) -> History:

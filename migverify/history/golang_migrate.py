@@ -20,6 +20,23 @@ def detect(directory: Path) -> bool:
     return any(_up(p) for p in entries(directory))
 
 
+# Where projects keep them: the tool has no default (`-path` is always given), these two are the
+# conventions of `migrate create -dir …` in the wild.
+PLACES = ("migrations", "db/migrations")
+
+
+def locate(root: Path) -> Path | None:
+    """The project's `migrations/` or `db/migrations/`, when one holds golang-migrate files;
+    both holding them is an error (which one `-path` names is not written in the project)."""
+    found = [root / place for place in PLACES if detect(root / place)]
+    if len(found) > 1:
+        raise InputError(
+            f"{root}: golang-migrate migrations in both {PLACES[0]}/ and {PLACES[1]}/: "
+            "name the one `migrate -path` runs in [legacy] migrations"
+        )
+    return found[0] if found else None
+
+
 def _up(path: Path) -> bool:
     match = _FILE.match(path.name)
     return match is not None and match.group(3) == "up" and path.is_file()

@@ -22,6 +22,13 @@ class Migration:
     down: Script | None = None
     # The version in its file name, when it has one: `before` may name the migration by it.
     version: str | None = None
+    # What the tool runs right after `up` to check it (sqitch deploy with verify on): it
+    # changes nothing, but its failure fails the deploy.
+    verify: Script | None = None
+
+    def runs(self) -> tuple[Script, ...]:
+        """What the tool runs forward for this migration, in order."""
+        return (self.up,) if self.verify is None else (self.up, self.verify)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class History:
 
     def scripts(self) -> tuple[Script, ...]:
         """Everything the tool runs on an empty database, in order."""
-        return (*self.preamble, *(m.up for m in self.migrations), *self.seeds)
+        return (*self.preamble, *(s for m in self.migrations for s in m.runs()), *self.seeds)
 
     def names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.migrations)

@@ -21,6 +21,12 @@ def detect(directory: Path) -> bool:
     return any(p.is_dir() and (p / "migration.sql").is_file() for p in entries(directory))
 
 
+def locate(root: Path) -> Path | None:
+    """The project's `prisma/migrations/` (beside the default `prisma/schema.prisma`)."""
+    place = root / "prisma" / "migrations"
+    return place if detect(place) else None
+
+
 def read(directory: Path) -> History:
     migrations, skipped = [], []
     for entry in entries(directory):

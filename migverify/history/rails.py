@@ -26,6 +26,11 @@ def detect(directory: Path) -> bool:
     return (_db_dir(directory) / STRUCTURE).is_file()
 
 
+def locate(root: Path) -> Path | None:
+    """The app's root is its history (detect looks into its db/): nothing to look for."""
+    return None
+
+
 def read(directory: Path) -> History:
     db = _db_dir(directory)
     structure = db / STRUCTURE

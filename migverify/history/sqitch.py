@@ -1,6 +1,8 @@
 """sqitch: the changes of `sqitch.plan` in plan order, each `deploy/<change>.sql`, its down
 `revert/<change>.sql`, as `sqitch deploy` runs them (`%pragmas`, `@tags`, blank and `#` lines are
-not changes; `verify/` scripts run only with `--verify`).
+not changes). With `[deploy] verify = true` in sqitch.conf, sqitch runs each change's
+`verify/<change>.sql` right after its deploy script (a failing one fails the deploy; a missing
+one is only a warning); otherwise verify scripts run only with `--verify`.
 
 A reworked change appears twice in the plan (`users [users@v1.0]`, after a tag): the last
 appearance uses `deploy/users.sql`, an earlier one the copy sqitch made when it was reworked,
@@ -27,6 +29,11 @@ def detect(directory: Path) -> bool:
     return (directory / PLAN).is_file() or (directory / "sqitch.conf").is_file()
 
 
+def locate(root: Path) -> Path | None:
+    """A sqitch project's root is its history (detect looks there): nothing to look for."""
+    return None
+
+
 @dataclass(frozen=True)
 class _Entry:
     line: int
@@ -35,7 +42,9 @@ class _Entry:
 
 
 def read(directory: Path) -> History:
-    top, plan = _locations(directory)
+    config = _config(directory)
+    top, plan = _locations(config, directory)
+    verifies = _verifies(config, directory)
     if not plan.is_file():
         raise InputError(f"{plan}: no such file (sqitch's plan)")
     plan_entries = _plan(plan)
@@ -44,37 +53,58 @@ def read(directory: Path) -> History:
         if entry.is_tag:
             continue
         name, file = _change_file(plan, plan_entries, index, top / "deploy")
-        deploy, revert = top / "deploy" / file, top / "revert" / file
+        deploy, revert, verify = (top / kind / file for kind in ("deploy", "revert", "verify"))
         if not deploy.is_file():
             raise SQLFileError(str(plan), entry.line, f"change {name}: no deploy/{file}")
-        used |= {deploy, revert}
+        used |= {deploy, revert, verify}
         migrations.append(
             Migration(
                 name=name,
                 up=Script.read(deploy),
                 down=Script.read(revert) if revert.is_file() else None,
+                verify=Script.read(verify) if verifies and verify.is_file() else None,
             )
         )
+    kinds = ("deploy", "revert", "verify") if verifies else ("deploy", "revert")
     skipped = [
         (str(path), "not a change of the plan: sqitch deploy does not run it")
-        for kind in ("deploy", "revert")
+        for kind in kinds
         for path in files_under(top / kind)
         if path not in used
     ]
-    if files_under(top / "verify"):
-        skipped.append((str(top / "verify"), "verify scripts: sqitch runs them only with --verify"))
+    if not verifies and files_under(top / "verify"):
+        skipped.append(
+            (
+                str(top / "verify"),
+                "verify scripts: sqitch runs them only with --verify or [deploy] verify = true",
+            )
+        )
     return History(
         layout="sqitch", directory=directory, migrations=tuple(migrations), skipped=tuple(skipped)
     )
 
 
-def _locations(directory: Path) -> tuple[Path, Path]:
-    """The top directory (deploy/, revert/, verify/) and the plan file, from sqitch.conf."""
+def _config(directory: Path) -> configparser.ConfigParser:
     config = configparser.ConfigParser(strict=False, interpolation=None)
     try:
         config.read(directory / "sqitch.conf", encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as error:
         raise InputError(f"{directory / 'sqitch.conf'}: cannot read: {error}") from None
+    return config
+
+
+def _verifies(config: configparser.ConfigParser, directory: Path) -> bool:
+    """sqitch.conf's `[deploy] verify` (git-config booleans; false by default)."""
+    try:
+        return config.getboolean("deploy", "verify", fallback=False)
+    except ValueError:
+        raise InputError(
+            f"{directory / 'sqitch.conf'}: [deploy] verify must be true or false"
+        ) from None
+
+
+def _locations(config: configparser.ConfigParser, directory: Path) -> tuple[Path, Path]:
+    """The top directory (deploy/, revert/, verify/) and the plan file, from sqitch.conf."""
     core = config["core"] if config.has_section("core") else {}
     top = directory / core.get("top_dir", ".").strip().strip('"')
     plan = core.get("plan_file")

@@ -33,6 +33,12 @@ def detect(directory: Path) -> bool:
     return directory.name == "migrations" and _is_config(directory.parent / "config.toml")
 
 
+def locate(root: Path) -> Path | None:
+    """The project's `supabase/` (where `supabase init` puts it), when it is one."""
+    place = root / "supabase"
+    return place if detect(place) else None
+
+
 def _is_config(path: Path) -> bool:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

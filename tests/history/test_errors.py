@@ -105,8 +105,11 @@ def test_a_flyway_placeholder_is_one_line_with_file_and_line(tmp_path):
         {"V1__init.sql": "CREATE SCHEMA app;\n\nGRANT USAGE ON SCHEMA app TO ${reader};\n"},
     )
     refused = _refused(tmp_path)
-    assert refused.startswith(f"{tmp_path / 'V1__init.sql'}:3: Flyway placeholder ${{reader}}: ")
-    assert "cannot know its value" in refused
+    assert refused.startswith(
+        f"{tmp_path / 'V1__init.sql'}:3: Flyway placeholder ${{reader}}: no value (Flyway "
+        "refuses it too): give it as flyway.placeholders.reader in the project's flyway.conf or "
+        "spring.flyway.placeholders.reader in its src/main/resources/application.properties"
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,6 +151,26 @@ def test_a_sqitch_rework_uses_the_first_tag_whose_file_exists(tmp_path):
     history = read_history(_files(tmp_path, files))
     assert history.names() == ("f@v1.1", "f")
     assert [Path(m.up.name).name for m in history.migrations] == ["f@v1.1.sql", "f.sql"]
+
+
+def test_sqitch_deploy_verify_runs_each_changes_verify_script_after_it(pg, tmp_path):
+    files = {
+        "sqitch.conf": "[core]\n\tengine = pg\n[deploy]\n\tverify = yes\n",
+        "sqitch.plan": "a 2024-01-01T00:00:00Z A <a@x>\nb 2024-01-02T00:00:00Z A <a@x>\n",
+        "deploy/a.sql": "CREATE TABLE a (id int);\n",
+        "verify/a.sql": "BEGIN;\nSELECT id FROM a WHERE FALSE;\nROLLBACK;\n",
+        "deploy/b.sql": "DROP TABLE a;\n",
+        "verify/b.sql": "BEGIN;\nSELECT 1 / count(*) FROM pg_class WHERE relname = 'a';\nROLLBACK;\n",
+        "verify/gone.sql": "",
+    }
+    history = read_history(_files(tmp_path, files))
+    ran = [Path(s.name).relative_to(tmp_path).as_posix() for s in history.scripts()]
+    assert ran == ["deploy/a.sql", "verify/a.sql", "deploy/b.sql", "verify/b.sql"]
+    assert [Path(path).name for path, _ in history.skipped] == ["gone.sql"]
+    with pg.sandbox() as box, box.create_database("sqitch").connect() as conn:
+        with pytest.raises(SQLFileError) as caught:
+            load_sql_files(conn, history.scripts())
+    assert str(caught.value).startswith(f"{tmp_path / 'verify' / 'b.sql'}:2: division by zero")
 
 
 def test_sqitch_conf_top_dir_is_followed(tmp_path):
@@ -348,6 +371,8 @@ def test_the_cli_reports_a_flyway_placeholder_with_exit_2(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (
         f"migverify: error: {tmp_path / 'sql' / 'V1__init.sql'}:1: Flyway placeholder ${{schema}}: "
-        "migverify cannot know its value (write the value into the file, or load the SQL Flyway "
-        "ran: [legacy] sql)\n"
+        "no value (Flyway refuses it too): give it as flyway.placeholders.schema in the project's "
+        "flyway.conf or spring.flyway.placeholders.schema in its src/main/resources/application."
+        "properties (read when [legacy] migrations names the project or a location in it), or "
+        "write the value into the file\n"
     )

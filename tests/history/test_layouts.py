@@ -70,7 +70,8 @@ def test_before_splits_the_history(case, tmp_path, capsys):
     spec = load_spec(spec_path)
     assert spec.migration == migration
     assert spec.history == history
-    assert spec.legacy_sql == (*history.preamble, *(m.up for m in history.migrations[:index]))
+    runs = (s for m in history.migrations[:index] for s in m.runs())
+    assert spec.legacy_sql == (*history.preamble, *runs)
     assert spec.tables == () and spec.target_sql == ()
     notices = capsys.readouterr().err
     for path, reason in history.skipped:
