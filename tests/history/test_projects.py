@@ -16,14 +16,9 @@ from conftest import FIXTURES
 from migverify import sqlload
 from migverify.history import read_history
 from migverify.spec import load_spec
-from migverify.sqlload import load_sql_files
 from migverify.supabase import SupabasePlan
 
 PROJECTS = FIXTURES / "projects"
-# The embedded PostgreSQL 18 has neither pgcrypto nor uuid-ossp, and outside the Supabase shim
-# migverify has no stand-ins for them yet (another branch adds them): these run on 15 only until
-# then — drop an entry when its extension loads on 18.
-NEEDS_15 = {"diesel-cfp": "pgcrypto", "dbmate-wiki": "uuid-ossp", "rails-fleet": "pgcrypto"}
 _ROW = re.compile(
     r"^\| \[([^\]]+)\]\([^)]*PROJECT\.md\) \|.*\| ([^|]*) \| (\d+)(?: \(\+(\d+) partitions\))? \|$"
 )
@@ -72,8 +67,6 @@ def test_the_files_its_tool_does_not_run_are_reported(name):
 
 @pytest.mark.parametrize("name", CASES)
 def test_the_project_loads_from_its_root_with_its_tables(pg, name, tmp_path):
-    if pg.version == "18" and name in NEEDS_15:
-        pytest.skip(f"needs {NEEDS_15[name]}, which the embedded PostgreSQL 18 lacks (15 only)")
     root = tmp_path / name
     shutil.copytree(PROJECTS / name, root)
     (root / "migverify.toml").write_text(
@@ -97,9 +90,8 @@ def test_the_project_loads_from_its_root_with_its_tables(pg, name, tmp_path):
 
 
 def _loader(conn, spec):
-    """Load as the spec's commands do: plain SQL, or a Supabase project over the shim."""
-    if spec.supabase_dir is None:
-        return lambda scripts: load_sql_files(conn, scripts)
+    """Load as the spec's commands do (the Supabase shim where needed, stand-ins for the
+    extensions the server lacks)."""
     return SupabasePlan(tuple(spec.legacy_sql), spec.supabase_options()).prepare(conn).load
 
 
