@@ -207,9 +207,11 @@ class _Carrier:
                 f"{self.plan.target.name}"
             )
 
-    def require_same_layout(self, what: str) -> None:
-        legacy = [(c.name, c.type) for c in self.plan.legacy.columns]
-        target = [(c.name, c.type) for c in self.plan.target.columns]
+    def require_same_layout(self, what: str, by_name: bool = True) -> None:
+        """The target's rows are the legacy rows: the same columns in the same order (BY_NAME
+        False: the same types in the same order, names may differ, as for comparisons)."""
+        legacy = [(c.name if by_name else "", c.type) for c in self.plan.legacy.columns]
+        target = [(c.name if by_name else "", c.type) for c in self.plan.target.columns]
         if legacy != target:
             raise self.refuse(
                 f"{what}, and the rows of {self.plan.target.name} have other columns than "
@@ -230,6 +232,11 @@ class _Carrier:
         if use.whole_row:
             self.require_same_layout(
                 f"its function {trigger.function_qualified} uses NEW or OLD as a whole row"
+            )
+        elif use.compares_rows:
+            self.require_same_layout(
+                f"its function {trigger.function_qualified} compares NEW and OLD as whole rows",
+                by_name=False,
             )
         renames: dict[str, str] = {}
         for token in use.fields:
@@ -331,6 +338,7 @@ class _Field:
 class _FunctionUse:
     fields: tuple[_Field, ...]
     whole_row: bool
+    compares_rows: bool = False  # NEW IS DISTINCT FROM OLD and the like (by position and type)
 
     @classmethod
     def read(cls, trigger: Trigger, refuse: Any) -> _FunctionUse:
@@ -340,7 +348,7 @@ class _FunctionUse:
         where they are. Both must agree, or the function is not understood well enough to copy.
         """
         try:
-            fields, whole_row = _scan_records(trigger.function_source)
+            fields, whole_row, compares_rows = _scan_records(trigger.function_source)
             known = _plpgsql_fields(trigger.function_definition)
         except Exception as error:  # pglast's parsers: an unreadable body is not carried blind
             raise refuse(
@@ -351,7 +359,7 @@ class _FunctionUse:
                 f"migverify cannot locate every NEW/OLD reference in its function "
                 f"{trigger.function_qualified}"
             )
-        return cls(tuple(fields), whole_row)
+        return cls(tuple(fields), whole_row, compares_rows)
 
 
 def _plpgsql_fields(definition: str) -> set[tuple[str, str]]:
@@ -374,10 +382,12 @@ def _plpgsql_fields(definition: str) -> set[tuple[str, str]]:
     return found
 
 
-def _scan_records(source: str) -> tuple[list[_Field], bool]:
-    """Field references of NEW/OLD in a PL/pgSQL body, and whether a whole row is used."""
+def _scan_records(source: str) -> tuple[list[_Field], bool, bool]:
+    """Field references of NEW/OLD in a PL/pgSQL body, whether a whole row is used, and
+    whether whole rows are compared with each other (`NEW IS DISTINCT FROM OLD`, `NEW <> OLD`,
+    which diesel's diesel_set_updated_at() does): that reads columns by position and type only."""
     tokens = parser.scan(source)
-    fields, whole_row = [], False
+    fields, whole_row, compares_rows = [], False, False
     for index, token in enumerate(tokens):
         record = _word(source, token)
         if record not in _RECORDS:
@@ -393,9 +403,41 @@ def _scan_records(source: str) -> tuple[list[_Field], bool]:
                 continue
             fields.append(_Field(name_token.start, name_token.end + 1, record, field))
             continue
-        if not _plain_return(source, tokens, index):
+        if _row_comparison(source, tokens, index):
+            compares_rows = True
+        elif not _plain_return(source, tokens, index):
             whole_row = True
-    return fields, whole_row
+    return fields, whole_row, compares_rows
+
+
+_COMPARING = {"is", "not", "distinct", "from", "=", "<>", "!="}
+
+
+def _row_comparison(source: str, tokens: list[Any], index: int) -> bool:
+    """Token INDEX (a NEW or OLD) is one side of a comparison with the other record."""
+
+    def text(i: int) -> str:
+        return _word(source, tokens[i]) or source[tokens[i].start : tokens[i].end + 1].lower()
+
+    for step in (1, -1):
+        i, between = index + step, []
+        while 0 <= i < len(tokens) and text(i) in _COMPARING:
+            between.append(text(i))
+            i += step
+        if not between or not 0 <= i < len(tokens) or text(i) not in _RECORDS:
+            continue
+        beyond = i + step
+        if 0 <= beyond < len(tokens) and tokens[beyond].name == "ASCII_46":
+            continue  # OLD.col: a field, not the row
+        words = between if step == 1 else between[::-1]
+        if words in (["="], ["<>"], ["!="], ["is", "distinct", "from"]) or words == [
+            "is",
+            "not",
+            "distinct",
+            "from",
+        ]:
+            return True
+    return False
 
 
 # RETURN NEW; RETURN OLD; RETURN COALESCE(NEW, OLD); hand the row back as it is: no column named.

@@ -30,7 +30,7 @@ def _definition(body: str) -> str:
 
 
 def test_scanner_and_plpgsql_parser_agree_on_the_fields():
-    fields, whole_row = _scan_records(BODY)
+    fields, whole_row, _ = _scan_records(BODY)
     found = {(f.record, f.field) for f in fields}
     assert found == {
         ("new", "slug"),
@@ -52,12 +52,29 @@ def test_scanner_and_plpgsql_parser_agree_on_the_fields():
         "PERFORM row_to_json(NEW);",
         "INSERT INTO audit SELECT NEW.*;",
         "EXECUTE 'INSERT INTO audit VALUES ($1.*)' USING OLD;",
-        "IF NEW IS DISTINCT FROM OLD THEN RETURN NEW; END IF;",
+        "IF NEW IS DISTINCT FROM to_jsonb(OLD) THEN RETURN NEW; END IF;",
     ],
 )
 def test_whole_row_uses_are_noticed(statement):
-    _, whole_row = _scan_records(f"BEGIN {statement} RETURN NEW; END")
+    _, whole_row, _ = _scan_records(f"BEGIN {statement} RETURN NEW; END")
     assert whole_row
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "IF NEW IS DISTINCT FROM OLD THEN RETURN NEW; END IF;",
+        "IF (NEW IS DISTINCT FROM OLD AND NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at)"
+        " THEN NEW.updated_at := current_timestamp; END IF;",
+        "IF OLD IS NOT DISTINCT FROM NEW THEN RETURN NULL; END IF;",
+        "IF NEW <> OLD THEN RETURN NEW; END IF;",
+    ],
+)
+def test_row_comparisons_are_told_apart_from_other_whole_row_uses(statement):
+    """diesel's diesel_set_updated_at() compares NEW and OLD as rows: by position and type,
+    so a copy on a target whose columns only changed names still compares the same."""
+    _, whole_row, compares_rows = _scan_records(f"BEGIN {statement} RETURN NEW; END")
+    assert compares_rows and not whole_row
 
 
 def test_expression_references_know_their_scope():
