@@ -91,6 +91,18 @@ class Index:
     unique: bool
     primary: bool
     columns: tuple[str, ...]  # key columns; expressions appear as their text
+    # The key columns' names, None where a key is an expression (index on lower(email) …).
+    column_names: tuple[str | None, ...] = ()
+    partial: bool = False  # has a WHERE predicate: unique only among the rows it covers
+    immediate: bool = True  # checked per row (not DEFERRABLE): ON CONFLICT can use it
+
+    @property
+    def plain_key(self) -> tuple[str, ...] | None:
+        """The columns of a unique index that identifies every row (no predicate, no
+        expression), else None."""
+        if not self.unique or self.partial or None in self.column_names or not self.column_names:
+            return None
+        return tuple(name for name in self.column_names if name is not None)
 
 
 @dataclass(frozen=True)
@@ -482,7 +494,12 @@ class _Reader:
             SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition,
                    x.indisunique, x.indisprimary,
                    ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
-                         FROM generate_series(1, x.indnkeyatts) k ORDER BY k)::text[] AS columns
+                         FROM generate_series(1, x.indnkeyatts) k ORDER BY k)::text[] AS columns,
+                   ARRAY(SELECT a.attname FROM generate_series(0, x.indnkeyatts - 1) k
+                         LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid
+                          AND a.attnum = x.indkey[k] AND x.indkey[k] <> 0
+                         ORDER BY k)::text[] AS column_names,
+                   x.indpred IS NOT NULL AS partial, x.indimmediate
             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
             WHERE x.indrelid = %s ORDER BY i.relname
             """,
@@ -495,6 +512,9 @@ class _Reader:
                 unique=r["indisunique"],
                 primary=r["indisprimary"],
                 columns=tuple(r["columns"]),
+                column_names=tuple(r["column_names"]),
+                partial=r["partial"],
+                immediate=r["indimmediate"],
             )
             for r in rows
         )
