@@ -313,32 +313,25 @@ def _decide(
         # Always, not only where an insert needs it: `UPDATE … SET c = DEFAULT` through a view
         # takes the view's default, NULL when it has none.
         view_defaults.append((column_map.legacy.name, legacy_default))
-    key_constraint = legacy.primary_key or (legacy.unique_keys[0] if legacy.unique_keys else None)
-    key = tuple(key_constraint.columns) if key_constraint else ()
-    batch_column = None
-    if len(key) == 1:
-        candidate = next(c for c in columns if c.legacy.name == key[0])
-        if candidate.legacy.type in (
-            "smallint",
-            "integer",
-            "bigint",
-            "text",
-            "uuid",
-            "character varying",
-            "numeric",
-            "date",
-            "timestamp with time zone",
-            "timestamp without time zone",
-        ):
-            batch_column = candidate
+    key = row_key(legacy)
+    finding = [op.upper() for op in trigger_operations if op in ("update", "delete")]
+    if not key and finding:
+        raise spec.error(
+            f"tables.{table_spec.legacy}",
+            f"{legacy.display_name} has no primary key or unique key on NOT NULL columns, and "
+            f"the INSTEAD OF {'/'.join(finding)} trigger of its view must find the row it "
+            f"writes ({why}): add a primary key or a unique index on NOT NULL columns to "
+            f"{legacy.display_name}",
+        )
     if not key:
         warnings.append(
-            f"{legacy.name} has no primary or unique key: triggers and batched "
-            "backfill cannot address single rows"
+            f"{legacy.name} has no primary key or unique key on NOT NULL columns: it is copied "
+            "in one statement and cannot be cut over online"
         )
     return TablePlan(
         legacy=legacy,
         target=target,
+        spec_name=table_spec.legacy,
         kept_name=f"{legacy.name}_legacy",
         columns=columns,
         sides=sides,
@@ -349,9 +342,23 @@ def _decide(
         trigger_operations=trigger_operations,
         view_defaults=tuple(view_defaults),
         sequences=(),
-        batch_column=batch_column,
         warnings=tuple(warnings),
     )
+
+
+def row_key(relation: Relation) -> tuple[str, ...]:
+    """The columns that find one row of RELATION: its primary key, else a unique constraint, else
+    a unique index (plain columns, no predicate) whose columns are all NOT NULL (a NULL would let
+    two rows share the key); () when it has none. Their types are btree-orderable (PostgreSQL
+    builds unique indexes only with btree), so batches can follow the key's own order."""
+    if relation.primary_key is not None:
+        return relation.primary_key.columns
+    constraints = {c.name for c in relation.unique_keys}
+    for index in sorted(relation.indexes, key=lambda i: (i.name not in constraints, i.name)):
+        columns = index.plain_key
+        if columns and all(relation.column(name).not_null for name in columns):
+            return columns
+    return ()
 
 
 def _sql_literal(value: object) -> str:

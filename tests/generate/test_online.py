@@ -311,7 +311,12 @@ def test_forcing_online_a_table_without_a_key_names_the_spec_line(pg, tmp_path):
         text=True,
     )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "no single-column primary or unique key" in result.stderr
+    assert (
+        "events cannot be cut over online: it has no primary key or unique key on NOT NULL "
+        "columns (the backfill copies in its order, the sync trigger finds rows by it); add a "
+        "primary key or a unique index on NOT NULL columns to events, or cut it over offline "
+        '(mode = "offline")'
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(
