@@ -19,7 +19,10 @@ from migverify.sqlload import load_sql, load_sql_files
 from migverify.verify import VerifyRequest, verify
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted((ROOT / "fixtures" / "generate").iterdir()) + [ROOT / "fixtures" / "xbot"]
+GENERATE_SCENARIOS = sorted(
+    d for d in (ROOT / "fixtures" / "generate").iterdir() if (d / "migverify.toml").exists()
+)
+SCENARIOS = GENERATE_SCENARIOS + [ROOT / "fixtures" / "xbot"]
 GOLDEN = ROOT / "fixtures" / "xbot" / "migrations"  # committed output: also the drift check
 
 
@@ -61,6 +64,19 @@ def test_generated_layer_verifies_with_its_rollback(pg, directory, tmp_path):
     )
     assert result.equivalent, [d.diagnosis for d in result.differences]
     assert result.rollback_checked
+
+
+@pytest.mark.parametrize("directory", GENERATE_SCENARIOS, ids=lambda p: p.name)
+def test_check_gives_every_scenario_its_verdict(pg, directory):
+    """`migverify check` as a user runs it: the generated layer (and its online phases, where
+    the spec sets mode = "online") SAFE, or NOT SAFE where expect.toml says it fails."""
+    result = CliRunner().invoke(cli, ["check", str(directory), "--dsn", pg.dsn, "--examples", "20"])
+    if (directory / "expect.toml").exists():
+        assert result.exit_code == 1, result.output
+        assert "NOT SAFE" in result.output
+    else:
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("SAFE to cut over"), result.output
 
 
 def test_generate_is_deterministic_and_matches_the_golden_files(pg):
