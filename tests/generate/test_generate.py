@@ -216,3 +216,51 @@ def test_cli_writes_three_files_and_rollback_prints_the_script(pg, tmp_path):
     assert "INSTEAD OF INSERT" in review and "upsert" in review
     rollback = runner.invoke(cli, ["rollback", directory, "--dsn", pg.dsn])
     assert rollback.output == (tmp_path / "rollback.sql").read_text()
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (  # a transform: INSTEAD OF INSERT/UPDATE, and the UPDATE must find its row
+            'columns = { at = { column = "occurred_at", up = "at", down = "occurred_at" } }',
+            "audit_log has no primary key or unique key on NOT NULL columns, and the INSTEAD OF "
+            "UPDATE trigger of its view must find the row it writes (at is computed by a "
+            "transform (down): writes of the legacy column need a trigger that computes the "
+            "target column (up)): add a primary key or a unique index on NOT NULL columns to "
+            "audit_log",
+        ),
+        (
+            'columns = { at = "occurred_at" }\nmode = "online"',
+            "audit_log cannot be cut over online: it has no primary key or unique key on NOT "
+            "NULL columns (the backfill copies in its order, the sync trigger finds rows by it); "
+            "add a primary key or a unique index on NOT NULL columns to audit_log, or cut it "
+            'over offline (mode = "offline")',
+        ),
+    ],
+)
+def test_a_table_without_a_key_is_refused_where_a_row_must_be_found(pg, tmp_path, table, message):
+    """fixtures/generate/no_key cuts over offline through an auto-updatable view; a view that
+    needs INSTEAD OF UPDATE/DELETE triggers, or the online mode, needs a key: one line, exit 2,
+    the table and the way out."""
+    source = ROOT / "fixtures" / "generate" / "no_key"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(spec.read_text().replace('columns = { at = "occurred_at" }', table))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["generate", str(tmp_path), "--out", str(out), "--dsn", pg.dsn]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"migverify: error: {spec}:{_line_of_table(spec)}: {message}"
+    ]
+    assert not out.exists()
+
+
+def _line_of_table(spec: Path) -> int:
+    lines = spec.read_text().splitlines()
+    header = lines.index("[tables.audit_log]") + 1
+    return next(
+        (n for n, line in enumerate(lines, 1) if n > header and line.startswith("mode")), header
+    )
