@@ -195,6 +195,22 @@ class Relation:
     def foreign_keys(self) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.kind == "foreign key")
 
+    @property
+    def row_keys(self) -> tuple[tuple[str, ...], ...]:
+        """Every set of columns that finds one row, best first: the primary key, then unique
+        constraints, then unique indexes (plain columns, no predicate) whose columns are all NOT
+        NULL (a NULL would let two rows share the key). Their types are btree-orderable
+        (PostgreSQL builds unique indexes only with btree)."""
+        keys: list[tuple[str, ...]] = []
+        if self.primary_key is not None:
+            keys.append(self.primary_key.columns)
+        constraints = {c.name for c in self.unique_keys}
+        for index in sorted(self.indexes, key=lambda i: (i.name not in constraints, i.name)):
+            columns = index.plain_key
+            if columns and columns not in keys and all(self.column(c).not_null for c in columns):
+                keys.append(columns)
+        return tuple(keys)
+
     def option(self, name: str) -> str | None:
         for option in self.view_options:
             key, _, value = option.partition("=")

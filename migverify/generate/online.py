@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from migverify.catalog import Catalog
-from migverify.generate.model import TablePlan
+from migverify.generate.model import ColumnMap, TablePlan
 from migverify.spec import Spec
 
 ONLINE, OFFLINE = "online", "offline"
@@ -54,7 +54,7 @@ def with_modes(spec: Spec, plans: Sequence[TablePlan], sizes: Mapping[str, int])
 
 def _with_mode(spec: Spec, plan: TablePlan, rows: int | None) -> TablePlan:
     forced = spec.table(plan.spec_name).mode or (spec.mode if spec.mode != "auto" else None)
-    conflict_key, blocker = _online_requirements(plan)
+    key, conflict_key, blocker = _online_requirements(plan)
     size = f"about {rows:,} rows (pg_class.reltuples)" if rows is not None else "size unknown"
     if forced == OFFLINE:
         mode, why = OFFLINE, f'the spec says mode = "offline"; {size}'
@@ -83,27 +83,51 @@ def _with_mode(spec: Spec, plan: TablePlan, rows: int | None) -> TablePlan:
         mode=mode,
         mode_why=why,
         rows=rows,
+        key=key if mode == ONLINE else plan.key,
         conflict_key=conflict_key if mode == ONLINE else (),
     )
 
 
-def _online_requirements(plan: TablePlan) -> tuple[tuple[str, ...], str | None]:
-    """The target columns of ON CONFLICT, or why the table cannot go online."""
+def _online_requirements(
+    plan: TablePlan,
+) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """The legacy key to copy in order of and the target columns of ON CONFLICT, or why the
+    table cannot go online. The first of the legacy table's row keys that the target has a
+    unique key for (a partitioned target's keys include its partition key, which the legacy
+    primary key may not)."""
     if not plan.key:
-        return (), (
-            "it has no primary key or unique key on NOT NULL columns (the backfill copies in "
-            "its order, the sync trigger finds rows by it)"
+        return (
+            (),
+            (),
+            (
+                "it has no primary key or unique key on NOT NULL columns (the backfill copies in "
+                "its order, the sync trigger finds rows by it)"
+            ),
         )
-    for key in plan.key_columns:
-        if key.alias != "t" or key.up is not None:
-            return (), (
-                f"its key column {key.legacy.name} does not map to a plain column of "
-                f"{plan.target.name}"
-            )
     for side in plan.sides:
         if not side.upsertable:
-            return (), f"side table {side.table} has no unique key on its join columns"
-    mapped = {key.column for key in plan.key_columns}
+            return (), (), f"side table {side.table} has no unique key on its join columns"
+    blockers = []
+    for key in plan.legacy.row_keys:
+        conflict_key, blocker = _conflict_key(plan, tuple(plan.column(name) for name in key))
+        if blocker is None:
+            return key, conflict_key, None
+        blockers.append(blocker)
+    return (), (), blockers[0]
+
+
+def _conflict_key(
+    plan: TablePlan, key: tuple[ColumnMap, ...]
+) -> tuple[tuple[str, ...], str | None]:
+    """The target's unique key on the legacy KEY's columns (plus discriminator columns), or
+    why there is none."""
+    for column in key:
+        if column.alias != "t" or column.up is not None:
+            return (), (
+                f"its key column {column.legacy.name} does not map to a plain column of "
+                f"{plan.target.name}"
+            )
+    mapped = {column.column for column in key}
     discriminator = {column for column, _ in plan.discriminator}
     for index in sorted(plan.target.indexes, key=lambda i: (not i.primary, i.name)):
         columns = index.plain_key
@@ -111,7 +135,7 @@ def _online_requirements(plan: TablePlan) -> tuple[tuple[str, ...], str | None]:
             return columns, None
     return (), (
         f"{plan.target.name} has no primary key or unique constraint on "
-        f"({', '.join(key.column for key in plan.key_columns)})"
+        f"({', '.join(column.column for column in key)})"
         + (" and the discriminator" if discriminator else "")
         + " that is not deferrable (the sync trigger and the backfill need one for ON CONFLICT)"
     )

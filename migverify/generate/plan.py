@@ -313,7 +313,7 @@ def _decide(
         # Always, not only where an insert needs it: `UPDATE … SET c = DEFAULT` through a view
         # takes the view's default, NULL when it has none.
         view_defaults.append((column_map.legacy.name, legacy_default))
-    key = row_key(legacy)
+    key = next(iter(legacy.row_keys), ())
     finding = [op.upper() for op in trigger_operations if op in ("update", "delete")]
     if not key and finding:
         raise spec.error(
@@ -344,21 +344,6 @@ def _decide(
         sequences=(),
         warnings=tuple(warnings),
     )
-
-
-def row_key(relation: Relation) -> tuple[str, ...]:
-    """The columns that find one row of RELATION: its primary key, else a unique constraint, else
-    a unique index (plain columns, no predicate) whose columns are all NOT NULL (a NULL would let
-    two rows share the key); () when it has none. Their types are btree-orderable (PostgreSQL
-    builds unique indexes only with btree), so batches can follow the key's own order."""
-    if relation.primary_key is not None:
-        return relation.primary_key.columns
-    constraints = {c.name for c in relation.unique_keys}
-    for index in sorted(relation.indexes, key=lambda i: (i.name not in constraints, i.name)):
-        columns = index.plain_key
-        if columns and all(relation.column(name).not_null for name in columns):
-            return columns
-    return ()
 
 
 def _sql_literal(value: object) -> str:

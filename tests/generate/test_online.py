@@ -444,3 +444,26 @@ def test_apply_cuts_every_scenario_over_and_back(pg, directory, tmp_path):
             assert conn.execute(
                 "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%migverify_sync%'"
             ).fetchone() == (0,)
+
+
+def test_online_copies_in_order_of_the_legacy_key_the_target_has_too(pg, tmp_path):
+    """A partitioned target's unique keys include its partition key: of the legacy table's row
+    keys (primary key id, unique (id, region)) the online phases take the one the target has."""
+    (tmp_path / "legacy.sql").write_text(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, region text NOT NULL, UNIQUE (id, region));"
+    )
+    (tmp_path / "target.sql").write_text(
+        "CREATE TABLE regional_orders (id bigint, region text NOT NULL, "
+        "PRIMARY KEY (region, id)) PARTITION BY LIST (region);"
+    )
+    (tmp_path / "migverify.toml").write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n\n'
+        '[tables.orders]\ntarget = "regional_orders"\nmode = "online"\n'
+    )
+    with pg.sandbox() as box:
+        files = generate_layer(load_spec(tmp_path), box)
+    assert (
+        "an upsert on `(region, id)`. The backfill copies in order of `id, region` "
+        "(a row comparison)" in files["REVIEW.md"]
+    )
+    assert "ORDER BY l.id\n                , l.region" in files["online/backfill.sql"]
