@@ -90,6 +90,13 @@ def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> R
 def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
     key = f"tables.{table_spec.legacy}"
     legacy = _relation(spec, catalog, table_spec.legacy, key, "legacy")
+    if legacy.kind == "partitioned table" and spec.legacy_tables == "drop":
+        raise spec.error(
+            "generate.legacy_tables",
+            f'legacy_tables = "drop": rollback.sql cannot rebuild {legacy.display_name}, a '
+            'partitioned table, with its partitions; keep the legacy tables (legacy_tables = '
+            '"keep")',
+        )
     target = _relation(spec, catalog, table_spec.target, f"{key}.target", "target")
     renames = dict(table_spec.columns)
     side_columns: dict[str, tuple[int, str]] = {}

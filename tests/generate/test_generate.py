@@ -264,3 +264,21 @@ def _line_of_table(spec: Path) -> int:
     return next(
         (n for n, line in enumerate(lines, 1) if n > header and line.startswith("mode")), header
     )
+
+
+def test_drop_mode_refuses_a_partitioned_legacy_table(pg, tmp_path):
+    """rollback.sql would rebuild it as a plain table without its partitions."""
+    source = ROOT / "fixtures" / "generate" / "partitioned"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        spec.read_text().replace("[generate]\n", '[generate]\nlegacy_tables = "drop"\n')
+    )
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path), "--dsn", pg.dsn])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f'migverify: error: {spec}:7: legacy_tables = "drop": rollback.sql cannot rebuild '
+        "events, a partitioned table, with its partitions; keep the legacy tables "
+        '(legacy_tables = "keep")\n'
+    )
