@@ -320,6 +320,7 @@ def _decide(
         # Always, not only where an insert needs it: `UPDATE … SET c = DEFAULT` through a view
         # takes the view's default, NULL when it has none.
         view_defaults.append((column_map.legacy.name, legacy_default))
+    warnings += _generated_warnings(legacy, target, columns, trigger_operations)
     key = next(iter(legacy.row_keys), ())
     finding = [op.upper() for op in trigger_operations if op in ("update", "delete")]
     if not key and finding:
@@ -353,6 +354,53 @@ def _decide(
     )
 
 
+def _generated_warnings(
+    legacy: Relation,
+    target: Relation,
+    columns: tuple[ColumnMap, ...],
+    trigger_operations: tuple[str, ...],
+) -> list[str]:
+    """What a view cannot do for the target's GENERATED ALWAYS columns (identity or stored
+    expression), for REVIEW.md: verify reports these as differences, and they are the target's
+    or PostgreSQL's, not the layer's."""
+    warnings = []
+    for column in columns:
+        name, there = column.legacy.name, f"{target.name}.{column.column}"
+        if column.target.generated and column.legacy.generated:
+            warnings.append(
+                f"`UPDATE {legacy.name} SET {name} = DEFAULT` fails through the view (428C9): "
+                f"the rewriter turns DEFAULT into NULL for a view column, which {there}, "
+                "generated, refuses; every other write of the row works"
+            )
+        if column.target.identity != "always":
+            continue
+        if "insert" in trigger_operations:
+            warnings.append(
+                f"{there} is GENERATED ALWAYS AS IDENTITY: the INSTEAD OF INSERT trigger writes "
+                f"{name} with OVERRIDING SYSTEM VALUE (the view's default, or an explicit value"
+                + (
+                    f", which {legacy.name} refused without OVERRIDING SYSTEM VALUE"
+                    if column.legacy.identity == "always"
+                    else ""
+                )
+                + f"); an UPDATE of {name} is refused (428C9)"
+            )
+        elif column.legacy.identity == "always":
+            warnings.append(
+                f"`UPDATE {legacy.name} SET {name} = DEFAULT` fails through the view (428C9): "
+                f"{there} is GENERATED ALWAYS AS IDENTITY, and the rewriter turns DEFAULT into "
+                "NULL for a view column; inserts that leave it out or write DEFAULT take the "
+                "identity"
+            )
+        else:
+            warnings.append(
+                f"{there} is GENERATED ALWAYS AS IDENTITY: an explicit {name} in an INSERT or "
+                f"UPDATE through the view is refused (428C9), which {legacy.name} accepted; "
+                "inserts that leave it out or write DEFAULT take the identity"
+            )
+    return warnings
+
+
 def _sql_literal(value: object) -> str:
     from migverify.quoting import literal
 
@@ -377,6 +425,12 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
         sequences.append(
             SequencePlan(column_map.legacy.name, legacy_sequence, layer_sequence, dedicated)
         )
+        if column_map.target.identity == "always" and "insert" not in plan.trigger_operations:
+            # The target takes no value but its own (428C9): a view default would hand it one.
+            # Without one, DEFAULT (or leaving the column out) reaches the target's identity,
+            # which the layer sets to continue the legacy sequence. (An INSTEAD OF INSERT
+            # trigger needs the value in NEW: it writes it with OVERRIDING SYSTEM VALUE.)
+            continue
         # Also for auto-updatable views: `SET id = DEFAULT` takes the view's default.
         defaults.append(
             (column_map.legacy.name, f"nextval({_sql_literal(layer_sequence)}::regclass)")
