@@ -18,6 +18,7 @@ from migverify.generate.model import ColumnMap, SequencePlan, SidePlan, TablePla
 from migverify.generate.online import with_modes
 from migverify.generate.policies import carry_rls
 from migverify.generate.triggers import carry_triggers
+from migverify.quoting import qualified
 from migverify.spec import Spec, TableSpec
 
 __all__ = ["ColumnMap", "SequencePlan", "SidePlan", "TablePlan", "build_plans"]
@@ -94,7 +95,7 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
         raise spec.error(
             "generate.legacy_tables",
             f'legacy_tables = "drop": rollback.sql cannot rebuild {legacy.display_name}, a '
-            'partitioned table, with its partitions; keep the legacy tables (legacy_tables = '
+            "partitioned table, with its partitions; keep the legacy tables (legacy_tables = "
             '"keep")',
         )
     target = _relation(spec, catalog, table_spec.target, f"{key}.target", "target")
@@ -433,7 +434,10 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
             continue
         # Also for auto-updatable views: `SET id = DEFAULT` takes the view's default.
         defaults.append(
-            (column_map.legacy.name, f"nextval({_sql_literal(layer_sequence)}::regclass)")
+            (
+                column_map.legacy.name,
+                f"nextval({_sql_literal(qualified(layer_sequence))}::regclass)",
+            )
         )
     return TablePlan(
         **{**plan.__dict__, "sequences": tuple(sequences), "view_defaults": tuple(defaults)}
