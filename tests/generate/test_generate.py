@@ -281,3 +281,56 @@ def _line_of(spec: Path, key: str) -> int:
     if key != "mode":
         return header
     return next(n for n, line in enumerate(lines, 1) if n > header and line.startswith("mode"))
+
+
+def test_drop_mode_refuses_a_partitioned_legacy_table(pg, tmp_path):
+    """rollback.sql would rebuild it as a plain table without its partitions."""
+    source = ROOT / "fixtures" / "generate" / "partitioned"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        spec.read_text().replace("[generate]\n", '[generate]\nlegacy_tables = "drop"\n')
+    )
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path), "--dsn", pg.dsn])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f'migverify: error: {spec}:7: legacy_tables = "drop": rollback.sql cannot rebuild '
+        "events, a partitioned table, with its partitions; keep the legacy tables "
+        '(legacy_tables = "keep")\n'
+    )
+
+
+def test_a_serial_key_onto_an_identity_always_column_takes_the_identity(pg, tmp_path):
+    """No nextval() view default for a GENERATED ALWAYS target column (428C9 on every insert
+    that leaves the key out): inserts that leave it out or write DEFAULT take the target's
+    identity, which continues the legacy sequence; an explicit key is refused, as REVIEW.md
+    says (the legacy serial column took it: verify reports that difference)."""
+    (tmp_path / "legacy.sql").write_text(
+        "CREATE TABLE tickets (id serial PRIMARY KEY, title text NOT NULL);\n"
+        "INSERT INTO tickets (title) VALUES ('a'), ('b');"
+    )
+    (tmp_path / "target.sql").write_text(
+        "CREATE TABLE issues (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "title text NOT NULL);"
+    )
+    (tmp_path / "migverify.toml").write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n\n'
+        '[tables.tickets]\ntarget = "issues"\n'
+    )
+    spec = load_spec(tmp_path)
+    files = _generate(pg, tmp_path)
+    assert "SET DEFAULT" not in files["forward.sql"]
+    assert (
+        "issues.id is GENERATED ALWAYS AS IDENTITY: an explicit id in an INSERT or UPDATE "
+        "through the view is refused (428C9), which tickets accepted" in files["REVIEW.md"]
+    )
+    with pg.sandbox() as box:
+        db = box.create_database("identity")
+        with db.connect() as conn:
+            load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+            load_sql(conn, files["forward.sql"], "forward.sql")
+            conn.execute("INSERT INTO tickets (title) VALUES ('c')")
+            conn.execute("INSERT INTO tickets (id, title) VALUES (DEFAULT, 'd')")
+            rows = conn.execute("SELECT id, title FROM tickets ORDER BY id").fetchall()
+    assert rows == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
