@@ -433,11 +433,22 @@ def _retrying(
             raise _error(error, name) from None
 
 
+class ScriptError(MigverifyError):
+    """A phase script failed on the server (exit 2); SQLSTATE says how, for callers that tell
+    a bug in the generated SQL from a problem of the database it ran on (`migverify check`)."""
+
+    def __init__(self, message: str, sqlstate: str | None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 def _error(error: psycopg.Error, name: str) -> MigverifyError:
     message = (error.diag.message_primary or str(error)).strip()
     if error.sqlstate == STATE_ERROR:
         return StateError(f"{name}: {message}")
-    return MigverifyError(f"{name}: {message} (SQLSTATE {error.sqlstate}); nothing was changed")
+    return ScriptError(
+        f"{name}: {message} (SQLSTATE {error.sqlstate}); nothing was changed", error.sqlstate
+    )
 
 
 # --- the backfill ------------------------------------------------------------------------------

@@ -94,6 +94,18 @@ class Index:
     unique: bool
     primary: bool
     columns: tuple[str, ...]  # key columns; expressions appear as their text
+    # The key columns' names, None where a key is an expression (index on lower(email) …).
+    column_names: tuple[str | None, ...] = ()
+    partial: bool = False  # has a WHERE predicate: unique only among the rows it covers
+    immediate: bool = True  # checked per row (not DEFERRABLE): ON CONFLICT can use it
+
+    @property
+    def plain_key(self) -> tuple[str, ...] | None:
+        """The columns of a unique index that identifies every row (no predicate, no
+        expression), else None."""
+        if not self.unique or self.partial or None in self.column_names or not self.column_names:
+            return None
+        return tuple(name for name in self.column_names if name is not None)
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,22 @@ class Relation:
     @property
     def foreign_keys(self) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.kind == "foreign key")
+
+    @property
+    def row_keys(self) -> tuple[tuple[str, ...], ...]:
+        """Every set of columns that finds one row, best first: the primary key, then unique
+        constraints, then unique indexes (plain columns, no predicate) whose columns are all NOT
+        NULL (a NULL would let two rows share the key). Their types are btree-orderable
+        (PostgreSQL builds unique indexes only with btree)."""
+        keys: list[tuple[str, ...]] = []
+        if self.primary_key is not None:
+            keys.append(self.primary_key.columns)
+        constraints = {c.name for c in self.unique_keys}
+        for index in sorted(self.indexes, key=lambda i: (i.name not in constraints, i.name)):
+            columns = index.plain_key
+            if columns and columns not in keys and all(self.column(c).not_null for c in columns):
+                keys.append(columns)
+        return tuple(keys)
 
     def option(self, name: str) -> str | None:
         for option in self.view_options:
@@ -497,7 +525,12 @@ class _Reader:
             SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition,
                    x.indisunique, x.indisprimary,
                    ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
-                         FROM generate_series(1, x.indnkeyatts) k ORDER BY k)::text[] AS columns
+                         FROM generate_series(1, x.indnkeyatts) k ORDER BY k)::text[] AS columns,
+                   ARRAY(SELECT a.attname FROM generate_series(0, x.indnkeyatts - 1) k
+                         LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid
+                          AND a.attnum = x.indkey[k] AND x.indkey[k] <> 0
+                         ORDER BY k)::text[] AS column_names,
+                   x.indpred IS NOT NULL AS partial, x.indimmediate
             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
             WHERE x.indrelid = %s ORDER BY i.relname
             """,
@@ -510,6 +543,9 @@ class _Reader:
                 unique=r["indisunique"],
                 primary=r["indisprimary"],
                 columns=tuple(r["columns"]),
+                column_names=tuple(r["column_names"]),
+                partial=r["partial"],
+                immediate=r["indimmediate"],
             )
             for r in rows
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from migverify.errors import InputError, MigverifyError
+from migverify.errors import InputError, InternalError, MigverifyError
 
 EXIT_OK, EXIT_FOUND, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_EXAMPLES = 100_000  # hypothesis examples per run: beyond this a run takes days
@@ -49,7 +49,8 @@ class _Group(click.Group):
         if isinstance(error, MigverifyError):
             if _debug(ctx):
                 traceback.print_exc()
-            click.echo(f"migverify: error: {error}", err=True)
+            kind = "internal error" if isinstance(error, InternalError) else "error"
+            click.echo(f"migverify: {kind}: {error}", err=True)
             ctx.exit(error.exit_code)
         else:
             debug = _debug(ctx)

@@ -20,14 +20,32 @@ class InputError(MigverifyError):
 
 
 class SQLFileError(InputError):
-    """An SQL script failed to parse or execute; the message starts with `FILE:LINE:`."""
+    """An SQL script failed to parse or execute; the message starts with `FILE:LINE:`.
+    SQLSTATE: the server's error code, when the server raised it."""
 
-    def __init__(self, path: str, line: int | None, message: str) -> None:
+    def __init__(
+        self, path: str, line: int | None, message: str, sqlstate: str | None = None
+    ) -> None:
         self.path = path
         self.line = line
         self.detail = message
+        self.sqlstate = sqlstate
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {message}")
+
+
+class InternalError(MigverifyError):
+    """A bug in migverify, found by migverify itself: SQL it generated does not parse, or does not
+    run where it must (a scratch database holding the spec's own schemas). The CLI prints it as
+    an internal error with exit code 3."""
+
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message} (this is a bug in migverify: please report it with the spec and schema "
+            "that produced it; --debug shows the traceback)"
+        )
 
 
 class ServerError(MigverifyError):

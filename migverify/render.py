@@ -13,7 +13,7 @@ import jinja2
 from pglast import parse_sql, prettify
 from pglast.parser import ParseError
 
-from migverify.errors import MigverifyError
+from migverify.errors import InternalError, MigverifyError
 from migverify.quoting import ident, literal, qualified
 from migverify.sqlload import split_script
 
@@ -58,7 +58,7 @@ def pretty_sql(text: str, name: str) -> str:
     try:
         statements = split_script(text, name)
     except MigverifyError as error:
-        raise MigverifyError(f"generated {name} does not parse ({error}); this is a bug") from None
+        raise InternalError(f"generated {name} does not parse ({error})") from None
     out: list[str] = []
     position = 0
     for statement in statements:
@@ -88,7 +88,7 @@ def _pretty(statement: str) -> str:
     try:
         parse_sql(source)
     except ParseError as error:
-        raise MigverifyError(f"generated SQL does not parse: {error}: {source[:200]}") from None
+        raise InternalError(f"generated SQL does not parse: {error}: {source[:200]}") from None
     upper = source.lstrip().upper()
     if upper.startswith(("DO ", "DO\n", "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")):
         return source + ";"  # keep PL/pgSQL bodies exactly as the template laid them out

@@ -380,7 +380,10 @@ class _Loader:
                 self.skipped.append(f"{self.name}:{line}: {_server_message(error)}")
                 return
             raise SQLFileError(
-                self.name, _error_line(error, statement, self.text), _server_message(error)
+                self.name,
+                _error_line(error, statement, self.text),
+                _server_message(error),
+                error.sqlstate,
             ) from None
         if isinstance(node, ast.CreateRoleStmt):
             self._tag_role(node.role)
@@ -429,7 +432,7 @@ class _Loader:
             line = (
                 part.line + int(data_line.group(1)) - 1 if data_line else start_line(part.statement)
             )
-            raise SQLFileError(self.name, line, _server_message(error)) from None
+            raise SQLFileError(self.name, line, _server_message(error), error.sqlstate) from None
 
     def _rollback_failed(self) -> None:
         if (

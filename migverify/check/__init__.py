@@ -76,7 +76,8 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
         else:
             layer = _user_layer(request)
         say("loading the legacy and migrated schemas")
-        legacy, migrated = _catalogs(spec, layer, box, supabase)
+        generated = request.compat is None and spec.migration is None
+        legacy, migrated = _catalogs(spec, layer, box, supabase, generated)
     if not spec.tables:  # `before` without [tables]: the tables the migration changes
         spec = replace(spec, tables=_changed_tables(spec, legacy, migrated))
         if not spec.tables:
@@ -278,8 +279,14 @@ def _first_changed_line(old: str, new: str) -> int:
     return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
-def _catalogs(spec: Spec, layer: Layer, box: Sandbox, supabase: Any) -> tuple[Any, Any]:
+def _catalogs(
+    spec: Spec, layer: Layer, box: Sandbox, supabase: Any, generated: bool
+) -> tuple[Any, Any]:
+    """The legacy world's catalog and the migrated one's (forward.sql applied). A GENERATED
+    layer must run: forward.sql, rollback.sql after it and, with online tables, every online
+    phase; a failure that says the SQL is wrong is migverify's (check/generated.py)."""
     from migverify.catalog import load_catalog
+    from migverify.check.generated import ours, prove_online_phases
     from migverify.sqlload import load_sql
     from migverify.supabase import SupabasePlan
 
@@ -291,8 +298,15 @@ def _catalogs(spec: Spec, layer: Layer, box: Sandbox, supabase: Any) -> tuple[An
     migrated_db = box.create_database("check_migrated")
     with migrated_db.connect() as conn:
         plan.prepare(conn).load([*spec.legacy_sql, *spec.target_sql])
-        load_sql(conn, layer.forward_sql, layer.forward_path)
+    if generated and layer.online_tables:
+        prove_online_phases(box.clone(migrated_db, "check_online"), layer.files)
+    names = [layer.forward_path, layer.rollback_path or ""] if generated else []
+    with migrated_db.connect() as conn:
+        ours(lambda: load_sql(conn, layer.forward_sql, layer.forward_path), names)
         migrated = load_catalog(conn)
+        if generated and layer.rollback_sql is not None:
+            rollback = layer.rollback_sql
+            ours(lambda: load_sql(conn, rollback, layer.rollback_path or ""), names)
     return legacy, migrated
 
 
@@ -379,26 +393,36 @@ def _verify(
     scan: Any,
     supabase: Any,
 ) -> tuple[dict[str, Any], list[Problem]]:
+    from migverify.check.generated import ours
     from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
     from migverify.verify.online import OnlineScripts
 
     online = OnlineScripts.from_files(layer.files) if layer.online_tables else None
-    result = verify(
-        VerifyRequest(
-            legacy=tuple(spec.legacy_sql),
-            target=tuple(spec.target_sql),
-            compat=Path(layer.forward_path),
-            compat_sql=layer.forward_sql,
-            rollback=Path(layer.rollback_path) if layer.rollback_path else None,
-            rollback_sql=layer.rollback_sql,
-            operations=tuple(ops),
-            roles=tuple(roles),
-            tables=tuple(spec.table_names),
-            examples=request.examples or DEFAULT_EXAMPLES,
-            sandbox=request.sandbox,
-            supabase=supabase,
-            online=online,
-        )
+    # Generated scripts that fail to load in verify's worlds are migverify's (check/generated.py).
+    generated = (
+        [layer.forward_path, layer.rollback_path or "", "online/expand.sql"]
+        if request.compat is None
+        else []
+    )
+    result = ours(
+        lambda: verify(
+            VerifyRequest(
+                legacy=tuple(spec.legacy_sql),
+                target=tuple(spec.target_sql),
+                compat=Path(layer.forward_path),
+                compat_sql=layer.forward_sql,
+                rollback=Path(layer.rollback_path) if layer.rollback_path else None,
+                rollback_sql=layer.rollback_sql,
+                operations=tuple(ops),
+                roles=tuple(roles),
+                tables=tuple(spec.table_names),
+                examples=request.examples or DEFAULT_EXAMPLES,
+                sandbox=request.sandbox,
+                supabase=supabase,
+                online=online,
+            )
+        ),
+        generated,
     )
     problems = []
     example = result.counterexample

@@ -178,8 +178,8 @@ def upsert_warnings(spec: Spec) -> dict[str, list[str]]:
 def _context(
     spec: Spec, plans: tuple[TablePlan, ...], code_warnings: Mapping[str, list[str]]
 ) -> dict[str, Any]:
-    by_name = {p.name: p for p in plans}
-    trigger_tables = {p.name for p in plans if "insert" in p.trigger_operations}
+    by_name = {p.spec_name: p for p in plans}  # code references name tables as the spec does
+    trigger_tables = {p.spec_name for p in plans if "insert" in p.trigger_operations}
     filtered_warnings = {
         name: [w for w in items if name in trigger_tables] for name, items in code_warnings.items()
     }

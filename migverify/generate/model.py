@@ -158,17 +158,17 @@ class SequencePlan:
 class TablePlan:
     legacy: Relation
     target: Relation
+    spec_name: str  # the legacy table as the spec names it ([tables.<spec_name>])
     kept_name: str
     columns: tuple[ColumnMap, ...]
     sides: tuple[SidePlan, ...]
     discriminator: tuple[tuple[str, object], ...]
-    key: tuple[str, ...]
+    key: tuple[str, ...]  # legacy columns that find one row (plan.row_key); () when none
     strategy: str  # "auto-updatable" | "triggers"
     why: str
     trigger_operations: tuple[str, ...]
     view_defaults: tuple[tuple[str, str], ...]  # (legacy column, default expression)
     sequences: tuple[SequencePlan, ...]
-    batch_column: ColumnMap | None
     warnings: tuple[str, ...]
     # Carried from the legacy table's surroundings (see foreign_keys, triggers, policies):
     referenced_by: tuple[RetargetedKey, ...] = ()
@@ -216,6 +216,11 @@ class TablePlan:
 
     def column(self, name: str) -> ColumnMap:
         return next(c for c in self.columns if c.legacy.name == name)
+
+    @property
+    def key_columns(self) -> tuple[ColumnMap, ...]:
+        """The key's columns in key order: backfills copy in their order (a row comparison)."""
+        return tuple(self.column(name) for name in self.key)
 
     @property
     def always_write_target(self) -> bool:

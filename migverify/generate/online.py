@@ -7,10 +7,11 @@ backfill copies the existing rows in key-ordered batches (each its own transacti
 switch only confirms and swaps names under a short lock. Otherwise it goes **offline**: the switch
 copies its rows under the lock, as forward.sql does.
 
-Online needs a way to address single rows on both sides: a single-column key of the legacy table
-to copy in order (the plan's batch column) and a unique key of the target on the mapped key (plus
-discriminator columns) for `ON CONFLICT`. A table that lacks one stays offline, and REVIEW.md says
-why; a spec that forces such a table online is refused.
+Online needs a way to address single rows on both sides: a key of the legacy table (primary key,
+or unique key on NOT NULL columns, of any btree-orderable types) to copy in its order, and a
+unique key of the target on the mapped key (plus discriminator columns) for `ON CONFLICT`. A
+table that lacks one stays offline, and REVIEW.md says why; a spec that forces such a table
+online is refused, with the way out.
 
 Foreign keys between the target tables are **suspended** while the phases run (dropped by expand,
 added back `NOT VALID` by the switch and validated after it): a sync trigger copies a child row as
@@ -24,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from migverify.catalog import Catalog
-from migverify.generate.model import TablePlan
+from migverify.generate.model import ColumnMap, TablePlan
 from migverify.spec import Spec
 
 ONLINE, OFFLINE = "online", "offline"
@@ -52,16 +53,23 @@ def with_modes(spec: Spec, plans: Sequence[TablePlan], sizes: Mapping[str, int])
 
 
 def _with_mode(spec: Spec, plan: TablePlan, rows: int | None) -> TablePlan:
-    forced = spec.table(plan.name).mode or (spec.mode if spec.mode != "auto" else None)
-    conflict_key, blocker = _online_requirements(plan)
+    forced = spec.table(plan.spec_name).mode or (spec.mode if spec.mode != "auto" else None)
+    key, conflict_key, blocker = _online_requirements(plan)
     size = f"about {rows:,} rows (pg_class.reltuples)" if rows is not None else "size unknown"
     if forced == OFFLINE:
         mode, why = OFFLINE, f'the spec says mode = "offline"; {size}'
     elif forced == ONLINE:
         if blocker:
             raise spec.error(
-                f"tables.{plan.name}.mode",
-                f'{plan.name} cannot be cut over online: {blocker} (use mode = "offline")',
+                f"tables.{plan.spec_name}.mode",
+                f"{plan.legacy.display_name} cannot be cut over online: {blocker}; "
+                + (
+                    "add a primary key or a unique index on NOT NULL columns to "
+                    f"{plan.legacy.display_name}, or cut it over offline"
+                    if not plan.key
+                    else "cut it over offline"
+                )
+                + ' (mode = "offline")',
             )
         mode, why = ONLINE, f'the spec says mode = "online"; {size}'
     elif rows is not None and rows >= spec.online_threshold and not blocker:
@@ -75,32 +83,61 @@ def _with_mode(spec: Spec, plan: TablePlan, rows: int | None) -> TablePlan:
         mode=mode,
         mode_why=why,
         rows=rows,
+        key=key if mode == ONLINE else plan.key,
         conflict_key=conflict_key if mode == ONLINE else (),
     )
 
 
-def _online_requirements(plan: TablePlan) -> tuple[tuple[str, ...], str | None]:
-    """The target columns of ON CONFLICT, or why the table cannot go online."""
-    if plan.batch_column is None:
-        return (), (
-            "it has no single-column primary or unique key of an orderable type to copy it in "
-            "key order"
+def _online_requirements(
+    plan: TablePlan,
+) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """The legacy key to copy in order of and the target columns of ON CONFLICT, or why the
+    table cannot go online. The first of the legacy table's row keys that the target has a
+    unique key for (a partitioned target's keys include its partition key, which the legacy
+    primary key may not)."""
+    if not plan.key:
+        return (
+            (),
+            (),
+            (
+                "it has no primary key or unique key on NOT NULL columns (the backfill copies in "
+                "its order, the sync trigger finds rows by it)"
+            ),
         )
-    key = plan.batch_column
-    if key.alias != "t" or key.up is not None:
-        return (), f"its key {key.legacy.name} does not map to a plain column of {plan.target.name}"
     for side in plan.sides:
         if not side.upsertable:
-            return (), f"side table {side.table} has no unique key on its join columns"
+            return (), (), f"side table {side.table} has no unique key on its join columns"
+    blockers = []
+    for key in plan.legacy.row_keys:
+        conflict_key, blocker = _conflict_key(plan, tuple(plan.column(name) for name in key))
+        if blocker is None:
+            return key, conflict_key, None
+        blockers.append(blocker)
+    return (), (), blockers[0]
+
+
+def _conflict_key(
+    plan: TablePlan, key: tuple[ColumnMap, ...]
+) -> tuple[tuple[str, ...], str | None]:
+    """The target's unique key on the legacy KEY's columns (plus discriminator columns), or
+    why there is none."""
+    for column in key:
+        if column.alias != "t" or column.up is not None:
+            return (), (
+                f"its key column {column.legacy.name} does not map to a plain column of "
+                f"{plan.target.name}"
+            )
+    mapped = {column.column for column in key}
     discriminator = {column for column, _ in plan.discriminator}
-    for constraint in plan.target.unique_keys:
-        columns = set(constraint.columns)
-        if key.column in columns and columns - {key.column} <= discriminator:
-            return tuple(constraint.columns), None
+    for index in sorted(plan.target.indexes, key=lambda i: (not i.primary, i.name)):
+        columns = index.plain_key
+        if columns and index.immediate and mapped <= set(columns) <= mapped | discriminator:
+            return columns, None
     return (), (
-        f"{plan.target.name} has no primary key or unique constraint on {key.column}"
+        f"{plan.target.name} has no primary key or unique constraint on "
+        f"({', '.join(column.column for column in key)})"
         + (" and the discriminator" if discriminator else "")
-        + " (the sync trigger and the backfill need one for ON CONFLICT)"
+        + " that is not deferrable (the sync trigger and the backfill need one for ON CONFLICT)"
     )
 
 

@@ -18,6 +18,7 @@ from migverify.generate.model import ColumnMap, SequencePlan, SidePlan, TablePla
 from migverify.generate.online import with_modes
 from migverify.generate.policies import carry_rls
 from migverify.generate.triggers import carry_triggers
+from migverify.quoting import qualified
 from migverify.spec import Spec, TableSpec
 
 __all__ = ["ColumnMap", "SequencePlan", "SidePlan", "TablePlan", "build_plans"]
@@ -90,6 +91,13 @@ def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> R
 def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
     key = f"tables.{table_spec.legacy}"
     legacy = _relation(spec, catalog, table_spec.legacy, key, "legacy")
+    if legacy.kind == "partitioned table" and spec.legacy_tables == "drop":
+        raise spec.error(
+            "generate.legacy_tables",
+            f'legacy_tables = "drop": rollback.sql cannot rebuild {legacy.display_name}, a '
+            "partitioned table, with its partitions; keep the legacy tables (legacy_tables = "
+            '"keep")',
+        )
     target = _relation(spec, catalog, table_spec.target, f"{key}.target", "target")
     renames = dict(table_spec.columns)
     side_columns: dict[str, tuple[int, str]] = {}
@@ -313,32 +321,26 @@ def _decide(
         # Always, not only where an insert needs it: `UPDATE … SET c = DEFAULT` through a view
         # takes the view's default, NULL when it has none.
         view_defaults.append((column_map.legacy.name, legacy_default))
-    key_constraint = legacy.primary_key or (legacy.unique_keys[0] if legacy.unique_keys else None)
-    key = tuple(key_constraint.columns) if key_constraint else ()
-    batch_column = None
-    if len(key) == 1:
-        candidate = next(c for c in columns if c.legacy.name == key[0])
-        if candidate.legacy.type in (
-            "smallint",
-            "integer",
-            "bigint",
-            "text",
-            "uuid",
-            "character varying",
-            "numeric",
-            "date",
-            "timestamp with time zone",
-            "timestamp without time zone",
-        ):
-            batch_column = candidate
+    warnings += _generated_warnings(legacy, target, columns, trigger_operations)
+    key = next(iter(legacy.row_keys), ())
+    finding = [op.upper() for op in trigger_operations if op in ("update", "delete")]
+    if not key and finding:
+        raise spec.error(
+            f"tables.{table_spec.legacy}",
+            f"{legacy.display_name} has no primary key or unique key on NOT NULL columns, and "
+            f"the INSTEAD OF {'/'.join(finding)} trigger of its view must find the row it "
+            f"writes ({why}): add a primary key or a unique index on NOT NULL columns to "
+            f"{legacy.display_name}",
+        )
     if not key:
         warnings.append(
-            f"{legacy.name} has no primary or unique key: triggers and batched "
-            "backfill cannot address single rows"
+            f"{legacy.name} has no primary key or unique key on NOT NULL columns: it is copied "
+            "in one statement and cannot be cut over online"
         )
     return TablePlan(
         legacy=legacy,
         target=target,
+        spec_name=table_spec.legacy,
         kept_name=f"{legacy.name}_legacy",
         columns=columns,
         sides=sides,
@@ -349,9 +351,55 @@ def _decide(
         trigger_operations=trigger_operations,
         view_defaults=tuple(view_defaults),
         sequences=(),
-        batch_column=batch_column,
         warnings=tuple(warnings),
     )
+
+
+def _generated_warnings(
+    legacy: Relation,
+    target: Relation,
+    columns: tuple[ColumnMap, ...],
+    trigger_operations: tuple[str, ...],
+) -> list[str]:
+    """What a view cannot do for the target's GENERATED ALWAYS columns (identity or stored
+    expression), for REVIEW.md: verify reports these as differences, and they are the target's
+    or PostgreSQL's, not the layer's."""
+    warnings = []
+    for column in columns:
+        name, there = column.legacy.name, f"{target.name}.{column.column}"
+        if column.target.generated and column.legacy.generated:
+            warnings.append(
+                f"`UPDATE {legacy.name} SET {name} = DEFAULT` fails through the view (428C9): "
+                f"the rewriter turns DEFAULT into NULL for a view column, which {there}, "
+                "generated, refuses; every other write of the row works"
+            )
+        if column.target.identity != "always":
+            continue
+        if "insert" in trigger_operations:
+            warnings.append(
+                f"{there} is GENERATED ALWAYS AS IDENTITY: the INSTEAD OF INSERT trigger writes "
+                f"{name} with OVERRIDING SYSTEM VALUE (the view's default, or an explicit value"
+                + (
+                    f", which {legacy.name} refused without OVERRIDING SYSTEM VALUE"
+                    if column.legacy.identity == "always"
+                    else ""
+                )
+                + f"); an UPDATE of {name} is refused (428C9)"
+            )
+        elif column.legacy.identity == "always":
+            warnings.append(
+                f"`UPDATE {legacy.name} SET {name} = DEFAULT` fails through the view (428C9): "
+                f"{there} is GENERATED ALWAYS AS IDENTITY, and the rewriter turns DEFAULT into "
+                "NULL for a view column; inserts that leave it out or write DEFAULT take the "
+                "identity"
+            )
+        else:
+            warnings.append(
+                f"{there} is GENERATED ALWAYS AS IDENTITY: an explicit {name} in an INSERT or "
+                f"UPDATE through the view is refused (428C9), which {legacy.name} accepted; "
+                "inserts that leave it out or write DEFAULT take the identity"
+            )
+    return warnings
 
 
 def _sql_literal(value: object) -> str:
@@ -378,9 +426,18 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
         sequences.append(
             SequencePlan(column_map.legacy.name, legacy_sequence, layer_sequence, dedicated)
         )
+        if column_map.target.identity == "always" and "insert" not in plan.trigger_operations:
+            # The target takes no value but its own (428C9): a view default would hand it one.
+            # Without one, DEFAULT (or leaving the column out) reaches the target's identity,
+            # which the layer sets to continue the legacy sequence. (An INSTEAD OF INSERT
+            # trigger needs the value in NEW: it writes it with OVERRIDING SYSTEM VALUE.)
+            continue
         # Also for auto-updatable views: `SET id = DEFAULT` takes the view's default.
         defaults.append(
-            (column_map.legacy.name, f"nextval({_sql_literal(layer_sequence)}::regclass)")
+            (
+                column_map.legacy.name,
+                f"nextval({_sql_literal(qualified(layer_sequence))}::regclass)",
+            )
         )
     return TablePlan(
         **{**plan.__dict__, "sequences": tuple(sequences), "view_defaults": tuple(defaults)}

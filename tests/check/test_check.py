@@ -228,3 +228,69 @@ def test_the_readme_main_job_is_safe_and_the_seed_views_are_not(pg):
     assert unsafe.stdout.startswith("NOT SAFE to cut over")
     assert "MV002" in unsafe.stdout and "lost column(s) content" in unsafe.stdout
     assert "src/jobs/postingQueue.ts" in unsafe.stdout  # where the break bites
+
+
+def _breaking(monkeypatch, template: str, old: str, new: str) -> None:
+    """Make the generated SQL of TEMPLATE fail on purpose: OLD replaced by NEW in its text (the
+    render itself stays migverify's; the database that runs it stays real)."""
+    import migverify.generate
+
+    render = migverify.generate.render
+
+    def broken(name: str, context: dict) -> str:
+        text = render(name, context)
+        if name == template:
+            assert old in text
+            text = text.replace(old, new, 1)
+        return text
+
+    monkeypatch.setattr(migverify.generate, "render", broken)
+
+
+BUG = "(this is a bug in migverify: please report it with the spec and schema that produced it"
+
+
+def test_generated_sql_that_fails_is_an_internal_error(pg, project, monkeypatch):
+    _breaking(monkeypatch, "forward.sql.j2", "COMMIT;", "SELECT migverify_no_such_function();\n")
+    result = _check(pg, project)
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("migverify: internal error: forward.sql (generated):")
+    assert "function migverify_no_such_function() does not exist (SQLSTATE 42883)" in lines[0]
+    assert BUG in lines[0]
+
+
+def test_generated_online_phases_that_fail_are_an_internal_error(pg, project, monkeypatch):
+    spec = project / "migverify.toml"
+    spec.write_text(spec.read_text() + 'mode = "online"\n')
+    _breaking(
+        monkeypatch,
+        "backfill_batch.sql.j2",
+        "ORDER BY l.id LIMIT $3",
+        "ORDER BY l.id, max(l.sku) LIMIT $3",
+    )
+    result = _check(pg, project)
+    assert result.exit_code == 3, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "migverify: internal error: online/backfill.sql (generated):"
+    )
+    assert "(SQLSTATE 42803)" in lines[0] and BUG in lines[0]
+
+
+def test_generated_sql_that_meets_data_it_cannot_take_stays_bad_input(pg, project):
+    """A seed row the target rejects is the user's to fix, not a bug: exit 2, file and line."""
+    (project / "target.sql").write_text(TARGET.replace("quantity >= 0", "quantity > 3"))
+    result = _check(pg, project)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("migverify: error: forward.sql (generated):")
+    assert "violates check constraint" in result.stderr
+
+
+def test_the_users_own_compat_script_that_fails_stays_bad_input(pg, project):
+    (project / "broken.sql").write_text(GOOD.replace("COMMIT;", "SELECT no_such_function();"))
+    result = _check(pg, project, "--compat", str(project / "broken.sql"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("migverify: error: ")
+    assert "function no_such_function() does not exist" in result.stderr

@@ -3,9 +3,11 @@ rollback that loses nothing, and clear errors."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,10 @@ from migverify.sqlload import load_sql, load_sql_files
 from migverify.verify import VerifyRequest, verify
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted((ROOT / "fixtures" / "generate").iterdir()) + [ROOT / "fixtures" / "xbot"]
+GENERATE_SCENARIOS = sorted(
+    d for d in (ROOT / "fixtures" / "generate").iterdir() if (d / "migverify.toml").exists()
+)
+SCENARIOS = GENERATE_SCENARIOS + [ROOT / "fixtures" / "xbot"]
 GOLDEN = ROOT / "fixtures" / "xbot" / "migrations"  # committed output: also the drift check
 
 
@@ -61,6 +66,26 @@ def test_generated_layer_verifies_with_its_rollback(pg, directory, tmp_path):
     )
     assert result.equivalent, [d.diagnosis for d in result.differences]
     assert result.rollback_checked
+
+
+@pytest.mark.parametrize("directory", GENERATE_SCENARIOS, ids=lambda p: p.name)
+def test_check_gives_every_scenario_its_verdict(pg, directory):
+    """`migverify check` as a user runs it: the generated layer (and its online phases, where
+    the spec sets mode = "online") SAFE, or NOT SAFE where expect.toml says it fails, with only
+    the errors it lists when it lists them."""
+    result = CliRunner().invoke(
+        cli, ["check", str(directory), "--dsn", pg.dsn, "--examples", "20", "--format", "json"]
+    )
+    report = json.loads(result.stdout)
+    errors = [p["message"] for p in report["problems"] if p["severity"] == "error"]
+    if not (directory / "expect.toml").exists():
+        assert result.exit_code == 0 and not errors, result.output
+        return
+    expect = tomllib.loads((directory / "expect.toml").read_text())
+    assert expect["verdict"] == "fail"
+    assert result.exit_code == 1, result.output
+    for message in errors if "errors" in expect else ():
+        assert any(known in message for known in expect["errors"]), message
 
 
 def test_generate_is_deterministic_and_matches_the_golden_files(pg):
@@ -200,3 +225,112 @@ def test_cli_writes_three_files_and_rollback_prints_the_script(pg, tmp_path):
     assert "INSTEAD OF INSERT" in review and "upsert" in review
     rollback = runner.invoke(cli, ["rollback", directory, "--dsn", pg.dsn])
     assert rollback.output == (tmp_path / "rollback.sql").read_text()
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "message"),
+    [
+        (  # a transform: INSTEAD OF INSERT/UPDATE, and the UPDATE must find its row
+            'columns = { at = { column = "occurred_at", up = "at", down = "occurred_at" } }\n'
+            'mode = "offline"',
+            "tables.audit_log",
+            "audit_log has no primary key or unique key on NOT NULL columns, and the INSTEAD OF "
+            "UPDATE trigger of its view must find the row it writes (at is computed by a "
+            "transform (down): writes of the legacy column need a trigger that computes the "
+            "target column (up)): add a primary key or a unique index on NOT NULL columns to "
+            "audit_log",
+        ),
+        (
+            'columns = { at = "occurred_at" }\nmode = "online"',
+            "mode",
+            "audit_log cannot be cut over online: it has no primary key or unique key on NOT "
+            "NULL columns (the backfill copies in its order, the sync trigger finds rows by it); "
+            "add a primary key or a unique index on NOT NULL columns to audit_log, or cut it "
+            'over offline (mode = "offline")',
+        ),
+    ],
+)
+def test_a_table_without_a_key_is_refused_where_a_row_must_be_found(
+    pg, tmp_path, table, key, message
+):
+    """fixtures/generate/no_key cuts over offline through an auto-updatable view; a view that
+    needs INSTEAD OF UPDATE/DELETE triggers, or the online mode, needs a key: one line, exit 2,
+    the table and the way out."""
+    source = ROOT / "fixtures" / "generate" / "no_key"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        spec.read_text().replace('columns = { at = "occurred_at" }\nmode = "offline"', table)
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["generate", str(tmp_path), "--out", str(out), "--dsn", pg.dsn]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"migverify: error: {spec}:{_line_of(spec, key)}: {message}"
+    ]
+    assert not out.exists()
+
+
+def _line_of(spec: Path, key: str) -> int:
+    """The line of [tables.audit_log], or of its mode = … line."""
+    lines = spec.read_text().splitlines()
+    header = lines.index("[tables.audit_log]") + 1
+    if key != "mode":
+        return header
+    return next(n for n, line in enumerate(lines, 1) if n > header and line.startswith("mode"))
+
+
+def test_drop_mode_refuses_a_partitioned_legacy_table(pg, tmp_path):
+    """rollback.sql would rebuild it as a plain table without its partitions."""
+    source = ROOT / "fixtures" / "generate" / "partitioned"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        spec.read_text().replace("[generate]\n", '[generate]\nlegacy_tables = "drop"\n')
+    )
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path), "--dsn", pg.dsn])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f'migverify: error: {spec}:7: legacy_tables = "drop": rollback.sql cannot rebuild '
+        "events, a partitioned table, with its partitions; keep the legacy tables "
+        '(legacy_tables = "keep")\n'
+    )
+
+
+def test_a_serial_key_onto_an_identity_always_column_takes_the_identity(pg, tmp_path):
+    """No nextval() view default for a GENERATED ALWAYS target column (428C9 on every insert
+    that leaves the key out): inserts that leave it out or write DEFAULT take the target's
+    identity, which continues the legacy sequence; an explicit key is refused, as REVIEW.md
+    says (the legacy serial column took it: verify reports that difference)."""
+    (tmp_path / "legacy.sql").write_text(
+        "CREATE TABLE tickets (id serial PRIMARY KEY, title text NOT NULL);\n"
+        "INSERT INTO tickets (title) VALUES ('a'), ('b');"
+    )
+    (tmp_path / "target.sql").write_text(
+        "CREATE TABLE issues (id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "title text NOT NULL);"
+    )
+    (tmp_path / "migverify.toml").write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n\n'
+        '[tables.tickets]\ntarget = "issues"\n'
+    )
+    spec = load_spec(tmp_path)
+    files = _generate(pg, tmp_path)
+    assert "SET DEFAULT" not in files["forward.sql"]
+    assert (
+        "issues.id is GENERATED ALWAYS AS IDENTITY: an explicit id in an INSERT or UPDATE "
+        "through the view is refused (428C9), which tickets accepted" in files["REVIEW.md"]
+    )
+    with pg.sandbox() as box:
+        db = box.create_database("identity")
+        with db.connect() as conn:
+            load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+            load_sql(conn, files["forward.sql"], "forward.sql")
+            conn.execute("INSERT INTO tickets (title) VALUES ('c')")
+            conn.execute("INSERT INTO tickets (id, title) VALUES (DEFAULT, 'd')")
+            rows = conn.execute("SELECT id, title FROM tickets ORDER BY id").fetchall()
+    assert rows == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]

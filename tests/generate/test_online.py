@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 
+from migverify.cli import cli
 from migverify.errors import InputError, SQLFileError
 from migverify.generate import generate_layer
 from migverify.spec import load_spec
@@ -311,7 +314,12 @@ def test_forcing_online_a_table_without_a_key_names_the_spec_line(pg, tmp_path):
         text=True,
     )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "no single-column primary or unique key" in result.stderr
+    assert (
+        "events cannot be cut over online: it has no primary key or unique key on NOT NULL "
+        "columns (the backfill copies in its order, the sync trigger finds rows by it); add a "
+        "primary key or a unique index on NOT NULL columns to events, or cut it over offline "
+        '(mode = "offline")'
+    ) in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -342,3 +350,127 @@ def test_spec_options_of_the_online_mode_are_validated(tmp_path, text, message):
     with pytest.raises(InputError) as error:
         load_spec(tmp_path)
     assert message in str(error.value)
+
+
+# --- every scenario through `migverify apply` ------------------------------------------------
+
+
+def _cuts_over(directory: Path) -> bool:
+    """A scenario whose layer cuts over as it should: no expect.toml, or one that lists the
+    only statements that differ (errors), not a layer that loses data (transform_lossy)."""
+    expect = directory / "expect.toml"
+    return not expect.exists() or "errors" in tomllib.loads(expect.read_text())
+
+
+APPLY_SCENARIOS = [
+    d for d in sorted(SCENARIOS.iterdir()) if (d / "migverify.toml").exists() and _cuts_over(d)
+]
+
+
+def _project(directory: Path, into: Path) -> Path:
+    """A copy of the scenario DIRECTORY whose spec writes its layer under migrations/."""
+    for path in directory.iterdir():
+        if path.is_file():
+            (into / path.name).write_text(path.read_text())
+    spec = into / "migverify.toml"
+    text = spec.read_text()
+    if "[generate]\n" in text:
+        text = text.replace("[generate]\n", '[generate]\nout = "migrations"\n', 1)
+    else:
+        text += '\n[generate]\nout = "migrations"\n'
+    spec.write_text(text)
+    return into
+
+
+def _relation(name: str) -> sql.Identifier:
+    return sql.Identifier(*name.split(".", 1))
+
+
+def _legacy_rows(conn: psycopg.Connection, spec) -> dict[str, list[tuple]]:
+    """Every legacy name's rows as text in a total order; columns with a volatile default
+    (now(), gen_random_uuid()) by presence, as two databases cannot agree on them."""
+    found = {}
+    for table in spec.tables:
+        relation = _relation(table.legacy)
+        columns = conn.execute(
+            "SELECT attname, coalesce(pg_get_expr(d.adbin, d.adrelid), '') LIKE '%%()%%' "
+            "FROM pg_attribute a LEFT JOIN pg_attrdef d "
+            "ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (relation.as_string(conn),),
+        ).fetchall()
+        shown = [
+            sql.SQL("({} IS NOT NULL)" if volatile else "{}::text").format(sql.Identifier(name))
+            for name, volatile in columns
+        ]
+        order = sql.SQL(", ".join(str(n) for n in range(1, len(shown) + 1)))
+        query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
+            sql.SQL(", ").join(shown), relation, order
+        )
+        found[table.legacy] = conn.execute(query).fetchall()
+    return found
+
+
+@pytest.mark.parametrize("directory", APPLY_SCENARIOS, ids=lambda p: p.name)
+def test_apply_cuts_every_scenario_over_and_back(pg, directory, tmp_path):
+    """`migverify apply` on the scenario's seeded database, every phase as the spec sets its
+    modes; its writes.sql (if any) runs through the legacy names after the expand phase, so
+    the sync triggers copy it. The legacy names then show what the same writes left on the
+    legacy tables, and `--rollback` gives the legacy tables back with those rows."""
+    project = _project(directory, tmp_path)
+    runner = CliRunner()
+    generated = runner.invoke(cli, ["generate", str(project), "--dsn", pg.dsn])
+    assert generated.exit_code == 0, generated.output
+    spec = load_spec(project)
+    writes = project / "writes.sql"
+    with pg.sandbox() as box:
+        live, plain = box.create_database("apply"), box.create_database("plain")
+        with live.connect() as conn, plain.connect() as ref:
+            for db in (conn, ref):
+                load_sql_files(db, [*spec.legacy_sql, *spec.target_sql])
+            if writes.exists():
+                load_sql_files(ref, [writes])
+            expected = _legacy_rows(ref, spec)
+
+            def apply(*args: str) -> None:
+                result = runner.invoke(cli, ["apply", str(project), "--dsn", live.dsn, *args])
+                assert result.exit_code == 0, result.output
+
+            apply("--phase", "expand")
+            if writes.exists():
+                load_sql_files(conn, [writes])
+            apply()  # the rest: backfill (online tables), switch
+            kinds = conn.execute(
+                "SELECT DISTINCT relkind FROM pg_class WHERE oid = ANY(%s::regclass[])",
+                ([_relation(t.legacy).as_string(conn) for t in spec.tables],),
+            ).fetchall()
+            assert kinds == [("v",)]
+            assert _legacy_rows(conn, spec) == expected
+            apply("--rollback")
+            assert _legacy_rows(conn, spec) == expected
+            assert conn.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%migverify_sync%'"
+            ).fetchone() == (0,)
+
+
+def test_online_copies_in_order_of_the_legacy_key_the_target_has_too(pg, tmp_path):
+    """A partitioned target's unique keys include its partition key: of the legacy table's row
+    keys (primary key id, unique (id, region)) the online phases take the one the target has."""
+    (tmp_path / "legacy.sql").write_text(
+        "CREATE TABLE orders (id bigint PRIMARY KEY, region text NOT NULL, UNIQUE (id, region));"
+    )
+    (tmp_path / "target.sql").write_text(
+        "CREATE TABLE regional_orders (id bigint, region text NOT NULL, "
+        "PRIMARY KEY (region, id)) PARTITION BY LIST (region);"
+    )
+    (tmp_path / "migverify.toml").write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n\n'
+        '[tables.orders]\ntarget = "regional_orders"\nmode = "online"\n'
+    )
+    with pg.sandbox() as box:
+        files = generate_layer(load_spec(tmp_path), box)
+    assert (
+        "an upsert on `(region, id)`. The backfill copies in order of `id, region` "
+        "(a row comparison)" in files["REVIEW.md"]
+    )
+    assert "ORDER BY l.id\n                , l.region" in files["online/backfill.sql"]
