@@ -202,6 +202,8 @@ class ProbeBuilder:
             row = builder.base_row(parent.seeded[0] if parent.seeded else None, 100 + n)
             if row is None or row.prerequisites:
                 return False
+            if any(r not in row.values for r in fk.referenced_columns):
+                return False  # an identity ALWAYS key: its value is known only once inserted
             prerequisites.append(builder.insert(row.values))
             for column, referenced in zip(fk.columns, fk.referenced_columns, strict=True):
                 values[column] = row.values[referenced]
