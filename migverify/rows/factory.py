@@ -15,7 +15,7 @@ from pglast import ast, parse_sql
 from migverify.catalog import Catalog, Constraint, Relation
 from migverify.quoting import ident, literal, qualified
 from migverify.rows.checks import Check, hints, read_checks, solve
-from migverify.rows.types import ColumnType, candidates, read_types
+from migverify.rows.types import ColumnType, _array, candidates, read_types
 
 ATTEMPTS = 16  # inserts tried for one row before it is given up
 PARENT_ROWS = 4  # existing parent rows a new child row may reference
@@ -147,22 +147,21 @@ class RowFactory:
         k = info.next
         info.next += 1
         values = dict(fixed or {})
+        given = frozenset(values)  # the caller's values come from rows that exist
         if self._on_cycle(info):
             values.update(self._keys_ahead(info, values, k))
             self._pending[table] = values
         self._building.append(table)
         mark = len(self.log)
         try:
-            with self.conn.transaction():  # a row given up leaves no parent row behind
-                after = len(self._after)
-                values = self._parents(info, values, k)
-                stored = self._insert(info, values, k)
-                while len(self._after) > after:  # parents this row referenced ahead
-                    self.insert(*self._after.pop(after))
-                if table in self._referenced_ahead:  # rows referencing it exist already
-                    self._referenced_ahead.discard(table)
-                    self._check_deferred(info)
-                return stored
+            try:
+                return self._insert_with_parents(info, dict(values), given, k, fresh=False)
+            except Unbuildable:
+                del self.log[mark:]
+                if not info.relation.foreign_keys:
+                    raise
+            # Existing parents may not do (a CHECK that two keys differ, say): new ones.
+            return self._insert_with_parents(info, dict(values), given, k, fresh=True)
         except Unbuildable:
             del self.log[mark:]
             raise
@@ -170,6 +169,26 @@ class RowFactory:
             self._pending.pop(table, None)
             self._referenced_ahead.discard(table)
             self._building.pop()
+
+    def _insert_with_parents(
+        self,
+        info: _Table,
+        values: dict[str, str | None],
+        given: frozenset[str],
+        k: int,
+        fresh: bool,
+    ) -> dict[str, str]:
+        table = info.relation.qualified_name
+        with self.conn.transaction():  # a row given up leaves no parent row behind
+            after = len(self._after)
+            values = self._parents(info, values, given, k, fresh)
+            stored = self._insert(info, values, k)
+            while len(self._after) > after:  # parents this row referenced ahead
+                self.insert(*self._after.pop(after))
+            if table in self._referenced_ahead:  # rows referencing it exist already
+                self._referenced_ahead.discard(table)
+                self._check_deferred(info)
+            return stored
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -187,6 +206,10 @@ class RowFactory:
             for check in checks:
                 for column, values in hints(check).items():
                     info.hints.setdefault(column, []).extend(values)
+            for column, ct in info.types.items():  # a domain's checks: VALUE is the column
+                for expression in ct.checks:
+                    domain = Check("domain", expression, ("value",))
+                    info.hints.setdefault(column, []).extend(hints(domain).get("value", []))
             self._tables[table] = info
         return self._tables[table]
 
@@ -222,6 +245,8 @@ class RowFactory:
         values, then NULL where allowed; only those that cast to the column's type."""
         ct = info.types[column]
         suggested = info.hints.get(column, [])
+        if ct.category == "A":  # an array column: what a check compares elements with
+            suggested = [s if s.startswith("{") else _array([s]) for s in suggested]
         if suggested:  # the K-th row starts at another suggestion (unique columns)
             turn = k % len(suggested)
             suggested = suggested[turn:] + suggested[:turn]
@@ -239,31 +264,49 @@ class RowFactory:
                 {(ct.sql_type, v): ok for v, ok in zip(unknown, flags, strict=True)}
             )
         options: list[str | None] = [v for v in proposed if self._castable[(ct.sql_type, v)]]
-        if not info.relation.column(column).not_null:
+        if not info.relation.column(column).not_null and not ct.not_null:
             options.append(None)
         return options
 
     # --- parents ------------------------------------------------------------------------------
 
-    def _parents(self, info: _Table, values: dict[str, str | None], k: int) -> dict:
-        """VALUES with every foreign key's columns set: an existing parent row, a new one, or
-        NULL where the key allows it and no parent can be had."""
+    def _parents(
+        self,
+        info: _Table,
+        values: dict[str, str | None],
+        given: frozenset[str],
+        k: int,
+        fresh: bool = False,
+    ) -> dict:
+        """VALUES with every foreign key's columns set: an existing parent row (a new one for
+        each key with FRESH), or NULL where the key allows it and no parent can be had. A key
+        whose columns are all GIVEN (taken from an existing parent) is left as it is; values
+        chosen ahead for a cycle must still find or make their parent."""
         relation = info.relation
         keys = [set(u.columns) for u in relation.unique_keys]
         keys += [set(i.columns) for i in relation.indexes if i.unique]
+        seen: dict[str, int] = {}  # parent table -> foreign keys to it resolved so far
         for fk in sorted(relation.foreign_keys, key=lambda f: (-len(f.columns), f.name)):
-            if all(c in values for c in fk.columns) or not fk.references:
+            if all(c in given for c in fk.columns) or not fk.references:
                 continue
             pinned = {
                 r: values[c]
                 for c, r in zip(fk.columns, fk.referenced_columns, strict=True)
                 if c in values
             }
-            nullable = any(not relation.column(c).not_null for c in fk.columns)
+            optional = [c for c in fk.columns if not relation.column(c).not_null]
+            # MATCH SIMPLE: one NULL column and the key holds; MATCH FULL: all of them NULL
+            nullable = bool(optional) and (fk.match != "FULL" or optional == list(fk.columns))
             unused = any(set(fk.columns) <= key for key in keys)
-            parent = self._parent(info, fk, pinned, k, unused, nullable)
+            # Two keys to one table (course and its prerequisite) reference different rows.
+            turn = seen.get(fk.references, 0)
+            seen[fk.references] = turn + 1
+            parent = self._parent(info, fk, pinned, k + turn, unused, nullable, fresh)
+            if parent is None:  # no parent: the key's nullable columns are NULL, the rest free
+                values.update(dict.fromkeys(optional))
+                continue
             for column, referenced in zip(fk.columns, fk.referenced_columns, strict=True):
-                values[column] = parent[referenced] if parent else None
+                values[column] = parent[referenced]
         return values
 
     def _parent(
@@ -274,10 +317,12 @@ class RowFactory:
         k: int,
         unused: bool,
         nullable: bool,
+        fresh: bool = False,
     ) -> dict[str, str] | None:
         parent = fk.references or ""
+        own = parent == info.relation.qualified_name
         existing = self._existing(info.relation, fk, pinned, k, unused)
-        if existing is not None:
+        if existing is not None and (own or not fresh):
             return existing
         ahead = self._pending.get(parent, {})
         known = all(ahead.get(r) is not None for r in fk.referenced_columns)
@@ -287,7 +332,7 @@ class RowFactory:
             parent_info = self._table(parent)
             if parent not in self._building and self._on_cycle(parent_info):
                 # Inserted right after this row, with keys chosen now (checked at the end).
-                keys = self._keys_ahead(parent_info, dict(pinned), parent_info.next)
+                keys = {**pinned, **self._keys_ahead(parent_info, dict(pinned), parent_info.next)}
                 if all(keys.get(r) is not None for r in fk.referenced_columns):
                     self._defer(info, fk, parent)
                     self._after.append((parent, keys))
@@ -375,6 +420,11 @@ class RowFactory:
             if c.generated or c.identity == "always":
                 continue
             options = [v for v in self._options(info, column, k + 7919) if v is not None]
+            own = [check for check in info.checks if set(check.columns) == {column}]
+            if own and options:
+                types = {column: info.types[column].sql_type}
+                solved = solve(self.conn, own, [column], types, {column: options})
+                options = [solved[column]] if solved else []
             if options:
                 chosen[column] = options[0]
         return chosen

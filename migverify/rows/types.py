@@ -38,10 +38,15 @@ class ColumnType:
     element: ColumnType | None = None  # arrays
     labels: tuple[str, ...] = ()  # enums
     subtype: str | None = None  # ranges
+    not_null: bool = False  # a NOT NULL domain
+    checks: tuple[str, ...] = ()  # the domains' CHECK expressions, VALUE for the value
 
     @property
     def name(self) -> str:
-        return self.base.split("(")[0].strip().rsplit(".", 1)[-1].strip('"')
+        """The base type's name without its schema and typmod (`timestamp(3) without time
+        zone` is `timestamp without time zone`)."""
+        plain = " ".join(_TYPMOD.sub("", self.base).split())
+        return plain.rsplit(".", 1)[-1].strip('"')
 
 
 _TYPES_QUERY = """
@@ -54,6 +59,11 @@ WITH RECURSIVE chain(depth, attname, attnum, typid, typmod) AS (
   FROM chain c JOIN pg_type t ON t.oid = c.typid WHERE t.typtype = 'd'
 )
 SELECT DISTINCT ON (c.attnum) c.attname, format_type(a.atttypid, a.atttypmod) AS sql_type,
+       (SELECT bool_or(d.typnotnull) FROM chain x JOIN pg_type d ON d.oid = x.typid
+        WHERE x.attnum = c.attnum) AS domain_not_null,
+       ARRAY(SELECT pg_get_expr(k.conbin, 0) FROM chain x JOIN pg_constraint k
+             ON k.contypid = x.typid AND k.contype = 'c' WHERE x.attnum = c.attnum
+             ORDER BY x.depth, k.conname) AS domain_checks,
        c.typid AS base_oid, format_type(c.typid, c.typmod) AS base, t.typtype, t.typcategory,
        t.typelem, CASE WHEN t.typelem <> 0 THEN format_type(t.typelem, c.typmod) END AS element,
        (SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e
@@ -80,7 +90,8 @@ def read_types(conn: psycopg.Connection, table: str) -> dict[str, ColumnType]:
     name = qualified(table)
     found: dict[str, ColumnType] = {}
     for row in conn.execute(_TYPES_QUERY, (name, name)).fetchall():
-        column, sql_type, _, base, kind, category, elem_oid, element, labels, subtype = row
+        column, sql_type, not_null, checks, _, base, kind, category, elem_oid, element = row[:10]
+        labels, subtype = row[10:]
         element_type = None
         if category == "A" and elem_oid:
             e_kind, e_category, e_labels, e_subtype = conn.execute(
@@ -90,7 +101,16 @@ def read_types(conn: psycopg.Connection, table: str) -> dict[str, ColumnType]:
                 column, element, element, e_kind, e_category, None, tuple(e_labels or ()), e_subtype
             )
         found[column] = ColumnType(
-            column, sql_type, base, kind, category, element_type, tuple(labels or ()), subtype
+            column,
+            sql_type,
+            base,
+            kind,
+            category,
+            element_type,
+            tuple(labels or ()),
+            subtype,
+            bool(not_null),
+            tuple(checks or ()),
         )
     return found
 

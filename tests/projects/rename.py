@@ -37,14 +37,37 @@ def application_tables(catalog: Catalog) -> list[Relation]:
     ]
 
 
-def legacy_catalog(box: Sandbox, project: Path) -> Catalog:
+@dataclass(frozen=True)
+class Legacy:
+    """The project's legacy state: its catalog, and how each partitioned table is partitioned."""
+
+    catalog: Catalog
+    partitioning: dict[str, tuple[str, tuple[tuple[str, str], ...]]]  # key, (partition, bound)
+
+
+def legacy_catalog(box: Sandbox, project: Path) -> Legacy:
     history = read_history(project)
     scripts = history.scripts()
     db = box.create_database("project")
     with db.connect() as conn:
         plan = SupabasePlan(tuple(scripts), _supabase(history))
         plan.prepare(conn).load(scripts)
-        return load_catalog(conn)
+        return Legacy(load_catalog(conn), _partitioning(conn))
+
+
+def _partitioning(conn: psycopg.Connection) -> dict:
+    rows = conn.execute(
+        """
+        SELECT n.nspname || '.' || p.relname, pg_get_partkeydef(p.oid),
+               ARRAY(SELECT c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid)
+                     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = p.oid ORDER BY c.relname)
+        FROM pg_class p JOIN pg_namespace n ON n.oid = p.relnamespace WHERE p.relkind = 'p'
+        """
+    ).fetchall()
+    return {
+        name: (key, tuple(tuple(b.split(" ", 1)) for b in bounds)) for name, key, bounds in rows
+    }
 
 
 def _supabase(history):  # noqa: ANN001, ANN202
@@ -53,8 +76,11 @@ def _supabase(history):  # noqa: ANN001, ANN202
     return SupabaseOptions(mode="on" if history.layout == "supabase" else "auto")
 
 
-def write_spec(directory: Path, project: Path, catalog: Catalog) -> list[Renamed]:
-    """migverify.toml and target.sql in DIRECTORY: every application table renamed."""
+def write_spec(directory: Path, project: Path, legacy: Legacy) -> list[Renamed]:
+    """migverify.toml and target.sql in DIRECTORY: every application table renamed, each
+    target the table's own definition: columns, defaults, constraints, indexes (LIKE … INCLUDING
+    ALL), partitions, foreign keys (onto the other targets) and privileges."""
+    catalog = legacy.catalog
     tables = application_tables(catalog)
     names = {r.qualified_name for r in tables}
     renamed, sql = [], []
@@ -62,9 +88,22 @@ def write_spec(directory: Path, project: Path, catalog: Catalog) -> list[Renamed
         target = f"{relation.name}_v2"
         column = _plain_column(relation)
         table = f"{ident(relation.schema)}.{ident(target)}"
-        sql.append(
-            f"CREATE TABLE {table} (LIKE {qualified(relation.qualified_name)} INCLUDING ALL);"
-        )
+        like = f"CREATE TABLE {table} (LIKE {qualified(relation.qualified_name)} INCLUDING ALL)"
+        partitioned = legacy.partitioning.get(relation.qualified_name)
+        if partitioned:
+            key, partitions = partitioned
+            sql.append(f"{like} PARTITION BY {key};")
+            for name, bound in partitions:
+                part = f"{ident(relation.schema)}.{ident(name + '_v2')}"
+                sql.append(f"CREATE TABLE {part} PARTITION OF {table} {bound};")
+        else:
+            sql.append(f"{like};")
+        for grant in relation.grants:
+            if grant.grantee == relation.owner:
+                continue
+            columns = f" ({ident(grant.column)})" if grant.column else ""
+            grantee = "PUBLIC" if grant.grantee.upper() == "PUBLIC" else ident(grant.grantee)
+            sql.append(f"GRANT {grant.privilege}{columns} ON {table} TO {grantee};")
         if column:
             sql.append(
                 f"ALTER TABLE {table} RENAME COLUMN {ident(column)} TO {ident(column + '_v2')};"
@@ -91,7 +130,13 @@ def write_spec(directory: Path, project: Path, catalog: Catalog) -> list[Renamed
 
 
 def _plain_column(relation: Relation) -> str | None:
-    """A column no key, foreign key, index, check, trigger or generated column names."""
+    """A column no key, foreign key, index, check, trigger or generated column names; none when
+    a trigger uses its rows whole (an audit trigger's to_jsonb(NEW) would change)."""
+    from migverify.generate.triggers import _scan_records
+
+    for trigger in relation.triggers:
+        if trigger.function_language == "plpgsql" and _scan_records(trigger.function_source)[1]:
+            return None
     named = {c for constraint in relation.constraints for c in constraint.columns}
     named |= {c for index in relation.indexes for c in index.columns}
     for column in relation.columns:

@@ -23,8 +23,8 @@ NAMES = sorted(p.name for p in PROJECTS.iterdir() if (p / "PROJECT.md").is_file(
 def test_every_table_renamed_is_safe_with_writes_tested(pg, name, tmp_path):
     project = PROJECTS / name
     with pg.sandbox() as box:
-        catalog = legacy_catalog(box, project)
-    renamed = write_spec(tmp_path, project, catalog)
+        legacy = legacy_catalog(box, project)
+    renamed = write_spec(tmp_path, project, legacy)
     args = ["check", str(tmp_path), "--dsn", pg.dsn, "--examples", "10", "--format", "json"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output[-3000:]
