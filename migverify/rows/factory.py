@@ -58,6 +58,9 @@ class Row:
     values: dict[str, str | None]
     prerequisites: tuple[tuple[str, str], ...] = ()  # (qualified table, INSERT …)
     statement: str = ""  # the INSERT that wrote it
+    # INSERTs that must run in the same statement (a cycle of deferrable keys: the rows that
+    # reference this one and that it references), e.g. as a writable CTE
+    companions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -90,6 +93,7 @@ class RowFactory:
         self._pending: dict[str, dict[str, str | None]] = {}
         self._referenced_ahead: set[str] = set()  # tables whose pending keys a row used
         self._after: list[tuple[str, dict[str, str | None]]] = []  # parents inserted next
+        self.last_own = -1  # log index of the row the last insert() built
         self._castable: dict[tuple[str, str], bool] = {}
         # Every INSERT that succeeded, in order: (qualified table, statement, values written).
         self.log: list[tuple[str, str, dict[str, str | None]]] = []
@@ -132,9 +136,11 @@ class RowFactory:
                     except Unbuildable as error:
                         reason = error.reason
                         break
-                    parents = tuple((t, sql) for t, sql, _ in self.log[mark:-1])
-                    _, statement, values = self.log[-1]
-                    found.append(Row(table, values, parents, statement))
+                    own = self.last_own
+                    parents = tuple((t, sql) for t, sql, _ in self.log[mark:own])
+                    companions = tuple((t, sql) for t, sql, _ in self.log[own + 1 :])
+                    _, statement, values = self.log[own]
+                    found.append(Row(table, values, parents, statement, companions))
         finally:
             self.explicit = False
             del self.log[start:]  # rolled back
@@ -183,11 +189,13 @@ class RowFactory:
             after = len(self._after)
             values = self._parents(info, values, given, k, fresh)
             stored = self._insert(info, values, k)
+            own = len(self.log) - 1
             while len(self._after) > after:  # parents this row referenced ahead
                 self.insert(*self._after.pop(after))
             if table in self._referenced_ahead:  # rows referencing it exist already
                 self._referenced_ahead.discard(table)
                 self._check_deferred(info)
+            self.last_own = own  # the log entry of the row itself (the outermost call's)
             return stored
 
     # --- reading ----------------------------------------------------------------------------
@@ -212,6 +220,9 @@ class RowFactory:
                     info.hints.setdefault(column, []).extend(hints(domain).get("value", []))
             self._tables[table] = info
         return self._tables[table]
+
+    def _has_rows(self, table: str) -> bool:
+        return self.conn.execute(f"SELECT EXISTS (SELECT FROM {qualified(table)})").fetchone()[0]
 
     def _count(self, table: str) -> int:
         return self.conn.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()[0]
@@ -414,8 +425,15 @@ class RowFactory:
             if fk.references == info.relation.qualified_name
             for column in fk.referenced_columns
         }
+        # A column of a key whose parent table has rows takes its value from one of them.
+        bound = {
+            c
+            for fk in info.relation.foreign_keys
+            if fk.references and self._has_rows(fk.references)
+            for c in fk.columns
+        }
         chosen = {}
-        for column in sorted(referenced - set(fixed)):
+        for column in sorted(referenced - set(fixed) - bound):
             c = info.relation.column(column)
             if c.generated or c.identity == "always":
                 continue

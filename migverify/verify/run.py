@@ -902,17 +902,26 @@ class Verification:
                 world.end_example()
 
     def _apply_rollback(self) -> Difference | None:
+        """The rollback script, in the workload's transaction but as in one of its own: the
+        constraints declared INITIALLY DEFERRED are checked at its end, not per statement."""
         assert self.rollback is not None
-        for statement in self.rollback.statements():
-            outcome = self.mig.execute(statement.text)
+        deferred = self.mig.conn.execute(
+            "SELECT format('%I.%I', n.nspname, c.conname) FROM pg_constraint c "
+            "JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.condeferred ORDER BY 1"
+        ).fetchall()
+        if deferred:
+            self.mig.conn.execute(f"SET CONSTRAINTS {', '.join(d[0] for d in deferred)} DEFERRED")
+        steps = [(s.text, s.line) for s in self.rollback.statements()]
+        for text, line in [*steps, ("SET CONSTRAINTS ALL IMMEDIATE", None)]:
+            outcome = self.mig.execute(text)
             if not outcome.ok:
                 self.mig.settle(False)
+                where = f"{self.rollback.name}:{line}" if line else f"{self.rollback.name} (end)"
                 return Difference(
                     FAIL,
                     "-",
                     "rollback",
-                    f"{self.rollback.name}:{statement.line}: rollback fails: {outcome.message} "
-                    f"(SQLSTATE {outcome.sqlstate})",
+                    f"{where}: rollback fails: {outcome.message} (SQLSTATE {outcome.sqlstate})",
                 )
             self.mig.settle(True)
         return None

@@ -2,10 +2,11 @@
 view, whatever the compatibility layer does. They are warnings that say so, and coverage names
 the statement form, instead of failing a sound layer.
 
-- `UPDATE … SET c = DEFAULT` of an identity `GENERATED ALWAYS` column: a view fills DEFAULT
-  from the view column's own default (NULL without one) before the table sees the statement,
-  and the column then rejects that value (428C9), whether the view is auto-updatable or has an
-  INSTEAD OF trigger (which cannot tell DEFAULT from an unchanged value).
+- `UPDATE … SET c = DEFAULT` of an identity `GENERATED ALWAYS` column or a generated column
+  (`GENERATED ALWAYS AS (…) STORED`, which recomputes it): a view fills DEFAULT from the view
+  column's own default (NULL without one) before the table sees the statement, and the column
+  then rejects that value (428C9), whether the view is auto-updatable or has an INSTEAD OF
+  trigger (which cannot tell DEFAULT from an unchanged value).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ def unavoidable(
     """Why a statement that works on the legacy table cannot work through any view, or None."""
     if relation is None or not ref.ok or mig.ok or mig.sqlstate != "428C9":
         return None
-    identity = {c.name for c in relation.columns if c.identity == "always"}
+    kinds = {c.name: "identity ALWAYS" for c in relation.columns if c.identity == "always"}
+    kinds.update({c.name: "generated" for c in relation.columns if c.generated})
     for column in _set_to_default(statement.sql):
-        if column in identity:
+        if column in kinds:
             return (
-                f"UPDATE … SET {column} = DEFAULT on {relation.display_name}'s identity ALWAYS "
+                f"UPDATE … SET {column} = DEFAULT on {relation.display_name}'s {kinds[column]} "
                 "column cannot work through any view (PostgreSQL fills DEFAULT from the view "
-                "column, which the identity column then rejects: 428C9)"
+                "column, which the table's column then rejects: 428C9)"
             )
     return None
 

@@ -53,6 +53,7 @@ class BaseRow:
     values: dict[str, str]
     prerequisites: tuple[Statement, ...] = ()
     fresh: tuple[str, ...] = ()  # the columns given fresh values
+    companions: tuple[str, ...] = ()  # INSERTs that must run in the same statement
 
 
 @dataclass
@@ -65,6 +66,8 @@ class ProbeBuilder:
     actors: tuple[Actor, ...]  # roles and signed-in users the role probes run as
     server_version: int
     notes: list[str] = field(default_factory=list)  # what could not be probed, and why
+    # a built row's values -> the INSERTs that must run in its statement (deferrable cycles)
+    companions: dict[frozenset, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def relation(self):
@@ -132,7 +135,10 @@ class ProbeBuilder:
         prerequisites = tuple(
             Statement(sql, self._display(table), "insert") for table, sql in row.prerequisites
         )
-        return BaseRow(values, prerequisites, tuple(values))
+        companions = tuple(sql for _, sql in row.companions)
+        if companions:
+            self.companions[frozenset(values.items())] = companions
+        return BaseRow(values, prerequisites, tuple(values), companions)
 
     def _display(self, table: str) -> str:
         facts = self.others.get(table)
@@ -227,6 +233,10 @@ class ProbeBuilder:
         override = f"OVERRIDING {overriding} VALUE " if overriding else ""
         body = f"({columns}) {override}VALUES ({tuple_})" if values else "DEFAULT VALUES"
         sql = f"INSERT INTO {self.quoted} {body}{suffix}"
+        together = self.companions.get(frozenset(values.items()), ())
+        if together:  # one statement: the keys of the cycle hold at its end
+            ctes = ", ".join(f"migverify_{n} AS ({c})" for n, c in enumerate(together, 1))
+            sql = f"WITH {ctes} {sql}"
         if returning:
             sql += f" RETURNING {returning}"
         return Statement(sql, self.table, operation, role, returns_rows=bool(returning))

@@ -288,7 +288,7 @@ def _update_from_probes(b: ProbeBuilder, row: dict[str, str | None]) -> Iterator
             f"update … from {parent.name}",
             [
                 b.statement(
-                    f"UPDATE {b.quoted} SET {ident(column.name)} = {value} FROM {p} "
+                    f"UPDATE {b.quoted} SET {ident(column.name)} = {value} FROM {p} AS p "
                     f"WHERE {on} AND {keys}",
                     "update",
                 )
@@ -298,7 +298,7 @@ def _update_from_probes(b: ProbeBuilder, row: dict[str, str | None]) -> Iterator
         )
         yield b.probe(
             f"delete … using {parent.name}",
-            [b.statement(f"DELETE FROM {b.quoted} USING {p} WHERE {on} AND {keys}", "delete")]
+            [b.statement(f"DELETE FROM {b.quoted} USING {p} AS p WHERE {on} AND {keys}", "delete")]
             if "delete" in b.operations
             else [],
             ("operation", b.table, "delete"),
