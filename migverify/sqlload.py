@@ -328,7 +328,7 @@ def load_sql(
     """
     text = text.removeprefix("\ufeff")
     parts = script_parts(text, name)
-    before = _session_state(conn)
+    before = _session_state(conn) if _may_change_session(text, parts) else None
     loader = _Loader(conn, text, name)
     try:
         for part in parts:
@@ -343,7 +343,28 @@ def load_sql(
                 loader.execute(Statement(piece, part.offset, part.line))
     finally:
         loader.report()
-    _restore_session(conn, before)
+    if before is not None:
+        _restore_session(conn, before)
+
+
+_SESSION_VERBS = ("SET", "RESET", "DO", "CALL")
+
+
+def _may_change_session(text: str, parts: list[Statement | CopyData]) -> bool:
+    """Whether a script can leave a session setting or role behind: a statement that starts
+    with SET, RESET, DO or CALL, or a call of set_config() anywhere. Most migrations do not,
+    and reading the session's state before and after each of hundreds of files costs more than
+    running them."""
+    if "set_config" in text.lower():
+        return True
+    for part in parts:
+        body = (part.statement if isinstance(part, CopyData) else part).text.lstrip()
+        while body.startswith("--"):  # comments the splitter kept in front of the statement
+            body = body.partition("\n")[2].lstrip()
+        words = body.split(None, 1)
+        if words and words[0].upper().rstrip(";") in _SESSION_VERBS:
+            return True
+    return False
 
 
 class _Loader:
