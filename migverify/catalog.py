@@ -325,12 +325,23 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
 
 
 class _Reader:
+    """Reads every relation's parts with one query per kind of part (columns, constraints, …)
+    for all relations at once: a schema of hundreds of tables is read in a few round trips."""
+
     def __init__(self, cursor: psycopg.Cursor, version: int) -> None:
         self.cursor = cursor
         self.version = version
+        self._volatility: dict[tuple[str | None, str], int] = {}
 
     def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
         return self.cursor.execute(query, params or None).fetchall()
+
+    def by_relation(self, query: str, *params: Any) -> dict[int, list[dict[str, Any]]]:
+        """QUERY's rows (its first column `relid`) grouped by relation, in the query's order."""
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for row in self.rows(query, *params):
+            grouped.setdefault(row["relid"], []).append(row)
+        return grouped
 
     def relations(self) -> tuple[Relation, ...]:
         # Updatability is asked of views only (see columns(): a foreign table's wrapper answers).
@@ -357,10 +368,23 @@ class _Reader:
             """,
             list(_SYSTEM_SCHEMAS),
         )
-        return tuple(self.relation(row) for row in rows)
+        oids = [row["oid"] for row in rows]
+        parts = {
+            "columns": self.columns(oids),
+            "constraints": self.constraints(oids),
+            "indexes": self.indexes(oids),
+            "triggers": self.triggers(oids),
+            "policies": self.policies(oids),
+            "grants": self.grants(oids),
+            "view_relations": self.view_relations(oids),
+        }
+        return tuple(
+            self.relation(row, {name: found.get(row["oid"], ()) for name, found in parts.items()})
+            for row in rows
+        )
 
-    def relation(self, row: dict[str, Any]) -> Relation:
-        oid, kind = row["oid"], _RELKINDS[row["relkind"]]
+    def relation(self, row: dict[str, Any], parts: dict[str, Any]) -> Relation:
+        kind = _RELKINDS[row["relkind"]]
         auto_ops = _mask_ops(row["auto_mask"]) if kind == "view" else ()
         full_ops = _mask_ops(row["full_mask"]) if kind == "view" else ()
         return Relation(
@@ -368,47 +392,43 @@ class _Reader:
             name=row["name"],
             kind=kind,
             owner=row["owner"],
-            columns=self.columns(oid, is_view=kind == "view"),
-            constraints=self.constraints(oid),
-            indexes=self.indexes(oid),
-            triggers=self.triggers(oid),
             rls_enabled=row["relrowsecurity"],
             rls_forced=row["relforcerowsecurity"],
-            policies=self.policies(oid),
-            grants=self.grants(oid),
             comment=row["comment"],
             view_definition=row["viewdef"],
             view_options=tuple(sorted(row["reloptions"])),
             updatable_operations=auto_ops,
             trigger_operations=tuple(op for op in full_ops if op not in auto_ops),
-            view_relations=self.view_relations(oid)
-            if kind in ("view", "materialized view")
-            else (),
             partition_of=row["partition_of"],
+            **parts,
         )
 
-    def view_relations(self, oid: int) -> tuple[str, ...]:
-        rows = self.rows(
+    def view_relations(self, oids: list[int]) -> dict[int, tuple[str, ...]]:
+        found = self.by_relation(
             """
-            SELECT DISTINCT n.nspname || '.' || c.relname AS name
+            SELECT DISTINCT r.ev_class AS relid, n.nspname || '.' || c.relname AS name
             FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
             JOIN pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE r.ev_class = %s AND c.oid <> %s ORDER BY 1
+            JOIN pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm')
+            WHERE r.ev_class = ANY (%s) AND c.oid <> r.ev_class ORDER BY 1, 2
             """,
-            oid,
-            oid,
+            oids,
         )
-        return tuple(r["name"] for r in rows)
+        return {oid: tuple(r["name"] for r in rows) for oid, rows in found.items()}
 
-    def columns(self, oid: int, *, is_view: bool) -> tuple[Column, ...]:
+    def columns(self, oids: list[int]) -> dict[int, tuple[Column, ...]]:
         generated = "a.attgenerated" if self.version >= 120000 else "''::\"char\""
         # Only views are asked: for a foreign table the server asks its wrapper's handler,
         # which a wrapper without one (CREATE FOREIGN DATA WRAPPER dummy) cannot answer.
-        updatable = "pg_column_is_updatable(a.attrelid, a.attnum, false)" if is_view else "true"
-        rows = self.rows(
+        updatable = (
+            "CASE WHEN rel.relkind = 'v' THEN pg_column_is_updatable(a.attrelid, a.attnum, false)"
+            " ELSE true END"
+        )
+        found = self.by_relation(
             f"""
-            SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+            SELECT a.attrelid AS relid, rel.relkind = 'v' AS is_view,
+                   a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                    a.attnotnull AS not_null, a.attidentity AS identity,
                    {generated} AS generated,
                    pg_get_expr(d.adbin, d.adrelid) AS default,
@@ -421,13 +441,17 @@ class _Reader:
                        AND dep.refclassid = 'pg_class'::regclass AND sc.relkind = 'S'
                      LIMIT 1) AS sequence
             FROM pg_attribute a
+            JOIN pg_class rel ON rel.oid = a.attrelid
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
-            ORDER BY a.attnum
+            WHERE a.attrelid = ANY (%s) AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attrelid, a.attnum
             """,
-            oid,
+            oids,
         )
-        return tuple(self.column(row, is_view) for row in rows)
+        return {
+            oid: tuple(self.column(row, row["is_view"]) for row in rows)
+            for oid, rows in found.items()
+        }
 
     def column(self, row: dict[str, Any], is_view: bool) -> Column:
         gen = row["generated"] or ""
@@ -460,17 +484,20 @@ class _Reader:
         names, value_functions = _called_functions(expression)
         rank = 1 if value_functions else 0
         for schema, name in names:
-            row = self.cursor.execute(
-                "SELECT max(p.provolatile::text) AS v FROM pg_proc p"
-                " JOIN pg_namespace n ON n.oid = p.pronamespace"
-                " WHERE p.proname = %s AND (%s::text IS NULL OR n.nspname = %s)",
-                (name, schema, schema),
-            ).fetchone()
-            # max() works because 'i' < 's' < 'v' sorts by volatility.
-            rank = max(rank, {"i": 0, "s": 1, "v": 2}.get((row and row["v"]) or "i", 0))
+            if (schema, name) not in self._volatility:
+                row = self.cursor.execute(
+                    "SELECT max(p.provolatile::text) AS v FROM pg_proc p"
+                    " JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE p.proname = %s AND (%s::text IS NULL OR n.nspname = %s)",
+                    (name, schema, schema),
+                ).fetchone()
+                # max() works because 'i' < 's' < 'v' sorts by volatility.
+                volatility = {"i": 0, "s": 1, "v": 2}.get((row and row["v"]) or "i", 0)
+                self._volatility[(schema, name)] = volatility
+            rank = max(rank, self._volatility[(schema, name)])
         return ("immutable", "stable", "volatile")[rank]
 
-    def constraints(self, oid: int) -> tuple[Constraint, ...]:
+    def constraints(self, oids: list[int]) -> dict[int, tuple[Constraint, ...]]:
         set_columns = (
             """ARRAY(SELECT a.attname FROM unnest(con.confdelsetcols) WITH ORDINALITY k(num, ord)
                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
@@ -478,9 +505,10 @@ class _Reader:
             if self.version >= 150000
             else "'{}'::text[]"
         )
-        rows = self.rows(
+        found = self.by_relation(
             f"""
-            SELECT con.conname AS name, con.contype, pg_get_constraintdef(con.oid, true) AS definition,
+            SELECT con.conrelid AS relid, con.conname AS name, con.contype,
+                   pg_get_constraintdef(con.oid, true) AS definition,
                    ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
                          ORDER BY k.ord)::text[] AS columns,
@@ -494,35 +522,18 @@ class _Reader:
                    con.condeferred, con.confmatchtype, con.conparentid <> 0 AS inherited,
                    {set_columns} AS set_columns
             FROM pg_constraint con
-            WHERE con.conrelid = %s AND con.contype IN ('p', 'u', 'f', 'c', 'x')
-            ORDER BY con.contype, con.conname
+            WHERE con.conrelid = ANY (%s) AND con.contype IN ('p', 'u', 'f', 'c', 'x')
+            ORDER BY con.conrelid, con.contype, con.conname
             """,
-            oid,
+            oids,
         )
-        return tuple(
-            Constraint(
-                name=r["name"],
-                kind=_CONSTRAINT_KINDS[r["contype"]],
-                columns=tuple(r["columns"] or ()),
-                definition=r["definition"],
-                references=r["ref"],
-                referenced_columns=tuple(r["ref_columns"] or ()),
-                on_delete=_FK_ACTIONS.get(r["confdeltype"]) if r["contype"] == "f" else None,
-                on_update=_FK_ACTIONS.get(r["confupdtype"]) if r["contype"] == "f" else None,
-                deferrable=r["condeferrable"],
-                validated=r["convalidated"],
-                initially_deferred=r["condeferred"],
-                match=_FK_MATCH.get(r["confmatchtype"]) if r["contype"] == "f" else None,
-                on_delete_columns=tuple(r["set_columns"] or ()),
-                inherited=r["inherited"],
-            )
-            for r in rows
-        )
+        return {oid: tuple(_constraint(r) for r in rows) for oid, rows in found.items()}
 
-    def indexes(self, oid: int) -> tuple[Index, ...]:
-        rows = self.rows(
+    def indexes(self, oids: list[int]) -> dict[int, tuple[Index, ...]]:
+        found = self.by_relation(
             """
-            SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition,
+            SELECT x.indrelid AS relid, i.relname AS name,
+                   pg_get_indexdef(x.indexrelid) AS definition,
                    x.indisunique, x.indisprimary,
                    ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true)
                          FROM generate_series(1, x.indnkeyatts) k ORDER BY k)::text[] AS columns,
@@ -532,90 +543,106 @@ class _Reader:
                          ORDER BY k)::text[] AS column_names,
                    x.indpred IS NOT NULL AS partial, x.indimmediate
             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            WHERE x.indrelid = %s ORDER BY i.relname
+            WHERE x.indrelid = ANY (%s) ORDER BY x.indrelid, i.relname
             """,
-            oid,
+            oids,
         )
-        return tuple(
-            Index(
-                name=r["name"],
-                definition=r["definition"],
-                unique=r["indisunique"],
-                primary=r["indisprimary"],
-                columns=tuple(r["columns"]),
-                column_names=tuple(r["column_names"]),
-                partial=r["partial"],
-                immediate=r["indimmediate"],
+        return {
+            oid: tuple(
+                Index(
+                    name=r["name"],
+                    definition=r["definition"],
+                    unique=r["indisunique"],
+                    primary=r["indisprimary"],
+                    columns=tuple(r["columns"]),
+                    column_names=tuple(r["column_names"]),
+                    partial=r["partial"],
+                    immediate=r["indimmediate"],
+                )
+                for r in rows
             )
-            for r in rows
-        )
+            for oid, rows in found.items()
+        }
 
-    def triggers(self, oid: int) -> tuple[Trigger, ...]:
-        rows = self.rows(
+    def triggers(self, oids: list[int]) -> dict[int, tuple[Trigger, ...]]:
+        found = self.by_relation(
             """
-            SELECT t.tgname AS name, t.tgtype, t.tgenabled, t.tgfoid::regproc::text AS function,
+            SELECT t.tgrelid AS relid, t.tgname AS name, t.tgtype, t.tgenabled,
+                   t.tgfoid::regproc::text AS function,
                    pg_get_triggerdef(t.oid, true) AS definition,
                    n.nspname || '.' || p.proname AS function_qualified, l.lanname AS language,
                    p.prosrc AS source, pg_get_functiondef(p.oid) AS function_definition
             FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
             JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
-            WHERE t.tgrelid = %s AND NOT t.tgisinternal ORDER BY t.tgname
+            WHERE t.tgrelid = ANY (%s) AND NOT t.tgisinternal ORDER BY t.tgrelid, t.tgname
             """,
-            oid,
+            oids,
         )
-        return tuple(_trigger(r) for r in rows)
+        return {oid: tuple(_trigger(r) for r in rows) for oid, rows in found.items()}
 
-    def policies(self, oid: int) -> tuple[Policy, ...]:
-        rows = self.rows(
+    def policies(self, oids: list[int]) -> dict[int, tuple[Policy, ...]]:
+        found = self.by_relation(
             """
-            SELECT p.polname AS name, p.polcmd, p.polpermissive,
+            SELECT p.polrelid AS relid, p.polname AS name, p.polcmd, p.polpermissive,
                    ARRAY(SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END
                          FROM unnest(p.polroles) r ORDER BY 1)::text[] AS roles,
                    pg_get_expr(p.polqual, p.polrelid) AS using,
                    pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
-            FROM pg_policy p WHERE p.polrelid = %s ORDER BY p.polname
+            FROM pg_policy p WHERE p.polrelid = ANY (%s) ORDER BY p.polrelid, p.polname
             """,
-            oid,
+            oids,
         )
         commands = {"*": "ALL", "r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE"}
-        return tuple(
-            Policy(
-                name=r["name"],
-                command=commands[r["polcmd"]],
-                permissive=r["polpermissive"],
-                roles=tuple(r["roles"]),
-                using=r["using"],
-                with_check=r["with_check"],
+        return {
+            oid: tuple(
+                Policy(
+                    name=r["name"],
+                    command=commands[r["polcmd"]],
+                    permissive=r["polpermissive"],
+                    roles=tuple(r["roles"]),
+                    using=r["using"],
+                    with_check=r["with_check"],
+                )
+                for r in rows
             )
-            for r in rows
-        )
+            for oid, rows in found.items()
+        }
 
-    def grants(self, oid: int) -> tuple[Grant, ...]:
-        rows = self.rows(
+    def grants(self, oids: list[int]) -> dict[int, tuple[Grant, ...]]:
+        found = self.by_relation(
             """
-            SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END AS grantee,
-                   g.privilege_type AS privilege, NULL::text AS column, g.is_grantable
-            FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) g
-            WHERE c.oid = %s
-            UNION ALL
-            SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
-                   g.privilege_type, a.attname::text, g.is_grantable
-            FROM pg_attribute a, aclexplode(a.attacl) g
-            WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
-            ORDER BY 1, 3 NULLS FIRST, 2
+            SELECT relid, grantee, privilege, "column", is_grantable FROM (
+              SELECT c.oid AS relid,
+                     CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END
+                       AS grantee,
+                     g.privilege_type AS privilege, NULL::text AS "column", g.is_grantable
+              FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) g
+              WHERE c.oid = ANY (%s)
+              UNION ALL
+              SELECT a.attrelid,
+                     CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END,
+                     g.privilege_type, a.attname::text, g.is_grantable
+              FROM pg_attribute a, aclexplode(a.attacl) g
+              WHERE a.attrelid = ANY (%s) AND a.attnum > 0 AND NOT a.attisdropped
+                AND a.attacl IS NOT NULL
+            ) AS grants
+            ORDER BY relid, grantee, "column" NULLS FIRST, privilege
             """,
-            oid,
-            oid,
+            oids,
+            oids,
         )
-        return tuple(
-            Grant(
-                grantee=r["grantee"],
-                privilege=r["privilege"],
-                column=r["column"],
-                grantable=r["is_grantable"],
+        return {
+            oid: tuple(
+                Grant(
+                    grantee=r["grantee"],
+                    privilege=r["privilege"],
+                    column=r["column"],
+                    grantable=r["is_grantable"],
+                )
+                for r in rows
             )
-            for r in rows
-        )
+            for oid, rows in found.items()
+        }
 
     def sequences(self) -> tuple[Sequence, ...]:
         rows = self.rows(
@@ -636,13 +663,21 @@ class _Reader:
             """,
             list(_SYSTEM_SCHEMAS),
         )
+        # Every sequence's state in one round trip.
+        states: dict[tuple[str, str], dict[str, Any]] = {}
+        if rows:
+            union = sql.SQL(" UNION ALL ").join(
+                sql.SQL("SELECT {} AS n, last_value, is_called FROM {}.{}").format(
+                    sql.Literal(number), sql.Identifier(r["schema"]), sql.Identifier(r["name"])
+                )
+                for number, r in enumerate(rows)
+            )
+            for state in self.cursor.execute(union).fetchall():
+                r = rows[state["n"]]
+                states[(r["schema"], r["name"])] = state
         result = []
         for r in rows:
-            state = self.cursor.execute(
-                sql.SQL("SELECT last_value, is_called FROM {}.{}").format(
-                    sql.Identifier(r["schema"]), sql.Identifier(r["name"])
-                )
-            ).fetchone()
+            state = states[(r["schema"], r["name"])]
             result.append(
                 Sequence(
                     schema=r["schema"],
@@ -701,6 +736,25 @@ class _Reader:
 def _mask_ops(mask: int) -> tuple[str, ...]:
     # pg_relation_is_updatable returns a bitmask of CmdType bits: UPDATE=4, INSERT=8, DELETE=16.
     return tuple(op for op, bit in (("insert", 8), ("update", 4), ("delete", 16)) if mask & bit)
+
+
+def _constraint(r: dict[str, Any]) -> Constraint:
+    return Constraint(
+        name=r["name"],
+        kind=_CONSTRAINT_KINDS[r["contype"]],
+        columns=tuple(r["columns"] or ()),
+        definition=r["definition"],
+        references=r["ref"],
+        referenced_columns=tuple(r["ref_columns"] or ()),
+        on_delete=_FK_ACTIONS.get(r["confdeltype"]) if r["contype"] == "f" else None,
+        on_update=_FK_ACTIONS.get(r["confupdtype"]) if r["contype"] == "f" else None,
+        deferrable=r["condeferrable"],
+        validated=r["convalidated"],
+        initially_deferred=r["condeferred"],
+        match=_FK_MATCH.get(r["confmatchtype"]) if r["contype"] == "f" else None,
+        on_delete_columns=tuple(r["set_columns"] or ()),
+        inherited=r["inherited"],
+    )
 
 
 def _trigger(row: dict[str, Any]) -> Trigger:

@@ -82,14 +82,20 @@ class LocalCluster:
     As root, the server runs as a dedicated system user because initdb refuses root.
     """
 
-    def __init__(self, bin_dir: Path, *, keep: bool = False) -> None:
+    def __init__(self, bin_dir: Path, *, keep: bool = False, data: Path | None = None) -> None:
         self.bin_dir = bin_dir
         self.keep = keep
+        # A data directory kept elsewhere (migverify's cache, legacy.py): the server runs on it
+        # where it is, creates it there (initdb) when it does not exist yet, and stops cleanly
+        # at the end, leaving it in place.
+        self.data = data
         self.workdir: Path | None = None
         self.user: str | None = None
 
     @property
     def datadir(self) -> Path:
+        if self.data is not None:
+            return self.data
         assert self.workdir is not None
         return self.workdir / "data"
 
@@ -136,17 +142,21 @@ class LocalCluster:
         self.workdir = Path(tempfile.mkdtemp(prefix="migverify-pg-"))
         if os.geteuid() == 0:
             self._prepare_server_user()
-        self._run(
-            "initdb",
-            "-D",
-            str(self.datadir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-            "--no-sync",
-        )
+        if not (self.datadir / "PG_VERSION").exists():
+            if self.data is not None and self.user is not None:
+                _own(self.data.parent, self.user)
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-sync",
+                "--wal-segsize=1",  # a small data directory: quick to keep and to start
+            )
         options = " ".join(
             f"-c {k}={v!r}" if v == "" else f"-c {k}={v}" for k, v in SCRATCH_SETTINGS.items()
         )
@@ -203,12 +213,22 @@ class LocalCluster:
             )
             return
         if (self.datadir / "postmaster.pid").exists():
+            # A kept data directory is used again: a clean shutdown, no crash recovery later.
+            mode = "fast" if self.data is not None else "immediate"
             try:
-                self._run("pg_ctl", "-D", str(self.datadir), "-w", "-m", "immediate", "stop")
+                self._run("pg_ctl", "-D", str(self.datadir), "-w", "-m", mode, "stop")
             except ServerError:
                 pass  # already gone; the directory is removed below either way
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = None
+
+
+def _own(path: Path, user: str) -> None:
+    """Give PATH (a directory migverify made for a data directory) to the server's user."""
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _bin_dir_for_other_users(bin_dir: Path) -> Path:
@@ -331,6 +351,41 @@ class Sandbox:
     _signals: Any = None  # the SIGTERM handling this sandbox installed, if any
     _created: list[str] = field(default_factory=list)  # every database name ever created
     _token: str = field(default_factory=lambda: secrets.token_hex(4))
+    # What the run's stages share (migverify/legacy.py keeps the loaded legacy state here).
+    memo: dict[str, Any] = field(default_factory=dict)
+    _data: Path | None = None  # a kept data directory for the local server (use_data)
+    _kept: set[str] = field(default_factory=set)  # databases the kept directory keeps
+    _after_close: list[Any] = field(default_factory=list)
+
+    @property
+    def started(self) -> bool:
+        return self._admin_dsn is not None
+
+    @property
+    def local(self) -> bool:
+        """Whether the server is one migverify starts for the run (not --dsn, not --keep)."""
+        return not self.config.dsn and not self.config.keep
+
+    def use_data(self, data: Path) -> None:
+        """Run the local server (not started yet) on DATA where it is (see LocalCluster)."""
+        assert self.local and not self.started
+        self._data = data
+
+    def adopt(self, name: str, purpose: str) -> ScratchDatabase:
+        """A database the kept data directory holds, kept there at close."""
+        db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
+        self._kept.add(name)
+        return db
+
+    def keep_database(self, db: ScratchDatabase) -> None:
+        """Leave DB in the kept data directory at close (it is no scratch database then)."""
+        self._kept.add(db.name)
+        if db in self.databases:
+            self.databases.remove(db)
+
+    def after_close(self, action: Any) -> None:
+        """ACTION() once the server has stopped (or at close, without a local server)."""
+        self._after_close.append(action)
 
     def __enter__(self) -> Sandbox:
         # SIGTERM must run the cleanup below; the CLI installs its own handlers for the whole
@@ -362,7 +417,7 @@ class Sandbox:
                 self._admin_dsn = self.config.dsn
             else:
                 self._cluster = LocalCluster(
-                    self.config.pg_bin or embedded_bin_dir(), keep=self.config.keep
+                    self.config.pg_bin or embedded_bin_dir(), keep=self.config.keep, data=self._data
                 )
                 try:
                     self._cluster.start()
@@ -442,10 +497,33 @@ class Sandbox:
                 self._drop_created_roles()
             self.databases.clear()
         finally:
-            if self._cluster is not None:
-                self._cluster.stop()
-                self._cluster = None
-            self._admin_dsn = None
+            try:
+                if self._cluster is not None:
+                    if self._cluster.data is not None:
+                        self._drop_scratch_databases()
+                    self._cluster.stop()
+                    self._cluster = None
+                self._admin_dsn = None
+            finally:
+                actions, self._after_close = self._after_close, []
+                for action in reversed(actions):  # the last registered first, as in a stack
+                    action()
+
+    def _drop_scratch_databases(self) -> None:
+        """A kept data directory keeps only the databases asked for."""
+        try:
+            with connect(self.admin_dsn) as conn:
+                rows = conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1",
+                    (f"{SCRATCH_PREFIX}%",),
+                ).fetchall()
+                for (name,) in rows:
+                    if name not in self._kept:
+                        conn.execute(
+                            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+                        )
+        except (psycopg.Error, ServerError):
+            pass  # the directory is checked before it is kept (legacy.py)
 
     def _drop_created_roles(self) -> None:
         """Drop the roles migverify created on an external server (missing or --roles ones)."""

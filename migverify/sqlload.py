@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -554,10 +555,42 @@ _NOTICED: set[str] = set()  # a command loads the same files into several databa
 
 def notice(message: str) -> None:
     """One line on stderr about something done or skipped on the user's behalf (once per run)."""
+    for recording in _RECORDINGS:
+        recording.append(message)
     if message in _NOTICED:
         return
     _NOTICED.add(message)
     print(f"migverify: notice: {message}", file=sys.stderr)
+
+
+_RECORDINGS: list[list[str]] = []
+
+
+@contextmanager
+def recording_notices() -> Iterator[list[str]]:
+    """The notices said during the block (notice() and the "migverify" logger), in order: a
+    cached legacy state says them again when it is used instead of loaded."""
+    import logging
+
+    said: list[str] = []
+
+    class _Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    logger = logging.getLogger("migverify")
+    handler = _Recorder()
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    _RECORDINGS.append(said)
+    try:
+        yield said
+    finally:
+        _RECORDINGS.remove(said)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _parse_one(text: str) -> ast.Node | None:

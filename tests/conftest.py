@@ -7,9 +7,11 @@ $MIGVERIFY_PG15_BIN). Tests take the `pg` fixture and run once per chosen versio
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,12 @@ from migverify.sandbox import LocalCluster, Sandbox, SandboxConfig, embedded_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+# The tests' kept legacy states (migverify/legacy.py) stay in the test process's own directory,
+# removed at exit.
+if "MIGVERIFY_CACHE_DIR" not in os.environ:
+    os.environ["MIGVERIFY_CACHE_DIR"] = tempfile.mkdtemp(prefix="migverify-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["MIGVERIFY_CACHE_DIR"], ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

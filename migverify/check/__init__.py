@@ -66,6 +66,8 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
 
     problems: list[Problem] = []
     supabase = spec.supabase_options(request.supabase)
+    # One server for the whole check: the legacy SQL is loaded once (legacy.py) and every
+    # stage's databases are copies of it.
     with Sandbox(request.sandbox) as box:
         if spec.migration is not None:
             layer = _migration_layer(spec, request.root)
@@ -78,20 +80,20 @@ def run_check(request: CheckRequest, progress: Progress | None = None) -> CheckR
         say("loading the legacy and migrated schemas")
         generated = request.compat is None and spec.migration is None
         legacy, migrated = _catalogs(spec, layer, box, supabase, generated)
-    if not spec.tables:  # `before` without [tables]: the tables the migration changes
-        spec = replace(spec, tables=_changed_tables(spec, legacy, migrated))
-        if not spec.tables:
-            return _nothing_changed(spec, layer, request)
-    tables = spec.table_names
-    say(f"scanning {len(spec.scan_paths)} path(s) for {len(tables)} legacy table(s)")
-    scan = _scan(spec, request.root)
-    problems += _lint(spec, layer, legacy, migrated, scan, request.root)
+        if not spec.tables:  # `before` without [tables]: the tables the migration changes
+            spec = replace(spec, tables=_changed_tables(spec, legacy, migrated))
+            if not spec.tables:
+                return _nothing_changed(spec, layer, request)
+        tables = spec.table_names
+        say(f"scanning {len(spec.scan_paths)} path(s) for {len(tables)} legacy table(s)")
+        scan = _scan(spec, request.root)
+        problems += _lint(spec, layer, legacy, migrated, scan, request.root)
 
-    ops = _operations(scan, tables)
-    roles = _roles(legacy, tables)
-    say(f"verifying {', '.join(ops)}" + (f" as {', '.join(roles)}" if roles else ""))
-    verified, verify_problems = _verify(spec, layer, ops, roles, request, scan, supabase)
-    problems += verify_problems
+        ops = _operations(scan, tables)
+        roles = _roles(legacy, tables)
+        say(f"verifying {', '.join(ops)}" + (f" as {', '.join(roles)}" if roles else ""))
+        verified, verify_problems = _verify(spec, layer, ops, roles, request, scan, supabase, box)
+        problems += verify_problems
     if request.consumer == "reference":
         say(f"running the reference consumer for {request.consumer_cycles} cycles in both worlds")
         problems += _consumer(spec, layer, request)
@@ -287,17 +289,14 @@ def _catalogs(
     phase; a failure that says the SQL is wrong is migverify's (check/generated.py)."""
     from migverify.catalog import load_catalog
     from migverify.check.generated import ours, prove_online_phases
+    from migverify.legacy import legacy_state
     from migverify.sqlload import load_sql
-    from migverify.supabase import SupabasePlan
 
-    plan = SupabasePlan((*spec.legacy_sql, *spec.target_sql), supabase)
-    legacy_db = box.create_database("check_legacy")
-    with legacy_db.connect() as conn:
-        plan.prepare(conn).load(spec.legacy_sql)
-        legacy = load_catalog(conn)
-    migrated_db = box.create_database("check_migrated")
+    state = legacy_state(box, spec.legacy_sql, supabase, later=spec.target_sql)
+    legacy = state.catalog
+    migrated_db = state.copy(box, "check_migrated")
     with migrated_db.connect() as conn:
-        plan.prepare(conn).load([*spec.legacy_sql, *spec.target_sql])
+        state.plan.prepare(conn, install=False).load(spec.target_sql)
     if generated and layer.online_tables:
         prove_online_phases(box.clone(migrated_db, "check_online"), layer.files)
     names = [layer.forward_path, layer.rollback_path or ""] if generated else []
@@ -392,6 +391,7 @@ def _verify(
     request: CheckRequest,
     scan: Any,
     supabase: Any,
+    box: Sandbox,
 ) -> tuple[dict[str, Any], list[Problem]]:
     from migverify.check.generated import ours
     from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
@@ -420,7 +420,8 @@ def _verify(
                 sandbox=request.sandbox,
                 supabase=supabase,
                 online=online,
-            )
+            ),
+            box=box,
         ),
         generated,
     )

@@ -69,20 +69,18 @@ def _load_schemas(
     spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = None
 ) -> tuple[Catalog, dict[str, int]]:
     """The catalog, and the legacy tables' sizes (pg_class.reltuples after ANALYZE)."""
-    from migverify.supabase import SupabasePlan
+    from migverify.legacy import legacy_state
 
     if spec.legacy_dsn and not spec.legacy_sql:
         raise InputError(
             f"{spec.path}: generating from [legacy] dsn is not supported; give sql files"
         )
-    paths = (*spec.legacy_sql, *spec.target_sql)
-    plan = SupabasePlan(paths, supabase or spec.supabase_options())
-    db = box.create_database("generate")
+    options = supabase or spec.supabase_options()
+    state = legacy_state(box, spec.legacy_sql, options, later=spec.target_sql)
+    db = state.copy(box, "generate")
     with db.connect() as conn:
-        loader = plan.prepare(conn)
-        loader.load(spec.legacy_sql)
         sizes = _table_sizes(conn, spec)
-        loader.load(spec.target_sql)
+        state.plan.prepare(conn, install=False).load(spec.target_sql)
         catalog = load_catalog(conn)
     box.drop_database(db)
     return catalog, sizes

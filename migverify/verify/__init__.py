@@ -129,8 +129,11 @@ class VerifyResult:
         return data
 
 
-def verify(request: VerifyRequest, progress: Progress | None = None) -> VerifyResult:
-    """Run the whole verification; raises InputError for bad input (unknown table or role)."""
+def verify(
+    request: VerifyRequest, progress: Progress | None = None, *, box: Sandbox | None = None
+) -> VerifyResult:
+    """Run the whole verification; raises InputError for bad input (unknown table or role).
+    BOX: a sandbox the caller has open (its server, and the legacy SQL it loaded already)."""
     from migverify.verify.run import Verification
 
     for operation in request.operations:
@@ -139,13 +142,15 @@ def verify(request: VerifyRequest, progress: Progress | None = None) -> VerifyRe
                 f"unknown operation {operation!r} (choose from {', '.join(OPERATIONS)})"
             )
     say = progress or (lambda message: None)
-    with Sandbox(request.sandbox) as box:
-        result = Verification(request, box, say).run()
-        if request.online is not None:
-            from migverify.verify.online import OnlineVerification, merged
+    if box is None:
+        with Sandbox(request.sandbox) as own:
+            return verify(request, progress, box=own)
+    result = Verification(request, box, say).run()
+    if request.online is not None:
+        from migverify.verify.online import OnlineVerification, merged
 
-            result = merged(result, OnlineVerification(request, request.online, box, say).run())
-        return result
+        result = merged(result, OnlineVerification(request, request.online, box, say).run())
+    return result
 
 
 __all__ += ["FAIL", "INFO", "WARN", "script_lines"]

@@ -23,12 +23,12 @@ from pglast import ast, parse_sql
 
 from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.errors import InputError
+from migverify.legacy import legacy_state
 from migverify.quoting import ident, qualified
 from migverify.rows import Row
 from migverify.sandbox import Sandbox
 from migverify.sqlload import Statement as ScriptStatement
 from migverify.sqlload import load_sql, read_script, split_script
-from migverify.supabase import SupabasePlan
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult, script_lines
 from migverify.verify.calibrate import unstable_columns
 from migverify.verify.clock import TOKEN as CLOCK_TOKEN
@@ -168,19 +168,19 @@ class Verification:
             self.rollback = _Script(str(request.rollback or "rollback.sql"), text)
             self.rollback.statements()  # a syntax error is bad input: report it now
         self.say("preparing the reference world")
-        plan = SupabasePlan((*request.legacy, *request.seed, *request.target), request.supabase)
-        ref_db = self.box.create_database("reference")
+        later = (*request.seed, *request.target)
+        state = legacy_state(self.box, request.legacy, request.supabase, later)
+        plan = state.plan
+        ref_db = state.copy(self.box, "reference")
         with ref_db.connect() as conn:
-            loader = plan.prepare(conn)
-            loader.load(request.legacy)
-            legacy_only = load_catalog(conn)
-            loader.load(request.seed)
-            self.skipped = tuple(loader.untested())
+            legacy_only = state.catalog
+            plan.prepare(conn, install=False).load(request.seed)
+            self.skipped = state.untested
             for sentence in self.skipped:
                 self.coverage.note(sentence)
-            self.shim_relations = set(loader.shim_relations)
+            self.shim_relations = set(state.shim_relations)
             self.users = self._signed_in_users(conn)
-            seeded = load_catalog(conn)
+            seeded = load_catalog(conn) if request.seed else legacy_only
             subjects = self._legacy_relations(legacy_only, conn, seeded)
             self.fresh = self._add_rows(conn, seeded, subjects)
         # The migrated world starts as a copy of the reference: the seed's volatile values
@@ -188,7 +188,7 @@ class Verification:
         self.say("preparing the migrated world")
         mig_db = self.box.clone(ref_db, "migrated")
         ref_conn, mig_conn = ref_db.connect(), mig_db.connect()
-        before = load_catalog(mig_conn)
+        before = seeded  # the rows added since changed no table, view or key
         self.plan = plan
         self.load_layer(mig_conn, compat_text, compat_name)
         self.ref, self.mig = World("reference", ref_conn), World("migrated", mig_conn)

@@ -1,0 +1,257 @@
+"""The legacy state, loaded once: the legacy SQL (a migration history of hundreds of files, a
+pg_dump, a seed) in a scratch database that every world of the run copies
+(`CREATE DATABASE … TEMPLATE`) — generate, check's catalogs, verify's reference and migrated
+worlds, the online proof — instead of each loading it again.
+
+On migverify's own server (not `--dsn`, not `--keep`) the loaded state is also kept between
+runs: the server runs on a data directory in the user's cache directory (`$MIGVERIFY_CACHE_DIR`,
+else `$XDG_CACHE_HOME/migverify` or `~/.cache/migverify`; as root `/var/tmp/migverify-cache`,
+which the server's own user can enter), and at the end, with every scratch database dropped and
+the server stopped cleanly, that directory with the one loaded database becomes an entry keyed
+by a digest of everything that decides its contents — the SQL's names and texts, the Supabase
+options and what they decided, the roles file, the server binaries and migverify's version. A
+later run with the same key runs its server on the entry itself (locked against other runs,
+which then load their own): no `initdb`, no loading; the notices the loading gave are said
+again. Entries are plain directories, safe to delete whenever no migverify runs; the least
+recently used beyond `KEPT_ENTRIES` are removed. `MIGVERIFY_CACHE=off` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import migverify
+from migverify import interrupt
+from migverify.catalog import Catalog, load_catalog
+from migverify.errors import ServerError
+from migverify.sandbox import Sandbox, ScratchDatabase, embedded_bin_dir
+from migverify.sqlload import Source, as_script, notice, recording_notices
+from migverify.supabase import SupabaseOptions, SupabasePlan
+
+KEPT_ENTRIES = 8
+_FORMAT = "1"
+
+
+@dataclass
+class LegacyState:
+    """The legacy SQL loaded into DATABASE (no connection open: it is a template), with what
+    loading it found."""
+
+    database: ScratchDatabase
+    plan: SupabasePlan  # decided over the legacy SQL and what the run loads after it
+    catalog: Catalog
+    shim_relations: tuple[str, ...]  # the Supabase shim's tables (not the project's)
+    untested: tuple[str, ...]  # what cannot be tested (foreign tables, missing functions)
+
+    def copy(self, box: Sandbox, purpose: str) -> ScratchDatabase:
+        return box.clone(self.database, purpose)
+
+
+def legacy_state(
+    box: Sandbox,
+    sources: Sequence[Source],
+    supabase: SupabaseOptions,
+    later: Sequence[Source] = (),
+) -> LegacyState:
+    """SOURCES loaded once per run in BOX (and, on migverify's own server, once per content:
+    see the module's docstring). LATER: the SQL the run loads over it (target, layer), which the
+    Supabase plan must know of."""
+    scripts = [as_script(s) for s in sources]
+    memo = f"legacy:{_digest(box, scripts, supabase)}"
+    state = box.memo.get(memo)
+    if state is None:
+        plan = SupabasePlan((*scripts, *later), supabase)
+        # What the plan decided for the legacy database (the shim, skipped extensions) is part
+        # of its contents, and may depend on LATER: a target that needs the shim.
+        key = _digest(box, scripts, supabase, f"{plan.needed} {plan.skipped}")
+        state = _kept(box, key, plan) or _load(box, key, plan, scripts)
+        box.memo[memo] = state
+    return state
+
+
+def _load(box: Sandbox, key: str, plan: SupabasePlan, scripts: list) -> LegacyState:
+    """Load the scripts into a new database; keep the server's data directory for later runs
+    when the server is migverify's own and not started yet."""
+    keeping = _new_entry(box, key)
+    db = box.create_database("legacy")
+    with recording_notices() as said, db.connect() as conn:
+        loader = plan.prepare(conn)
+        loader.load(scripts)
+        state = LegacyState(
+            db, plan, load_catalog(conn), tuple(loader.shim_relations), tuple(loader.untested())
+        )
+    if keeping is not None:
+        box.keep_database(db)
+        saved = {
+            "format": _FORMAT,
+            "database": db.name,
+            "shim_relations": list(state.shim_relations),
+            "untested": list(state.untested),
+            "notices": said,
+        }
+        files = {"state.json": json.dumps(saved, indent=1), "catalog.pickle": state.catalog}
+        box.after_close(lambda: _finish(keeping, key, files))
+    return state
+
+
+def _new_entry(box: Sandbox, key: str) -> Path | None:
+    """A directory the server's data directory is created in, to become the cache entry."""
+    root = _entries()
+    if root is None or not box.local or box.started:
+        return None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
+    except OSError:
+        return None
+    box.use_data(partial / "data")
+    box.after_close(lambda: shutil.rmtree(partial, ignore_errors=True))  # unless finished
+    return partial
+
+
+def _finish(partial: Path, key: str, files: dict) -> None:
+    """The run ended with the server stopped cleanly: the partial directory becomes the entry
+    (another run's entry for the same key, saved meanwhile, is kept instead)."""
+    if interrupt.interrupted() or not (partial / "data" / "PG_VERSION").is_file():
+        return
+    if (partial / "data" / "postmaster.pid").exists():
+        return  # the server did not stop cleanly
+    try:
+        (partial / "state.json").write_text(files["state.json"], encoding="utf-8")
+        (partial / "catalog.pickle").write_bytes(pickle.dumps(files["catalog.pickle"]))
+        partial.rename(partial.parent / key)
+    except OSError:
+        pass  # kept for nothing: removed by the cleanup registered in _new_entry
+
+
+def _kept(box: Sandbox, key: str, plan: SupabasePlan) -> LegacyState | None:
+    """The state a previous run kept, when the server is not started yet, the entry is there
+    and no other run uses it now; the server then runs on the entry's data directory."""
+    root = _entries()
+    if root is None or not box.local or box.started:
+        return None
+    entry = root / key
+    try:
+        saved = json.loads((entry / "state.json").read_text(encoding="utf-8"))
+        catalog = pickle.loads((entry / "catalog.pickle").read_bytes())
+    except (OSError, ValueError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+    if saved.get("format") != _FORMAT:
+        return None
+    lock = _lock(entry)
+    if lock is None:
+        return None  # another run uses it: this one loads its own
+    os.utime(entry)  # recently used: pruned last
+    box.use_data(entry / "data")
+    box.after_close(lock.close)
+    try:
+        db = box.adopt(saved["database"], "legacy")
+        box.admin_dsn  # noqa: B018 - start the server now: a broken entry is known here
+    except ServerError:
+        lock.close()
+        shutil.rmtree(entry, ignore_errors=True)
+        raise ServerError(
+            f"the kept legacy state {entry} could not be started (it was removed; run again)"
+        ) from None
+    for message in saved["notices"]:
+        notice(message)
+    return LegacyState(db, plan, catalog, tuple(saved["shim_relations"]), tuple(saved["untested"]))
+
+
+def _lock(entry: Path):  # noqa: ANN202 - an open file holding the entry's lock, or None
+    import fcntl
+
+    try:
+        handle = open(entry / "lock", "a")  # noqa: SIM115 - held until the run ends
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def cache_dir() -> Path | None:
+    """Where loaded legacy states are kept; None when the cache is off."""
+    if os.environ.get("MIGVERIFY_CACHE", "").lower() in ("0", "off", "no", "false"):
+        return None
+    if os.environ.get("MIGVERIFY_CACHE_DIR"):
+        return Path(os.environ["MIGVERIFY_CACHE_DIR"])
+    if os.geteuid() == 0:
+        # As root the server runs as another user, who cannot enter /root.
+        return Path("/var/tmp/migverify-cache")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "migverify"
+
+
+def _entries() -> Path | None:
+    root = cache_dir()
+    if root is None:
+        return None
+    directory = root / "legacy"
+    _prune(directory)
+    if os.geteuid() == 0:
+        for path in (root, directory):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                path.chmod(0o711)  # the server's user passes through to its data directories
+            except OSError:
+                return None
+    return directory
+
+
+def _prune(directory: Path) -> None:
+    try:
+        entries = sorted(
+            (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+    except OSError:
+        return
+    for old in entries[KEPT_ENTRIES:]:
+        lock = _lock(old)
+        if lock is not None:  # not in use
+            shutil.rmtree(old, ignore_errors=True)
+            lock.close()
+    for partial in directory.glob(".partial-*"):  # a run killed while loading
+        try:
+            stale = time.time() - partial.stat().st_mtime > 3600
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _digest(box: Sandbox, scripts: list, supabase: SupabaseOptions, decided: str = "") -> str:
+    """A digest of everything that decides the loaded state's contents."""
+    digest = hashlib.sha256()
+    for part in (_FORMAT, migverify.__version__, repr(supabase), decided, _server(box)):
+        digest.update(part.encode() + b"\0")
+    if box.config.roles is not None:
+        digest.update(box.config.roles.read_bytes() + b"\0")
+    for script in scripts:
+        digest.update(script.name.encode() + b"\0" + script.text.encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _server(box: Sandbox) -> str:
+    if box.config.dsn:
+        return f"dsn {box.config.dsn}"
+    bin_dir = (box.config.pg_bin or embedded_bin_dir()).resolve()
+    try:
+        stat = (bin_dir / "postgres").stat()
+    except OSError:
+        return str(bin_dir)
+    return f"{bin_dir} {stat.st_size} {stat.st_mtime_ns}"
