@@ -208,6 +208,13 @@ def _entries() -> Path | None:
                 path.chmod(0o711)  # the server's user passes through to its data directories
             except OSError:
                 return None
+        blocked = next((p for p in root.resolve().parents if not p.stat().st_mode & 0o001), None)
+        if blocked is not None:
+            notice(
+                f"loaded legacy states are not kept: the server's user cannot enter {blocked} "
+                "(set MIGVERIFY_CACHE_DIR to a directory it can reach, e.g. under /var/tmp)"
+            )
+            return None
     return directory
 
 
