@@ -469,7 +469,14 @@ class RowFactory:
             if c.name not in fixed
             and not c.generated
             and (self.explicit or c.identity != "always")
-            and (self.explicit or c.name in checked or not (c.default or c.identity))
+            and (
+                self.explicit
+                or c.name in checked
+                or not (c.default or c.identity)
+                # a random default (gen_random_uuid(), now()) would make the rows, and the
+                # report, differ from run to run
+                or c.nondeterministic_default
+            )
         ]
         offsets = dict.fromkeys(writes, 0)
         skips: dict[int, int] = {}

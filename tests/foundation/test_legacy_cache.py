@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from migverify import sqlload
 from migverify.cli import cli
 from migverify.legacy import cache_dir
 
@@ -38,6 +39,7 @@ def _project(tmp_path: Path, name: str = "sound") -> Path:
 
 
 def _check(project: Path) -> tuple[int, dict, str]:
+    sqlload._NOTICED.clear()  # notices are said once per process: each run is one here
     result = CliRunner().invoke(cli, ["check", str(project), "--format", "json", "--examples", "5"])
     assert result.stdout, (result.exit_code, result.stderr, result.exception)
     return result.exit_code, json.loads(result.stdout), result.stderr
