@@ -36,6 +36,7 @@ from migverify.errors import ServerError
 from migverify.sandbox import Sandbox, ScratchDatabase, embedded_bin_dir
 from migverify.sqlload import Source, as_script, notice, recording_notices
 from migverify.supabase import SupabaseOptions, SupabasePlan
+from migverify.usercache import cache_dir
 
 KEPT_ENTRIES = 8
 _FORMAT = "1"
@@ -54,6 +55,23 @@ class LegacyState:
 
     def copy(self, box: Sandbox, purpose: str) -> ScratchDatabase:
         return box.clone(self.database, purpose)
+
+    def with_target(self, box: Sandbox, target: Sequence[Source]) -> ScratchDatabase:
+        """A copy with the target SQL loaded, made once per run: generate reads its catalog,
+        then check loads the layer into it (take_with_target)."""
+        memo = f"with-target:{self.database.name}"
+        if memo not in box.memo:
+            db = self.copy(box, "migrated")
+            with db.connect() as conn:
+                self.plan.prepare(conn, install=False).load(target)
+            box.memo[memo] = db
+        return box.memo[memo]
+
+    def take_with_target(self, box: Sandbox, target: Sequence[Source]) -> ScratchDatabase:
+        """with_target() for a caller that changes it: the next caller gets a new copy."""
+        db = self.with_target(box, target)
+        del box.memo[f"with-target:{self.database.name}"]
+        return db
 
 
 def legacy_state(
@@ -180,19 +198,6 @@ def _lock(entry: Path):  # noqa: ANN202 - an open file holding the entry's lock,
         handle.close()
         return None
     return handle
-
-
-def cache_dir() -> Path | None:
-    """Where loaded legacy states are kept; None when the cache is off."""
-    if os.environ.get("MIGVERIFY_CACHE", "").lower() in ("0", "off", "no", "false"):
-        return None
-    if os.environ.get("MIGVERIFY_CACHE_DIR"):
-        return Path(os.environ["MIGVERIFY_CACHE_DIR"])
-    if os.geteuid() == 0:
-        # As root the server runs as another user, who cannot enter /root.
-        return Path("/var/tmp/migverify-cache")
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "migverify"
 
 
 def _entries() -> Path | None:

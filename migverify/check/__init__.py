@@ -294,9 +294,7 @@ def _catalogs(
 
     state = legacy_state(box, spec.legacy_sql, supabase, later=spec.target_sql)
     legacy = state.catalog
-    migrated_db = state.copy(box, "check_migrated")
-    with migrated_db.connect() as conn:
-        state.plan.prepare(conn, install=False).load(spec.target_sql)
+    migrated_db = state.take_with_target(box, spec.target_sql)
     if generated and layer.online_tables:
         prove_online_phases(box.clone(migrated_db, "check_online"), layer.files)
     names = [layer.forward_path, layer.rollback_path or ""] if generated else []

@@ -77,12 +77,9 @@ def _load_schemas(
         )
     options = supabase or spec.supabase_options()
     state = legacy_state(box, spec.legacy_sql, options, later=spec.target_sql)
-    db = state.copy(box, "generate")
-    with db.connect() as conn:
+    with state.with_target(box, spec.target_sql).connect() as conn:
         sizes = _table_sizes(conn, spec)
-        state.plan.prepare(conn, install=False).load(spec.target_sql)
         catalog = load_catalog(conn)
-    box.drop_database(db)
     return catalog, sizes
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from migverify import sqlload
 from migverify.cli import cli
-from migverify.legacy import cache_dir
+from migverify.usercache import cache_dir
 
 BEFORE = Path(__file__).resolve().parents[2] / "fixtures" / "before"
 
