@@ -21,6 +21,7 @@ from pglast import ast, parse_sql
 from pglast.visitors import Visitor
 
 from migverify.quoting import ident
+from migverify.usercache import keep_hypothesis_here
 
 MAX_COMBINATIONS = 4096
 REGEX_SAMPLES = 24
@@ -216,7 +217,7 @@ def regex_samples(pattern: str, ignore_case: bool = False) -> list[str]:
     except re.error:
         return []
     found: list[str] = []
-
+    keep_hypothesis_here()
     run = settings(
         derandomize=True,
         database=None,

@@ -29,6 +29,7 @@ from migverify.rows import Row
 from migverify.sandbox import Sandbox
 from migverify.sqlload import Statement as ScriptStatement
 from migverify.sqlload import load_sql, read_script, split_script
+from migverify.usercache import keep_hypothesis_here
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult, script_lines
 from migverify.verify.calibrate import unstable_columns
 from migverify.verify.clock import TOKEN as CLOCK_TOKEN
@@ -735,6 +736,7 @@ class Verification:
         """Hypothesis workloads (after the probes) for interactions between statements."""
         request = self.request
         seed = request.seed_value if seed is None else seed
+        keep_hypothesis_here()
         operations = tuple(
             op for op in request.operations if op != "merge" or self.server_version >= MERGE_SINCE
         )
