@@ -15,7 +15,9 @@ carry_policies; validate_foreign_keys after it), and the rollback of each (rollb
 around rollback_body.sql.j2: drop_carried, copy_back/rebuild_legacy, restore_foreign_keys;
 rollback_backfill and rollback_expand: empty_target). forward.sql.j2 is the same phases back to
 back in one transaction: the lock instead of sync triggers, backfill.sql.j2 for every table, then
-switch_body; rollback.sql.j2 is rollback_body in one transaction.
+switch_body; rollback.sql.j2 is rollback_body in one transaction. Foreign keys that no table
+order satisfies while a copy fills the tables (cycles, self-references copied in batches) are
+deferred or dropped around that copy (copy_keys.py, copy_keys.sql.j2).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
+from migverify.generate.copy_keys import copy_back_keys, forward_keys, switch_keys
 from migverify.generate.expressions import qualify
+from migverify.generate.model import CopyKeys
 from migverify.generate.online import suspended_keys
 from migverify.generate.plan import ColumnMap, TablePlan, build_plans
 from migverify.quoting import ident
@@ -134,7 +138,7 @@ def generate_with_plans(
     catalog, sizes = _load_schemas(spec, box, supabase)
     plans = build_plans(spec, catalog, sizes)
     context = _context(spec, plans, code_warnings or {})
-    context["suspended_keys"] = suspended_keys(plans, catalog)
+    context.update(_copy_keys(spec, plans, catalog))
     files = {
         "forward.sql": pretty_sql(render("forward.sql.j2", context), "forward.sql"),
         "rollback.sql": pretty_sql(render("rollback.sql.j2", context), "rollback.sql"),
@@ -189,6 +193,9 @@ def _context(
         "online_plans": [p for p in plans if p.online],
         "offline_plans": [p for p in plans if not p.online],
         "suspended_keys": (),
+        "forward_keys": CopyKeys(),
+        "switch_keys": CopyKeys(),
+        "copy_back_keys": CopyKeys(),
         "switch_check": spec.switch_check,
         "online_threshold": spec.online_threshold,
         "referencing_tables": sorted({key.table for key in keys}),
@@ -205,6 +212,19 @@ def _context(
         "fill_values": fill_values,
         "view_grants": _view_grants,
         "writers": _writers,
+    }
+
+
+def _copy_keys(spec: Spec, plans: tuple[TablePlan, ...], catalog: Catalog) -> dict[str, Any]:
+    """The foreign keys each phase suspends: between the targets from expand to switch, and
+    those in the way of a copy (the backfill, the switch's, the rollback's copy back)."""
+    suspended = suspended_keys(plans, catalog)
+    return {
+        "suspended_keys": suspended,
+        "forward_keys": forward_keys(plans, catalog),
+        "switch_keys": switch_keys(plans, catalog, suspended),
+        # legacy_tables = "drop": the rollback rebuilds the tables and adds their keys last.
+        "copy_back_keys": copy_back_keys(plans) if spec.legacy_tables != "drop" else CopyKeys(),
     }
 
 
