@@ -123,6 +123,9 @@ class CarriedTrigger:
     arguments: tuple[str, ...]
     firing: str  # O, D (disabled), R (replica), A (always)
     copy: FunctionCopy | None
+    # A known C function whose arguments name columns (contrib_triggers.py): what it does and
+    # the arguments renamed through the column map, for REVIEW.md.
+    function_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pglast.stream import IndentedStream
 
 from migverify.catalog import Catalog, Trigger
 from migverify.errors import InputError
+from migverify.generate.contrib_triggers import ColumnArguments, column_arguments
 from migverify.generate.expressions import deparse, references
 from migverify.generate.model import (
     CarriedTrigger,
@@ -72,7 +73,9 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
         state = {"D": "disabled", "R": "enabled for replica", "A": "enabled always"}
         note += f" ({state[carried.firing]} as on {plan.name})"
     notes = [note]
-    if trigger.function_language != "plpgsql":
+    if carried.function_note:
+        notes.append(f"trigger {trigger.name}: {carried.function_note}")
+    elif trigger.function_language != "plpgsql":
         notes.append(
             f"trigger {trigger.name}: its function {trigger.function_qualified} (LANGUAGE "
             f"{trigger.function_language}) is not read by migverify; carried because every "
@@ -104,7 +107,13 @@ class _Carrier:
     def carry(self) -> CarriedTrigger:
         trigger, plan, statement = self.trigger, self.plan, self.statement
         self.check_shape()
-        copy = self.function_copy()
+        arguments = tuple(a.sval for a in statement.args or ())
+        known = column_arguments(trigger)
+        copy, note = None, ""
+        if known is None:
+            copy = self.function_copy()
+        else:
+            arguments, note = self.known_arguments(known, arguments)
         when = None
         if statement.whenClause is not None:
             _expand_row_comparisons(statement.whenClause, self.plan)
@@ -130,10 +139,57 @@ class _Carrier:
             scope_record="OLD" if trigger.events == ("DELETE",) else "NEW",
             scope=plan.discriminator,
             function=copy.name if copy else trigger.function_qualified,
-            arguments=tuple(a.sval for a in statement.args or ()),
+            arguments=arguments,
             firing=trigger.firing,
             copy=copy,
+            function_note=note,
         )
+
+    def known_arguments(
+        self, known: ColumnArguments, arguments: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], str]:
+        """The arguments of a trigger calling KNOWN with the columns they name renamed through
+        the column map, and the note for REVIEW.md (or a refusal)."""
+        plan, target = self.plan, self.plan.target.name
+        what = f"its function {self.trigger.function_qualified} is {known.title}"
+        positions = known.positions(len(arguments))
+        if positions is None:
+            raise self.refuse(
+                f"{what}, which takes {known.shape}, and it is given {len(arguments)} "
+                f"argument{'s' if len(arguments) != 1 else ''}: it fails on {plan.name} as is"
+            )
+        through_triggers = "update" in plan.trigger_operations
+        if known.reads_updated_columns and "UPDATE" in self.trigger.events and through_triggers:
+            raise self.refuse(
+                f"{what}, which on UPDATE acts only when the statement sets one of its columns, "
+                f"and an update through the view's INSTEAD OF trigger sets every column of {target}"
+            )
+        renamed, renames = list(arguments), []
+        for position in positions:
+            name = arguments[position]
+            if name not in plan.legacy.column_names:
+                raise self.refuse(
+                    f"{what}, and its argument {name!r} is not a column of {plan.name}: it "
+                    f"fails there as is"
+                )
+            column = plan.column(name)
+            if column.alias != "t":
+                raise self.refuse(
+                    f"{what}, and its argument {name} moves to {column.table}, not {target}"
+                )
+            if column.up is not None or column.target.type != column.legacy.type:
+                raise self.refuse(
+                    f"{what}, and its argument {name} becomes {target}.{column.column} "
+                    + ("through a transform" if column.up is not None else "of another type")
+                    + f": the function would act on {target}'s values, not {plan.name}'s"
+                )
+            if column.renamed:
+                renamed[position] = column.column
+                renames.append(f"{name} → {column.column}")
+        note = f"{what}, which {known.does}" + (
+            f"; carried with its arguments renamed ({', '.join(renames)})" if renames else ""
+        )
+        return tuple(renamed), note
 
     def check_shape(self) -> None:
         """Refuse what would fire differently on the target than on the legacy table."""
