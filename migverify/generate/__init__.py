@@ -139,6 +139,7 @@ def generate_with_plans(
     plans = build_plans(spec, catalog, sizes)
     context = _context(spec, plans, code_warnings or {})
     context.update(_copy_keys(spec, plans, catalog))
+    context["view_revokes"] = _view_revokes(catalog)
     files = {
         "forward.sql": pretty_sql(render("forward.sql.j2", context), "forward.sql"),
         "rollback.sql": pretty_sql(render("rollback.sql.j2", context), "rollback.sql"),
@@ -211,6 +212,7 @@ def _context(
         "target_read": target_read,
         "fill_values": fill_values,
         "view_grants": _view_grants,
+        "view_revokes": lambda plan: (),
         "writers": _writers,
     }
 
@@ -283,6 +285,27 @@ def _view_grants(plan: TablePlan) -> list[Any]:
         for g in plan.legacy.grants
         if g.grantee != plan.legacy.owner and g.privilege in _VIEW_PRIVILEGES
     ]
+
+
+def _view_revokes(catalog: Catalog) -> Any:
+    """The roles that default privileges (ALTER DEFAULT PRIVILEGES, Supabase's grants to anon,
+    authenticated and service_role) may give a view created in a plan's schema: the view is
+    created, then their privileges on it are revoked, then the legacy table's granted. Whoever
+    runs the cutover owns the view; the legacy table's owner (most likely that role) is left
+    alone."""
+
+    def revokes(plan: TablePlan) -> list[str]:
+        return sorted(
+            {
+                default.grantee
+                for default in catalog.default_privileges
+                if default.kind == "table"
+                and default.schema in (None, plan.schema)
+                and default.grantee != plan.legacy.owner
+            }
+        )
+
+    return revokes
 
 
 def _writers(plan: TablePlan) -> list[str]:
