@@ -99,6 +99,13 @@ class FunctionCopy:
     original: str  # qualified
     definition: str  # CREATE FUNCTION …, printed by pglast
     renamed: tuple[tuple[str, str], ...]  # (legacy column, target column)
+    # (TG_TABLE_NAME, TG_RELNAME or TG_TABLE_SCHEMA, the legacy table's value as an SQL constant)
+    constants: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def changes(self) -> str:
+        """What the copy reads differently, for REVIEW.md and the comment above it."""
+        return ", ".join(f"{a} → {b}" for a, b in self.renamed + self.constants)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from migverify.generate.model import (
     TablePlan,
     TriggerCarry,
 )
-from migverify.quoting import bounded_identifier, ident
+from migverify.quoting import bounded_identifier, ident, literal
 from migverify.spec import Spec
 
 _TABLE_VARIABLES = ("tg_relid", "tg_relname", "tg_table_name", "tg_table_schema")
@@ -64,8 +64,10 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
     note += f", WHEN {carried.when})" if carried.when else ")"
     note += f" carried onto {plan.target.name}"
     if carried.copy is not None:
-        renames = ", ".join(f"{a} → {b}" for a, b in carried.copy.renamed)
-        note += f", calling {carried.copy.name}, a copy of {carried.copy.original} ({renames})"
+        note += (
+            f", calling {carried.copy.name}, a copy of {carried.copy.original} "
+            f"({carried.copy.changes})"
+        )
     if carried.scope:
         condition = " AND ".join(f"{carried.scope_record}.{c} = {v!r}" for c, v in carried.scope)
         note += f", only for rows with {condition}"
@@ -81,11 +83,10 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
             f"{trigger.function_language}) is not read by migverify; carried because every "
             f"column of {plan.name} keeps its name on {plan.target.name}"
         )
-    used = _table_variables(trigger)
-    if used:
+    if "tg_relid" in _table_variables(trigger):
         notes.append(
-            f"trigger {trigger.name}: its function reads {', '.join(used).upper()}, which name "
-            f"{plan.target.name} after cutover, not {plan.name}"
+            f"trigger {trigger.name}: its function reads TG_RELID, which is the oid of "
+            f"{plan.target.name} after cutover, not of {plan.name}"
         )
     return notes
 
@@ -302,9 +303,23 @@ class _Carrier:
             self.check_function_column(column)
             if column.renamed:
                 renames[column.legacy.name] = column.column
-        if not renames:
+        constants = self.table_constants()
+        if not renames and not constants:
             return None
-        return self.copy_function(use, renames)
+        return self.copy_function(use, renames, constants)
+
+    def table_constants(self) -> dict[str, str]:
+        """TG_TABLE_NAME, TG_RELNAME and TG_TABLE_SCHEMA where the function reads one that names
+        the target, not the legacy table (an audit trigger writes it into its rows): the legacy
+        table's name or schema, as a literal (the copy reads it as a constant of type name)."""
+        legacy, target = self.plan.legacy, self.plan.target
+        values = {"tg_table_name": legacy.name, "tg_relname": legacy.name}
+        if target.name == legacy.name:
+            values = {}
+        if target.schema != legacy.schema:
+            values["tg_table_schema"] = legacy.schema
+        used = _table_variables(self.trigger)
+        return {name: literal(value) for name, value in values.items() if name in used}
 
     def check_function_column(self, column: ColumnMap) -> None:
         if column.alias != "t":
@@ -313,19 +328,32 @@ class _Carrier:
                 f"{column.legacy.name}, which moves to {column.table}, not {self.plan.target.name}"
             )
 
-    def copy_function(self, use: _FunctionUse, renames: dict[str, str]) -> FunctionCopy:
+    def copy_function(
+        self, use: _FunctionUse, renames: dict[str, str], constants: dict[str, str]
+    ) -> FunctionCopy:
+        """A copy of the function with the target's column names and, where it reads the
+        table's name, the legacy table's (named after the legacy table then: merged tables
+        each get their own)."""
         trigger = self.trigger
         schema, _, name = trigger.function_qualified.partition(".")
-        copy_name = bounded_identifier(f"{name}_{self.plan.target.name}")
+        suffix = self.plan.name if constants else self.plan.target.name
+        copy_name = bounded_identifier(f"{name}_{suffix}")
         qualified = f"{schema}.{copy_name}"
         if any(f.schema == schema and f.name == copy_name for f in self.catalog.functions):
             raise self.refuse(
                 f"its function needs a copy with renamed columns, and {qualified} already exists"
             )
         source = trigger.function_source
-        for token in sorted(use.fields, key=lambda t: t.start, reverse=True):
-            if token.field in renames:
-                source = source[: token.start] + ident(renames[token.field]) + source[token.end :]
+        edits = [
+            (f.start, f.end, ident(renames[f.field])) for f in use.fields if f.field in renames
+        ]
+        edits += [
+            (start, end, f"CAST({constants[variable]} AS name)")
+            for start, end, variable in _variable_uses(source)
+            if variable in constants
+        ]
+        for start, end, text in sorted(edits, reverse=True):
+            source = source[:start] + text + source[end:]
         statement: ast.CreateFunctionStmt = parse_sql(trigger.function_definition)[0].stmt
         statement.replace = False
         statement.funcname = (ast.String(sval=schema), ast.String(sval=copy_name))
@@ -341,6 +369,7 @@ class _Carrier:
             original=trigger.function_qualified,
             definition=definition,
             renamed=tuple(sorted(renames.items())),
+            constants=tuple((v.upper(), c) for v, c in sorted(constants.items())),
         )
 
 
@@ -527,6 +556,18 @@ def _word(source: str, token: Any) -> str | None:
     if token.kind != "NO_KEYWORD":
         return text.lower()
     return None
+
+
+def _variable_uses(source: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each use of a TG_ table variable in a PL/pgSQL body (not a field
+    of that name: something.tg_relname)."""
+    tokens = parser.scan(source)
+    found = []
+    for index, token in enumerate(tokens):
+        word = _word(source, token)
+        if word in _TABLE_VARIABLES and not (index and tokens[index - 1].name == "ASCII_46"):
+            found.append((token.start, token.end + 1, word))
+    return found
 
 
 def _table_variables(trigger: Trigger) -> list[str]:

@@ -272,6 +272,32 @@ def test_contrib_triggers_act_on_the_renamed_columns_their_arguments_name(pg):
         )
 
 
+def test_a_trigger_function_reading_the_table_name_reads_the_legacy_name(pg):
+    """supabase-clinic's audit_row() writes TG_TABLE_NAME into the audit trail: on the target
+    it would write the target's name. The carried triggers call copies named after the legacy
+    tables that read their names (and schema) instead."""
+    writes = (SCENARIOS / "trigger_table_name" / "writes.sql").read_text()
+    query = "SELECT table_schema, table_name, relname, row_id, action FROM audit_trail ORDER BY id"
+    with _worlds(pg, SCENARIOS / "trigger_table_name") as (mig, ref, files):
+        for conn in (mig, ref):
+            load_sql(conn, writes, "writes.sql")
+        assert mig.execute(query).fetchall() == ref.execute(query).fetchall()
+        assert mig.execute(query).fetchall()[-3:] == [
+            ("public", "accounts", "accounts", 3, "insert"),
+            ("billing", "invoices", "invoices", 2, "update"),
+            ("billing", "invoices", "invoices", 3, "delete"),
+        ]
+        calls = mig.execute(
+            "SELECT tgname, tgfoid::regproc::text FROM pg_trigger WHERE NOT tgisinternal"
+            " AND tgrelid IN ('members'::regclass, 'member_invoices'::regclass) ORDER BY 1"
+        ).fetchall()
+        assert calls == [
+            ("accounts_changed", "record_change_accounts"),
+            ("invoices_changed", "record_change_invoices"),
+        ]
+        assert "DROP FUNCTION public.record_change_accounts ()" in files["rollback.sql"]
+
+
 def test_carried_triggers_use_renamed_copies_and_the_rollback_removes_them(pg):
     with _worlds(pg, SCENARIOS / "carried_trigger") as (mig, _ref, files):
         calls = mig.execute(
