@@ -276,21 +276,18 @@ def _join_source(plan: TablePlan, target_column: str) -> str:
     )
 
 
-_VIEW_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
-
-
 def _view_grants(plan: TablePlan) -> list[Any]:
-    return [
-        g
-        for g in plan.legacy.grants
-        if g.grantee != plan.legacy.owner and g.privilege in _VIEW_PRIVILEGES
-    ]
+    """The legacy table's grants, each repeated on its view: TRUNCATE, REFERENCES, TRIGGER and
+    MAINTAIN mean little on a view, but no role has fewer privileges on the legacy name than it
+    had (MV006)."""
+    return [g for g in plan.legacy.grants if g.grantee != plan.legacy.owner]
 
 
 def _view_revokes(catalog: Catalog) -> Any:
     """The roles that default privileges (ALTER DEFAULT PRIVILEGES, Supabase's grants to anon,
     authenticated and service_role) may give a view created in a plan's schema: the view is
-    created, then their privileges on it are revoked, then the legacy table's granted. Whoever
+    created, then their privileges on it are revoked, then the legacy table's granted (so the
+    view has exactly the legacy table's). Whoever
     runs the cutover owns the view; the legacy table's owner (most likely that role) is left
     alone."""
 
