@@ -143,6 +143,17 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class DefaultPrivilege:
+    """One grant of ALTER DEFAULT PRIVILEGES: what objects ROLE creates later receive."""
+
+    role: str  # whose new objects
+    schema: str | None  # in this schema; None: in every schema
+    kind: str  # table | sequence | function | type | schema
+    grantee: str  # a role name, or PUBLIC
+    privilege: str
+
+
+@dataclass(frozen=True)
 class Relation:
     schema: str
     name: str
@@ -274,6 +285,7 @@ class Catalog:
     sequences: tuple[Sequence, ...]
     functions: tuple[Function, ...]
     roles: tuple[str, ...] = ()  # non-system roles that exist on the server
+    default_privileges: tuple[DefaultPrivilege, ...] = ()
 
     def find(self, name: str) -> Relation | None:
         """The relation named NAME (`table` looks in public first, `schema.table` exactly)."""
@@ -321,6 +333,7 @@ def load_catalog(conn: psycopg.Connection) -> Catalog:
             sequences=reader.sequences(),
             functions=reader.functions(),
             roles=reader.roles(),
+            default_privileges=reader.default_privileges(),
         )
 
 
@@ -731,6 +744,26 @@ class _Reader:
     def roles(self) -> tuple[str, ...]:
         rows = self.rows("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")
         return tuple(r["rolname"] for r in rows)
+
+    def default_privileges(self) -> tuple[DefaultPrivilege, ...]:
+        rows = self.rows(
+            """
+            SELECT pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema,
+                   d.defaclobjtype AS kind,
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                     AS grantee,
+                   a.privilege_type AS privilege
+            FROM pg_default_acl d
+            LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+            CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+            ORDER BY 1, 2 NULLS FIRST, 3, 4, 5
+            """
+        )
+        kinds = {"r": "table", "S": "sequence", "f": "function", "T": "type", "n": "schema"}
+        return tuple(
+            DefaultPrivilege(r["role"], r["schema"], kinds[r["kind"]], r["grantee"], r["privilege"])
+            for r in rows
+        )
 
 
 def _mask_ops(mask: int) -> tuple[str, ...]:

@@ -15,7 +15,9 @@ carry_policies; validate_foreign_keys after it), and the rollback of each (rollb
 around rollback_body.sql.j2: drop_carried, copy_back/rebuild_legacy, restore_foreign_keys;
 rollback_backfill and rollback_expand: empty_target). forward.sql.j2 is the same phases back to
 back in one transaction: the lock instead of sync triggers, backfill.sql.j2 for every table, then
-switch_body; rollback.sql.j2 is rollback_body in one transaction.
+switch_body; rollback.sql.j2 is rollback_body in one transaction. Foreign keys that no table
+order satisfies while a copy fills the tables (cycles, self-references copied in batches) are
+deferred or dropped around that copy (copy_keys.py, copy_keys.sql.j2).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
+from migverify.generate.copy_keys import copy_back_keys, forward_keys, switch_keys
 from migverify.generate.expressions import qualify
+from migverify.generate.model import CopyKeys
 from migverify.generate.online import suspended_keys
 from migverify.generate.plan import ColumnMap, TablePlan, build_plans
 from migverify.quoting import ident
@@ -129,7 +133,8 @@ def generate_with_plans(
     catalog, sizes = _load_schemas(spec, box, supabase)
     plans = build_plans(spec, catalog, sizes)
     context = _context(spec, plans, code_warnings or {})
-    context["suspended_keys"] = suspended_keys(plans, catalog)
+    context.update(_copy_keys(spec, plans, catalog))
+    context["view_revokes"] = _view_revokes(catalog)
     files = {
         "forward.sql": pretty_sql(render("forward.sql.j2", context), "forward.sql"),
         "rollback.sql": pretty_sql(render("rollback.sql.j2", context), "rollback.sql"),
@@ -184,6 +189,9 @@ def _context(
         "online_plans": [p for p in plans if p.online],
         "offline_plans": [p for p in plans if not p.online],
         "suspended_keys": (),
+        "forward_keys": CopyKeys(),
+        "switch_keys": CopyKeys(),
+        "copy_back_keys": CopyKeys(),
         "switch_check": spec.switch_check,
         "online_threshold": spec.online_threshold,
         "referencing_tables": sorted({key.table for key in keys}),
@@ -199,7 +207,21 @@ def _context(
         "target_read": target_read,
         "fill_values": fill_values,
         "view_grants": _view_grants,
+        "view_revokes": lambda plan: (),
         "writers": _writers,
+    }
+
+
+def _copy_keys(spec: Spec, plans: tuple[TablePlan, ...], catalog: Catalog) -> dict[str, Any]:
+    """The foreign keys each phase suspends: between the targets from expand to switch, and
+    those in the way of a copy (the backfill, the switch's, the rollback's copy back)."""
+    suspended = suspended_keys(plans, catalog)
+    return {
+        "suspended_keys": suspended,
+        "forward_keys": forward_keys(plans, catalog),
+        "switch_keys": switch_keys(plans, catalog, suspended),
+        # legacy_tables = "drop": the rollback rebuilds the tables and adds their keys last.
+        "copy_back_keys": copy_back_keys(plans) if spec.legacy_tables != "drop" else CopyKeys(),
     }
 
 
@@ -249,15 +271,33 @@ def _join_source(plan: TablePlan, target_column: str) -> str:
     )
 
 
-_VIEW_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
-
-
 def _view_grants(plan: TablePlan) -> list[Any]:
-    return [
-        g
-        for g in plan.legacy.grants
-        if g.grantee != plan.legacy.owner and g.privilege in _VIEW_PRIVILEGES
-    ]
+    """The legacy table's grants, each repeated on its view: TRUNCATE, REFERENCES, TRIGGER and
+    MAINTAIN mean little on a view, but no role has fewer privileges on the legacy name than it
+    had (MV006)."""
+    return [g for g in plan.legacy.grants if g.grantee != plan.legacy.owner]
+
+
+def _view_revokes(catalog: Catalog) -> Any:
+    """The roles that default privileges (ALTER DEFAULT PRIVILEGES, Supabase's grants to anon,
+    authenticated and service_role) may give a view created in a plan's schema: the view is
+    created, then their privileges on it are revoked, then the legacy table's granted (so the
+    view has exactly the legacy table's). Whoever
+    runs the cutover owns the view; the legacy table's owner (most likely that role) is left
+    alone."""
+
+    def revokes(plan: TablePlan) -> list[str]:
+        return sorted(
+            {
+                default.grantee
+                for default in catalog.default_privileges
+                if default.kind == "table"
+                and default.schema in (None, plan.schema)
+                and default.grantee != plan.legacy.owner
+            }
+        )
+
+    return revokes
 
 
 def _writers(plan: TablePlan) -> list[str]:

@@ -40,6 +40,58 @@ class RetargetedKey:
 
 
 @dataclass(frozen=True)
+class SuspendedKey:
+    """A foreign key between tables being filled (or emptied) that the copy would trip over:
+    dropped before it and added back after it (NOT VALID, validated after COMMIT) or, when
+    deferrable, only deferred until it is done (see copy_keys.py, online.py)."""
+
+    table: str  # qualified referencing table, as named when the key is added back
+    name: str
+    definition: str  # FOREIGN KEY … REFERENCES <schema>.<table> (…) …, without NOT VALID
+    validated: bool  # False: it was NOT VALID and stays so
+    partitioned: bool = False  # a partitioned referencing table: added back validated
+    deferrable: bool = False
+    copy_table: str = ""  # the referencing table's name during the copy, if another one
+
+    @property
+    def dropped_from(self) -> str:
+        return self.copy_table or self.table
+
+    @property
+    def original(self) -> str:
+        """The definition as it was (NOT VALID where it was)."""
+        return self.definition + ("" if self.validated else " NOT VALID")
+
+    @property
+    def schema(self) -> str:
+        return self.table.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class CopyKeys:
+    """What one copy of rows does about the foreign keys of the tables it fills."""
+
+    keys: tuple[SuspendedKey, ...] = ()  # in its way: deferred (deferrable) or dropped
+    # Some key of a filled table checks at COMMIT (INITIALLY DEFERRED, or deferred for the
+    # copy): the checks run right after the copy, as ALTER TABLE cannot run on a table with
+    # checks pending.
+    pending_checks: bool = False
+
+    @property
+    def deferred(self) -> tuple[SuspendedKey, ...]:
+        return tuple(key for key in self.keys if key.deferrable)
+
+    @property
+    def dropped(self) -> tuple[SuspendedKey, ...]:
+        return tuple(key for key in self.keys if not key.deferrable)
+
+    @property
+    def revalidated(self) -> tuple[SuspendedKey, ...]:
+        """The dropped keys that are validated after COMMIT (valid before, not partitioned)."""
+        return tuple(key for key in self.dropped if key.validated and not key.partitioned)
+
+
+@dataclass(frozen=True)
 class FunctionCopy:
     """A copy of a trigger function whose NEW/OLD references use the target's column names."""
 
@@ -47,6 +99,13 @@ class FunctionCopy:
     original: str  # qualified
     definition: str  # CREATE FUNCTION …, printed by pglast
     renamed: tuple[tuple[str, str], ...]  # (legacy column, target column)
+    # (TG_TABLE_NAME, TG_RELNAME or TG_TABLE_SCHEMA, the legacy table's value as an SQL constant)
+    constants: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def changes(self) -> str:
+        """What the copy reads differently, for REVIEW.md and the comment above it."""
+        return ", ".join(f"{a} → {b}" for a, b in self.renamed + self.constants)
 
 
 @dataclass(frozen=True)
@@ -71,6 +130,9 @@ class CarriedTrigger:
     arguments: tuple[str, ...]
     firing: str  # O, D (disabled), R (replica), A (always)
     copy: FunctionCopy | None
+    # A known C function whose arguments name columns (contrib_triggers.py): what it does and
+    # the arguments renamed through the column map, for REVIEW.md.
+    function_note: str = ""
 
 
 @dataclass(frozen=True)

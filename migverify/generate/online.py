@@ -22,29 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from migverify.catalog import Catalog
-from migverify.generate.model import ColumnMap, TablePlan
+from migverify.generate.copy_keys import foreign_key_definition
+from migverify.generate.model import ColumnMap, SuspendedKey, TablePlan
 from migverify.spec import Spec
 
 ONLINE, OFFLINE = "online", "offline"
-
-
-@dataclass(frozen=True)
-class SuspendedKey:
-    """A foreign key between target tables, dropped while the phases run."""
-
-    table: str  # qualified referencing target table
-    name: str
-    definition: str  # pg_get_constraintdef
-    validated: bool
-    partitioned: bool = False
-
-    @property
-    def definition_valid(self) -> str:
-        """The definition without a trailing NOT VALID (a key that was not valid stays so)."""
-        return self.definition.removesuffix(" NOT VALID")
 
 
 def with_modes(spec: Spec, plans: Sequence[TablePlan], sizes: Mapping[str, int]) -> list[TablePlan]:
@@ -162,8 +146,9 @@ def suspended_keys(plans: Sequence[TablePlan], catalog: Catalog) -> tuple[Suspen
                 found[(table, constraint.name)] = SuspendedKey(
                     table=table,
                     name=constraint.name,
-                    definition=constraint.definition,
+                    definition=foreign_key_definition(constraint),
                     validated=constraint.validated,
                     partitioned=relation.kind == "partitioned table",
+                    deferrable=constraint.deferrable,
                 )
     return tuple(found[k] for k in sorted(found))

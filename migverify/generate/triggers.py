@@ -17,6 +17,7 @@ from pglast.stream import IndentedStream
 
 from migverify.catalog import Catalog, Trigger
 from migverify.errors import InputError
+from migverify.generate.contrib_triggers import ColumnArguments, column_arguments
 from migverify.generate.expressions import deparse, references
 from migverify.generate.model import (
     CarriedTrigger,
@@ -25,7 +26,7 @@ from migverify.generate.model import (
     TablePlan,
     TriggerCarry,
 )
-from migverify.quoting import bounded_identifier, ident
+from migverify.quoting import bounded_identifier, ident, literal
 from migverify.spec import Spec
 
 _TABLE_VARIABLES = ("tg_relid", "tg_relname", "tg_table_name", "tg_table_schema")
@@ -63,8 +64,10 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
     note += f", WHEN {carried.when})" if carried.when else ")"
     note += f" carried onto {plan.target.name}"
     if carried.copy is not None:
-        renames = ", ".join(f"{a} → {b}" for a, b in carried.copy.renamed)
-        note += f", calling {carried.copy.name}, a copy of {carried.copy.original} ({renames})"
+        note += (
+            f", calling {carried.copy.name}, a copy of {carried.copy.original} "
+            f"({carried.copy.changes})"
+        )
     if carried.scope:
         condition = " AND ".join(f"{carried.scope_record}.{c} = {v!r}" for c, v in carried.scope)
         note += f", only for rows with {condition}"
@@ -72,17 +75,18 @@ def _notes(plan: TablePlan, trigger: Trigger, carried: CarriedTrigger) -> list[s
         state = {"D": "disabled", "R": "enabled for replica", "A": "enabled always"}
         note += f" ({state[carried.firing]} as on {plan.name})"
     notes = [note]
-    if trigger.function_language != "plpgsql":
+    if carried.function_note:
+        notes.append(f"trigger {trigger.name}: {carried.function_note}")
+    elif trigger.function_language != "plpgsql":
         notes.append(
             f"trigger {trigger.name}: its function {trigger.function_qualified} (LANGUAGE "
             f"{trigger.function_language}) is not read by migverify; carried because every "
             f"column of {plan.name} keeps its name on {plan.target.name}"
         )
-    used = _table_variables(trigger)
-    if used:
+    if "tg_relid" in _table_variables(trigger):
         notes.append(
-            f"trigger {trigger.name}: its function reads {', '.join(used).upper()}, which name "
-            f"{plan.target.name} after cutover, not {plan.name}"
+            f"trigger {trigger.name}: its function reads TG_RELID, which is the oid of "
+            f"{plan.target.name} after cutover, not of {plan.name}"
         )
     return notes
 
@@ -104,7 +108,13 @@ class _Carrier:
     def carry(self) -> CarriedTrigger:
         trigger, plan, statement = self.trigger, self.plan, self.statement
         self.check_shape()
-        copy = self.function_copy()
+        arguments = tuple(a.sval for a in statement.args or ())
+        known = column_arguments(trigger)
+        copy, note = None, ""
+        if known is None:
+            copy = self.function_copy()
+        else:
+            arguments, note = self.known_arguments(known, arguments)
         when = None
         if statement.whenClause is not None:
             _expand_row_comparisons(statement.whenClause, self.plan)
@@ -130,10 +140,57 @@ class _Carrier:
             scope_record="OLD" if trigger.events == ("DELETE",) else "NEW",
             scope=plan.discriminator,
             function=copy.name if copy else trigger.function_qualified,
-            arguments=tuple(a.sval for a in statement.args or ()),
+            arguments=arguments,
             firing=trigger.firing,
             copy=copy,
+            function_note=note,
         )
+
+    def known_arguments(
+        self, known: ColumnArguments, arguments: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], str]:
+        """The arguments of a trigger calling KNOWN with the columns they name renamed through
+        the column map, and the note for REVIEW.md (or a refusal)."""
+        plan, target = self.plan, self.plan.target.name
+        what = f"its function {self.trigger.function_qualified} is {known.title}"
+        positions = known.positions(len(arguments))
+        if positions is None:
+            raise self.refuse(
+                f"{what}, which takes {known.shape}, and it is given {len(arguments)} "
+                f"argument{'s' if len(arguments) != 1 else ''}: it fails on {plan.name} as is"
+            )
+        through_triggers = "update" in plan.trigger_operations
+        if known.reads_updated_columns and "UPDATE" in self.trigger.events and through_triggers:
+            raise self.refuse(
+                f"{what}, which on UPDATE acts only when the statement sets one of its columns, "
+                f"and an update through the view's INSTEAD OF trigger sets every column of {target}"
+            )
+        renamed, renames = list(arguments), []
+        for position in positions:
+            name = arguments[position]
+            if name not in plan.legacy.column_names:
+                raise self.refuse(
+                    f"{what}, and its argument {name!r} is not a column of {plan.name}: it "
+                    f"fails there as is"
+                )
+            column = plan.column(name)
+            if column.alias != "t":
+                raise self.refuse(
+                    f"{what}, and its argument {name} moves to {column.table}, not {target}"
+                )
+            if column.up is not None or column.target.type != column.legacy.type:
+                raise self.refuse(
+                    f"{what}, and its argument {name} becomes {target}.{column.column} "
+                    + ("through a transform" if column.up is not None else "of another type")
+                    + f": the function would act on {target}'s values, not {plan.name}'s"
+                )
+            if column.renamed:
+                renamed[position] = column.column
+                renames.append(f"{name} → {column.column}")
+        note = f"{what}, which {known.does}" + (
+            f"; carried with its arguments renamed ({', '.join(renames)})" if renames else ""
+        )
+        return tuple(renamed), note
 
     def check_shape(self) -> None:
         """Refuse what would fire differently on the target than on the legacy table."""
@@ -246,9 +303,23 @@ class _Carrier:
             self.check_function_column(column)
             if column.renamed:
                 renames[column.legacy.name] = column.column
-        if not renames:
+        constants = self.table_constants()
+        if not renames and not constants:
             return None
-        return self.copy_function(use, renames)
+        return self.copy_function(use, renames, constants)
+
+    def table_constants(self) -> dict[str, str]:
+        """TG_TABLE_NAME, TG_RELNAME and TG_TABLE_SCHEMA where the function reads one that names
+        the target, not the legacy table (an audit trigger writes it into its rows): the legacy
+        table's name or schema, as a literal (the copy reads it as a constant of type name)."""
+        legacy, target = self.plan.legacy, self.plan.target
+        values = {"tg_table_name": legacy.name, "tg_relname": legacy.name}
+        if target.name == legacy.name:
+            values = {}
+        if target.schema != legacy.schema:
+            values["tg_table_schema"] = legacy.schema
+        used = _table_variables(self.trigger)
+        return {name: literal(value) for name, value in values.items() if name in used}
 
     def check_function_column(self, column: ColumnMap) -> None:
         if column.alias != "t":
@@ -257,19 +328,32 @@ class _Carrier:
                 f"{column.legacy.name}, which moves to {column.table}, not {self.plan.target.name}"
             )
 
-    def copy_function(self, use: _FunctionUse, renames: dict[str, str]) -> FunctionCopy:
+    def copy_function(
+        self, use: _FunctionUse, renames: dict[str, str], constants: dict[str, str]
+    ) -> FunctionCopy:
+        """A copy of the function with the target's column names and, where it reads the
+        table's name, the legacy table's (named after the legacy table then: merged tables
+        each get their own)."""
         trigger = self.trigger
         schema, _, name = trigger.function_qualified.partition(".")
-        copy_name = bounded_identifier(f"{name}_{self.plan.target.name}")
+        suffix = self.plan.name if constants else self.plan.target.name
+        copy_name = bounded_identifier(f"{name}_{suffix}")
         qualified = f"{schema}.{copy_name}"
         if any(f.schema == schema and f.name == copy_name for f in self.catalog.functions):
             raise self.refuse(
                 f"its function needs a copy with renamed columns, and {qualified} already exists"
             )
         source = trigger.function_source
-        for token in sorted(use.fields, key=lambda t: t.start, reverse=True):
-            if token.field in renames:
-                source = source[: token.start] + ident(renames[token.field]) + source[token.end :]
+        edits = [
+            (f.start, f.end, ident(renames[f.field])) for f in use.fields if f.field in renames
+        ]
+        edits += [
+            (start, end, f"CAST({constants[variable]} AS name)")
+            for start, end, variable in _variable_uses(source)
+            if variable in constants
+        ]
+        for start, end, text in sorted(edits, reverse=True):
+            source = source[:start] + text + source[end:]
         statement: ast.CreateFunctionStmt = parse_sql(trigger.function_definition)[0].stmt
         statement.replace = False
         statement.funcname = (ast.String(sval=schema), ast.String(sval=copy_name))
@@ -285,6 +369,7 @@ class _Carrier:
             original=trigger.function_qualified,
             definition=definition,
             renamed=tuple(sorted(renames.items())),
+            constants=tuple((v.upper(), c) for v, c in sorted(constants.items())),
         )
 
 
@@ -471,6 +556,18 @@ def _word(source: str, token: Any) -> str | None:
     if token.kind != "NO_KEYWORD":
         return text.lower()
     return None
+
+
+def _variable_uses(source: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each use of a TG_ table variable in a PL/pgSQL body (not a field
+    of that name: something.tg_relname)."""
+    tokens = parser.scan(source)
+    found = []
+    for index, token in enumerate(tokens):
+        word = _word(source, token)
+        if word in _TABLE_VARIABLES and not (index and tokens[index - 1].name == "ASCII_46"):
+            found.append((token.start, token.end + 1, word))
+    return found
 
 
 def _table_variables(trigger: Trigger) -> list[str]:

@@ -233,6 +233,71 @@ def test_carried_triggers_fire_on_the_target_as_on_the_legacy_table(pg):
         assert sorted(mig.execute(disabled).fetchall()) == [("D",), ("D",)]
 
 
+def test_contrib_triggers_act_on_the_renamed_columns_their_arguments_name(pg):
+    """moddatetime, insert_username, autoinc and tsvector_update_trigger(_column) are C code,
+    but each acts on the columns its arguments name: carried with the arguments renamed, they
+    set the same values through the views as on the legacy tables."""
+    queries = (
+        "SELECT id, title, body, search::text, edited_by, revision FROM notes ORDER BY id",
+        "SELECT id, language::text, content, content_search::text FROM documents ORDER BY id",
+    )
+    writes = (SCENARIOS / "contrib_trigger" / "writes.sql").read_text()
+    with _worlds(pg, SCENARIOS / "contrib_trigger") as (mig, ref, _files_):
+        arguments = mig.execute(
+            "SELECT tgname, encode(tgargs, 'escape') FROM pg_trigger"
+            " WHERE tgrelid = 'memos'::regclass ORDER BY 1"
+        ).fetchall()
+        assert arguments == [
+            ("notes_editor", "editor\\000"),
+            ("notes_revision", "rev\\000note_revisions\\000"),
+            ("notes_search", "search_vector\\000pg_catalog.english\\000heading\\000content\\000"),
+            ("notes_touch", "modified_at\\000"),
+        ]
+        for conn in (mig, ref):
+            load_sql(conn, writes, "writes.sql")
+        for query in queries:
+            assert mig.execute(query).fetchall() == ref.execute(query).fetchall(), query
+        # The effects themselves, so that "equal" cannot mean "neither fired".
+        new = "SELECT search::text, edited_by = current_user, revision FROM notes WHERE id = 4"
+        assert _one(mig, new) == ("'book':1 'novel':3 'read':2 'slowli':4", True, 4)
+        assert _one(mig, "SELECT search FROM notes WHERE title = 'Trip'") == (None,)
+        touched = (
+            "SELECT (SELECT updated_at FROM notes WHERE title = 'Groceries')"
+            " > (SELECT updated_at FROM notes WHERE title = 'Empty')"
+        )
+        assert _one(mig, touched) == (True,)
+        # The configuration column changed with the text: English stems now.
+        assert _one(mig, "SELECT content_search::text FROM documents WHERE id = 2") == (
+            "'run':4 'runner':2",
+        )
+
+
+def test_a_trigger_function_reading_the_table_name_reads_the_legacy_name(pg):
+    """supabase-clinic's audit_row() writes TG_TABLE_NAME into the audit trail: on the target
+    it would write the target's name. The carried triggers call copies named after the legacy
+    tables that read their names (and schema) instead."""
+    writes = (SCENARIOS / "trigger_table_name" / "writes.sql").read_text()
+    query = "SELECT table_schema, table_name, relname, row_id, action FROM audit_trail ORDER BY id"
+    with _worlds(pg, SCENARIOS / "trigger_table_name") as (mig, ref, files):
+        for conn in (mig, ref):
+            load_sql(conn, writes, "writes.sql")
+        assert mig.execute(query).fetchall() == ref.execute(query).fetchall()
+        assert mig.execute(query).fetchall()[-3:] == [
+            ("public", "accounts", "accounts", 3, "insert"),
+            ("billing", "invoices", "invoices", 2, "update"),
+            ("billing", "invoices", "invoices", 3, "delete"),
+        ]
+        calls = mig.execute(
+            "SELECT tgname, tgfoid::regproc::text FROM pg_trigger WHERE NOT tgisinternal"
+            " AND tgrelid IN ('members'::regclass, 'member_invoices'::regclass) ORDER BY 1"
+        ).fetchall()
+        assert calls == [
+            ("accounts_changed", "record_change_accounts"),
+            ("invoices_changed", "record_change_invoices"),
+        ]
+        assert "DROP FUNCTION public.record_change_accounts ()" in files["rollback.sql"]
+
+
 def test_carried_triggers_use_renamed_copies_and_the_rollback_removes_them(pg):
     with _worlds(pg, SCENARIOS / "carried_trigger") as (mig, _ref, files):
         calls = mig.execute(
@@ -435,6 +500,60 @@ REFUSALS = [
         "policy users_with_bio on users cannot be carried onto members: its USING expression "
         "uses bio, which moves to public.member_profiles",
         id="policy-reads-a-side-column",
+    ),
+    pytest.param(
+        "carried_trigger",
+        "legacy.sql",
+        "-- A row the trigger skips",
+        "CREATE EXTENSION IF NOT EXISTS insert_username;\n"
+        "CREATE TRIGGER users_bio_author BEFORE UPDATE ON users"
+        " FOR EACH ROW EXECUTE FUNCTION insert_username(bio);\n"
+        "-- A row the trigger skips",
+        "trigger users_bio_author on users cannot be carried onto members: its function "
+        "public.insert_username is contrib's insert_username, and its argument bio moves to "
+        "public.member_profiles, not members",
+        id="contrib-function-on-a-side-column",
+    ),
+    pytest.param(
+        "contrib_trigger",
+        "legacy.sql",
+        "moddatetime(updated_at)",
+        "moddatetime(updated_at, title)",
+        "trigger notes_touch on notes cannot be carried onto memos: its function "
+        "public.moddatetime is contrib's moddatetime, which takes moddatetime(column), and it "
+        "is given 2 arguments",
+        id="contrib-function-with-other-arguments",
+    ),
+    pytest.param(
+        "contrib_trigger",
+        "legacy.sql",
+        "moddatetime(updated_at)",
+        "moddatetime(modified)",
+        "its function public.moddatetime is contrib's moddatetime, and its argument "
+        "'modified' is not a column of notes: it fails there as is",
+        id="contrib-function-on-no-column",
+    ),
+    pytest.param(
+        "contrib_trigger",
+        "target.sql",
+        "rev integer",
+        "rev bigint",
+        "trigger notes_revision on notes cannot be carried onto memos: its function "
+        "public.autoinc is contrib's autoinc, and its argument revision becomes memos.rev of "
+        "another type",
+        id="contrib-function-on-a-retyped-column",
+    ),
+    pytest.param(
+        "contrib_trigger",
+        "migverify.toml",
+        'columns = { language = "config",',
+        'columns = { id = "id", language = { column = "config", up = "language", '
+        'down = "config" },',
+        "trigger documents_search on documents cannot be carried onto texts: its function "
+        "pg_catalog.tsvector_update_trigger_column is tsvector_update_trigger_column, which on "
+        "UPDATE acts only when the statement sets one of its columns, and an update through the "
+        "view's INSTEAD OF trigger sets every column of texts",
+        id="tsvector-trigger-under-instead-of-update",
     ),
     pytest.param(
         "carried_policy",
