@@ -308,7 +308,13 @@ class RowFactory:
             optional = [c for c in fk.columns if not relation.column(c).not_null]
             # MATCH SIMPLE: one NULL column and the key holds; MATCH FULL: all of them NULL
             nullable = bool(optional) and (fk.match != "FULL" or optional == list(fk.columns))
-            unused = any(set(fk.columns) <= key for key in keys)
+            # one row per parent (1:1) when the key's columns are unique by themselves
+            unused = any(key <= set(fk.columns) for key in keys)
+            if nullable and _own_key(relation) & set(fk.columns) - set(pinned):
+                # a key through the row's own key (pages (id, current_revision) → revisions):
+                # an existing parent would give the new row an existing row's key
+                values.update(dict.fromkeys(optional))
+                continue
             # Two keys to one table (course and its prerequisite) reference different rows.
             turn = seen.get(fk.references, 0)
             seen[fk.references] = turn + 1
@@ -429,7 +435,9 @@ class RowFactory:
         bound = {
             c
             for fk in info.relation.foreign_keys
-            if fk.references and self._has_rows(fk.references)
+            if fk.references
+            and not _own_key(info.relation) & set(fk.columns)
+            and self._has_rows(fk.references)
             for c in fk.columns
         }
         chosen = {}
@@ -618,6 +626,12 @@ def _components(
         (sorted(checks, key=lambda c: c.name), sorted(columns, key=order.index))
         for checks, columns in sorted(groups, key=lambda g: min(c.name for c in g[0]))
     ]
+
+
+def _own_key(relation: Relation) -> set[str]:
+    """The columns of the relation's primary key (else its first unique key)."""
+    keys = relation.unique_keys
+    return set(keys[0].columns) if keys else set()
 
 
 def _key_columns(relation: Relation, name: str) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from migverify.catalog import Relation
 from migverify.quoting import ident
 from migverify.verify.facts import TableFacts
 from migverify.verify.probes import ProbeBuilder
@@ -23,40 +24,56 @@ from migverify.verify.worlds import World
 
 def unstable_columns(
     world: World,
+    relations: Sequence[Relation],
     facts: Sequence[TableFacts],
     masked: Mapping[str, frozenset[str]],
     server_version: int,
 ) -> dict[str, frozenset[str]]:
     """Per relation (display name), the columns not already masked whose values differ
-    between two runs of the same workload in WORLD."""
+    between two runs of the same workloads in WORLD (whose digests cover RELATIONS, in order):
+    a trigger of one table may draw the value another table stores."""
     others = {f.relation.qualified_name: f for f in facts}
+    workloads = [
+        w for f in facts if (w := _workload(ProbeBuilder(f, others, (), (), server_version)))
+    ]
+    if not workloads:
+        return {}
+    first = world.run_examples(workloads, masked)
+    second = world.run_examples(workloads, masked)
     found: dict[str, frozenset[str]] = {}
-    for fact in facts:
-        workload = _workload(ProbeBuilder(fact, others, (), (), server_version))
-        if not workload:
-            continue
-        name = fact.name
-        runs = [_after(world, workload, fact, masked) for _ in range(2)]
-        if any(isinstance(run, str) for run in runs):
-            continue  # the workload failed: nothing learned
-        columns = fact.relation.column_names
-        differing = frozenset(
-            column
-            for position, column in enumerate(columns)
-            if column not in masked[name]
-            and Counter(row[position] for row in runs[0])
-            != Counter(row[position] for row in runs[1])
-        )
-        if differing:
-            found[name] = differing
+    for workload, a, b in zip(workloads, first, second, strict=True):
+        for position, relation in enumerate(relations):
+            if position >= len(a.digest) or a.digest[position] == b.digest[position]:
+                continue
+            runs = [_after(world, workload, relation, masked) for _ in range(2)]
+            if any(isinstance(run, str) for run in runs):
+                continue  # the workload failed: nothing learned
+            name = relation.display_name
+            differing = frozenset(
+                column
+                for index, column in enumerate(relation.column_names)
+                if column not in masked[name]
+                and Counter(row[index] for row in runs[0]) != Counter(row[index] for row in runs[1])
+            )
+            if differing:
+                found[name] = found.get(name, frozenset()) | differing
     return found
 
 
 def _workload(builder: ProbeBuilder) -> tuple[Statement, ...]:
+    """Writes of the table: a built row inserted, another inserted leaving every column that
+    has a default to it, a stored row updated to itself (which fires the update triggers)."""
     statements: list[Statement] = []
-    if builder.facts.fresh:
-        base = builder.built_row(builder.facts.fresh[0])
+    fresh = builder.facts.fresh
+    if fresh:
+        base = builder.built_row(fresh[0])
         statements += [*base.prerequisites, builder.insert(base.values)]
+    if len(fresh) > 1:
+        relation = builder.relation
+        other = builder.built_row(fresh[1])
+        defaults = {c.name for c in relation.columns if c.default is not None or c.identity}
+        values = {c: v for c, v in other.values.items() if c not in defaults}
+        statements += [*other.prerequisites, builder.insert(values)]
     seeded = builder.facts.seeded
     if seeded and builder.writable:
         name = ident(builder.writable[0].name)
@@ -67,12 +84,12 @@ def _workload(builder: ProbeBuilder) -> tuple[Statement, ...]:
 def _after(
     world: World,
     workload: Sequence[Statement],
-    fact: TableFacts,
+    relation: Relation,
     masked: Mapping[str, frozenset[str]],
 ) -> Counter | str:
     world.begin_example()
     try:
         world.run_in_transaction(workload, masked)
-        return world.contents(fact.relation, masked[fact.name])
+        return world.contents(relation, masked[relation.display_name])
     finally:
         world.end_example()

@@ -27,6 +27,34 @@ TOKEN = "<clock>"
 _ISO = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}(?::\d{2})?)?)?"
 )
+# Times inside a json or jsonb document (as its text prints them) in the window: the token.
+_IN_DOCUMENTS = r"""
+CREATE OR REPLACE FUNCTION pg_temp.migverify_clock_document(v text, since timestamptz)
+RETURNS text LANGUAGE plpgsql STABLE AS $migverify$
+DECLARE
+  found text;
+  moment timestamptz;
+  result text := v;
+BEGIN
+  IF v IS NULL OR v !~ '\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}' THEN
+    RETURN v;
+  END IF;
+  FOR found IN SELECT DISTINCT m[1] FROM regexp_matches(v,
+      '(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}(?::\d{2})?)?)', 'g') AS m
+  LOOP
+    BEGIN
+      moment := found::timestamptz;
+    EXCEPTION WHEN OTHERS THEN
+      CONTINUE;
+    END;
+    IF moment >= since - interval '1 second' AND moment <= clock_timestamp() THEN
+      result := replace(result, found, $TOKEN);
+    END IF;
+  END LOOP;
+  RETURN result;
+END
+$migverify$;
+"""
 _MARGIN = dt.timedelta(seconds=5)  # returned rows: the window's end is the time read plus this
 _PRECISION = re.compile(r"^timestamp\((\d)\)")
 _FRACTION = re.compile(r"\.(\d+)")
@@ -66,16 +94,21 @@ class Clock:
             "timestamp": (local, "clock_timestamp()::timestamp"),
             "date": ("since::date", "clock_timestamp()::date"),
         }
-        return "\n".join(
+        scalar = "\n".join(
             f"CREATE OR REPLACE FUNCTION pg_temp.migverify_clock(v {kind}, since timestamptz) "
             f"RETURNS text LANGUAGE sql STABLE AS $$ SELECT CASE WHEN v >= {low} AND "
             f"v <= {high} THEN {literal(TOKEN)} ELSE v::text END $$;"
             for kind, (low, high) in bounds.items()
         )
+        return scalar + "\n" + _IN_DOCUMENTS.replace("$TOKEN", literal(TOKEN))
 
     def projection(self, expression: str, type_name: str) -> str | None:
         """EXPRESSION (already cast to TYPE_NAME) as the digests read it, for clock types: a
-        column of precision p rounds the clock to 10^-p s, which may fall just before SINCE."""
+        column of precision p rounds the clock to 10^-p s, which may fall just before SINCE;
+        json and jsonb documents with every time inside them (an audit trigger's to_jsonb(NEW))."""
+        if type_name in ("json", "jsonb"):
+            since = literal(self.since.isoformat())
+            return f"pg_temp.migverify_clock_document({expression}::text, {since})"
         if clock_type(type_name) is None:
             return None
         found = _PRECISION.search(type_name)

@@ -263,7 +263,9 @@ class Verification:
     def _mask_unstable(self) -> None:
         """Columns a trigger or rule fills differently at each run (see calibrate.py) are
         compared by presence from here on, and named in the coverage report."""
-        unstable = unstable_columns(self.ref, self.facts, self.masked, self.server_version)
+        unstable = unstable_columns(
+            self.ref, self.relations, self.facts, self.masked, self.server_version
+        )
         if not unstable:
             return
         for name, columns in unstable.items():

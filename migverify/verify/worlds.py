@@ -149,6 +149,10 @@ def _clocked(clock: Clock) -> Callable[[Any], Any]:
     def value(v: Any) -> Any:
         if type(v) is str:
             return clock.token(v) or v
+        if isinstance(v, _Pairs):  # a json object: the times inside it too
+            return _json_value(_Pairs((k, value(x)) for k, x in v))
+        if isinstance(v, list):
+            return _json_value([value(x) for x in v])
         return _json_value(v)
 
     return value

@@ -196,14 +196,20 @@ def written_row_probes(b: ProbeBuilder, base: BaseRow, verb: str) -> Iterator[Pr
     """Update or delete a row the same workload inserted: a table whose seeded rows all have
     children (or none at all) is still updated and deleted."""
     row: dict[str, str | None] = {c: _text(v) for c, v in base.values.items()}
+    # The row by what the insert wrote: a key it wrote, else every comparable column it wrote
+    # (an identity ALWAYS key is not among them).
+    written = [c for c in b.key_of(row) if c in row] or [
+        c for c in b.key_of({}) if c in row and row[c] is not None
+    ]
+    where = b.where(row, written)
     if verb == "update":
         column = next((c for c in b.writable if c.name in base.values), None)
         if column is None:
             return
         name = ident(column.name)
-        change = b.update(f"{name} = {name}", row, returning="*")
+        change = b.select(f"UPDATE {b.quoted} SET {name} = {name} WHERE {where} RETURNING *", verb)
     else:
-        change = b.select(f"DELETE FROM {b.quoted} WHERE {b.where(row)} RETURNING *", "delete")
+        change = b.select(f"DELETE FROM {b.quoted} WHERE {where} RETURNING *", "delete")
     yield b.probe(
         f"{verb} a row just inserted",
         b.with_base(base, b.insert(base.values), change),
