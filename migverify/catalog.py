@@ -345,6 +345,7 @@ class _Reader:
         self.cursor = cursor
         self.version = version
         self._volatility: dict[tuple[str | None, str], int] = {}
+        self._expressions: dict[str, str] = {}  # many columns share a default (now(), 0, …)
 
     def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
         return self.cursor.execute(query, params or None).fetchall()
@@ -494,6 +495,8 @@ class _Reader:
         pg_depend records no dependency on built-in functions (they are pinned), so the
         functions are found by parsing the expression and looked up in pg_proc by name.
         """
+        if expression in self._expressions:
+            return self._expressions[expression]
         names, value_functions = _called_functions(expression)
         rank = 1 if value_functions else 0
         for schema, name in names:
@@ -508,7 +511,8 @@ class _Reader:
                 volatility = {"i": 0, "s": 1, "v": 2}.get((row and row["v"]) or "i", 0)
                 self._volatility[(schema, name)] = volatility
             rank = max(rank, self._volatility[(schema, name)])
-        return ("immutable", "stable", "volatile")[rank]
+        self._expressions[expression] = ("immutable", "stable", "volatile")[rank]
+        return self._expressions[expression]
 
     def constraints(self, oids: list[int]) -> dict[int, tuple[Constraint, ...]]:
         set_columns = (

@@ -4,16 +4,14 @@ pg_dump, a seed) in a scratch database that every world of the run copies
 worlds, the online proof — instead of each loading it again.
 
 On migverify's own server (not `--dsn`, not `--keep`) the loaded state is also kept between
-runs: the server runs on a data directory in the user's cache directory (`$MIGVERIFY_CACHE_DIR`,
-else `$XDG_CACHE_HOME/migverify` or `~/.cache/migverify`; as root `/var/tmp/migverify-cache`,
-which the server's own user can enter), and at the end, with every scratch database dropped and
-the server stopped cleanly, that directory with the one loaded database becomes an entry keyed
-by a digest of everything that decides its contents — the SQL's names and texts, the Supabase
-options and what they decided, the roles file, the server binaries and migverify's version. A
-later run with the same key runs its server on the entry itself (locked against other runs,
-which then load their own): no `initdb`, no loading; the notices the loading gave are said
-again. Entries are plain directories, safe to delete whenever no migverify runs; the least
-recently used beyond `KEPT_ENTRIES` are removed. `MIGVERIFY_CACHE=off` turns the cache off.
+runs: at the end of a run that loaded it, with every other scratch database dropped and the
+server stopped cleanly, a copy of the server's data directory becomes an entry in the user's
+cache directory (usercache.py), keyed by a digest of everything that decides its contents — the
+SQL's names and texts, the Supabase options and what they decided, the roles file, the server
+binaries and migverify's version. A later run with the same key starts its server from a copy
+of that entry: no `initdb`, no loading; the notices the loading gave are said again. Entries are
+plain directories, safe to delete whenever no migverify runs; the least recently used beyond
+`KEPT_ENTRIES` are removed. `MIGVERIFY_CACHE=off` turns the cache off.
 """
 
 from __future__ import annotations
@@ -23,14 +21,12 @@ import json
 import os
 import pickle
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import migverify
-from migverify import interrupt
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import ServerError
 from migverify.sandbox import Sandbox, ScratchDatabase, embedded_bin_dir
@@ -98,8 +94,7 @@ def legacy_state(
 
 def _load(box: Sandbox, key: str, plan: SupabasePlan, scripts: list) -> LegacyState:
     """Load the scripts into a new database; keep the server's data directory for later runs
-    when the server is migverify's own and not started yet."""
-    keeping = _new_entry(box, key)
+    when the server is migverify's own."""
     db = box.create_database("legacy")
     with recording_notices() as said, db.connect() as conn:
         loader = plan.prepare(conn)
@@ -107,8 +102,8 @@ def _load(box: Sandbox, key: str, plan: SupabasePlan, scripts: list) -> LegacySt
         state = LegacyState(
             db, plan, load_catalog(conn), tuple(loader.shim_relations), tuple(loader.untested())
         )
-    if keeping is not None:
-        box.keep_database(db)
+    root = _entries()
+    if root is not None and box.local:
         saved = {
             "format": _FORMAT,
             "database": db.name,
@@ -116,44 +111,17 @@ def _load(box: Sandbox, key: str, plan: SupabasePlan, scripts: list) -> LegacySt
             "untested": list(state.untested),
             "notices": said,
         }
-        files = {"state.json": json.dumps(saved, indent=1), "catalog.pickle": state.catalog}
-        box.after_close(lambda: _finish(keeping, key, files))
+        files = {
+            "state.json": json.dumps(saved, indent=1),
+            "catalog.pickle": pickle.dumps(state.catalog),
+        }
+        box.save_at_close(root / key, db, files)
     return state
 
 
-def _new_entry(box: Sandbox, key: str) -> Path | None:
-    """A directory the server's data directory is created in, to become the cache entry."""
-    root = _entries()
-    if root is None or not box.local or box.started:
-        return None
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
-    except OSError:
-        return None
-    box.use_data(partial / "data")
-    box.after_close(lambda: shutil.rmtree(partial, ignore_errors=True))  # unless finished
-    return partial
-
-
-def _finish(partial: Path, key: str, files: dict) -> None:
-    """The run ended with the server stopped cleanly: the partial directory becomes the entry
-    (another run's entry for the same key, saved meanwhile, is kept instead)."""
-    if interrupt.interrupted() or not (partial / "data" / "PG_VERSION").is_file():
-        return
-    if (partial / "data" / "postmaster.pid").exists():
-        return  # the server did not stop cleanly
-    try:
-        (partial / "state.json").write_text(files["state.json"], encoding="utf-8")
-        (partial / "catalog.pickle").write_bytes(pickle.dumps(files["catalog.pickle"]))
-        partial.rename(partial.parent / key)
-    except OSError:
-        pass  # kept for nothing: removed by the cleanup registered in _new_entry
-
-
 def _kept(box: Sandbox, key: str, plan: SupabasePlan) -> LegacyState | None:
-    """The state a previous run kept, when the server is not started yet, the entry is there
-    and no other run uses it now; the server then runs on the entry's data directory."""
+    """The state a previous run kept, when the server is not started yet and it is there: the
+    server then starts from a copy of the entry's data directory."""
     root = _entries()
     if root is None or not box.local or box.started:
         return None
@@ -165,17 +133,11 @@ def _kept(box: Sandbox, key: str, plan: SupabasePlan) -> LegacyState | None:
         return None
     if saved.get("format") != _FORMAT:
         return None
-    lock = _lock(entry)
-    if lock is None:
-        return None  # another run uses it: this one loads its own
     os.utime(entry)  # recently used: pruned last
-    box.use_data(entry / "data")
-    box.after_close(lock.close)
+    box.start_from(entry / "data")
     try:
         db = box.adopt(saved["database"], "legacy")
-        box.admin_dsn  # noqa: B018 - start the server now: a broken entry is known here
     except ServerError:
-        lock.close()
         shutil.rmtree(entry, ignore_errors=True)
         raise ServerError(
             f"the kept legacy state {entry} could not be started (it was removed; run again)"
@@ -185,41 +147,12 @@ def _kept(box: Sandbox, key: str, plan: SupabasePlan) -> LegacyState | None:
     return LegacyState(db, plan, catalog, tuple(saved["shim_relations"]), tuple(saved["untested"]))
 
 
-def _lock(entry: Path):  # noqa: ANN202 - an open file holding the entry's lock, or None
-    import fcntl
-
-    try:
-        handle = open(entry / "lock", "a")  # noqa: SIM115 - held until the run ends
-    except OSError:
-        return None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
-
-
 def _entries() -> Path | None:
     root = cache_dir()
     if root is None:
         return None
     directory = root / "legacy"
     _prune(directory)
-    if os.geteuid() == 0:
-        for path in (root, directory):
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-                path.chmod(0o711)  # the server's user passes through to its data directories
-            except OSError:
-                return None
-        blocked = next((p for p in root.resolve().parents if not p.stat().st_mode & 0o001), None)
-        if blocked is not None:
-            notice(
-                f"loaded legacy states are not kept: the server's user cannot enter {blocked} "
-                "(set MIGVERIFY_CACHE_DIR to a directory it can reach, e.g. under /var/tmp)"
-            )
-            return None
     return directory
 
 
@@ -233,10 +166,7 @@ def _prune(directory: Path) -> None:
     except OSError:
         return
     for old in entries[KEPT_ENTRIES:]:
-        lock = _lock(old)
-        if lock is not None:  # not in use
-            shutil.rmtree(old, ignore_errors=True)
-            lock.close()
+        shutil.rmtree(old, ignore_errors=True)
     for partial in directory.glob(".partial-*"):  # a run killed while loading
         try:
             stale = time.time() - partial.stat().st_mtime > 3600

@@ -38,6 +38,12 @@ SCRATCH_SETTINGS = {
     "synchronous_commit": "off",
     "full_page_writes": "off",
     "max_connections": "100",
+    # Little WAL kept between checkpoints: a small data directory to keep and copy.
+    "min_wal_size": "2MB",
+    "max_wal_size": "64MB",
+    # Shared memory segments as files in the data directory, removed with it (POSIX segments
+    # in /dev/shm outlive a server stopped with -m immediate).
+    "dynamic_shared_memory_type": "mmap",
     "listen_addresses": "",
 }
 
@@ -82,20 +88,15 @@ class LocalCluster:
     As root, the server runs as a dedicated system user because initdb refuses root.
     """
 
-    def __init__(self, bin_dir: Path, *, keep: bool = False, data: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path, *, keep: bool = False, seed: Path | None = None) -> None:
         self.bin_dir = bin_dir
         self.keep = keep
-        # A data directory kept elsewhere (migverify's cache, legacy.py): the server runs on it
-        # where it is, creates it there (initdb) when it does not exist yet, and stops cleanly
-        # at the end, leaving it in place.
-        self.data = data
+        self.seed = seed  # a kept data directory to start from (a copy of it), instead of initdb
         self.workdir: Path | None = None
         self.user: str | None = None
 
     @property
     def datadir(self) -> Path:
-        if self.data is not None:
-            return self.data
         assert self.workdir is not None
         return self.workdir / "data"
 
@@ -139,12 +140,12 @@ class LocalCluster:
                 raise InputError(
                     f"{self.bin_dir}: no {tool} here (is it a PostgreSQL bin directory?)"
                 )
-        self.workdir = Path(tempfile.mkdtemp(prefix="migverify-pg-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix="migverify-pg-", dir=_scratch_place()))
         if os.geteuid() == 0:
             self._prepare_server_user()
-        if not (self.datadir / "PG_VERSION").exists():
-            if self.data is not None and self.user is not None:
-                _own(self.data.parent, self.user)
+        if self.seed is not None:
+            _copy_tree(self.seed, self.datadir, self.user)
+        else:
             self._run(
                 "initdb",
                 "-D",
@@ -213,22 +214,88 @@ class LocalCluster:
             )
             return
         if (self.datadir / "postmaster.pid").exists():
-            # A kept data directory is used again: a clean shutdown, no crash recovery later.
-            mode = "fast" if self.data is not None else "immediate"
             try:
-                self._run("pg_ctl", "-D", str(self.datadir), "-w", "-m", mode, "stop")
+                self._run("pg_ctl", "-D", str(self.datadir), "-w", "-m", "immediate", "stop")
             except ServerError:
                 pass  # already gone; the directory is removed below either way
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = None
 
+    def _spare_wal(self) -> frozenset[str]:
+        """After a clean shutdown the server needs only the WAL segment of its last
+        checkpoint: the others (old ones, and those recycled ahead) need not be kept."""
+        control = self._run("pg_controldata", "-D", str(self.datadir)).stdout
+        needed = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in control.splitlines()
+                if line.startswith("Latest checkpoint's REDO WAL file")
+            ),
+            None,
+        )
+        if needed is None or "shut down" not in control:
+            return frozenset()
+        names = [p.name for p in (self.datadir / "pg_wal").iterdir()]
+        return frozenset(n for n in _wal_segments(names) if n != needed)
 
-def _own(path: Path, user: str) -> None:
-    """Give PATH (a directory migverify made for a data directory) to the server's user."""
-    import pwd
+    def save(self, destination: Path, files: dict[str, str | bytes]) -> None:
+        """Shut the server down cleanly and copy its data directory to DESTINATION/data, with
+        FILES beside it, made anew and renamed into place (an entry another run saved for the
+        same DESTINATION meanwhile is kept)."""
+        with interrupt.deferred():
+            self._run("pg_ctl", "-D", str(self.datadir), "-w", "-m", "fast", "stop")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=destination.parent))
+            try:
+                _copy_tree(self.datadir, partial / "data", None, self._spare_wal())
+                for name, content in files.items():
+                    path = partial / name
+                    if isinstance(content, bytes):
+                        path.write_bytes(content)
+                    else:
+                        path.write_text(content, encoding="utf-8")
+                try:
+                    partial.rename(destination)
+                except OSError:
+                    pass  # another run saved it first
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
 
-    entry = pwd.getpwnam(user)
-    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+def _wal_segments(names: list[str]) -> list[str]:
+    return [n for n in names if len(n) == 24 and all(c in "0123456789ABCDEF" for c in n)]
+
+
+def _scratch_place() -> str | None:
+    """Where scratch clusters live: in memory (/dev/shm) when there is room, since copying a
+    database (CREATE DATABASE … TEMPLATE) there takes 25 ms where a disk took 500; else the
+    system's temporary directory. Nothing in them needs to survive the run."""
+    shm = Path("/dev/shm")
+    try:
+        stat = os.statvfs(shm)
+    except OSError:
+        return None
+    room = stat.f_bavail * stat.f_frsize
+    return str(shm) if room >= 2 * 1024**3 and os.access(shm, os.W_OK) else None
+
+
+def _copy_tree(
+    source: Path, destination: Path, user: str | None, leave: frozenset[str] = frozenset()
+) -> None:
+    """Copy a data directory (modes kept; owned by USER, the server's system user, if any),
+    without the WAL files named in LEAVE."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return set(names) & leave if Path(directory).name == "pg_wal" else set()
+
+    shutil.copytree(source, destination, symlinks=True, ignore=ignore)
+    if user is not None:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        for path in (destination, *destination.rglob("*")):
+            os.lchown(path, entry.pw_uid, entry.pw_gid)
+    destination.chmod(0o700)
 
 
 def _bin_dir_for_other_users(bin_dir: Path) -> Path:
@@ -353,9 +420,8 @@ class Sandbox:
     _token: str = field(default_factory=lambda: secrets.token_hex(4))
     # What the run's stages share (migverify/legacy.py keeps the loaded legacy state here).
     memo: dict[str, Any] = field(default_factory=dict)
-    _data: Path | None = None  # a kept data directory for the local server (use_data)
-    _kept: set[str] = field(default_factory=set)  # databases the kept directory keeps
-    _after_close: list[Any] = field(default_factory=list)
+    _seed: Path | None = None  # start the local server from (a copy of) this data directory
+    _save: tuple[Path, ScratchDatabase, dict[str, str | bytes]] | None = None
 
     @property
     def started(self) -> bool:
@@ -366,26 +432,24 @@ class Sandbox:
         """Whether the server is one migverify starts for the run (not --dsn, not --keep)."""
         return not self.config.dsn and not self.config.keep
 
-    def use_data(self, data: Path) -> None:
-        """Run the local server (not started yet) on DATA where it is (see LocalCluster)."""
+    def start_from(self, data: Path) -> None:
+        """Start the local server (not started yet) from a copy of a kept data directory."""
         assert self.local and not self.started
-        self._data = data
+        self._seed = data
 
     def adopt(self, name: str, purpose: str) -> ScratchDatabase:
-        """A database the kept data directory holds, kept there at close."""
+        """A database the kept data directory holds, as a scratch database."""
         db = ScratchDatabase(name=name, dsn=_with_dbname(self.admin_dsn, name), purpose=purpose)
-        self._kept.add(name)
+        self.databases.append(db)
         return db
 
-    def keep_database(self, db: ScratchDatabase) -> None:
-        """Leave DB in the kept data directory at close (it is no scratch database then)."""
-        self._kept.add(db.name)
-        if db in self.databases:
-            self.databases.remove(db)
-
-    def after_close(self, action: Any) -> None:
-        """ACTION() once the server has stopped (or at close, without a local server)."""
-        self._after_close.append(action)
+    def save_at_close(
+        self, destination: Path, keep: ScratchDatabase, files: dict[str, str | bytes]
+    ) -> None:
+        """At close, keep the local server's data directory, with KEEP its only database, in
+        DESTINATION (see LocalCluster.save); nothing when the run was interrupted."""
+        if self.local:
+            self._save = (destination, keep, files)
 
     def __enter__(self) -> Sandbox:
         # SIGTERM must run the cleanup below; the CLI installs its own handlers for the whole
@@ -417,7 +481,7 @@ class Sandbox:
                 self._admin_dsn = self.config.dsn
             else:
                 self._cluster = LocalCluster(
-                    self.config.pg_bin or embedded_bin_dir(), keep=self.config.keep, data=self._data
+                    self.config.pg_bin or embedded_bin_dir(), keep=self.config.keep, seed=self._seed
                 )
                 try:
                     self._cluster.start()
@@ -497,33 +561,37 @@ class Sandbox:
                 self._drop_created_roles()
             self.databases.clear()
         finally:
-            try:
-                if self._cluster is not None:
-                    if self._cluster.data is not None:
-                        self._drop_scratch_databases()
+            if self._cluster is not None:
+                try:
+                    self._save_cluster()
+                finally:
                     self._cluster.stop()
                     self._cluster = None
-                self._admin_dsn = None
-            finally:
-                actions, self._after_close = self._after_close, []
-                for action in reversed(actions):  # the last registered first, as in a stack
-                    action()
+            self._admin_dsn = None
 
-    def _drop_scratch_databases(self) -> None:
-        """A kept data directory keeps only the databases asked for."""
+    def _save_cluster(self) -> None:
+        """The data directory with only the database asked to be kept, for later runs (a
+        failure to save costs the next run its head start, nothing else)."""
+        if self._save is None or self._cluster is None or interrupt.interrupted():
+            return
+        destination, keep, files = self._save
+        self._save = None
         try:
             with connect(self.admin_dsn) as conn:
                 rows = conn.execute(
-                    "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1",
-                    (f"{SCRATCH_PREFIX}%",),
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+                    (f"{SCRATCH_PREFIX}%", keep.name),
                 ).fetchall()
                 for (name,) in rows:
-                    if name not in self._kept:
-                        conn.execute(
-                            sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-                        )
-        except (psycopg.Error, ServerError):
-            pass  # the directory is checked before it is kept (legacy.py)
+                    conn.execute(
+                        sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+                    )
+                conn.execute("CHECKPOINT")  # the WAL it keeps: what recycling leaves
+            self._cluster.save(destination, files)
+        except (OSError, psycopg.Error, ServerError) as error:
+            from migverify.sqlload import notice
+
+            notice(f"the loaded legacy state was not kept in {destination}: {error}")
 
     def _drop_created_roles(self) -> None:
         """Drop the roles migverify created on an external server (missing or --roles ones)."""
