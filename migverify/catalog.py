@@ -251,10 +251,15 @@ class Sequence:
     last_value: int
     is_called: bool
     owned_by: str | None  # table.column
+    grants: tuple[Grant, ...] = ()  # USAGE, SELECT, UPDATE (the owner's included)
 
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def usable_by(self, role: str) -> bool:
+        """Whether ROLE holds USAGE on the sequence by a grant to it or to PUBLIC."""
+        return any(g.privilege == "USAGE" and g.grantee in (role, "PUBLIC") for g in self.grants)
 
     @property
     def next_value(self) -> int:
@@ -661,11 +666,26 @@ class _Reader:
             for oid, rows in found.items()
         }
 
+    def sequence_grants(self, oid: int) -> tuple[Grant, ...]:
+        rows = self.rows(
+            """
+            SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(g.grantee) END AS grantee,
+                   g.privilege_type AS privilege, g.is_grantable
+            FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('s', c.relowner))) g
+            WHERE c.oid = %s ORDER BY 1, 2
+            """,
+            oid,
+        )
+        return tuple(
+            Grant(grantee=r["grantee"], privilege=r["privilege"], grantable=r["is_grantable"])
+            for r in rows
+        )
+
     def sequences(self) -> tuple[Sequence, ...]:
         rows = self.rows(
             """
             SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS data_type,
-                   s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle,
+                   s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle, c.oid,
                    (SELECT tn.nspname || '.' || tc.relname || '.' || a.attname
                       FROM pg_depend dep JOIN pg_attribute a
                         ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
@@ -708,6 +728,7 @@ class _Reader:
                     last_value=state["last_value"],
                     is_called=state["is_called"],
                     owned_by=r["owned_by"],
+                    grants=self.sequence_grants(r["oid"]),
                 )
             )
         return tuple(result)

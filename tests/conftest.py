@@ -116,3 +116,19 @@ def servers_under(directory: Path) -> list[str]:
         if str(directory) in cmdline and "postgres" in cmdline:
             found.append(cmdline)
     return found
+
+
+def schema_dump(pg: PgServer, dsn: str) -> str:
+    """`pg_dump --schema-only` of the database at DSN, by the server's own pg_dump, without the
+    `\\restrict` lines (their key is random on every run)."""
+    result = subprocess.run(
+        [str(pg.bin_dir / "pg_dump"), "--schema-only", "--dbname", dsn],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return "".join(
+        line
+        for line in result.stdout.splitlines(keepends=True)
+        if not line.startswith(("\\restrict", "\\unrestrict"))
+    )

@@ -208,7 +208,6 @@ def _context(
         "fill_values": fill_values,
         "view_grants": _view_grants,
         "view_revokes": lambda plan: (),
-        "writers": _writers,
     }
 
 
@@ -298,12 +297,6 @@ def _view_revokes(catalog: Catalog) -> Any:
         )
 
     return revokes
-
-
-def _writers(plan: TablePlan) -> list[str]:
-    return sorted(
-        {g.grantee for g in _view_grants(plan) if g.privilege == "INSERT" and not g.column}
-    )
 
 
 def write_files(files: Mapping[str, str], out: Path) -> None:

@@ -214,6 +214,9 @@ class SequencePlan:
     legacy_sequence: str
     layer_sequence: str  # target's own sequence, or a dedicated one created by the layer
     dedicated: bool
+    # Roles the cutover grants USAGE on the layer sequence (the view default calls nextval() as
+    # the invoker); the rollback revokes them from a sequence it keeps.
+    usage_grants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

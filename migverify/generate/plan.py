@@ -424,7 +424,13 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
             else target_sequence
         )
         sequences.append(
-            SequencePlan(column_map.legacy.name, legacy_sequence, layer_sequence, dedicated)
+            SequencePlan(
+                column_map.legacy.name,
+                legacy_sequence,
+                layer_sequence,
+                dedicated,
+                _usage_grants(catalog, plan, column_map, legacy_sequence, layer_sequence),
+            )
         )
         if column_map.target.identity == "always" and "insert" not in plan.trigger_operations:
             # The target takes no value but its own (428C9): a view default would hand it one.
@@ -442,6 +448,29 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
     return TablePlan(
         **{**plan.__dict__, "sequences": tuple(sequences), "view_defaults": tuple(defaults)}
     )
+
+
+def _usage_grants(
+    catalog: Catalog,
+    plan: TablePlan,
+    column_map: ColumnMap,
+    legacy_sequence: str,
+    layer_sequence: str,
+) -> tuple[str, ...]:
+    """The roles that drew the legacy default (INSERT on the table, and USAGE on its sequence
+    unless the column is an identity, which needs none) and lack USAGE on the layer sequence:
+    exactly what the view default needs, so that the rollback can take back just that."""
+    legacy = plan.legacy
+    writers = {
+        g.grantee
+        for g in legacy.grants
+        if g.privilege == "INSERT" and not g.column and g.grantee != legacy.owner
+    }
+    if not column_map.legacy.identity:
+        drawn = catalog.sequence(legacy_sequence)
+        writers = {role for role in writers if drawn is None or drawn.usable_by(role)}
+    layer = catalog.sequence(layer_sequence)
+    return tuple(sorted(role for role in writers if layer is None or not layer.usable_by(role)))
 
 
 def _sequence_of(catalog: Catalog, relation: Relation, column: Column) -> str | None:

@@ -22,7 +22,8 @@ from psycopg.conninfo import make_conninfo
 
 from migverify.apply import Retry, next_batch_size, run_backfill
 from migverify.cli import cli
-from migverify.sqlload import load_sql_files
+from migverify.sqlload import load_sql, load_sql_files
+from tests.conftest import schema_dump
 
 ROOT = Path(__file__).resolve().parents[2]
 XBOT = ROOT / "fixtures" / "xbot"
@@ -94,6 +95,34 @@ def test_all_phases_then_rollback_with_json_on_stdout_only(project, database):
     assert back.stdout.strip().endswith("now: posted_decisions legacy, real_tweet_metrics legacy")
     assert _states(database) == ("r", 0)
     assert _one(database, "SELECT count(*) FROM posted_tweets_comprehensive") == (0,)
+
+
+@pytest.mark.parametrize("path", ["online", "offline", "one transaction"])
+def test_rollback_leaves_the_schema_as_it_found_it_privileges_included(pg, project, database, path):
+    """`pg_dump --schema-only` after a full cutover, a write through the views and the rollback
+    is the dump before it: no grant (USAGE on the targets' sequences), trigger or policy left
+    behind. Online and offline through `apply`, and forward.sql then rollback.sql."""
+    if path == "offline":
+        spec = project / "migverify.toml"
+        spec.write_text(spec.read_text().replace('mode = "online"', 'mode = "offline"'))
+        result = CliRunner().invoke(cli, ["generate", str(project), "--dsn", pg.dsn])
+        assert result.exit_code == 0, result.output
+    before = schema_dump(pg, database)
+    write = "INSERT INTO posted_decisions (tweet_id, content) VALUES ('after', 'through the view')"
+    if path == "one transaction":
+        with psycopg.connect(database, autocommit=True) as conn:
+            load_sql(conn, (project / "migrations" / "forward.sql").read_text(), "forward.sql")
+            conn.execute(write)
+            load_sql(conn, (project / "migrations" / "rollback.sql").read_text(), "rollback.sql")
+    else:
+        applied = _apply(project, database)
+        assert applied.returncode == 0, applied.stderr
+        assert _one(database, "SELECT count(*) FROM pg_views WHERE viewname = 'posted_decisions'")
+        _one(database, write + " RETURNING id")
+        back = _apply(project, database, "--rollback")
+        assert back.returncode == 0, back.stderr
+    assert _one(database, "SELECT count(*) FROM posted_decisions WHERE tweet_id = 'after'") == (1,)
+    assert schema_dump(pg, database) == before
 
 
 def test_each_phase_alone_and_refusals_name_the_state(project, database):

@@ -19,6 +19,7 @@ from migverify.generate import generate_layer
 from migverify.spec import load_spec
 from migverify.sqlload import load_sql, load_sql_files
 from migverify.verify import VerifyRequest, verify
+from tests.conftest import schema_dump
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATE_SCENARIOS = sorted(
@@ -133,6 +134,79 @@ def test_forward_then_rollback_equals_never_migrating(pg):
             load_sql(conn, WRITES, "writes.sql")
             expected = _snapshot(conn)
     assert after == expected
+
+
+@pytest.mark.parametrize("directory", SCENARIOS, ids=lambda p: p.name)
+def test_forward_then_rollback_leaves_the_schema_as_it_found_it(pg, directory):
+    """The one-transaction path: `pg_dump --schema-only` after forward.sql and rollback.sql is
+    the dump before them, privileges included (nothing the cutover granted stays behind)."""
+    spec = load_spec(directory)
+    files = _generate(pg, directory)
+    with pg.sandbox() as box:
+        db = box.create_database("dump")
+        with db.connect() as conn:
+            load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+            before = schema_dump(pg, db.dsn)
+            load_sql(conn, files["forward.sql"], "forward.sql")
+            load_sql(conn, files["rollback.sql"], "rollback.sql")
+            assert schema_dump(pg, db.dsn) == before
+
+
+def test_sequence_usage_is_granted_where_the_view_needs_it_and_taken_back(pg, tmp_path):
+    """The view default draws from the target's sequence as the invoker: a role that drew the
+    legacy default (INSERT, and USAGE on the legacy sequence) gets USAGE for the cutover and
+    loses it again at rollback; a role that already had it keeps it; a role that could not draw
+    the legacy default (no USAGE on the legacy sequence) gets none."""
+    source = ROOT / "fixtures" / "generate" / "rename"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    roles = "DO $$ BEGIN CREATE ROLE {0} NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$;\n"
+    legacy = tmp_path / "legacy.sql"
+    legacy.write_text(
+        legacy.read_text()
+        + roles.format("shop_admin")
+        + roles.format("shop_import")
+        + 'GRANT INSERT ON "LineItems" TO shop_admin, shop_import;\n'
+        + 'GRANT USAGE ON SEQUENCE "LineItems_id_seq" TO shop_admin;\n'
+    )
+    target = tmp_path / "target.sql"
+    target.write_text(
+        target.read_text() + "GRANT USAGE ON SEQUENCE order_lines_id_seq TO shop_admin;\n"
+    )
+    files = _generate(pg, tmp_path)
+    assert _statements(files["forward.sql"], "ON SEQUENCE") == [
+        "GRANT USAGE ON SEQUENCE public.order_lines_id_seq TO shop_app"
+    ]
+    assert _statements(files["rollback.sql"], "ON SEQUENCE") == [
+        "REVOKE USAGE ON SEQUENCE public.order_lines_id_seq FROM shop_app"
+    ]
+    usage = (
+        "SELECT r, has_sequence_privilege(r, 'order_lines_id_seq', 'USAGE') "
+        "FROM unnest(ARRAY['shop_app', 'shop_admin', 'shop_import']) AS r"
+    )
+    spec = load_spec(tmp_path)
+    with pg.sandbox() as box:
+        db = box.create_database("usage")
+        with db.connect() as conn:
+            load_sql_files(conn, [*spec.legacy_sql, *spec.target_sql])
+            load_sql(conn, files["forward.sql"], "forward.sql")
+            assert dict(conn.execute(usage).fetchall()) == {
+                "shop_app": True,
+                "shop_admin": True,
+                "shop_import": False,
+            }
+            load_sql(conn, files["rollback.sql"], "rollback.sql")
+            assert dict(conn.execute(usage).fetchall()) == {
+                "shop_app": False,
+                "shop_admin": True,
+                "shop_import": False,
+            }
+
+
+def _statements(script: str, containing: str) -> list[str]:
+    """The statements of SCRIPT that contain CONTAINING, each on one line."""
+    statements = (" ".join(s.split()) for s in script.split(";"))
+    return [s for s in statements if containing in s]
 
 
 def _snapshot(conn):

@@ -22,6 +22,7 @@ from migverify.errors import InputError, SQLFileError
 from migverify.generate import generate_layer
 from migverify.spec import load_spec
 from migverify.sqlload import load_sql, load_sql_files
+from tests.conftest import schema_dump
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "fixtures" / "generate"
@@ -416,7 +417,8 @@ def test_apply_cuts_every_scenario_over_and_back(pg, directory, tmp_path):
     """`migverify apply` on the scenario's seeded database, every phase as the spec sets its
     modes; its writes.sql (if any) runs through the legacy names after the expand phase, so
     the sync triggers copy it. The legacy names then show what the same writes left on the
-    legacy tables, and `--rollback` gives the legacy tables back with those rows."""
+    legacy tables, and `--rollback` gives the legacy tables back with those rows, the schema
+    as `pg_dump --schema-only` showed it before (privileges included)."""
     project = _project(directory, tmp_path)
     runner = CliRunner()
     generated = runner.invoke(cli, ["generate", str(project), "--dsn", pg.dsn])
@@ -431,6 +433,7 @@ def test_apply_cuts_every_scenario_over_and_back(pg, directory, tmp_path):
             if writes.exists():
                 load_sql_files(ref, [writes])
             expected = _legacy_rows(ref, spec)
+            before = schema_dump(pg, live.dsn)
 
             def apply(*args: str) -> None:
                 result = runner.invoke(cli, ["apply", str(project), "--dsn", live.dsn, *args])
@@ -451,6 +454,7 @@ def test_apply_cuts_every_scenario_over_and_back(pg, directory, tmp_path):
             assert conn.execute(
                 "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%migverify_sync%'"
             ).fetchone() == (0,)
+            assert schema_dump(pg, live.dsn) == before
 
 
 def test_online_copies_in_order_of_the_legacy_key_the_target_has_too(pg, tmp_path):
