@@ -204,6 +204,9 @@ def render_sarif(result: CheckResult) -> str:
                     }
                 },
                 "results": results,
+                # For CI that reads the report instead of the exit code (the reusable gate):
+                # exit 1 is NOT SAFE or INCOMPLETE, which this tells apart.
+                "properties": {"verdict": result.verdict, "passed": result.passed},
             }
         ],
     }

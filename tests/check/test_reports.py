@@ -107,6 +107,7 @@ def test_sarif_has_the_2_1_0_structure_and_rule_metadata():
     assert document["version"] == "2.1.0"
     assert document["$schema"].endswith("sarif-2.1.0.json")
     (run,) = document["runs"]
+    assert run["properties"] == {"verdict": "not safe", "passed": False}
     driver = run["tool"]["driver"]
     assert driver["name"] == "migverify"
     rule_ids = [rule["id"] for rule in driver["rules"]]
@@ -150,6 +151,15 @@ def test_markdown_summary_for_a_pr_comment():
     assert "- **error** `MV100`" in text
     assert "  - `app/src/jobs/orchestrator.ts:41:8` — upsert" in text
     assert "```sql" in text
+
+
+def test_sarif_tells_incomplete_from_not_safe_for_the_gate():
+    """Both exit 1; the reusable workflow reads which from the run's properties."""
+    untested = Problem("MV103", "error", "posted_decisions", "posted_decisions: insert not tested")
+    run = json.loads(render_sarif(_result(problems=(untested,))))["runs"][0]
+    assert run["properties"] == {"verdict": "incomplete", "passed": False}
+    run = json.loads(render_sarif(_result(problems=())))["runs"][0]
+    assert run["properties"] == {"verdict": "safe", "passed": True}
 
 
 def _sarif_validator():
