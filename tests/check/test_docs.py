@@ -60,3 +60,22 @@ def test_the_github_workflows_pass_actionlint():
     assert len(workflows) >= 2
     result = subprocess.run([binary, *workflows], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_gate_accepts_the_postgresql_versions_the_readme_names():
+    """The reusable workflow installs from apt.postgresql.org the versions its case statement
+    lets through, 18 being embedded; the README's sentence names exactly those."""
+    import re
+
+    gate = (README.parent / ".github" / "workflows" / "migverify-gate.yml").read_text()
+    (installed,) = re.findall(r'case "\$PG_VERSION" in\s+([0-9|]+)\)', gate)
+    assert "if: inputs.postgres-version != '18'" in gate
+    assert "apt.postgresql.org.sh -y" in gate
+    versions = sorted(int(v) for v in [*installed.split("|"), "18"])
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    (named,) = re.findall(r"The gate supports PostgreSQL ([0-9, and]+) \(", text)
+    assert sorted(int(v) for v in re.findall(r"\d+", named)) == versions
+    assert 'default: "18"' in gate
+    # No made-up default for the migverify requirement: it is required (or a requirements file).
+    inputs = gate.split("\n      migverify-version:\n", 1)[1].split("\n      requirements:", 1)[0]
+    assert "default:" not in inputs and "REQUIRED" in inputs
