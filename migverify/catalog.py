@@ -60,6 +60,7 @@ class Column:
     generated_kind: str | None  # "stored" | "virtual"
     updatable: bool  # for views: whether the column is auto-updatable; always True for tables
     comment: str | None = None
+    collation: str | None = None  # COLLATE of a column whose collation is not its type's
 
     @property
     def nondeterministic_default(self) -> bool:
@@ -252,6 +253,7 @@ class Sequence:
     is_called: bool
     owned_by: str | None  # table.column
     grants: tuple[Grant, ...] = ()  # USAGE, SELECT, UPDATE (the owner's included)
+    cache: int = 1
 
     @property
     def qualified_name(self) -> str:
@@ -453,6 +455,11 @@ class _Reader:
                    pg_get_expr(d.adbin, d.adrelid) AS default,
                    col_description(a.attrelid, a.attnum) AS comment,
                    {updatable} AS updatable,
+                   (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                      FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                     WHERE co.oid = a.attcollation
+                       AND a.attcollation <> (SELECT typcollation FROM pg_type
+                                              WHERE oid = a.atttypid)) AS collation,
                    (SELECT sn.nspname || '.' || sc.relname FROM pg_depend dep
                       JOIN pg_class sc ON sc.oid = dep.refobjid
                       JOIN pg_namespace sn ON sn.oid = sc.relnamespace
@@ -492,6 +499,7 @@ class _Reader:
             generated_kind={"s": "stored", "v": "virtual"}.get(gen),
             updatable=bool(row["updatable"]) if is_view else True,
             comment=row["comment"],
+            collation=row["collation"],
         )
 
     def expression_volatility(self, expression: str) -> str:
@@ -685,7 +693,7 @@ class _Reader:
         rows = self.rows(
             """
             SELECT n.nspname AS schema, c.relname AS name, format_type(s.seqtypid, NULL) AS data_type,
-                   s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle, c.oid,
+                   s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle, s.seqcache, c.oid,
                    (SELECT tn.nspname || '.' || tc.relname || '.' || a.attname
                       FROM pg_depend dep JOIN pg_attribute a
                         ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
@@ -729,6 +737,7 @@ class _Reader:
                     is_called=state["is_called"],
                     owned_by=r["owned_by"],
                     grants=self.sequence_grants(r["oid"]),
+                    cache=r["seqcache"],
                 )
             )
         return tuple(result)

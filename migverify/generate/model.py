@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from migverify.catalog import Column, Relation
+from migverify.catalog import Column, Relation, Sequence
 from migverify.quoting import bounded_identifier
 
 
@@ -217,6 +217,12 @@ class SequencePlan:
     # Roles the cutover grants USAGE on the layer sequence (the view default calls nextval() as
     # the invoker); the rollback revokes them from a sequence it keeps.
     usage_grants: tuple[str, ...] = ()
+    # The legacy sequence as the catalog shows it: a dedicated layer sequence takes its options
+    # (the view's inserts step as the legacy table's did), and when it is owned by its column
+    # (serial, identity) dropping the table drops it, so drop mode's rollback rebuilds it with
+    # its options and grants; a sequence the column only draws from stays.
+    legacy: Sequence | None = None
+    owned: bool = False
 
 
 @dataclass(frozen=True)

@@ -430,6 +430,8 @@ def _with_sequences(plan: TablePlan, catalog: Catalog, shared: bool) -> TablePla
                 layer_sequence,
                 dedicated,
                 _usage_grants(catalog, plan, column_map, legacy_sequence, layer_sequence),
+                catalog.sequence(legacy_sequence),
+                _owns(catalog, plan.legacy, column_map.legacy, legacy_sequence),
             )
         )
         if column_map.target.identity == "always" and "insert" not in plan.trigger_operations:
@@ -471,6 +473,12 @@ def _usage_grants(
         writers = {role for role in writers if drawn is None or drawn.usable_by(role)}
     layer = catalog.sequence(layer_sequence)
     return tuple(sorted(role for role in writers if layer is None or not layer.usable_by(role)))
+
+
+def _owns(catalog: Catalog, relation: Relation, column: Column, name: str) -> bool:
+    """Whether the sequence NAME is owned by RELATION's COLUMN (serial, identity)."""
+    sequence = catalog.sequence(name)
+    return sequence is not None and sequence.owned_by == f"{relation.qualified_name}.{column.name}"
 
 
 def _sequence_of(catalog: Catalog, relation: Relation, column: Column) -> str | None:
