@@ -550,6 +550,85 @@ def skipped_file(data: LintInput) -> Iterable[Finding]:
         )
 
 
+@rule("MV010")
+def dependent_reads_the_kept_table(data: LintInput) -> Iterable[Finding]:
+    """A view or policy outside the layer still reads the legacy table, not its replacement.
+
+    A view, or a policy of a table the spec does not rename, that reads a legacy table is bound
+    to that table itself, not to its name: when the cutover renames the table (to
+    `<name>_legacy`), the view or policy follows it and goes on reading rows that nothing
+    writes any more, while every write goes through the new view to the target. Nothing
+    fails; what it shows goes stale. (Dropping the legacy table instead fails: they depend on
+    it.)
+
+    Bad: `CREATE VIEW shop_names AS SELECT id, owner FROM shops;` left as it is when `shops`
+    becomes a view over `stores` (it now reads `shops_legacy`).
+    Good: after the cutover, `CREATE OR REPLACE VIEW shop_names AS SELECT id, owner FROM
+    shops;` again, so that it reads the compatibility view (and the same for a policy).
+    """
+    legacy_tables = {}
+    for name in data.tables:
+        found = data.legacy.find(name)
+        if found is not None:
+            legacy_tables[found.qualified_name] = name
+    if not legacy_tables:
+        return
+    for relation in data.legacy.relations:
+        if relation.qualified_name in legacy_tables:
+            continue
+        now = data.migrated.find(relation.qualified_name)
+        if now is None or now.kind != relation.kind:
+            continue
+        if relation.kind in ("view", "materialized view"):
+            lost = set(relation.view_relations) - set(now.view_relations)
+            read = sorted(set(now.view_relations) - set(relation.view_relations))
+            for table in sorted(lost & legacy_tables.keys()):
+                yield _stale(legacy_tables[table], f"{relation.kind} {relation.display_name}", read)
+        for policy in relation.policies:
+            after = next((p for p in now.policies if p.name == policy.name), None)
+            if after is None:
+                continue
+            before_reads = _policy_reads(data.legacy, policy)
+            after_reads = _policy_reads(data.migrated, after)
+            read = sorted(after_reads - before_reads)
+            for table in sorted((before_reads - after_reads) & legacy_tables.keys()):
+                what = f"policy {policy.name} on {relation.display_name}"
+                yield _stale(legacy_tables[table], what, read)
+
+
+def _stale(table: str, what: str, read: list[str]) -> Finding:
+    instead = f"it reads {', '.join(read)} instead, which" if read else "it reads the table that"
+    return Finding(
+        "MV010",
+        ERROR,
+        table,
+        f"{what} reads {table}; after the cutover {instead} nothing writes any more: create it "
+        f"again after the cutover so that it reads {table} (the compatibility view)",
+    )
+
+
+class _Relations(Visitor):
+    def __init__(self) -> None:
+        self.names: list[tuple[str | None, str]] = []
+
+    def visit_RangeVar(self, ancestors: Any, node: ast.RangeVar) -> None:  # noqa: N802
+        self.names.append((node.schemaname, node.relname))
+
+
+def _policy_reads(catalog: Catalog, policy: Any) -> set[str]:
+    """The relations a policy's expressions read (sub-queries), as qualified names."""
+    found: set[str] = set()
+    for expression in (policy.using, policy.with_check):
+        if not expression:
+            continue
+        visitor = _Relations()
+        visitor(parse_sql(f"SELECT {expression}"))  # pg_get_expr's text
+        for schema, name in visitor.names:
+            relation = catalog.find(f"{schema}.{name}" if schema else name)
+            found.add(relation.qualified_name if relation else f"{schema or 'public'}.{name}")
+    return found
+
+
 _MAX_SUPPRESSION_SCAN = 64 * 1024 * 1024
 _COMMENT_STARTS = ("//", "#", "--", "/*", "{/*", "*")
 _IGNORE = re.compile(r"migverify-ignore\b[:\s]*((?:MV\d{3}[\s,]*)*)")

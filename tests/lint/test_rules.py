@@ -58,9 +58,9 @@ class Dyn:
     expression: str
 
 
-def lint(sandbox, compat: str, **extra) -> dict[str, list]:
+def lint(sandbox, compat: str, legacy: str = LEGACY, **extra) -> dict[str, list]:
     worlds = []
-    for scripts in ((LEGACY,), (LEGACY, TARGET, compat)):
+    for scripts in ((legacy,), (legacy, TARGET, compat)):
         db = sandbox.create_database("lint")
         with db.connect() as conn:
             for number, script in enumerate(scripts):
@@ -167,6 +167,34 @@ def test_mv006_lost_privileges(sandbox):
     assert finding.table == "child" and "lint_anon" in finding.message
 
 
+READERS = """
+CREATE TABLE notes (id int PRIMARY KEY, code text);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY by_parent ON notes USING (EXISTS (SELECT 1 FROM parent p WHERE p.code = notes.code));
+CREATE VIEW parent_codes AS SELECT code FROM parent;
+"""
+READ_AGAIN = """
+CREATE OR REPLACE VIEW parent_codes AS SELECT code FROM parent;
+DROP POLICY by_parent ON notes;
+CREATE POLICY by_parent ON notes USING (EXISTS (SELECT 1 FROM parent p WHERE p.code = notes.code));
+"""
+
+
+def test_mv010_views_and_policies_outside_the_layer_that_read_the_kept_table(sandbox):
+    found = lint(sandbox, GOOD, legacy=LEGACY + READERS)
+    messages = sorted(f.message for f in found["MV010"])
+    assert [f.table for f in found["MV010"]] == ["parent", "parent"]
+    assert messages == [
+        "policy by_parent on notes reads parent; after the cutover it reads public.parent_legacy "
+        "instead, which nothing writes any more: create it again after the cutover so that it "
+        "reads parent (the compatibility view)",
+        "view parent_codes reads parent; after the cutover it reads public.parent_legacy "
+        "instead, which nothing writes any more: create it again after the cutover so that it "
+        "reads parent (the compatibility view)",
+    ]
+    assert "MV010" not in lint(sandbox, GOOD + READ_AGAIN, legacy=LEGACY + READERS)
+
+
 def test_mv007_ddl_without_lock_timeout(sandbox):
     found = lint(sandbox, GOOD.replace("SET LOCAL lock_timeout = '5s';\n", ""))
     (finding,) = found["MV007"]
@@ -186,7 +214,7 @@ def test_mv008_dynamic_reference_and_suppression(sandbox, tmp_path, monkeypatch)
 
 def test_every_rule_is_documented():
     docs = rule_docs()
-    assert [d[0] for d in docs] == [f"MV00{i}" for i in range(1, 10)]
+    assert [d[0] for d in docs] == [f"MV{i:03d}" for i in range(1, 11)]
     for rule_id, title, body in docs:
         assert title and "Bad:" in body and "Good:" in body, rule_id
 
