@@ -308,11 +308,19 @@ class _SpecReader:
             for key in value:
                 self.unknown(f"{section}.{key}", key, SECTION_KEYS[section], f"key in [{section}]")
 
-    def typed(self, key: str, value: Any, kind: type | tuple[type, ...], wanted: str) -> Any:
-        """VALUE when it has the type KIND (a bool is no number), else an error naming KEY."""
+    def typed(
+        self,
+        key: str,
+        value: Any,
+        kind: type | tuple[type, ...],
+        wanted: str,
+        at: str | None = None,
+    ) -> Any:
+        """VALUE when it has the type KIND (a bool is no number), else an error naming KEY, at
+        the line of AT (a key inside KEY) when given."""
         if isinstance(value, kind) and not (isinstance(value, bool) and bool not in _kinds(kind)):
             return value
-        raise self.error(key, f"{key} must be {wanted}, not {_toml_type(value)}")
+        raise self.error(at or key, f"{key} must be {wanted}, not {_toml_type(value)}")
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.data.get(name, {})
@@ -429,14 +437,16 @@ class _SpecReader:
         if not isinstance(value, dict):
             raise self.error(key, f"{key} must be a table of name = {values}")
         for name, item in value.items():
+            where = self.place(key, name)  # the entry's own line in a [KEY] section
             if values == "expression":
-                self.typed(key, item, str, f'a table of name = "<SQL expression>" ({name} is not)')
+                wanted = f'a table of name = "<SQL expression>" ({name} is not)'
+                self.typed(key, item, str, wanted, at=where)
             elif values == "column":
-                self.typed(key, item, str, f'a table of name = "column" ({name} is not)')
+                self.typed(key, item, str, f'a table of name = "column" ({name} is not)', at=where)
                 if not item:
-                    raise self.error(key, f"{key}: {name} is mapped to an empty name")
+                    raise self.error(where, f"{key}: {name} is mapped to an empty name")
             elif not isinstance(item, str | int | float | bool):
-                raise self.error(key, f"{key}: {name} must be a string, number or boolean")
+                raise self.error(where, f"{key}: {name} must be a string, number or boolean")
         return tuple(value.items())
 
     def column_map(
