@@ -207,7 +207,7 @@ def _context(
         "target_read": target_read,
         "fill_values": fill_values,
         "view_grants": _view_grants,
-        "view_revokes": lambda plan: (),
+        "view_revokes": lambda plan, kind="table": (),
     }
 
 
@@ -283,14 +283,15 @@ def _view_revokes(catalog: Catalog) -> Any:
     created, then their privileges on it are revoked, then the legacy table's granted (so the
     view has exactly the legacy table's). Whoever
     runs the cutover owns the view; the legacy table's owner (most likely that role) is left
-    alone."""
+    alone. The rebuilt legacy tables of a drop-mode rollback, and their sequences (KIND
+    "sequence"), are created under the same default privileges and are treated alike."""
 
-    def revokes(plan: TablePlan) -> list[str]:
+    def revokes(plan: TablePlan, kind: str = "table") -> list[str]:
         return sorted(
             {
                 default.grantee
                 for default in catalog.default_privileges
-                if default.kind == "table"
+                if default.kind == kind
                 and default.schema in (None, plan.schema)
                 and default.grantee != plan.legacy.owner
             }

@@ -529,7 +529,7 @@ def test_a_cycle_of_deferrable_keys_is_copied_over_and_back(pg, tmp_path, mode):
                 load_sql(db, DEFERRED_WRITES.format(id=3), "writes.sql")
             with conn.transaction():  # as verify runs it
                 conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                for statement in _statements(files["rollback.sql"]):
+                for statement in _own_statements(files["rollback.sql"]):
                     conn.execute(statement)
             assert _constraints(conn) == before
             query = (
@@ -549,7 +549,7 @@ def _constraints(conn, tables: str = "%") -> list[tuple]:
     ).fetchall()
 
 
-def _statements(script: str) -> list[str]:
+def _own_statements(script: str) -> list[str]:
     """SCRIPT's statements without its own BEGIN and COMMIT."""
     from pglast import split
 
