@@ -31,6 +31,7 @@ from typing import Any
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
 from migverify.generate.copy_keys import copy_back_keys, forward_keys, switch_keys
+from migverify.generate.dependents import Dependent, load_dependents, renamed, renamed_expression
 from migverify.generate.expressions import qualify
 from migverify.generate.model import CopyKeys
 from migverify.generate.online import suspended_keys
@@ -71,8 +72,9 @@ def load_schemas(spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = No
 
 def _load_schemas(
     spec: Spec, box: Sandbox, supabase: SupabaseOptions | None = None
-) -> tuple[Catalog, dict[str, int]]:
-    """The catalog, and the legacy tables' sizes (pg_class.reltuples after ANALYZE)."""
+) -> tuple[Catalog, dict[str, int], tuple[Dependent, ...]]:
+    """The catalog, the legacy tables' sizes (pg_class.reltuples after ANALYZE), and the views
+    and policies outside the layer that read them (dependents.py)."""
     from migverify.legacy import legacy_state
 
     if spec.legacy_dsn and not spec.legacy_sql:
@@ -84,7 +86,9 @@ def _load_schemas(
     with state.with_target(box, spec.target_sql).connect() as conn:
         sizes = _table_sizes(conn, spec)
         catalog = load_catalog(conn)
-    return catalog, sizes
+        legacy = [r.qualified_name for name in spec.table_names if (r := catalog.find(name))]
+        dependents = load_dependents(conn, legacy)
+    return catalog, sizes, dependents
 
 
 def _table_sizes(conn: Any, spec: Spec) -> dict[str, int]:
@@ -130,9 +134,10 @@ def generate_with_plans(
     supabase: SupabaseOptions | None = None,
 ) -> tuple[dict[str, str], tuple[TablePlan, ...]]:
     """The files of generate_layer, and the plans they were rendered from."""
-    catalog, sizes = _load_schemas(spec, box, supabase)
+    catalog, sizes, dependents = _load_schemas(spec, box, supabase)
     plans = build_plans(spec, catalog, sizes)
     context = _context(spec, plans, code_warnings or {})
+    context.update(_dependents_context(plans, dependents))
     context.update(_copy_keys(spec, plans, catalog))
     context["view_revokes"] = _view_revokes(catalog)
     files = {
@@ -208,6 +213,23 @@ def _context(
         "fill_values": fill_values,
         "view_grants": _view_grants,
         "view_revokes": lambda plan, kind="table": (),
+        "dependents": (),
+        "read_by_dependents": set(),
+    }
+
+
+def _dependents_context(
+    plans: tuple[TablePlan, ...], dependents: tuple[Dependent, ...]
+) -> dict[str, Any]:
+    """The views and policies the switch points at the compatibility views, and the rollback
+    back at the legacy tables: by their kept names (`<name>_legacy`) before it names them back."""
+    kept = {p.legacy.qualified_name: (p.schema, p.kept_name) for p in plans}
+    reading = [d for d in dependents if set(d.reads) & kept.keys()]
+    return {
+        "dependents": reading,
+        "kept_query": lambda query: renamed(query, kept),
+        "kept_expression": lambda text: renamed_expression(text, kept) if text else text,
+        "read_by_dependents": {t for d in reading for t in d.reads},
     }
 
 

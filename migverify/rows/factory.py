@@ -115,6 +115,8 @@ class RowFactory:
                 except Unbuildable as error:
                     failed.setdefault(table, error.reason)
                     break
+            if table not in failed and leaf_row_query(self.catalog, table):
+                self._add_leaf(table)
         for table, _, _ in self.log[mark:]:
             added[table] = added.get(table, 0) + 1
         return added, failed
@@ -220,6 +222,36 @@ class RowFactory:
                     info.hints.setdefault(column, []).extend(hints(domain).get("value", []))
             self._tables[table] = info
         return self._tables[table]
+
+    def _add_leaf(self, table: str) -> None:
+        """One more row of TABLE when every row it holds is one another row's foreign key
+        forbids deleting (a journal line that is its entry's first line): a delete needs a row
+        it can take away. Best effort: a table that cannot have one is left as it is."""
+        query = leaf_row_query(self.catalog, table)
+        if query is None or self.conn.execute(f"SELECT EXISTS ({query})").fetchone()[0]:
+            return
+        # Under parents that exist: a row of a foreign-key cycle made with new parents is the
+        # row they reference (the entry's first line), one under an existing parent is not.
+        relation = self._table(table).relation
+        fixed: dict[str, str | None] = {}
+        for fk in relation.foreign_keys:
+            if fk.references and fk.references != table:
+                parent = self._existing(relation, fk, {}, 0, False)
+                for column, referenced in zip(fk.columns, fk.referenced_columns, strict=True):
+                    if parent is not None:
+                        fixed.setdefault(column, parent[referenced])
+        mark = len(self.log)
+        for attempt in ([fixed] if fixed else []) + [{}]:
+            del self.log[mark:]  # rolled back
+            try:
+                with self.conn.transaction():
+                    self.insert(table, dict(attempt))
+                    if not self.conn.execute(f"SELECT EXISTS ({query})").fetchone()[0]:
+                        raise Unbuildable(table, "no row without children")
+                return
+            except (Unbuildable, psycopg.Error):
+                continue
+        del self.log[mark:]
 
     def _has_rows(self, table: str) -> bool:
         return self.conn.execute(f"SELECT EXISTS (SELECT FROM {qualified(table)})").fetchone()[0]
@@ -590,6 +622,29 @@ class RowFactory:
                 offsets[c] += 1
             return True
         return False
+
+
+def leaf_row_query(catalog: Catalog, table: str, columns: str = "1") -> str | None:
+    """SELECT COLUMNS of TABLE's rows that no row references through a foreign key that forbids
+    deleting them (NO ACTION, RESTRICT; a self-reference counts unless the row references
+    itself); None when no such key references TABLE."""
+    conditions = []
+    for relation in catalog.tables:
+        for fk in relation.foreign_keys:
+            if fk.references != table or fk.on_delete not in ("NO ACTION", "RESTRICT"):
+                continue
+            match = " AND ".join(
+                f"c.{ident(a)} = p.{ident(b)}"
+                for a, b in zip(fk.columns, fk.referenced_columns, strict=True)
+            )
+            if relation.qualified_name == table:
+                match += " AND (c.tableoid, c.ctid) <> (p.tableoid, p.ctid)"
+            conditions.append(
+                f"NOT EXISTS (SELECT FROM {qualified(relation.qualified_name)} c WHERE {match})"
+            )
+    if not conditions:
+        return None
+    return f"SELECT {columns} FROM {qualified(table)} p WHERE {' AND '.join(conditions)}"
 
 
 def qualified_constraint(info: _Table, fk: Constraint) -> str:

@@ -13,6 +13,7 @@ from pglast import ast, parse_sql
 from migverify.catalog import Catalog, Constraint, Relation
 from migverify.quoting import ident, qualified
 from migverify.rows import Row
+from migverify.rows.factory import leaf_row_query
 from migverify.verify.boundaries import is_number
 
 SEEDED_ROWS = 24
@@ -42,6 +43,8 @@ class TableFacts:
     # (child table, foreign key name) -> values of the referenced columns of a row with children
     with_children: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     fresh: tuple[Row, ...] = ()  # rows the table accepts and does not hold (rows.RowFactory)
+    # a seeded row no foreign key forbids deleting (NO ACTION, RESTRICT), if any
+    leaf: dict[str, str | None] | None = None
 
     @property
     def name(self) -> str:
@@ -56,6 +59,7 @@ def read_facts(
     *,
     neighbour: bool = False,
     fresh: tuple[Row, ...] = (),
+    reference: Catalog | None = None,
 ) -> TableFacts:
     table = qualified(relation.qualified_name)
     key = _order_columns(relation)
@@ -65,6 +69,11 @@ def read_facts(
         f"SELECT {columns} FROM {table} ORDER BY {order} LIMIT {SEEDED_ROWS}"
     ).fetchall()
     seeded = tuple(dict(zip(relation.column_names, row, strict=True)) for row in rows)
+    leaf = seeded[0] if seeded else None
+    query = leaf_row_query(reference, relation.qualified_name, columns) if reference else None
+    if query is not None and seeded:
+        found = conn.execute(f"{query} ORDER BY {order} LIMIT 1").fetchone()
+        leaf = dict(zip(relation.column_names, found, strict=True)) if found else seeded[0]
     maxima = {}
     for column in relation.columns:
         if is_number(column.type) or column.type in _ORDERABLE_FRESH:
@@ -95,6 +104,7 @@ def read_facts(
         unused_parents=_unused_parents(conn, relation),
         with_children=_with_children(conn, relation, compared),
         fresh=fresh,
+        leaf=leaf,
     )
 
 

@@ -228,6 +228,7 @@ class Verification:
                 compared,
                 neighbour=r in self.neighbours,
                 fresh=self.fresh.get(r.qualified_name, ()),
+                reference=self.ref_catalog,
             )
             for r in self.relations
         ]

@@ -348,7 +348,7 @@ def _row_forms(b: ProbeBuilder, verb: str, one_row: str, every_row: str) -> Iter
 
 def delete_probes(b: ProbeBuilder) -> Iterator[Probe]:
     op = ("operation", b.table, "delete")
-    row = b.facts.seeded[0]
+    row = b.facts.leaf or b.facts.seeded[0]  # a row no foreign key keeps
     yield from _row_forms(
         b, "delete", f"DELETE FROM {b.quoted} WHERE {b.where(row)}", f"DELETE FROM {b.quoted}"
     )
