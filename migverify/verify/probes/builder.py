@@ -133,7 +133,8 @@ class ProbeBuilder:
             if c.name in row.values
         }
         prerequisites = tuple(
-            Statement(sql, self._display(table), "insert") for table, sql in row.prerequisites
+            Statement(sql, self._display(table), sql.split(None, 1)[0].lower())
+            for table, sql in row.prerequisites
         )
         companions = tuple(sql for _, sql in row.companions)
         if companions:
