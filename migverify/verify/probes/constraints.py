@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 from migverify.catalog import Constraint
 from migverify.quoting import ident
-from migverify.verify.boundaries import check_candidates
+from migverify.verify.boundaries import base_type, check_candidates
 from migverify.verify.probes.builder import (
     BaseRow,
     ProbeBuilder,
@@ -104,6 +104,46 @@ def _check_probes(
                     ("operation", b.table, "update"),
                     covers,
                 )
+    yield from _column_pair_probes(b, constraint, columns, base, covers)
+
+
+def _column_pair_probes(
+    b: ProbeBuilder,
+    constraint: Constraint,
+    columns: Sequence[str],
+    base: BaseRow,
+    covers: tuple[str, ...],
+) -> Iterator[Probe]:
+    """A CHECK that compares columns (parent <> id, starts_on < ends_on) has no constants to
+    go around: one column given the other's value, and the two swapped."""
+    ops = set(b.operations)
+    seeded = b.facts.seeded
+    writable = [b.relation.column(c) for c in columns if b.relation.column(c) in b.writable]
+    for number, first in enumerate(writable):
+        for second in writable[number + 1 :]:
+            if base_type(first.type) != base_type(second.type):
+                continue
+            a, z = ident(first.name), ident(second.name)
+            if "insert" in ops and second.name in base.values:
+                yield b.probe(
+                    f"insert {first.name} = {second.name} ({constraint.name})",
+                    b.with_base(
+                        base, b.insert({**base.values, first.name: base.values[second.name]})
+                    ),
+                    ("operation", b.table, "insert"),
+                    covers,
+                )
+            if "update" in ops and seeded:
+                for sets, label in (
+                    (f"{a} = {z}", f"{first.name} = {second.name}"),
+                    (f"{a} = {z}, {z} = {a}", f"{first.name} and {second.name} swapped"),
+                ):
+                    yield b.probe(
+                        f"update {label} ({constraint.name})",
+                        [b.update(sets, seeded[0])],
+                        ("operation", b.table, "update"),
+                        covers,
+                    )
 
 
 def _child_probes(b: ProbeBuilder, base: BaseRow) -> Iterator[Probe]:
