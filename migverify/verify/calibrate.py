@@ -61,19 +61,24 @@ def unstable_columns(
 
 
 def _workload(builder: ProbeBuilder) -> tuple[Statement, ...]:
-    """Writes of the table: a built row inserted, another inserted leaving every column that
-    has a default to it, a stored row updated to itself (which fires the update triggers)."""
+    """Writes of the table: a built row inserted, another leaving the columns whose defaults
+    draw values (gen_random_uuid(), random()) to them, another leaving every column that has a
+    default to it, a stored row updated to itself (which fires the update triggers)."""
     statements: list[Statement] = []
     fresh = builder.facts.fresh
     if fresh:
         base = builder.built_row(fresh[0])
         statements += [*base.prerequisites, builder.insert(base.values)]
-    if len(fresh) > 1:
-        relation = builder.relation
-        other = builder.built_row(fresh[1])
-        defaults = {c.name for c in relation.columns if c.default is not None or c.identity}
-        values = {c: v for c, v in other.values.items() if c not in defaults}
-        statements += [*other.prerequisites, builder.insert(values)]
+    relation = builder.relation
+    drawn = {c.name for c in relation.columns if c.default_volatility == "volatile"}
+    defaults = {c.name for c in relation.columns if c.default is not None or c.identity}
+    # Left to their defaults: the columns a default draws (a uuid key a trigger copies into
+    # another table), then every column with a default (auth.uid() may be NULL here).
+    for row, omitted in ((fresh[1:2], drawn), (fresh[2:3], defaults)):
+        if row and omitted:
+            other = builder.built_row(row[0])
+            values = {c: v for c, v in other.values.items() if c not in omitted}
+            statements += [*other.prerequisites, builder.insert(values)]
     seeded = builder.facts.seeded
     if seeded and builder.writable:
         name = ident(builder.writable[0].name)
