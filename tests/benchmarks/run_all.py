@@ -45,6 +45,10 @@ def benchmarks(quick: bool) -> list[tuple[str, list[str]]]:
             ["bench_fk_retarget.py"] + (["--children", "100000"] if quick else []),
         ),
         (
+            "8. check on a 330-file migration history: cold, warm (kept state), no cache",
+            ["bench_history.py"] + (["--files", "100", "--repeat", "1"] if quick else []),
+        ),
+        (
             "9. pgcrypto and uuid-ossp: the stand-ins against the real extensions",
             ["bench_stand_ins.py"] + (["--calls", "50"] if quick else []),
         ),
@@ -67,7 +71,7 @@ def main() -> None:
     ]
     for title, command in benchmarks(args.quick):
         script, *options = command
-        if args.pg_bin and script != "bench_scan.py":
+        if args.pg_bin and script not in ("bench_scan.py", "bench_history.py"):
             options += ["--pg-bin", str(args.pg_bin)]
         started = time.perf_counter()
         result = subprocess.run(
