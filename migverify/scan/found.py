@@ -14,7 +14,7 @@ from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.sql import analyze_sql
 from migverify.scan.tables import TableMatcher
 
-# Driver placeholders that are not PostgreSQL syntax, replaced by $1 before parsing:
+# Driver placeholders that are not PostgreSQL syntax, numbered $1, $2, … before parsing:
 # knex/mysql-style ? and ??, psycopg %s and %(name)s, SQLAlchemy/asyncpg-style :name.
 PLACEHOLDERS = {
     "?": re.compile(r"\?\??"),
@@ -38,6 +38,7 @@ class Found:
         columns: Iterable[str],
         kind: str,
         parent: str | None = None,
+        statement: str | None = None,
     ) -> None:
         line, column = self.source.position(offset)
         reference = Reference(
@@ -50,6 +51,7 @@ class Found:
             kind=kind,
             snippet=self.source.line_text(line)[:160],
             parent=parent,
+            statement=statement,
         )
         # SQL held in a variable and run twice names the same place: once per operation, with
         # the columns of every use.
@@ -99,7 +101,9 @@ class Found:
             return False
         for hit in hits:
             offset = value.offset_of(index[min(hit.offset, len(index) - 1)])
-            self.reference(offset, hit.table, hit.operation, hit.columns, "sql")
+            self.reference(
+                offset, hit.table, hit.operation, hit.columns, "sql", None, hit.statement or None
+            )
         return True
 
     def sql_alternatives(
@@ -117,13 +121,17 @@ class Found:
 
 
 def _replace_placeholders(text: str, pattern: re.Pattern[str]) -> tuple[str, list[int]]:
-    """TEXT with each placeholder replaced by $1, and for each new index the original one."""
+    """TEXT with the placeholders numbered $1, $2, …, and for each new index the original one."""
     pieces, index, position = [], [], 0
-    for match in pattern.finditer(text):
+    numbers: dict[str, str] = {}  # $1, $2, … in order; %(name)s and :name once per name
+    for count, match in enumerate(pattern.finditer(text)):
         pieces.append(text[position : match.start()])
         index.extend(range(position, match.start()))
-        pieces.append("$1")
-        index.extend([match.start(), match.start()])
+        name = match.group(0)
+        key = name if name.startswith((":", "%(")) else f"#{count}"
+        placeholder = numbers.setdefault(key, f"${len(numbers) + 1}")
+        pieces.append(placeholder)
+        index.extend([match.start()] * len(placeholder))
         position = match.end()
     pieces.append(text[position:])
     index.extend(range(position, len(text) + 1))

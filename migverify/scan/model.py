@@ -31,6 +31,8 @@ class Reference:
     kind: str
     snippet: str
     parent: str | None = None  # for a PostgREST embedded resource: the table it is embedded in
+    # raw SQL: the whole statement, driver placeholders numbered $1, $2, … (check replays it)
+    statement: str | None = None
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.path, self.line, self.column, self.table)
@@ -101,8 +103,15 @@ class ScanResult:
         return {
             # vars(): the fields, all of immutable values (asdict's deep copy costs more than the
             # rest of the JSON output on a large result)
-            "references": [{**vars(r), "columns": list(r.columns)} for r in self.references],
+            "references": [_reference_dict(r) for r in self.references],
             "dynamic": [dict(vars(d)) for d in self.dynamic],
             "skipped": [dict(vars(s)) for s in self.skipped],
             "summary": self.summary(),
         }
+
+
+def _reference_dict(reference: Reference) -> dict[str, Any]:
+    """A reference in scan's JSON: the statement text is check's (it replays it), not shown."""
+    data = {**vars(reference), "columns": list(reference.columns)}
+    del data["statement"]
+    return data

@@ -24,6 +24,7 @@ class SqlHit:
     table: str
     operation: str
     columns: set[str] = field(default_factory=set)
+    statement: str = ""  # the text of the statement it sits in
 
 
 def analyze_sql(sql: str, matcher: TableMatcher) -> list[SqlHit] | None:
@@ -37,7 +38,10 @@ def analyze_sql(sql: str, matcher: TableMatcher) -> list[SqlHit] | None:
         start = raw.stmt_location or 0
         length = raw.stmt_len or (len(sql) - start)
         text = sql[start : start + length] if raw.stmt_len else sql[start:]
-        hits += _statement_hits(raw.stmt, sql, matcher)
+        found = _statement_hits(raw.stmt, sql, matcher)
+        for hit in found:
+            hit.statement = text.strip()
+        hits += found
         hits += _function_body_hits(raw.stmt, sql, text, start, matcher)
     return hits
 
