@@ -361,6 +361,23 @@ def _affected(
     )
 
 
+def _senders(scan: Any, warning: Any) -> tuple:
+    """The code that sends the statement form of an unavoidable difference (WARNING): raw SQL
+    that sets its column to DEFAULT."""
+    from migverify.verify.unavoidable import UNAVOIDABLE, set_to_default
+
+    if UNAVOIDABLE not in warning.diagnosis or not warning.columns:
+        return ()
+    return tuple(
+        Location(r.path, r.line, r.column, r.operation)
+        for r in scan.references
+        if r.table == warning.table
+        and r.statement
+        and r.operation == "update"
+        and set(warning.columns) & set(set_to_default(r.statement))
+    )
+
+
 def _operations(scan: Any, tables: Sequence[str]) -> tuple[str, ...]:
     """The operations the code performs on the legacy tables; reads and writes always checked."""
     found = {r.operation for r in scan.references if r.table in tables}
@@ -461,6 +478,19 @@ def _verify(
     for sentence in result.skipped:  # known gaps (foreign tables, missing functions): warnings
         problems.append(Problem(rule="MV103", severity=WARNING, table=None, message=sentence))
     for warning in result.warnings:
+        senders = _senders(scan, warning)
+        if senders:  # a difference no layer can avoid, and the code sends that form
+            problems.append(
+                Problem(
+                    rule="MV100",
+                    severity=ERROR,
+                    table=warning.table if warning.table in spec.table_names else None,
+                    message=f"{warning.diagnosis}; the code sends it",
+                    location=senders[0],
+                    affected=senders[1:],
+                )
+            )
+            continue
         problems.append(
             Problem(
                 rule="MV101",

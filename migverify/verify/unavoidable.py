@@ -7,6 +7,8 @@ the statement form, instead of failing a sound layer.
   column's own default (NULL without one) before the table sees the statement, and the column
   then rejects that value (428C9), whether the view is auto-updatable or has an INSTEAD OF
   trigger (which cannot tell DEFAULT from an unchanged value).
+
+`check` makes such a warning an error when the scan finds code that sends that form.
 """
 
 from __future__ import annotations
@@ -18,25 +20,31 @@ from migverify.verify.statement import Statement
 from migverify.verify.worlds import Outcome
 
 
+UNAVOIDABLE = "cannot work through any view"  # in every such diagnosis
+
+
 def unavoidable(
     statement: Statement, relation: Relation | None, ref: Outcome, mig: Outcome
-) -> str | None:
-    """Why a statement that works on the legacy table cannot work through any view, or None."""
+) -> tuple[str, str] | None:
+    """Why a statement that works on the legacy table cannot work through any view, and the
+    column concerned; None when it can."""
     if relation is None or not ref.ok or mig.ok or mig.sqlstate != "428C9":
         return None
     kinds = {c.name: "identity ALWAYS" for c in relation.columns if c.identity == "always"}
     kinds.update({c.name: "generated" for c in relation.columns if c.generated})
-    for column in _set_to_default(statement.sql):
+    for column in set_to_default(statement.sql):
         if column in kinds:
             return (
                 f"UPDATE … SET {column} = DEFAULT on {relation.display_name}'s {kinds[column]} "
-                "column cannot work through any view (PostgreSQL fills DEFAULT from the view "
-                "column, which the table's column then rejects: 428C9)"
+                f"column {UNAVOIDABLE} (PostgreSQL fills DEFAULT from the view column, which the "
+                "table's column then rejects: 428C9)",
+                column,
             )
     return None
 
 
-def _set_to_default(sql: str) -> list[str]:
+def set_to_default(sql: str) -> list[str]:
+    """The columns an UPDATE in SQL (or in its CTEs) sets to DEFAULT."""
     try:
         statements = parse_sql(sql)
     except Exception:  # noqa: BLE001 - not a statement pglast reads: nothing to say

@@ -294,3 +294,38 @@ def test_the_users_own_compat_script_that_fails_stays_bad_input(pg, project):
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("migverify: error: ")
     assert "function no_such_function() does not exist" in result.stderr
+
+
+def test_an_unavoidable_difference_is_an_error_only_where_the_code_sends_it(pg, tmp_path):
+    """`UPDATE … SET id = DEFAULT` of an identity ALWAYS key cannot work through any view: a
+    warning that says so, unless the scan finds code that sends it; then an error at that code."""
+    for name, text in {
+        "legacy.sql": LEGACY.replace("BY DEFAULT AS IDENTITY", "ALWAYS AS IDENTITY"),
+        "seed.sql": SEED,
+        "target.sql": TARGET.replace("BY DEFAULT AS IDENTITY", "ALWAYS AS IDENTITY"),
+        "migverify.toml": SPEC + '\n[scan]\npaths = ["app"]\n',
+    }.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "stock.py").write_text(
+        "def restock(cur, sku):\n"
+        "    cur.execute('UPDATE items SET qty = qty + 1 WHERE sku = %s', (sku,))\n"
+    )
+    args = ["check", str(tmp_path), "--dsn", pg.dsn, "--examples", "10", "--format", "json"]
+    quiet = json.loads(CliRunner().invoke(cli, args).output)
+    assert quiet["verdict"] == "safe"
+    (warning,) = [p for p in quiet["problems"] if "cannot work through any view" in p["message"]]
+    assert warning["rule"] == "MV101" and warning["severity"] == "warning"
+    (tmp_path / "app" / "rekey.py").write_text(
+        "def rekey(cur, sku):\n"
+        "    cur.execute(\n"
+        "        'UPDATE items SET id = DEFAULT WHERE sku = %s', (sku,))\n"
+    )
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    (error,) = [p for p in report["problems"] if "cannot work through any view" in p["message"]]
+    assert (error["rule"], error["severity"]) == ("MV100", "error")
+    assert error["message"].endswith("; the code sends it")
+    assert error["location"]["path"].endswith("app/rekey.py")
+    assert error["location"]["line"] == 3
