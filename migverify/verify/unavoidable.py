@@ -19,7 +19,6 @@ from migverify.catalog import Relation
 from migverify.verify.statement import Statement
 from migverify.verify.worlds import Outcome
 
-
 UNAVOIDABLE = "cannot work through any view"  # in every such diagnosis
 
 
