@@ -596,6 +596,37 @@ def dependent_reads_the_kept_table(data: LintInput) -> Iterable[Finding]:
                 yield _stale(legacy_tables[table], what, read)
 
 
+_SYSTEM_COLUMNS = ("ctid", "xmin", "xmax", "cmin", "cmax", "tableoid")
+
+
+@rule("MV011")
+def system_column_through_a_view(data: LintInput) -> Iterable[Finding]:
+    """The code reads a system column (ctid, xmin, tableoid, …) of a legacy table that becomes a view.
+
+    Tables have system columns; views have none, and no compatibility layer can give them one:
+    `SELECT ctid FROM items` (a row's physical address, used to delete duplicates or to page),
+    `xmin` (optimistic locking, as Hibernate and some ORMs do) or `tableoid` fails through the
+    view with `column "ctid" does not exist` (42703). Such code has to change before the cutover,
+    whatever the layer.
+
+    Bad: `DELETE FROM items a USING items b WHERE a.ctid < b.ctid AND a.sku = b.sku;`
+    Good: compare by the primary key (`a.id < b.id`), or a version column of your own for
+    optimistic locking.
+    """
+    for name, _view in _legacy_views(data):
+        for ref in [r for r in data.references if _bare(r.table) == _bare(name)]:
+            used = sorted(set(getattr(ref, "columns", ()) or ()) & set(_SYSTEM_COLUMNS))
+            if used:
+                yield Finding(
+                    "MV011",
+                    ERROR,
+                    name,
+                    f"{ref.operation} reads system column(s) {', '.join(used)} of {name}, which "
+                    "becomes a view: a view has no system columns, whatever the layer (42703)",
+                    **_where(ref),
+                )
+
+
 def _stale(table: str, what: str, read: list[str]) -> Finding:
     instead = f"it reads {', '.join(read)} instead, which" if read else "it reads the table that"
     return Finding(

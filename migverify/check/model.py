@@ -8,7 +8,7 @@ from typing import Any
 ERROR, WARNING = "error", "warning"
 INCOMPLETE_RULE = "MV103"
 
-# Rules of the gate itself, next to the lint rules MV001-MV010 (documented in migverify.lint).
+# Rules of the gate itself, next to the lint rules MV001-MV011 (documented in migverify.lint).
 CHECK_RULES: dict[str, tuple[str, str]] = {
     "MV100": (
         "Behaviour differs through the compatibility layer",

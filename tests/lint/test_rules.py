@@ -214,7 +214,7 @@ def test_mv008_dynamic_reference_and_suppression(sandbox, tmp_path, monkeypatch)
 
 def test_every_rule_is_documented():
     docs = rule_docs()
-    assert [d[0] for d in docs] == [f"MV{i:03d}" for i in range(1, 11)]
+    assert [d[0] for d in docs] == [f"MV{i:03d}" for i in range(1, 12)]
     for rule_id, title, body in docs:
         assert title and "Bad:" in body and "Good:" in body, rule_id
 
@@ -225,3 +225,24 @@ def test_every_rule_is_documented():
 def test_inline_suppression_syntax(tmp_path, line):
     (tmp_path / "f").write_text(f"x\n{line}\n")
     assert inline_suppressions(tmp_path)("MV005", "f", 2)
+
+
+def test_mv011_system_columns_through_a_view(sandbox):
+    dedupe = Ref("dedupe.py", 2, 31, "parent", "delete", ("code", "ctid"), "sql")
+    versioned = Ref("save.py", 7, 5, "child", "select", ("n", "xmin"), "sql")
+    plain = Ref("read.py", 1, 1, "parent", "select", ("code", "body"), "sql")
+    found = lint(sandbox, GOOD, references=(dedupe, versioned, plain))
+    messages = sorted((f.path, f.message) for f in found["MV011"])
+    assert messages == [
+        (
+            "dedupe.py",
+            "delete reads system column(s) ctid of parent, which becomes a view: a view has no "
+            "system columns, whatever the layer (42703)",
+        ),
+        (
+            "save.py",
+            "select reads system column(s) xmin of child, which becomes a view: a view has no "
+            "system columns, whatever the layer (42703)",
+        ),
+    ]
+    assert "MV011" not in lint(sandbox, GOOD, references=(plain,))
