@@ -12,36 +12,27 @@ import posixpath
 
 from tree_sitter import Node, Tree
 
-from migverify.scan.bindings import Bindings
-from migverify.scan.chains import Chain
+from migverify.scan.chains import Chain, ChainCall
+from migverify.scan.django_graph import (
+    MANAGER_METHODS,
+    MANAGERS,
+    SHORTCUTS,
+    Graph,
+    hop_operations,
+    operations_of,
+)
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, FileModels, keyword_arguments, positional
+from migverify.scan.orm import (
+    Declared,
+    Imports,
+    Relation,
+    keyword_arguments,
+    positional,
+    python_imports,
+)
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
-MANAGERS = {"objects", "_default_manager", "_base_manager"}
-WRITES: dict[str, tuple[str, ...]] = {
-    "update": ("update",),
-    "delete": ("delete",),
-    "create": ("insert",),
-    "bulk_create": ("insert",),
-    "get_or_create": ("insert",),
-    "update_or_create": ("update", "insert"),
-    "bulk_update": ("update",),
-    "select_for_update": ("lock",),
-}
-# What a model instance is bound to: `M(…)` is a new row (save() inserts), a row read with one of
-# these is an existing one (save() updates).
-READS = {
-    "get",
-    "first",
-    "last",
-    "latest",
-    "earliest",
-    "create",
-    "get_or_create",
-    "update_or_create",
-}
 MIGRATION_MODEL_ARGS = {
     "CreateModel": "name", "DeleteModel": "name", "AlterModelTable": "name",
     "AlterModelOptions": "name", "AlterUniqueTogether": "name", "AlterIndexTogether": "name",
@@ -51,6 +42,7 @@ MIGRATION_MODEL_ARGS = {
     "AddConstraint": "model_name", "RemoveConstraint": "model_name", "RenameModel": "old_name",
 }  # fmt: skip
 FIELD_OPERATIONS = {"AddField", "RemoveField", "AlterField", "RenameField"}
+RELATION_FIELDS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m"}
 
 
 def is_models_file(path: str) -> bool:
@@ -82,27 +74,33 @@ def django_declarations(
     if models:
         for declared in models.of(("django",)):
             known.setdefault(declared.name, declared)
+    imports: Imports | None = None
     for cls in tree.root_node.named_children:
         if cls.type == "decorated_definition":
             cls = cls.child_by_field_name("definition") or cls
         if cls.type == "class_definition":
-            _model(cls, source, found, matcher, known)
+            declared = _model(cls, source, found, matcher, known)
+            body = cls.child_by_field_name("body")
+            if declared is not None and body is not None:
+                if imports is None:
+                    imports = python_imports(tree, source)
+                _relations(body, declared, source, found, matcher, known, imports)
 
 
-def _model(cls: Node, source: Source, found: Found, matcher, known) -> None:
+def _model(cls: Node, source: Source, found: Found, matcher, known) -> Declared | None:
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     bases = cls.child_by_field_name("superclasses")
     if name is None or body is None or bases is None:
-        return
+        return None
     base_names = [source.text(b).rpartition(".")[2] for b in positional(bases.named_children)]
     parents = [known[b] for b in base_names if b in known]
     if not parents and not any(b.endswith("Model") or b.startswith("Abstract") for b in base_names):
-        return
+        return None
     meta = _meta(body, source)
     class_name = source.text(name)
     if _true(meta.get("abstract"), source):
         known[class_name] = None
-        return
+        return None
     label = _string(meta.get("app_label"), source)
     app = label.text if label is not None else app_label(source.path)
     table = _string(meta.get("db_table"), source)
@@ -114,10 +112,125 @@ def _model(cls: Node, source: Source, found: Found, matcher, known) -> None:
     elif app is not None:
         qualified, offset = f"{app}_{class_name.lower()}", name.start_byte
     else:
-        return
+        return None
     declared = Declared("django", class_name, qualified, source.path, app)
     known[class_name] = declared
     found.declaration(offset, declared, matcher)
+    return declared
+
+
+def _relations(body: Node, declared: Declared, source: Source, found: Found, matcher, known,
+               imports: Imports) -> None:  # fmt: skip
+    """The relation fields of the model DECLARED (`project = models.ForeignKey(Project, …)`);
+    the implicit join table of a many-to-many field is declared there (a `model` reference)."""
+    for statement in body.named_children:
+        assignment = statement.named_children[0] if statement.named_children else None
+        if statement.type != "expression_statement" or assignment is None:
+            continue
+        if assignment.type != "assignment":
+            continue
+        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier" or right.type != "call":
+            continue
+        function, arguments = right.child_by_field_name("function"), right.child_by_field_name(
+            "arguments"
+        )
+        if function is None or arguments is None:
+            continue
+        kind = RELATION_FIELDS.get(source.text(function).rpartition(".")[2])
+        if kind is None:
+            continue
+        args = [a for a in arguments.named_children if a.type != "comment"]
+        options, values = keyword_arguments(args, source), positional(args)
+        to = options.get("to") or (values[0] if values else None)
+        target = _target(to, declared, source, known, imports) if to is not None else None
+        if target is None:
+            continue
+        field = source.text(left)
+        related, query = _string(options.get("related_name"), source), _string(
+            options.get("related_query_name"), source
+        )
+        through, through_table, symmetrical = None, None, False
+        if kind == "m2m":
+            via = options.get("through")
+            if via is not None:
+                through = _through(via, declared, source, known, imports)
+                if through is None:
+                    continue
+            else:
+                table = _string(options.get("db_table"), source)
+                through_table = table.text if table is not None else f"{declared.table}_{field}"
+                matched = matcher.match_text(through_table)
+                if matched is not None:
+                    offset = table.offset_of(0) if table is not None else left.start_byte
+                    found.reference(offset, matched, "model", (), "django")
+            symmetrical = target == (declared.name, declared.app) and (
+                source.text(options["symmetrical"]) != "False" if "symmetrical" in options else True
+            )
+        found.declarations.append(
+            Relation(
+                declared, field, kind, target[0], target[1],
+                related.text if related is not None else None,
+                query.text if query is not None else None,
+                through, through_table, symmetrical,
+            )  # fmt: skip
+        )
+
+
+def _target(node: Node, declared: Declared, source: Source, known, imports: Imports):
+    """(class name, app label or None) of the model a relation field points to: `Project`,
+    `'Project'` (the declaring app's), `'teams.Project'`, `'self'`, `settings.AUTH_USER_MODEL`
+    or `get_user_model()` (a model named User)."""
+    literal = _string(node, source)
+    if literal is not None:
+        if literal.text == "self":
+            return declared.name, declared.app
+        app, dot, name = literal.text.rpartition(".")
+        return (name, app) if dot else (name, declared.app)
+    text = source.text(node)
+    if text.endswith("AUTH_USER_MODEL") or text.replace(" ", "") in (
+        "get_user_model()",
+        "auth.get_user_model()",
+    ):
+        return "User", None
+    if node.type == "identifier":
+        model = known.get(text)
+        if model is not None:
+            return text, model.app
+        if text in imports.names:
+            module, original = imports.names[text]
+            return original, _module_app(module, source.path)
+        return text, None
+    if node.type == "attribute":
+        obj, attribute = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+        if obj is None or attribute is None:
+            return None
+        module = imports.namespaces.get(source.text(obj))
+        return source.text(attribute), _module_app(module, source.path) if module else None
+    return None
+
+
+def _through(node: Node, declared: Declared, source: Source, known, imports) -> str | None:
+    """A many-to-many field's `through=` model as `app.Model` or `Model`."""
+    literal = _string(node, source)
+    if literal is not None:
+        return literal.text
+    target = _target(node, declared, source, known, imports)
+    if target is None:
+        return None
+    name, app = target
+    return f"{app}.{name}" if app else name
+
+
+def _module_app(module: str, path: str) -> str | None:
+    """The app of a models module: `accounts.models` → accounts, `.models` → this file's."""
+    parts = module.lstrip(".").split(".")
+    if "models" not in parts:
+        return None
+    index = parts.index("models")
+    if index:
+        return parts[index - 1]
+    return app_label(path) if module.startswith(".") else None
 
 
 def _meta(body: Node, source: Source) -> dict[str, Node]:
@@ -154,90 +267,128 @@ def _string(node: Node | None, source: Source):
 # --- uses --------------------------------------------------------------------------------------
 
 
-def django_uses(
-    chain: Chain,
-    source: Source,
-    files: FileModels,
-    bindings: Bindings,
-    found: Found,
-    matcher: TableMatcher,
-) -> bool:
+def django_uses(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
+    """A use of a model in CHAIN: `M.objects…`, `get_object_or_404(M, …)`, a relation manager
+    (`project.member_set.all()`), a row's `save()` / `delete()` / `refresh_from_db()`."""
     links = chain.links
-    if chain.root.type != "identifier" or not links:
+    if not links or not graph.active:
         return False
-    if links[0].name in MANAGERS:
-        declared = files.resolve(("django",), chain.root, source)
-        if declared is None:
-            return False
-        operations = _operations(chain, source)
-        _report(declared, operations, chain.root, found, matcher)
+    root, source = chain.root, graph.source
+    if root.type == "identifier" and links[0].name in MANAGERS:
+        declared = graph.model_class(root)
+        if declared is not None:
+            _report(declared, operations_of(_calls(chain, 1), source), root, found, matcher)
+            graph.lookups(declared, _calls(chain, 1), found, matcher)
+            return True
+    if root.type == "identifier" and links[0].name is None and source.text(root) in SHORTCUTS:
+        return _shortcut(chain, graph, found, matcher)
+    if _hops(chain, graph, found, matcher):
         return True
-    if len(links) == 2 and links[0].name in ("save", "delete") and links[1].name is None:
-        declared = _instance_of(chain.root, source, files, bindings)
-        if declared is None:
+    if len(links) >= 2 and links[-2].name in ROW_CALLS and links[-1].name is None:
+        receiver = links[-2].node.child_by_field_name("object")
+        if receiver is None or receiver.type not in ("identifier", "attribute", "subscript"):
             return False
-        model, existing = declared
-        if links[0].name == "delete":
-            operations: tuple[str, ...] = ("delete",)
+        if source.text(receiver) == "self":  # a new row or a stored one: not known
+            return False
+        row = graph.row(receiver)
+        if row is None or row.model is None:
+            return False
+        method = links[-2].name
+        if method == "save":
+            operations: tuple[str, ...] = ("insert",) if row.new else ("update",)
         else:
-            operations = ("update",) if existing else ("insert",)
-        _report(model, operations, chain.root, found, matcher)
+            operations = ROW_CALLS[method or ""]
+        at = receiver.child_by_field_name("attribute") if receiver.type == "attribute" else None
+        _report(row.model, operations, at or receiver, found, matcher)
         return True
     return False
 
 
-def _operations(chain: Chain, source: Source) -> tuple[str, ...]:
-    operations: list[str] = []
-    for _, call in chain.method_calls():
-        if call.method == "bulk_create" and "update_conflicts" in keyword_arguments(
-            call.args, source
-        ):
-            operations.append("upsert")
-        elif call.method in WRITES:
-            operations += WRITES[call.method]
-    return tuple(dict.fromkeys(operations)) or ("select",)
+ROW_CALLS: dict[str, tuple[str, ...]] = {
+    "save": ("update",),
+    "delete": ("delete",),
+    "refresh_from_db": ("select",),
+}
 
 
-def _instance_of(identifier: Node, source: Source, files: FileModels, bindings: Bindings):
-    """(model, read from the table) of a name bound once in this scope to `M(…)` or to a row
-    read through `M.objects`."""
-    bound = bindings.values(identifier)
-    if not bound or len(bound) != 1:
-        return None
-    value = bound[0].value
-    if value.type == "subscript":  # obj, created = M.objects.get_or_create(…) is a tuple
-        value = value.child_by_field_name("value") or value
-    if value.type != "call":
-        return None
-    function = value.child_by_field_name("function")
-    if function is None:
-        return None
-    if function.type == "identifier":
-        declared = files.resolve(("django",), function, source)
-        return (declared, False) if declared is not None else None
-    node, methods = function, []
-    while node.type in ("attribute", "call"):  # M.objects.filter(…).first → first, filter, …
-        if node.type == "attribute":
-            attribute = node.child_by_field_name("attribute")
-            methods.append(source.text(attribute) if attribute is not None else "")
-            inner = node.child_by_field_name("object")
-        else:
-            inner = node.child_by_field_name("function")
-        if inner is None:
-            return None
-        node = inner
-    if node.type != "identifier" or "objects" not in methods or methods[0] not in READS:
-        return None
-    declared = files.resolve(("django",), node, source)
-    return (declared, True) if declared is not None else None
+def _calls(chain: Chain, start: int) -> list[ChainCall]:
+    return [call for _, call in chain.method_calls(start)]
+
+
+def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
+    """`get_object_or_404(M, …)`, `get_list_or_404(project.member_set, …)`: a read of the
+    model's table (the first argument may also be a queryset, a use of its own)."""
+    args = chain.links[0].args
+    values = positional(args)
+    if not values:
+        return False
+    first = values[0]
+    operations = operations_of(_calls(chain, 1), graph.source)
+    manager = graph.manager(first)
+    if manager is not None and manager[1] is not None:
+        hop = manager[1]
+        attribute = first.child_by_field_name("attribute") or first
+        for table, operation in hop_operations(hop, (), graph.source):
+            _report_table(table, operation, attribute, found, matcher)
+        graph.lookups(manager[0], [ChainCall("filter", tuple(args[1:]))], found, matcher)
+        return True
+    declared = manager[0] if manager is not None else graph.model_class(first)
+    if declared is None:
+        return False
+    at = first.child_by_field_name("object") if manager is not None else first
+    _report(declared, operations, at or first, found, matcher)
+    graph.lookups(declared, [ChainCall("filter", tuple(args[1:]))], found, matcher)
+    return True
+
+
+def _hops(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
+    """The first relation accessor of CHAIN followed by a call: `project.member_set.filter(…)
+    .update(…)` (a manager: the operations of the calls), `user.profile.save()` (one row)."""
+    links = chain.links
+    if not graph.accessors:
+        return False
+    for index, link in enumerate(links):
+        if link.name is None or link.name not in graph.accessors:
+            continue
+        after = links[index + 1] if index + 1 < len(links) else None
+        if after is None or after.name is None:
+            continue
+        receiver = link.node.child_by_field_name("object")
+        attribute = link.node.child_by_field_name("attribute")
+        if receiver is None or attribute is None:
+            continue
+        hop = graph.hop(receiver, link.name)
+        if hop is None:
+            continue
+        if hop.many:
+            called = index + 2 < len(links) and links[index + 2].name is None
+            if after.name not in MANAGER_METHODS or not called:
+                continue
+            calls = _calls(chain, index + 1)
+            for table, operation in hop_operations(hop, calls, graph.source):
+                _report_table(table, operation, attribute, found, matcher)
+            if hop.rows is not None:
+                graph.lookups(hop.rows, calls, found, matcher)
+            return True
+        if hop.rows is None:
+            continue
+        operations = ("select",)
+        if index + 2 < len(links) and links[index + 2].name is None and after.name in ROW_CALLS:
+            operations = ROW_CALLS[after.name]
+        _report(hop.rows, operations, attribute, found, matcher)
+        return True
+    return False
 
 
 def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
-    table = matcher.match_text(declared.table)
-    if table is None:
-        return
     for operation in operations:
-        found.reference(node.start_byte, table, operation, (), "django")
+        _report_table(declared.table, operation, node, found, matcher)
+
+
+def _report_table(table: str, operation: str, node: Node, found: Found, matcher) -> None:
+    matched = matcher.match_text(table)
+    if matched is not None:
+        found.reference(node.start_byte, matched, operation, (), "django")
 
 
 # --- migrations --------------------------------------------------------------------------------

@@ -39,6 +39,55 @@ class Declared:
         return (self.path, self.orm, self.name, self.table)
 
 
+@dataclass(frozen=True)
+class Relation:
+    """Django: a `ForeignKey` / `OneToOneField` / `ManyToManyField` FIELD declared on MODEL and
+    pointing to the model TARGET (its class name; its app when the declaration shows it).
+
+    The related model's instances get a reverse accessor (`<model>_set`, `related_name`; for a
+    one-to-one field `<model>` or `related_name`) and a reverse lookup name (`related_query_name`,
+    else `related_name`, else `<model>`); a many-to-many field goes through the table of its
+    THROUGH model, else through THROUGH_TABLE (`db_table=`, else `<model's table>_<field>`)."""
+
+    model: Declared
+    field: str
+    kind: str  # fk | o2o | m2m
+    target: str
+    target_app: str | None = None
+    related_name: str | None = None
+    related_query_name: str | None = None
+    through: str | None = None
+    through_table: str | None = None
+    symmetrical: bool = False  # a many-to-many to itself without a reverse accessor
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.field)
+
+    @property
+    def hidden(self) -> bool:
+        return self.symmetrical or (self.related_name or "").endswith("+")
+
+    @property
+    def accessor(self) -> str | None:
+        """The reverse accessor on the target's instances (None: hidden with `+`)."""
+        if self.hidden:
+            return None
+        default = self.model.name.lower() + ("" if self.kind == "o2o" else "_set")
+        return self.related_name or default
+
+    @property
+    def query_name(self) -> str | None:
+        """The reverse name in the target's lookups (`Project.objects.filter(member__…)`)."""
+        if self.related_query_name:
+            return self.related_query_name
+        if self.hidden:
+            return None
+        return self.related_name or self.model.name.lower()
+
+    def points_to(self, declared: Declared) -> bool:
+        return self.target == declared.name and self.target_app in (None, declared.app)
+
+
 def snake_case(name: str) -> str:
     """`UserItem` → `user_item` (TypeORM's and Flask-SQLAlchemy's default table names)."""
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
@@ -58,23 +107,84 @@ class Imports:
 class Models:
     """Every declaration of the scan, by name."""
 
-    def __init__(self, declarations: Iterable[Declared] = ()) -> None:
-        self.declarations = tuple(sorted(set(declarations), key=Declared.sort_key))
+    def __init__(self, declarations: Iterable[Declared | Relation] = ()) -> None:
+        unique = set(declarations)
+        self.declarations = tuple(
+            sorted((d for d in unique if isinstance(d, Declared)), key=Declared.sort_key)
+        )
+        self.relations = tuple(
+            sorted((r for r in unique if isinstance(r, Relation)), key=Relation.sort_key)
+        )
         self._by_name: dict[str, list[Declared]] = {}
         for declared in self.declarations:
             self._by_name.setdefault(declared.name, []).append(declared)
+        self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
+        for declared in self.of(("django",)):
+            self._django.setdefault(declared.name.lower(), []).append(declared)
+        self._accessors: dict[str, list[Relation]] = {}
+        for relation in self.relations:
+            for name in {relation.accessor, relation.field if relation.kind == "m2m" else None}:
+                if name:
+                    self._accessors.setdefault(name, []).append(relation)
 
     def __bool__(self) -> bool:
         return bool(self.declarations)
 
     def names(self) -> set[str]:
-        """The names a file must contain to use a model (Prisma: the client's accessor)."""
+        """The names a file must contain to use a model (Prisma: the client's accessor; Django:
+        also the accessors of relations, `project.member_set`, `tag.projects`)."""
         names = set()
         for declared in self.declarations:
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
+        names.update(self._accessors)
         return names
+
+    # --- Django's model graph -----------------------------------------------------------
+
+    def accessor_names(self) -> frozenset[str]:
+        """Attributes of a model instance that are relation managers or related rows."""
+        return frozenset(self._accessors)
+
+    def by_accessor(self, name: str) -> list[Relation]:
+        return self._accessors.get(name, [])
+
+    def django_model(self, name: str, app: str | None) -> Declared | None:
+        """The Django model of class NAME (any case) in APP; with APP None, the only one."""
+        found = self._django.get(name.lower(), [])
+        if app is not None:
+            found = [d for d in found if d.app == app]
+        return found[0] if len(found) == 1 else None
+
+    def forward(self, declared: Declared) -> list[Relation]:
+        """The relation fields declared on DECLARED (and on the models it is a proxy of)."""
+        return [r for r in self.relations if r.model.table == declared.table]
+
+    def reverse(self, declared: Declared) -> list[Relation]:
+        """The relation fields of other models pointing to DECLARED."""
+        return [r for r in self.relations if r.points_to(declared)]
+
+    def target(self, relation: Relation) -> Declared | None:
+        """The model RELATION points to, when it is one of the scanned models."""
+        if relation.target == relation.model.name and relation.target_app in (
+            None,
+            relation.model.app,
+        ):
+            return relation.model
+        return self.django_model(relation.target, relation.target_app)
+
+    def through(self, relation: Relation) -> str | None:
+        """The join table of a many-to-many RELATION."""
+        if relation.kind != "m2m":
+            return None
+        if relation.through is None:
+            return relation.through_table
+        app, dot, name = relation.through.rpartition(".")
+        model = self.django_model(name, app if dot else relation.model.app)
+        if model is None and not dot:
+            model = self.django_model(name, None)
+        return model.table if model is not None else None
 
     def of(self, orms: Sequence[str]) -> list[Declared]:
         return [d for d in self.declarations if d.orm in orms]

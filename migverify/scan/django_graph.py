@@ -1,0 +1,559 @@
+"""Django's model graph in Python code: which model's rows an expression holds, and the tables
+reached through relations.
+
+- A **row** (a model instance): `M(…)` (a new row), `M.objects.get/first/last/create…(…)`,
+  `get_object_or_404(M, …)`, `qs[0]`, the variable of `for m in <queryset>:` (or of a
+  comprehension), a one-to-one reverse accessor (`user.profile`), a forward foreign key of a row
+  (`member.project`), `self` in a model's method, a name bound once to one of those.
+- A **queryset**: `M.objects.filter/all/order_by…(…)`, a relation manager's (`project.member_set
+  .all()`), `get_list_or_404(M, …)`, a name bound once to one.
+- A **model class**: a model's name (resolved across files), or a name bound to
+  `apps.get_model('app', 'Model')` (data migrations; without the model among the scanned ones,
+  its implicit table `<app>_<model>`).
+- A **hop**: `<row>.<accessor>` where the accessor is a reverse relation of the row's model
+  (`member_set`, a `related_name`) or one of its many-to-many fields. When what the receiver
+  holds is not known (a parameter, `request.user`), the accessor's name decides if it belongs to
+  one relation only; a receiver known to be something else (a literal, an instance of a class
+  that is not a model, an imported module, a row of a model without that accessor) is not one.
+- **Lookups** (`filter(member__role=…)`, `Q(…)`, `select_related('project')`,
+  `prefetch_related('member_set')`, `order_by`, `values`, `Count('member')`, `F(…)`): the tables
+  the joins they make read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from migverify.scan.bindings import Bindings
+from migverify.scan.chains import ChainCall
+from migverify.scan.found import Found
+from migverify.scan.orm import Declared, FileModels, Models, Relation, keyword_arguments, positional
+from migverify.scan.source import Source, string_value
+from migverify.scan.tables import TableMatcher
+
+MANAGERS = {"objects", "_default_manager", "_base_manager"}
+MAX_DEPTH = 8
+# Methods of a manager returning a queryset of the same model.
+QUERYSET_METHODS = {
+    "all", "filter", "exclude", "order_by", "select_related", "prefetch_related", "annotate",
+    "alias", "distinct", "only", "defer", "none", "reverse", "using", "select_for_update",
+    "get_queryset", "iterator",
+}  # fmt: skip
+# … returning one row (a tuple for get_or_create / update_or_create: `[0]` is the row).
+ROW_METHODS = {
+    "get", "first", "last", "latest", "earliest", "create", "get_or_create", "update_or_create",
+}  # fmt: skip
+# What follows a relation manager (`project.member_set.<method>(…)`): anything else is not one.
+MANAGER_METHODS = QUERYSET_METHODS | ROW_METHODS | {
+    "count", "exists", "values", "values_list", "aggregate", "in_bulk", "contains", "dates",
+    "datetimes", "update", "delete", "bulk_create", "bulk_update", "add", "remove", "clear", "set",
+}  # fmt: skip
+# Manager methods that write the join table of a many-to-many relation (or, for a reverse
+# foreign key, update the related rows' key).
+LINKS = {"add": ("insert",), "remove": ("delete",), "clear": ("delete",), "set": ("delete", "insert")}
+# Calls whose keyword arguments (and Q objects) are lookups; whose strings are lookups (query
+# names) or accessor paths (select_related / prefetch_related).
+LOOKUP_CALLS = {"filter", "exclude", "get", "get_or_create", "update_or_create"}
+QUERY_PATH_CALLS = {"order_by", "values", "values_list", "annotate", "aggregate", "alias"}
+ACCESSOR_PATH_CALLS = {"select_related", "prefetch_related"}
+EXPRESSIONS = {"Count", "Sum", "Avg", "Min", "Max", "StdDev", "Variance", "F", "ArrayAgg"}
+NOT_LOOKUPS = {"defaults", "create_defaults"}
+# Lookups and transforms: the segment after a foreign key that does not join its table.
+OPERATORS = {
+    "exact", "iexact", "contains", "icontains", "in", "gt", "gte", "lt", "lte", "startswith",
+    "istartswith", "endswith", "iendswith", "range", "isnull", "regex", "iregex", "pk", "id",
+}  # fmt: skip
+SHORTCUTS = {"get_object_or_404", "get_list_or_404"}
+# Expressions that are never a model instance.
+LITERALS = {
+    "string", "concatenated_string", "integer", "float", "true", "false", "none", "list",
+    "tuple", "dictionary", "set", "list_comprehension", "dictionary_comprehension",
+    "set_comprehension", "lambda", "comparison_operator", "not_operator", "boolean_operator",
+}  # fmt: skip
+_WRAPPERS = {"parenthesized_expression", "await"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """What an expression holds: a row of MODEL (NEW: made in code, not read), or (MODEL None)
+    something known not to be a model instance."""
+
+    model: Declared | None
+    new: bool = False
+
+
+NOT_A_ROW = Row(None)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """`<row>.<accessor>`: the relation it follows, the model of the rows it reaches (None: not
+    among the scanned models), the join table of a many-to-many relation, and whether it is a
+    manager (else one related row)."""
+
+    relation: Relation
+    rows: Declared | None
+    through: str | None
+    many: bool
+
+
+def hop_from(models: Models, model: Declared, name: str) -> Hop | None:
+    """The relation named NAME on the rows of MODEL."""
+    for relation in models.reverse(model):
+        if relation.accessor == name:
+            return _reverse_hop(models, relation)
+    for relation in models.forward(model):
+        if relation.kind == "m2m" and relation.field == name:
+            return Hop(relation, models.target(relation), models.through(relation), True)
+    return None
+
+
+def hop_by_name(models: Models, name: str) -> Hop | None:
+    """The relation whose accessor is NAME, when only one (by the tables it reaches) is."""
+    hops = []
+    for relation in models.by_accessor(name):
+        if relation.accessor == name:
+            hops.append(_reverse_hop(models, relation))
+        if relation.kind == "m2m" and relation.field == name:
+            hops.append(Hop(relation, models.target(relation), models.through(relation), True))
+    outcomes = {(h.rows.table if h.rows else None, h.through, h.many) for h in hops}
+    return hops[0] if len(outcomes) == 1 else None
+
+
+def _reverse_hop(models: Models, relation: Relation) -> Hop:
+    return Hop(relation, relation.model, models.through(relation), relation.kind != "o2o")
+
+
+def hop_operations(hop: Hop, calls: Sequence[ChainCall], source: Source) -> list[tuple[str, str]]:
+    """(table, operation) of the calls made on a relation manager: the related rows' and, for
+    a many-to-many relation, the join table's."""
+    rows: list[str] = []
+    through: list[str] = []
+    m2m = hop.relation.kind == "m2m"
+    for call in calls:
+        if call.method in LINKS:
+            if m2m:
+                through += LINKS[call.method]
+            else:  # a reverse foreign key: the rows' key is set (or cleared)
+                rows.append("update")
+            continue
+        written = operations_of([call], source)
+        if written != ("select",):
+            rows += written
+            if m2m and call.method in ("create", "get_or_create", "update_or_create"):
+                through.append("insert")
+    if not rows and not through:
+        rows = ["select"]
+    if m2m and rows and not through:
+        through = ["select"]
+    found = []
+    if hop.rows is not None:
+        found += [(hop.rows.table, op) for op in dict.fromkeys(rows)]
+    if hop.through is not None:
+        found += [(hop.through, op) for op in dict.fromkeys(through)]
+    return found
+
+
+WRITES: dict[str, tuple[str, ...]] = {
+    "update": ("update",),
+    "delete": ("delete",),
+    "create": ("insert",),
+    "bulk_create": ("insert",),
+    "get_or_create": ("insert",),
+    "update_or_create": ("update", "insert"),
+    "bulk_update": ("update",),
+    "select_for_update": ("lock",),
+}
+
+
+def operations_of(calls: Iterable[ChainCall], source: Source) -> tuple[str, ...]:
+    """The operations a chain of queryset calls performs (`select` when it only reads)."""
+    operations: list[str] = []
+    for call in calls:
+        if call.method == "bulk_create" and "update_conflicts" in keyword_arguments(
+            call.args, source
+        ):
+            operations.append("upsert")
+        elif call.method in WRITES:
+            operations += WRITES[call.method]
+    return tuple(dict.fromkeys(operations)) or ("select",)
+
+
+def lookup_tables(models: Models, model: Declared, path: str, accessors: bool) -> list[str]:
+    """The tables the joins of a lookup PATH (`member__user__profile__bio`) from MODEL read:
+    a reverse relation always joins; a forward foreign key only when a field of its model
+    follows (not `pk`, `id` or an operator); a many-to-many relation joins its table, and the
+    related model's when a field of it follows. With ACCESSORS (select_related,
+    prefetch_related) the names are accessors and the last one reads its rows too."""
+    segments = path.split("__")
+    tables: list[str] = []
+    current: Declared | None = model
+    for index, segment in enumerate(segments):
+        if current is None:
+            break
+        after = segments[index + 1] if index + 1 < len(segments) else None
+        reads = (after is None and accessors) or (after is not None and after not in OPERATORS)
+        step = _step(models, current, segment, accessors)
+        if step is None:
+            break
+        relation, reverse = step
+        if relation.kind == "m2m":
+            through = models.through(relation)
+            if through is not None:
+                tables.append(through)
+        rows = relation.model if reverse else models.target(relation)
+        if reverse and relation.kind != "m2m" or reads:
+            if rows is None:
+                break
+            tables.append(rows.table)
+            current = rows
+        else:
+            break
+    return tables
+
+
+def _step(models: Models, model: Declared, name: str, accessors: bool):
+    for relation in models.forward(model):
+        if relation.field == name:
+            return relation, False
+    for relation in models.reverse(model):
+        if (relation.accessor if accessors else relation.query_name) == name:
+            return relation, True
+    return None
+
+
+class Graph:
+    """Row, queryset and model-class resolution for one Python file."""
+
+    def __init__(self, source: Source, bindings: Bindings, files: FileModels | None) -> None:
+        self.source, self.bindings, self.files = source, bindings, files
+        self.models = files.models if files is not None else None
+        self.accessors = self.models.accessor_names() if self.models else frozenset()
+        # Without the scanned models only data migrations' apps.get_model(…) names a model.
+        self.active = self.models is not None or b"get_model" in source.data
+
+    # --- model classes -----------------------------------------------------------------
+
+    def model_class(self, node: Node, depth: int = 0) -> Declared | None:
+        """The model NODE names: `Member`, `models.Member`, a name bound to apps.get_model."""
+        node = _unwrap(node)
+        if self.files is not None:
+            declared = self.files.resolve(("django",), node, self.source)
+            if declared is not None:
+                return declared
+        if node.type == "identifier" and depth < MAX_DEPTH:
+            bound = self.bindings.values(node)
+            if bound and len(bound) == 1:
+                return self.model_class(bound[0].value, depth + 1)
+        if node.type == "call":
+            return self._get_model(node)
+        return None
+
+    def _get_model(self, call: Node) -> Declared | None:
+        """`apps.get_model('app', 'Model')` / `apps.get_model('app.Model')`."""
+        function, arguments = call.child_by_field_name("function"), call.child_by_field_name(
+            "arguments"
+        )
+        if function is None or arguments is None or function.type != "attribute":
+            return None
+        attribute = function.child_by_field_name("attribute")
+        if attribute is None or self.source.text(attribute) != "get_model":
+            return None
+        texts = [string_value(a, self.source) for a in positional(arguments.named_children)]
+        if not texts or any(t is None or t.holes for t in texts[:2]):
+            return None
+        if len(texts) >= 2:
+            app, name = texts[0].text, texts[1].text  # type: ignore[union-attr]
+        else:
+            app, _, name = texts[0].text.partition(".")  # type: ignore[union-attr]
+        if not app or not name:
+            return None
+        if self.models is not None:
+            declared = self.models.django_model(name, app)
+            if declared is not None:
+                return declared
+        return Declared("django", name, f"{app}_{name.lower()}", self.source.path, app)
+
+    # --- querysets and rows --------------------------------------------------------------
+
+    def manager(self, node: Node) -> tuple[Declared, Hop | None] | None:
+        """`M.objects` (model M) or `<row>.<accessor>` (the rows' model and the hop)."""
+        node = _unwrap(node)
+        if node.type != "attribute":
+            return None
+        obj, attribute = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+        if obj is None or attribute is None:
+            return None
+        name = self.source.text(attribute)
+        if name in MANAGERS:
+            model = self.model_class(obj)
+            return (model, None) if model is not None else None
+        if name in self.accessors:
+            hop = self.hop(obj, name)
+            if hop is not None and hop.many and hop.rows is not None:
+                return hop.rows, hop
+        return None
+
+    def rows(self, node: Node, depth: int = 0) -> Declared | None:
+        """The model of the rows a queryset expression yields."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return None
+        if node.type == "identifier":
+            bound = self.bindings.values(node)
+            if bound and len(bound) == 1:
+                return self.rows(bound[0].value, depth + 1)
+            return None
+        if node.type != "call":
+            return None
+        function, arguments = node.child_by_field_name("function"), node.child_by_field_name(
+            "arguments"
+        )
+        if function is None or arguments is None:
+            return None
+        if function.type == "identifier" and self.source.text(function) == "get_list_or_404":
+            return self._shortcut_model(arguments)
+        if function.type != "attribute":
+            return None
+        obj, attribute = function.child_by_field_name("object"), function.child_by_field_name(
+            "attribute"
+        )
+        if obj is None or attribute is None or self.source.text(attribute) not in QUERYSET_METHODS:
+            return None
+        manager = self.manager(obj)
+        if manager is not None:
+            return manager[0]
+        return self.rows(obj, depth + 1)
+
+    def _shortcut_model(self, arguments: Node) -> Declared | None:
+        values = positional(arguments.named_children)
+        if not values:
+            return None
+        manager = self.manager(values[0])
+        if manager is not None:
+            return manager[0]
+        return self.model_class(values[0]) or self.rows(values[0])
+
+    def row(self, node: Node, depth: int = 0) -> Row | None:
+        """What NODE holds: a row of a model, NOT_A_ROW, or None (not known)."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return None
+        kind = node.type
+        if kind in LITERALS:
+            return NOT_A_ROW
+        if kind == "identifier":
+            return self._name_row(node, depth)
+        if kind == "subscript":  # qs[0], M.objects.get_or_create(…)[0]
+            value = node.child_by_field_name("value")
+            if value is None:
+                return None
+            row = self.row(value, depth + 1)
+            if row is not None and row.model is not None:
+                return row
+            rows = self.rows(value, depth + 1)
+            return Row(rows) if rows is not None else None
+        if kind == "call":
+            return self._call_row(node, depth)
+        if kind == "attribute":
+            obj, attribute = node.child_by_field_name("object"), node.child_by_field_name(
+                "attribute"
+            )
+            if obj is None or attribute is None or self.models is None:
+                return None
+            name = self.source.text(attribute)
+            if name in self.accessors:
+                hop = self.hop(obj, name)
+                if hop is not None and not hop.many:
+                    return Row(hop.rows) if hop.rows is not None else None
+                return None
+            owner = self.row(obj, depth + 1)
+            if owner is None or owner.model is None:
+                return None
+            for relation in self.models.forward(owner.model):  # member.project
+                if relation.field == name and relation.kind != "m2m":
+                    target = self.models.target(relation)
+                    return Row(target) if target is not None else None
+            return None
+        return None
+
+    def _name_row(self, node: Node, depth: int) -> Row | None:
+        text = self.source.text(node)
+        if text == "self":
+            return self._self_row(node)
+        iterable = loop_iterable(node, self.source)
+        if iterable is not None:
+            if _unwrap(iterable).type in LITERALS:
+                return NOT_A_ROW
+            rows = self.rows(iterable, depth + 1)
+            return Row(rows) if rows is not None else None
+        bound = self.bindings.values(node)
+        if bound is None:
+            if self.bindings.is_parameter(node):
+                return None
+            imports = self.files.imports if self.files is not None else None
+            if imports is not None and (text in imports.names or text in imports.namespaces):
+                return NOT_A_ROW  # an imported class, module or object: not a row
+            return None
+        if len(bound) != 1 or bound[0].op != "=":
+            return None
+        return self.row(bound[0].value, depth + 1)
+
+    def _self_row(self, node: Node) -> Row | None:
+        cls = node.parent
+        while cls is not None and cls.type != "class_definition":
+            cls = cls.parent
+        name = cls.child_by_field_name("name") if cls is not None else None
+        if name is None or self.files is None:
+            return None
+        declared = self.files.resolve(("django",), name, self.source)
+        return Row(declared) if declared is not None else None
+
+    def _call_row(self, node: Node, depth: int) -> Row | None:
+        function, arguments = node.child_by_field_name("function"), node.child_by_field_name(
+            "arguments"
+        )
+        if function is None or arguments is None:
+            return None
+        model = self.model_class(function)
+        if model is not None:  # M(…): a new row
+            return Row(model, new=True)
+        if function.type == "identifier":
+            name = self.source.text(function)
+            if name == "get_object_or_404":
+                rows = self._shortcut_model(arguments)
+                return Row(rows) if rows is not None else None
+            if name[:1].isupper():  # an instance of a class that is not a model
+                return NOT_A_ROW
+            return None
+        if function.type != "attribute":
+            return None
+        obj, attribute = function.child_by_field_name("object"), function.child_by_field_name(
+            "attribute"
+        )
+        if obj is None or attribute is None or self.source.text(attribute) not in ROW_METHODS:
+            return None
+        manager = self.manager(obj)
+        if manager is not None:
+            return Row(manager[0])
+        rows = self.rows(obj, depth + 1)
+        return Row(rows) if rows is not None else None
+
+    # --- relations ---------------------------------------------------------------------
+
+    def hop(self, receiver: Node, name: str) -> Hop | None:
+        """The relation `<receiver>.<name>` follows, if any."""
+        if self.models is None or name not in self.accessors:
+            return None
+        row = self.row(receiver)
+        if row is None:
+            return hop_by_name(self.models, name)
+        if row.model is None:
+            return None
+        return hop_from(self.models, row.model, name)
+
+    def lookups(
+        self,
+        model: Declared,
+        calls: Iterable[ChainCall],
+        found: Found,
+        matcher: TableMatcher,
+    ) -> None:
+        """`select` references for the tables the lookups of CALLS (made on rows of MODEL)
+        join, at the keyword or the string naming them."""
+        if self.models is None:
+            return
+        for call in calls:
+            if call.method in LOOKUP_CALLS:
+                self.lookup_arguments(model, call.args, found, matcher)
+            elif call.method in QUERY_PATH_CALLS or call.method in ACCESSOR_PATH_CALLS:
+                accessors = call.method in ACCESSOR_PATH_CALLS
+                for arg in call.args:
+                    self._path_argument(model, arg, accessors, found, matcher)
+
+    def lookup_arguments(
+        self, model: Declared, args: Sequence[Node], found: Found, matcher: TableMatcher
+    ) -> None:
+        for arg in args:
+            if arg.type == "keyword_argument":
+                name = arg.child_by_field_name("name")
+                if name is not None and self.source.text(name) not in NOT_LOOKUPS:
+                    self._report_path(model, name, self.source.text(name), False, found, matcher)
+            elif arg.type != "comment":
+                for q in _calls_named(arg, self.source, {"Q"}):
+                    arguments = q.child_by_field_name("arguments")
+                    if arguments is not None:
+                        self.lookup_arguments(model, arguments.named_children, found, matcher)
+
+    def _path_argument(self, model, arg: Node, accessors: bool, found, matcher) -> None:
+        if arg.type == "keyword_argument":
+            arg = arg.child_by_field_name("value") or arg
+        literal = string_value(arg, self.source)
+        if literal is not None and not literal.holes:
+            path = literal.text.lstrip("-?")
+            offset = literal.offset_of(len(literal.text) - len(path))
+            self._report_path(model, offset, path, accessors, found, matcher)
+            return
+        names = EXPRESSIONS | ({"Prefetch"} if accessors else set())
+        for call in _calls_named(arg, self.source, names):
+            arguments = call.child_by_field_name("arguments")
+            values = positional(arguments.named_children) if arguments is not None else []
+            literal = string_value(values[0], self.source) if values else None
+            if literal is not None and not literal.holes:
+                self._report_path(
+                    model, literal.offset_of(0), literal.text, accessors, found, matcher
+                )
+
+    def _report_path(self, model, at, path: str, accessors: bool, found, matcher) -> None:
+        assert self.models is not None
+        offset = at if isinstance(at, int) else at.start_byte
+        for table in lookup_tables(self.models, model, path, accessors):
+            matched = matcher.match_text(table)
+            if matched is not None:
+                found.reference(offset, matched, "select", (), "django")
+
+
+def loop_iterable(identifier: Node, source: Source) -> Node | None:
+    """What `for <identifier> in <iterable>:` (a loop whose body holds IDENTIFIER, or a
+    comprehension) iterates over."""
+    name = source.text(identifier)
+    child, node = identifier, identifier.parent
+    while node is not None and node.type not in ("function_definition", "class_definition"):
+        if node.type == "for_statement":
+            left, body = node.child_by_field_name("left"), node.child_by_field_name("body")
+            if body is not None and body.id == child.id and _is_name(left, name, source):
+                return node.child_by_field_name("right")
+        elif node.type.endswith("comprehension") or node.type == "generator_expression":
+            for clause in node.named_children:
+                if clause.type == "for_in_clause" and clause.id != child.id:
+                    if _is_name(clause.child_by_field_name("left"), name, source):
+                        return clause.child_by_field_name("right")
+        child, node = node, node.parent
+    return None
+
+
+def _is_name(node: Node | None, name: str, source: Source) -> bool:
+    return node is not None and node.type == "identifier" and source.text(node) == name
+
+
+def _calls_named(node: Node, source: Source, names: set[str]) -> list[Node]:
+    """Calls of NODE and inside it whose function's (last) name is one of NAMES."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "call":
+            function = current.child_by_field_name("function")
+            if function is not None and source.text(function).rpartition(".")[2] in names:
+                found.append(current)
+                continue
+        stack.extend(current.named_children)
+    return found
+
+
+def _unwrap(node: Node) -> Node:
+    while node.type in _WRAPPERS and node.named_children:
+        node = node.named_children[-1]
+    return node
