@@ -60,6 +60,10 @@ def scan_file(path: str, data: bytes, matcher: TableMatcher, models: Models | No
         from migverify.scan.prisma import scan_prisma_schema
 
         return scan_prisma_schema(source, matcher)
+    if suffix == ".html":
+        from migverify.scan.django_templates import scan_template
+
+        return scan_template(source, matcher, models)
     from migverify.scan.typescript import scan_typescript
 
     return scan_typescript(source, suffix, matcher, models)
@@ -90,21 +94,25 @@ def _scan_chunk(
 
 def _scan_uses(
     groups: list[Group], tables: Sequence[str], max_bytes: int, models: Models
-) -> tuple[list, list, list]:
-    """The second pass: files naming a model, scanned again with every declaration known."""
-    from migverify.scan.walk import Prefilter
+) -> tuple[list, list, list, list]:
+    """The second pass: files naming a model (or a relation's accessor), scanned again with
+    every declaration known; templates are read here only, when there are Django relations
+    (the skipped ones among them are returned)."""
+    from migverify.scan.walk import TEMPLATE_SUFFIX, Prefilter
 
     matcher = TableMatcher(tables)
-    prefilter = Prefilter(sorted(models.names()), hints=False)
-    references, dynamic, rescanned = [], [], []
-    for label, data, _ in _read_groups(groups, prefilter, max_bytes):
+    prefilter = Prefilter(sorted(models.names()), hints=False, templates=bool(models.relations))
+    references, dynamic, rescanned, skipped = [], [], [], []
+    for label, data, reason in _read_groups(groups, prefilter, max_bytes):
+        if reason is not None and label.endswith(TEMPLATE_SUFFIX):
+            skipped.append(SkippedFile(label, reason))
         if data is None:
             continue
         found = scan_file(label, data, matcher, models)
         references += found.references
         dynamic += found.dynamics
         rescanned.append(label)
-    return references, dynamic, rescanned
+    return references, dynamic, rescanned, skipped
 
 
 def _read_groups(
@@ -163,12 +171,13 @@ def scan_paths(
         if declarations:  # ORM models: the files naming one are scanned again, knowing them all
             models = Models(declarations)
             redone = _second_pass(items, tables, max_file_size, models, pool)
-            again = {path for _, _, paths_ in redone for path in paths_}
+            again = {path for _, _, paths_, _ in redone for path in paths_}
             references = [r for r in references if r.path not in again]
             dynamic = [d for d in dynamic if d.path not in again]
-            for refs, dyn, _ in redone:
+            for refs, dyn, _, skip in redone:
                 references += refs
                 dynamic += dyn
+                skipped += skip
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -129,11 +129,15 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
             continue
         if assignment.type != "assignment":
             continue
-        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
         if left is None or right is None or left.type != "identifier" or right.type != "call":
             continue
-        function, arguments = right.child_by_field_name("function"), right.child_by_field_name(
-            "arguments"
+        function, arguments = (
+            right.child_by_field_name("function"),
+            right.child_by_field_name("arguments"),
         )
         if function is None or arguments is None:
             continue
@@ -147,8 +151,9 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
         if target is None:
             continue
         field = source.text(left)
-        related, query = _string(options.get("related_name"), source), _string(
-            options.get("related_query_name"), source
+        related, query = (
+            _string(options.get("related_name"), source),
+            _string(options.get("related_query_name"), source),
         )
         through, through_table, symmetrical = None, None, False
         if kind == "m2m":
@@ -169,11 +174,17 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
             )
         found.declarations.append(
             Relation(
-                declared, field, kind, target[0], target[1],
-                related.text if related is not None else None,
-                query.text if query is not None else None,
-                through, through_table, symmetrical,
-            )  # fmt: skip
+                declared,
+                field,
+                kind,
+                target[0],
+                target_app=target[1],
+                related_name=related.text if related is not None else None,
+                related_query_name=query.text if query is not None else None,
+                through=through,
+                through_table=through_table,
+                symmetrical=symmetrical,
+            )
         )
 
 
@@ -274,15 +285,17 @@ def django_uses(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher)
     if not links or not graph.active:
         return False
     root, source = chain.root, graph.source
+    hop = _hops(chain, graph, found, matcher)  # index of the relation followed, if any
     if root.type == "identifier" and links[0].name in MANAGERS:
         declared = graph.model_class(root)
-        if declared is not None:
-            _report(declared, operations_of(_calls(chain, 1), source), root, found, matcher)
-            graph.lookups(declared, _calls(chain, 1), found, matcher)
+        if declared is not None:  # the calls before the relation are the model's
+            calls = _calls(chain, 1, hop)
+            _report(declared, operations_of(calls, source), root, found, matcher)
+            graph.lookups(declared, calls, found, matcher)
             return True
     if root.type == "identifier" and links[0].name is None and source.text(root) in SHORTCUTS:
-        return _shortcut(chain, graph, found, matcher)
-    if _hops(chain, graph, found, matcher):
+        return _shortcut(chain, graph, found, matcher, hop) or hop is not None
+    if hop is not None:
         return True
     if len(links) >= 2 and links[-2].name in ROW_CALLS and links[-1].name is None:
         receiver = links[-2].node.child_by_field_name("object")
@@ -311,11 +324,11 @@ ROW_CALLS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _calls(chain: Chain, start: int) -> list[ChainCall]:
-    return [call for _, call in chain.method_calls(start)]
+def _calls(chain: Chain, start: int, end: int | None = None) -> list[ChainCall]:
+    return [call for i, call in chain.method_calls(start) if end is None or i < end]
 
 
-def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
+def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher, hop) -> bool:
     """`get_object_or_404(M, …)`, `get_list_or_404(project.member_set, …)`: a read of the
     model's table (the first argument may also be a queryset, a use of its own)."""
     args = chain.links[0].args
@@ -323,12 +336,11 @@ def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -
     if not values:
         return False
     first = values[0]
-    operations = operations_of(_calls(chain, 1), graph.source)
+    operations = operations_of(_calls(chain, 1, hop), graph.source)
     manager = graph.manager(first)
     if manager is not None and manager[1] is not None:
-        hop = manager[1]
         attribute = first.child_by_field_name("attribute") or first
-        for table, operation in hop_operations(hop, (), graph.source):
+        for table, operation in hop_operations(manager[1], (), graph.source):
             _report_table(table, operation, attribute, found, matcher)
         graph.lookups(manager[0], [ChainCall("filter", tuple(args[1:]))], found, matcher)
         return True
@@ -341,12 +353,13 @@ def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -
     return True
 
 
-def _hops(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
+def _hops(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> int | None:
     """The first relation accessor of CHAIN followed by a call: `project.member_set.filter(…)
-    .update(…)` (a manager: the operations of the calls), `user.profile.save()` (one row)."""
+    .update(…)` (a manager: the operations of the calls), `user.profile.save()` (one row).
+    Returns the accessor's link index."""
     links = chain.links
     if not graph.accessors:
-        return False
+        return None
     for index, link in enumerate(links):
         if link.name is None or link.name not in graph.accessors:
             continue
@@ -369,15 +382,15 @@ def _hops(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bo
                 _report_table(table, operation, attribute, found, matcher)
             if hop.rows is not None:
                 graph.lookups(hop.rows, calls, found, matcher)
-            return True
+            return index
         if hop.rows is None:
             continue
         operations = ("select",)
         if index + 2 < len(links) and links[index + 2].name is None and after.name in ROW_CALLS:
             operations = ROW_CALLS[after.name]
         _report(hop.rows, operations, attribute, found, matcher)
-        return True
-    return False
+        return index
+    return None
 
 
 def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:

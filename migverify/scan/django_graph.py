@@ -53,7 +53,12 @@ MANAGER_METHODS = QUERYSET_METHODS | ROW_METHODS | {
 }  # fmt: skip
 # Manager methods that write the join table of a many-to-many relation (or, for a reverse
 # foreign key, update the related rows' key).
-LINKS = {"add": ("insert",), "remove": ("delete",), "clear": ("delete",), "set": ("delete", "insert")}
+LINKS = {
+    "add": ("insert",),
+    "remove": ("delete",),
+    "clear": ("delete",),
+    "set": ("delete", "insert"),
+}
 # Calls whose keyword arguments (and Q objects) are lookups; whose strings are lookups (query
 # names) or accessor paths (select_related / prefetch_related).
 LOOKUP_CALLS = {"filter", "exclude", "get", "get_or_create", "update_or_create"}
@@ -254,8 +259,9 @@ class Graph:
 
     def _get_model(self, call: Node) -> Declared | None:
         """`apps.get_model('app', 'Model')` / `apps.get_model('app.Model')`."""
-        function, arguments = call.child_by_field_name("function"), call.child_by_field_name(
-            "arguments"
+        function, arguments = (
+            call.child_by_field_name("function"),
+            call.child_by_field_name("arguments"),
         )
         if function is None or arguments is None or function.type != "attribute":
             return None
@@ -309,8 +315,9 @@ class Graph:
             return None
         if node.type != "call":
             return None
-        function, arguments = node.child_by_field_name("function"), node.child_by_field_name(
-            "arguments"
+        function, arguments = (
+            node.child_by_field_name("function"),
+            node.child_by_field_name("arguments"),
         )
         if function is None or arguments is None:
             return None
@@ -318,8 +325,9 @@ class Graph:
             return self._shortcut_model(arguments)
         if function.type != "attribute":
             return None
-        obj, attribute = function.child_by_field_name("object"), function.child_by_field_name(
-            "attribute"
+        obj, attribute = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
         )
         if obj is None or attribute is None or self.source.text(attribute) not in QUERYSET_METHODS:
             return None
@@ -359,8 +367,9 @@ class Graph:
         if kind == "call":
             return self._call_row(node, depth)
         if kind == "attribute":
-            obj, attribute = node.child_by_field_name("object"), node.child_by_field_name(
-                "attribute"
+            obj, attribute = (
+                node.child_by_field_name("object"),
+                node.child_by_field_name("attribute"),
             )
             if obj is None or attribute is None or self.models is None:
                 return None
@@ -413,8 +422,9 @@ class Graph:
         return Row(declared) if declared is not None else None
 
     def _call_row(self, node: Node, depth: int) -> Row | None:
-        function, arguments = node.child_by_field_name("function"), node.child_by_field_name(
-            "arguments"
+        function, arguments = (
+            node.child_by_field_name("function"),
+            node.child_by_field_name("arguments"),
         )
         if function is None or arguments is None:
             return None
@@ -431,8 +441,9 @@ class Graph:
             return None
         if function.type != "attribute":
             return None
-        obj, attribute = function.child_by_field_name("object"), function.child_by_field_name(
-            "attribute"
+        obj, attribute = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
         )
         if obj is None or attribute is None or self.source.text(attribute) not in ROW_METHODS:
             return None

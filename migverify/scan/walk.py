@@ -19,6 +19,9 @@ import pathspec
 SUFFIXES = {
     ".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".py", ".sql", ".prisma",
 }  # fmt: skip
+# Django/Jinja templates: `.html` files under a `templates/` directory (below the scanned path),
+# read only once the scan knows Django relations whose accessors they may walk.
+TEMPLATE_SUFFIX = ".html"
 SKIP_DIRS = {
     ".git", "node_modules", "dist", "build", "out", ".next", ".nuxt", "coverage", "vendor",
     "__pycache__", ".venv", "venv", ".tox", ".mypy_cache", ".ruff_cache", ".pytest_cache",
@@ -94,7 +97,7 @@ def candidate_groups(
     Plain strings and os.scandir: on a 100,000-file tree, Path objects alone cost more than
     reading the files.
     """
-    suffixes = tuple(SUFFIXES)
+    suffixes = (*SUFFIXES, TEMPLATE_SUFFIX)
     skip = on_skip or (lambda path, reason: None)
     real_roots = [os.path.realpath(p) for p in (*paths, *roots)]
     for root in paths:
@@ -107,7 +110,8 @@ def candidate_groups(
             skip(str(error.filename), f"directory not readable ({error.strerror})")
 
         ignores: list[tuple[str, Matcher, Matcher | None]] = []
-        walk = _walk(os.fspath(root), unlistable, suffixes)
+        top = os.fspath(root)
+        walk = _walk(top, unlistable, suffixes)
         for directory, dirnames, filenames, gitignore, special in walk:
             if ignores:
                 ignores = [entry for entry in ignores if _within(directory, entry[0])]
@@ -127,6 +131,8 @@ def candidate_groups(
                 d for d in keep if not _outside_link(f"{directory}/{d}", real_roots, skip)
             ]
             names = sorted(filenames)
+            if not _templates(directory, top):
+                names = [n for n in names if not n.endswith(TEMPLATE_SUFFIX)]
             if names and any(entry[2] is not None for entry in ignores):  # a file pattern
                 names = [n for n in names if not _ignored(f"{directory}/{n}", ignores, False)]
             if names:
@@ -134,6 +140,12 @@ def candidate_groups(
 
 
 _NONE: frozenset[str] = frozenset()
+
+
+def _templates(directory: str, top: str) -> bool:
+    """Is DIRECTORY (walked from TOP) inside a `templates` directory below or at TOP?"""
+    inside = f"/{os.path.basename(top.rstrip('/'))}{directory[len(top) :]}/"
+    return "/templates/" in inside
 
 
 def _walk(
@@ -259,10 +271,12 @@ class Prefilter:
     name and hint costs more than reading the file); a name counts only as a whole word, so that
     `posted_decisions_archive` alone does not send a file to the parser, and a hint only where
     the call it hints at follows. With HINTS off only the names count (the second pass, looking
-    for files naming a model).
+    for files naming a model). Templates (`.html`) are let through only with TEMPLATES (the
+    second pass, when Django relations are known), and then for the names alone.
     """
 
-    def __init__(self, names: Sequence[str], hints: bool = True) -> None:
+    def __init__(self, names: Sequence[str], hints: bool = True, templates: bool = False) -> None:
+        self.templates = templates  # are templates read at all (the second pass, with relations)
         # Longest first: at one position the longest name is tried first (`items_archive`
         # before `items`), and matches do not overlap.
         needles = sorted({name.encode() for name in names}, key=lambda n: (-len(n), n))
@@ -287,9 +301,11 @@ class Prefilter:
 
     # The files whose verdict depends on their path (Django models and migrations, Prisma
     # schemas, and which model hints count); for the others `scan(data)` is the whole test.
-    BY_PATH = (".py", ".prisma")
+    BY_PATH = (".py", ".prisma", TEMPLATE_SUFFIX)
 
     def __call__(self, data: bytes, path: str = "") -> bool:
+        if path.endswith(TEMPLATE_SUFFIX):
+            return self.templates and self.scan(data)
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
@@ -348,8 +364,11 @@ def read_directory(
     prefix = "" if label_of == "." else f"{label_of}/"
     within = "" if dir_fd is not None else f"{directory}/"
     scan = prefilter.scan
+    templates = prefilter.templates
     try:
         for name in names:
+            if not templates and name.endswith(TEMPLATE_SUFFIX):
+                continue  # not even read: nothing in a template is known to look for
             data = None
             if name not in special:  # one bounded read (inline: a call per file costs)
                 try:
