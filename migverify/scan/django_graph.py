@@ -395,7 +395,14 @@ class Graph:
             return self._self_row(node)
         iterable = loop_iterable(node, self.source)
         if iterable is not None:
-            if _unwrap(iterable).type in LITERALS:
+            iterable = _unwrap(iterable)
+            if iterable.type in ("list", "tuple", "set"):  # for m in [a, b]: what they all are
+                elements = [self.row(e, depth + 1) for e in iterable.named_children]
+                if not elements or any(e is None for e in elements):
+                    return None
+                models = {e.model for e in elements if e is not None}
+                return Row(models.pop()) if len(models) == 1 else None
+            if iterable.type in LITERALS:
                 return NOT_A_ROW
             rows = self.rows(iterable, depth + 1)
             return Row(rows) if rows is not None else None
@@ -403,6 +410,8 @@ class Graph:
         if bound is None:
             if self.bindings.is_parameter(node):
                 return None
+            if self.model_class(node) is not None:  # `Project.member_set` is no query
+                return NOT_A_ROW
             imports = self.files.imports if self.files is not None else None
             if imports is not None and (text in imports.names or text in imports.namespaces):
                 return NOT_A_ROW  # an imported class, module or object: not a row
@@ -436,8 +445,8 @@ class Graph:
             if name == "get_object_or_404":
                 rows = self._shortcut_model(arguments)
                 return Row(rows) if rows is not None else None
-            if name[:1].isupper():  # an instance of a class that is not a model
-                return NOT_A_ROW
+            if name[:1].isupper() and self.bindings.values(function) is None:
+                return NOT_A_ROW  # an instance of a class (not a model, not get_user_model())
             return None
         if function.type != "attribute":
             return None
