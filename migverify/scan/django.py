@@ -1,10 +1,12 @@
 """Django: models (`class Meta: db_table = 't'`, else the implicit `<app_label>_<model>`: the
 app label is `Meta.app_label` or the name of the app's directory, the one holding `models.py` or
 the `models/` package; abstract models have no table, proxy models use their parent's), their
-uses (`Model.objects.filter/get/all/create/update/delete/bulk_create/update_or_create/
-get_or_create…`, `instance.save()` / `.delete()` where the instance is made in the same
-function), and schema migrations (`migrations.CreateModel(name=…, options={'db_table': …})`,
-`AlterField`, `AddField`, `DeleteModel`, … ; `RunSQL` is parsed as SQL)."""
+relation fields (`ForeignKey`, `OneToOneField`, `ManyToManyField`), their uses
+(`Model.objects.filter/get/all/create/update/delete/bulk_create/update_or_create/
+get_or_create…`, `get_object_or_404(Model, …)`, a row's `save()` / `delete()` /
+`refresh_from_db()`, relation managers and lookups: see django_graph.py), and schema migrations
+(`migrations.CreateModel(name=…, options={'db_table': …})`, `AlterField`, `AddField`,
+`DeleteModel`, … ; `RunSQL` is parsed as SQL)."""
 
 from __future__ import annotations
 
