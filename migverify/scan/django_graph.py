@@ -25,12 +25,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
 from migverify.scan.bindings import Bindings
 from migverify.scan.chains import ChainCall
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, FileModels, Models, Relation, keyword_arguments, positional
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    Models,
+    Relation,
+    keyword_arguments,
+    nodes_of,
+    positional,
+)
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
@@ -233,12 +241,24 @@ def _step(models: Models, model: Declared, name: str, accessors: bool):
 class Graph:
     """Row, queryset and model-class resolution for one Python file."""
 
-    def __init__(self, source: Source, bindings: Bindings, files: FileModels | None) -> None:
-        self.source, self.bindings, self.files = source, bindings, files
+    def __init__(
+        self,
+        source: Source,
+        bindings: Bindings,
+        files: FileModels | None,
+        matcher: TableMatcher,
+        tree: Tree,
+    ) -> None:
+        self.source, self.bindings, self.files, self.tree = source, bindings, files, tree
         self.models = files.models if files is not None else None
-        self.accessors = self.models.accessor_names() if self.models else frozenset()
-        # Without the scanned models only data migrations' apps.get_model(…) names a model.
-        self.active = self.models is not None or b"get_model" in source.data
+        # Without the scanned models only data migrations' apps.get_model(…) names a model;
+        # with them, nothing is looked for when no Django table is one of the legacy tables.
+        migration = b"get_model" in source.data
+        relevant = self.models is not None and self.models.django_tables_match(matcher)
+        self.active = relevant or migration
+        self.accessors = self.models.accessor_names() if relevant and self.models else frozenset()
+        self._rows: dict[int, Row | None] = {}
+        self._loop_names: set[str] | None = None
 
     # --- model classes -----------------------------------------------------------------
 
@@ -350,6 +370,11 @@ class Graph:
         node = _unwrap(node)
         if depth > MAX_DEPTH:
             return None
+        if node.id not in self._rows:  # a name's value is asked for at each of its uses
+            self._rows[node.id] = self._row(node, depth)
+        return self._rows[node.id]
+
+    def _row(self, node: Node, depth: int) -> Row | None:
         kind = node.type
         if kind in LITERALS:
             return NOT_A_ROW
@@ -393,7 +418,14 @@ class Graph:
         text = self.source.text(node)
         if text == "self":
             return self._self_row(node)
-        iterable = loop_iterable(node, self.source)
+        if self._loop_names is None:
+            self._loop_names = {
+                self.source.text(left)
+                for loop in nodes_of(self.tree, ("for_statement", "for_in_clause"))
+                if (left := loop.child_by_field_name("left")) is not None
+                and left.type == "identifier"
+            }
+        iterable = loop_iterable(node, self.source) if text in self._loop_names else None
         if iterable is not None:
             iterable = _unwrap(iterable)
             if iterable.type in ("list", "tuple", "set"):  # for m in [a, b]: what they all are
@@ -410,8 +442,8 @@ class Graph:
         if bound is None:
             if self.bindings.is_parameter(node):
                 return None
-            if self.model_class(node) is not None:  # `Project.member_set` is no query
-                return NOT_A_ROW
+            if self.files is not None and self.files.resolve(("django",), node, self.source):
+                return NOT_A_ROW  # a model class: `Project.member_set` is no query
             imports = self.files.imports if self.files is not None else None
             if imports is not None and (text in imports.names or text in imports.namespaces):
                 return NOT_A_ROW  # an imported class, module or object: not a row

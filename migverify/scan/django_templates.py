@@ -13,6 +13,10 @@ any attribute.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+import ahocorasick_rs
 
 from migverify.scan.django_graph import MANAGER_METHODS, hop_by_name, hop_operations
 from migverify.scan.found import Found
@@ -20,7 +24,6 @@ from migverify.scan.orm import Models
 from migverify.scan.source import Source
 from migverify.scan.tables import TableMatcher
 
-_TAG = re.compile(rb"\{\{(.*?)\}\}|\{%(.*?)%\}", re.S)
 _HIDDEN = re.compile(
     rb"\{#.*?#\}"
     rb"|\{%-?\s*comment\b.*?%\}.*?\{%-?\s*endcomment\s*-?%\}"
@@ -31,6 +34,7 @@ _HIDDEN = re.compile(
 _STRING = re.compile(rb"\"[^\"]*\"|'[^']*'")
 _PATH = re.compile(rb"(?<![\w.])[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+")
 _SEGMENT = re.compile(rb"[A-Za-z_]\w*")
+_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 # What a template may do with a manager: read.
 READS = MANAGER_METHODS - {
     "create", "get_or_create", "update_or_create", "update", "delete", "bulk_create",
@@ -39,36 +43,71 @@ READS = MANAGER_METHODS - {
 
 
 def scan_template(source: Source, matcher: TableMatcher, models: Models | None) -> Found:
+    """Only the tags around an accessor's name are looked at (one Aho-Corasick pass finds the
+    names): most of a template is markup."""
     found = Found(source)
     if not models or not models.relations:
         return found
-    accessors = models.accessor_names()
     data = source.data
-    hidden = [(m.start(), m.end()) for m in _HIDDEN.finditer(data)]
-    for tag in _TAG.finditer(data):
-        if any(start <= tag.start() < end for start, end in hidden):
+    hidden: list[tuple[int, int]] | None = None
+    seen: set[int] = set()
+    for at in _accessor_hits(data, models.accessor_names()):
+        start = max(data.rfind(b"{{", 0, at), data.rfind(b"{%", 0, at))
+        if start < 0 or start in seen:
             continue
-        group = 1 if tag.group(1) is not None else 2
-        body, offset = tag.group(group), tag.start(group)
-        body = _STRING.sub(lambda m: b" " * len(m.group(0)), body)  # offsets kept
-        for path in _PATH.finditer(body):
-            segments = list(_SEGMENT.finditer(path.group(0)))
-            for index in range(1, len(segments) - 1):  # an accessor has a receiver and a use
-                name = segments[index].group(0).decode()
-                if name not in accessors:
-                    continue
-                hop = hop_by_name(models, name)
-                if hop is None:
-                    continue
-                if hop.many and segments[index + 1].group(0).decode() not in READS:
-                    continue
-                at = offset + path.start() + segments[index].start()
-                if hop.many:
-                    tables = hop_operations(hop, (), source)
-                else:
-                    tables = [(hop.rows.table, "select")] if hop.rows is not None else []
-                for table, operation in tables:
-                    matched = matcher.match_text(table)
-                    if matched is not None:
-                        found.reference(at, matched, operation, (), "django")
+        end = data.find(b"}}" if data[start + 1] == 0x7B else b"%}", start + 2)
+        if end < at:  # not inside a tag
+            continue
+        seen.add(start)
+        if hidden is None:
+            hidden = [(m.start(), m.end()) for m in _HIDDEN.finditer(data)]
+        if any(low <= start < high for low, high in hidden):
+            continue
+        _tag(data[start + 2 : end], start + 2, models, found, matcher)
     return found
+
+
+def _accessor_hits(data: bytes, names: frozenset[str]) -> Iterator[int]:
+    """Offsets of the accessor names written as an attribute (`.name`, a whole word)."""
+    for _, start, end in _automaton(names).find_matches_as_indexes(data):
+        if end < len(data) and data[end] in _WORD:
+            continue
+        before = start - 1
+        while before >= 0 and data[before] in b" \t":
+            before -= 1
+        if before >= 0 and data[before] == 0x2E:  # "."
+            yield start
+
+
+@lru_cache(maxsize=8)
+def _automaton(names: frozenset[str]) -> ahocorasick_rs.BytesAhoCorasick:
+    return ahocorasick_rs.BytesAhoCorasick(
+        sorted((name.encode() for name in names), key=lambda n: (-len(n), n)),
+        matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+    )
+
+
+def _tag(body: bytes, offset: int, models: Models, found: Found, matcher: TableMatcher) -> None:
+    """The accessors walked in one tag's BODY (at OFFSET in the file)."""
+    accessors = models.accessor_names()
+    body = _STRING.sub(lambda m: b" " * len(m.group(0)), body)  # offsets kept
+    for path in _PATH.finditer(body):
+        segments = list(_SEGMENT.finditer(path.group(0)))
+        for index in range(1, len(segments) - 1):  # an accessor has a receiver and a use
+            name = segments[index].group(0).decode()
+            if name not in accessors:
+                continue
+            hop = hop_by_name(models, name)
+            if hop is None:
+                continue
+            if hop.many and segments[index + 1].group(0).decode() not in READS:
+                continue
+            at = offset + path.start() + segments[index].start()
+            if hop.many:
+                tables = hop_operations(hop, (), found.source)
+            else:
+                tables = [(hop.rows.table, "select")] if hop.rows is not None else []
+            for table, operation in tables:
+                matched = matcher.match_text(table)
+                if matched is not None:
+                    found.reference(at, matched, operation, (), "django")

@@ -126,6 +126,8 @@ class Models:
             for name in {relation.accessor, relation.field if relation.kind == "m2m" else None}:
                 if name:
                     self._accessors.setdefault(name, []).append(relation)
+        self.accessors = frozenset(self._accessors)
+        self._matching: dict[tuple[str, ...], bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self.declarations)
@@ -145,10 +147,19 @@ class Models:
 
     def accessor_names(self) -> frozenset[str]:
         """Attributes of a model instance that are relation managers or related rows."""
-        return frozenset(self._accessors)
+        return self.accessors
 
     def by_accessor(self, name: str) -> list[Relation]:
         return self._accessors.get(name, [])
+
+    def django_tables_match(self, matcher) -> bool:
+        """Is a Django model's table, or a many-to-many join table, one of MATCHER's?"""
+        key = matcher.tables
+        if key not in self._matching:
+            tables = [d.table for d in self.of(("django",))]
+            tables += [t for r in self.relations if (t := self.through(r)) is not None]
+            self._matching[key] = any(matcher.match_text(t) is not None for t in tables)
+        return self._matching[key]
 
     def django_model(self, name: str, app: str | None) -> Declared | None:
         """The Django model of class NAME (any case) in APP; with APP None, the only one."""

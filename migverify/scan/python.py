@@ -51,7 +51,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     django_declarations(tree, source, found, matcher, models)
     chains = chains_in(tree, source, GRAMMAR)
     files = FileModels(models, python_imports(tree, source), source.path) if models else None
-    graph = Graph(source, bindings, files)
+    graph = Graph(source, bindings, files, matcher, tree)
     uses: list[Use] = []
     for chain in chains:
         if alembic_operations(chain, source, bindings, found, matcher) or django_migrations(
