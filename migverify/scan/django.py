@@ -282,7 +282,8 @@ def _string(node: Node | None, source: Source):
 
 def django_uses(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
     """A use of a model in CHAIN: `M.objects…`, `get_object_or_404(M, …)`, a relation manager
-    (`project.member_set.all()`), a row's `save()` / `delete()` / `refresh_from_db()`."""
+    (`project.member_set.all()`), a queryset held in a name (`stale.delete()`), a row's
+    `save()` / `delete()` / `refresh_from_db()`."""
     links = chain.links
     if not links or not graph.active:
         return False
@@ -299,6 +300,13 @@ def django_uses(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher)
         return _shortcut(chain, graph, found, matcher, hop) or hop is not None
     if hop is not None:
         return True
+    if root.type == "identifier" and links[0].name in MANAGER_METHODS:
+        rows = graph.rows(root)  # a queryset held in a name: `stale.delete()`
+        if rows is not None:
+            calls = _calls(chain, 1)
+            _report(rows, operations_of(calls, source), root, found, matcher)
+            graph.lookups(rows, calls, found, matcher)
+            return True
     if len(links) >= 2 and links[-2].name in ROW_CALLS and links[-1].name is None:
         receiver = links[-2].node.child_by_field_name("object")
         if receiver is None or receiver.type not in ("identifier", "attribute", "subscript"):
