@@ -128,6 +128,7 @@ class Models:
                     self._accessors.setdefault(name, []).append(relation)
         self.accessors = frozenset(self._accessors)
         self._matching: dict[tuple[str, ...], bool] = {}
+        self._index_relations()
 
     def __bool__(self) -> bool:
         return bool(self.declarations)
@@ -170,11 +171,26 @@ class Models:
 
     def forward(self, declared: Declared) -> list[Relation]:
         """The relation fields declared on DECLARED (and on the models it is a proxy of)."""
-        return [r for r in self.relations if r.model.table == declared.table]
+        return self._forward.get(declared.table, [])
 
     def reverse(self, declared: Declared) -> list[Relation]:
-        """The relation fields of other models pointing to DECLARED."""
-        return [r for r in self.relations if r.points_to(declared)]
+        """The relation fields of other models pointing to DECLARED (or to the model it is a
+        proxy of)."""
+        return self._reverse.get(declared.table, []) + [
+            r for r in self._unresolved.get(declared.name, ()) if r.points_to(declared)
+        ]
+
+    def _index_relations(self) -> None:
+        self._forward: dict[str, list[Relation]] = {}
+        self._reverse: dict[str, list[Relation]] = {}
+        self._unresolved: dict[str, list[Relation]] = {}  # targets not among the models
+        for relation in self.relations:
+            self._forward.setdefault(relation.model.table, []).append(relation)
+            target = self.target(relation)
+            if target is not None:
+                self._reverse.setdefault(target.table, []).append(relation)
+            else:
+                self._unresolved.setdefault(relation.target, []).append(relation)
 
     def target(self, relation: Relation) -> Declared | None:
         """The model RELATION points to, when it is one of the scanned models."""

@@ -224,3 +224,19 @@ def test_an_unreadable_template_is_reported_skipped(tmp_path):
     assert [(s.path, s.reason.split(",")[0]) for s in result.skipped] == [
         ("app/templates/big.html", "2 KB")
     ]
+
+
+def test_a_proxy_model_has_the_relations_of_its_model(tmp_path):
+    proxy = "\n\nclass Archived(Project):\n    class Meta:\n        proxy = True\n"
+    code = (
+        "from .models import Archived\n\n"
+        "def f(pk):\n"
+        "    for project in Archived.objects.all():\n"
+        "        project.notes.update(text='')\n"
+        "        project.labels.remove(pk)\n"
+    )
+    _tree(tmp_path, {"app/models.py": MODELS + proxy, "app/views.py": code})
+    assert _refs(tmp_path, ["app_note", "project_labels"]) == [
+        ("app/views.py", 5, 17, "app_note", "update"),
+        ("app/views.py", 6, 17, "project_labels", "delete"),
+    ]
