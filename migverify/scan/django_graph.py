@@ -218,13 +218,13 @@ def lookup_tables(models: Models, model: Declared, path: str, accessors: bool) -
             if through is not None:
                 tables.append(through)
         rows = relation.model if reverse else models.target(relation)
-        if reverse and relation.kind != "m2m" or reads:
-            if rows is None:
-                break
-            tables.append(rows.table)
-            current = rows
-        else:
+        if not (reverse and relation.kind != "m2m" or reads):
             break
+        if rows is None:  # a model not among the scanned ones (auth's User): its relations
+            current = Declared("django", relation.target, "", "", relation.target_app)
+            continue
+        tables.append(rows.table)
+        current = rows
     return tables
 
 

@@ -240,3 +240,20 @@ def test_a_proxy_model_has_the_relations_of_its_model(tmp_path):
         ("app/views.py", 5, 17, "app_note", "update"),
         ("app/views.py", 6, 17, "project_labels", "delete"),
     ]
+
+
+def test_lookups_go_on_through_a_model_that_is_not_scanned(tmp_path):
+    models = (
+        "from django.conf import settings\nfrom django.db import models\n\n"
+        "class Team(models.Model):\n"
+        "    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)\n\n"
+        "class Badge(models.Model):\n"
+        "    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)\n"
+    )
+    code = (
+        "from .models import Team\n\n"
+        "def f():\n"
+        "    return Team.objects.filter(lead__badge__id=1, lead__pk=2)\n"
+    )
+    _tree(tmp_path, {"app/models.py": models, "app/views.py": code})
+    assert _refs(tmp_path, ["app_badge"]) == [("app/views.py", 4, 32, "app_badge", "select")]
