@@ -101,7 +101,12 @@ def _scan_uses(
     from migverify.scan.walk import TEMPLATE_SUFFIX, Prefilter
 
     matcher = TableMatcher(tables)
-    prefilter = Prefilter(sorted(models.names()), hints=False, templates=bool(models.relations))
+    prefilter = Prefilter(
+        sorted(models.names()),
+        hints=False,
+        templates=bool(models.relations),
+        python_names=sorted(models.accessor_names()),
+    )
     references, dynamic, rescanned, skipped = [], [], [], []
     for label, data, reason in _read_groups(groups, prefilter, max_bytes):
         if reason is not None and label.endswith(TEMPLATE_SUFFIX):

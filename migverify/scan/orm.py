@@ -134,20 +134,20 @@ class Models:
         return bool(self.declarations)
 
     def names(self) -> set[str]:
-        """The names a file must contain to use a model (Prisma: the client's accessor; Django:
-        also the accessors of relations, `project.member_set`, `tag.projects`)."""
+        """The names a file must contain to use a model (Prisma: the client's accessor)."""
         names = set()
         for declared in self.declarations:
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
-        names.update(self._accessors)
         return names
 
     # --- Django's model graph -----------------------------------------------------------
 
     def accessor_names(self) -> frozenset[str]:
-        """Attributes of a model instance that are relation managers or related rows."""
+        """Attributes of a model instance that are relation managers or related rows (what a
+        Python file or a template may use a Django model through, besides the model's name:
+        `project.member_set`, `tag.projects`)."""
         return self.accessors
 
     def by_accessor(self, name: str) -> list[Relation]:

@@ -271,16 +271,28 @@ class Prefilter:
     name and hint costs more than reading the file); a name counts only as a whole word, so that
     `posted_decisions_archive` alone does not send a file to the parser, and a hint only where
     the call it hints at follows. With HINTS off only the names count (the second pass, looking
-    for files naming a model). Templates (`.html`) are let through only with TEMPLATES (the
-    second pass, when Django relations are known), and then for the names alone.
+    for files naming a model). PYTHON_NAMES count only in Python files and templates (Django's
+    relation accessors, `member_set`, `tags`: ordinary words elsewhere). Templates (`.html`) are
+    let through only with TEMPLATES (the second pass, when Django relations are known), and then
+    for the names alone.
     """
 
-    def __init__(self, names: Sequence[str], hints: bool = True, templates: bool = False) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        hints: bool = True,
+        templates: bool = False,
+        python_names: Sequence[str] = (),
+    ) -> None:
         self.templates = templates  # are templates read at all (the second pass, with relations)
         # Longest first: at one position the longest name is tried first (`items_archive`
         # before `items`), and matches do not overlap.
-        needles = sorted({name.encode() for name in names}, key=lambda n: (-len(n), n))
+        everywhere = {name.encode() for name in names}
+        needles = sorted(
+            everywhere | {name.encode() for name in python_names}, key=lambda n: (-len(n), n)
+        )
         self.names = len(needles)
+        self.python_only = [needle not in everywhere for needle in needles]
         self.kinds: list[str] = []
         patterns = list(needles)
         if hints:
@@ -305,20 +317,22 @@ class Prefilter:
 
     def __call__(self, data: bytes, path: str = "") -> bool:
         if path.endswith(TEMPLATE_SUFFIX):
-            return self.templates and self.scan(data)
+            return self.templates and self.scan(data, True)
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
         return self.scan(data, python)
 
     def scan(self, data: bytes, python: bool = False) -> bool:
-        """The Aho-Corasick pass: a table name as a word, or a hint followed by its call."""
+        """The Aho-Corasick pass: a table name as a word, or a hint followed by its call.
+        PYTHON: a Python file or a template."""
         for index, start, end in self.automaton.find_matches_as_indexes(data):
             if index < self.names:
                 if (start == 0 or data[start - 1] not in _WORD) and (
                     end == len(data) or data[end] not in _WORD
                 ):
-                    return True
+                    if python or not self.python_only[index]:
+                        return True
                 continue
             kind = self.kinds[index - self.names]
             if kind == "dynamic" and DYNAMIC_CALL.match(data, start):

@@ -257,3 +257,14 @@ def test_lookups_go_on_through_a_model_that_is_not_scanned(tmp_path):
     )
     _tree(tmp_path, {"app/models.py": models, "app/views.py": code})
     assert _refs(tmp_path, ["app_badge"]) == [("app/views.py", 4, 32, "app_badge", "select")]
+
+
+def test_accessor_names_let_only_python_files_and_templates_through():
+    from migverify.scan.walk import Prefilter
+
+    prefilter = Prefilter(["member"], hints=False, templates=True, python_names=["member_set"])
+    code = b"project.member_set.all()"
+    assert prefilter(code, "views.py") and prefilter(code, "templates/p.html")
+    assert not prefilter(code, "api.ts") and not prefilter.scan(code)
+    assert prefilter(b"const member = 1", "api.ts")
+    assert not Prefilter(["member"], hints=False)(code, "templates/p.html")
