@@ -19,7 +19,7 @@ from migverify.scan.django_graph import (
     MANAGER_METHODS,
     MANAGERS,
     SHORTCUTS,
-    Graph,
+    DjangoGraph,
     hop_operations,
     operations_of,
 )
@@ -27,7 +27,7 @@ from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
     Imports,
-    Relation,
+    DjangoRelation,
     keyword_arguments,
     positional,
     python_imports,
@@ -175,7 +175,7 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
                 source.text(options["symmetrical"]) != "False" if "symmetrical" in options else True
             )
         found.declarations.append(
-            Relation(
+            DjangoRelation(
                 declared,
                 field,
                 kind,
@@ -280,7 +280,7 @@ def _string(node: Node | None, source: Source):
 # --- uses --------------------------------------------------------------------------------------
 
 
-def django_uses(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> bool:
+def django_uses(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatcher) -> bool:
     """A use of a model in CHAIN: `M.objects…`, `get_object_or_404(M, …)`, a relation manager
     (`project.member_set.all()`), a queryset held in a name (`stale.delete()`), a row's
     `save()` / `delete()` / `refresh_from_db()`."""
@@ -338,7 +338,7 @@ def _calls(chain: Chain, start: int, end: int | None = None) -> list[ChainCall]:
     return [call for i, call in chain.method_calls(start) if end is None or i < end]
 
 
-def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher, hop) -> bool:
+def _shortcut(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatcher, hop) -> bool:
     """`get_object_or_404(M, …)`, `get_list_or_404(project.member_set, …)`: a read of the
     model's table (the first argument may also be a queryset, a use of its own)."""
     args = chain.links[0].args
@@ -363,7 +363,7 @@ def _shortcut(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher, h
     return True
 
 
-def _hops(chain: Chain, graph: Graph, found: Found, matcher: TableMatcher) -> int | None:
+def _hops(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatcher) -> int | None:
     """The first relation accessor of CHAIN followed by a call: `project.member_set.filter(…)
     .update(…)` (a manager: the operations of the calls), `user.profile.save()` (one row).
     Returns the accessor's link index."""

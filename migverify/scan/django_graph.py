@@ -34,7 +34,7 @@ from migverify.scan.orm import (
     Declared,
     FileModels,
     Models,
-    Relation,
+    DjangoRelation,
     keyword_arguments,
     nodes_of,
     positional,
@@ -107,7 +107,7 @@ class Hop:
     among the scanned models), the join table of a many-to-many relation, and whether it is a
     manager (else one related row)."""
 
-    relation: Relation
+    relation: DjangoRelation
     rows: Declared | None
     through: str | None
     many: bool
@@ -136,7 +136,7 @@ def hop_by_name(models: Models, name: str) -> Hop | None:
     return hops[0] if len(outcomes) == 1 else None
 
 
-def _reverse_hop(models: Models, relation: Relation) -> Hop:
+def _reverse_hop(models: Models, relation: DjangoRelation) -> Hop:
     return Hop(relation, relation.model, models.through(relation), relation.kind != "o2o")
 
 
@@ -238,7 +238,7 @@ def _step(models: Models, model: Declared, name: str, accessors: bool):
     return None
 
 
-class Graph:
+class DjangoGraph:
     """Row, queryset and model-class resolution for one Python file."""
 
     def __init__(

@@ -9,7 +9,7 @@ from dataclasses import replace
 from tree_sitter import Node
 
 from migverify.scan.model import DynamicReference, Reference
-from migverify.scan.orm import Declared, Relation
+from migverify.scan.orm import Declared, DjangoRelation
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.sql import analyze_sql
 from migverify.scan.tables import TableMatcher
@@ -28,7 +28,7 @@ class Found:
         self.references: list[Reference] = []
         self.dynamics: list[DynamicReference] = []
         # ORM models declared in the file, and Django's relation fields between them
-        self.declarations: list[Declared | Relation] = []
+        self.declarations: list[Declared | DjangoRelation] = []
         self._seen: dict[tuple[int, int, str, str], int] = {}
 
     def reference(

@@ -40,7 +40,7 @@ class Declared:
 
 
 @dataclass(frozen=True)
-class Relation:
+class DjangoRelation:
     """Django: a `ForeignKey` / `OneToOneField` / `ManyToManyField` FIELD declared on MODEL and
     pointing to the model TARGET (its class name; its app when the declaration shows it).
 
@@ -107,13 +107,15 @@ class Imports:
 class Models:
     """Every declaration of the scan, by name."""
 
-    def __init__(self, declarations: Iterable[Declared | Relation] = ()) -> None:
+    def __init__(self, declarations: Iterable[Declared | DjangoRelation] = ()) -> None:
         unique = set(declarations)
         self.declarations = tuple(
             sorted((d for d in unique if isinstance(d, Declared)), key=Declared.sort_key)
         )
         self.relations = tuple(
-            sorted((r for r in unique if isinstance(r, Relation)), key=Relation.sort_key)
+            sorted(
+                (r for r in unique if isinstance(r, DjangoRelation)), key=DjangoRelation.sort_key
+            )
         )
         self._by_name: dict[str, list[Declared]] = {}
         for declared in self.declarations:
@@ -121,7 +123,7 @@ class Models:
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
         for declared in self.of(("django",)):
             self._django.setdefault(declared.name.lower(), []).append(declared)
-        self._accessors: dict[str, list[Relation]] = {}
+        self._accessors: dict[str, list[DjangoRelation]] = {}
         for relation in self.relations:
             for name in {relation.accessor, relation.field if relation.kind == "m2m" else None}:
                 if name:
@@ -150,7 +152,7 @@ class Models:
         `project.member_set`, `tag.projects`)."""
         return self.accessors
 
-    def by_accessor(self, name: str) -> list[Relation]:
+    def by_accessor(self, name: str) -> list[DjangoRelation]:
         return self._accessors.get(name, [])
 
     def django_tables_match(self, matcher) -> bool:
@@ -169,11 +171,11 @@ class Models:
             found = [d for d in found if d.app == app]
         return found[0] if len(found) == 1 else None
 
-    def forward(self, declared: Declared) -> list[Relation]:
+    def forward(self, declared: Declared) -> list[DjangoRelation]:
         """The relation fields declared on DECLARED (and on the models it is a proxy of)."""
         return self._forward.get(declared.table, [])
 
-    def reverse(self, declared: Declared) -> list[Relation]:
+    def reverse(self, declared: Declared) -> list[DjangoRelation]:
         """The relation fields of other models pointing to DECLARED (or to the model it is a
         proxy of)."""
         return self._reverse.get(declared.table, []) + [
@@ -181,9 +183,9 @@ class Models:
         ]
 
     def _index_relations(self) -> None:
-        self._forward: dict[str, list[Relation]] = {}
-        self._reverse: dict[str, list[Relation]] = {}
-        self._unresolved: dict[str, list[Relation]] = {}  # targets not among the models
+        self._forward: dict[str, list[DjangoRelation]] = {}
+        self._reverse: dict[str, list[DjangoRelation]] = {}
+        self._unresolved: dict[str, list[DjangoRelation]] = {}  # targets not among the models
         for relation in self.relations:
             self._forward.setdefault(relation.model.table, []).append(relation)
             target = self.target(relation)
@@ -192,7 +194,7 @@ class Models:
             else:
                 self._unresolved.setdefault(relation.target, []).append(relation)
 
-    def target(self, relation: Relation) -> Declared | None:
+    def target(self, relation: DjangoRelation) -> Declared | None:
         """The model RELATION points to, when it is one of the scanned models."""
         if relation.target == relation.model.name and relation.target_app in (
             None,
@@ -201,7 +203,7 @@ class Models:
             return relation.model
         return self.django_model(relation.target, relation.target_app)
 
-    def through(self, relation: Relation) -> str | None:
+    def through(self, relation: DjangoRelation) -> str | None:
         """The join table of a many-to-many RELATION."""
         if relation.kind != "m2m":
             return None

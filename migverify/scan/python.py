@@ -12,7 +12,7 @@ from migverify.scan.alembic import alembic_operations
 from migverify.scan.bindings import PYTHON, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
 from migverify.scan.django import django_declarations, django_migrations, django_uses
-from migverify.scan.django_graph import Graph
+from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import Found
 from migverify.scan.orm import FileModels, Models, python_imports
 from migverify.scan.source import Source
@@ -51,7 +51,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     django_declarations(tree, source, found, matcher, models)
     chains = chains_in(tree, source, GRAMMAR)
     files = FileModels(models, python_imports(tree, source), source.path) if models else None
-    graph = Graph(source, bindings, files, matcher, tree)
+    graph = DjangoGraph(source, bindings, files, matcher, tree)
     uses: list[Use] = []
     for chain in chains:
         if alembic_operations(chain, source, bindings, found, matcher) or django_migrations(

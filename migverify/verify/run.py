@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisWarning
 from pglast import ast, parse_sql
 
-from migverify.catalog import Catalog, Relation, load_catalog
+from migverify.catalog import Catalog, DjangoRelation, load_catalog
 from migverify.errors import InputError
 from migverify.legacy import legacy_state
 from migverify.quoting import ident, qualified
@@ -301,7 +301,7 @@ class Verification:
 
     def _legacy_relations(
         self, legacy: Catalog, conn: psycopg.Connection, catalog: Catalog
-    ) -> list[Relation]:
+    ) -> list[DjangoRelation]:
         """The compared legacy tables (the requested ones, else every table of the legacy
         SQL), as CATALOG has them."""
         self.partitions = partitions = {
@@ -334,8 +334,8 @@ class Verification:
         return chosen
 
     def _neighbours(
-        self, subjects: Sequence[Relation], catalog: Catalog | None = None
-    ) -> list[Relation]:
+        self, subjects: Sequence[DjangoRelation], catalog: Catalog | None = None
+    ) -> list[DjangoRelation]:
         """Tables outside the compared set that reference one of them or that one references."""
         names = {r.qualified_name for r in subjects}
         found = []
@@ -351,7 +351,7 @@ class Verification:
         return found
 
     def _add_rows(
-        self, conn: psycopg.Connection, catalog: Catalog, subjects: Sequence[Relation]
+        self, conn: psycopg.Connection, catalog: Catalog, subjects: Sequence[DjangoRelation]
     ) -> dict[str, tuple[Row, ...]]:
         """Rows the tables accept, built before the migrated world is copied from this one:
         tables the seed left with fewer than MIN_ROWS get more (parents first), the same in
@@ -430,7 +430,7 @@ class Verification:
             usable.append(role)
         return tuple(usable)
 
-    def _samples(self, relation: Relation) -> dict[str, tuple[str, ...]]:
+    def _samples(self, relation: DjangoRelation) -> dict[str, tuple[str, ...]]:
         samples = {}
         table = qualified(relation.qualified_name)
         for column in relation.columns:
@@ -543,7 +543,7 @@ class Verification:
             )
         return None
 
-    def _relation(self, name: str) -> Relation | None:
+    def _relation(self, name: str) -> DjangoRelation | None:
         return next((r for r in self.relations if r.display_name == name), None)
 
     def _tolerate(self, difference: Difference, ref_code: str | None, mig_code: str | None) -> None:
@@ -575,7 +575,9 @@ class Verification:
                 return found
         return Difference(FAIL, "-", operation, "the compared tables differ after the workload")
 
-    def _contents_after(self, world: World, workload: Sequence[Statement], relation: Relation):
+    def _contents_after(
+        self, world: World, workload: Sequence[Statement], relation: DjangoRelation
+    ):
         world.begin_example()
         try:
             if workload:
