@@ -590,9 +590,7 @@ def verify(
             raise InputError(
                 f"--ops: unknown operation {op!r} (choose from {', '.join(OPERATIONS)})"
             )
-    _require_files(
-        [*legacy, *target, compat, *seed, *([rollback] if rollback else []), *queries]
-    )
+    _require_files([*legacy, *target, compat, *seed, *([rollback] if rollback else []), *queries])
     online_scripts = None
     if online is not None:
         from migverify.verify.online import OnlineScripts

@@ -156,7 +156,9 @@ class _Layer:
             {
                 g.grantee
                 for g in self.after.grants
-                if g.privilege == "INSERT" and g.grantee not in can and g.grantee != "PUBLIC"
+                if g.privilege == "INSERT"
+                and g.grantee not in can
+                and g.grantee != "PUBLIC"
                 and g.grantee != self.after.owner
             }
         )
@@ -255,10 +257,15 @@ class _Layer:
         target = self.migrated.find(self.targets[0])
         if target is None:
             return []
-        firing = {t.function_qualified or t.function for t in (*target.triggers, *self.after.triggers)}
+        firing = {
+            t.function_qualified or t.function for t in (*target.triggers, *self.after.triggers)
+        }
         lines = []
         for trigger in self.before.triggers:
-            if trigger.timing == "INSTEAD OF" or (trigger.function_qualified or trigger.function) in firing:
+            if (
+                trigger.timing == "INSTEAD OF"
+                or (trigger.function_qualified or trigger.function) in firing
+            ):
                 continue
             lines.append(_retargeted_trigger(trigger.definition, target.qualified_name) + ";")
         return lines

@@ -66,9 +66,8 @@ class Replay:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
 
     def summary(self, name: str) -> str:
-        return (
-            f"replayed {len(self.statements)} of {self.read} statements from {name}"
-            + (f"; {len(self.skipped)} not replayed" if self.skipped else "")
+        return f"replayed {len(self.statements)} of {self.read} statements from {name}" + (
+            f"; {len(self.skipped)} not replayed" if self.skipped else ""
         )
 
 
@@ -230,7 +229,9 @@ def replayable(
             continue
         operation = _operation(statement)
         if operation is None:
-            replay.skipped.append((query.source, f"not a data statement ({type(statement).__name__})"))
+            replay.skipped.append(
+                (query.source, f"not a data statement ({type(statement).__name__})")
+            )
             continue
         names = _Names()
         names(tree)

@@ -44,11 +44,11 @@ from migverify.verify.compare import (
     diverges,
 )
 from migverify.verify.coverage import CoverageRecorder
-from migverify.verify.fixes import with_fixes
-from migverify.verify.replay import read_queries, replayable
 from migverify.verify.facts import read_facts
+from migverify.verify.fixes import with_fixes
 from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
 from migverify.verify.probes import probes as build_probes
+from migverify.verify.replay import read_queries, replayable
 from migverify.verify.shrink import minimise
 from migverify.verify.statement import (
     MERGE_SINCE,
@@ -712,7 +712,11 @@ class Verification:
             queries = read_queries(path)
             replay = replayable(self.ref.conn, queries, compared)
             probes = [
-                Probe(f"query {query.source}", (statement,), (("operation", statement.table, statement.operation),))
+                Probe(
+                    f"query {query.source}",
+                    (statement,),
+                    (("operation", statement.table, statement.operation),),
+                )
                 for query, statement in replay.statements
             ]
             failing: dict[int, str] = {}

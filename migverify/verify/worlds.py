@@ -466,7 +466,7 @@ class World:
                 # jsonb's 1.0 and 1.00 are equal values of different text.
                 cast = f"{ident(column.name)}::{column.type}"
                 clocked = self.clock.projection(cast, column.type) if self.clock else None
-                parts.append(clocked or f"({cast})::text COLLATE \"C\"")
+                parts.append(clocked or f'({cast})::text COLLATE "C"')
         projection = f"SELECT {', '.join(parts)} FROM {qualified(relation.qualified_name)}"
         if cached:
             self._projections[key] = projection

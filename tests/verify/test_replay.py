@@ -22,7 +22,9 @@ def test_the_three_kinds_of_file_are_read():
     assert csv[2].sql == "INSERT INTO feature_flags (key, owner) VALUES ($1, $2)"
     log = read_queries(QUERIES / "postgresql.log")
     assert [q.sql.split()[0] for q in log] == ["SELECT", "INSERT", "UPDATE", "BEGIN"]
-    assert log[0].sql == "SELECT key, enabled FROM feature_flags\nWHERE owner = 'team-1'\nORDER BY key"
+    assert (
+        log[0].sql == "SELECT key, enabled FROM feature_flags\nWHERE owner = 'team-1'\nORDER BY key"
+    )
     assert log[1].values == {1: "checkout_v2", 2: "team-9"}  # DETAIL:  parameters:
     sql = read_queries(QUERIES / "app.sql")
     assert [q.source.rsplit(":", 1)[1] for q in sql] == ["2", "3", "4", "5"]
@@ -47,7 +49,10 @@ def test_replayed_statements_have_their_outcomes(pg):
     assert outcomes["postgresql.log:6"].startswith("differs: feature_flags holds different rows")
     replayed = [o for o in outcomes.values() if not o.startswith("not replayed")]
     assert len(replayed) == 11 and replayed.count("same") == 10
-    assert outcomes["pg_stat_statements.csv:9"] == "not replayed: not a data statement (VariableSetStmt)"
+    assert (
+        outcomes["pg_stat_statements.csv:9"]
+        == "not replayed: not a data statement (VariableSetStmt)"
+    )
     assert outcomes["app.sql:5"] == "not replayed: reads or writes no compared legacy table"
     probes = [c["probe"] for c in report["counterexamples"]]
     assert any(p.startswith("query ") and p.endswith("postgresql.log:6") for p in probes)
