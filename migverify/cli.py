@@ -530,6 +530,13 @@ def _progress_printer() -> Callable[[str], None]:
     "workloads during expand and backfill, then the switch, and each phase's rollback.",
 )
 @click.option(
+    "--queries",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Also replay the statements an application sends (repeatable): a pg_stat_statements "
+    "export (CSV with a query column), a PostgreSQL log, or an SQL file.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option(
@@ -553,6 +560,7 @@ def verify(
     seed_value,
     strict,
     online,
+    queries,
     fmt,
     allow_incomplete,
     supabase,
@@ -582,7 +590,7 @@ def verify(
             raise InputError(
                 f"--ops: unknown operation {op!r} (choose from {', '.join(OPERATIONS)})"
             )
-    _require_files([*legacy, *target, compat, *seed, *([rollback] if rollback else [])])
+    _require_files([*legacy, *target, compat, *seed, *([rollback] if rollback else []), *queries])
     online_scripts = None
     if online is not None:
         from migverify.verify.online import OnlineScripts
@@ -604,6 +612,7 @@ def verify(
         sandbox=sandbox_config,
         supabase=supabase,
         online=online_scripts,
+        queries=tuple(queries),
     )
     progress = _progress_printer() if fmt == "text" and sys.stderr.isatty() else None
     result = run_verify(request, progress)

@@ -442,6 +442,10 @@ def _verify(
     )
     problems = []
     example = result.counterexample
+    fix_at = None
+    if request.compat is not None and spec.migration is None:
+        ending = layer.forward_sql.count("\n") + (0 if layer.forward_sql.endswith("\n") else 1)
+        fix_at = Location(_relative(request.compat, request.root), ending + 1)
     for difference in result.differences:
         detail = ""
         if example and difference == example.difference:
@@ -457,6 +461,8 @@ def _verify(
                 table=difference.table if difference.table in spec.table_names else None,
                 message=difference.diagnosis,
                 detail=detail,
+                fix=difference.fix,
+                fix_at=fix_at if difference.fix else None,
                 affected=_affected(
                     scan,
                     difference.table,
@@ -497,6 +503,8 @@ def _verify(
                 severity=WARNING,
                 table=warning.table if warning.table in spec.table_names else None,
                 message=warning.diagnosis,
+                fix=warning.fix,
+                fix_at=fix_at if warning.fix else None,
                 affected=_affected(scan, warning.table, _AFFECTED_BY.get(warning.operation)),
             )
         )

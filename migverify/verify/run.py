@@ -45,8 +45,10 @@ from migverify.verify.compare import (
 )
 from migverify.verify.coverage import CoverageRecorder
 from migverify.verify.facts import read_facts
+from migverify.verify.fixes import with_fixes
 from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
 from migverify.verify.probes import probes as build_probes
+from migverify.verify.replay import read_queries, replayable
 from migverify.verify.shrink import minimise
 from migverify.verify.statement import (
     MERGE_SINCE,
@@ -150,6 +152,7 @@ class Verification:
         self.coverage = CoverageRecorder()
         self.incomplete: list[str] = []
         self.failed_probes = 0
+        self.replayed: list[tuple[str, str]] = []
 
     # --- preparation ---------------------------------------------------------------------------
 
@@ -702,6 +705,55 @@ class Verification:
                 found.append(self._counterexample(statements, shrunk.difference, probe.name))
         return found
 
+    def replay(self, room: int) -> list[Counterexample]:
+        """The statements of --queries that touch compared relations, each run alone from the
+        prepared state in both worlds (like a probe); each one's outcome is kept."""
+        found: list[Counterexample] = []
+        compared = [f for f in self.facts if not f.neighbour]
+        for path in self.request.queries:
+            queries = read_queries(path)
+            replay = replayable(self.ref.conn, queries, compared)
+            probes = [
+                Probe(
+                    f"query {query.source}",
+                    (statement,),
+                    (("operation", statement.table, statement.operation),),
+                )
+                for query, statement in replay.statements
+            ]
+            failing: dict[int, str] = {}
+            chunks = [
+                probes[start : start + PROBES_PER_CALL]
+                for start in range(0, len(probes), PROBES_PER_CALL)
+            ]
+            batches = [[p.statements for p in chunk] for chunk in chunks]
+            offset = 0
+            for chunk, findings in zip(chunks, self.find_each(batches), strict=True):
+                for probe in chunk:
+                    self.coverage.probe(probe)
+                for index, finding in findings:
+                    probe = chunk[index]
+                    explained = self._explained(probe.statements, finding)
+                    failing[offset + index] = explained.difference.diagnosis
+                    if len(found) < room:
+                        found.append(
+                            self._counterexample(probe.statements, explained.difference, probe.name)
+                        )
+                offset += len(chunk)
+            outcomes = [
+                (query.source, f"differs: {failing[n]}" if n in failing else "same")
+                for n, (query, _) in enumerate(replay.statements)
+            ]
+            outcomes += [(source, f"not replayed: {why}") for source, why in replay.skipped]
+            self.replayed += sorted(outcomes, key=lambda o: _source_order(o[0]))
+            self.coverage.note(replay.summary(str(path)))
+            reasons: dict[str, int] = {}
+            for _, why in replay.skipped:
+                reasons[why] = reasons.get(why, 0) + 1
+            for why, count in sorted(reasons.items(), key=lambda r: (-r[1], r[0]))[:8]:
+                self.coverage.note(f"{path}: {count} not replayed: {why}")
+        return found
+
     def _explained(self, statements: tuple[Statement, ...], finding: Finding) -> Finding:
         """The finding of the shrunk statements (its rows explained for those statements)."""
         if len(statements) == finding.index + 1 or finding._difference is not None:
@@ -988,6 +1040,9 @@ class Verification:
                 )
         self.say("running probes")
         counterexamples = self.probes()
+        if self.request.queries:
+            self.say("replaying the application's statements")
+            counterexamples += self.replay(MAX_COUNTEREXAMPLES - len(counterexamples))
         if self.rollback is not None:
             self.say("checking the rollback")
             differences += self.rollback_checks(self._rollback_workloads())
@@ -1047,6 +1102,19 @@ class Verification:
     ) -> VerifyResult:
         """The verdict on DIFFERENCES (the counterexamples' included); RUN: the fields that
         depend on the kind of run (tables, rollback_checked, coverage, …)."""
+        fixed = {
+            d: f
+            for d, f in zip(
+                differences,
+                with_fixes(differences, self.ref_catalog, self.mig_catalog),
+                strict=True,
+            )
+        }
+        differences = [fixed[d] for d in differences]
+        counterexamples = [
+            dataclasses.replace(c, difference=fixed.get(c.difference, c.difference))
+            for c in counterexamples
+        ]
         failures, warnings, notes = self.classified(differences)
         return VerifyResult(
             equivalent=not failures and not self.incomplete,
@@ -1061,6 +1129,7 @@ class Verification:
             seed_value=self.request.seed_value,
             incomplete=tuple(self.incomplete),
             notes=notes,
+            replayed=tuple(self.replayed),
             **run,
         )
 
@@ -1088,3 +1157,8 @@ class Verification:
         shown = "; ".join(codes[:4]) + (f"; +{len(codes) - 4} more" if len(codes) > 4 else "")
         warning = self.warnings[key]
         return dataclasses.replace(warning, diagnosis=f"{warning.diagnosis} ({shown})")
+
+
+def _source_order(source: str) -> tuple[str, int]:
+    path, _, line = source.rpartition(":")
+    return (path, int(line) if line.isdigit() else 0)
