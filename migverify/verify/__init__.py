@@ -59,6 +59,7 @@ class VerifyRequest:
     supabase: SupabaseOptions = field(default_factory=SupabaseOptions)  # shim, skipped extensions
     online: Any = None  # OnlineScripts: also prove the online phases (verify/online.py)
     queries: tuple[Path, ...] = ()  # the application's statements to replay (replay.py)
+    code_queries: tuple[Any, ...] = ()  # replay.Query: raw SQL the scan found in the code
 
 
 def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:

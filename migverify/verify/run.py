@@ -710,8 +710,10 @@ class Verification:
         prepared state in both worlds (like a probe); each one's outcome is kept."""
         found: list[Counterexample] = []
         compared = [f for f in self.facts if not f.neighbour]
-        for path in self.request.queries:
-            queries = read_queries(path)
+        groups = [(str(path), read_queries(path)) for path in self.request.queries]
+        if self.request.code_queries:
+            groups.append(("the code (raw SQL the scan found)", list(self.request.code_queries)))
+        for path, queries in groups:
             replay = replayable(self.ref.conn, queries, compared)
             probes = [
                 Probe(
@@ -746,7 +748,7 @@ class Verification:
             ]
             outcomes += [(source, f"not replayed: {why}") for source, why in replay.skipped]
             self.replayed += sorted(outcomes, key=lambda o: _source_order(o[0]))
-            self.coverage.note(replay.summary(str(path)))
+            self.coverage.note(replay.summary(path))
             reasons: dict[str, int] = {}
             for _, why in replay.skipped:
                 reasons[why] = reasons.get(why, 0) + 1
@@ -1040,7 +1042,7 @@ class Verification:
                 )
         self.say("running probes")
         counterexamples = self.probes()
-        if self.request.queries:
+        if self.request.queries or self.request.code_queries:
             self.say("replaying the application's statements")
             counterexamples += self.replay(MAX_COUNTEREXAMPLES - len(counterexamples))
         if self.rollback is not None:
