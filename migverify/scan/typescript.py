@@ -18,10 +18,16 @@ from migverify.scan.chains import (
     chains_in,
     extend_by_variables,
 )
-from migverify.scan.drizzle import drizzle_declarations, drizzle_uses
+from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
 from migverify.scan.found import Found
 from migverify.scan.knex import find_handles, knex_uses, may_be_knex, report_knex
-from migverify.scan.orm import FileModels, Models, nodes_of, typescript_imports
+from migverify.scan.orm import (
+    FileModels,
+    Models,
+    nodes_of,
+    typescript_exports,
+    typescript_imports,
+)
 from migverify.scan.prisma import prisma_uses
 from migverify.scan.sequelize import sequelize_declarations, sequelize_uses
 from migverify.scan.source import Source
@@ -78,6 +84,11 @@ def scan_typescript(
     bindings = Bindings(source, JAVASCRIPT)
     for declarations in (drizzle_declarations, typeorm_declarations, sequelize_declarations):
         declarations(tree, source, found, matcher)
+    if models is None:  # the first pass: what leads to models (Drizzle relations, re-exports)
+        drizzle_relations(tree, source, found)
+        if b"export" in source.data:
+            for alias in typescript_exports(tree, source):
+                found.record(alias)
     handles = find_handles(tree, source)
     chains = chains_in(tree, source, GRAMMAR)
     orm = _orm(tree, source, models, found, matcher, bindings) if models else None

@@ -47,8 +47,12 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # ORM models whose table name is not written out (TypeORM's `@Entity()`, Django's app_model,
 # Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
 # not to be dynamic): files that may declare one are scanned.
-TS_MODEL_HINTS = (b"pgTable", b"@Entity")
+TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
 PY_MODEL_HINTS = (b"db.Model",)
+# A TypeScript module re-exporting others (`export * from './schema'`, `export { t } from …`):
+# a model may travel under its names.
+REEXPORT = re.compile(rb"export\s*+(?:type\s++)?(?:\*|\{[^}]*+\})\s*+from\b")
+REEXPORT_HINTS = (b"export *", b"export {", b"export type {")
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
@@ -275,6 +279,7 @@ class Prefilter:
                 ("handle", HANDLE_HINTS),
                 ("ts-model", TS_MODEL_HINTS),
                 ("py-model", PY_MODEL_HINTS),
+                ("reexport", REEXPORT_HINTS),
             ):
                 patterns += group
                 self.kinds += [kind] * len(group)
@@ -310,6 +315,8 @@ class Prefilter:
             if kind == "handle" and DYNAMIC_HANDLE_CALL.match(data, start):
                 return True
             if kind == "ts-model" and not python or kind == "py-model" and python:
+                return True
+            if kind == "reexport" and not python and REEXPORT.match(data, start):
                 return True
         return False
 
