@@ -18,6 +18,7 @@ from migverify.scan.orm import (
     Relation,
     keyword_arguments,
     nodes_of,
+    object_pairs,
     typescript_imports,
 )
 from migverify.scan.source import Source, string_value
@@ -98,13 +99,13 @@ def drizzle_relations(tree: Tree, source: Source, found: Found) -> None:
             if owner is not None:
                 _relations_of(owner, body, source, imports, found)
         else:  # defineRelations: { table: { relation: r.one.target(…) } }, keys of the schema
-            for key, value in _pairs(body, source):
+            for key, value in _entries(body, source):
                 if value.type == "object":
                     _relations_of(Named(key), value, source, imports, found)
 
 
 def _relations_of(owner: Named, body: Node, source: Source, imports: Imports, found: Found) -> None:
-    for key, value in _pairs(body, source):
+    for key, value in _entries(body, source):
         call = _call(value)
         if call is None:
             continue
@@ -136,18 +137,8 @@ def _returned_object(function: Node) -> Node | None:
     return body if body is not None and body.type == "object" else None
 
 
-def _pairs(node: Node, source: Source) -> list[tuple[str, Node]]:
-    """An object literal's `key: value` pairs (string keys unquoted)."""
-    pairs = []
-    for pair in node.named_children:
-        if pair.type != "pair":
-            continue
-        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
-        if key is None or value is None:
-            continue
-        literal = string_value(key, source)
-        pairs.append((literal.text if literal is not None else source.text(key), value))
-    return pairs
+def _entries(node: Node, source: Source) -> list[tuple[str, Node]]:
+    return [(key, value) for key, _, value in object_pairs(node, source)]
 
 
 def _named(node: Node, source: Source, imports: Imports) -> Named | None:
@@ -255,19 +246,13 @@ def _with(declared, options: Node, source, files: FileModels, found, matcher, de
     related = keyword_arguments([options], source).get("with")
     if related is None or related.type != "object":
         return
-    for pair in related.named_children:
-        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
-        if pair.type != "pair" or key is None or value is None:
-            continue
-        literal = string_value(key, source)
-        name = literal.text if literal is not None else source.text(key)
+    for name, offset, value in object_pairs(related, source):
         relation = files.models.relation(declared, name)
         if relation is None or value.type == "false":
             continue
         target = relation[1]
         table = matcher.match_text(target.table)
         if table is not None:
-            offset = literal.offset_of(0) if literal is not None else key.start_byte
             found.reference(offset, table, "select", (), "drizzle")
         _with(target, value, source, files, found, matcher, depth + 1)
 

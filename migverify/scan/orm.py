@@ -150,6 +150,7 @@ class Models:
         for helper in self.helpers:
             self._helpers.setdefault(helper.name, []).append(helper)
         self._relations_of: dict[Declared, list[tuple[Relation, Declared]]] = {}
+        self._accessors: dict[str, Declared] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.declarations or self.relations or self.aliases or self.helpers)
@@ -295,6 +296,12 @@ class Models:
 
     def helpers_named(self, name: str) -> list[Helper]:
         return self._helpers.get(name, [])
+
+    def prisma_accessors(self) -> dict[str, Declared]:
+        """Prisma models by their client accessor (`teamUser`), the first declared winning."""
+        if self._accessors is None:
+            self._accessors = {prisma_accessor(d.name): d for d in reversed(self.of(("prisma",)))}
+        return self._accessors
 
 
 def _nearest(candidates: Sequence[Declared], path: str) -> Declared | None:
@@ -559,6 +566,26 @@ def keyword_arguments(args: Sequence[Node], source: Source) -> dict[str, Node]:
                 literal = string_value(key, source)
                 found[literal.text if literal is not None else source.text(key)] = value
     return found
+
+
+def object_pairs(node: Node, source: Source) -> list[tuple[str, int, Node]]:
+    """A JS object literal's entries: (key, offset of the key's first character, value); a
+    shorthand entry (`{ data }`) has its name as key and value."""
+    pairs = []
+    for pair in node.named_children:
+        if pair.type == "shorthand_property_identifier":
+            pairs.append((source.text(pair), pair.start_byte, pair))
+            continue
+        key = pair.child_by_field_name("key") if pair.type == "pair" else None
+        value = pair.child_by_field_name("value") if key is not None else None
+        if key is None or value is None:
+            continue
+        literal = string_value(key, source)
+        if literal is not None:
+            pairs.append((literal.text, literal.offset_of(0), value))
+        else:
+            pairs.append((source.text(key), key.start_byte, value))
+    return pairs
 
 
 def positional(args: Sequence[Node]) -> list[Node]:

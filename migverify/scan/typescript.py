@@ -28,7 +28,7 @@ from migverify.scan.orm import (
     typescript_exports,
     typescript_imports,
 )
-from migverify.scan.prisma import prisma_uses
+from migverify.scan.prisma import prisma_helpers, prisma_uses
 from migverify.scan.sequelize import sequelize_declarations, sequelize_uses
 from migverify.scan.source import Source
 from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
@@ -84,13 +84,15 @@ def scan_typescript(
     bindings = Bindings(source, JAVASCRIPT)
     for declarations in (drizzle_declarations, typeorm_declarations, sequelize_declarations):
         declarations(tree, source, found, matcher)
-    if models is None:  # the first pass: what leads to models (Drizzle relations, re-exports)
+    handles = find_handles(tree, source)
+    chains = chains_in(tree, source, GRAMMAR)
+    if models is None:  # the first pass: what leads to models (relations, re-exports, helpers)
         drizzle_relations(tree, source, found)
+        if b"]." in source.data:
+            prisma_helpers(chains, source, found)
         if b"export" in source.data:
             for alias in typescript_exports(tree, source):
                 found.record(alias)
-    handles = find_handles(tree, source)
-    chains = chains_in(tree, source, GRAMMAR)
     orm = _orm(tree, source, models, found, matcher, bindings) if models else None
     uses: list[Use] = []
     names = [chain_names(chain, source) for chain in chains]
@@ -127,7 +129,7 @@ def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: 
 
     def claim(chain: Chain) -> bool:
         return (
-            prisma_uses(chain, source, files, found, matcher)
+            prisma_uses(chain, source, files, bindings, found, matcher)
             or drizzle_uses(chain, source, files, found, matcher)
             or typeorm_uses(chain, source, files, repositories, bindings, found, matcher)
             or sequelize_uses(chain, source, files, found, matcher)

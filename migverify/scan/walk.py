@@ -48,6 +48,10 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
 # not to be dynamic): files that may declare one are scanned.
 TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
+# A function running a Prisma Client operation on a model named by its parameter
+# (`client[model].findMany(…)`): its calls name the model.
+TS_MODEL_HINTS += (b"].find", b"].create", b"].update", b"].upsert", b"].delete", b"].count")
+TS_MODEL_HINTS += (b"].aggregate", b"].groupBy")
 PY_MODEL_HINTS = (b"db.Model",)
 # A TypeScript module re-exporting others (`export * from './schema'`, `export { t } from …`):
 # a model may travel under its names.

@@ -18,9 +18,14 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _scan(root: Path, tables: list[str]) -> tuple[list[tuple], list[tuple]]:
+def _scan(root: Path, tables: list[str], under: str = "") -> tuple[list[tuple], list[tuple]]:
+    """References (those in files under UNDER) and dynamic references of the tree ROOT."""
     result = scan_paths([root], tables, root=root, jobs=1)
-    references = [(r.path, r.line, r.table, r.operation) for r in result.references]
+    references = [
+        (r.path, r.line, r.table, r.operation)
+        for r in result.references
+        if r.path.startswith(under)
+    ]
     dynamic = [(d.path, d.line, d.expression, d.candidates) for d in result.dynamic]
     return references, dynamic
 
@@ -103,3 +108,119 @@ def test_only_re_exports_send_a_file_without_names_to_the_parser():
     assert prefilter(b"export { a as b } from './schema';\n", "index.ts")
     assert not prefilter(b"const a = 1;\nexport { a };\n", "index.ts")
     assert not prefilter(b"export * from './schema'\n", "module.py")
+
+
+# --- Prisma --------------------------------------------------------------------------------
+
+PRISMA = """
+model User {
+  id       Int       @id
+  posts    Post[]
+  profile  Profile?
+}
+
+model Post {
+  id       Int       @id
+  authorId Int
+  author   User      @relation(fields: [authorId], references: [id])
+  comments Comment[]
+  @@map("posts")
+}
+
+model Comment {
+  id     Int  @id
+  postId Int
+  post   Post @relation(fields: [postId], references: [id])
+  @@map("comments")
+}
+
+model Profile {
+  id     Int  @id
+  userId Int  @unique
+  user   User @relation(fields: [userId], references: [id])
+  @@map("profiles")
+}
+"""
+TABLES = ["posts", "comments", "profiles"]
+
+
+def test_prisma_nested_writes_down_the_graph_and_data_held_in_a_name(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "prisma/schema.prisma": PRISMA,
+            "src/a.ts": (
+                "export async function f(prisma, id) {\n"
+                "  const data = { posts: { create: { comments: { createMany: { data: [] } } } } };\n"
+                "  await prisma.user.create({ data });\n"
+                "  await prisma.user.update({ where: { id }, data: { posts: { set: [] } } });\n"
+                "  await prisma.post.update({ where: { id }, data: { author: { connect: { id } } } });\n"
+                "  await prisma.user.update({ where: { id }, data: { profile: { upsert: {} } } });\n"
+                "  await prisma.comment.findMany({ where: { post: { is: { author: { id } } } } });\n"
+                "}\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, TABLES, "src/")
+    assert references == [
+        ("src/a.ts", 2, "posts", "insert"),
+        ("src/a.ts", 2, "comments", "insert"),
+        ("src/a.ts", 4, "posts", "update"),  # set: the posts' foreign key
+        ("src/a.ts", 5, "posts", "update"),  # connect: the post's own key, no write of User
+        ("src/a.ts", 6, "profiles", "upsert"),
+        ("src/a.ts", 7, "comments", "select"),
+        ("src/a.ts", 7, "posts", "select"),
+    ]
+
+
+def test_prisma_helpers_as_methods_through_a_namespace_and_a_constant(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "prisma/schema.prisma": PRISMA,
+            "src/repo.ts": (
+                "export class Repo {\n"
+                "  async purge(model: string) { return this.prisma[model].deleteMany(); }\n"
+                "}\n"
+                "export const helpers = {\n"
+                "  upsertOne: (where, model) => prisma[model].upsert({ where }),\n"
+                "};\n"
+            ),
+            "src/use.ts": (
+                "import * as repo from './repo';\n"
+                "const MODEL = 'comment';\n"
+                "export const a = () => repo.purge('post');\n"
+                "export const b = (w) => repo.upsertOne(w, MODEL);\n"
+                "export const c = () => other.purge('post');\n"
+            ),
+        },
+    )
+    references, dynamic = _scan(root, TABLES, "src/use.ts")
+    assert references == [
+        ("src/use.ts", 2, "comments", "upsert"),
+        ("src/use.ts", 3, "posts", "delete"),
+    ]
+    assert [(d[0], d[1]) for d in dynamic] == [("src/repo.ts", 2), ("src/repo.ts", 5)]
+
+
+def test_prisma_a_model_name_given_to_a_prisma_function_not_seen_is_dynamic(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "prisma/schema.prisma": PRISMA,
+            "src/a.ts": (
+                "import { paginate } from '@/lib/prisma-extras';\n"
+                "import { t } from 'i18next';\n"
+                "export const a = () => paginate('comment', 1);\n"
+                "export const b = () => this.prisma.countRows('Post');\n"
+                "export const c = () => t('comment');\n"
+                "export const d = () => paginate('user', 1);\n"
+            ),
+        },
+    )
+    references, dynamic = _scan(root, TABLES, "src/")
+    assert references == []
+    assert dynamic == [
+        ("src/a.ts", 3, "'comment'", ("Comment (comments)",)),
+        ("src/a.ts", 4, "'Post'", ("Post (posts)",)),
+    ]
