@@ -53,6 +53,8 @@ TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
 TS_MODEL_HINTS += (b"].find", b"].create", b"].update", b"].upsert", b"].delete", b"].count")
 TS_MODEL_HINTS += (b"].aggregate", b"].groupBy")
 PY_MODEL_HINTS = (b"db.Model",)
+# SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
+PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
 # A TypeScript module re-exporting others (`export * from './schema'`, `export { t } from …`):
 # a model may travel under its names.
 REEXPORT = re.compile(rb"export\s*+(?:type\s++)?(?:\*|\{[^}]*+\})\s*+from\b")

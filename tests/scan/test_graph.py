@@ -224,3 +224,127 @@ def test_prisma_a_model_name_given_to_a_prisma_function_not_seen_is_dynamic(tmp_
         ("src/a.ts", 3, "'comment'", ("Comment (comments)",)),
         ("src/a.ts", 4, "'Post'", ("Post (posts)",)),
     ]
+
+
+# --- SQLAlchemy ----------------------------------------------------------------------------
+
+MODELS = """from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lines: Mapped[list["OrderLine"]] = relationship(back_populates="order")
+
+    def add_line(self, sku):
+        self.lines.append(OrderLine(sku=sku))
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order: Mapped["Order"] = relationship(back_populates="lines")
+"""
+
+
+def test_sqlalchemy_instances_from_statements_loops_and_comprehensions(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "shop/models.py": MODELS,
+            "shop/service.py": (
+                "from sqlalchemy import select\n"
+                "from shop.models import Order, OrderLine\n"
+                "\n"
+                "def close(session, order_id):\n"
+                "    stmt = select(Order).where(Order.id == order_id)\n"
+                "    order = session.execute(stmt).scalar_one()\n"
+                "    session.delete(order)\n"
+                "    for line in session.scalars(select(OrderLine)):\n"
+                "        session.delete(line)\n"
+                "    session.add_all([OrderLine(sku=s) for s in 'ab'])\n"
+                "    cache = {}\n"
+                "    cache.add(order)\n"
+                "    return sum(len(line.order.lines) for line in order.lines)\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, ["orders", "order_lines"], "shop/service.py")
+    assert references == [
+        ("shop/service.py", 5, "orders", "select"),
+        ("shop/service.py", 7, "orders", "delete"),
+        ("shop/service.py", 8, "order_lines", "select"),
+        ("shop/service.py", 9, "order_lines", "delete"),
+        ("shop/service.py", 10, "order_lines", "insert"),
+        ("shop/service.py", 13, "orders", "select"),  # line.order
+        ("shop/service.py", 13, "order_lines", "select"),  # order.lines
+    ]
+
+
+def test_sqlalchemy_self_in_a_model_method_and_a_string_backref(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "shop/models.py": MODELS.replace(
+                'order: Mapped["Order"] = relationship(back_populates="lines")',
+                'order = relationship("Order", backref="notes")',
+            ),
+            "shop/notes.py": (
+                "from shop.models import Order\n\n"
+                "def notes(order: Order):\n"
+                "    return list(order.notes)\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, ["orders", "order_lines"])
+    assert ("shop/models.py", 14, "order_lines", "insert") in references  # self.lines
+    assert ("shop/notes.py", 4, "order_lines", "select") in references
+
+
+def test_sqlalchemy_a_relationship_target_is_the_nearest_class_of_its_name(tmp_path):
+    other = MODELS.replace('"orders"', '"archived_orders"').replace(
+        '"order_lines"', '"archived_lines"'
+    )
+    root = _tree(
+        tmp_path,
+        {
+            "shop/models.py": MODELS,
+            "archive/models.py": other,
+            "archive/report.py": (
+                "from archive.models import Order\n\n"
+                "def lines(order: Order):\n"
+                "    return [line.id for line in order.lines]\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, ["order_lines", "archived_lines"], "archive/report.py")
+    assert references == [("archive/report.py", 4, "archived_lines", "select")]
+
+
+def test_sqlalchemy_a_schema_instance_imported_through_its_module(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "shop/models.py": MODELS,
+            "shop/schemas.py": (
+                "from marshmallow_sqlalchemy import SQLAlchemySchema\n"
+                "from . import models\n\n"
+                "class BaseSchema(SQLAlchemySchema):\n    pass\n\n"
+                "class OrderSchema(BaseSchema):\n"
+                "    class Meta:\n        model = models.Order\n\n"
+                "order_schema = OrderSchema()\n"
+            ),
+            "shop/api.py": (
+                "from shop import schemas\n\n"
+                "def create(session, data):\n"
+                "    order = schemas.order_schema.load(data)\n"
+                "    session.add(order)\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, ["orders"], "shop/api.py")
+    assert references == [("shop/api.py", 5, "orders", "insert")]
