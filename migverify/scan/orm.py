@@ -153,7 +153,8 @@ class Models:
         self._accessors: dict[str, Declared] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.declarations or self.relations or self.aliases or self.helpers)
+        """Is there a model (without one, relations, aliases and helpers lead nowhere)?"""
+        return bool(self.declarations)
 
     def names(self) -> set[str]:
         """The names a file must contain to use a model (Prisma: the client's accessor), a
@@ -163,9 +164,19 @@ class Models:
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
-        names.update(alias.name for alias in self.aliases if alias.name != "*")
+        for alias in self.aliases:  # a name a model is re-exported or loaded under
+            if alias.name != "*" and self._leads_to_model(alias):
+                names.add(alias.name)
         names.update(helper.name for helper in self.helpers)
         return names
+
+    def _leads_to_model(self, alias: Alias) -> bool:
+        if alias.kind == "schema":
+            return self._schema_target(alias, 0) is not None
+        target = alias.target
+        return target.module is not None and (
+            self._from_module(ORMS, target.name, target.module, alias.path) is not None
+        )
 
     def of(self, orms: Sequence[str]) -> list[Declared]:
         return [d for d in self.declarations if d.orm in orms]
@@ -440,6 +451,29 @@ def typescript_exports(tree: Tree, source: Source) -> list[Alias]:
                         continue
                     target = Named(imports.names[original][1], imports.names[original][0])
                 aliases.append(Alias("export", source.text(alias), target, source.path))
+    return aliases
+
+
+_REEXPORT = re.compile(
+    rb"""(?m)^[ \t]*export\s+(?:type\s+)?(?:\*|\{([^}]*)\})\s*from\s*(['"])([^'"\n]+)\2"""
+)
+
+
+def reexports_in(path: str, data: bytes) -> list[Alias]:
+    """`typescript_exports` of a file holding nothing else of interest (a barrel), read from its
+    text without parsing it: `export * from 'm'`, `export { a, b as c } from 'm'`."""
+    aliases = []
+    for match in _REEXPORT.finditer(data):
+        module = match.group(3).decode("utf-8", errors="replace")
+        if match.group(1) is None:
+            aliases.append(Alias("export", "*", Named("*", module), path))
+            continue
+        for specifier in match.group(1).decode("utf-8", errors="replace").split(","):
+            words = specifier.split()
+            if words[:1] == ["type"]:
+                words = words[1:]
+            if len(words) == 1 or (len(words) == 3 and words[1] == "as"):
+                aliases.append(Alias("export", words[-1], Named(words[0], module), path))
     return aliases
 
 
