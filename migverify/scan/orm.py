@@ -151,6 +151,7 @@ class Models:
             self._helpers.setdefault(helper.name, []).append(helper)
         self._relations_of: dict[Declared, list[tuple[Relation, Declared]]] = {}
         self._accessors: dict[str, Declared] | None = None
+        self._prisma_names: dict[str, list[Declared]] | None = None
 
     def __bool__(self) -> bool:
         """Is there a model (without one, relations, aliases and helpers lead nowhere)?"""
@@ -307,6 +308,15 @@ class Models:
 
     def helpers_named(self, name: str) -> list[Helper]:
         return self._helpers.get(name, [])
+
+    def prisma_named(self, text: str) -> list[Declared]:
+        """The Prisma models TEXT names, by their name or their client accessor."""
+        if self._prisma_names is None:
+            self._prisma_names = {}
+            for declared in self.of(("prisma",)):
+                for name in dict.fromkeys((declared.name, prisma_accessor(declared.name))):
+                    self._prisma_names.setdefault(name, []).append(declared)
+        return self._prisma_names.get(text, [])
 
     def prisma_accessors(self) -> dict[str, Declared]:
         """Prisma models by their client accessor (`teamUser`), the first declared winning."""

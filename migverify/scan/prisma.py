@@ -25,7 +25,6 @@ from migverify.scan.orm import (
     Relation,
     module_leads_to,
     object_pairs,
-    prisma_accessor,
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -429,11 +428,10 @@ def _helper_call(chain: Chain, source: Source, files: FileModels, bindings, foun
         if literal is None or literal.holes:
             continue
         candidates = []
-        for declared in files.models.of(("prisma",)):
-            if literal.text in (declared.name, prisma_accessor(declared.name)):
-                table = matcher.match_text(declared.table)
-                if table is not None:
-                    candidates.append(f"{declared.name} ({table})")
+        for declared in files.models.prisma_named(literal.text):
+            table = matcher.match_text(declared.table)
+            if table is not None:
+                candidates.append(f"{declared.name} ({table})")
         if candidates:
             found.dynamic(arg, candidates)
             claimed = True
@@ -464,7 +462,5 @@ def _prisma_like(owner: str | None, name: str, files: FileModels) -> bool:
 
 def _model_named(text: str, files: FileModels) -> Declared | None:
     """The Prisma model a string names: its client accessor (`teamUser`) or its name."""
-    accessors = files.models.prisma_accessors()
-    if text in accessors:
-        return accessors[text]
-    return next((d for d in files.models.of(("prisma",)) if d.name == text), None)
+    named = files.models.prisma_named(text)
+    return named[0] if named else None

@@ -366,7 +366,12 @@ class Graph:
 
     def relationships(self, found: Found, matcher: TableMatcher) -> None:
         """Every use of a relationship in the file, on a class or an instance."""
-        names = {r.name for r in self.models.relations if r.orm == "sqlalchemy"}
+        data = self.source.data
+        names = {
+            r.name
+            for r in self.models.relations
+            if r.orm == "sqlalchemy" and b"." + r.name.encode() in data
+        }
         if not names:
             return
         for node in nodes_of(self.tree, ("attribute",)):

@@ -370,3 +370,24 @@ def test_a_barrel_is_read_without_parsing_like_the_parser_reads_it():
         ("e", "d", "./f"),
         ("G", "G", "./g"),
     ]
+
+
+def test_candidates_are_in_json_and_in_the_text_output(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from migverify.cli import cli
+
+    _tree(
+        tmp_path,
+        {
+            "prisma/schema.prisma": PRISMA,
+            "a.ts": "export const a = () => prisma.paged('comment');\n",
+        },
+    )
+    run = ["scan", str(tmp_path), "--table", "comments", "--format"]
+    data = json.loads(CliRunner().invoke(cli, [*run, "json"]).output)
+    assert [d["candidates"] for d in data["dynamic"]] == [["Comment (comments)"]]
+    text = CliRunner().invoke(cli, [*run, "text"]).output
+    assert "'comment' (may be: Comment (comments))" in text
