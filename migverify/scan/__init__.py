@@ -72,7 +72,7 @@ def _scan_chunk(
 ) -> tuple[list, list, list, list, list]:
     """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped, ORM
     declarations, and the files that may use an ORM model (for the second pass)."""
-    from migverify.scan.orm import reexports_in
+    from migverify.scan.typescript import reexports_in
     from migverify.scan.walk import Prefilter
 
     matcher = TableMatcher(tables)
@@ -84,7 +84,7 @@ def _scan_chunk(
         if data is None:
             continue
         if not label.endswith(NOT_TYPESCRIPT) and prefilter.reexports_only(data):
-            declarations += reexports_in(label, data)  # a barrel: not parsed
+            declarations += reexports_in(label, data)  # a barrel: its exports only
             continue
         found = scan_file(label, data, matcher)
         references += found.references

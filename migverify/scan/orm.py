@@ -141,8 +141,15 @@ class Models:
         for declared in self.declarations:
             self._by_name.setdefault(declared.name, []).append(declared)
         self._aliases: dict[tuple[str, str], list[Alias]] = {}
+        # re-exports by each component of their file's path: a module can only lead to a file
+        # whose path holds the module's last component (module_key), so a lookup reads those
+        self._exports: dict[str, list[Alias]] = {}
         for alias in self.aliases:
             self._aliases.setdefault((alias.kind, alias.name), []).append(alias)
+            if alias.kind == "export":
+                stem = posixpath.splitext(alias.path)[0]
+                for component in set(stem.split("/")):
+                    self._exports.setdefault(component, []).append(alias)
         self._relations: dict[tuple[str, str], list[Relation]] = {}
         for relation in self.relations:
             self._relations.setdefault((relation.orm, relation.owner.name), []).append(relation)
@@ -216,10 +223,14 @@ class Models:
         if depth >= MAX_ALIASES:
             return None
         # re-exported: `export { name } from './schema'`, `export * from './schema'`
-        exports = (
-            *self._aliases.get(("export", name), ()),
-            *self._aliases.get(("export", "*"), ()),
-        )
+        key = module_key(module, path)
+        if key is None:
+            exports: Iterable[Alias] = (
+                *self._aliases.get(("export", name), ()),
+                *self._aliases.get(("export", "*"), ()),
+            )
+        else:
+            exports = [a for a in self._exports.get(key, ()) if a.name in (name, "*")]
         for alias in exports:
             if alias.target.module is None or alias.path.endswith(".py") != path.endswith(".py"):
                 continue
@@ -350,6 +361,26 @@ def prisma_accessor(model: str) -> str:
     return model[:1].lower() + model[1:]
 
 
+def module_key(module: str, importer: str) -> str | None:
+    """A path component every file MODULE (imported in IMPORTER) may lead to holds
+    (module_leads_to); None when there is none to tell."""
+    if importer.endswith(".py"):
+        dots = len(module) - len(module.lstrip("."))
+        parts = [p for p in module[dots:].split(".") if p]
+        if parts:
+            return parts[-1]
+        base = posixpath.dirname(importer)
+        for _ in range(dots - 1):
+            base = posixpath.dirname(base)
+        return posixpath.basename(base) or None
+    if module.startswith("."):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(importer), module))
+        target = re.sub(r"\.(?:[cm]?[jt]sx?)$", "", target)
+        return posixpath.basename(target) or None
+    segments = [s for s in re.sub(r"\.(?:[cm]?[jt]sx?)$", "", module).split("/") if s]
+    return segments[-1] if segments else None
+
+
 def module_leads_to(module: str, importer: str, declaring: str) -> bool:
     """May MODULE, imported in the file IMPORTER, be the file DECLARING (or its package)?"""
     stem, _ = posixpath.splitext(declaring)
@@ -461,29 +492,6 @@ def typescript_exports(tree: Tree, source: Source) -> list[Alias]:
                         continue
                     target = Named(imports.names[original][1], imports.names[original][0])
                 aliases.append(Alias("export", source.text(alias), target, source.path))
-    return aliases
-
-
-_REEXPORT = re.compile(
-    rb"""(?m)^[ \t]*export\s+(?:type\s+)?(?:\*|\{([^}]*)\})\s*from\s*(['"])([^'"\n]+)\2"""
-)
-
-
-def reexports_in(path: str, data: bytes) -> list[Alias]:
-    """`typescript_exports` of a file holding nothing else of interest (a barrel), read from its
-    text without parsing it: `export * from 'm'`, `export { a, b as c } from 'm'`."""
-    aliases = []
-    for match in _REEXPORT.finditer(data):
-        module = match.group(3).decode("utf-8", errors="replace")
-        if match.group(1) is None:
-            aliases.append(Alias("export", "*", Named("*", module), path))
-            continue
-        for specifier in match.group(1).decode("utf-8", errors="replace").split(","):
-            words = specifier.split()
-            if words[:1] == ["type"]:
-                words = words[1:]
-            if len(words) == 1 or (len(words) == 3 and words[1] == "as"):
-                aliases.append(Alias("export", words[-1], Named(words[0], module), path))
     return aliases
 
 

@@ -4,6 +4,7 @@ in variables, concatenated or spliced into templates (`${subQuery}`), resolved i
 
 from __future__ import annotations
 
+import posixpath
 from functools import cache
 
 from tree_sitter import Language, Node, Parser
@@ -22,6 +23,7 @@ from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, driz
 from migverify.scan.found import Found
 from migverify.scan.knex import find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.orm import (
+    Alias,
     FileModels,
     Models,
     nodes_of,
@@ -74,6 +76,13 @@ def _parser(suffix: str) -> Parser:
     import tree_sitter_javascript as grammar
 
     return Parser(Language(grammar.language()))
+
+
+def reexports_in(path: str, data: bytes) -> list[Alias]:
+    """`typescript_exports` of a file holding nothing else of interest (a barrel): parsed, and
+    only its export statements read (no chains, handles or uses)."""
+    tree = _parser(posixpath.splitext(path)[1]).parse(data)
+    return typescript_exports(tree, Source(path, data))
 
 
 def scan_typescript(
