@@ -556,6 +556,10 @@ def run_backfill(
                     )
                 except psycopg.errors.QueryCanceled:
                     interrupt.raise_if_interrupted()  # Ctrl-C, not the batch's timeout
+                    # A timeout that fell on the transaction's end (its COMMIT, or a cancel the
+                    # server took at the next statement) can leave it aborted: end it first.
+                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        conn.rollback()
                     prepare_backfill(conn, text)  # in case a ROLLBACK deallocated them
                     cancelled += 1
                     size = max(SMALLEST_TIMED_BATCH, size // 4)

@@ -361,6 +361,22 @@ def _affected(
     )
 
 
+def _code_queries(scan: Any) -> tuple:
+    """The raw SQL statements the scan found in the code, once each, for verify to replay."""
+    from migverify.verify.replay import Query
+
+    seen: dict[tuple[str, int, str], Query] = {}
+    for r in scan.references:
+        if r.statement and (r.path, r.line, r.statement) not in seen:
+            seen[(r.path, r.line, r.statement)] = Query(f"{r.path}:{r.line}", r.statement)
+    return tuple(seen.values())
+
+
+def _split_source(source: str) -> tuple[str, int]:
+    path, _, line = source.rpartition(":")
+    return path, int(line) if line.isdigit() else 1
+
+
 def _senders(scan: Any, warning: Any) -> tuple:
     """The code that sends the statement form of an unavoidable difference (WARNING): raw SQL
     that sets its column to DEFAULT."""
@@ -435,6 +451,7 @@ def _verify(
                 sandbox=request.sandbox,
                 supabase=supabase,
                 online=online,
+                code_queries=_code_queries(scan),
             ),
             box=box,
         ),
@@ -442,6 +459,16 @@ def _verify(
     )
     problems = []
     example = result.counterexample
+    fix_at = None
+    if request.compat is not None and spec.migration is None:
+        ending = layer.forward_sql.count("\n") + (0 if layer.forward_sql.endswith("\n") else 1)
+        fix_at = Location(_relative(request.compat, request.root), ending + 1)
+    # a difference a replayed statement of the code showed is located at that code
+    at_code = {
+        c.difference: Location(*_split_source(c.probe.removeprefix("query ")))
+        for c in result.counterexamples
+        if c.probe and c.probe.startswith("query ")
+    }
     for difference in result.differences:
         detail = ""
         if example and difference == example.difference:
@@ -456,7 +483,10 @@ def _verify(
                 severity=ERROR,
                 table=difference.table if difference.table in spec.table_names else None,
                 message=difference.diagnosis,
+                location=at_code.get(difference),
                 detail=detail,
+                fix=difference.fix,
+                fix_at=fix_at if difference.fix else None,
                 affected=_affected(
                     scan,
                     difference.table,
@@ -497,6 +527,8 @@ def _verify(
                 severity=WARNING,
                 table=warning.table if warning.table in spec.table_names else None,
                 message=warning.diagnosis,
+                fix=warning.fix,
+                fix_at=fix_at if warning.fix else None,
                 affected=_affected(scan, warning.table, _AFFECTED_BY.get(warning.operation)),
             )
         )
@@ -518,6 +550,7 @@ def _verify(
             else None
         ),
         "coverage": result.coverage.to_dict() if result.coverage else None,
+        "replayed": [list(item) for item in result.replayed],
     }
     return summary, problems
 

@@ -82,6 +82,8 @@ class Problem:
     location: Location | None = None
     detail: str = ""  # e.g. a counterexample script or a diff
     affected: tuple[Location, ...] = ()
+    fix: str = ""  # SQL (or a sentence) that mends it, when known
+    fix_at: Location | None = None  # where the fix goes: the end of the user's layer script
 
     def sort_key(self) -> tuple[Any, ...]:
         where = self.location or Location("", 0)

@@ -210,6 +210,7 @@ def _context(
         "plan_join_source": _join_source,
         "legacy_value": legacy_value,
         "target_read": target_read,
+        "copied_back": copied_back,
         "fill_values": fill_values,
         "view_grants": _view_grants,
         "view_revokes": lambda plan, kind="table": (),
@@ -274,6 +275,15 @@ def target_read(column: ColumnMap, alias: str) -> str:
     if column.down is not None:
         return f"CAST(({qualify(column.down, None, alias.lower())}) AS {column.legacy.type})"
     return f"{alias}.{ident(column.column)}"
+
+
+def copied_back(column: ColumnMap, alias: str) -> str:
+    """target_read, cast to the legacy column's type where the target's differs (an enum kept
+    as text goes back into the enum column: no assignment cast does that)."""
+    value = target_read(column, alias)
+    if column.down is None and column.target.type != column.legacy.type:
+        return f"CAST({value} AS {column.legacy.type})"
+    return value
 
 
 def fill_values(plan: TablePlan, record: str) -> list[tuple[str, str]]:

@@ -86,6 +86,9 @@ def render_text(result: CheckResult, *, color: bool = False) -> str:
                 lines.append(f"      … and {len(problem.affected) - MAX_AFFECTED_SHOWN} more")
             if problem.detail:
                 lines.extend(f"      | {line}" for line in problem.detail.rstrip().splitlines())
+            if problem.fix:
+                lines.append("      fix:")
+                lines.extend(f"      | {line}" for line in problem.fix.splitlines())
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +107,8 @@ def _annotation(problem: Problem, location: Location | None, note: str = "") -> 
         ]
     title = f"{problem.rule} {problem.table}" if problem.table else problem.rule
     props.append(f"title={escape_property(title)}")
-    return f"::{level} {','.join(props)}::{escape_data(problem.message + note)}"
+    fix = f"\nfix:\n{problem.fix}" if problem.fix else ""
+    return f"::{level} {','.join(props)}::{escape_data(problem.message + note + fix)}"
 
 
 def render_github(result: CheckResult) -> str:
@@ -150,6 +154,10 @@ def render_markdown(result: CheckResult) -> str:
                 lines += ["", "  <details><summary>details</summary>", "", "  ```sql"]
                 lines += [f"  {line}" for line in problem.detail.rstrip().splitlines()]
                 lines += ["  ```", "  </details>", ""]
+            if problem.fix:
+                lines += ["", "  fix:", "", "  ```sql"]
+                lines += [f"  {line}" for line in problem.fix.splitlines()]
+                lines += ["  ```", ""]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -186,6 +194,33 @@ def render_sarif(result: CheckResult) -> str:
             entry["relatedLocations"] = [
                 {"id": n, **_sarif_location(loc)} for n, loc in enumerate(locations[1:], 1)
             ]
+        if problem.fix:
+            entry["properties"] = {"fix": problem.fix}
+            if problem.fix_at is not None:
+                start = {"startLine": problem.fix_at.line, "startColumn": 1}
+                entry["fixes"] = [
+                    {
+                        "description": {"text": "append to the compatibility layer"},
+                        "artifactChanges": [
+                            {
+                                "artifactLocation": {
+                                    "uri": problem.fix_at.path,
+                                    "uriBaseId": "%SRCROOT%",
+                                },
+                                "replacements": [
+                                    {
+                                        "deletedRegion": {
+                                            **start,
+                                            "endLine": problem.fix_at.line,
+                                            "endColumn": 1,
+                                        },
+                                        "insertedContent": {"text": problem.fix + "\n"},
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
         entry["partialFingerprints"] = {
             "migverify/v1": f"{problem.rule}:{problem.table or ''}:{problem.message}"
         }

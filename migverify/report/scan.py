@@ -29,7 +29,7 @@ def render_text(result: ScanResult) -> str:
     if result.dynamic:
         lines.append("dynamic (table name not known statically; review by hand):")
         for item in result.dynamic:
-            lines.append(f"  {item.path}:{item.line}:{item.column}  {item.expression}")
+            lines.append(f"  {item.path}:{item.line}:{item.column}  {item.describe()}")
     if result.skipped:
         lines.append("skipped (not scanned; references in them are not counted):")
         for skipped in result.skipped:
@@ -56,7 +56,7 @@ def render_github(result: ScanResult) -> str:
     for item in result.dynamic:
         lines.append(
             f"::warning file={escape_property(item.path)},line={item.line},col={item.column},"
-            f"title=MV008::{escape_data(f'table name not known statically: {item.expression}')}"
+            f"title=MV008::{escape_data(f'table name not known statically: {item.describe()}')}"
         )
     for skipped in result.skipped:
         lines.append(
@@ -100,7 +100,7 @@ def render_sarif(result: ScanResult) -> str:
     for item in result.dynamic:
         results.append(
             _result(
-                "MV008", 1, "warning", f"table name not known statically: {item.expression}", item
+                "MV008", 1, "warning", f"table name not known statically: {item.describe()}", item
             )
         )
     document = {

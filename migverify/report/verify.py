@@ -54,7 +54,14 @@ def _example(example: Counterexample, first: bool) -> list[str]:
     ]
     if first and example.probe is None:
         lines += ["", f"  replay: --seed-value {example.seed_value}"]
+    lines += _fix(difference.fix)
     return lines
+
+
+def _fix(fix: str) -> list[str]:
+    if not fix:
+        return []
+    return ["", "  fix:"] + [f"    {line}" for line in fix.splitlines()]
 
 
 def render_text(result: VerifyResult) -> str:
@@ -65,14 +72,19 @@ def render_text(result: VerifyResult) -> str:
         lines.append(
             f"  difference [{difference.table}, {difference.operation}]: {difference.diagnosis}"
         )
+        lines += [f"    fix: {line}" for line in difference.fix.splitlines()]
     for number, example in enumerate(result.counterexamples):
         lines += _example(example, first=number == 0)
     for warning in result.warnings:
         lines.append(f"  warning [{warning.table}, {warning.operation}]: {warning.diagnosis}")
+        lines += [f"    fix: {line}" for line in warning.fix.splitlines()]
     for note in result.notes:
         lines.append(f"  note [{note.table}, {note.operation}]: {note.diagnosis}")
     if result.verdict != "equivalent":
         lines.append(f"  ({_scope(result)})")
+    if result.replayed:
+        lines += ["", "Replayed statements:"]
+        lines += [f"  {source}: {outcome}" for source, outcome in result.replayed]
     if result.coverage is not None:
         lines += _coverage(result.coverage)
     return "\n".join(lines) + "\n"

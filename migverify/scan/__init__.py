@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 CHUNK = 2000  # files per worker task; a tree smaller than that is scanned in-process
+NOT_TYPESCRIPT = (".py", ".sql", ".prisma")
 Progress = Callable[[int, int], None]
 # Files of one directory: (the directory's label relative to the scan's root, the directory,
 # the names of its files, those of them not listed as regular files), or (the file's label,
@@ -37,8 +38,9 @@ def scan_source(path: str, data: bytes, tables: Sequence[str]) -> tuple[list, li
     """References and dynamic references in one file's contents (PATH decides the language).
     ORM models are resolved within the file only; `scan_paths` resolves them across files."""
     found = scan_file(path, data, TableMatcher(tables))
-    if found.declarations:
-        found = scan_file(path, data, TableMatcher(tables), Models(found.declarations))
+    models = Models(found.declarations)
+    if models:
+        found = scan_file(path, data, TableMatcher(tables), models)
     return found.references, found.dynamics
 
 
@@ -74,6 +76,7 @@ def _scan_chunk(
 ) -> tuple[list, list, list, list, list]:
     """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped, ORM
     declarations, and the files that may use an ORM model (for the second pass)."""
+    from migverify.scan.typescript import reexports_in
     from migverify.scan.walk import Prefilter
 
     matcher = TableMatcher(tables)
@@ -83,6 +86,9 @@ def _scan_chunk(
         if reason is not None:
             skipped.append(SkippedFile(label, reason))
         if data is None:
+            continue
+        if not label.endswith(NOT_TYPESCRIPT) and prefilter.reexports_only(data):
+            declarations += reexports_in(label, data)  # a barrel: its exports only
             continue
         found = scan_file(label, data, matcher)
         references += found.references
@@ -104,7 +110,7 @@ def _scan_uses(
     prefilter = Prefilter(
         sorted(models.names()),
         hints=False,
-        templates=bool(models.relations),
+        templates=bool(models.django_relations),
         python_names=sorted(models.accessor_names()),
     )
     references, dynamic, rescanned, skipped = [], [], [], []
@@ -173,8 +179,8 @@ def scan_paths(
             references += refs
             dynamic += dyn
             skipped += skip
-        if declarations:  # ORM models: the files naming one are scanned again, knowing them all
-            models = Models(declarations)
+        models = Models(declarations)
+        if models:  # ORM models: the files naming one are scanned again, knowing them all
             redone = _second_pass(items, tables, max_file_size, models, pool)
             again = {path for _, _, paths_, _ in redone for path in paths_}
             references = [r for r in references if r.path not in again]

@@ -26,8 +26,8 @@ from migverify.scan.django_graph import (
 from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
-    Imports,
     DjangoRelation,
+    Imports,
     keyword_arguments,
     positional,
     python_imports,

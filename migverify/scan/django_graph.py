@@ -32,10 +32,11 @@ from migverify.scan.chains import ChainCall
 from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
+    DjangoRelation,
     FileModels,
     Models,
-    DjangoRelation,
     keyword_arguments,
+    module_leads_to,
     nodes_of,
     positional,
 )
@@ -256,9 +257,38 @@ class DjangoGraph:
         migration = b"get_model" in source.data
         relevant = self.models is not None and self.models.django_tables_match(matcher)
         self.active = relevant or migration
-        self.accessors = self.models.accessor_names() if relevant and self.models else frozenset()
+        # Relation accessors are not Django's in a file of another ORM's models that names no
+        # Django model (`post.tags` in a Flask view is SQLAlchemy's).
+        django = relevant and (self._uses_orm("django") or not self._uses_orm(None))
+        self.accessors = self.models.accessor_names() if django and self.models else frozenset()
         self._rows: dict[int, Row | None] = {}
         self._loop_names: set[str] | None = None
+
+    def _uses_orm(self, orm: str | None) -> bool:
+        """Does the file declare or import a model of ORM (None: of an ORM other than Django),
+        or, for Django, name Django?"""
+        files = self.files
+        if files is None:
+            return False
+        if orm == "django" and b"django" in self.source.data:
+            return True
+
+        def wanted(declared: Declared) -> bool:
+            return declared.orm == orm if orm else declared.orm != "django"
+
+        models = files.models
+        if any(wanted(d) and d.path == self.source.path for d in models.declarations):
+            return True
+        orms = (orm,) if orm else tuple({d.orm for d in models.declarations} - {"django"})
+        if not orms:
+            return False
+        imports = files.imports
+        return any(
+            models.resolve(orms, name, imports, files.path) is not None for name in imports.names
+        ) or any(
+            wanted(d) and any(module_leads_to(m, files.path, d.path) for m in imports.stars)
+            for d in models.declarations
+        )
 
     # --- model classes -----------------------------------------------------------------
 

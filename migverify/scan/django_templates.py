@@ -46,7 +46,7 @@ def scan_template(source: Source, matcher: TableMatcher, models: Models | None) 
     """Only the tags around an accessor's name are looked at (one Aho-Corasick pass finds the
     names): most of a template is markup."""
     found = Found(source)
-    if not models or not models.relations:
+    if not models or not models.django_relations:
         return found
     data = source.data
     hidden: list[tuple[int, int]] | None = None

@@ -1,7 +1,8 @@
 """Drizzle ORM: tables declared with `pgTable('t', …)` (or `pgSchema('s').table('t', …)`, or a
-`pgTableCreator` prefix) bound to a name, then used by that name: `db.select().from(x)`,
-`db.insert(x)`, `db.update(x)`, `db.delete(x)`, joins, and the relational
-`db.query.x.findMany()`."""
+`pgTableCreator` prefix) bound to a name, then used by that name (imported, aliased, through a
+namespace or a re-export): `db.select().from(x)`, `db.insert(x)`, `db.update(x)`,
+`db.delete(x)`, joins, and the relational `db.query.x.findMany()`, whose `with: { rel: true }`
+reads the tables its `relations()` (or `defineRelations()`) declarations lead to."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from tree_sitter import Node, Tree
 
 from migverify.scan.chains import Chain
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, FileModels, nodes_of
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    Imports,
+    Named,
+    Relation,
+    keyword_arguments,
+    nodes_of,
+    object_pairs,
+    typescript_imports,
+)
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
@@ -61,6 +72,90 @@ def drizzle_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
             qualified = f"{schema}.{table}" if schema else table
             declared = Declared("drizzle", source.text(name), qualified, source.path)
             found.declaration(first.offset_of(0), declared, matcher)
+
+
+def drizzle_relations(tree: Tree, source: Source, found: Found) -> None:
+    """`relations(posts, ({ one, many }) => ({ author: one(users, …), tags: many(tags) }))` and
+    `defineRelations(schema, (r) => ({ posts: { author: r.one.users(…) } }))`: relations."""
+    if b"elations(" not in source.data:
+        return
+    imports: Imports | None = None
+    for node in nodes_of(tree, ("call_expression",)):
+        call = _call(node)
+        if call is None or source.text(call[0]) not in ("relations", "defineRelations"):
+            continue
+        function, args = call
+        if len(args) < 2 or args[1].type not in ("arrow_function", "function_expression"):
+            continue
+        body = _returned_object(args[1])
+        if body is None:
+            continue
+        if imports is None:
+            imports = typescript_imports(
+                nodes_of(tree, ("import_statement", "variable_declarator")), source
+            )
+        if source.text(function) == "relations":
+            owner = _named(args[0], source, imports)
+            if owner is not None:
+                _relations_of(owner, body, source, imports, found)
+        else:  # defineRelations: { table: { relation: r.one.target(…) } }, keys of the schema
+            for key, value in _entries(body, source):
+                if value.type == "object":
+                    _relations_of(Named(key), value, source, imports, found)
+
+
+def _relations_of(owner: Named, body: Node, source: Source, imports: Imports, found: Found) -> None:
+    for key, value in _entries(body, source):
+        call = _call(value)
+        if call is None:
+            continue
+        function, args = call
+        target = None
+        if function.type == "identifier" and source.text(function) in ("one", "many") and args:
+            target = _named(args[0], source, imports)  # v1: one(users, …)
+        elif function.type == "member_expression":  # v2: r.one.users(…)
+            inner = function.child_by_field_name("object")
+            prop = function.child_by_field_name("property")
+            if inner is not None and prop is not None and inner.type == "member_expression":
+                kind = inner.child_by_field_name("property")
+                if kind is not None and source.text(kind) in ("one", "many"):
+                    target = Named(source.text(prop))
+        if target is not None:
+            found.record(Relation("drizzle", owner, key, target, source.path))
+
+
+def _returned_object(function: Node) -> Node | None:
+    """The object literal an arrow function (or a function with one `return`) returns."""
+    body = function.child_by_field_name("body")
+    while body is not None and body.type == "parenthesized_expression" and body.named_children:
+        body = body.named_children[0]
+    if body is not None and body.type == "statement_block":
+        returns = [c for c in body.named_children if c.type == "return_statement"]
+        body = returns[-1].named_children[0] if returns and returns[-1].named_children else None
+        while body is not None and body.type == "parenthesized_expression":
+            body = body.named_children[0] if body.named_children else None
+    return body if body is not None and body.type == "object" else None
+
+
+def _entries(node: Node, source: Source) -> list[tuple[str, Node]]:
+    return [(key, value) for key, _, value in object_pairs(node, source)]
+
+
+def _named(node: Node, source: Source, imports: Imports) -> Named | None:
+    """A table object as this file writes it: `users` (declared here or imported), `s.users`."""
+    if node.type == "identifier":
+        name = source.text(node)
+        if name in imports.names:
+            module, original = imports.names[name]
+            return Named(original, module)
+        return Named(name)
+    if node.type == "member_expression":
+        obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
+        if obj is not None and prop is not None and obj.type == "identifier":
+            module = imports.namespaces.get(source.text(obj))
+            if module is not None:
+                return Named(source.text(prop), module)
+    return None
 
 
 def _call(value: Node) -> tuple[Node, list[Node]] | None:
@@ -137,8 +232,29 @@ def _relational(
         if table is not None:
             node = model.node.child_by_field_name("property") or model.node
             found.reference(node.start_byte, table, RELATIONAL[method.name], (), "drizzle")
+        if call.args:
+            _with(declared, call.args[0], source, files, found, matcher, 0)
         return True
     return False
+
+
+def _with(declared, options: Node, source, files: FileModels, found, matcher, depth: int) -> None:
+    """`{ with: { posts: true, author: { with: { … } } } }`: each relation named reads the table
+    it leads to (a reference at its key), and so on down."""
+    if options.type != "object" or depth > 8:
+        return
+    related = keyword_arguments([options], source).get("with")
+    if related is None or related.type != "object":
+        return
+    for name, offset, value in object_pairs(related, source):
+        relation = files.models.relation(declared, name)
+        if relation is None or value.type == "false":
+            continue
+        target = relation[1]
+        table = matcher.match_text(target.table)
+        if table is not None:
+            found.reference(offset, table, "select", (), "drizzle")
+        _with(target, value, source, files, found, matcher, depth + 1)
 
 
 def _name_node(node: Node) -> Node:

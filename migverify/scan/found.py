@@ -9,7 +9,7 @@ from dataclasses import replace
 from tree_sitter import Node
 
 from migverify.scan.model import DynamicReference, Reference
-from migverify.scan.orm import Declared, DjangoRelation
+from migverify.scan.orm import Declared, Record
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.sql import analyze_sql
 from migverify.scan.tables import TableMatcher
@@ -27,8 +27,8 @@ class Found:
         self.source = source
         self.references: list[Reference] = []
         self.dynamics: list[DynamicReference] = []
-        # ORM models declared in the file, and Django's relation fields between them
-        self.declarations: list[Declared | DjangoRelation] = []
+        # ORM models declared in the file, and the relations, aliases, helpers that lead to them
+        self.declarations: list[Record] = []
         self._seen: dict[tuple[int, int, str, str], int] = {}
 
     def reference(
@@ -75,10 +75,16 @@ class Found:
         if table is not None:
             self.reference(offset, table, "model", (), kind or declared.orm)
 
-    def dynamic(self, node: Node) -> None:
+    def record(self, item: Record) -> None:
+        """A relation, alias or helper: how other files reach a model (no reference itself)."""
+        self.declarations.append(item)
+
+    def dynamic(self, node: Node, candidates: Iterable[str] = ()) -> None:
         line, column = self.source.position(node.start_byte)
-        expression = self.source.text(node)
-        self.dynamics.append(DynamicReference(self.source.path, line, column, expression[:120]))
+        expression = self.source.text(node)[:120]
+        self.dynamics.append(
+            DynamicReference(self.source.path, line, column, expression, tuple(candidates))
+        )
 
     def sql_string(
         self, node: Node, source: Source, matcher: TableMatcher, placeholders: str | None = None

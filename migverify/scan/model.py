@@ -40,15 +40,24 @@ class Reference:
 
 @dataclass(frozen=True)
 class DynamicReference:
-    """A table argument migverify cannot resolve statically (e.g. `.from(tableName)`)."""
+    """A table argument migverify cannot resolve statically (e.g. `.from(tableName)`).
+    CANDIDATES: the legacy tables it may be, when the scan knows them (a model's name passed to
+    a function whose use of it is not visible: `Model (table)`)."""
 
     path: str
     line: int
     column: int
     expression: str
+    candidates: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.path, self.line, self.column)
+
+    def describe(self) -> str:
+        """The expression, and the candidates when there are some (for messages)."""
+        if not self.candidates:
+            return self.expression
+        return f"{self.expression} (may be: {', '.join(self.candidates)})"
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ class ScanResult:
             # vars(): the fields, all of immutable values (asdict's deep copy costs more than the
             # rest of the JSON output on a large result)
             "references": [_reference_dict(r) for r in self.references],
-            "dynamic": [dict(vars(d)) for d in self.dynamic],
+            "dynamic": [{**vars(d), "candidates": list(d.candidates)} for d in self.dynamic],
             "skipped": [dict(vars(s)) for s in self.skipped],
             "summary": self.summary(),
         }

@@ -8,6 +8,12 @@ declaration when the file declares it itself, or imports it (by name, as a names
 `*`) from a module that is the declaring file: relative imports must lead to it exactly, other
 imports must end with (Python) or appear in (TypeScript path aliases) its path. A class of the
 same name in another project is therefore not the model.
+
+Code also reaches a table through the model graph and through names under which a model
+travels; the first pass records those next to the declarations: a `Relation` (a SQLAlchemy
+`relationship()` and its `backref`, a Drizzle `relations()` entry, a Prisma relation field), an
+`Alias` (a TypeScript re-export, a marshmallow-sqlalchemy schema and the model it loads) and a
+`Helper` (a function running a Prisma Client operation on a model named by its parameter).
 """
 
 from __future__ import annotations
@@ -37,6 +43,65 @@ class Declared:
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.path, self.orm, self.name, self.table)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name as the declaring file writes it: the module it is imported from there (None:
+    declared in that file, or a name the ORM looks up in its own registry, like SQLAlchemy's
+    `relationship("Child")`), or with TABLE a table's own name (`secondary="post_tags"`)."""
+
+    name: str
+    module: str | None = None
+    table: bool = False
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A relation of a model to another: SQLAlchemy's `children = relationship("Child")` (and
+    the attribute its `backref=` gives the other side), a Drizzle `relations()` entry, a Prisma
+    relation field (`posts Post[]`). Using NAME on the owner reaches the target's table."""
+
+    orm: str
+    owner: Named  # the model the relation is an attribute, key or field of
+    name: str
+    target: Named
+    path: str  # the declaring file
+    secondary: Named | None = None  # a many-to-many relation's association table (SQLAlchemy)
+    holds_key: bool = False  # the owner's table holds the foreign key (Prisma `@relation(fields:`)
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.orm, self.owner.name, self.name, self.target.name)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A name standing for a model elsewhere: a TypeScript re-export (kind `export`: `export
+    { a as b } from 'm'`, or name `*` for `export * from 'm'`), or a marshmallow-sqlalchemy schema
+    (kind `schema`: a class whose `Meta.model` is the target, or an instance of such a class)."""
+
+    kind: str
+    name: str
+    target: Named
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.kind, self.name, self.target.name)
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A function taking a model's name in its parameter INDEX and running OPERATION with it:
+    `function pagedQuery(model) { return client[model].findMany() }`."""
+
+    orm: str
+    name: str
+    index: int
+    operation: str
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.orm, self.name, str(self.index), self.operation)
 
 
 @dataclass(frozen=True)
@@ -88,6 +153,10 @@ class DjangoRelation:
         return self.target == declared.name and self.target_app in (None, declared.app)
 
 
+Record = Declared | Relation | Alias | Helper | DjangoRelation
+MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
+
+
 def snake_case(name: str) -> str:
     """`UserItem` → `user_item` (TypeORM's and Flask-SQLAlchemy's default table names)."""
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
@@ -107,41 +176,68 @@ class Imports:
 class Models:
     """Every declaration of the scan, by name."""
 
-    def __init__(self, declarations: Iterable[Declared | DjangoRelation] = ()) -> None:
-        unique = set(declarations)
-        self.declarations = tuple(
-            sorted((d for d in unique if isinstance(d, Declared)), key=Declared.sort_key)
-        )
-        self.relations = tuple(
-            sorted(
-                (r for r in unique if isinstance(r, DjangoRelation)), key=DjangoRelation.sort_key
-            )
-        )
+    def __init__(self, declarations: Iterable[Record] = ()) -> None:
+        records = set(declarations)
+
+        def of_type(kind: type) -> tuple:
+            return tuple(sorted((r for r in records if isinstance(r, kind)), key=kind.sort_key))
+
+        self.declarations: tuple[Declared, ...] = of_type(Declared)
+        self.relations: tuple[Relation, ...] = of_type(Relation)
+        self.aliases: tuple[Alias, ...] = of_type(Alias)
+        self.helpers: tuple[Helper, ...] = of_type(Helper)
         self._by_name: dict[str, list[Declared]] = {}
         for declared in self.declarations:
             self._by_name.setdefault(declared.name, []).append(declared)
+        self._aliases: dict[tuple[str, str], list[Alias]] = {}
+        # re-exports by each component of their file's path: a module can only lead to a file
+        # whose path holds the module's last component (module_key), so a lookup reads those
+        self._exports: dict[str, list[Alias]] = {}
+        for alias in self.aliases:
+            self._aliases.setdefault((alias.kind, alias.name), []).append(alias)
+            if alias.kind == "export":
+                stem = posixpath.splitext(alias.path)[0]
+                for component in set(stem.split("/")):
+                    self._exports.setdefault(component, []).append(alias)
+        self._relations: dict[tuple[str, str], list[Relation]] = {}
+        for relation in self.relations:
+            self._relations.setdefault((relation.orm, relation.owner.name), []).append(relation)
+        self._helpers: dict[str, list[Helper]] = {}
+        for helper in self.helpers:
+            self._helpers.setdefault(helper.name, []).append(helper)
+        self._relations_of: dict[Declared, list[tuple[Relation, Declared]]] = {}
+        self._accessors: dict[str, Declared] | None = None
+        self._prisma_names: dict[str, list[Declared]] | None = None
+        # Django's relation fields: reverse accessors and lookups (django_graph.py)
+        self.django_relations: tuple[DjangoRelation, ...] = of_type(DjangoRelation)
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
         for declared in self.of(("django",)):
             self._django.setdefault(declared.name.lower(), []).append(declared)
-        self._accessors: dict[str, list[DjangoRelation]] = {}
-        for relation in self.relations:
+        self._django_accessors: dict[str, list[DjangoRelation]] = {}
+        for relation in self.django_relations:
             for name in {relation.accessor, relation.field if relation.kind == "m2m" else None}:
                 if name:
-                    self._accessors.setdefault(name, []).append(relation)
-        self.accessors = frozenset(self._accessors)
+                    self._django_accessors.setdefault(name, []).append(relation)
+        self.accessors = frozenset(self._django_accessors)
         self._matching: dict[tuple[str, ...], bool] = {}
         self._index_relations()
 
     def __bool__(self) -> bool:
+        """Is there a model (without one, relations, aliases and helpers lead nowhere)?"""
         return bool(self.declarations)
 
     def names(self) -> set[str]:
-        """The names a file must contain to use a model (Prisma: the client's accessor)."""
+        """The names a file must contain to use a model (Prisma: the client's accessor), a
+        schema or re-exported name standing for one, or a helper taking a model's name."""
         names = set()
         for declared in self.declarations:
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
+        for alias in self.aliases:  # a name a model is re-exported or loaded under
+            if alias.name != "*" and self._leads_to_model(alias):
+                names.add(alias.name)
+        names.update(helper.name for helper in self.helpers)
         return names
 
     # --- Django's model graph -----------------------------------------------------------
@@ -153,14 +249,14 @@ class Models:
         return self.accessors
 
     def by_accessor(self, name: str) -> list[DjangoRelation]:
-        return self._accessors.get(name, [])
+        return self._django_accessors.get(name, [])
 
     def django_tables_match(self, matcher) -> bool:
         """Is a Django model's table, or a many-to-many join table, one of MATCHER's?"""
         key = matcher.tables
         if key not in self._matching:
             tables = [d.table for d in self.of(("django",))]
-            tables += [t for r in self.relations if (t := self.through(r)) is not None]
+            tables += [t for r in self.django_relations if (t := self.through(r)) is not None]
             self._matching[key] = any(matcher.match_text(t) is not None for t in tables)
         return self._matching[key]
 
@@ -186,7 +282,7 @@ class Models:
         self._forward: dict[str, list[DjangoRelation]] = {}
         self._reverse: dict[str, list[DjangoRelation]] = {}
         self._unresolved: dict[str, list[DjangoRelation]] = {}  # targets not among the models
-        for relation in self.relations:
+        for relation in self.django_relations:
             self._forward.setdefault(relation.model.table, []).append(relation)
             target = self.target(relation)
             if target is not None:
@@ -214,6 +310,14 @@ class Models:
         if model is None and not dot:
             model = self.django_model(name, None)
         return model.table if model is not None else None
+
+    def _leads_to_model(self, alias: Alias) -> bool:
+        if alias.kind == "schema":
+            return self._schema_target(alias, 0) is not None
+        target = alias.target
+        return target.module is not None and (
+            self._from_module(ORMS, target.name, target.module, alias.path) is not None
+        )
 
     def of(self, orms: Sequence[str]) -> list[Declared]:
         return [d for d in self.declarations if d.orm in orms]
@@ -244,17 +348,170 @@ class Models:
         return self._from_module(orms, name, module, path)
 
     def _from_module(
-        self, orms: Sequence[str], name: str, module: str, path: str
+        self, orms: Sequence[str], name: str, module: str, path: str, depth: int = 0
     ) -> Declared | None:
         for declared in self._by_name.get(name, ()):
             if declared.orm in orms and module_leads_to(module, path, declared.path):
                 return declared
+        if depth >= MAX_ALIASES:
+            return None
+        # re-exported: `export { name } from './schema'`, `export * from './schema'`
+        key = module_key(module, path)
+        if key is None:
+            exports: Iterable[Alias] = (
+                *self._aliases.get(("export", name), ()),
+                *self._aliases.get(("export", "*"), ()),
+            )
+        else:
+            exports = [a for a in self._exports.get(key, ()) if a.name in (name, "*")]
+        for alias in exports:
+            if alias.target.module is None or alias.path.endswith(".py") != path.endswith(".py"):
+                continue
+            if not module_leads_to(module, path, alias.path):
+                continue
+            original = name if alias.target.name == "*" else alias.target.name
+            found = self._from_module(orms, original, alias.target.module, alias.path, depth + 1)
+            if found is not None:
+                return found
         return None
+
+    def locate(self, orms: Sequence[str], named: Named, path: str) -> Declared | None:
+        """The model NAMED (as the file PATH writes it) stands for: imported from its module,
+        declared in PATH, or else the ORM's registry: the declaration of that name nearest to
+        PATH (none when two are equally near)."""
+        if named.table:
+            return None
+        if named.module is not None:
+            return self._from_module(orms, named.name, named.module, path)
+        candidates = [d for d in self._by_name.get(named.name, ()) if d.orm in orms]
+        here = [d for d in candidates if d.path == path]
+        if here:
+            return here[0]
+        return _nearest(candidates, path)
+
+    def relations_of(self, declared: Declared) -> list[tuple[Relation, Declared]]:
+        """The relations of the model DECLARED, each with the model it leads to."""
+        if declared not in self._relations_of:
+            found = []
+            for relation in self._relations.get((declared.orm, declared.name), ()):
+                if self.locate((declared.orm,), relation.owner, relation.path) != declared:
+                    continue
+                target = self.locate((declared.orm,), relation.target, relation.path)
+                if target is not None:
+                    found.append((relation, target))
+            self._relations_of[declared] = found
+        return self._relations_of[declared]
+
+    def relation(self, declared: Declared, name: str) -> tuple[Relation, Declared] | None:
+        """DECLARED's relation called NAME and the model it leads to."""
+        return next((pair for pair in self.relations_of(declared) if pair[0].name == name), None)
+
+    def secondary(self, relation: Relation) -> str | None:
+        """The association table (as declared) a many-to-many RELATION goes through."""
+        named = relation.secondary
+        if named is None:
+            return None
+        if named.table:
+            return named.name
+        declared = self.locate((relation.orm,), named, relation.path)
+        return declared.table if declared is not None else None
+
+    def schema_model(
+        self, name: str, imports: Imports, path: str, namespace: str | None = None
+    ) -> Declared | None:
+        """The model a marshmallow-sqlalchemy schema NAME (class or instance, used in PATH)
+        loads; NAMESPACE: the module it is a member of (`schemas.tag_schema`)."""
+        if namespace is not None:
+            module = imports.namespaces.get(namespace)
+            return None if module is None else self._schema_from(name, module, path, 0)
+        for alias in self._aliases.get(("schema", name), ()):
+            if alias.path == path:
+                return self._schema_target(alias, 0)
+        if name in imports.names:
+            module, original = imports.names[name]
+            return self._schema_from(original, module, path, 0)
+        return None
+
+    def _schema_from(self, name: str, module: str, path: str, depth: int) -> Declared | None:
+        for alias in self._aliases.get(("schema", name), ()):
+            if module_leads_to(module, path, alias.path):
+                return self._schema_target(alias, depth)
+        return None
+
+    def _schema_target(self, alias: Alias, depth: int) -> Declared | None:
+        declared = self.locate(("sqlalchemy",), alias.target, alias.path)
+        if declared is not None or depth >= MAX_ALIASES:
+            return declared
+        target = alias.target  # an instance of a schema class
+        if target.module is not None:
+            return self._schema_from(target.name, target.module, alias.path, depth + 1)
+        for other in self._aliases.get(("schema", target.name), ()):
+            if other.path == alias.path:
+                return self._schema_target(other, depth + 1)
+        return None
+
+    def helpers_named(self, name: str) -> list[Helper]:
+        return self._helpers.get(name, [])
+
+    def prisma_named(self, text: str) -> list[Declared]:
+        """The Prisma models TEXT names, by their name or their client accessor."""
+        if self._prisma_names is None:
+            self._prisma_names = {}
+            for declared in self.of(("prisma",)):
+                for name in dict.fromkeys((declared.name, prisma_accessor(declared.name))):
+                    self._prisma_names.setdefault(name, []).append(declared)
+        return self._prisma_names.get(text, [])
+
+    def prisma_accessors(self) -> dict[str, Declared]:
+        """Prisma models by their client accessor (`teamUser`), the first declared winning."""
+        if self._accessors is None:
+            self._accessors = {prisma_accessor(d.name): d for d in reversed(self.of(("prisma",)))}
+        return self._accessors
+
+
+def _nearest(candidates: Sequence[Declared], path: str) -> Declared | None:
+    """The declaration among CANDIDATES whose file shares the longest directory prefix with
+    PATH; None when there is none or two are as near."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    parts = path.split("/")[:-1]
+
+    def shared(declared: Declared) -> int:
+        other = declared.path.split("/")[:-1]
+        count = 0
+        for mine, theirs in zip(parts, other, strict=False):
+            if mine != theirs:
+                break
+            count += 1
+        return count
+
+    ranked = sorted(candidates, key=shared, reverse=True)
+    return ranked[0] if shared(ranked[0]) > shared(ranked[1]) else None
 
 
 def prisma_accessor(model: str) -> str:
     """Prisma Client's property for a model: the name with a lower-case first letter."""
     return model[:1].lower() + model[1:]
+
+
+def module_key(module: str, importer: str) -> str | None:
+    """A path component every file MODULE (imported in IMPORTER) may lead to holds
+    (module_leads_to); None when there is none to tell."""
+    if importer.endswith(".py"):
+        dots = len(module) - len(module.lstrip("."))
+        parts = [p for p in module[dots:].split(".") if p]
+        if parts:
+            return parts[-1]
+        base = posixpath.dirname(importer)
+        for _ in range(dots - 1):
+            base = posixpath.dirname(base)
+        return posixpath.basename(base) or None
+    if module.startswith("."):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(importer), module))
+        target = re.sub(r"\.(?:[cm]?[jt]sx?)$", "", target)
+        return posixpath.basename(target) or None
+    segments = [s for s in re.sub(r"\.(?:[cm]?[jt]sx?)$", "", module).split("/") if s]
+    return segments[-1] if segments else None
 
 
 def module_leads_to(module: str, importer: str, declaring: str) -> bool:
@@ -331,6 +588,44 @@ def _typescript_clause(item: Node, module: str, source: Source, imports: Imports
             alias = specifier.child_by_field_name("alias") or name
             if name is not None and alias is not None:
                 imports.names[source.text(alias)] = (module, source.text(name))
+
+
+def typescript_exports(tree: Tree, source: Source) -> list[Alias]:
+    """Re-exports: `export { a, b as c } from 'm'`, `export * from 'm'`, and `export { a }` of a
+    name the file imports."""
+    aliases: list[Alias] = []
+    imports: Imports | None = None
+    for node in tree.root_node.named_children:
+        if node.type != "export_statement" or node.child_by_field_name("declaration") is not None:
+            continue
+        module_node = node.child_by_field_name("source")
+        module = string_value(module_node, source) if module_node is not None else None
+        clauses = [
+            c for c in node.named_children if c.type in ("export_clause", "namespace_export")
+        ]
+        if module is not None and not clauses:  # export * from 'm'
+            aliases.append(Alias("export", "*", Named("*", module.text), source.path))
+        for clause in clauses:
+            if clause.type != "export_clause":
+                continue
+            for specifier in clause.named_children:
+                name = specifier.child_by_field_name("name")
+                alias = specifier.child_by_field_name("alias") or name
+                if specifier.type != "export_specifier" or name is None or alias is None:
+                    continue
+                original = source.text(name)
+                if module is not None:
+                    target = Named(original, module.text)
+                else:  # `export { a }`: a re-export when `a` is imported
+                    if imports is None:
+                        imports = typescript_imports(
+                            nodes_of(tree, ("import_statement", "variable_declarator")), source
+                        )
+                    if original not in imports.names:
+                        continue
+                    target = Named(imports.names[original][1], imports.names[original][0])
+                aliases.append(Alias("export", source.text(alias), target, source.path))
+    return aliases
 
 
 def _require(node: Node, source: Source, imports: Imports) -> None:
@@ -456,6 +751,26 @@ def keyword_arguments(args: Sequence[Node], source: Source) -> dict[str, Node]:
                 literal = string_value(key, source)
                 found[literal.text if literal is not None else source.text(key)] = value
     return found
+
+
+def object_pairs(node: Node, source: Source) -> list[tuple[str, int, Node]]:
+    """A JS object literal's entries: (key, offset of the key's first character, value); a
+    shorthand entry (`{ data }`) has its name as key and value."""
+    pairs = []
+    for pair in node.named_children:
+        if pair.type == "shorthand_property_identifier":
+            pairs.append((source.text(pair), pair.start_byte, pair))
+            continue
+        key = pair.child_by_field_name("key") if pair.type == "pair" else None
+        value = pair.child_by_field_name("value") if key is not None else None
+        if key is None or value is None:
+            continue
+        literal = string_value(key, source)
+        if literal is not None:
+            pairs.append((literal.text, literal.offset_of(0), value))
+        else:
+            pairs.append((source.text(key), key.start_byte, value))
+    return pairs
 
 
 def positional(args: Sequence[Node]) -> list[Node]:

@@ -17,6 +17,7 @@ from migverify.scan.found import Found
 from migverify.scan.orm import FileModels, Models, python_imports
 from migverify.scan.source import Source
 from migverify.scan.sqlalchemy import sqlalchemy_declarations, sqlalchemy_uses
+from migverify.scan.sqlalchemy_graph import Graph
 from migverify.scan.supabase import report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 
@@ -51,7 +52,8 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     django_declarations(tree, source, found, matcher, models)
     chains = chains_in(tree, source, GRAMMAR)
     files = FileModels(models, python_imports(tree, source), source.path) if models else None
-    graph = DjangoGraph(source, bindings, files, matcher, tree)
+    graph = Graph(tree, source, files, bindings) if files is not None else None
+    django = DjangoGraph(source, bindings, files, matcher, tree)
     uses: list[Use] = []
     for chain in chains:
         if alembic_operations(chain, source, bindings, found, matcher) or django_migrations(
@@ -59,11 +61,14 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         ):
             continue
         if (
-            files is not None and sqlalchemy_uses(chain, source, files, bindings, found, matcher)
-        ) or django_uses(chain, graph, found, matcher):
+            files is not None
+            and sqlalchemy_uses(chain, source, files, bindings, found, matcher, graph)
+        ) or django_uses(chain, django, found, matcher):
             continue
         binding = binding_of(chain, source, GRAMMAR)
         uses += supabase_uses(chain, "supabase-py", source, matcher, bindings, binding)
+    if graph is not None:
+        graph.relationships(found, matcher)
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)

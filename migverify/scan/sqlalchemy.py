@@ -4,9 +4,13 @@ takes the snake_case of the class name) and Core tables (`t = Table('t', metadat
 `.with_for_update()` after it), `M.query` (Flask-SQLAlchemy), `select(M)` / `select(M.a)`,
 `insert(M)` (`.on_conflict_do_update(…)`: upsert), `update(M)`, `delete(M)`, `.join(M)`,
 `t.select()/insert()/update()/delete()`, `session.add(M(…))`, `session.add_all([M(…)])`,
-`session.get(M, …)`, `session.merge(M(…))`, bulk mappings."""
+`session.get(M, …)`, `session.merge(M(…))`, bulk mappings. The model graph's declarations
+(`relationship()` and its `backref`, marshmallow-sqlalchemy schemas) are recorded here; their
+uses, and what the session does with instances, are sqlalchemy_graph.py's."""
 
 from __future__ import annotations
+
+import re
 
 from tree_sitter import Node, Tree
 
@@ -14,14 +18,20 @@ from migverify.scan.bindings import Bindings
 from migverify.scan.chains import Chain
 from migverify.scan.found import Found
 from migverify.scan.orm import (
+    Alias,
     Declared,
     FileModels,
+    Imports,
+    Named,
+    Relation,
     keyword_arguments,
     nodes_of,
     positional,
+    python_imports,
     snake_case,
 )
 from migverify.scan.source import Source, string_value
+from migverify.scan.sqlalchemy_graph import Graph
 from migverify.scan.tables import TableMatcher
 
 TABLE_CALLS = {"Table", "sa.Table", "sqlalchemy.Table", "db.Table", "schema.Table"}
@@ -33,6 +43,7 @@ SESSION: dict[str, tuple[str, ...]] = {
     "add_all": ("insert",),
     "get": ("select",),
     "merge": ("insert", "update"),
+    "delete": ("delete",),
     "bulk_insert_mappings": ("insert",),
     "bulk_save_objects": ("insert", "update"),
     "bulk_update_mappings": ("update",),
@@ -43,9 +54,14 @@ def sqlalchemy_declarations(
     tree: Tree, source: Source, found: Found, matcher: TableMatcher
 ) -> None:
     data = source.data
+    imports = _LazyImports(tree, source)
     if b"__tablename__" in data or b"__table__" in data or b"db.Model" in data:
         for cls in nodes_of(tree, ("class_definition",)):
-            _model_class(cls, source, found, matcher)
+            name = _model_class(cls, source, found, matcher)
+            if name is not None and b"relationship" in data:
+                _relationships(cls, name, source, imports, found)
+    if any(base in data for base in SCHEMA_BASES):
+        _schemas(tree, source, imports, found)
     if b"able(" in data:
         for node in nodes_of(tree, ("assignment",)):
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -91,10 +107,11 @@ def _table_call(node: Node, source: Source):
     return name, schema.text if schema is not None else None
 
 
-def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher) -> None:
+def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher) -> str | None:
+    """Declare the model class CLS maps, if it does; its name then."""
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     if name is None or body is None:
-        return
+        return None
     attributes: dict[str, Node] = {}
     for statement in body.named_children:
         if statement.type != "expression_statement" or not statement.named_children:
@@ -121,11 +138,203 @@ def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher)
     elif literal is None and _flask_model(cls, source) and "__abstract__" not in attributes:
         table_name, offset = snake_case(source.text(name)), name.start_byte
     else:
-        return
+        return None
     qualified = f"{schema}.{table_name}" if schema else table_name
     found.declaration(
         offset, Declared("sqlalchemy", source.text(name), qualified, source.path), matcher
     )
+    return source.text(name)
+
+
+# --- the model graph: relationship() and the schemas loading a model ---------------------------
+
+RELATIONSHIP = {"relationship", "db.relationship", "orm.relationship", "sa.orm.relationship",
+                "sqlalchemy.orm.relationship", "relation", "db.relation"}  # fmt: skip
+BACKREF = {"backref", "db.backref", "orm.backref", "sa.orm.backref", "sqlalchemy.orm.backref"}
+# Type names around the related class in an annotation: `Mapped[List["Child"]]`
+WRAPPING_TYPES = {
+    "Mapped", "WriteOnlyMapped", "DynamicMapped", "List", "list", "Set", "set", "Optional",
+    "Sequence", "Collection", "Iterable", "typing", "None", "Dict", "dict", "str", "int",
+}  # fmt: skip
+# Base classes of marshmallow-sqlalchemy (and flask-marshmallow) schemas tied to a model
+SCHEMA_BASES = (b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
+
+
+class _LazyImports:
+    """The file's imports, parsed the first time they are needed."""
+
+    def __init__(self, tree: Tree, source: Source) -> None:
+        self.tree, self.source = tree, source
+        self._imports: Imports | None = None
+
+    def named(self, node: Node) -> Named | None:
+        """A class as this file writes it: `Child` (declared here, imported), `"Child"` (the
+        registry's name), `lambda: Child`, `models.Child`."""
+        if node.type == "lambda":
+            node = node.child_by_field_name("body") or node
+        literal = string_value(node, self.source)
+        if literal is not None:
+            return None if literal.holes else Named(literal.text.rpartition(".")[2])
+        if self._imports is None:
+            self._imports = python_imports(self.tree, self.source)
+        if node.type == "identifier":
+            name = self.source.text(node)
+            if name in self._imports.names:
+                module, original = self._imports.names[name]
+                return Named(original, module)
+            return Named(name)
+        if node.type == "attribute":
+            obj, attribute = (
+                node.child_by_field_name("object"),
+                node.child_by_field_name("attribute"),
+            )
+            if obj is not None and attribute is not None and obj.type == "identifier":
+                module = self._imports.namespaces.get(self.source.text(obj))
+                if module is not None:
+                    return Named(self.source.text(attribute), module)
+        return None
+
+
+def _relationships(
+    cls: Node, owner: str, source: Source, imports: _LazyImports, found: Found
+) -> None:
+    """`children = relationship("Child", backref="parent", secondary=assoc)` and the annotated
+    form `children: Mapped[list["Child"]] = relationship(back_populates="parent")`."""
+    body = cls.child_by_field_name("body")
+    for statement in body.named_children if body is not None else ():
+        assignment = statement.named_children[0] if statement.named_children else None
+        if statement.type != "expression_statement" or assignment is None:
+            continue
+        if assignment.type != "assignment":
+            continue
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
+        if left is None or right is None or left.type != "identifier" or right.type != "call":
+            continue
+        function, arguments = (
+            right.child_by_field_name("function"),
+            right.child_by_field_name("arguments"),
+        )
+        if function is None or arguments is None or source.text(function) not in RELATIONSHIP:
+            continue
+        args = arguments.named_children
+        values = positional(args)
+        options = keyword_arguments(args, source)
+        target = imports.named(values[0]) if values else None
+        if target is None and not values:
+            target = _annotated_class(assignment.child_by_field_name("type"), source, imports)
+        if target is None:
+            continue
+        secondary = None
+        if "secondary" in options:
+            literal = string_value(options["secondary"], source)
+            if literal is not None and not literal.holes:
+                secondary = Named(literal.text, table=True)
+            else:
+                secondary = imports.named(options["secondary"])
+        here = Named(owner)
+        name = source.text(left)
+        found.record(Relation("sqlalchemy", here, name, target, source.path, secondary))
+        backref = _backref(options.get("backref"), source)
+        if backref is not None:  # the other side's attribute, leading back here
+            found.record(Relation("sqlalchemy", target, backref, here, source.path, secondary))
+
+
+def _annotated_class(annotation: Node | None, source: Source, imports: _LazyImports):
+    """The class an annotation names inside `Mapped[…]`, `List[…]`, `Optional[…]`."""
+    if annotation is None:
+        return None
+    candidates: list[Node] = []
+    stack = [annotation]
+    while stack:
+        node = stack.pop()
+        if node.type == "string":
+            text = string_value(node, source)
+            words = re.findall(r"[A-Za-z_][\w.]*", text.text if text is not None else "")
+            names = [
+                w.rpartition(".")[2] for w in words if w.rpartition(".")[2] not in WRAPPING_TYPES
+            ]
+            return Named(names[-1]) if names else None
+        if node.type == "identifier" and source.text(node) not in WRAPPING_TYPES:
+            candidates.append(node)
+        stack.extend(reversed(node.named_children))
+    return imports.named(candidates[-1]) if candidates else None
+
+
+def _backref(node: Node | None, source: Source) -> str | None:
+    """`backref="parent"` or `backref=backref("parent", …)`: the other side's attribute."""
+    if node is None:
+        return None
+    if node.type == "call":
+        function, arguments = (
+            node.child_by_field_name("function"),
+            node.child_by_field_name("arguments"),
+        )
+        if function is None or arguments is None or source.text(function) not in BACKREF:
+            return None
+        values = positional(arguments.named_children)
+        node = values[0] if values else node
+    literal = string_value(node, source)
+    return literal.text if literal is not None and not literal.holes else None
+
+
+def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
+    """marshmallow-sqlalchemy: `class TagSchema(SQLAlchemyAutoSchema): class Meta: model = Tag`
+    (also through a base schema of the file) and the module-level instances of such a class
+    (`tag_schema = TagSchema()`): what their `load()` returns is an instance of the model."""
+    schemas: set[str] = set()
+    for cls in nodes_of(tree, ("class_definition",)):
+        name, bases = cls.child_by_field_name("name"), cls.child_by_field_name("superclasses")
+        if name is None or bases is None:
+            continue
+        if not any(
+            source.text(base) in schemas
+            or any(b.decode() in source.text(base) for b in SCHEMA_BASES)
+            for base in bases.named_children
+        ):
+            continue
+        schemas.add(source.text(name))
+        model = _meta_model(cls, source)
+        target = imports.named(model) if model is not None else None
+        if target is not None:
+            found.record(Alias("schema", source.text(name), target, source.path))
+    for node in tree.root_node.named_children:
+        assignment = node.named_children[0] if node.named_children else None
+        if node.type != "expression_statement" or assignment is None:
+            continue
+        if assignment.type != "assignment":
+            continue
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
+        if left is None or right is None or left.type != "identifier" or right.type != "call":
+            continue
+        function = right.child_by_field_name("function")
+        target = imports.named(function) if function is not None else None
+        if target is not None and target.module is None and target.name in schemas:
+            found.record(Alias("schema", source.text(left), target, source.path))
+
+
+def _meta_model(cls: Node, source: Source) -> Node | None:
+    """The value of `model = …` in the class's `class Meta:`."""
+    body = cls.child_by_field_name("body")
+    for inner in body.named_children if body is not None else ():
+        if inner.type != "class_definition":
+            continue
+        name, meta_body = inner.child_by_field_name("name"), inner.child_by_field_name("body")
+        if name is None or meta_body is None or source.text(name) != "Meta":
+            continue
+        for statement in meta_body.named_children:
+            assignment = statement.named_children[0] if statement.named_children else None
+            if assignment is None or assignment.type != "assignment":
+                continue
+            left = assignment.child_by_field_name("left")
+            if left is not None and source.text(left) == "model":
+                return assignment.child_by_field_name("right")
+    return None
 
 
 def _flask_model(cls: Node, source: Source) -> bool:
@@ -153,6 +362,7 @@ def sqlalchemy_uses(
     bindings: Bindings,
     found: Found,
     matcher: TableMatcher,
+    graph: Graph | None = None,
 ) -> bool:
     links = chain.links
     methods = {call.method for _, call in chain.method_calls()}
@@ -183,6 +393,9 @@ def sqlalchemy_uses(
             claimed |= _models(call.args[:1], "select", source, files, bindings, found, matcher)
         elif call.method in SESSION and call.args:
             claimed |= _session(call.method, call.args, source, files, found, matcher)
+            if graph is not None:  # session.add(tag), tag bound to a model's instance
+                receiver = links[index - 2].name if index >= 2 else source.text(chain.root)
+                claimed |= graph.session(call.method, receiver, call.args, found, matcher)
     return claimed
 
 
@@ -198,6 +411,7 @@ def _callee(chain: Chain, source: Source, files: FileModels):
         name, index = links[0].name, 1
         if chain.root.type != "identifier" or source.text(chain.root) not in (
             "sa", "sqlalchemy", "postgresql", "sql", "expression", "future", "pg", "dialect",
+            "db",  # Flask-SQLAlchemy's db.select(M)
         ):  # fmt: skip
             return []
     else:

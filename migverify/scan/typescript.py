@@ -4,6 +4,7 @@ in variables, concatenated or spliced into templates (`${subQuery}`), resolved i
 
 from __future__ import annotations
 
+import posixpath
 from functools import cache
 
 from tree_sitter import Language, Node, Parser
@@ -18,11 +19,18 @@ from migverify.scan.chains import (
     chains_in,
     extend_by_variables,
 )
-from migverify.scan.drizzle import drizzle_declarations, drizzle_uses
+from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
 from migverify.scan.found import Found
 from migverify.scan.knex import find_handles, knex_uses, may_be_knex, report_knex
-from migverify.scan.orm import FileModels, Models, nodes_of, typescript_imports
-from migverify.scan.prisma import prisma_uses
+from migverify.scan.orm import (
+    Alias,
+    FileModels,
+    Models,
+    nodes_of,
+    typescript_exports,
+    typescript_imports,
+)
+from migverify.scan.prisma import prisma_helpers, prisma_uses
 from migverify.scan.sequelize import sequelize_declarations, sequelize_uses
 from migverify.scan.source import Source
 from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
@@ -70,6 +78,13 @@ def _parser(suffix: str) -> Parser:
     return Parser(Language(grammar.language()))
 
 
+def reexports_in(path: str, data: bytes) -> list[Alias]:
+    """`typescript_exports` of a file holding nothing else of interest (a barrel): parsed, and
+    only its export statements read (no chains, handles or uses)."""
+    tree = _parser(posixpath.splitext(path)[1]).parse(data)
+    return typescript_exports(tree, Source(path, data))
+
+
 def scan_typescript(
     source: Source, suffix: str, matcher: TableMatcher, models: Models | None = None
 ) -> Found:
@@ -80,6 +95,13 @@ def scan_typescript(
         declarations(tree, source, found, matcher)
     handles = find_handles(tree, source)
     chains = chains_in(tree, source, GRAMMAR)
+    if models is None:  # the first pass: what leads to models (relations, re-exports, helpers)
+        drizzle_relations(tree, source, found)
+        if b"]." in source.data:
+            prisma_helpers(chains, source, found)
+        if b"export" in source.data:
+            for alias in typescript_exports(tree, source):
+                found.record(alias)
     orm = _orm(tree, source, models, found, matcher, bindings) if models else None
     uses: list[Use] = []
     names = [chain_names(chain, source) for chain in chains]
@@ -116,7 +138,7 @@ def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: 
 
     def claim(chain: Chain) -> bool:
         return (
-            prisma_uses(chain, source, files, found, matcher)
+            prisma_uses(chain, source, files, bindings, found, matcher)
             or drizzle_uses(chain, source, files, found, matcher)
             or typeorm_uses(chain, source, files, repositories, bindings, found, matcher)
             or sequelize_uses(chain, source, files, found, matcher)

@@ -50,8 +50,24 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # ORM models whose table name is not written out (TypeORM's `@Entity()`, Django's app_model,
 # Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
 # not to be dynamic): files that may declare one are scanned.
-TS_MODEL_HINTS = (b"pgTable", b"@Entity")
+# Drizzle's relations() / defineRelations() lead from one table to others.
+TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
 PY_MODEL_HINTS = (b"db.Model",)
+# SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
+PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
+# A function running a Prisma Client operation on a model named by its parameter
+# (`client[model].findMany(…)`): its calls name the model.
+PRISMA_HELPER = re.compile(
+    rb"\]\.(?:find(?:Many|First|Unique)|create|update|upsert|delete|count|aggregate|groupBy)"
+    rb"\w*+\s*+\("
+)
+PRISMA_HELPER_HINTS = (b"].find", b"].create", b"].update", b"].upsert", b"].delete", b"].count",
+                       b"].aggregate", b"].groupBy")  # fmt: skip
+# A TypeScript module re-exporting others (`export * from './schema'`, `export { t } from …`):
+# a model may travel under its names. A file let through for that alone (a barrel) is not
+# parsed: its re-exports are read from the text (`reexports_only`).
+REEXPORT = re.compile(rb"export\s*+(?:type\s++)?(?:\*|\{[^}]*+\})\s*+from\b")
+REEXPORT_HINTS = (b"export *", b"export {", b"export type {")
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
@@ -301,6 +317,8 @@ class Prefilter:
                 ("handle", HANDLE_HINTS),
                 ("ts-model", TS_MODEL_HINTS),
                 ("py-model", PY_MODEL_HINTS),
+                ("prisma-helper", PRISMA_HELPER_HINTS),
+                ("reexport", REEXPORT_HINTS),
             ):
                 patterns += group
                 self.kinds += [kind] * len(group)
@@ -323,7 +341,11 @@ class Prefilter:
             return True
         return self.scan(data, python)
 
-    def scan(self, data: bytes, python: bool = False) -> bool:
+    def reexports_only(self, data: bytes) -> bool:
+        """Was a (TypeScript) file let through for its re-exports alone?"""
+        return not self.scan(data, reexports=False)
+
+    def scan(self, data: bytes, python: bool = False, reexports: bool = True) -> bool:
         """The Aho-Corasick pass: a table name as a word, or a hint followed by its call.
         PYTHON: a Python file or a template."""
         for index, start, end in self.automaton.find_matches_as_indexes(data):
@@ -340,6 +362,10 @@ class Prefilter:
             if kind == "handle" and DYNAMIC_HANDLE_CALL.match(data, start):
                 return True
             if kind == "ts-model" and not python or kind == "py-model" and python:
+                return True
+            if kind == "prisma-helper" and not python and PRISMA_HELPER.match(data, start):
+                return True
+            if kind == "reexport" and reexports and not python and REEXPORT.match(data, start):
                 return True
         return False
 

@@ -58,6 +58,8 @@ class VerifyRequest:
     rollback_sql: str | None = None
     supabase: SupabaseOptions = field(default_factory=SupabaseOptions)  # shim, skipped extensions
     online: Any = None  # OnlineScripts: also prove the online phases (verify/online.py)
+    queries: tuple[Path, ...] = ()  # the application's statements to replay (replay.py)
+    code_queries: tuple[Any, ...] = ()  # replay.Query: raw SQL the scan found in the code
 
 
 def script_lines(statements: Sequence[Statement]) -> tuple[str, ...]:
@@ -110,6 +112,8 @@ class VerifyResult:
     notes: tuple[Difference, ...] = ()  # information: differences that do not matter
     skipped: tuple[str, ...] = ()  # left untested by skipped extensions (also in coverage)
     online: Any = None  # OnlineSummary when the online phases were proved too
+    # the replayed statements of --queries: (file:line, outcome), in file order
+    replayed: tuple[tuple[str, str], ...] = ()
 
     @property
     def verdict(self) -> str:

@@ -58,7 +58,8 @@ def _integer_values(type_name: str, others: tuple[str, ...]) -> list[str]:
 def _numeric_values(type_name: str) -> list[str]:
     match = _TYPMOD.search(type_name)
     if not match:
-        return ["NaN", "Infinity", "-Infinity", "0.000000000000000000001", "1e30", "-1"]
+        # 1.10: a scale another type or a jsonb round trip may not keep
+        return ["NaN", "Infinity", "-Infinity", "0.000000000000000000001", "1e30", "-1", "1.10"]
     precision, scale = int(match.group(1)), int(match.group(2) or 0)
     unit = Decimal(1).scaleb(-scale)
     largest = Decimal(10) ** (precision - scale) - unit
@@ -67,7 +68,8 @@ def _numeric_values(type_name: str) -> list[str]:
 
 
 def _float_values(type_name: str) -> list[str]:
-    values = ["NaN", "Infinity", "-Infinity", "-0", "1e-40"]
+    # -0: a jsonb number has no negative zero; 0.1: not exact in real, a narrower float shows it
+    values = ["NaN", "Infinity", "-Infinity", "-0", "1e-40", "0.1"]
     if type_name == "double precision":
         values += ["1e300"]  # overflows real
     return values
@@ -98,7 +100,8 @@ _SPECIAL: dict[str, list[str]] = {
         "2026-01-01 00:00:00.123456+05:30",
     ],
     "time without time zone": ["24:00:00", "00:00:00.000001"],
-    "interval": ["1 mon -1 days", "-1 years", "00:00:00.000001"],
+    # equal intervals that print differently when stored another way ('1 mon' is '30 days')
+    "interval": ["1 mon -1 days", "-1 years", "00:00:00.000001", "1 mon", "24:00:00"],
     "uuid": ["00000000-0000-0000-0000-000000000000", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"],
     "json": ['{"b": 1, "a": 2}', '{"a": 1, "a": 2}', "[]", "null", '"\\u0000"', "1.0"],
     "jsonb": ['{"b": 1, "a": 2}', "[]", "null", "1.0"],

@@ -21,6 +21,7 @@ class Difference:
     reference: str = ""
     migrated: str = ""
     columns: tuple[str, ...] = ()  # the legacy columns concerned, when known (shape)
+    fix: str = ""  # SQL (or a sentence) that mends it, when known (fixes.py)
 
 
 def _check_order(ref: str, mig: str) -> bool:

@@ -37,9 +37,10 @@ from migverify.sandbox import Sandbox
 from migverify.sqlload import read_script
 from migverify.verify import Counterexample, VerifyRequest, VerifyResult
 from migverify.verify.compare import FAIL, Difference
+from migverify.verify.findings import Finding, Findings
 from migverify.verify.probes import ProbeBuilder
 from migverify.verify.probes import probes as build_probes
-from migverify.verify.run import Finding, Findings, Verification
+from migverify.verify.run import Verification
 from migverify.verify.statement import WRITES, Statement
 from migverify.verify.static import rollback_differences
 from migverify.verify.worlds import ExampleRun, World

@@ -1,12 +1,15 @@
 """One verification run: identical worlds, static checks, deterministic probes, then the random
-search, the rollback, and the coverage report."""
+search, the rollback, and the coverage report.
+
+This module prepares the two worlds and runs and compares workloads in them (the pipeline every
+stage uses); the stages are rooms of their own, mixed into Verification: probing.py (probes and
+replayed statements), search.py (hypothesis workloads), rollback_check.py, verdict.py (the
+classification and the result); findings.py holds what a workload showed, tuning.py the sizes."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import uuid
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -14,11 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
-import hypothesis
 import psycopg
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import strategies as st
-from hypothesis.errors import Flaky, HypothesisWarning
 from pglast import ast, parse_sql
 
 from migverify.catalog import Catalog, DjangoRelation, load_catalog
@@ -29,14 +28,12 @@ from migverify.rows import Row
 from migverify.sandbox import Sandbox
 from migverify.sqlload import Statement as ScriptStatement
 from migverify.sqlload import load_sql, read_script, split_script
-from migverify.usercache import keep_hypothesis_here
-from migverify.verify import Counterexample, VerifyRequest, VerifyResult, script_lines
+from migverify.verify import Counterexample, VerifyRequest, VerifyResult, tuning
 from migverify.verify.calibrate import unstable_columns
 from migverify.verify.clock import TOKEN as CLOCK_TOKEN
 from migverify.verify.clock import Clock, clock_type
 from migverify.verify.compare import (
     FAIL,
-    INFO,
     WARN,
     Difference,
     compare_contents,
@@ -45,84 +42,30 @@ from migverify.verify.compare import (
 )
 from migverify.verify.coverage import CoverageRecorder
 from migverify.verify.facts import read_facts
-from migverify.verify.probes import BaseRow, ProbeBuilder, sql_value
-from migverify.verify.probes import probes as build_probes
+from migverify.verify.findings import Finding, Findings, _paired
+from migverify.verify.probing import Probing
+from migverify.verify.rollback_check import RollbackCheck
+from migverify.verify.search import RandomSearch
 from migverify.verify.shrink import minimise
 from migverify.verify.statement import (
     MERGE_SINCE,
     OPERATIONS,
     WRITES,
     Actor,
-    Probe,
     Statement,
     user_actor,
 )
 from migverify.verify.static import (
     neighbour_differences,
-    rollback_differences,
     shape_differences,
     unchanged,
 )
 from migverify.verify.unavoidable import unavoidable
-from migverify.verify.workload import TableModel, edge_table, fresh_rows, workloads
+from migverify.verify.verdict import Verdict
+from migverify.verify.workload import TableModel, edge_table, fresh_rows
 from migverify.verify.worlds import ExampleRun, World, masked_columns
 
-SAMPLES_PER_COLUMN = 12
-MIN_ROWS = 3  # rows each compared table holds before the run (added when the seed has fewer)
-FRESH_ROWS = 4  # rows per compared table built for inserts, not stored
-PROBES_PER_CALL = 200
-WORKLOADS_PER_CALL = 20
-AHEAD = 2  # batches queued in the worlds while the caller compares
-_USERS = uuid.UUID("0d3c1f0e-8f5a-4b7e-9a51-5f0c7e2b9d33")  # ids of users migverify adds
-MAX_COUNTEREXAMPLES = 12  # distinct ones reported; further failing probes are only counted
 T = TypeVar("T")
-
-
-class Finding:
-    """The first difference of a workload: at statement INDEX (len = the final contents).
-
-    KEY tells findings apart cheaply; a contents difference is explained (which rows differ,
-    read again in both worlds) only when it is reported.
-    """
-
-    def __init__(
-        self,
-        index: int,
-        difference: Difference | None = None,
-        explain: Callable[[], Difference] | None = None,
-        key: str | None = None,
-    ) -> None:
-        self.index = index
-        self._difference = difference
-        self._explain = explain
-        self.key = key or (difference.diagnosis if difference else "")
-
-    @property
-    def difference(self) -> Difference:
-        if self._difference is None:
-            assert self._explain is not None
-            self._difference = self._explain()
-        return self._difference
-
-
-Findings = list[tuple[int, Finding]]  # (index of the workload in its batch, its finding)
-
-
-def _paired(pair: tuple[Future, Future]) -> list[tuple[ExampleRun, ExampleRun]]:
-    """The two worlds' runs of one batch, workload by workload."""
-    ref, mig = pair
-    return list(zip(ref.result(), mig.result(), strict=True))
-
-
-class _Divergence(BaseException):
-    """A batch differed: ends the search at once. Not an Exception, so hypothesis does not
-    take it for a test failure to replay (each replay redraws a whole batch, and would only
-    raise this again)."""
-
-    def __init__(self, workload: tuple[Statement, ...], finding: Finding) -> None:
-        super().__init__(finding.key)
-        self.workload = workload
-        self.finding = finding
 
 
 @dataclass
@@ -141,7 +84,7 @@ class _Script:
         return kept
 
 
-class Verification:
+class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
     def __init__(self, request: VerifyRequest, box: Sandbox, say: Callable[[str], None]) -> None:
         self.request, self.box, self.say = request, box, say
         self.compared = 0
@@ -150,6 +93,7 @@ class Verification:
         self.coverage = CoverageRecorder()
         self.incomplete: list[str] = []
         self.failed_probes = 0
+        self.replayed: list[tuple[str, str]] = []
 
     # --- preparation ---------------------------------------------------------------------------
 
@@ -354,8 +298,8 @@ class Verification:
         self, conn: psycopg.Connection, catalog: Catalog, subjects: Sequence[DjangoRelation]
     ) -> dict[str, tuple[Row, ...]]:
         """Rows the tables accept, built before the migrated world is copied from this one:
-        tables the seed left with fewer than MIN_ROWS get more (parents first), the same in
-        both worlds; and FRESH_ROWS more per compared table, built and rolled back, for the
+        tables the seed left with fewer than tuning.MIN_ROWS get more (parents first), the same in
+        both worlds; and tuning.FRESH_ROWS more per compared table, built and rolled back, for the
         probes and the random search to insert. What cannot be built is noted with why."""
         from migverify.rows import RowFactory
 
@@ -365,9 +309,9 @@ class Verification:
         fresh: dict[str, tuple[Row, ...]] = {}
         with conn.transaction():
             factory = RowFactory(conn, catalog)
-            added, failed = factory.fill(tables, MIN_ROWS)
+            added, failed = factory.fill(tables, tuning.MIN_ROWS)
             for table in tables:
-                rows, reason = factory.fresh(table, FRESH_ROWS)
+                rows, reason = factory.fresh(table, tuning.FRESH_ROWS)
                 fresh[table] = tuple(rows)
                 if reason and table not in failed:
                     failed[table] = reason
@@ -377,7 +321,7 @@ class Verification:
             )
             self.coverage.compared(
                 f"rows migverify added before the run, the same in both worlds (the seed had "
-                f"fewer than {MIN_ROWS}): {counts}"
+                f"fewer than {tuning.MIN_ROWS}): {counts}"
             )
         for table, reason in failed.items():
             self.unbuildable[catalog.relation(table).display_name] = reason
@@ -399,7 +343,7 @@ class Verification:
             "SELECT id::text, email::text FROM auth.users ORDER BY id LIMIT 2"
         ).fetchall()
         for n in range(len(users), 2):
-            user_id = str(uuid.uuid5(_USERS, str(n)))
+            user_id = str(uuid.uuid5(tuning.USERS, str(n)))
             email = f"migverify-user-{n + 1}@example.com"
             try:
                 conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s)", (user_id, email))
@@ -438,7 +382,7 @@ class Verification:
             rows = self.ref.conn.execute(
                 f"SELECT DISTINCT v, md5(v) FROM (SELECT {name}::text AS v FROM {table} "
                 f"WHERE {name} IS NOT NULL LIMIT 2000) s ORDER BY md5(v), v "
-                f"LIMIT {SAMPLES_PER_COLUMN}"
+                f"LIMIT {tuning.SAMPLES_PER_COLUMN}"
             ).fetchall()
             samples[column.name] = tuple(r[0] for r in rows)
         return samples
@@ -614,13 +558,13 @@ class Verification:
         wait(self._submit(lambda world: None))
 
     def find_each(self, batches: Sequence[Sequence[tuple[Statement, ...]]]) -> Iterator[Findings]:
-        """find() for each batch, in order, with up to AHEAD batches queued in the worlds while
+        """find() for each batch, in order, with up to tuning.AHEAD batches queued in the worlds while
         the caller compares and takes in this one's findings (what it runs in the worlds to
         shrink them queues behind those)."""
         queued: deque[Callable[[], Findings]] = deque()
         try:
             for index in range(len(batches)):
-                while len(queued) < AHEAD and index + len(queued) < len(batches):
+                while len(queued) < tuning.AHEAD and index + len(queued) < len(batches):
                     queued.append(self.queue(batches[index + len(queued)]))
                 yield queued.popleft()()
         finally:
@@ -655,325 +599,6 @@ class Verification:
             )
         return found
 
-    # --- probes --------------------------------------------------------------------------------
-
-    def probes(self) -> list[Counterexample]:
-        """The deterministic probes of every compared relation, as roles and options say."""
-        found: list[Counterexample] = []
-        seen: set[str] = set()  # finding keys
-        diagnoses: set[str] = set()
-        others = {f.relation.qualified_name: f for f in self.facts}
-        operations = tuple(self.request.operations)
-        chunks: list[list[Probe]] = []
-        for facts in self.facts:
-            builder = ProbeBuilder(
-                facts,
-                others,
-                operations
-                if not facts.neighbour
-                else tuple(
-                    op for op in operations if op in ("select", "insert", "update", "delete")
-                ),
-                self.actors if not facts.neighbour else (),
-                self.server_version,
-            )
-            base = self._base(builder)
-            probes = [p for p in build_probes(builder, base) if p.statements]
-            for note in builder.notes:
-                self.coverage.note(note)
-            self.say(f"probing {facts.name}: {len(probes)} probes")
-            chunks += [
-                probes[start : start + PROBES_PER_CALL]
-                for start in range(0, len(probes), PROBES_PER_CALL)
-            ]
-        batches = [[p.statements for p in chunk] for chunk in chunks]
-        for chunk, findings in zip(chunks, self.find_each(batches), strict=True):
-            for probe in chunk:
-                self.coverage.probe(probe)
-            for index, finding in findings:
-                probe = chunk[index]
-                self.failed_probes += 1
-                if finding.key in seen or len(found) >= MAX_COUNTEREXAMPLES:
-                    continue
-                seen.add(finding.key)
-                statements = self.shrink(probe.statements, finding)
-                shrunk = self._explained(statements, finding)
-                if shrunk.difference.diagnosis in diagnoses:
-                    continue
-                diagnoses.add(shrunk.difference.diagnosis)
-                found.append(self._counterexample(statements, shrunk.difference, probe.name))
-        return found
-
-    def _explained(self, statements: tuple[Statement, ...], finding: Finding) -> Finding:
-        """The finding of the shrunk statements (its rows explained for those statements)."""
-        if len(statements) == finding.index + 1 or finding._difference is not None:
-            return finding
-        again = self.find([statements])
-        return again[0][1] if again else finding
-
-    def _base(self, builder: ProbeBuilder) -> tuple[BaseRow, BaseRow] | None:
-        """The first pair of base rows the reference world accepts (both inserted together)."""
-        candidates = builder.base_candidates()
-        if not candidates:
-            return None
-        trials = [
-            (
-                *a.prerequisites,
-                builder.insert(a.values),
-                *b.prerequisites,
-                builder.insert(b.values),
-            )
-            for a, b in candidates
-        ]
-        for pair, run in zip(candidates, self.ref.run_examples(trials, self.masked), strict=True):
-            if all(o.ok for o in run.outcomes):
-                return pair
-        failed = next(
-            o for o in self.ref.run_examples(trials[:1], self.masked)[0].outcomes if not o.ok
-        )
-        self.coverage.note(
-            f"{builder.table}: no base row for probes (a copy of a seeded row with fresh keys "
-            f"fails: {failed.message}): insert probes untested"
-        )
-        return None
-
-    # --- random search -------------------------------------------------------------------------
-
-    def search(self, actor: Actor | None, seed: int | None = None) -> Counterexample | None:
-        """Hypothesis workloads (after the probes) for interactions between statements."""
-        request = self.request
-        seed = request.seed_value if seed is None else seed
-        keep_hypothesis_here()
-        operations = tuple(
-            op for op in request.operations if op != "merge" or self.server_version >= MERGE_SINCE
-        )
-        batch = max(1, min(WORKLOADS_PER_CALL, request.examples))
-        verification = self
-        # Each batch runs in the worlds' threads while hypothesis draws the next; it is compared
-        # at the next call, once that call's batch is queued behind it (the last one's after
-        # hypothesis is done). Once a batch differs (or fails), every later call raises that
-        # again: hypothesis replays the failing call.
-        pending: list[tuple[list[tuple[Statement, ...]], Callable[[], Findings]]] = []
-        failed: list[BaseException] = []
-
-        def compare(batch_: list[tuple[Statement, ...]], findings: Callable[[], Findings]) -> None:
-            try:
-                found = findings()
-            except Exception as error:
-                failed.append(error)
-                raise
-            if found:
-                index, finding = found[0]
-                failed.append(_Divergence(batch_[index], finding))
-                raise failed[0]
-
-        @settings(
-            max_examples=max(1, math.ceil(request.examples / batch)),
-            deadline=None,
-            database=None,
-            derandomize=False,
-            print_blob=False,
-            report_multiple_bugs=False,
-            verbosity=Verbosity.quiet,
-            phases=(Phase.generate,),
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(
-            st.lists(
-                workloads(self.models, operations, actor or Actor(), request.steps),
-                min_size=batch,
-                max_size=batch,
-            )
-        )
-        def test(batch_: list[tuple[Statement, ...]]) -> None:
-            if failed:
-                raise failed[0]
-            self.coverage.search(s for w in batch_ for s in w)
-            # Queued behind the previous batch, which is compared while this one runs.
-            pending.append((batch_, verification.queue(batch_)))
-            if len(pending) > 1:
-                compare(*pending.pop(0))
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", HypothesisWarning)  # long reprs of workloads
-                hypothesis.seed(seed)(test)()
-                while pending:
-                    compare(*pending.pop(0))
-        except Flaky as error:
-            detail = str(error).splitlines()[0]
-            self._tolerate(
-                Difference(
-                    WARN,
-                    "-",
-                    "behaviour",
-                    f"a workload behaved differently when replayed ({detail})",
-                ),
-                None,
-                None,
-            )
-            return None
-        except _Divergence as divergence:
-            statements = self.shrink(divergence.workload, divergence.finding)
-            explained = self._explained(statements, divergence.finding)
-            found = self._counterexample(statements, explained.difference, None)
-            return dataclasses.replace(found, seed_value=seed)
-        finally:  # batches queued after a difference: the worlds are idle again before return
-            self.settle()
-        return None
-
-    def _counterexample(
-        self, statements: Sequence[Statement], difference: Difference, probe: str | None
-    ) -> Counterexample:
-        roles = {s.role for s in statements}
-        return Counterexample(
-            role=next(iter(roles)) if len(roles) == 1 else None,
-            statements=script_lines(statements),
-            difference=self._name_users(statements, difference),
-            seed_value=self.request.seed_value,
-            probe=probe,
-        )
-
-    def _name_users(self, statements: Sequence[Statement], difference: Difference) -> Difference:
-        """A difference seen by a signed-in user names that user, and any other user whose
-        rows it concerns (a view that leaks rows across users)."""
-        actors = {a.claims: a for a in self.actors if a.claims}
-        acting = [actors[s.claims] for s in statements if s.claims in actors]
-        if not acting:
-            return difference
-        me = acting[-1]
-        evidence = f"{difference.reference}\n{difference.migrated}"
-        theirs = [a for a in actors.values() if a is not me and a.user_id and a.user_id in evidence]
-        suffix = f" (as {me.name}, sub {me.user_id}"
-        if theirs:
-            suffix += f"; rows of {', '.join(f'{a.name} (sub {a.user_id})' for a in theirs)}"
-        return dataclasses.replace(difference, diagnosis=difference.diagnosis + suffix + ")")
-
-    # --- rollback ------------------------------------------------------------------------------
-
-    def rollback_checks(self, workloads_: Sequence[tuple[Statement, ...]]) -> list[Difference]:
-        """The rollback right after cutover, then after each workload: the legacy tables must
-        come back with every row written through the layer."""
-        assert self.rollback is not None
-        found: list[Difference] = []
-        for workload in ((), *workloads_):
-            difference = self._rollback_after(workload)
-            if difference:
-                found.append(difference)
-                break
-        return found
-
-    def rolled_back_contents(self) -> Difference | None:
-        """The first relation whose rows differ from the reference world's after a rollback."""
-        for relation in self.relations:
-            masked = self.masked[relation.display_name]
-            ref = self.ref.contents(relation, masked)
-            mig = self.mig.contents(relation, masked, cached=False)
-            difference = compare_contents(
-                relation.display_name, "rollback", ref, mig, relation.column_names
-            )
-            if difference:
-                return difference
-        return None
-
-    def _rollback_after(self, workload: tuple[Statement, ...]) -> Difference | None:
-        assert self.rollback is not None
-        for world in (self.ref, self.mig):
-            world.begin_example()
-        try:
-            if workload:
-                ref_run, mig_run = self._both(
-                    lambda world: world.run_in_transaction(workload, self.masked)
-                )
-                if self.compare(workload, ref_run, mig_run):
-                    return None  # a difference the workload shows is reported elsewhere
-            error = self._apply_rollback()
-            if error:
-                return error
-            restored = load_catalog(self.mig.conn)
-            if not workload:
-                for relation in self.relations:
-                    problems = rollback_differences(
-                        relation, restored.find(relation.qualified_name)
-                    )
-                    if problems:
-                        return problems[0]
-            difference = self.rolled_back_contents()
-            if difference:
-                return dataclasses.replace(
-                    difference,
-                    diagnosis=difference.diagnosis
-                    + (f" (after: {'; '.join(s.sql for s in workload)})" if workload else ""),
-                )
-            return self._sequence_difference()
-        finally:
-            for world in (self.ref, self.mig):
-                world.end_example()
-
-    def _apply_rollback(self) -> Difference | None:
-        """The rollback script, in the workload's transaction but as in one of its own: the
-        constraints declared INITIALLY DEFERRED are checked at its end, not per statement."""
-        assert self.rollback is not None
-        deferred = self.mig.conn.execute(
-            "SELECT format('%I.%I', n.nspname, c.conname) FROM pg_constraint c "
-            "JOIN pg_namespace n ON n.oid = c.connamespace WHERE c.condeferred ORDER BY 1"
-        ).fetchall()
-        if deferred:
-            self.mig.conn.execute(f"SET CONSTRAINTS {', '.join(d[0] for d in deferred)} DEFERRED")
-        steps = [(s.text, s.line) for s in self.rollback.statements()]
-        for text, line in [*steps, ("SET CONSTRAINTS ALL IMMEDIATE", None)]:
-            outcome = self.mig.execute(text)
-            if not outcome.ok:
-                self.mig.settle(False)
-                where = f"{self.rollback.name}:{line}" if line else f"{self.rollback.name} (end)"
-                return Difference(
-                    FAIL,
-                    "-",
-                    "rollback",
-                    f"{where}: rollback fails: {outcome.message} (SQLSTATE {outcome.sqlstate})",
-                )
-            self.mig.settle(True)
-        return None
-
-    def _sequence_difference(self) -> Difference | None:
-        ref = self.ref.next_values(self.relations)
-        mig = self.mig.next_values(self.relations)
-        for key, value in ref.items():
-            if mig.get(key) != value:
-                return Difference(
-                    FAIL,
-                    key.split(".")[0],
-                    "rollback",
-                    f"after rollback the sequence of {key} continues at {mig.get(key)}, "
-                    f"legacy at {value}",
-                )
-        return None
-
-    def _rollback_workloads(self) -> list[tuple[Statement, ...]]:
-        """A deterministic write workload over every table, then a few random ones."""
-        others = {f.relation.qualified_name: f for f in self.facts}
-        mixed: list[Statement] = []
-        for facts in self.facts:
-            builder = ProbeBuilder(facts, others, (), (), self.server_version)
-            base = self._base(builder)
-            if base:
-                mixed += [*base[0].prerequisites, builder.insert(base[0].values)]
-                keyed = {
-                    c.name for c in facts.relation.columns if c.identity or c.default_uses_sequence
-                }
-                without = {c: v for c, v in base[1].values.items() if c not in keyed}
-                if keyed and without:
-                    mixed.append(builder.insert(without))
-            if len(facts.seeded) >= 2 and builder.writable:
-                column = builder.writable[-1]
-                value = facts.seeded[1].get(column.name)
-                mixed.append(
-                    builder.update(
-                        f"{ident(column.name)} = {sql_value(value, column)}", facts.seeded[0]
-                    )
-                )
-        return [tuple(mixed)] if mixed else []
-
     # --- the whole run -------------------------------------------------------------------------
 
     def run(self) -> VerifyResult:
@@ -990,6 +615,9 @@ class Verification:
                 )
         self.say("running probes")
         counterexamples = self.probes()
+        if self.request.queries or self.request.code_queries:
+            self.say("replaying the application's statements")
+            counterexamples += self.replay(tuning.MAX_COUNTEREXAMPLES - len(counterexamples))
         if self.rollback is not None:
             self.say("checking the rollback")
             differences += self.rollback_checks(self._rollback_workloads())
@@ -1029,64 +657,3 @@ class Verification:
             coverage=self.coverage.build(self.facts),
             skipped=self.skipped,
         )
-
-    def untested_writes(self) -> list[str]:
-        """A sentence per compared table (not a neighbour) on which a requested write was
-        never accepted by the legacy table: a verdict needs that evidence."""
-        wanted = [op for op in ("insert", "update", "delete") if op in self.request.operations]
-        sentences = []
-        for relation in self.relations:
-            name = relation.display_name
-            missing = [op for op in wanted if not self.coverage.accepted[(name, op)]]
-            if relation in self.neighbours or not missing:
-                continue
-            why = self.unbuildable.get(name) or "the legacy table accepted none of the statements"
-            sentences.append(f"{name}: {', '.join(missing)} not tested ({why})")
-        return sentences
-
-    def result(
-        self, differences: Sequence[Difference], counterexamples: Sequence[Counterexample], **run
-    ) -> VerifyResult:
-        """The verdict on DIFFERENCES (the counterexamples' included); RUN: the fields that
-        depend on the kind of run (tables, rollback_checked, coverage, …)."""
-        failures, warnings, notes = self.classified(differences)
-        return VerifyResult(
-            equivalent=not failures and not self.incomplete,
-            differences=failures,
-            warnings=warnings,
-            counterexample=counterexamples[0] if counterexamples else None,
-            counterexamples=tuple(counterexamples),
-            operations=self.request.operations,
-            roles=self.request.roles,
-            examples=self.request.examples,
-            statements_compared=self.compared,
-            seed_value=self.request.seed_value,
-            incomplete=tuple(self.incomplete),
-            notes=notes,
-            **run,
-        )
-
-    def classified(
-        self, differences: Sequence[Difference]
-    ) -> tuple[tuple[Difference, ...], tuple[Difference, ...], tuple[Difference, ...]]:
-        """DIFFERENCES and the tolerated ones seen on the way, as failures (warnings too with
-        --strict), warnings, and notes (information)."""
-        strict = self.request.strict
-        failures = tuple(
-            d for d in differences if d.severity == FAIL or (strict and d.severity == WARN)
-        )
-        warnings = tuple(d for d in differences if d.severity == WARN and not strict)
-        warnings += tuple(
-            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == WARN
-        )
-        notes = tuple(
-            self._warning(k) for k in sorted(self.warnings) if self.warnings[k].severity == INFO
-        )
-        return failures, warnings, notes
-
-    def _warning(self, key: str) -> Difference:
-        """One warning per kind, with the SQLSTATE pairs seen (legacy -> through the layer)."""
-        codes = sorted(self.warning_codes.get(key, ()))
-        shown = "; ".join(codes[:4]) + (f"; +{len(codes) - 4} more" if len(codes) > 4 else "")
-        warning = self.warnings[key]
-        return dataclasses.replace(warning, diagnosis=f"{warning.diagnosis} ({shown})")

@@ -113,8 +113,8 @@ def canonical(value: Any) -> Any:
         return value
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, decimal.Decimal):
-        return "NaN" if value.is_nan() else format(value.normalize(), "f")
+    if isinstance(value, decimal.Decimal):  # as printed: 1.0 is not 1.00, -0 is not 0
+        return "NaN" if value.is_nan() else str(value)
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -162,7 +162,8 @@ class _Pairs(list):
     """A JSON object as its (key, value) pairs in order (row_to_json may repeat a name)."""
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_float=decimal.Decimal)
+# Numbers keep their text: float8's -0 is printed `-0`, which int() would make 0.
+_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs, parse_float=decimal.Decimal, parse_int=str)
 
 
 def _decode_rows(text: str) -> tuple[tuple[str, ...], list[list[tuple[str, Any]]]]:
@@ -232,15 +233,9 @@ class World:
             projection = self._projection(
                 relation, masked[relation.display_name], only[relation.display_name]
             )
-            # An order-independent sum of row hashes: no sort, one pass over the rows. The
-            # types' own hash functions are faster than hashing the text, and agree with it
-            # for the types listed (equal values, equal text).
-            hashed = only[relation.display_name]
-            by_type = all(
-                _hashes_like_text(relation.column(c).type) or c in masked[relation.display_name]
-                for c in hashed
-            )
-            row_hash = "hash_record_extended(s, 0)" if by_type else "hashtextextended(s::text, 0)"
+            # An order-independent sum of row hashes: no sort, one pass over the rows. Every
+            # column is read as text (_projection), so equal hashes mean equal text.
+            row_hash = "hash_record_extended(s, 0)"
             self._digests.append(
                 f"SELECT count(*)::text || ':' || coalesce(sum({row_hash}), 0)"
                 f" FROM ({projection}) s"
@@ -463,13 +458,15 @@ class World:
             if wanted is not None and column.name not in wanted:
                 continue
             if column.name not in present:
-                parts.append("NULL")
+                parts.append("NULL::text")
             elif column.name in masked:
                 parts.append(f"({ident(column.name)} IS NOT NULL)")
             else:
+                # As PostgreSQL prints it: -0 and 0, 1.0 and 1.00, '1 mon' and '30 days',
+                # jsonb's 1.0 and 1.00 are equal values of different text.
                 cast = f"{ident(column.name)}::{column.type}"
                 clocked = self.clock.projection(cast, column.type) if self.clock else None
-                parts.append(clocked or cast)
+                parts.append(clocked or f'({cast})::text COLLATE "C"')
         projection = f"SELECT {', '.join(parts)} FROM {qualified(relation.qualified_name)}"
         if cached:
             self._projections[key] = projection
@@ -629,32 +626,6 @@ def _reads_only_claims(default: str | None) -> bool:
 def _reads_only_clock(default: str | None) -> bool:
     calls = _calls(default)
     return bool(calls) and all(call in _CLOCK_FUNCTIONS for call in calls)
-
-
-_HASH_LIKE_TEXT = (
-    "smallint",
-    "integer",
-    "bigint",
-    "numeric",
-    "text",
-    "character varying",
-    "character",
-    "boolean",
-    "date",
-    "time without time zone",
-    "timestamp without time zone",
-    "timestamp with time zone",
-    "uuid",
-    "bytea",
-    "jsonb",
-)
-
-
-def _hashes_like_text(type_name: str) -> bool:
-    """Whether values of the type hash equal exactly when their text is equal (for values of
-    one column type; numeric scale is fixed by the legacy type's typmod)."""
-    base = type_name.removesuffix("[]").split("(")[0].strip()
-    return base in _HASH_LIKE_TEXT and not (base == "numeric" and "(" not in type_name)
 
 
 def _digest_function(queries: Sequence[str]) -> str:

@@ -329,3 +329,32 @@ def test_an_unavoidable_difference_is_an_error_only_where_the_code_sends_it(pg, 
     assert error["message"].endswith("; the code sends it")
     assert error["location"]["path"].endswith("app/rekey.py")
     assert error["location"]["line"] == 3
+
+
+def test_the_raw_sql_of_the_code_is_replayed(pg, project):
+    """The statements the scan finds in the code run in both worlds: one the layer breaks
+    (an update that resets qty to its DEFAULT, which the view lacks) is an error at that code."""
+    spec = project / "migverify.toml"
+    spec.write_text(spec.read_text() + '\n[scan]\npaths = ["app"]\n')
+    (project / "app").mkdir()
+    (project / "app" / "stock.py").write_text(
+        "def reset(cur, sku):\n"
+        "    cur.execute('UPDATE items SET qty = DEFAULT WHERE sku = %s', (sku,))\n"
+        "\n"
+        "def names(cur):\n"
+        "    cur.execute('SELECT sku, qty FROM items WHERE qty > %s ORDER BY sku', (0,))\n"
+    )
+    no_default = GOOD.replace("ALTER VIEW items ALTER COLUMN qty SET DEFAULT 0;\n", "")
+    (project / "no-default.sql").write_text(no_default)
+    args = ["--compat", str(project / "no-default.sql"), "--format", "json"]
+    report = json.loads(_check(pg, project, *args).output)
+    replayed = {k.split(str(project) + "/")[-1]: v for k, v in report["verified"]["replayed"]}
+    assert replayed["app/stock.py:5"] == "same", replayed
+    assert replayed["app/stock.py:2"].startswith("differs: "), replayed
+    at_code = [p for p in report["problems"] if p["location"] and p["rule"] == "MV100"]
+    assert [(p["location"]["path"], p["location"]["line"]) for p in at_code] == [
+        (str(project / "app" / "stock.py"), 2)
+    ]
+    args = ["--compat", str(project / "good.sql"), "--format", "json"]
+    good = json.loads(_check(pg, project, *args).output)
+    assert [outcome for _, outcome in good["verified"]["replayed"]] == ["same", "same"]

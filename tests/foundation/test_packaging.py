@@ -27,7 +27,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_package_and_templates(wheel, tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "migverify/cli.py" in names
+    assert {"migverify/cli/__init__.py", "migverify/cli/verify.py"} <= names
     templates = sorted(n for n in names if n.startswith("migverify/templates/"))
     expected = sorted(
         f"migverify/templates/{p.relative_to(ROOT / 'templates').as_posix()}"

@@ -554,3 +554,27 @@ def _own_statements(script: str) -> list[str]:
     from pglast import split
 
     return [s for s in split(script) if s.strip().upper() not in ("BEGIN", "COMMIT")]
+
+
+def test_an_enum_kept_as_text_round_trips_but_sorts_as_text(pg, tmp_path):
+    """fixtures/generate/enum_to_text: the rollback copies the text back into the enum column
+    (failed with 42804), and verify finds what the text view changes: the order."""
+    directory = ROOT / "fixtures" / "generate" / "enum_to_text"
+    spec = load_spec(directory)
+    files = _generate(pg, directory)
+    assert "CAST(t.state AS ticket_state)" in " ".join(files["rollback.sql"].split())
+    result = verify(
+        VerifyRequest(
+            legacy=spec.legacy_sql,
+            target=spec.target_sql,
+            compat=tmp_path / "forward.sql",
+            compat_sql=files["forward.sql"],
+            rollback=tmp_path / "rollback.sql",
+            rollback_sql=files["rollback.sql"],
+            examples=20,
+            sandbox=pg.config,
+        )
+    )
+    assert not result.equivalent
+    assert not [d for d in result.differences if d.operation == "rollback"]
+    assert result.counterexample is not None and "state" in result.counterexample.script

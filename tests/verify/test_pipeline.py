@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from test_stable_verdicts import COMPAT, _request
 
-from migverify.verify import run as verify_run
+from migverify.verify import tuning
 from migverify.verify.run import Verification
 from migverify.verify.statement import Statement
 
@@ -36,8 +36,8 @@ def _deterministic(pg, scenario: Path) -> tuple[list, list, int]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_queued_batches_give_what_one_at_a_time_gives(pg, scenario, monkeypatch):
     queued = _deterministic(pg, COMPAT / scenario)
-    monkeypatch.setattr(verify_run, "AHEAD", 1)
-    monkeypatch.setattr(verify_run, "PROBES_PER_CALL", 7)  # many small batches, each one alone
+    monkeypatch.setattr(tuning, "AHEAD", 1)
+    monkeypatch.setattr(tuning, "PROBES_PER_CALL", 7)  # many small batches, each one alone
     alone = _deterministic(pg, COMPAT / scenario)
     assert queued == alone
     if not scenario.startswith("sound"):

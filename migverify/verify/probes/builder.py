@@ -42,7 +42,14 @@ def _is_plain_number(value: str) -> bool:
         number = Decimal(value)
     except InvalidOperation:
         return False
-    return number.is_finite() and value.strip() == value and not value.startswith("+")
+    # -0 written bare is the integer 0 negated: 0, not a float's negative zero
+    negative_zero = number.is_zero() and number.is_signed()
+    return (
+        number.is_finite()
+        and value.strip() == value
+        and not value.startswith("+")
+        and not negative_zero
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from migverify.quoting import ident, qualified
 from migverify.verify.probes.builder import (
     ProbeBuilder,
+    sql_value,
 )
 from migverify.verify.statement import Probe
 
@@ -44,6 +45,7 @@ def select_probes(b: ProbeBuilder) -> Iterator[Probe]:
             op,
             ("form", "distinct"),
         )
+    yield from _order_probes(b)
     for fk in b.relation.foreign_keys:
         parent = b.others.get(fk.references or "")
         if parent is None:
@@ -65,6 +67,55 @@ def select_probes(b: ProbeBuilder) -> Iterator[Probe]:
             op,
             ("form", "join"),
         )
+
+
+def _order_probes(b: ProbeBuilder) -> Iterator[Probe]:
+    """A column the layer shows in another type (an enum kept as text) or that sorts by a
+    collation: which row comes first, and which rows lie below a stored value. Rows are compared
+    as a multiset, so ORDER BY alone would not tell."""
+    t, order = b.quoted, b.order_by()
+    op = ("operation", b.table, "select")
+    seeded = b.facts.seeded
+    for column in b.relation.columns:
+        changed = any(other != column.type for other in b.facts.target_types.get(column.name, ()))
+        text = column.type == "text" or column.type.startswith(("character", "char"))
+        if not (changed or text) or column.type.split("(")[0] in _UNORDERED:
+            continue
+        name = ident(column.name)
+        for direction in ("ASC", "DESC"):
+            yield b.probe(
+                f"first by {column.name} {direction.lower()}",
+                [b.select(f"SELECT * FROM {t} ORDER BY {name} {direction}, {order} LIMIT 1")],
+                op,
+                ("column", b.table, column.name),
+            )
+        values = sorted({r.get(column.name) for r in seeded} - {None})
+        labels = b.facts.labels.get(column.name, ())
+        middle = (
+            labels[len(labels) // 2] if labels else (values[len(values) // 2] if values else None)
+        )
+        if middle is not None:
+            value = sql_value(middle, column)
+            yield b.probe(
+                f"{column.name} below a stored value",
+                [b.select(f"SELECT count(*) AS n FROM {t} WHERE {name} < {value}")],
+                op,
+                ("column", b.table, column.name),
+            )
+
+
+_UNORDERED = (
+    "json",
+    "xml",
+    "point",
+    "box",
+    "polygon",
+    "circle",
+    "line",
+    "lseg",
+    "path",
+    "tsvector",
+)
 
 
 def lock_probes(b: ProbeBuilder) -> Iterator[Probe]:

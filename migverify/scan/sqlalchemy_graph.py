@@ -1,0 +1,518 @@
+"""SQLAlchemy's model graph in one file: which model an instance is of, what the session does
+with it, and the relationships used on instances and classes.
+
+An instance is a name bound in the same function (every binding before the use leading to one
+model) to a constructor `Tag(…)` (a new row), to a row read by a query (`Tag.query.get(…)`,
+`session.get(Tag, id)`, `….first()`, `.one()`, `.scalar_one()`, `db.first_or_404(select(Tag))`:
+an existing row), or to what a marshmallow-sqlalchemy schema loads (`tag_schema.load(data)`: a
+new row; with `instance=`: an existing one); a loop variable over a query or over a
+relationship (existing rows); a parameter annotated with a model, and `self` in a model's method
+(either). `session.add(x)` inserts a new row and updates an existing one (either: both),
+`session.merge(x)` the same but a new row may be either, `session.delete(x)` deletes; the
+reference is at `x` in the call (`session.add(Tag(…))`: at the class, as before).
+
+A relationship (`relationship()`, its `backref`, `back_populates`) used on an instance reads the
+related table (`for c in post.comments`, `len(post.comments)`), unless it is written: `append`,
+`add`, `insert`, `extend` (`+=`) insert a new row into the related table and update an existing
+one (its foreign key), `remove`/`discard`/`pop`/`clear` update it; assigning new rows inserts
+them. A many-to-many relationship's association table (`secondary=`) is read with it, gets a row
+for each row added and loses one for each row removed. On the class (`joinedload(Post.tags)`,
+`.join(Post.tags)`, `Post.tags.any(…)`) the relationship reads the related table. The
+reference is at the relationship's name.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node, Tree
+
+from migverify.scan.bindings import Bindings
+from migverify.scan.found import Found
+from migverify.scan.orm import Declared, FileModels, keyword_arguments, nodes_of, positional
+from migverify.scan.source import Source, string_value
+from migverify.scan.tables import TableMatcher
+
+NEW, EXISTING, EITHER = "new", "existing", "either"
+# The last call of a query that returns one row (an instance)
+ROW_READS = {
+    "get", "get_or_404", "get_one", "first", "first_or_404", "one", "one_or_none",
+    "one_or_404", "scalar", "scalar_one", "scalar_one_or_none",
+}  # fmt: skip
+# …and of one that yields rows when iterated
+ROWS = {
+    "all", "scalars", "unique", "yield_per", "filter", "filter_by", "where", "order_by",
+    "limit", "offset", "options", "join", "outerjoin", "distinct", "execution_options", "query",
+}  # fmt: skip
+# Calls taking the model first (`session.get(Tag, id)`, `session.query(Tag)`) or a statement
+# selecting it (`session.scalars(select(Tag))`)
+MODEL_FIRST = {"get", "get_or_404", "get_one", "query"}
+STATEMENT_RUNS = {"execute", "scalars", "scalar", "first_or_404", "one_or_404", "one_or_none"}
+SELECTS = {"select", "db.select", "sa.select", "sqlalchemy.select", "future.select"}
+SESSION_LIKE = re.compile(r"(?i)session|^sess$|^db$|^uow$")
+INSTANCE_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "add": {NEW: ("insert",), EXISTING: ("update",), EITHER: ("insert", "update")},
+    "merge": {NEW: ("insert", "update"), EXISTING: ("update",), EITHER: ("insert", "update")},
+    "delete": {NEW: ("delete",), EXISTING: ("delete",), EITHER: ("delete",)},
+}
+INSTANCE_OPERATIONS["add_all"] = INSTANCE_OPERATIONS["bulk_save_objects"] = INSTANCE_OPERATIONS[
+    "add"
+]
+COLLECTION_ADDS = {"append", "add", "insert", "extend"}
+COLLECTION_REMOVES = {"remove", "discard", "pop", "clear"}
+COMPREHENSIONS = {
+    "list_comprehension", "set_comprehension", "generator_expression", "dictionary_comprehension",
+}  # fmt: skip
+WRAPPING_TYPES = {"Mapped", "List", "list", "Set", "set", "Optional", "Sequence", "Iterable"}
+MAX_DEPTH = 6
+
+Instance = tuple[Declared, str]  # the model, and whether the row is NEW, EXISTING or EITHER
+
+
+class Graph:
+    """Instances and relationships of one Python file (scanned knowing every model)."""
+
+    def __init__(self, tree: Tree, source: Source, files: FileModels, bindings: Bindings) -> None:
+        self.tree, self.source, self.files, self.bindings = tree, source, files, bindings
+        self.models = files.models
+
+    # --- the session ------------------------------------------------------------------------
+
+    def session(
+        self, method: str, receiver: str | None, args, found: Found, matcher: TableMatcher
+    ) -> bool:
+        """`session.add(x)`, `add_all([x, y])` / `add_all(xs)`, `merge(x)`, `delete(x)` where x
+        is an instance: a reference at x with what the session does to its row."""
+        if method not in INSTANCE_OPERATIONS or receiver is None or not args:
+            return False
+        if not SESSION_LIKE.search(receiver):
+            return False
+        first = args[0]
+        if method in ("add_all", "bulk_save_objects"):
+            nodes = first.named_children if first.type in ("list", "tuple") else [first]
+            instances = [(node, self.elements(node)) for node in nodes]
+        else:
+            instances = [(first, [self.value(first)])]
+        claimed = False
+        for node, found_instances in instances:
+            if node.type == "call" and self._constructed(node) is not None:
+                continue  # `session.add(Tag(…))`: reported at the class
+            for instance in found_instances:
+                if instance is None:
+                    continue
+                model, state = instance
+                _report(model, INSTANCE_OPERATIONS[method][state], node, found, matcher)
+                claimed = True
+        return claimed
+
+    # --- what a name or an expression holds ---------------------------------------------------
+
+    def instance(self, identifier: Node, depth: int = 0) -> Instance | None:
+        """The model (and row state) of the instance IDENTIFIER names here."""
+        name = self.source.text(identifier)
+        if name == "self":
+            return self._self(identifier)
+        bound = self.bindings.values(identifier)
+        if bound:
+            found = [self.value(b.value, depth + 1) for b in bound if b.op == "="]
+            return _same_model(found)
+        if bound is None:
+            return self._loop_variable(identifier, name, depth) or self._parameter(identifier, name)
+        return None
+
+    def value(self, node: Node, depth: int = 0) -> Instance | None:
+        """The instance an expression evaluates to."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return None
+        if node.type == "identifier":
+            return self.instance(node, depth + 1)
+        if node.type == "boolean_operator":  # `Tag.query.get(id) or abort(404)`
+            left = node.child_by_field_name("left")
+            return self.value(left, depth + 1) if left is not None else None
+        if node.type != "call":
+            return None
+        declared = self._constructed(node)
+        if declared is not None:
+            return declared, NEW
+        loaded = self._loaded(node)
+        if loaded is not None:
+            return loaded
+        query = self._query(node)
+        if query is not None and query[1] in ROW_READS:
+            return query[0], EXISTING
+        return None
+
+    def elements(self, node: Node, depth: int = 0) -> list[Instance | None]:
+        """The instances a list holds: `[a, Tag(…)]`, `[Tag(n) for n in names]`, a name bound
+        to one, what `schema.load(data, many=True)` or a query's `.all()` returns."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return []
+        if node.type in ("list", "tuple", "set"):
+            return [self.value(child, depth + 1) for child in node.named_children]
+        if node.type in COMPREHENSIONS:
+            body = node.child_by_field_name("body")
+            return [self.value(body, depth + 1)] if body is not None else []
+        if node.type == "identifier":
+            bound = self.bindings.values(node)
+            if bound:
+                return [e for b in bound if b.op == "=" for e in self.elements(b.value, depth + 1)]
+            return [self.instance(node, depth + 1)]
+        if node.type == "call":
+            loaded = self._loaded(node)
+            if loaded is not None:
+                return [loaded]
+            return [self.rows(node, depth + 1) or self.value(node, depth + 1)]
+        return [self.value(node, depth + 1)]
+
+    def rows(self, node: Node, depth: int = 0) -> Instance | None:
+        """The instances iterating NODE yields: a query's rows, a relationship's, a list's."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return None
+        if node.type == "identifier":
+            bound = self.bindings.values(node)
+            if bound:
+                return _same_model([self.rows(b.value, depth + 1) for b in bound if b.op == "="])
+            return None
+        if node.type == "attribute":  # for c in post.comments
+            relation = self._relation_of(node)
+            return (relation[1], EXISTING) if relation is not None else None
+        if node.type in ("list", "tuple", "set") or node.type in COMPREHENSIONS:
+            return _same_model(self.elements(node, depth + 1))
+        if node.type == "call":
+            query = self._query(node)
+            if query is not None and query[1] in ROWS:
+                return query[0], EXISTING
+        return None
+
+    def _constructed(self, call: Node) -> Declared | None:
+        function = call.child_by_field_name("function")
+        if function is None or function.type not in ("identifier", "attribute"):
+            return None
+        return self.files.resolve(("sqlalchemy",), function, self.source)
+
+    def _loaded(self, call: Node) -> Instance | None:
+        """`schema.load(data)`: a new instance of the schema's model (`instance=`: existing)."""
+        function = call.child_by_field_name("function")
+        if function is None or function.type != "attribute":
+            return None
+        method, obj = (
+            function.child_by_field_name("attribute"),
+            function.child_by_field_name("object"),
+        )
+        if method is None or obj is None or self.source.text(method) != "load":
+            return None
+        model = self._schema(obj, 0)
+        if model is None:
+            return None
+        arguments = call.child_by_field_name("arguments")
+        options = keyword_arguments(arguments.named_children if arguments else (), self.source)
+        return model, EXISTING if "instance" in options else NEW
+
+    def _schema(self, node: Node, depth: int) -> Declared | None:
+        """The model of the schema NODE is (an instance or `TagSchema()`)."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return None
+        imports, path = self.files.imports, self.files.path
+        if node.type == "identifier":
+            name = self.source.text(node)
+            model = self.models.schema_model(name, imports, path)
+            if model is not None:
+                return model
+            bound = self.bindings.values(node)
+            if bound and len(bound) == 1:
+                return self._schema(bound[0].value, depth + 1)
+            return None
+        if node.type == "attribute":
+            obj, attribute = (
+                node.child_by_field_name("object"),
+                node.child_by_field_name("attribute"),
+            )
+            if obj is not None and attribute is not None and obj.type == "identifier":
+                name, namespace = self.source.text(attribute), self.source.text(obj)
+                return self.models.schema_model(name, imports, path, namespace)
+            return None
+        if node.type == "call":
+            function = node.child_by_field_name("function")
+            return self._schema(function, depth + 1) if function is not None else None
+        return None
+
+    def _query(self, call: Node) -> tuple[Declared, str] | None:
+        """(model, last method) of a query: `Tag.query.filter_by(…).first()`,
+        `session.get(Tag, id)`, `session.query(Tag).all()`, `session.scalars(select(Tag))`."""
+        root, links = _links(call)
+        if not links or links[-1][0] is not None:
+            return None
+        names = [name for name, _ in links]
+        last = next((name for name in reversed(names) if name is not None), None)
+        if root.type == "identifier" and names[0] == "query":
+            declared = self.files.resolve(("sqlalchemy",), root, self.source)
+            if declared is not None:
+                return declared, last or ""
+        for index, (name, arguments) in enumerate(links):
+            if name is not None or arguments is None:
+                continue
+            called = names[index - 1] if index else self.source.text(root)
+            called = called.rpartition(".")[2] if called else None
+            args = positional(arguments.named_children)
+            if not args:
+                continue
+            model = None
+            if called in MODEL_FIRST:
+                model = self._model(args[0])
+            elif called in STATEMENT_RUNS:
+                model = self._selected(args[0], 0)
+            if model is not None:
+                return model, last or called or ""
+        return None
+
+    def _model(self, node: Node) -> Declared | None:
+        node = _unwrap(node)
+        if node.type not in ("identifier", "attribute"):
+            return None
+        return self.files.resolve(("sqlalchemy",), node, self.source)
+
+    def _selected(self, node: Node, depth: int) -> Declared | None:
+        """The model `select(Tag)….where(…)` (or a name bound to one) selects."""
+        node = _unwrap(node)
+        if depth > MAX_DEPTH:
+            return None
+        if node.type == "identifier":
+            bound = self.bindings.values(node)
+            if bound and len(bound) == 1:
+                return self._selected(bound[0].value, depth + 1)
+            return None
+        root, links = _links(node)
+        for index, (name, arguments) in enumerate(links):
+            if name is not None or arguments is None:
+                continue
+            called = ".".join(n for n, _ in links[:index] if n is not None)
+            called = f"{self.source.text(root)}.{called}" if called else self.source.text(root)
+            if called in SELECTS:
+                args = positional(arguments.named_children)
+                return self._model(args[0]) if len(args) == 1 else None
+            return None
+        return None
+
+    def _self(self, identifier: Node) -> Instance | None:
+        """`self` in a method of a model class: an instance of it."""
+        node = identifier.parent
+        while node is not None and node.type != "class_definition":
+            node = node.parent
+        name = node.child_by_field_name("name") if node is not None else None
+        if name is None:
+            return None
+        declared = self.files.resolve(("sqlalchemy",), name, self.source)
+        return (declared, EITHER) if declared is not None else None
+
+    def _loop_variable(self, identifier: Node, name: str, depth: int) -> Instance | None:
+        """`for tag in Tag.query.all(): … tag …`, `[c.body for c in post.comments]`."""
+        node, child = identifier.parent, identifier
+        while node is not None and node.type not in ("function_definition", "module"):
+            if node.type == "for_statement" and _is_name(node.child_by_field_name("left"), name):
+                right = node.child_by_field_name("right")
+                if right is not None and child.id != right.id:
+                    return self.rows(right, depth + 1)
+            if node.type in COMPREHENSIONS:
+                for clause in node.named_children:
+                    if clause.type != "for_in_clause":
+                        continue
+                    if _is_name(clause.child_by_field_name("left"), name):
+                        right = clause.child_by_field_name("right")
+                        return self.rows(right, depth + 1) if right is not None else None
+            node, child = node.parent, node
+        return None
+
+    def _parameter(self, identifier: Node, name: str) -> Instance | None:
+        """A parameter annotated with a model (`def publish(post: Post)`), new or not."""
+        node = identifier.parent
+        while node is not None and node.type != "function_definition":
+            node = node.parent
+        parameters = node.child_by_field_name("parameters") if node is not None else None
+        for parameter in parameters.named_children if parameters is not None else ():
+            if parameter.type not in ("typed_parameter", "typed_default_parameter"):
+                continue
+            names = parameter.child_by_field_name("name") or (
+                parameter.named_children[0] if parameter.named_children else None
+            )
+            if names is None or self.source.text(names) != name:
+                continue
+            declared = self._annotation(parameter.child_by_field_name("type"))
+            return (declared, EITHER) if declared is not None else None
+        return None
+
+    def _annotation(self, annotation: Node | None) -> Declared | None:
+        stack = [annotation] if annotation is not None else []
+        while stack:
+            node = stack.pop()
+            if node.type == "identifier" and self.source.text(node) not in WRAPPING_TYPES:
+                return self.files.resolve(("sqlalchemy",), node, self.source)
+            if node.type == "string":
+                literal = string_value(node, self.source)
+                words = re.findall(r"[A-Za-z_]\w*", literal.text if literal is not None else "")
+                names = [w for w in words if w not in WRAPPING_TYPES]
+                if not names:
+                    return None
+                return self.models.resolve(
+                    ("sqlalchemy",), names[-1], self.files.imports, self.files.path
+                )
+            stack.extend(reversed(node.named_children))
+        return None
+
+    # --- relationships ----------------------------------------------------------------------
+
+    def relationships(self, found: Found, matcher: TableMatcher) -> None:
+        """Every use of a relationship in the file, on a class or an instance."""
+        data = self.source.data
+        names = {
+            r.name
+            for r in self.models.relations
+            if r.orm == "sqlalchemy" and b"." + r.name.encode() in data
+        }
+        if not names:
+            return
+        for node in nodes_of(self.tree, ("attribute",)):
+            attribute = node.child_by_field_name("attribute")
+            if attribute is None or self.source.text(attribute) not in names:
+                continue
+            obj = node.child_by_field_name("object")
+            if obj is None or obj.type != "identifier":
+                continue
+            declared = self.files.resolve(("sqlalchemy",), obj, self.source)
+            if declared is not None:  # Post.tags: joinedload, join, any()
+                pair = self.models.relation(declared, self.source.text(attribute))
+                if pair is not None:
+                    self._relation_reference(pair, ("select",), ("select",), attribute, found,
+                                             matcher)  # fmt: skip
+                continue
+            pair = self._relation_of(node)
+            if pair is not None:
+                target, secondary = self._use(node, pair[0].secondary is not None)
+                self._relation_reference(pair, target, secondary, attribute, found, matcher)
+
+    def _relation_of(self, node: Node):
+        """(relation, target model) of `instance.name`."""
+        obj, attribute = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+        if obj is None or attribute is None or obj.type != "identifier":
+            return None
+        instance = self.instance(obj)
+        if instance is None:
+            return None
+        return self.models.relation(instance[0], self.source.text(attribute))
+
+    def _use(self, node: Node, many_to_many: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(operations on the related table, on the association table) of `instance.rel`."""
+        parent = node.parent
+        if parent is None:
+            return ("select",), ("select",)
+        if parent.type == "attribute" and _same(parent.child_by_field_name("object"), node):
+            method = parent.child_by_field_name("attribute")
+            call = parent.parent
+            if method is not None and call is not None and call.type == "call":
+                name = self.source.text(method)
+                arguments = call.child_by_field_name("arguments")
+                args = positional(arguments.named_children) if arguments is not None else []
+                if name in COLLECTION_ADDS and args:
+                    if name == "extend":
+                        states = self.elements(args[-1])
+                    else:
+                        states = [self.value(args[-1])]
+                    return _added(states, many_to_many)
+                if name in COLLECTION_REMOVES:
+                    return ((), ("delete",)) if many_to_many else (("update",), ())
+            return ("select",), ("select",)
+        if parent.type in ("assignment", "augmented_assignment") and _same(
+            parent.child_by_field_name("left"), node
+        ):
+            right = parent.child_by_field_name("right")
+            states = self.elements(right) if right is not None else []
+            if parent.type == "augmented_assignment":
+                return _added(states, many_to_many)
+            target = ("insert",) if any(s is not None and s[1] == NEW for s in states) else ()
+            return target, ("insert", "delete")
+        return ("select",), ("select",)
+
+    def _relation_reference(self, pair, target_operations, secondary_operations, node, found,
+                            matcher) -> None:  # fmt: skip
+        relation, target = pair
+        _report(target, target_operations, node, found, matcher)
+        secondary = self.models.secondary(relation)
+        table = matcher.match_text(secondary) if secondary is not None else None
+        if table is not None:
+            for operation in secondary_operations:
+                found.reference(node.start_byte, table, operation, (), "sqlalchemy")
+
+
+def _added(states: list[Instance | None], many_to_many: bool):
+    """What adding rows in STATES to a relationship does: a new row is inserted; an existing one
+    gets the foreign key (one-to-many) or a row in the association table (many-to-many)."""
+    target: list[str] = []
+    for state in states or [None]:
+        kind = state[1] if state is not None else EITHER
+        if kind in (NEW, EITHER):
+            target.append("insert")
+        if kind in (EXISTING, EITHER) and not many_to_many:
+            target.append("update")
+    return tuple(dict.fromkeys(target)), ("insert",)
+
+
+def _same_model(found: list[Instance | None]) -> Instance | None:
+    """One model for every binding: with its state when they agree, else either."""
+    if not found or any(f is None for f in found):
+        return None
+    models = {f[0] for f in found if f is not None}
+    if len(models) != 1:
+        return None
+    states = {f[1] for f in found if f is not None}
+    return models.pop(), states.pop() if len(states) == 1 else EITHER
+
+
+def _links(node: Node) -> tuple[Node, list[tuple[str | None, Node | None]]]:
+    """`a.b(x).c(y)` as its root `a` and links [(b, None), (None, args), (c, None), …]."""
+    links: list[tuple[str | None, Node | None]] = []
+    while True:
+        node = _unwrap(node)
+        if node.type == "call":
+            function = node.child_by_field_name("function")
+            if function is None:
+                break
+            links.append((None, node.child_by_field_name("arguments")))
+            node = function
+        elif node.type == "attribute":
+            obj, attribute = (
+                node.child_by_field_name("object"),
+                node.child_by_field_name("attribute"),
+            )
+            if obj is None or attribute is None:
+                break
+            links.append((attribute.text.decode() if attribute.text else "", None))
+            node = obj
+        else:
+            break
+    links.reverse()
+    return node, links
+
+
+def _unwrap(node: Node) -> Node:
+    while node.type in ("parenthesized_expression", "await") and node.named_children:
+        node = node.named_children[0]
+    return node
+
+
+def _is_name(node: Node | None, name: str) -> bool:
+    return node is not None and node.type == "identifier" and node.text == name.encode()
+
+
+def _same(a: Node | None, b: Node) -> bool:
+    return a is not None and a.id == b.id
+
+
+def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
+    table = matcher.match_text(declared.table)
+    if table is None:
+        return
+    for operation in operations:
+        found.reference(node.start_byte, table, operation, (), "sqlalchemy")
