@@ -155,7 +155,7 @@ class DefaultPrivilege:
 
 
 @dataclass(frozen=True)
-class DjangoRelation:
+class Relation:
     schema: str
     name: str
     kind: str  # table | partitioned table | view | materialized view | foreign table
@@ -288,13 +288,13 @@ class Catalog:
     """Everything migverify needs to know about a database's user schemas."""
 
     server_version: int
-    relations: tuple[DjangoRelation, ...]
+    relations: tuple[Relation, ...]
     sequences: tuple[Sequence, ...]
     functions: tuple[Function, ...]
     roles: tuple[str, ...] = ()  # non-system roles that exist on the server
     default_privileges: tuple[DefaultPrivilege, ...] = ()
 
-    def find(self, name: str) -> DjangoRelation | None:
+    def find(self, name: str) -> Relation | None:
         """The relation named NAME (`table` looks in public first, `schema.table` exactly)."""
         schema, _, table = name.rpartition(".")
         matches = [
@@ -304,7 +304,7 @@ class Catalog:
             matches = [r for r in matches if r.schema == "public"] or matches[:1]
         return matches[0] if matches else None
 
-    def relation(self, name: str) -> DjangoRelation:
+    def relation(self, name: str) -> Relation:
         found = self.find(name)
         if found is None:
             raise InputError(f"relation {name!r} does not exist")
@@ -314,11 +314,11 @@ class Catalog:
         return next((s for s in self.sequences if s.qualified_name == qualified_name), None)
 
     @property
-    def tables(self) -> tuple[DjangoRelation, ...]:
+    def tables(self) -> tuple[Relation, ...]:
         return tuple(r for r in self.relations if r.kind in ("table", "partitioned table"))
 
     @property
-    def views(self) -> tuple[DjangoRelation, ...]:
+    def views(self) -> tuple[Relation, ...]:
         return tuple(r for r in self.relations if r.kind == "view")
 
     def to_dict(self) -> dict[str, Any]:
@@ -364,7 +364,7 @@ class _Reader:
             grouped.setdefault(row["relid"], []).append(row)
         return grouped
 
-    def relations(self) -> tuple[DjangoRelation, ...]:
+    def relations(self) -> tuple[Relation, ...]:
         # Updatability is asked of views only (see columns(): a foreign table's wrapper answers).
         rows = self.rows(
             """
@@ -404,11 +404,11 @@ class _Reader:
             for row in rows
         )
 
-    def relation(self, row: dict[str, Any], parts: dict[str, Any]) -> DjangoRelation:
+    def relation(self, row: dict[str, Any], parts: dict[str, Any]) -> Relation:
         kind = _RELKINDS[row["relkind"]]
         auto_ops = _mask_ops(row["auto_mask"]) if kind == "view" else ()
         full_ops = _mask_ops(row["full_mask"]) if kind == "view" else ()
-        return DjangoRelation(
+        return Relation(
             schema=row["schema"],
             name=row["name"],
             kind=kind,

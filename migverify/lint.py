@@ -16,7 +16,7 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.visitors import Visitor
 
-from migverify.catalog import Catalog, DjangoRelation
+from migverify.catalog import Catalog, Relation
 
 ERROR, WARNING = "error", "warning"
 WRITE_OPS = ("insert", "update", "delete", "upsert")
@@ -120,7 +120,7 @@ def _dedent(text: str) -> str:
 # --- helpers over the migrated world -------------------------------------------------------------
 
 
-def _legacy_views(data: LintInput) -> Iterable[tuple[str, DjangoRelation]]:
+def _legacy_views(data: LintInput) -> Iterable[tuple[str, Relation]]:
     for name in data.tables:
         relation = data.migrated.find(name)
         if relation is not None and relation.is_view:
@@ -128,8 +128,8 @@ def _legacy_views(data: LintInput) -> Iterable[tuple[str, DjangoRelation]]:
 
 
 def _base_relations(
-    catalog: Catalog, view: DjangoRelation, seen: frozenset[str] = frozenset()
-) -> list[DjangoRelation]:
+    catalog: Catalog, view: Relation, seen: frozenset[str] = frozenset()
+) -> list[Relation]:
     """The tables under a view, through views over views."""
     result = []
     for name in view.view_relations:
@@ -280,9 +280,7 @@ def write_without_a_path(data: LintInput) -> Iterable[Finding]:
                     )
 
 
-def _unwritable_columns(
-    catalog: Catalog, view: DjangoRelation, columns: Iterable[str]
-) -> list[str]:
+def _unwritable_columns(catalog: Catalog, view: Relation, columns: Iterable[str]) -> list[str]:
     """Columns the code writes that the view cannot take: expressions, generated, identity ALWAYS."""
     sources = _column_sources(catalog, view)
     blocked = []
@@ -373,7 +371,7 @@ def _has_relationship(catalog: Catalog, left: str, right: str) -> bool:
     return False
 
 
-def _column_sources(catalog: Catalog, rel: DjangoRelation) -> dict[str, tuple[str, str]]:
+def _column_sources(catalog: Catalog, rel: Relation) -> dict[str, tuple[str, str]]:
     """View column -> (base table, base column) for plain column references; tables map to self."""
     if not rel.is_view:
         return {c: (rel.qualified_name, c) for c in rel.column_names}
@@ -402,10 +400,8 @@ def _column_sources(catalog: Catalog, rel: DjangoRelation) -> dict[str, tuple[st
     return result
 
 
-def _from_aliases(
-    catalog: Catalog, items: Iterable[Any]
-) -> dict[str | None, DjangoRelation | None]:
-    aliases: dict[str | None, DjangoRelation | None] = {}
+def _from_aliases(catalog: Catalog, items: Iterable[Any]) -> dict[str | None, Relation | None]:
+    aliases: dict[str | None, Relation | None] = {}
     for item in items:
         if isinstance(item, ast.JoinExpr):
             aliases.update(_from_aliases(catalog, (item.larg, item.rarg)))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pglast import ast, parse_sql
 from pglast.stream import RawStream
 
-from migverify.catalog import Catalog, Constraint, DjangoRelation
+from migverify.catalog import Catalog, Constraint, Relation
 from migverify.generate.model import CopyKeys, SidePlan, SuspendedKey, TablePlan
 
 
@@ -150,9 +150,7 @@ def _holds_throughout(table: str, child: _Filled, key: Constraint, parent: _Fill
     )
 
 
-def _suspended(
-    relation: DjangoRelation, constraint: Constraint, copy_table: str = ""
-) -> SuspendedKey:
+def _suspended(relation: Relation, constraint: Constraint, copy_table: str = "") -> SuspendedKey:
     return SuspendedKey(
         table=relation.qualified_name,
         name=constraint.name,

@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 from pglast import ast, parse_sql
 
-from migverify.catalog import Catalog, Constraint, DjangoRelation
+from migverify.catalog import Catalog, Constraint, Relation
 from migverify.generate.model import RetargetedKey, TablePlan
 from migverify.spec import Spec
 
@@ -35,7 +35,7 @@ def referencing_keys(
 
 
 def _retarget(
-    spec: Spec, plan: TablePlan, child: DjangoRelation, constraint: Constraint
+    spec: Spec, plan: TablePlan, child: Relation, constraint: Constraint
 ) -> RetargetedKey:
     where = f"foreign key {constraint.name} of {child.qualified_name}"
     key = f"tables.{plan.name}"
@@ -83,7 +83,7 @@ def _retarget(
     )
 
 
-def _is_key(table: DjangoRelation, columns: list[str]) -> bool:
+def _is_key(table: Relation, columns: list[str]) -> bool:
     """A foreign key can reference COLUMNS: a primary key, unique constraint or plain unique
     index of TABLE has exactly these columns (in any order, as PostgreSQL accepts them)."""
     wanted = set(columns)

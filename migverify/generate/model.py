@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from migverify.catalog import Column, DjangoRelation, Sequence
+from migverify.catalog import Column, Relation, Sequence
 from migverify.quoting import bounded_identifier
 
 
@@ -227,8 +227,8 @@ class SequencePlan:
 
 @dataclass(frozen=True)
 class TablePlan:
-    legacy: DjangoRelation
-    target: DjangoRelation
+    legacy: Relation
+    target: Relation
     spec_name: str  # the legacy table as the spec names it ([tables.<spec_name>])
     kept_name: str
     columns: tuple[ColumnMap, ...]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from migverify.catalog import Catalog, Column, DjangoRelation
+from migverify.catalog import Catalog, Column, Relation
 from migverify.errors import MigverifyError
 from migverify.generate.expressions import qualify
 from migverify.generate.foreign_keys import referencing_keys
@@ -81,7 +81,7 @@ def _check_shared_targets(spec: Spec, plans: list[TablePlan]) -> None:
                 seen[trigger.name] = plan.name
 
 
-def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> DjangoRelation:
+def _relation(spec: Spec, catalog: Catalog, name: str, key: str, what: str) -> Relation:
     relation = catalog.find(name)
     if relation is None or relation.kind not in ("table", "partitioned table"):
         raise spec.error(key, f"{what} table {name!r} is not defined by the {what} SQL")
@@ -159,8 +159,8 @@ def _transformed(
     spec: Spec,
     key: str,
     column: ColumnMap,
-    legacy: DjangoRelation,
-    target: DjangoRelation,
+    legacy: Relation,
+    target: Relation,
     table_spec: TableSpec,
 ) -> ColumnMap:
     """COLUMN with its transform from the spec (up over the legacy columns, down over the
@@ -197,8 +197,8 @@ def _transformed(
 def _fill(
     spec: Spec,
     key: str,
-    legacy: DjangoRelation,
-    target: DjangoRelation,
+    legacy: Relation,
+    target: Relation,
     plan: TablePlan,
     table_spec: TableSpec,
 ) -> tuple[tuple[str, str], ...]:
@@ -257,8 +257,8 @@ def _check_one_to_one(
 
 def _decide(
     spec: Spec,
-    legacy: DjangoRelation,
-    target: DjangoRelation,
+    legacy: Relation,
+    target: Relation,
     columns: tuple[ColumnMap, ...],
     sides: tuple[SidePlan, ...],
     table_spec: TableSpec,
@@ -356,8 +356,8 @@ def _decide(
 
 
 def _generated_warnings(
-    legacy: DjangoRelation,
-    target: DjangoRelation,
+    legacy: Relation,
+    target: Relation,
     columns: tuple[ColumnMap, ...],
     trigger_operations: tuple[str, ...],
 ) -> list[str]:
@@ -475,13 +475,13 @@ def _usage_grants(
     return tuple(sorted(role for role in writers if layer is None or not layer.usable_by(role)))
 
 
-def _owns(catalog: Catalog, relation: DjangoRelation, column: Column, name: str) -> bool:
+def _owns(catalog: Catalog, relation: Relation, column: Column, name: str) -> bool:
     """Whether the sequence NAME is owned by RELATION's COLUMN (serial, identity)."""
     sequence = catalog.sequence(name)
     return sequence is not None and sequence.owned_by == f"{relation.qualified_name}.{column.name}"
 
 
-def _sequence_of(catalog: Catalog, relation: DjangoRelation, column: Column) -> str | None:
+def _sequence_of(catalog: Catalog, relation: Relation, column: Column) -> str | None:
     owner = f"{relation.qualified_name}.{column.name}"
     for sequence in catalog.sequences:
         if sequence.owned_by == owner:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migverify.catalog import Catalog, Column, DjangoRelation
+from migverify.catalog import Catalog, Column, Relation
 
 
 def render_catalog_text(catalog: Catalog) -> str:
@@ -22,7 +22,7 @@ def render_catalog_text(catalog: Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _relation_lines(rel: DjangoRelation) -> list[str]:
+def _relation_lines(rel: Relation) -> list[str]:
     header = f"{rel.kind} {rel.qualified_name} (owner {rel.owner})"
     if rel.is_view:
         ops = ", ".join(rel.updatable_operations) or "none"

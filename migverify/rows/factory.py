@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import psycopg
 from pglast import ast, parse_sql
 
-from migverify.catalog import Catalog, Constraint, DjangoRelation
+from migverify.catalog import Catalog, Constraint, Relation
 from migverify.quoting import ident, literal, qualified
 from migverify.rows.checks import Check, hints, read_checks, solve
 from migverify.rows.types import ColumnType, _array, candidates, read_types
@@ -67,7 +67,7 @@ class Row:
 class _Table:
     """What the factory reads once about a table."""
 
-    relation: DjangoRelation
+    relation: Relation
     types: dict[str, ColumnType]
     checks: list[Check]
     partition_hints: dict[str, list[str]]
@@ -414,7 +414,7 @@ class RowFactory:
         self._referenced_ahead.add(parent)
 
     def _existing(
-        self, child: DjangoRelation, fk: Constraint, pinned: dict, k: int, unused: bool
+        self, child: Relation, fk: Constraint, pinned: dict, k: int, unused: bool
     ) -> dict[str, str] | None:
         """A parent row matching PINNED (one no child row references when UNUSED)."""
         parent = qualified(fk.references or "")
@@ -733,13 +733,13 @@ def _components(
     ]
 
 
-def _own_key(relation: DjangoRelation) -> set[str]:
+def _own_key(relation: Relation) -> set[str]:
     """The columns of the relation's primary key (else its first unique key)."""
     keys = relation.unique_keys
     return set(keys[0].columns) if keys else set()
 
 
-def _key_columns(relation: DjangoRelation, name: str) -> list[str]:
+def _key_columns(relation: Relation, name: str) -> list[str]:
     for constraint in relation.constraints:
         if constraint.name == name:
             return list(constraint.columns)

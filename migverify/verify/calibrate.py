@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from migverify.catalog import DjangoRelation
+from migverify.catalog import Relation
 from migverify.quoting import ident
 from migverify.verify.facts import TableFacts
 from migverify.verify.probes import ProbeBuilder
@@ -24,7 +24,7 @@ from migverify.verify.worlds import World
 
 def unstable_columns(
     world: World,
-    relations: Sequence[DjangoRelation],
+    relations: Sequence[Relation],
     facts: Sequence[TableFacts],
     masked: Mapping[str, frozenset[str]],
     server_version: int,
@@ -89,7 +89,7 @@ def _workload(builder: ProbeBuilder) -> tuple[Statement, ...]:
 def _after(
     world: World,
     workload: Sequence[Statement],
-    relation: DjangoRelation,
+    relation: Relation,
     masked: Mapping[str, frozenset[str]],
 ) -> Counter | str:
     world.begin_example()

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from pglast import ast, parse_sql
 
-from migverify.catalog import Catalog, Constraint, DjangoRelation
+from migverify.catalog import Catalog, Constraint, Relation
 from migverify.quoting import ident, qualified
 from migverify.rows import Row
 from migverify.rows.factory import leaf_row_query
@@ -31,7 +31,7 @@ class MappedConstraint:
 
 @dataclass(frozen=True)
 class TableFacts:
-    relation: DjangoRelation
+    relation: Relation
     seeded: tuple[dict[str, str | None], ...]  # rows as text, ordered by key
     maxima: dict[str, str] = field(default_factory=dict)  # column -> max(column)::text
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # enum column -> labels
@@ -53,9 +53,9 @@ class TableFacts:
 
 def read_facts(
     conn: psycopg.Connection,
-    relation: DjangoRelation,
+    relation: Relation,
     migrated: Catalog,
-    compared: tuple[DjangoRelation, ...],
+    compared: tuple[Relation, ...],
     *,
     neighbour: bool = False,
     fresh: tuple[Row, ...] = (),
@@ -118,7 +118,7 @@ def _parent_key_and_match(fk: Constraint) -> tuple[str, str]:
     return parent_cols, match
 
 
-def _unused_parents(conn: psycopg.Connection, relation: DjangoRelation) -> dict[str, tuple]:
+def _unused_parents(conn: psycopg.Connection, relation: Relation) -> dict[str, tuple]:
     """Parent keys free for a new row, for each foreign key inside a unique key (1:1 tables)."""
     found = {}
     unique = [set(u.columns) for u in relation.unique_keys]
@@ -136,7 +136,7 @@ def _unused_parents(conn: psycopg.Connection, relation: DjangoRelation) -> dict[
 
 
 def _with_children(
-    conn: psycopg.Connection, relation: DjangoRelation, compared: tuple[DjangoRelation, ...]
+    conn: psycopg.Connection, relation: Relation, compared: tuple[Relation, ...]
 ) -> dict[tuple[str, str], tuple[str, ...]]:
     """For each compared relation referencing RELATION: a parent row that has children."""
     found = {}
@@ -155,7 +155,7 @@ def _with_children(
     return found
 
 
-def _order_columns(relation: DjangoRelation) -> tuple[str, ...]:
+def _order_columns(relation: Relation) -> tuple[str, ...]:
     if relation.primary_key:
         return relation.primary_key.columns
     if relation.unique_keys:
@@ -164,7 +164,7 @@ def _order_columns(relation: DjangoRelation) -> tuple[str, ...]:
 
 
 def _target_side(
-    relation: DjangoRelation, migrated: Catalog
+    relation: Relation, migrated: Catalog
 ) -> tuple[dict[str, tuple[str, ...]], tuple[MappedConstraint, ...]]:
     """Types and constraints of the target columns the migrated relation reads each legacy
     column from (a view's plain column references; a table is its own target)."""
@@ -206,7 +206,7 @@ def _target_side(
     return types, tuple(constraints)
 
 
-def view_sources(view: DjangoRelation) -> dict[str, tuple[str, str]]:
+def view_sources(view: Relation) -> dict[str, tuple[str, str]]:
     """For each column of a view that is a plain (possibly cast) column of one of its base
     relations: (qualified base relation, base column)."""
     if not view.view_definition:
@@ -252,7 +252,7 @@ def _column_ref(node: Any) -> tuple[str | None, str] | None:
     return None
 
 
-def _range_aliases(from_clause: Any, view: DjangoRelation) -> dict[str, str]:
+def _range_aliases(from_clause: Any, view: Relation) -> dict[str, str]:
     """alias or name -> qualified relation name, for the relations in a FROM clause."""
     found: dict[str, str] = {}
 
@@ -271,7 +271,7 @@ def _range_aliases(from_clause: Any, view: DjangoRelation) -> dict[str, str]:
     return found
 
 
-def _schema_of(name: str, view: DjangoRelation) -> str:
+def _schema_of(name: str, view: Relation) -> str:
     for qualified_name in view.view_relations:
         schema, _, relname = qualified_name.partition(".")
         if relname == name:

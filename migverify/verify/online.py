@@ -31,7 +31,7 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 
 from migverify.apply import Retry, run_backfill, run_script
-from migverify.catalog import Catalog, DjangoRelation, load_catalog
+from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.errors import InputError, MigverifyError
 from migverify.sandbox import Sandbox
 from migverify.sqlload import read_script
@@ -208,9 +208,7 @@ class OnlineVerification(Verification):
             limit_batches=limit,
         )
 
-    def _contents_after(
-        self, world: World, workload: Sequence[Statement], relation: DjangoRelation
-    ):
+    def _contents_after(self, world: World, workload: Sequence[Statement], relation: Relation):
         """The rows of RELATION after WORKLOAD (in the migrated world: and the phases)."""
         if world is not self.mig:
             return super()._contents_after(world, workload, relation)
@@ -378,13 +376,13 @@ class OnlineVerification(Verification):
 
     # --- what a rollback must restore ------------------------------------------------------
 
-    def _subjects(self) -> list[DjangoRelation]:
+    def _subjects(self) -> list[Relation]:
         return [r for r in self.relations if r not in self.neighbours]
 
     def _legacy_contents(self) -> Difference | None:
         return self.rolled_back_contents() or self._sequence_difference()
 
-    def _targets(self) -> list[DjangoRelation]:
+    def _targets(self) -> list[Relation]:
         assert self.before_expand is not None
         legacy = {r.qualified_name for r in self.ref_catalog.relations}
         return [r for r in self.before_expand.tables if r.qualified_name not in legacy]
@@ -480,13 +478,11 @@ def _moves_rows(statement: Statement, keys: Mapping[str, set[str]]) -> bool:
     return any(target.name in columns for target in node.targetList or ())
 
 
-def _triggers(relation: DjangoRelation) -> set[tuple[str, str, str]]:
+def _triggers(relation: Relation) -> set[tuple[str, str, str]]:
     return {(t.name, t.definition, t.firing) for t in relation.triggers}
 
 
-def _trigger_difference(
-    legacy: DjangoRelation, expected: DjangoRelation, restored: DjangoRelation
-) -> Difference:
+def _trigger_difference(legacy: Relation, expected: Relation, restored: Relation) -> Difference:
     missing = sorted(t[0] for t in _triggers(expected) - _triggers(restored))
     extra = sorted(t[0] for t in _triggers(restored) - _triggers(expected))
     parts = []

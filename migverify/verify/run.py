@@ -20,7 +20,7 @@ from typing import TypeVar
 import psycopg
 from pglast import ast, parse_sql
 
-from migverify.catalog import Catalog, DjangoRelation, load_catalog
+from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.errors import InputError
 from migverify.legacy import legacy_state
 from migverify.quoting import ident, qualified
@@ -245,7 +245,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
 
     def _legacy_relations(
         self, legacy: Catalog, conn: psycopg.Connection, catalog: Catalog
-    ) -> list[DjangoRelation]:
+    ) -> list[Relation]:
         """The compared legacy tables (the requested ones, else every table of the legacy
         SQL), as CATALOG has them."""
         self.partitions = partitions = {
@@ -278,8 +278,8 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         return chosen
 
     def _neighbours(
-        self, subjects: Sequence[DjangoRelation], catalog: Catalog | None = None
-    ) -> list[DjangoRelation]:
+        self, subjects: Sequence[Relation], catalog: Catalog | None = None
+    ) -> list[Relation]:
         """Tables outside the compared set that reference one of them or that one references."""
         names = {r.qualified_name for r in subjects}
         found = []
@@ -295,7 +295,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         return found
 
     def _add_rows(
-        self, conn: psycopg.Connection, catalog: Catalog, subjects: Sequence[DjangoRelation]
+        self, conn: psycopg.Connection, catalog: Catalog, subjects: Sequence[Relation]
     ) -> dict[str, tuple[Row, ...]]:
         """Rows the tables accept, built before the migrated world is copied from this one:
         tables the seed left with fewer than tuning.MIN_ROWS get more (parents first), the same in
@@ -374,7 +374,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
             usable.append(role)
         return tuple(usable)
 
-    def _samples(self, relation: DjangoRelation) -> dict[str, tuple[str, ...]]:
+    def _samples(self, relation: Relation) -> dict[str, tuple[str, ...]]:
         samples = {}
         table = qualified(relation.qualified_name)
         for column in relation.columns:
@@ -487,7 +487,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
             )
         return None
 
-    def _relation(self, name: str) -> DjangoRelation | None:
+    def _relation(self, name: str) -> Relation | None:
         return next((r for r in self.relations if r.display_name == name), None)
 
     def _tolerate(self, difference: Difference, ref_code: str | None, mig_code: str | None) -> None:
@@ -519,9 +519,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
                 return found
         return Difference(FAIL, "-", operation, "the compared tables differ after the workload")
 
-    def _contents_after(
-        self, world: World, workload: Sequence[Statement], relation: DjangoRelation
-    ):
+    def _contents_after(self, world: World, workload: Sequence[Statement], relation: Relation):
         world.begin_example()
         try:
             if workload:

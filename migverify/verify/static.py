@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from migverify.catalog import Catalog, DjangoRelation
+from migverify.catalog import Catalog, Relation
 from migverify.verify.compare import FAIL, WARN, Difference
 
 
-def shape_differences(relations: Sequence[DjangoRelation], migrated: Catalog) -> list[Difference]:
+def shape_differences(relations: Sequence[Relation], migrated: Catalog) -> list[Difference]:
     """Each legacy relation must still exist with the same columns in the same order."""
     found = []
     for relation in relations:
@@ -63,9 +63,7 @@ def shape_differences(relations: Sequence[DjangoRelation], migrated: Catalog) ->
     return found
 
 
-def neighbour_differences(
-    neighbours: Sequence[DjangoRelation], migrated: Catalog
-) -> list[Difference]:
+def neighbour_differences(neighbours: Sequence[Relation], migrated: Catalog) -> list[Difference]:
     """Tables around the legacy ones keep their constraints, and a foreign key to a legacy name
     must reference what that name shows after cutover (the table behind the view), not the
     renamed legacy table: that one no longer receives the rows written through the layer."""
@@ -114,14 +112,12 @@ def _short_name(qualified_name: str | None) -> str:
     return name if schema == "public" else qualified_name
 
 
-def unchanged(relations: Sequence[DjangoRelation], before: Catalog, after: Catalog) -> bool:
+def unchanged(relations: Sequence[Relation], before: Catalog, after: Catalog) -> bool:
     """Did target + compat leave every legacy relation exactly as it was?"""
     return all(before.find(r.qualified_name) == after.find(r.qualified_name) for r in relations)
 
 
-def rollback_differences(
-    legacy: DjangoRelation, restored: DjangoRelation | None
-) -> list[Difference]:
+def rollback_differences(legacy: Relation, restored: Relation | None) -> list[Difference]:
     """After rollback a legacy table must be back with its columns, constraints, grants and RLS."""
     name = legacy.display_name
     if restored is None:
@@ -137,7 +133,7 @@ def rollback_differences(
         ]
     found = []
 
-    def column_shape(relation: DjangoRelation) -> list[tuple]:
+    def column_shape(relation: Relation) -> list[tuple]:
         return [
             (
                 c.name,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pglast import ast, parse_sql
 
-from migverify.catalog import DjangoRelation
+from migverify.catalog import Relation
 from migverify.verify.statement import Statement
 from migverify.verify.worlds import Outcome
 
@@ -23,7 +23,7 @@ UNAVOIDABLE = "cannot work through any view"  # in every such diagnosis
 
 
 def unavoidable(
-    statement: Statement, relation: DjangoRelation | None, ref: Outcome, mig: Outcome
+    statement: Statement, relation: Relation | None, ref: Outcome, mig: Outcome
 ) -> tuple[str, str] | None:
     """Why a statement that works on the legacy table cannot work through any view, and the
     column concerned; None when it can."""

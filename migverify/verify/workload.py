@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from migverify.catalog import Column, DjangoRelation
+from migverify.catalog import Column, Relation
 from migverify.quoting import ident, literal, qualified
 from migverify.verify.boundaries import (
     _INT_LIMITS,
@@ -47,7 +47,7 @@ _RANDOM_OPERATIONS = ("insert", "select", "update", "delete", "upsert", "merge",
 class TableModel:
     """What the generator knows about one compared table."""
 
-    relation: DjangoRelation
+    relation: Relation
     samples: Mapping[str, tuple[str, ...]]  # column -> seeded values (text)
     edges: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # column -> edge values
     # rows the table accepts and does not hold (SQL literals by column): inserts start from one
@@ -369,7 +369,7 @@ def fresh_rows(facts: TableFacts) -> tuple[dict[str, str], ...]:
     )
 
 
-def edge_table(relation: DjangoRelation, target_types: Mapping[str, tuple[str, ...]]) -> dict:
+def edge_table(relation: Relation, target_types: Mapping[str, tuple[str, ...]]) -> dict:
     """Edge values per column, for the search to mix in."""
     return {
         c.name: tuple(edge_values(c.type, target_types.get(c.name, ()))) for c in relation.columns

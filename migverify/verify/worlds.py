@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from migverify.catalog import DjangoRelation
+from migverify.catalog import Relation
 from migverify.quoting import ident, literal, qualified
 from migverify.verify.clock import Clock, clock_type
 from migverify.verify.statement import WRITES, Statement
@@ -215,7 +215,7 @@ class World:
 
     def set_digest(
         self,
-        relations: Sequence[DjangoRelation],
+        relations: Sequence[Relation],
         masked: Mapping[str, Iterable[str]],
         only: Mapping[str, Iterable[str]],
         clock: Clock | None = None,
@@ -246,7 +246,7 @@ class World:
         self.conn.execute(_digest_function(self._digests))
         self._baseline = self.digest_now()
 
-    def _tables_behind(self, relation: DjangoRelation) -> list[int]:
+    def _tables_behind(self, relation: Relation) -> list[int]:
         """The tables (partitions included) a relation's rows come from, through views."""
         rows = self.conn.execute(
             """
@@ -441,7 +441,7 @@ class World:
 
     def _projection(
         self,
-        relation: DjangoRelation,
+        relation: Relation,
         masked: Iterable[str],
         only: Iterable[str] | None,
         cached: bool = True,
@@ -492,7 +492,7 @@ class World:
 
     def contents(
         self,
-        relation: DjangoRelation,
+        relation: Relation,
         masked: Iterable[str],
         only: Iterable[str] | None = None,
         *,
@@ -508,7 +508,7 @@ class World:
             return f"cannot read {relation.name}: {rows}"
         return Counter(tuple(canonical(v) for v in row) for row in rows)
 
-    def _columns_of(self, relation: DjangoRelation) -> set[str]:
+    def _columns_of(self, relation: Relation) -> set[str]:
         rows = self.conn.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "
             "AND attnum > 0 AND NOT attisdropped",
@@ -516,7 +516,7 @@ class World:
         ).fetchall()
         return {r[0] for r in rows}
 
-    def next_values(self, relations: Sequence[DjangoRelation]) -> dict[str, int | None]:
+    def next_values(self, relations: Sequence[Relation]) -> dict[str, int | None]:
         """The next value each legacy key sequence would hand out (consumes it; examples reset)."""
         result: dict[str, int | None] = {}
         for relation in relations:
@@ -542,7 +542,7 @@ class World:
         return result
 
 
-def masked_columns(relations: Mapping[str, DjangoRelation]) -> dict[str, frozenset[str]]:
+def masked_columns(relations: Mapping[str, Relation]) -> dict[str, frozenset[str]]:
     """Columns compared by presence only: their legacy default differs between runs. Defaults
     that read only the JWT claims (the same in both worlds) or only the clock (compared through
     the run's window, see clock.py) are compared by value."""

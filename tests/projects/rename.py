@@ -11,7 +11,7 @@ import psycopg
 from pglast import ast, parse_sql
 from pglast.stream import RawStream
 
-from migverify.catalog import Catalog, DjangoRelation, load_catalog
+from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.history import read_history
 from migverify.quoting import ident, qualified
 from migverify.sandbox import Sandbox
@@ -29,7 +29,7 @@ class Renamed:
     column: tuple[str, str] | None  # (legacy column, target column)
 
 
-def application_tables(catalog: Catalog) -> list[DjangoRelation]:
+def application_tables(catalog: Catalog) -> list[Relation]:
     return [
         r
         for r in catalog.tables
@@ -129,7 +129,7 @@ def write_spec(directory: Path, project: Path, legacy: Legacy) -> list[Renamed]:
     return renamed
 
 
-def _plain_column(relation: DjangoRelation) -> str | None:
+def _plain_column(relation: Relation) -> str | None:
     """A column no key, foreign key, index, check, trigger or generated column names; none when
     a trigger uses its rows whole (an audit trigger's to_jsonb(NEW) would change)."""
     from migverify.generate.triggers import _scan_records
@@ -150,7 +150,7 @@ def _plain_column(relation: DjangoRelation) -> str | None:
     return None
 
 
-def _foreign_key(relation: DjangoRelation, name: str, definition: str, renamed: set[str]) -> str:
+def _foreign_key(relation: Relation, name: str, definition: str, renamed: set[str]) -> str:
     """The legacy foreign key on the target, pointing at the target of a renamed parent."""
     statement = parse_sql(f"ALTER TABLE x ADD {definition}")[0].stmt
     constraint = statement.cmds[0].def_

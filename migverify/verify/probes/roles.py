@@ -12,7 +12,7 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.visitors import Visitor
 
-from migverify.catalog import DjangoRelation
+from migverify.catalog import Relation
 from migverify.quoting import ident, literal
 from migverify.verify.probes.builder import BaseRow, ProbeBuilder, _has_default, _required
 from migverify.verify.statement import Actor, Probe, Statement
@@ -183,7 +183,7 @@ def _calls_uid(node: Any) -> bool:
     return visitor.found
 
 
-def owner_columns(relation: DjangoRelation) -> tuple[str, ...]:
+def owner_columns(relation: Relation) -> tuple[str, ...]:
     """Columns a row-level security policy ties to the signed-in user (`auth.uid() = col`)."""
     found: set[str] = set()
     for policy in relation.policies:
