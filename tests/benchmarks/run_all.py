@@ -45,7 +45,7 @@ def benchmarks(quick: bool) -> list[tuple[str, list[str]]]:
             ["bench_fk_retarget.py"] + (["--children", "100000"] if quick else []),
         ),
         (
-            "8. check on a 330-file migration history: cold, warm (kept state), no cache",
+            "10. check on a 330-file migration history: cold, warm (kept state), no cache",
             ["bench_history.py"] + (["--files", "100", "--repeat", "1"] if quick else []),
         ),
         (
