@@ -152,4 +152,5 @@ class Probing:
 
 def _source_order(source: str) -> tuple[str, int]:
     path, _, line = source.rpartition(":")
-    return (path, int(line) if line.isdigit() else 0)
+    number = line.removeprefix("#")  # a JSON export's entries are numbered
+    return (path, int(number) if number.isdigit() else 0)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,19 @@ class Replay:
 
 
 def read_queries(path: Path) -> list[Query]:
-    """The statements of PATH (pg_stat_statements CSV, a server log, or SQL)."""
+    """The statements of PATH: a pg_stat_statements export (CSV with a query column, or JSON),
+    a server log (stderr, csvlog or jsonlog), or SQL."""
     text = read_script(path)
     head = text.lstrip()[:4096]
     first_line = head.split("\n", 1)[0]
+    if first_line.startswith("{") and '"message"' in first_line:
+        return _from_entries(path, _jsonlog(text))
+    if head.startswith(("[", "{")):
+        return _from_json(path, text)
     if "query" in [c.strip().strip('"').lower() for c in first_line.split(",")]:
         return _from_csv(path, text)
+    if _is_csvlog(head):
+        return _from_entries(path, _csvlog(text))
     if _LOG_LINE.search(first_line) or any(
         _LOG_LINE.search(line) for line in head.splitlines()[:5]
     ):
@@ -92,10 +99,85 @@ def read_queries(path: Path) -> list[Query]:
 def _from_csv(path: Path, text: str) -> list[Query]:
     reader = csv.DictReader(io.StringIO(text))
     found = []
-    for number, row in enumerate(reader, start=2):
+    start = 2  # a record's first line (a quoted query may span several)
+    for row in reader:
         query = next((v for k, v in row.items() if k and k.strip().lower() == "query"), None)
         if query and query.strip():
-            found.append(Query(f"{path}:{number}", query.strip().rstrip(";")))
+            found.append(Query(f"{path}:{start}", query.strip().rstrip(";")))
+        start = reader.line_num + 1
+    return found
+
+
+def _from_json(path: Path, text: str) -> list[Query]:
+    """`[{"query": …}, …]` (json_agg of pg_stat_statements), or an object holding such a list."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise InputError(f"{path}: not JSON: {error}") from None
+    if isinstance(data, dict):
+        data = next((v for v in data.values() if isinstance(v, list)), [])
+    found = []
+    for number, item in enumerate(data if isinstance(data, list) else [], start=1):
+        query = item.get("query") if isinstance(item, dict) else None
+        if isinstance(query, str) and query.strip():
+            found.append(Query(f"{path}:#{number}", query.strip().rstrip(";")))
+    return found
+
+
+# csvlog's columns (log_time, user_name, …): error_severity, message and detail
+_CSV_SEVERITY, _CSV_MESSAGE, _CSV_DETAIL = 11, 13, 14
+_SEVERITIES = {"LOG", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG", "FATAL", "PANIC", "STATEMENT"}
+
+
+def _is_csvlog(head: str) -> bool:
+    """Is HEAD (a file's start) a csvlog record: its first record (a message may span lines)
+    has the columns, the severity in its place?"""
+    try:
+        fields = next(csv.reader(io.StringIO(head)))
+    except (csv.Error, StopIteration):
+        return False
+    return len(fields) >= 22 and fields[_CSV_SEVERITY] in _SEVERITIES
+
+
+def _csvlog(text: str) -> Iterable[tuple[int, str, str, str]]:
+    reader = csv.reader(io.StringIO(text))
+    start = 1
+    for fields in reader:
+        if len(fields) > _CSV_DETAIL:
+            yield start, fields[_CSV_SEVERITY], fields[_CSV_MESSAGE], fields[_CSV_DETAIL]
+        start = reader.line_num + 1
+
+
+def _jsonlog(text: str) -> Iterable[tuple[int, str, str, str]]:
+    import json
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            severity = str(entry.get("error_severity", ""))
+            yield number, severity, str(entry.get("message", "")), str(entry.get("detail", ""))
+
+
+def _from_entries(path: Path, entries: Iterable[tuple[int, str, str, str]]) -> list[Query]:
+    """Statements of a structured log (csvlog, jsonlog): one entry per statement, its
+    parameters in the same entry's detail."""
+    found = []
+    for line, severity, message, detail in entries:
+        statement = _LOG_STATEMENT.match(message) if severity == "LOG" else None
+        if statement is None:
+            continue
+        values: dict[int, str | None] = {}
+        if detail.startswith("parameters:"):
+            values = {
+                int(n): None if v == "NULL" else v[1:-1].replace("''", "'")
+                for n, v in _PARAMETER.findall(detail)
+            }
+        found.append(Query(f"{path}:{line}", statement.group(1).strip().rstrip(";"), values))
     return found
 
 

@@ -30,6 +30,34 @@ def test_the_three_kinds_of_file_are_read():
     assert [q.source.rsplit(":", 1)[1] for q in sql] == ["2", "3", "4", "5"]
 
 
+def test_structured_logs_and_json_exports_are_read_like_the_others():
+    stderr = read_queries(QUERIES / "postgresql.log")[:3]
+    for name in ("postgresql.csv", "postgresql.json"):  # csvlog, jsonlog
+        found = read_queries(QUERIES / name)
+        assert [(q.sql, q.values) for q in found] == [(q.sql, q.values) for q in stderr], name
+    csvlog = read_queries(QUERIES / "postgresql.csv")
+    assert [q.source.rsplit(":", 1)[1] for q in csvlog] == ["1", "4", "5"]  # record's line
+    exported = read_queries(QUERIES / "pg_stat_statements.json")
+    assert [q.source.rsplit(":", 1)[1] for q in exported] == ["#1", "#2", "#3"]
+    assert exported[1].sql == "UPDATE feature_flags SET description = DEFAULT WHERE key = $1"
+
+
+def test_a_broken_json_export_is_an_input_error(pg, tmp_path):
+    broken = tmp_path / "export.json"
+    broken.write_text('[{"query": "SELECT 1"},')
+    result = _verify(pg, "sound-view-defaults", broken)
+    assert result.exit_code == 2 and "export.json: not JSON" in result.output
+
+
+def test_a_json_export_replays_and_finds_the_difference(pg):
+    result = _verify(pg, "set-default-without-view-defaults", QUERIES / "pg_stat_statements.json")
+    report = json.loads(result.stdout)
+    outcomes = [outcome for _, outcome in report["replayed"]]
+    assert outcomes[0] == "same"
+    assert outcomes[1].startswith("differs: ")  # SET description = DEFAULT: no view default
+    assert outcomes[2] == "not replayed: not a data statement (VariableSetStmt)"
+
+
 def _verify(pg, scenario: str, *files: Path):
     directory = ROOT / "fixtures" / "compat" / scenario
     args = ["verify", "--dsn", pg.dsn, "--examples", "10", "--format", "json"]
