@@ -8,7 +8,7 @@ from migverify.verify import Counterexample, tuning
 from migverify.verify.findings import Finding
 from migverify.verify.probes import BaseRow, ProbeBuilder
 from migverify.verify.probes import probes as build_probes
-from migverify.verify.replay import read_queries, replayable
+from migverify.verify.replay import Replay, read_queries, replayable
 from migverify.verify.statement import (
     Probe,
     Statement,
@@ -75,6 +75,7 @@ class Probing:
             groups.append(("the code (raw SQL the scan found)", list(self.request.code_queries)))
         for path, queries in groups:
             replay = replayable(self.ref.conn, queries, compared)
+            self._drop_unsteady(replay)
             probes = [
                 Probe(
                     f"query {query.source}",
@@ -115,6 +116,28 @@ class Probing:
             for why, count in sorted(reasons.items(), key=lambda r: (-r[1], r[0]))[:8]:
                 self.coverage.note(f"{path}: {count} not replayed: {why}")
         return found
+
+    def _drop_unsteady(self, replay: Replay) -> None:
+        """Statements whose two runs in the legacy world differ (random(), gen_random_uuid(),
+        a volatile function of the application's) tell nothing when the worlds differ: they
+        are not replayed, and say why."""
+        if not replay.statements:
+            return
+        workloads = [[statement] for _, statement in replay.statements]
+        first = self.ref.run_examples(workloads, self.masked)
+        second = self.ref.run_examples(workloads, self.masked)
+        steady = []
+        for (query, statement), a, b in zip(replay.statements, first, second, strict=True):
+            same = a.digest == b.digest and all(
+                x.ok == y.ok and x.sqlstate == y.sqlstate and x.same_rows(y)
+                for x, y in zip(a.outcomes, b.outcomes, strict=True)
+            )
+            if same:
+                steady.append((query, statement))
+            else:
+                reason = "its result differs between two runs in the legacy world (random?)"
+                replay.skipped.append((query.source, reason))
+        replay.statements = steady
 
     def _explained(self, statements: tuple[Statement, ...], finding: Finding) -> Finding:
         """The finding of the shrunk statements (its rows explained for those statements)."""
