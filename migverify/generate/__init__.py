@@ -31,7 +31,13 @@ from typing import Any
 from migverify.catalog import Catalog, load_catalog
 from migverify.errors import InputError
 from migverify.generate.copy_keys import copy_back_keys, forward_keys, switch_keys
-from migverify.generate.dependents import Dependent, load_dependents, renamed, renamed_expression
+from migverify.generate.dependents import (
+    Dependent,
+    drop_blockers,
+    load_dependents,
+    renamed,
+    renamed_expression,
+)
 from migverify.generate.expressions import qualify
 from migverify.generate.model import CopyKeys
 from migverify.generate.online import suspended_keys
@@ -88,6 +94,14 @@ def _load_schemas(
         catalog = load_catalog(conn)
         legacy = [r.qualified_name for name in spec.table_names if (r := catalog.find(name))]
         dependents = load_dependents(conn, legacy)
+        blockers = drop_blockers(conn, legacy) if spec.legacy_tables == "drop" else []
+    if blockers:
+        what, table = blockers[0]
+        more = f" (and {len(blockers) - 1} more)" if len(blockers) > 1 else ""
+        raise InputError(
+            f'{spec.path}: legacy_tables = "drop" cannot drop {table}: {what} depends on it'
+            f"{more}; keep the legacy tables, or drop and create it again around the cutover"
+        )
     return catalog, sizes, dependents
 
 

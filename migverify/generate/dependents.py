@@ -20,7 +20,7 @@ from pglast import ast, parse_sql
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
-__all__ = ["Dependent", "load_dependents", "renamed", "renamed_expression"]
+__all__ = ["Dependent", "drop_blockers", "load_dependents", "renamed", "renamed_expression"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,34 @@ def load_dependents(conn: Any, legacy: list[str]) -> tuple[Dependent, ...]:
             )
         )
     return tuple(found)
+
+
+def drop_blockers(conn: Any, legacy: list[str]) -> list[tuple[str, str]]:
+    """What depends on a legacy table and is not made again by the cutover (materialized views,
+    SQL functions with a BEGIN ATOMIC body): (the object, the table). With legacy_tables =
+    "drop" the DROP TABLE would fail on them."""
+    if not legacy:
+        return []
+    rows = conn.execute(
+        """
+        SELECT DISTINCT
+               CASE WHEN d.classid = 'pg_proc'::regclass
+                    THEN 'function ' || d.objid::regprocedure::text
+                    ELSE 'materialized view ' || r.ev_class::regclass::text END,
+               tn.nspname || '.' || t.relname
+        FROM pg_depend d
+        JOIN pg_class t ON t.oid = d.refobjid
+        JOIN pg_namespace tn ON tn.oid = t.relnamespace
+        LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+        LEFT JOIN pg_class m ON m.oid = r.ev_class
+        WHERE d.refclassid = 'pg_class'::regclass
+          AND tn.nspname || '.' || t.relname = ANY (%s)
+          AND (d.classid = 'pg_proc'::regclass OR m.relkind = 'm')
+        ORDER BY 2, 1
+        """,
+        (sorted(legacy),),
+    ).fetchall()
+    return [(what, table) for what, table in rows]
 
 
 class _Rename(Visitor):

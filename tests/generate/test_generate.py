@@ -578,3 +578,27 @@ def test_an_enum_kept_as_text_round_trips_but_sorts_as_text(pg, tmp_path):
     assert not result.equivalent
     assert not [d for d in result.differences if d.operation == "rollback"]
     assert result.counterexample is not None and "state" in result.counterexample.script
+
+
+def test_drop_mode_refuses_a_materialized_view_it_cannot_keep(pg, tmp_path):
+    """legacy_tables = "drop": a materialized view (or a BEGIN ATOMIC function) reading a legacy
+    table would make the cutover's DROP TABLE fail; generate says so, exit 2, before any SQL."""
+    source = ROOT / "fixtures" / "generate" / "views_outside"
+    for path in source.iterdir():
+        (tmp_path / path.name).write_text(path.read_text())
+    legacy = tmp_path / "legacy.sql"
+    legacy.write_text(
+        legacy.read_text()
+        + "CREATE MATERIALIZED VIEW shop.revenue AS SELECT sum(total) AS total FROM shop.orders;\n"
+    )
+    spec = tmp_path / "migverify.toml"
+    args = ["generate", str(tmp_path), "--dsn", pg.dsn, "--out", str(tmp_path / "out")]
+    kept = CliRunner().invoke(cli, args)
+    assert kept.exit_code == 0, kept.output  # kept legacy tables: lint MV010 names it
+    spec.write_text(spec.read_text() + '\n[generate]\nlegacy_tables = "drop"\n')
+    dropped = CliRunner().invoke(cli, args)
+    assert dropped.exit_code == 2, dropped.output
+    assert (
+        'legacy_tables = "drop" cannot drop shop.orders: materialized view shop.revenue depends '
+        "on it"
+    ) in dropped.output
