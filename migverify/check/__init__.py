@@ -372,11 +372,6 @@ def _code_queries(scan: Any) -> tuple:
     return tuple(seen.values())
 
 
-def _split_source(source: str) -> tuple[str, int]:
-    path, _, line = source.rpartition(":")
-    return path, int(line) if line.isdigit() else 1
-
-
 def _senders(scan: Any, warning: Any) -> tuple:
     """The code that sends the statement form of an unavoidable difference (WARNING): raw SQL
     that sets its column to DEFAULT."""
@@ -427,6 +422,7 @@ def _verify(
     from migverify.check.generated import ours
     from migverify.verify import DEFAULT_EXAMPLES, VerifyRequest, verify
     from migverify.verify.online import OnlineScripts
+    from migverify.verify.replay import source_position
 
     online = OnlineScripts.from_files(layer.files) if layer.online_tables else None
     # Generated scripts that fail to load in verify's worlds are migverify's (check/generated.py).
@@ -465,7 +461,7 @@ def _verify(
         fix_at = Location(_relative(request.compat, request.root), ending + 1)
     # a difference a replayed statement of the code showed is located at that code
     at_code = {
-        c.difference: Location(*_split_source(c.probe.removeprefix("query ")))
+        c.difference: Location(*source_position(c.probe.removeprefix("query ")))
         for c in result.counterexamples
         if c.probe and c.probe.startswith("query ")
     }

@@ -115,7 +115,7 @@ class RowFactory:
                 except Unbuildable as error:
                     failed.setdefault(table, error.reason)
                     break
-            if table not in failed and leaf_row_query(self.catalog, table):
+            if table not in failed:
                 self._add_leaf(table)
         for table, statement, _ in self.log[mark:]:
             if not statement.startswith("DELETE"):  # a row a parent's trigger made

@@ -28,6 +28,7 @@ from migverify.scan.orm import (
     Declared,
     DjangoRelation,
     Imports,
+    class_field_calls,
     keyword_arguments,
     positional,
     python_imports,
@@ -125,25 +126,9 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
                imports: Imports) -> None:  # fmt: skip
     """The relation fields of the model DECLARED (`project = models.ForeignKey(Project, …)`);
     the implicit join table of a many-to-many field is declared there (a `model` reference)."""
-    for statement in body.named_children:
-        assignment = statement.named_children[0] if statement.named_children else None
-        if statement.type != "expression_statement" or assignment is None:
-            continue
-        if assignment.type != "assignment":
-            continue
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or left.type != "identifier" or right.type != "call":
-            continue
-        function, arguments = (
-            right.child_by_field_name("function"),
-            right.child_by_field_name("arguments"),
-        )
-        if function is None or arguments is None:
-            continue
-        kind = RELATION_FIELDS.get(source.text(function).rpartition(".")[2])
+    for call in class_field_calls(body):
+        left, arguments = call.name, call.arguments
+        kind = RELATION_FIELDS.get(source.text(call.function).rpartition(".")[2])
         if kind is None:
             continue
         args = [a for a in arguments.named_children if a.type != "comment"]

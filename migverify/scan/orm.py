@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -732,6 +732,38 @@ def nodes_of(tree: Tree, kinds: tuple[str, ...]) -> list[Node]:
 def _kinds_query(language: Language, kinds: tuple[str, ...]) -> Query:
     known = [kind for kind in kinds if language.id_for_node_kind(kind, True) is not None]
     return Query(language, "[" + " ".join(f"({kind})" for kind in known) + "] @node")
+
+
+@dataclass(frozen=True)
+class FieldCall:
+    """`name = f(arguments)` in a Python class body (a model's field or relation)."""
+
+    assignment: Node  # its `type` child holds an annotation (`name: Mapped[…] = f(…)`)
+    name: Node
+    function: Node
+    arguments: Node
+
+
+def class_field_calls(body: Node | None) -> Iterator[FieldCall]:
+    """The `name = f(…)` statements of a class BODY, in order."""
+    for statement in body.named_children if body is not None else ():
+        assignment = statement.named_children[0] if statement.named_children else None
+        if statement.type != "expression_statement" or assignment is None:
+            continue
+        if assignment.type != "assignment":
+            continue
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
+        if left is None or right is None or left.type != "identifier" or right.type != "call":
+            continue
+        function, arguments = (
+            right.child_by_field_name("function"),
+            right.child_by_field_name("arguments"),
+        )
+        if function is not None and arguments is not None:
+            yield FieldCall(assignment, left, function, arguments)
 
 
 def keyword_arguments(args: Sequence[Node], source: Source) -> dict[str, Node]:

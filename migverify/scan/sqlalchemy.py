@@ -24,6 +24,7 @@ from migverify.scan.orm import (
     Imports,
     Named,
     Relation,
+    class_field_calls,
     keyword_arguments,
     nodes_of,
     positional,
@@ -200,26 +201,11 @@ def _relationships(
 ) -> None:
     """`children = relationship("Child", backref="parent", secondary=assoc)` and the annotated
     form `children: Mapped[list["Child"]] = relationship(back_populates="parent")`."""
-    body = cls.child_by_field_name("body")
-    for statement in body.named_children if body is not None else ():
-        assignment = statement.named_children[0] if statement.named_children else None
-        if statement.type != "expression_statement" or assignment is None:
+    for call in class_field_calls(cls.child_by_field_name("body")):
+        if source.text(call.function) not in RELATIONSHIP:
             continue
-        if assignment.type != "assignment":
-            continue
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or left.type != "identifier" or right.type != "call":
-            continue
-        function, arguments = (
-            right.child_by_field_name("function"),
-            right.child_by_field_name("arguments"),
-        )
-        if function is None or arguments is None or source.text(function) not in RELATIONSHIP:
-            continue
-        args = arguments.named_children
+        assignment, left = call.assignment, call.name
+        args = call.arguments.named_children
         values = positional(args)
         options = keyword_arguments(args, source)
         target = imports.named(values[0]) if values else None

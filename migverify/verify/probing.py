@@ -4,11 +4,13 @@ statements replayed (--queries, and the raw SQL check's scan found). A mixin of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from migverify.verify import Counterexample, tuning
 from migverify.verify.findings import Finding
 from migverify.verify.probes import BaseRow, ProbeBuilder
 from migverify.verify.probes import probes as build_probes
-from migverify.verify.replay import Replay, read_queries, replayable
+from migverify.verify.replay import Replay, read_queries, replayable, source_position
 from migverify.verify.statement import (
     Probe,
     Statement,
@@ -47,23 +49,28 @@ class Probing:
                 probes[start : start + tuning.PROBES_PER_CALL]
                 for start in range(0, len(probes), tuning.PROBES_PER_CALL)
             ]
+        for probe, finding in self._failing(chunks):
+            self.failed_probes += 1
+            if finding.key in seen or len(found) >= tuning.MAX_COUNTEREXAMPLES:
+                continue
+            seen.add(finding.key)
+            statements = self.shrink(probe.statements, finding)
+            shrunk = self._explained(statements, finding)
+            if shrunk.difference.diagnosis in diagnoses:
+                continue
+            diagnoses.add(shrunk.difference.diagnosis)
+            found.append(self._counterexample(statements, shrunk.difference, probe.name))
+        return found
+
+    def _failing(self, chunks: list[list[Probe]]) -> Iterator[tuple[Probe, Finding]]:
+        """Run CHUNKS of probes through the worlds' pipeline (coverage recorded): each probe
+        that shows a difference, with its finding, in order."""
         batches = [[p.statements for p in chunk] for chunk in chunks]
         for chunk, findings in zip(chunks, self.find_each(batches), strict=True):
             for probe in chunk:
                 self.coverage.probe(probe)
             for index, finding in findings:
-                probe = chunk[index]
-                self.failed_probes += 1
-                if finding.key in seen or len(found) >= tuning.MAX_COUNTEREXAMPLES:
-                    continue
-                seen.add(finding.key)
-                statements = self.shrink(probe.statements, finding)
-                shrunk = self._explained(statements, finding)
-                if shrunk.difference.diagnosis in diagnoses:
-                    continue
-                diagnoses.add(shrunk.difference.diagnosis)
-                found.append(self._counterexample(statements, shrunk.difference, probe.name))
-        return found
+                yield chunk[index], finding
 
     def replay(self, room: int) -> list[Counterexample]:
         """The statements of --queries that touch compared relations, each run alone from the
@@ -84,31 +91,27 @@ class Probing:
                 )
                 for query, statement in replay.statements
             ]
-            failing: dict[int, str] = {}
+            failing: dict[int, str] = {}  # id(probe) -> diagnosis
             chunks = [
                 probes[start : start + tuning.PROBES_PER_CALL]
                 for start in range(0, len(probes), tuning.PROBES_PER_CALL)
             ]
-            batches = [[p.statements for p in chunk] for chunk in chunks]
-            offset = 0
-            for chunk, findings in zip(chunks, self.find_each(batches), strict=True):
-                for probe in chunk:
-                    self.coverage.probe(probe)
-                for index, finding in findings:
-                    probe = chunk[index]
-                    explained = self._explained(probe.statements, finding)
-                    failing[offset + index] = explained.difference.diagnosis
-                    if len(found) < room:
-                        found.append(
-                            self._counterexample(probe.statements, explained.difference, probe.name)
-                        )
-                offset += len(chunk)
+            for probe, finding in self._failing(chunks):
+                explained = self._explained(probe.statements, finding)
+                failing[id(probe)] = explained.difference.diagnosis
+                if len(found) < room:
+                    found.append(
+                        self._counterexample(probe.statements, explained.difference, probe.name)
+                    )
             outcomes = [
-                (query.source, f"differs: {failing[n]}" if n in failing else "same")
-                for n, (query, _) in enumerate(replay.statements)
+                (
+                    query.source,
+                    f"differs: {failing[id(probe)]}" if id(probe) in failing else "same",
+                )
+                for (query, _), probe in zip(replay.statements, probes, strict=True)
             ]
             outcomes += [(source, f"not replayed: {why}") for source, why in replay.skipped]
-            self.replayed += sorted(outcomes, key=lambda o: _source_order(o[0]))
+            self.replayed += sorted(outcomes, key=lambda o: source_position(o[0]))
             self.coverage.note(replay.summary(path))
             reasons: dict[str, int] = {}
             for _, why in replay.skipped:
@@ -171,9 +174,3 @@ class Probing:
             f"fails: {failed.message}): insert probes untested"
         )
         return None
-
-
-def _source_order(source: str) -> tuple[str, int]:
-    path, _, line = source.rpartition(":")
-    number = line.removeprefix("#")  # a JSON export's entries are numbered
-    return (path, int(number) if number.isdigit() else 0)

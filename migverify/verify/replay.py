@@ -39,7 +39,7 @@ from migverify.sqlload import read_script, split_script, start_line
 from migverify.verify.facts import TableFacts
 from migverify.verify.statement import Statement
 
-__all__ = ["Query", "Replay", "read_queries", "replayable"]
+__all__ = ["Query", "Replay", "read_queries", "replayable", "source_position"]
 
 _LOG_LINE = re.compile(r"\b(LOG|STATEMENT|DETAIL|ERROR|HINT|CONTEXT|WARNING|NOTICE):\s{1,2}(.*)$")
 _LOG_STATEMENT = re.compile(
@@ -69,6 +69,22 @@ class Replay:
         return f"replayed {len(self.statements)} of {self.read} statements from {name}" + (
             f"; {len(self.skipped)} not replayed" if self.skipped else ""
         )
+
+
+def source_position(source: str) -> tuple[str, int]:
+    """A Query's source (`file:line`, or `file:#n` for the n-th entry of a JSON export) as
+    (file, number)."""
+    path, _, line = source.rpartition(":")
+    number = line.removeprefix("#")
+    return path, int(number) if number.isdigit() else 0
+
+
+def _parameters(detail: str) -> dict[int, str | None]:
+    """The values of a log's `parameters: $1 = '…', $2 = NULL`."""
+    return {
+        int(n): None if v == "NULL" else v[1:-1].replace("''", "'")
+        for n, v in _PARAMETER.findall(detail)
+    }
 
 
 def read_queries(path: Path) -> list[Query]:
@@ -171,12 +187,7 @@ def _from_entries(path: Path, entries: Iterable[tuple[int, str, str, str]]) -> l
         statement = _LOG_STATEMENT.match(message) if severity == "LOG" else None
         if statement is None:
             continue
-        values: dict[int, str | None] = {}
-        if detail.startswith("parameters:"):
-            values = {
-                int(n): None if v == "NULL" else v[1:-1].replace("''", "'")
-                for n, v in _PARAMETER.findall(detail)
-            }
+        values = _parameters(detail) if detail.startswith("parameters:") else {}
         found.append(Query(f"{path}:{line}", statement.group(1).strip().rstrip(";"), values))
     return found
 
@@ -200,10 +211,7 @@ def _from_log(path: Path, text: str) -> list[Query]:
             continue
         kind, message = entry.groups()
         if kind == "DETAIL" and message.startswith("parameters:") and found:
-            values = {
-                int(n): None if v == "NULL" else v[1:-1].replace("''", "'")
-                for n, v in _PARAMETER.findall(message)
-            }
+            values = _parameters(message)
             if current is not None:
                 close()
             last = found[-1]
