@@ -86,6 +86,32 @@ def chains_in(tree: Tree, source: Source, grammar: Grammar) -> list[Chain]:
     return [_chain_of(top, source, grammar) for top in ordered]
 
 
+def chains_at(
+    tree: Tree, source: Source, grammar: Grammar, spans: Iterable[tuple[int, int]]
+) -> list[Chain]:
+    """The chains (with at least one call, in `chains_in`'s order) that the names at SPANS
+    ((start, end) byte ranges) are a link or the root of: `chains_in` for a file of which only
+    the chains naming certain methods or variables matter. A span that is not such a name (a
+    word inside a string, a longer identifier) leads to no chain or to one of the others."""
+    tops: dict[int, Node] = {}
+    root = tree.root_node
+    member, name_field = grammar.member, grammar.member_name
+    for start, end in spans:
+        node = root.named_descendant_for_byte_range(start, end)
+        if node is None:
+            continue
+        parent = node.parent
+        if parent is not None and parent.type == member:
+            name = parent.child_by_field_name(name_field)
+            if name is not None and name.id == node.id:
+                node = parent  # `.select`: the member expression is the chain's link
+        top = _top_of(node, grammar)
+        tops.setdefault(top.id, top)
+    ordered = sorted(tops.values(), key=lambda node: (node.start_byte, -node.end_byte))
+    chains = (_chain_of(top, source, grammar) for top in ordered)
+    return [chain for chain in chains if any(link.name is None for link in chain.links)]
+
+
 @cache
 def _call_query(language: Language, call: str) -> Query:
     return Query(language, f"({call}) @call")

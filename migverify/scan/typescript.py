@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from functools import cache
 
+from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 from tree_sitter import Language, Node, Parser
 
 from migverify.scan.bindings import JAVASCRIPT, Bindings
@@ -16,12 +17,13 @@ from migverify.scan.chains import (
     Use,
     binding_of,
     chain_names,
+    chains_at,
     chains_in,
     extend_by_variables,
 )
 from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
 from migverify.scan.found import Found
-from migverify.scan.knex import find_handles, knex_uses, may_be_knex, report_knex
+from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.orm import (
     Alias,
     FileModels,
@@ -36,6 +38,7 @@ from migverify.scan.source import Source
 from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import Repositories, typeorm_declarations, typeorm_uses
+from migverify.scan.walk import PRISMA_HELPER
 
 SQL_CALLS = {
     "query", "execute", "raw", "sql", "unsafe", "text", "$queryRaw", "$executeRaw",
@@ -94,7 +97,13 @@ def scan_typescript(
     for declarations in (drizzle_declarations, typeorm_declarations, sequelize_declarations):
         declarations(tree, source, found, matcher)
     handles = find_handles(tree, source)
-    chains = chains_in(tree, source, GRAMMAR)
+    if models is None:
+        # the first pass looks only at chains that name a knex, supabase-js or SQL method or
+        # a handle: the others (most of a file's: `useState(x)`, `api.get(url)`) are not built
+        extra = (handles.names | handles.fields) - GATE_NAMES
+        chains = chains_at(tree, source, GRAMMAR, _gate_spans(source.data, extra))
+    else:  # any chain may use a model
+        chains = chains_in(tree, source, GRAMMAR)
     if models is None:  # the first pass: what leads to models (relations, re-exports, helpers)
         drizzle_relations(tree, source, found)
         if b"]." in source.data:
@@ -116,6 +125,12 @@ def scan_typescript(
         if found_uses is None:
             found_uses = supabase_uses(chain, "supabase-js", source, matcher, bindings, binding)
         uses += found_uses
+    if models is None:  # the later calls on variables holding a builder: chains of their own
+        bound = {use.binding.name for use in uses if use.binding is not None}
+        if bound:
+            chains = _merged(
+                chains, chains_at(tree, source, GRAMMAR, _word_spans(source.data, bound))
+            )
     extend_by_variables(uses, chains, source)
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
@@ -126,6 +141,66 @@ def scan_typescript(
 
 
 SUPABASE_NAMES = frozenset(TABLE_METHODS["supabase-js"])  # `.from('t')`
+# Names that can make a chain one the first pass looks at (`may_be_knex`, supabase-js, SQL
+# calls, Prisma helpers' `client[model].findMany`), and the text of a call called again
+# (`db()('t')`): a chain holding none of them is not built.
+GATE_NAMES = frozenset(str(n) for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS)
+GATE_TEXTS = (b")(", b") (", b")`", b"].")
+_IDENTIFIER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
+
+
+@cache
+def _gate() -> BytesAhoCorasick:
+    words = sorted({n.encode() for n in GATE_NAMES}, key=lambda n: (-len(n), n))
+    return BytesAhoCorasick(
+        [*words, *GATE_TEXTS],
+        matchkind=MatchKind.LeftmostFirst,
+        implementation=Implementation.DFA,
+    )
+
+
+def _gate_spans(data: bytes, extra: set[str]) -> list[tuple[int, int]]:
+    """Where DATA names one of GATE_NAMES or EXTRA as a whole identifier, or holds one of
+    GATE_TEXTS (`].` only where a Prisma Client operation follows)."""
+    spans, words = [], len(GATE_NAMES)
+    size = len(data)
+    for index, start, end in _gate().find_matches_as_indexes(data):
+        if index >= words:
+            if data[start] == 0x5D and PRISMA_HELPER.match(data, start) is None:  # `]`
+                continue
+        elif (start and data[start - 1] in _IDENTIFIER) or (
+            end < size and data[end] in _IDENTIFIER
+        ):
+            continue
+        spans.append((start, end))
+    if extra:
+        spans += _word_spans(data, extra)
+    return spans
+
+
+def _word_spans(data: bytes, names: set[str]) -> list[tuple[int, int]]:
+    """Where DATA holds one of NAMES as a whole identifier."""
+    spans, size = [], len(data)
+    for name in names:
+        needle = name.encode()
+        at = data.find(needle)
+        while at >= 0:
+            end = at + len(needle)
+            if not (at and data[at - 1] in _IDENTIFIER) and not (
+                end < size and data[end] in _IDENTIFIER
+            ):
+                spans.append((at, end))
+            at = data.find(needle, end)
+    return spans
+
+
+def _merged(chains: list[Chain], more: list[Chain]) -> list[Chain]:
+    """CHAINS and MORE, each chain once, in `chains_in`'s order."""
+    known = {chain.top.id for chain in chains}
+    added = [chain for chain in more if chain.top.id not in known]
+    if not added:
+        return chains
+    return sorted([*chains, *added], key=lambda c: (c.top.start_byte, -c.top.end_byte))
 
 
 def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: Bindings):
