@@ -16,7 +16,7 @@ from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import Found
 from migverify.scan.orm import FileModels, Models, python_imports
 from migverify.scan.source import Source
-from migverify.scan.sqlalchemy import sqlalchemy_declarations, sqlalchemy_uses
+from migverify.scan.sqlalchemy import query_variables, sqlalchemy_declarations, sqlalchemy_uses
 from migverify.scan.sqlalchemy_graph import Graph
 from migverify.scan.supabase import report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
@@ -69,6 +69,8 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         uses += supabase_uses(chain, "supabase-py", source, matcher, bindings, binding)
     if graph is not None:
         graph.relationships(found, matcher)
+    if files is not None:
+        query_variables(tree, source, files, chains, found, matcher)
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)

@@ -385,6 +385,52 @@ def sqlalchemy_uses(
     return claimed
 
 
+def query_variables(
+    tree: Tree,
+    source: Source,
+    files: FileModels,
+    chains: list[Chain],
+    found: Found,
+    matcher: TableMatcher,
+) -> None:
+    """`q = M.query` (Flask-SQLAlchemy) run later in the same function: `q.order_by(…).all()`,
+    `q.filter_by(…).delete()`. `M.query` alone is no chain (no call), so it is a use of M's
+    table here, with the operation of the calls later made on `q` (select when none is)."""
+    if b".query" not in source.data:
+        return
+    for node in nodes_of(tree, ("assignment",)):
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier" or right.type != "attribute":
+            continue
+        obj, attribute = right.child_by_field_name("object"), right.child_by_field_name("attribute")
+        if obj is None or attribute is None or obj.type != "identifier":
+            continue
+        if source.text(attribute) != "query":
+            continue
+        declared = files.resolve(("sqlalchemy",), obj, source)
+        if declared is None:
+            continue
+        name, scope = source.text(left), _scope_of(node)
+        methods: set[str] = set()
+        for chain in chains:
+            root = chain.root
+            if (
+                root.type == "identifier"
+                and root.start_byte >= node.end_byte
+                and scope.start_byte <= root.start_byte < scope.end_byte
+                and source.text(root) == name
+            ):
+                methods |= {call.method for _, call in chain.method_calls()}
+        _report(declared, (_query_operation(methods),), obj, found, matcher)
+
+
+def _scope_of(node: Node) -> Node:
+    scope = node.parent
+    while scope is not None and scope.type not in ("function_definition", "module"):
+        scope = scope.parent
+    return scope or node
+
+
 def _callee(chain: Chain, source: Source, files: FileModels):
     """`select(M)`, `sa.insert(M)`, `pg_insert(M)` at the start of CHAIN, as a method call."""
     from migverify.scan.chains import ChainCall
