@@ -526,6 +526,42 @@ class DjangoGraph:
 
     # --- relations ---------------------------------------------------------------------
 
+    def forward_reads(self, found: Found, matcher: TableMatcher) -> None:
+        """`donation.donor` where `donation` holds a stored row of a model whose foreign key
+        (or one-to-one field) `donor` is: reading it loads the related row, a select of its
+        model's table (reported at the field's name). Not a new row's (`M(donor=d).donor` is
+        the object given), nor an assignment's target (`donation.donor = d` writes the row's
+        own key), nor `donor_id` (the key, read without a query)."""
+        if not self.active or self.models is None:
+            return
+        fields: dict[str, list[DjangoRelation]] = {}
+        for relation in self.models.django_relations:
+            if relation.kind != "m2m":
+                fields.setdefault(relation.field, []).append(relation)
+        data = self.source.data
+        if not any(name.encode() in data for name in fields):
+            return
+        for node in nodes_of(self.tree, ("attribute",)):
+            attribute, obj = (
+                node.child_by_field_name("attribute"),
+                node.child_by_field_name("object"),
+            )
+            if attribute is None or obj is None:
+                continue
+            name = self.source.text(attribute)
+            if name not in fields or _assigned(node):
+                continue
+            row = self.row(obj)
+            if row is None or row.model is None or row.new:
+                continue
+            for relation in self.models.forward(row.model):
+                if relation.field != name or relation.kind == "m2m":
+                    continue
+                target = self.models.target(relation)
+                table = matcher.match_text(target.table) if target is not None else None
+                if table is not None:
+                    found.reference(attribute.start_byte, table, "select", (), "django")
+
     def hop(self, receiver: Node, name: str) -> Hop | None:
         """The relation `<receiver>.<name>` follows, if any."""
         if self.models is None or name not in self.accessors:
@@ -615,6 +651,17 @@ def loop_iterable(identifier: Node, source: Source) -> Node | None:
                         return clause.child_by_field_name("right")
         child, node = node, node.parent
     return None
+
+
+def _assigned(node: Node) -> bool:
+    """Is NODE the target of an assignment (`x.a = …`, `x.a += …`, `del x.a`)?"""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type in ("assignment", "augmented_assignment"):
+        left = parent.child_by_field_name("left")
+        return left is not None and left.id == node.id
+    return parent.type == "delete_statement"
 
 
 def _is_name(node: Node | None, name: str, source: Source) -> bool:

@@ -12,6 +12,7 @@ from migverify.scan.alembic import alembic_operations
 from migverify.scan.bindings import PYTHON, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
 from migverify.scan.django import django_declarations, django_migrations, django_uses
+from migverify.scan.django_admin import django_framework_uses
 from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import Found
 from migverify.scan.orm import FileModels, Models, python_imports
@@ -71,6 +72,9 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         graph.relationships(found, matcher)
     if files is not None:
         query_variables(tree, source, files, chains, found, matcher)
+        django.forward_reads(found, matcher)
+        if django.active:
+            django_framework_uses(tree, source, django.model_class, found, matcher)
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)

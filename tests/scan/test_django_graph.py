@@ -148,6 +148,7 @@ def test_rows_through_foreign_keys_loops_and_reassigned_names(tmp_path):
     refs = _refs(tmp_path, ["app_project", "app_note"])
     assert [r for r in refs if r[1] not in (4, 8, 13)] == [
         ("app/views.py", 5, 10, "app_project", "update"),
+        ("app/views.py", 5, 10, "app_project", "select"),  # the stored row's key read
         ("app/views.py", 9, 17, "app_note", "select"),
         ("app/views.py", 16, 24, "app_project", "insert"),
     ]
