@@ -110,8 +110,8 @@ def _scan_uses(
     prefilter = Prefilter(
         sorted(models.names()),
         hints=False,
-        templates=bool(models.django_relations),
-        python_names=sorted(models.accessor_names()),
+        templates=bool(models.template_names()),
+        python_names=sorted(models.template_names()),
     )
     references, dynamic, rescanned, skipped = [], [], [], []
     for label, data, reason in _read_groups(groups, prefilter, max_bytes):

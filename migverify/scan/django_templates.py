@@ -1,6 +1,7 @@
 """Django and Jinja templates (`.html` under a `templates/` directory): the model graph walked
 in template tags — `{% for m in project.member_set.all %}`, `{{ user.memberships.count }}`,
-`{{ user.profile.bio }}` — is a `select` of the related table.
+`{{ user.profile.bio }}`, a Flask app's SQLAlchemy relationship `{{ user.posts.count() }}` — is
+a `select` of the related table.
 
 What a template's variables hold is not known, so an accessor counts only when its name belongs
 to one relation among the scanned models (by the tables it reaches), and only where the template
@@ -46,12 +47,12 @@ def scan_template(source: Source, matcher: TableMatcher, models: Models | None) 
     """Only the tags around an accessor's name are looked at (one Aho-Corasick pass finds the
     names): most of a template is markup."""
     found = Found(source)
-    if not models or not models.django_relations:
+    if not models or not models.template_names():
         return found
     data = source.data
     hidden: list[tuple[int, int]] | None = None
     seen: set[int] = set()
-    for at in _accessor_hits(data, models.accessor_names()):
+    for at in _accessor_hits(data, models.template_names()):
         start = max(data.rfind(b"{{", 0, at), data.rfind(b"{%", 0, at))
         if start < 0 or start in seen:
             continue
@@ -90,19 +91,27 @@ def _automaton(names: frozenset[str]) -> ahocorasick_rs.BytesAhoCorasick:
 def _tag(body: bytes, offset: int, models: Models, found: Found, matcher: TableMatcher) -> None:
     """The accessors walked in one tag's BODY (at OFFSET in the file)."""
     accessors = models.accessor_names()
+    relationships = models.template_relations()
     body = _STRING.sub(lambda m: b" " * len(m.group(0)), body)  # offsets kept
     for path in _PATH.finditer(body):
         segments = list(_SEGMENT.finditer(path.group(0)))
-        for index in range(1, len(segments) - 1):  # an accessor has a receiver and a use
+        for index in range(1, len(segments)):  # an accessor has a receiver
             name = segments[index].group(0).decode()
-            if name not in accessors:
+            at = offset + path.start() + segments[index].start()
+            if name in relationships and name not in accessors:
+                # SQLAlchemy: reading the attribute loads the related rows
+                for table in relationships[name]:
+                    matched = matcher.match_text(table)
+                    if matched is not None:
+                        found.reference(at, matched, "select", (), "sqlalchemy")
                 continue
+            if name not in accessors or index == len(segments) - 1:
+                continue  # Django's: an accessor has a use after it too
             hop = hop_by_name(models, name)
             if hop is None:
                 continue
             if hop.many and segments[index + 1].group(0).decode() not in READS:
                 continue
-            at = offset + path.start() + segments[index].start()
             if hop.many:
                 tables = hop_operations(hop, (), found.source)
             else:

@@ -207,6 +207,7 @@ class Models:
             self._helpers.setdefault(helper.name, []).append(helper)
         self._relations_of: dict[Declared, list[tuple[Relation, Declared]]] = {}
         self._accessors: dict[str, Declared] | None = None
+        self._template_relations: dict[str, tuple[str, ...]] | None = None
         self._prisma_names: dict[str, list[Declared]] | None = None
         # Django's relation fields: reverse accessors and lookups (django_graph.py)
         self.django_relations: tuple[DjangoRelation, ...] = of_type(DjangoRelation)
@@ -247,6 +248,32 @@ class Models:
         Python file or a template may use a Django model through, besides the model's name:
         `project.member_set`, `tag.projects`)."""
         return self.accessors
+
+    def template_relations(self) -> dict[str, tuple[str, ...]]:
+        """SQLAlchemy relationships a (Jinja) template may walk, `{{ user.posts.count() }}`: each
+        relationship name that leads to one table (and association table) only, with those
+        tables. A template's variables have no known model, so a name two relationships share
+        with different targets counts for neither."""
+        if self._template_relations is None:
+            tables: dict[str, set[tuple[str, ...]]] = {}
+            for relation in self.relations:
+                if relation.orm != "sqlalchemy":
+                    continue
+                target = self.locate(("sqlalchemy",), relation.target, relation.path)
+                if target is None:
+                    continue
+                secondary = self.secondary(relation)
+                reached = (target.table,) + ((secondary,) if secondary else ())
+                tables.setdefault(relation.name, set()).add(reached)
+            self._template_relations = {
+                name: next(iter(reached)) for name, reached in tables.items() if len(reached) == 1
+            }
+        return self._template_relations
+
+    def template_names(self) -> frozenset[str]:
+        """What a template must contain to walk the model graph: Django's accessors and the
+        SQLAlchemy relationships of `template_relations`."""
+        return self.accessors | frozenset(self.template_relations())
 
     def by_accessor(self, name: str) -> list[DjangoRelation]:
         return self._django_accessors.get(name, [])

@@ -388,3 +388,33 @@ def test_candidates_are_in_json_and_in_the_text_output(tmp_path):
     assert [d["candidates"] for d in data["dynamic"]] == [["Comment (comments)"]]
     text = CliRunner().invoke(cli, [*run, "text"]).output
     assert "'comment' (may be: Comment (comments))" in text
+
+
+def test_sqlalchemy_relationships_walked_in_jinja_templates(tmp_path):
+    """A Flask app's template reading a relationship loads its rows (and the association table
+    of a many-to-many one); a name two relationships share with different targets counts for
+    neither, and a comment or plain text is not evaluated."""
+    models = (
+        "from flask_sqlalchemy import SQLAlchemy\n"
+        "db = SQLAlchemy()\n"
+        "post_tags = db.Table('post_tags', db.Column('post_id'), db.Column('tag_id'))\n"
+        "class Post(db.Model):\n"
+        "    __tablename__ = 'posts'\n"
+        "    tags = db.relationship('Tag', secondary=post_tags)\n"
+        "    items = db.relationship('Tag')\n"
+        "class Tag(db.Model):\n"
+        "    __tablename__ = 'tags'\n"
+        "class Shelf(db.Model):\n"
+        "    items = db.relationship('Post')\n"
+    )
+    template = (
+        "{% for t in post.tags %}{{ t.label }}{% endfor %}\n"
+        "{{ user.posts }} {{ post.items|length }}\n"
+        "{# {{ post.tags }} #} post.tags\n"
+    )
+    _tree(tmp_path, {"app/models.py": models, "app/templates/post.html": template})
+    references, _ = _scan(tmp_path, ["tags", "post_tags", "posts"], under="app/templates")
+    assert references == [
+        ("app/templates/post.html", 1, "post_tags", "select"),
+        ("app/templates/post.html", 1, "tags", "select"),
+    ]
