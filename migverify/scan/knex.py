@@ -372,13 +372,13 @@ def _head(chain: Chain, source: Source, handles: Handles) -> tuple[int, bool] | 
     if first + 1 < len(links) and links[first + 1].name is None:  # db()('t'), getKnex()('t')
         if HANDLE_LIKE.search(callee):
             return first + 1, bool(STRONG_LIKE.search(callee))
-        return _followed(links, first + 1)
+        return _followed(links, first + 1, source)
     if not members and chain.root.type == "identifier":
         if handles.is_handle(root):
             return first, True
         if handles.is_handle(root, weak=True):  # db(t): dynamic only when a knex method follows
             return first, False
-        return _followed(links, first)
+        return _followed(links, first, source)
     if members and (
         members[-1] in HANDLE_PROPS - WEAK_HANDLE_NAMES
         or (chain.root.type == "this" and members[-1] in handles.fields)
@@ -389,10 +389,16 @@ def _head(chain: Chain, source: Source, handles: Handles) -> tuple[int, bool] | 
     return None
 
 
-def _followed(links: tuple, index: int) -> tuple[int, bool] | None:
-    """The call at INDEX is a builder when a knex method is called on its result."""
+def _followed(links: tuple, index: int, source: Source) -> tuple[int, bool] | None:
+    """The call at INDEX is a builder when a knex method is called on its result, and either
+    it is given a name written out (`pg('orders').first()`) or the file shows knex (imports it,
+    names a Knex type): `locator(page).first()` (Playwright), `$(el).first()` are not."""
     follows = links[index + 1].name if index + 1 < len(links) else None
-    if follows in AFTER_BUILDER and index + 2 < len(links) and links[index + 2].name is None:
+    if follows not in AFTER_BUILDER or index + 2 >= len(links) or links[index + 2].name is not None:
+        return None
+    args = links[index].args
+    written = bool(args) and args[0].type in ("string", "template_string")
+    if written or b"knex" in source.data or b"Knex" in source.data:
         return index, False
     return None
 

@@ -155,3 +155,20 @@ def test_gitignore_walk_leaves_out_files_under_ignored_directories(tmp_path: Pat
     (tmp_path / "sub/.gitignore").write_text("gen/\n*.log.ts\n")
     found = [p[len(str(tmp_path)) + 1 :] for p in candidate_files([tmp_path])]
     assert found == ["a.ts", "sub/d.ts", "sub/gen.ts"]
+
+
+def test_a_call_of_an_unknown_function_followed_by_first_is_knex_only_where_knex_is_seen():
+    """`locator(page).first()` (Playwright) is no query; with knex in the file a builder of a
+    computed name is dynamic, and one given a legacy table's name is a reference anywhere."""
+    playwright = (
+        "test('x', async ({ page }) => {\n"
+        "  await getInputs(surface.root).first().fill('a');\n"
+        "  await pg('posted_decisions').first();\n"
+        "});\n"
+    )
+    references, dynamic = scan_source("a.spec.ts", playwright.encode(), ["posted_decisions"])
+    assert [(r.line, r.operation) for r in references] == [(3, "select")]
+    assert dynamic == []
+    knex = "import type { Knex } from 'knex';\nexport const f = (t) => getDb(t).first();\n"
+    _, dynamic = scan_source("repo.ts", knex.encode(), ["posted_decisions"])
+    assert [(d.line, d.expression) for d in dynamic] == [(2, "t")]
