@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from migverify.errors import InputError
@@ -209,23 +209,43 @@ def scan_paths(
 
 
 def _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progress) -> list:
-    """Walk the tree and scan every candidate file; ITEMS gets every directory walked."""
-    futures, parts = [], []
+    """Walk the tree and scan every candidate file; ITEMS gets every directory walked. The
+    parts come back in the tree's order whatever the number of workers."""
+    futures: list[tuple[Future, int]] = []
+    parts: list = []
     chunk: list[Group] = []
-    walked = in_chunk = 0
+    walked = in_chunk = done = 0
+
+    def advance(files: int) -> None:
+        nonlocal done
+        done += files
+        if progress:
+            progress(done, walked)
+
     # Chunks go to the workers while the tree is still being walked.
     for group in _groups(paths, root, skipped):
         chunk.append(group)
         items.append(group)
         walked += len(group[2])
         in_chunk += len(group[2])
-        if in_chunk >= CHUNK and pool is not None:
-            futures.append(pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size))
+        if in_chunk >= CHUNK:
+            if pool is None:
+                parts.append(_scan_chunk(chunk, tables, max_file_size))
+                advance(in_chunk)
+            else:
+                futures.append((pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size),
+                                in_chunk))  # fmt: skip
+                while len(parts) < len(futures) and futures[len(parts)][0].done():
+                    parts.append(futures[len(parts)][0].result())
+                    advance(futures[len(parts) - 1][1])
             chunk, in_chunk = [], 0
-    parts = [future.result() for future in futures]
-    if progress:
-        progress(walked - in_chunk, walked)
-    parts.append(_scan_chunk(chunk, tables, max_file_size))
+    # the rest is scanned here while the workers finish theirs (not after them: a serial tail)
+    last = _scan_chunk(chunk, tables, max_file_size)
+    for future, files in futures[len(parts) :]:
+        parts.append(future.result())
+        advance(files)
+    parts.append(last)
+    advance(in_chunk)
     return parts
 
 
