@@ -26,6 +26,7 @@ from migverify.scan.django_graph import (
 from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
+    DjangoManager,
     DjangoRelation,
     Imports,
     class_field_calls,
@@ -90,6 +91,25 @@ def django_declarations(
                 _relations(body, declared, source, found, matcher, known, imports)
 
 
+def _manager_class(function: Node, arguments: Node, source: Source) -> str | None:
+    """The class of `HeroManager()`, `HeroQuerySet.as_manager()`,
+    `models.Manager.from_queryset(HeroQuerySet)()` (a model's manager), if it is one."""
+    text = source.text(function)
+    last = text.rpartition(".")[2]
+    if function.type == "identifier" and last.endswith(("Manager", "QuerySet")):
+        return None if last == "Manager" else last
+    if function.type == "attribute" and last == "as_manager":
+        obj = function.child_by_field_name("object")
+        return source.text(obj).rpartition(".")[2] if obj is not None else None
+    if function.type == "call":  # Manager.from_queryset(QS)()
+        inner = function.child_by_field_name("function")
+        args = function.child_by_field_name("arguments")
+        if inner is not None and args is not None and source.text(inner).endswith("from_queryset"):
+            values = positional(args.named_children)
+            return source.text(values[0]).rpartition(".")[2] if values else None
+    return None
+
+
 def _model(cls: Node, source: Source, found: Found, matcher, known) -> Declared | None:
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     bases = cls.child_by_field_name("superclasses")
@@ -130,6 +150,9 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
         left, arguments = call.name, call.arguments
         kind = RELATION_FIELDS.get(source.text(call.function).rpartition(".")[2])
         if kind is None:
+            manager = _manager_class(call.function, arguments, source)
+            if manager is not None:
+                found.declarations.append(DjangoManager(manager, declared))
             continue
         args = [a for a in arguments.named_children if a.type != "comment"]
         options, values = keyword_arguments(args, source), positional(args)
@@ -324,8 +347,9 @@ def _calls(chain: Chain, start: int, end: int | None = None) -> list[ChainCall]:
 
 
 def _shortcut(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatcher, hop) -> bool:
-    """`get_object_or_404(M, …)`, `get_list_or_404(project.member_set, …)`: a read of the
-    model's table (the first argument may also be a queryset, a use of its own)."""
+    """`get_object_or_404(M, …)`, `get_list_or_404(project.member_set, …)`,
+    `get_object_or_404(stale, …)` (a queryset held in a name): a read of the model's table (the
+    first argument may also be a queryset, a use of its own)."""
     args = chain.links[0].args
     values = positional(args)
     if not values:
@@ -340,6 +364,8 @@ def _shortcut(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatc
         graph.lookups(manager[0], [ChainCall("filter", tuple(args[1:]))], found, matcher)
         return True
     declared = manager[0] if manager is not None else graph.model_class(first)
+    if declared is None and first.type == "identifier":  # a queryset held in a name
+        declared = graph.rows(first)
     if declared is None:
         return False
     at = first.child_by_field_name("object") if manager is not None else first

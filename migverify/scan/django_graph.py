@@ -359,6 +359,8 @@ class DjangoGraph:
         if depth > MAX_DEPTH:
             return None
         if node.type == "identifier":
+            if self.source.text(node) == "self":  # in a model's manager or queryset class
+                return self._manager_self(node)
             bound = self.bindings.values(node)
             if bound and len(bound) == 1:
                 return self.rows(bound[0].value, depth + 1)
@@ -481,6 +483,16 @@ class DjangoGraph:
         if len(bound) != 1 or bound[0].op != "=":
             return None
         return self.row(bound[0].value, depth + 1)
+
+    def _manager_self(self, node: Node) -> Declared | None:
+        """The model whose manager (or queryset) class `self` (NODE) is an instance of."""
+        cls = node.parent
+        while cls is not None and cls.type != "class_definition":
+            cls = cls.parent
+        name = cls.child_by_field_name("name") if cls is not None else None
+        if name is None or self.models is None:
+            return None
+        return self.models.django_manager(self.source.text(name))
 
     def _self_row(self, node: Node) -> Row | None:
         cls = node.parent

@@ -153,7 +153,20 @@ class DjangoRelation:
         return self.target == declared.name and self.target_app in (None, declared.app)
 
 
-Record = Declared | Relation | Alias | Helper | DjangoRelation
+@dataclass(frozen=True)
+class DjangoManager:
+    """Django: the manager or queryset class NAME of MODEL (`objects = HeroManager()`,
+    `HeroQuerySet.as_manager()`, `models.Manager.from_queryset(HeroQuerySet)()`): its methods'
+    `self.get_queryset()`, `self.filter(…)` are the model's rows."""
+
+    name: str
+    model: Declared
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.name)
+
+
+Record = Declared | Relation | Alias | Helper | DjangoRelation | DjangoManager
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 
 
@@ -211,6 +224,9 @@ class Models:
         self._prisma_names: dict[str, list[Declared]] | None = None
         # Django's relation fields: reverse accessors and lookups (django_graph.py)
         self.django_relations: tuple[DjangoRelation, ...] = of_type(DjangoRelation)
+        self._django_managers: dict[str, set[Declared]] = {}
+        for manager in of_type(DjangoManager):
+            self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
         for declared in self.of(("django",)):
             self._django.setdefault(declared.name.lower(), []).append(declared)
@@ -239,7 +255,13 @@ class Models:
             if alias.name != "*" and self._leads_to_model(alias):
                 names.add(alias.name)
         names.update(helper.name for helper in self.helpers)
+        names.update(self._django_managers)
         return names
+
+    def django_manager(self, name: str) -> Declared | None:
+        """The model whose manager (or queryset) class is called NAME, when only one's is."""
+        models = self._django_managers.get(name, ())
+        return next(iter(models)) if len(models) == 1 else None
 
     # --- Django's model graph -----------------------------------------------------------
 
