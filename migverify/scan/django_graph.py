@@ -437,6 +437,8 @@ class DjangoGraph:
                     return Row(hop.rows) if hop.rows is not None else None
                 return None
             owner = self.row(obj, depth + 1)
+            if owner is None and obj.type == "identifier" and self.source.text(obj) == "self":
+                return self._kept_row(obj, name, depth)  # self.hero set in setUp()
             if owner is None or owner.model is None:
                 return None
             for relation in self.models.forward(owner.model):  # member.project
@@ -483,6 +485,39 @@ class DjangoGraph:
         if len(bound) != 1 or bound[0].op != "=":
             return None
         return self.row(bound[0].value, depth + 1)
+
+    def _kept_row(self, node: Node, name: str, depth: int) -> Row | None:
+        """`self.<name>` (NODE is `self`) in a class that is not a model: what every
+        `self.<name> = …` of the class holds, when they all hold a stored row of one model
+        (`self.hero = Hero.objects.create(…)` in a test's setUp, saved in another method)."""
+        cls = node.parent
+        while cls is not None and cls.type != "class_definition":
+            cls = cls.parent
+        if cls is None:
+            return None
+        rows: set[Row | None] = set()
+        for assignment in nodes_of(self.tree, ("assignment",)):
+            if not cls.start_byte <= assignment.start_byte < cls.end_byte:
+                continue
+            left, right = (
+                assignment.child_by_field_name("left"),
+                assignment.child_by_field_name("right"),
+            )
+            if left is None or right is None or left.type != "attribute":
+                continue
+            obj, attribute = (
+                left.child_by_field_name("object"),
+                left.child_by_field_name("attribute"),
+            )
+            if obj is None or attribute is None or self.source.text(attribute) != name:
+                continue
+            if self.source.text(obj) != "self":
+                continue
+            rows.add(self.row(right, depth + 1))
+        if len(rows) != 1:
+            return None
+        row = rows.pop()
+        return Row(row.model) if row is not None and row.model is not None else None
 
     def _manager_self(self, node: Node) -> Declared | None:
         """The model whose manager (or queryset) class `self` (NODE) is an instance of."""
