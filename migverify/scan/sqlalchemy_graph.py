@@ -252,6 +252,12 @@ class Graph:
             declared = self.files.resolve(("sqlalchemy",), root, self.source)
             if declared is not None:
                 return declared, last or ""
+        if root.type == "identifier" and names[0] is not None and len(names) > 2:
+            # a dynamic relationship's query: `self.followed.filter_by(…).first()`
+            owner = self.instance(root, MAX_DEPTH - 1)
+            pair = self.models.relation(owner[0], names[0]) if owner is not None else None
+            if pair is not None:
+                return pair[1], last or ""
         for index, (name, arguments) in enumerate(links):
             if name is not None or arguments is None:
                 continue
