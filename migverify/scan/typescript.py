@@ -125,13 +125,13 @@ def scan_typescript(
         if found_uses is None:
             found_uses = supabase_uses(chain, "supabase-js", source, matcher, bindings, binding)
         uses += found_uses
+    later = chains
     if models is None:  # the later calls on variables holding a builder: chains of their own
         bound = {use.binding.name for use in uses if use.binding is not None}
         if bound:
-            chains = _merged(
-                chains, chains_at(tree, source, GRAMMAR, _word_spans(source.data, bound))
-            )
-    extend_by_variables(uses, chains, source)
+            spans = _word_spans(source.data, bound)
+            later = _merged(chains, chains_at(tree, source, GRAMMAR, spans))
+    extend_by_variables(uses, later, source)
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
     for chain, named in zip(chains, names, strict=True):

@@ -172,3 +172,21 @@ def test_a_call_of_an_unknown_function_followed_by_first_is_knex_only_where_knex
     knex = "import type { Knex } from 'knex';\nexport const f = (t) => getDb(t).first();\n"
     _, dynamic = scan_source("repo.ts", knex.encode(), ["posted_decisions"])
     assert [(d.line, d.expression) for d in dynamic] == [(2, "t")]
+
+
+def test_later_calls_on_a_builder_held_in_a_variable_and_sql_in_the_same_file():
+    """`q.eq(…)` names no query-builder method: its chain is built for the variable alone (its
+    column still counts), and the file's other chains (an SQL call) are still read."""
+    code = (
+        "export async function f(id) {\n"
+        "  let q = supabase.from('posted_decisions').delete();\n"
+        "  q = q.eq('tweet_id', id);\n"
+        "  await q;\n"
+        "  return pool.query('SELECT likes FROM real_tweet_metrics');\n"
+        "}\n"
+    )
+    references, _ = scan_source("f.ts", code.encode(), ["posted_decisions", "real_tweet_metrics"])
+    assert [(r.line, r.table, r.operation, r.columns) for r in references] == [
+        (2, "posted_decisions", "delete", ("tweet_id",)),
+        (5, "real_tweet_metrics", "select", ("likes",)),
+    ]
