@@ -486,6 +486,24 @@ class DjangoGraph:
             return None
         return self.row(bound[0].value, depth + 1)
 
+    def _form_model(self, function: Node) -> Declared | None:
+        """The model of the Django ModelForm class FUNCTION names (here or imported)."""
+        if self.files is None or function.type not in ("identifier", "attribute"):
+            return None
+        files = self.files
+        if function.type == "identifier":
+            name = self.source.text(function)
+            return files.models.schema_model(name, files.imports, files.path, kind="form")
+        obj, attribute = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        )
+        if obj is None or attribute is None or obj.type != "identifier":
+            return None
+        return files.models.schema_model(
+            self.source.text(attribute), files.imports, files.path, self.source.text(obj), "form"
+        )
+
     def _kept_row(self, node: Node, name: str, depth: int) -> Row | None:
         """`self.<name>` (NODE is `self`) in a class that is not a model: what every
         `self.<name> = …` of the class holds, when they all hold a stored row of one model
@@ -549,6 +567,10 @@ class DjangoGraph:
         model = self.model_class(function)
         if model is not None:  # M(…): a new row
             return Row(model, new=True)
+        form = self._form_model(function)
+        if form is not None:  # HeroForm(…, instance=hero): its save() writes that row
+            options = keyword_arguments(arguments.named_children, self.source)
+            return Row(form, new="instance" not in options)
         if function.type == "identifier":
             name = self.source.text(function)
             if name == "get_object_or_404":

@@ -77,8 +77,9 @@ class Relation:
 @dataclass(frozen=True)
 class Alias:
     """A name standing for a model elsewhere: a TypeScript re-export (kind `export`: `export
-    { a as b } from 'm'`, or name `*` for `export * from 'm'`), or a marshmallow-sqlalchemy schema
-    (kind `schema`: a class whose `Meta.model` is the target, or an instance of such a class)."""
+    { a as b } from 'm'`, or name `*` for `export * from 'm'`), a marshmallow-sqlalchemy schema
+    (kind `schema`: a class whose `Meta.model` is the target, or an instance of such a class), a
+    Django ModelForm (kind `form`: a class whose `Meta.model` is the target)."""
 
     kind: str
     name: str
@@ -168,6 +169,9 @@ class DjangoManager:
 
 Record = Declared | Relation | Alias | Helper | DjangoRelation | DjangoManager
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
+# The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
+# ModelForm.
+ALIAS_ORMS = {"schema": "sqlalchemy", "form": "django"}
 
 
 def snake_case(name: str) -> str:
@@ -361,7 +365,7 @@ class Models:
         return model.table if model is not None else None
 
     def _leads_to_model(self, alias: Alias) -> bool:
-        if alias.kind == "schema":
+        if alias.kind in ALIAS_ORMS:
             return self._schema_target(alias, 0) is not None
         target = alias.target
         return target.module is not None and (
@@ -466,35 +470,43 @@ class Models:
         return declared.table if declared is not None else None
 
     def schema_model(
-        self, name: str, imports: Imports, path: str, namespace: str | None = None
+        self,
+        name: str,
+        imports: Imports,
+        path: str,
+        namespace: str | None = None,
+        kind: str = "schema",
     ) -> Declared | None:
         """The model a marshmallow-sqlalchemy schema NAME (class or instance, used in PATH)
-        loads; NAMESPACE: the module it is a member of (`schemas.tag_schema`)."""
+        loads, or (KIND `form`) a Django ModelForm saves; NAMESPACE: the module it is a member
+        of (`schemas.tag_schema`)."""
         if namespace is not None:
             module = imports.namespaces.get(namespace)
-            return None if module is None else self._schema_from(name, module, path, 0)
-        for alias in self._aliases.get(("schema", name), ()):
+            return None if module is None else self._schema_from(name, module, path, 0, kind)
+        for alias in self._aliases.get((kind, name), ()):
             if alias.path == path:
                 return self._schema_target(alias, 0)
         if name in imports.names:
             module, original = imports.names[name]
-            return self._schema_from(original, module, path, 0)
+            return self._schema_from(original, module, path, 0, kind)
         return None
 
-    def _schema_from(self, name: str, module: str, path: str, depth: int) -> Declared | None:
-        for alias in self._aliases.get(("schema", name), ()):
+    def _schema_from(
+        self, name: str, module: str, path: str, depth: int, kind: str
+    ) -> Declared | None:
+        for alias in self._aliases.get((kind, name), ()):
             if module_leads_to(module, path, alias.path):
                 return self._schema_target(alias, depth)
         return None
 
     def _schema_target(self, alias: Alias, depth: int) -> Declared | None:
-        declared = self.locate(("sqlalchemy",), alias.target, alias.path)
+        declared = self.locate((ALIAS_ORMS[alias.kind],), alias.target, alias.path)
         if declared is not None or depth >= MAX_ALIASES:
             return declared
         target = alias.target  # an instance of a schema class
         if target.module is not None:
-            return self._schema_from(target.name, target.module, alias.path, depth + 1)
-        for other in self._aliases.get(("schema", target.name), ()):
+            return self._schema_from(target.name, target.module, alias.path, depth + 1, alias.kind)
+        for other in self._aliases.get((alias.kind, target.name), ()):
             if other.path == alias.path:
                 return self._schema_target(other, depth + 1)
         return None

@@ -63,6 +63,8 @@ def sqlalchemy_declarations(
                 _relationships(cls, name, source, imports, found)
     if any(base in data for base in SCHEMA_BASES):
         _schemas(tree, source, imports, found)
+    if b"ModelForm" in data:
+        _model_forms(tree, source, imports, found)
     if b"able(" in data:
         for node in nodes_of(tree, ("assignment",)):
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -302,6 +304,26 @@ def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) ->
         target = imports.named(function) if function is not None else None
         if target is not None and target.module is None and target.name in schemas:
             found.record(Alias("schema", source.text(left), target, source.path))
+
+
+def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
+    """Django: `class HeroForm(forms.ModelForm): class Meta: model = Hero` (also through a
+    ModelForm of the file): an instance's `save()` writes the model's table."""
+    forms: set[str] = set()
+    for cls in nodes_of(tree, ("class_definition",)):
+        name, bases = cls.child_by_field_name("name"), cls.child_by_field_name("superclasses")
+        if name is None or bases is None:
+            continue
+        if not any(
+            source.text(base) in forms or source.text(base).endswith("ModelForm")
+            for base in bases.named_children
+        ):
+            continue
+        forms.add(source.text(name))
+        model = _meta_model(cls, source)
+        target = imports.named(model) if model is not None else None
+        if target is not None:
+            found.record(Alias("form", source.text(name), target, source.path))
 
 
 def _meta_model(cls: Node, source: Source) -> Node | None:

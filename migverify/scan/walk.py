@@ -55,6 +55,7 @@ TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
 PY_MODEL_HINTS = (b"db.Model",)
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
+PY_MODEL_HINTS += (b"ModelForm",)  # Django: a form saving a model
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
 PRISMA_HELPER = re.compile(
