@@ -13,7 +13,7 @@ from tree_sitter import Node, Tree
 
 from migverify.scan.found import Found
 from migverify.scan.orm import Declared, nodes_of, positional
-from migverify.scan.source import Source
+from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
 EVERYTHING = ("select", "insert", "update", "delete")
@@ -42,21 +42,93 @@ FACTORIES = {
 _HINTS = (b"register", b"model", b"formset_factory", b"modelform_factory")
 
 
-def django_framework_uses(tree: Tree, source: Source, model_class, found: Found,
+# A ModelAdmin's options naming query paths from its model (`search_fields = ["donor__name"]`,
+# `list_filter = [("donation__created", DonatedFilter)]`): the tables their joins read.
+# With ACCESSORS (True) a name is a relation whose rows are shown (`list_display = ["donor"]`,
+# `raw_id_fields`, `list_select_related`): its table is read too.
+ADMIN_PATHS = {
+    "search_fields": False, "list_filter": False, "ordering": False, "date_hierarchy": False,
+    "list_display": True, "list_display_links": True, "list_select_related": True,
+    "raw_id_fields": True, "autocomplete_fields": True, "list_editable": True,
+}  # fmt: skip
+
+
+def django_framework_uses(tree: Tree, source: Source, graph, found: Found,
                           matcher: TableMatcher) -> None:  # fmt: skip
-    """The admin, forms, views and factories of one Python file. MODEL_CLASS(node) is the
-    Django model an expression names (DjangoGraph.model_class), or None."""
+    """The admin, forms, views and factories of one Python file; GRAPH is the file's
+    DjangoGraph (which model an expression names, the tables of a lookup path)."""
     data = source.data
     if not any(hint in data for hint in _HINTS):
         return
+    model_class = graph.model_class
+    registered: dict[str, list[Declared]] = {}  # an admin class → the models it is registered for
     for node in nodes_of(tree, ("call", "assignment")):
         if node.type == "call":
-            _call(node, source, model_class, found, matcher)
+            _call(node, source, model_class, found, matcher, registered)
         else:
             _model_attribute(node, source, model_class, found, matcher)
+    if registered or b"model =" in data:
+        _admin_options(tree, source, graph, registered, found, matcher)
 
 
-def _call(node: Node, source: Source, model_class, found: Found, matcher) -> None:
+def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher) -> None:
+    """The query paths of each admin class with a known model (registered for it, or an
+    inline's `model = M`)."""
+    for cls in nodes_of(tree, ("class_definition",)):
+        name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
+        if name is None or body is None:
+            continue
+        models = list(registered.get(source.text(name), ()))
+        options: list[tuple[str, Node]] = []
+        for statement in body.named_children:
+            assignment = statement.named_children[0] if statement.named_children else None
+            if statement.type != "expression_statement" or assignment is None:
+                continue
+            if assignment.type != "assignment":
+                continue
+            left, right = (
+                assignment.child_by_field_name("left"),
+                assignment.child_by_field_name("right"),
+            )
+            if left is None or right is None or left.type != "identifier":
+                continue
+            option = source.text(left)
+            if option == "model":
+                declared = graph.model_class(right)
+                if declared is not None and _operations(cls, source) is EVERYTHING:
+                    models.append(declared)  # an inline
+            elif option in ADMIN_PATHS:
+                options.append((option, right))
+        for model in models:
+            for option, value in options:
+                for element in _strings(value):
+                    literal = string_value(element, source)
+                    if literal is None or literal.holes:
+                        continue
+                    path = literal.text.lstrip("-^=@")
+                    offset = literal.offset_of(len(literal.text) - len(path))
+                    graph.report_path(model, offset, path, ADMIN_PATHS[option], found, matcher)
+
+
+def _strings(value: Node) -> list[Node]:
+    """The strings of an option: `["a", "b"]`, `("a",)`, `"a"`, a list_filter's
+    `("field", FilterClass)` pairs (the field)."""
+    if value.type == "string":
+        return [value]
+    if value.type not in ("list", "tuple"):
+        return []
+    found = []
+    for element in value.named_children:
+        if element.type == "string":
+            found.append(element)
+        elif element.type in ("tuple", "list") and element.named_children:
+            first = element.named_children[0]
+            if first.type == "string":
+                found.append(first)
+    return found
+
+
+def _call(node: Node, source: Source, model_class, found: Found, matcher, registered) -> None:
     function, arguments = (
         node.child_by_field_name("function"),
         node.child_by_field_name("arguments"),
@@ -75,9 +147,19 @@ def _call(node: Node, source: Source, model_class, found: Found, matcher) -> Non
         # register(M, Admin) / register([M1, M2]) / @admin.register(M1, M2)
         decorator = node.parent is not None and node.parent.type == "decorator"
         first = args if decorator else [args[0]]
+        if decorator:
+            cls = (
+                node.parent.parent.child_by_field_name("definition") if node.parent.parent else None
+            )
+            admin = cls.child_by_field_name("name") if cls is not None else None
+        else:
+            admin = args[1] if len(args) > 1 and args[1].type == "identifier" else None
         for arg in first:
             for element in arg.named_children if arg.type in ("list", "tuple") else [arg]:
-                _report(model_class(element), EVERYTHING, element, found, matcher)
+                declared = model_class(element)
+                _report(declared, EVERYTHING, element, found, matcher)
+                if declared is not None and admin is not None:
+                    registered.setdefault(source.text(admin), []).append(declared)
         return
     factory = FACTORIES.get(name)
     if factory is not None and len(args) > factory[0]:

@@ -668,7 +668,7 @@ class DjangoGraph:
             if arg.type == "keyword_argument":
                 name = arg.child_by_field_name("name")
                 if name is not None and self.source.text(name) not in NOT_LOOKUPS:
-                    self._report_path(model, name, self.source.text(name), False, found, matcher)
+                    self.report_path(model, name, self.source.text(name), False, found, matcher)
             elif arg.type != "comment":
                 for q in _calls_named(arg, self.source, {"Q"}):
                     arguments = q.child_by_field_name("arguments")
@@ -682,7 +682,7 @@ class DjangoGraph:
         if literal is not None and not literal.holes:
             path = literal.text.lstrip("-?")
             offset = literal.offset_of(len(literal.text) - len(path))
-            self._report_path(model, offset, path, accessors, found, matcher)
+            self.report_path(model, offset, path, accessors, found, matcher)
             return
         names = EXPRESSIONS | ({"Prefetch"} if accessors else set())
         for call in _calls_named(arg, self.source, names):
@@ -690,11 +690,12 @@ class DjangoGraph:
             values = positional(arguments.named_children) if arguments is not None else []
             literal = string_value(values[0], self.source) if values else None
             if literal is not None and not literal.holes:
-                self._report_path(
+                self.report_path(
                     model, literal.offset_of(0), literal.text, accessors, found, matcher
                 )
 
-    def _report_path(self, model, at, path: str, accessors: bool, found, matcher) -> None:
+    def report_path(self, model, at, path: str, accessors: bool, found, matcher) -> None:
+        """The tables the joins of a lookup PATH from MODEL read, reported at AT."""
         assert self.models is not None
         offset = at if isinstance(at, int) else at.start_byte
         for table in lookup_tables(self.models, model, path, accessors):

@@ -74,7 +74,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         query_variables(tree, source, files, chains, found, matcher)
         django.forward_reads(found, matcher)
         if django.active:
-            django_framework_uses(tree, source, django.model_class, found, matcher)
+            django_framework_uses(tree, source, django, found, matcher)
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)
