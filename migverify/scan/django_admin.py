@@ -67,18 +67,24 @@ def django_framework_uses(tree: Tree, source: Source, graph, found: Found,
             _call(node, source, model_class, found, matcher, registered)
         else:
             _model_attribute(node, source, model_class, found, matcher)
-    if registered or b"model =" in data:
+    if registered or b"model =" in data or b"model=" in data:
         _admin_options(tree, source, graph, registered, found, matcher)
 
 
 def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher) -> None:
     """The query paths of each admin class with a known model (registered for it, or an
     inline's `model = M`)."""
+    calls = [
+        c for c in nodes_of(tree, ("call",)) if b"super" in source.data[c.start_byte : c.end_byte]
+    ]
     for cls in nodes_of(tree, ("class_definition",)):
         name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
         if name is None or body is None:
             continue
         models = list(registered.get(source.text(name), ()))
+        form = _form_model(cls, source, graph)
+        if form is not None:
+            _super_calls(calls, body, source, form, FORM_SUPER, found, matcher)
         options: list[tuple[str, Node]] = []
         for statement in body.named_children:
             assignment = statement.named_children[0] if statement.named_children else None
@@ -100,6 +106,7 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
             elif option in ADMIN_PATHS:
                 options.append((option, right))
         for model in models:
+            _super_calls(calls, body, source, model, ADMIN_SUPER, found, matcher)
             for option, value in options:
                 for element in _strings(value):
                     literal = string_value(element, source)
@@ -108,6 +115,61 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
                     path = literal.text.lstrip("-^=@")
                     offset = literal.offset_of(len(literal.text) - len(path))
                     graph.report_path(model, offset, path, ADMIN_PATHS[option], found, matcher)
+
+
+# What the framework's method does to the model's table, called from an override
+# (`qs = super().get_queryset(request)` in a ModelAdmin, `super().save(commit)` in a ModelForm).
+ADMIN_SUPER = {
+    "get_queryset": ("select",), "save_model": ("insert", "update"), "delete_model": ("delete",),
+    "delete_queryset": ("delete",), "get_object": ("select",),
+}  # fmt: skip
+FORM_SUPER = {"save": ("insert", "update")}
+
+
+def _super_calls(calls: list[Node], body: Node, source: Source, model: Declared, methods, found,
+                 matcher) -> None:  # fmt: skip
+    """`super().<method>(…)` among CALLS in BODY, a class tied to MODEL."""
+    for call in calls:
+        if not body.start_byte <= call.start_byte < body.end_byte:
+            continue
+        function = call.child_by_field_name("function")
+        if function is None or function.type != "attribute":
+            continue
+        obj, attribute = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        )
+        if obj is None or attribute is None or obj.type != "call":
+            continue
+        callee = obj.child_by_field_name("function")
+        if callee is None or source.text(callee) != "super":
+            continue
+        operations = methods.get(source.text(attribute))
+        if operations is not None:
+            _report(model, operations, attribute, found, matcher)
+
+
+def _form_model(cls: Node, source: Source, graph) -> Declared | None:
+    """The model of a ModelForm class's `class Meta: model = M`."""
+    bases = cls.child_by_field_name("superclasses")
+    if bases is None or not any(source.text(b).endswith("ModelForm") for b in bases.named_children):
+        return None
+    body = cls.child_by_field_name("body")
+    for inner in body.named_children if body is not None else ():
+        name = inner.child_by_field_name("name") if inner.type == "class_definition" else None
+        if name is None or source.text(name) != "Meta":
+            continue
+        for statement in (inner.child_by_field_name("body") or inner).named_children:
+            assignment = statement.named_children[0] if statement.named_children else None
+            if assignment is None or assignment.type != "assignment":
+                continue
+            left, right = (
+                assignment.child_by_field_name("left"),
+                assignment.child_by_field_name("right"),
+            )
+            if left is not None and right is not None and source.text(left) == "model":
+                return graph.model_class(right)
+    return None
 
 
 def _strings(value: Node) -> list[Node]:
