@@ -111,7 +111,8 @@ def _scan_uses(
         sorted(models.names()),
         hints=False,
         templates=bool(models.template_names()),
-        python_names=sorted(models.template_names()),
+        python_names=sorted(models.accessor_names() | set(models.template_relations())),
+        template_names=sorted(models.template_names()),
     )
     references, dynamic, rescanned, skipped = [], [], [], []
     for label, data, reason in _read_groups(groups, prefilter, max_bytes):

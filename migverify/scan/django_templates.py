@@ -92,6 +92,7 @@ def _tag(body: bytes, offset: int, models: Models, found: Found, matcher: TableM
     """The accessors walked in one tag's BODY (at OFFSET in the file)."""
     accessors = models.accessor_names()
     relationships = models.template_relations()
+    forward = models.template_forward_keys()
     body = _STRING.sub(lambda m: b" " * len(m.group(0)), body)  # offsets kept
     for path in _PATH.finditer(body):
         segments = list(_SEGMENT.finditer(path.group(0)))
@@ -104,6 +105,11 @@ def _tag(body: bytes, offset: int, models: Models, found: Found, matcher: TableM
                     matched = matcher.match_text(table)
                     if matched is not None:
                         found.reference(at, matched, "select", (), "sqlalchemy")
+                continue
+            if name in forward and name not in accessors:  # `gift.hero`: the hero's row
+                matched = matcher.match_text(forward[name])
+                if matched is not None:
+                    found.reference(at, matched, "select", (), "django")
                 continue
             if name not in accessors or index == len(segments) - 1:
                 continue  # Django's: an accessor has a use after it too

@@ -225,6 +225,7 @@ class Models:
         self._relations_of: dict[Declared, list[tuple[Relation, Declared]]] = {}
         self._accessors: dict[str, Declared] | None = None
         self._template_relations: dict[str, tuple[str, ...]] | None = None
+        self._template_forward: dict[str, str] | None = None
         self._prisma_names: dict[str, list[Declared]] | None = None
         # Django's relation fields: reverse accessors and lookups (django_graph.py)
         self.django_relations: tuple[DjangoRelation, ...] = of_type(DjangoRelation)
@@ -296,10 +297,31 @@ class Models:
             }
         return self._template_relations
 
+    def template_forward_keys(self) -> dict[str, str]:
+        """Django foreign keys and one-to-one fields a template may read (`{{ gift.hero.name
+        }}`: the related row is loaded), by field name, with the table they lead to: each name
+        whose fields all lead to one table among the scanned models."""
+        if self._template_forward is None:
+            tables: dict[str, set[str | None]] = {}
+            for relation in self.django_relations:
+                if relation.kind != "m2m":
+                    target = self.target(relation)
+                    tables.setdefault(relation.field, set()).add(target.table if target else None)
+            self._template_forward = {
+                name: next(iter(reached))
+                for name, reached in tables.items()
+                if len(reached) == 1 and None not in reached
+            }
+        return self._template_forward
+
     def template_names(self) -> frozenset[str]:
-        """What a template must contain to walk the model graph: Django's accessors and the
-        SQLAlchemy relationships of `template_relations`."""
-        return self.accessors | frozenset(self.template_relations())
+        """What a template must contain to walk the model graph: Django's accessors and forward
+        keys, the SQLAlchemy relationships of `template_relations`."""
+        return (
+            self.accessors
+            | frozenset(self.template_relations())
+            | frozenset(self.template_forward_keys())
+        )
 
     def by_accessor(self, name: str) -> list[DjangoRelation]:
         return self._django_accessors.get(name, [])

@@ -289,9 +289,10 @@ class Prefilter:
     `posted_decisions_archive` alone does not send a file to the parser, and a hint only where
     the call it hints at follows. With HINTS off only the names count (the second pass, looking
     for files naming a model). PYTHON_NAMES count only in Python files and templates (Django's
-    relation accessors, `member_set`, `tags`: ordinary words elsewhere). Templates (`.html`) are
-    let through only with TEMPLATES (the second pass, when Django relations are known), and then
-    for the names alone.
+    relation accessors, `member_set`, `tags`: ordinary words elsewhere), TEMPLATE_NAMES only in
+    templates (Django's forward foreign keys, `donor`: what a Python file reads them on names
+    its model). Templates (`.html`) are let through only with TEMPLATES (the second pass, when
+    relations are known), and then for the names alone.
     """
 
     def __init__(
@@ -300,16 +301,18 @@ class Prefilter:
         hints: bool = True,
         templates: bool = False,
         python_names: Sequence[str] = (),
+        template_names: Sequence[str] = (),
     ) -> None:
         self.templates = templates  # are templates read at all (the second pass, with relations)
         # Longest first: at one position the longest name is tried first (`items_archive`
         # before `items`), and matches do not overlap.
         everywhere = {name.encode() for name in names}
-        needles = sorted(
-            everywhere | {name.encode() for name in python_names}, key=lambda n: (-len(n), n)
-        )
+        python = {name.encode() for name in python_names} - everywhere
+        only_templates = {name.encode() for name in template_names} - everywhere - python
+        needles = sorted(everywhere | python | only_templates, key=lambda n: (-len(n), n))
         self.names = len(needles)
         self.python_only = [needle not in everywhere for needle in needles]
+        self.template_only = [needle in only_templates for needle in needles]
         self.kinds: list[str] = []
         patterns = list(needles)
         if hints:
@@ -336,7 +339,7 @@ class Prefilter:
 
     def __call__(self, data: bytes, path: str = "") -> bool:
         if path.endswith(TEMPLATE_SUFFIX):
-            return self.templates and self.scan(data, True)
+            return self.templates and self.scan(data, True, template=True)
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
@@ -346,15 +349,19 @@ class Prefilter:
         """Was a (TypeScript) file let through for its re-exports alone?"""
         return not self.scan(data, reexports=False)
 
-    def scan(self, data: bytes, python: bool = False, reexports: bool = True) -> bool:
+    def scan(
+        self, data: bytes, python: bool = False, reexports: bool = True, template: bool = False
+    ) -> bool:
         """The Aho-Corasick pass: a table name as a word, or a hint followed by its call.
-        PYTHON: a Python file or a template."""
+        PYTHON: a Python file or a template (TEMPLATE)."""
         for index, start, end in self.automaton.find_matches_as_indexes(data):
             if index < self.names:
                 if (start == 0 or data[start - 1] not in _WORD) and (
                     end == len(data) or data[end] not in _WORD
                 ):
-                    if python or not self.python_only[index]:
+                    if template or (
+                        not self.template_only[index] and (python or not self.python_only[index])
+                    ):
                         return True
                 continue
             kind = self.kinds[index - self.names]

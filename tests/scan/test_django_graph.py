@@ -199,7 +199,10 @@ def test_templates_are_not_read_without_relations(tmp_path, monkeypatch):
     assert _refs(tmp_path, ["app_note"]) == []
     assert calls == []
     _tree(tmp_path, {"app/models.py": MODELS})
-    assert _refs(tmp_path, ["app_note", "app_project"]) == []  # `notes` is two relations'
+    # `notes` is two relations'; `note.project` is a forward key: the project's row is read
+    assert _refs(tmp_path, ["app_note", "app_project"]) == [
+        ("app/templates/app/notes.html", 1, 35, "app_project", "select")
+    ]
     assert calls == ["app/templates/app/notes.html"]
 
 
