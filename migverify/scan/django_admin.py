@@ -12,7 +12,7 @@ from __future__ import annotations
 from tree_sitter import Node, Tree
 
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, nodes_of, positional
+from migverify.scan.orm import Declared, class_attributes, meta_attribute, nodes_of, positional
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
@@ -86,19 +86,7 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
         if form is not None:
             _super_calls(calls, body, source, form, FORM_SUPER, found, matcher)
         options: list[tuple[str, Node]] = []
-        for statement in body.named_children:
-            assignment = statement.named_children[0] if statement.named_children else None
-            if statement.type != "expression_statement" or assignment is None:
-                continue
-            if assignment.type != "assignment":
-                continue
-            left, right = (
-                assignment.child_by_field_name("left"),
-                assignment.child_by_field_name("right"),
-            )
-            if left is None or right is None or left.type != "identifier":
-                continue
-            option = source.text(left)
+        for option, right in class_attributes(body, source):
             if option == "model":
                 declared = graph.model_class(right)
                 if declared is not None and _operations(cls, source) is EVERYTHING:
@@ -154,22 +142,8 @@ def _form_model(cls: Node, source: Source, graph) -> Declared | None:
     bases = cls.child_by_field_name("superclasses")
     if bases is None or not any(source.text(b).endswith("ModelForm") for b in bases.named_children):
         return None
-    body = cls.child_by_field_name("body")
-    for inner in body.named_children if body is not None else ():
-        name = inner.child_by_field_name("name") if inner.type == "class_definition" else None
-        if name is None or source.text(name) != "Meta":
-            continue
-        for statement in (inner.child_by_field_name("body") or inner).named_children:
-            assignment = statement.named_children[0] if statement.named_children else None
-            if assignment is None or assignment.type != "assignment":
-                continue
-            left, right = (
-                assignment.child_by_field_name("left"),
-                assignment.child_by_field_name("right"),
-            )
-            if left is not None and right is not None and source.text(left) == "model":
-                return graph.model_class(right)
-    return None
+    model = meta_attribute(cls, "model", source)
+    return graph.model_class(model) if model is not None else None
 
 
 def _strings(value: Node) -> list[Node]:

@@ -35,6 +35,7 @@ from migverify.scan.orm import (
     DjangoRelation,
     FileModels,
     Models,
+    class_attributes,
     keyword_arguments,
     module_leads_to,
     nodes_of,
@@ -135,6 +136,23 @@ def hop_by_name(models: Models, name: str) -> Hop | None:
             hops.append(Hop(relation, models.target(relation), models.through(relation), True))
     outcomes = {(h.rows.table if h.rows else None, h.through, h.many) for h in hops}
     return hops[0] if len(outcomes) == 1 else None
+
+
+def rows_by_name(models: Models, name: str) -> tuple[Declared, bool] | None:
+    """(model, many) of the rows every relation whose accessor is NAME reaches, when they all
+    reach one model's rows the same way (a foreign key and a many-to-many field to one model
+    both give it `book_set`), though their join tables differ."""
+    hops = []
+    for relation in models.by_accessor(name):
+        if relation.accessor == name:
+            hops.append(_reverse_hop(models, relation))
+        if relation.kind == "m2m" and relation.field == name:
+            hops.append(Hop(relation, models.target(relation), models.through(relation), True))
+    outcomes = {(h.rows, h.many) for h in hops}
+    if len(outcomes) != 1:
+        return None
+    rows, many = outcomes.pop()
+    return (rows, many) if rows is not None else None
 
 
 def _reverse_hop(models: Models, relation: DjangoRelation) -> Hop:
@@ -358,6 +376,12 @@ class DjangoGraph:
         node = _unwrap(node)
         if depth > MAX_DEPTH:
             return None
+        if node.type == "subscript":  # qs[:10]: a slice of a queryset is one
+            value = node.child_by_field_name("value")
+            subscript = node.child_by_field_name("subscript")
+            if value is None or subscript is None or subscript.type != "slice":
+                return None
+            return self.rows(value, depth + 1)
         if node.type == "identifier":
             if self.source.text(node) == "self":  # in a model's manager or queryset class
                 return self._manager_self(node)
@@ -438,6 +462,10 @@ class DjangoGraph:
                 return None
             owner = self.row(obj, depth + 1)
             if owner is None and obj.type == "identifier" and self.source.text(obj) == "self":
+                if name == "object":  # a DetailView's, UpdateView's or DeleteView's row
+                    model = self._view_model(obj)
+                    if model is not None:
+                        return Row(model)
                 return self._kept_row(obj, name, depth)  # self.hero set in setUp()
             if owner is None or owner.model is None:
                 return None
@@ -503,6 +531,24 @@ class DjangoGraph:
         return files.models.schema_model(
             self.source.text(attribute), files.imports, files.path, self.source.text(obj), "form"
         )
+
+    def _view_model(self, node: Node) -> Declared | None:
+        """The `model = M` of the class-based view `self` (NODE) is in (a class whose bases end
+        with `View`)."""
+        cls = node.parent
+        while cls is not None and cls.type != "class_definition":
+            cls = cls.parent
+        if cls is None:
+            return None
+        bases = cls.child_by_field_name("superclasses")
+        if bases is None or not any(
+            self.source.text(b).endswith("View") for b in bases.named_children
+        ):
+            return None
+        for name, value in class_attributes(cls.child_by_field_name("body"), self.source):
+            if name == "model":
+                return self.model_class(value)
+        return None
 
     def _kept_row(self, node: Node, name: str, depth: int) -> Row | None:
         """`self.<name>` (NODE is `self`) in a class that is not a model: what every

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import ahocorasick_rs
 
-from migverify.scan.django_graph import MANAGER_METHODS, hop_by_name, hop_operations
+from migverify.scan.django_graph import MANAGER_METHODS, hop_by_name, hop_operations, rows_by_name
 from migverify.scan.found import Found
 from migverify.scan.orm import Models
 from migverify.scan.source import Source
@@ -114,11 +114,15 @@ def _tag(body: bytes, offset: int, models: Models, found: Found, matcher: TableM
             if name not in accessors or index == len(segments) - 1:
                 continue  # Django's: an accessor has a use after it too
             hop = hop_by_name(models, name)
-            if hop is None:
+            shared = rows_by_name(models, name) if hop is None else None
+            if hop is None and shared is None:
                 continue
-            if hop.many and segments[index + 1].group(0).decode() not in READS:
+            many = hop.many if hop is not None else shared[1]  # type: ignore[index]
+            if many and segments[index + 1].group(0).decode() not in READS:
                 continue
-            if hop.many:
+            if hop is None:  # relations of different join tables to one model's rows
+                tables = [(shared[0].table, "select")]  # type: ignore[index]
+            elif hop.many:
                 tables = hop_operations(hop, (), found.source)
             else:
                 tables = [(hop.rows.table, "select")] if hop.rows is not None else []

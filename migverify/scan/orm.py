@@ -849,6 +849,37 @@ def class_field_calls(body: Node | None) -> Iterator[FieldCall]:
             yield FieldCall(assignment, left, function, arguments)
 
 
+def class_attributes(body: Node | None, source: Source) -> Iterator[tuple[str, Node]]:
+    """(name, value) of the `name = value` statements of a class BODY, in order."""
+    for statement in body.named_children if body is not None else ():
+        assignment = statement.named_children[0] if statement.named_children else None
+        if statement.type != "expression_statement" or assignment is None:
+            continue
+        if assignment.type != "assignment":
+            continue
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
+        if left is not None and right is not None and left.type == "identifier":
+            yield source.text(left), right
+
+
+def meta_attribute(cls: Node, name: str, source: Source) -> Node | None:
+    """The value of `NAME = …` in the class's `class Meta:` (`model`, `db_table`)."""
+    body = cls.child_by_field_name("body")
+    for inner in body.named_children if body is not None else ():
+        if inner.type != "class_definition":
+            continue
+        meta = inner.child_by_field_name("name")
+        if meta is None or source.text(meta) != "Meta":
+            continue
+        for attribute, value in class_attributes(inner.child_by_field_name("body"), source):
+            if attribute == name:
+                return value
+    return None
+
+
 def keyword_arguments(args: Sequence[Node], source: Source) -> dict[str, Node]:
     """Python `f(name=value)` / a JS options object `{ name: value }`: name → value node."""
     found: dict[str, Node] = {}

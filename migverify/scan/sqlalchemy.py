@@ -11,6 +11,7 @@ uses, and what the session does with instances, are sqlalchemy_graph.py's."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from tree_sitter import Node, Tree
 
@@ -26,6 +27,7 @@ from migverify.scan.orm import (
     Relation,
     class_field_calls,
     keyword_arguments,
+    meta_attribute,
     nodes_of,
     positional,
     python_imports,
@@ -43,6 +45,7 @@ SESSION: dict[str, tuple[str, ...]] = {
     "add": ("insert",),
     "add_all": ("insert",),
     "get": ("select",),
+    "get_or_404": ("select",),  # Flask-SQLAlchemy's db.get_or_404(M, id)
     "merge": ("insert", "update"),
     "delete": ("delete",),
     "bulk_insert_mappings": ("insert",),
@@ -151,9 +154,21 @@ def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher)
 
 # --- the model graph: relationship() and the schemas loading a model ---------------------------
 
-RELATIONSHIP = {"relationship", "db.relationship", "orm.relationship", "sa.orm.relationship",
-                "sqlalchemy.orm.relationship", "relation", "db.relation"}  # fmt: skip
-BACKREF = {"backref", "db.backref", "orm.backref", "sa.orm.backref", "sqlalchemy.orm.backref"}
+# `relationship(…)` under any module name (`db.`, `orm.`, `so.` for `import sqlalchemy.orm as
+# so`, `sa.orm.`); the old `relation(…)` only under the usual ones.
+RELATIONSHIP = {"relation", "db.relation", "orm.relation"}
+BACKREF = {"backref"}
+
+
+def _is_call_of(text: str, name: str, also: Collection[str] = ()) -> bool:
+    """Is TEXT (a callee as written) NAME, or NAME under a module (`so.NAME`, `sa.orm.NAME`)?"""
+    return (
+        text in also
+        or text.rpartition(".")[2] == name
+        and all(part.isidentifier() for part in text.split("."))
+    )
+
+
 # Type names around the related class in an annotation: `Mapped[List["Child"]]`
 WRAPPING_TYPES = {
     "Mapped", "WriteOnlyMapped", "DynamicMapped", "List", "list", "Set", "set", "Optional",
@@ -204,7 +219,7 @@ def _relationships(
     """`children = relationship("Child", backref="parent", secondary=assoc)` and the annotated
     form `children: Mapped[list["Child"]] = relationship(back_populates="parent")`."""
     for call in class_field_calls(cls.child_by_field_name("body")):
-        if source.text(call.function) not in RELATIONSHIP:
+        if not _is_call_of(source.text(call.function), "relationship", RELATIONSHIP):
             continue
         assignment, left = call.assignment, call.name
         args = call.arguments.named_children
@@ -260,7 +275,11 @@ def _backref(node: Node | None, source: Source) -> str | None:
             node.child_by_field_name("function"),
             node.child_by_field_name("arguments"),
         )
-        if function is None or arguments is None or source.text(function) not in BACKREF:
+        if (
+            function is None
+            or arguments is None
+            or not _is_call_of(source.text(function), "backref", BACKREF)
+        ):
             return None
         values = positional(arguments.named_children)
         node = values[0] if values else node
@@ -284,7 +303,7 @@ def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) ->
         ):
             continue
         schemas.add(source.text(name))
-        model = _meta_model(cls, source)
+        model = meta_attribute(cls, "model", source)
         target = imports.named(model) if model is not None else None
         if target is not None:
             found.record(Alias("schema", source.text(name), target, source.path))
@@ -320,29 +339,10 @@ def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found
         ):
             continue
         forms.add(source.text(name))
-        model = _meta_model(cls, source)
+        model = meta_attribute(cls, "model", source)
         target = imports.named(model) if model is not None else None
         if target is not None:
             found.record(Alias("form", source.text(name), target, source.path))
-
-
-def _meta_model(cls: Node, source: Source) -> Node | None:
-    """The value of `model = …` in the class's `class Meta:`."""
-    body = cls.child_by_field_name("body")
-    for inner in body.named_children if body is not None else ():
-        if inner.type != "class_definition":
-            continue
-        name, meta_body = inner.child_by_field_name("name"), inner.child_by_field_name("body")
-        if name is None or meta_body is None or source.text(name) != "Meta":
-            continue
-        for statement in meta_body.named_children:
-            assignment = statement.named_children[0] if statement.named_children else None
-            if assignment is None or assignment.type != "assignment":
-                continue
-            left = assignment.child_by_field_name("left")
-            if left is not None and source.text(left) == "model":
-                return assignment.child_by_field_name("right")
-    return None
 
 
 def _flask_model(cls: Node, source: Source) -> bool:
@@ -527,7 +527,7 @@ def _session(method, args, source, files, found, matcher) -> bool:
     for node in candidates:
         if node.type == "call":
             node = node.child_by_field_name("function") or node
-        elif method not in ("get", "bulk_insert_mappings", "bulk_update_mappings"):
+        elif method not in ("get", "get_or_404", "bulk_insert_mappings", "bulk_update_mappings"):
             continue
         declared = files.resolve(("sqlalchemy",), node, source)
         if declared is not None:
