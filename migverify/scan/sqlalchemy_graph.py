@@ -388,6 +388,8 @@ class Graph:
             if obj is None or obj.type != "identifier":
                 continue
             declared = self.files.resolve(("sqlalchemy",), obj, self.source)
+            if declared is not None and _compared(node):
+                continue  # `Message.recipient == user`: the foreign key's column, no join
             if declared is not None:  # Post.tags: joinedload, join, any()
                 pair = self.models.relation(declared, self.source.text(attribute))
                 if pair is not None:
@@ -450,6 +452,15 @@ class Graph:
         if table is not None:
             for operation in secondary_operations:
                 found.reference(node.start_byte, table, operation, (), "sqlalchemy")
+
+
+def _compared(node: Node) -> bool:
+    """Is NODE an operand of `==` / `!=` (a many-to-one relationship compared to a row)?"""
+    parent = node.parent
+    if parent is None or parent.type != "comparison_operator":
+        return False
+    operators = {child.type for child in parent.children if not child.is_named}
+    return bool(operators) and operators <= {"==", "!="}
 
 
 def _added(states: list[Instance | None], many_to_many: bool):
