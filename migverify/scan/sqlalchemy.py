@@ -41,6 +41,10 @@ TABLE_CALLS = {"Table", "sa.Table", "sqlalchemy.Table", "db.Table", "schema.Tabl
 STATEMENTS = {"select": "select", "insert": "insert", "update": "update", "delete": "delete"}
 QUERY_WRITES = {"delete": "delete", "update": "update"}
 JOINS = {"join", "outerjoin", "join_from", "select_from", "outerjoin_from"}
+# Calls whose arguments are SQL expressions: a model's column there (`Post.timestamp.desc()`,
+# `Follow.follower_id == user.id`) reads its table, also in a query built elsewhere.
+EXPRESSION_CALLS = {"filter", "where", "order_by", "group_by", "having", "with_entities",
+                    "add_columns", "distinct", "correlate"}  # fmt: skip
 SESSION: dict[str, tuple[str, ...]] = {
     "add": ("insert",),
     "add_all": ("insert",),
@@ -389,6 +393,7 @@ def sqlalchemy_uses(
                 _report(declared, (operation,), chain.root, found, matcher)
                 claimed = True
     head = _callee(chain, source, files)
+    expressions: list[Node] = []
     for index, call in chain.method_calls() + head:
         if call.method == "query" and call.args:
             claimed |= _models(call.args, _query_operation(methods), source, files, bindings,
@@ -399,12 +404,39 @@ def sqlalchemy_uses(
             claimed |= _models(args, operation, source, files, bindings, found, matcher)
         elif call.method in JOINS and call.args:
             claimed |= _models(call.args[:1], "select", source, files, bindings, found, matcher)
+        elif call.method in EXPRESSION_CALLS and call.args:
+            expressions += call.args
         elif call.method in SESSION and call.args:
             claimed |= _session(call.method, call.args, source, files, found, matcher)
             if graph is not None:  # session.add(tag), tag bound to a model's instance
                 receiver = links[index - 2].name if index >= 2 else source.text(chain.root)
                 claimed |= graph.session(call.method, receiver, call.args, found, matcher)
+    if expressions:  # columns of models the chain does not name already (a query built elsewhere)
+        named = {d.table for d in _chain_models(chain, head, source, files)}
+        claimed |= _columns(expressions, named, source, files, found, matcher)
     return claimed
+
+
+def _chain_models(chain: Chain, head, source: Source, files: FileModels) -> list[Declared]:
+    """The models CHAIN queries by name: `M.query`, `select(M, …)`, `session.query(M)`,
+    `.join(M)`."""
+    nodes: list[Node] = []
+    if chain.root.type == "identifier":
+        nodes.append(chain.root)
+    for _, call in chain.method_calls() + head:
+        if call.method in STATEMENTS or call.method == "query" or call.method in JOINS:
+            nodes += positional(call.args)
+    found = []
+    for node in nodes:
+        while node.type == "attribute":
+            node = node.child_by_field_name("object") or node
+            if node.type != "attribute":
+                break
+        if node.type == "identifier":
+            declared = files.resolve(("sqlalchemy",), node, source)
+            if declared is not None:
+                found.append(declared)
+    return found
 
 
 def query_variables(
@@ -516,6 +548,34 @@ def _models(args, operation, source, files, bindings, found, matcher) -> bool:
         elif node is arg and bindings.is_parameter(node) and source.text(node)[:1].islower():
             found.dynamic(node)
             claimed = True
+    return claimed
+
+
+def _columns(args, named: set[str], source: Source, files: FileModels, found: Found,
+             matcher) -> bool:  # fmt: skip
+    """Each `M.column` (a model's attribute that is not its query nor a relationship) in the
+    expressions ARGS: a `select` of M's table, unless the query names it (NAMED: tables)."""
+    claimed = False
+    stack = list(args)
+    while stack:
+        node = stack.pop()
+        if node.type == "attribute":
+            obj = node.child_by_field_name("object")
+            attribute = node.child_by_field_name("attribute")
+            if obj is not None and attribute is not None and obj.type == "identifier":
+                declared = files.resolve(("sqlalchemy",), obj, source)
+                name = source.text(attribute)
+                if declared is not None and name != "query" and not name.startswith("_"):
+                    if (
+                        declared.table not in named
+                        and files.models.relation(declared, name) is None
+                    ):
+                        _report(declared, ("select",), obj, found, matcher)
+                        claimed = True
+                    continue
+        if node.type in ("lambda", "string"):
+            continue
+        stack.extend(node.named_children)
     return claimed
 
 
