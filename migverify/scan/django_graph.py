@@ -664,7 +664,7 @@ class DjangoGraph:
             if attribute is None or obj is None:
                 continue
             name = self.source.text(attribute)
-            if name not in fields or _assigned(node):
+            if name not in fields or _assigned(node) or _none_test(node):
                 continue
             row = self.row(obj)
             if row is None or row.model is None or row.new:
@@ -767,6 +767,15 @@ def loop_iterable(identifier: Node, source: Source) -> Node | None:
                         return clause.child_by_field_name("right")
         child, node = node, node.parent
     return None
+
+
+def _none_test(node: Node) -> bool:
+    """Is NODE tested against None (`gift.hero is None`): a null key, checked without a query
+    when it is one (what such a test is written for)?"""
+    parent = node.parent
+    if parent is None or parent.type != "comparison_operator":
+        return False
+    return any(child.type == "none" for child in parent.named_children)
 
 
 def _assigned(node: Node) -> bool:
