@@ -78,7 +78,17 @@ def django_declarations(
     if models:
         for declared in models.of(("django",)):
             known.setdefault(declared.name, declared)
-    imports: Imports | None = None
+    imports = python_imports(tree, source)
+    # Classes imported from another app's models module (wagtail.models.Page, taggit.models.
+    # TaggedItemBase): models to inherit from, unless named as mixins. Not Django's own
+    # django.db.models (its Manager, TextChoices, fields are not models; its Model is one).
+    for local, (module, _) in imports.names.items():
+        if (
+            module.rpartition(".")[2] == "models"
+            and not module.startswith("django.")
+            and not local.endswith("Mixin")
+        ):
+            known.setdefault(local, None)
     for cls in tree.root_node.named_children:
         if cls.type == "decorated_definition":
             cls = cls.child_by_field_name("definition") or cls
@@ -86,8 +96,6 @@ def django_declarations(
             declared = _model(cls, source, found, matcher, known)
             body = cls.child_by_field_name("body")
             if declared is not None and body is not None:
-                if imports is None:
-                    imports = python_imports(tree, source)
                 _relations(body, declared, source, found, matcher, known, imports)
 
 
