@@ -20,6 +20,7 @@ from migverify.scan.django_graph import (
     MANAGERS,
     SHORTCUTS,
     DjangoGraph,
+    cascades,
     hop_operations,
     operations_of,
 )
@@ -97,6 +98,19 @@ def django_declarations(
             body = cls.child_by_field_name("body")
             if declared is not None and body is not None:
                 _relations(body, declared, source, found, matcher, known, imports)
+
+
+def _second(values: list[Node]) -> Node | None:
+    return values[1] if len(values) > 1 else None
+
+
+def _on_delete(node: Node | None, source: Source) -> str | None:
+    """`models.CASCADE` → CASCADE; `models.SET(…)` → SET."""
+    if node is None:
+        return None
+    if node.type == "call":
+        node = node.child_by_field_name("function") or node
+    return source.text(node).rpartition(".")[2] or None
 
 
 def _manager_class(function: Node, arguments: Node, source: Source) -> str | None:
@@ -202,6 +216,7 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
                 through=through,
                 through_table=through_table,
                 symmetrical=symmetrical,
+                on_delete=_on_delete(options.get("on_delete") or _second(values), source),
             )
         )
 
@@ -309,7 +324,7 @@ def django_uses(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMa
         declared = graph.model_class(root)
         if declared is not None:  # the calls before the relation are the model's
             calls = _calls(chain, 1, hop)
-            _report(declared, operations_of(calls, source), root, found, matcher)
+            _report(declared, operations_of(calls, source), root, found, matcher, graph)
             graph.lookups(declared, calls, found, matcher)
             return True
     if root.type == "identifier" and links[0].name is None and source.text(root) in SHORTCUTS:
@@ -320,7 +335,7 @@ def django_uses(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMa
         rows = graph.rows(root)  # a queryset held in a name: `stale.delete()`
         if rows is not None:
             calls = _calls(chain, 1)
-            _report(rows, operations_of(calls, source), root, found, matcher)
+            _report(rows, operations_of(calls, source), root, found, matcher, graph)
             graph.lookups(rows, calls, found, matcher)
             return True
     if len(links) >= 2 and links[-2].name in ROW_CALLS and links[-1].name is None:
@@ -338,7 +353,7 @@ def django_uses(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMa
         else:
             operations = ROW_CALLS[method or ""]
         at = receiver.child_by_field_name("attribute") if receiver.type == "attribute" else None
-        _report(row.model, operations, at or receiver, found, matcher)
+        _report(row.model, operations, at or receiver, found, matcher, graph)
         return True
     return False
 
@@ -377,7 +392,7 @@ def _shortcut(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatc
     if declared is None:
         return False
     at = first.child_by_field_name("object") if manager is not None else first
-    _report(declared, operations, at or first, found, matcher)
+    _report(declared, operations, at or first, found, matcher, graph)
     graph.lookups(declared, [ChainCall("filter", tuple(args[1:]))], found, matcher)
     return True
 
@@ -417,14 +432,17 @@ def _hops(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMatcher)
         operations = ("select",)
         if index + 2 < len(links) and links[index + 2].name is None and after.name in ROW_CALLS:
             operations = ROW_CALLS[after.name]
-        _report(hop.rows, operations, attribute, found, matcher)
+        _report(hop.rows, operations, attribute, found, matcher, graph)
         return index
     return None
 
 
-def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
+def _report(declared: Declared, operations, node: Node, found: Found, matcher, graph=None) -> None:
     for operation in operations:
         _report_table(declared.table, operation, node, found, matcher)
+    if "delete" in operations and graph is not None and graph.models is not None:
+        for table, operation in cascades(graph.models, declared):
+            _report_table(table, operation, node, found, matcher)
 
 
 def _report_table(table: str, operation: str, node: Node, found: Found, matcher) -> None:

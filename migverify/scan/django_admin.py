@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tree_sitter import Node, Tree
 
+from migverify.scan.django_graph import cascades
 from migverify.scan.found import Found
 from migverify.scan.orm import Declared, class_attributes, meta_attribute, nodes_of, positional
 from migverify.scan.source import Source, string_value
@@ -64,9 +65,9 @@ def django_framework_uses(tree: Tree, source: Source, graph, found: Found,
     registered: dict[str, list[Declared]] = {}  # an admin class → the models it is registered for
     for node in nodes_of(tree, ("call", "assignment")):
         if node.type == "call":
-            _call(node, source, model_class, found, matcher, registered)
+            _call(node, source, model_class, found, matcher, registered, graph.models)
         else:
-            _model_attribute(node, source, model_class, found, matcher)
+            _model_attribute(node, source, model_class, found, matcher, graph.models)
     if registered or b"model =" in data or b"model=" in data:
         _admin_options(tree, source, graph, registered, found, matcher)
 
@@ -84,7 +85,7 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
         models = list(registered.get(source.text(name), ()))
         form = _form_model(cls, source, graph)
         if form is not None:
-            _super_calls(calls, body, source, form, FORM_SUPER, found, matcher)
+            _super_calls(calls, body, source, form, FORM_SUPER, found, matcher, graph.models)
         options: list[tuple[str, Node]] = []
         for option, right in class_attributes(body, source):
             if option == "model":
@@ -94,7 +95,7 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
             elif option in ADMIN_PATHS:
                 options.append((option, right))
         for model in models:
-            _super_calls(calls, body, source, model, ADMIN_SUPER, found, matcher)
+            _super_calls(calls, body, source, model, ADMIN_SUPER, found, matcher, graph.models)
             for option, value in options:
                 for element in _strings(value):
                     literal = string_value(element, source)
@@ -115,7 +116,7 @@ FORM_SUPER = {"save": ("insert", "update")}
 
 
 def _super_calls(calls: list[Node], body: Node, source: Source, model: Declared, methods, found,
-                 matcher) -> None:  # fmt: skip
+                 matcher, models) -> None:  # fmt: skip
     """`super().<method>(…)` among CALLS in BODY, a class tied to MODEL."""
     for call in calls:
         if not body.start_byte <= call.start_byte < body.end_byte:
@@ -134,7 +135,7 @@ def _super_calls(calls: list[Node], body: Node, source: Source, model: Declared,
             continue
         operations = methods.get(source.text(attribute))
         if operations is not None:
-            _report(model, operations, attribute, found, matcher)
+            _report(model, operations, attribute, found, matcher, models)
 
 
 def _form_model(cls: Node, source: Source, graph) -> Declared | None:
@@ -164,7 +165,8 @@ def _strings(value: Node) -> list[Node]:
     return found
 
 
-def _call(node: Node, source: Source, model_class, found: Found, matcher, registered) -> None:
+def _call(node: Node, source: Source, model_class, found: Found, matcher, registered,
+          models) -> None:  # fmt: skip
     function, arguments = (
         node.child_by_field_name("function"),
         node.child_by_field_name("arguments"),
@@ -193,14 +195,14 @@ def _call(node: Node, source: Source, model_class, found: Found, matcher, regist
         for arg in first:
             for element in arg.named_children if arg.type in ("list", "tuple") else [arg]:
                 declared = model_class(element)
-                _report(declared, EVERYTHING, element, found, matcher)
+                _report(declared, EVERYTHING, element, found, matcher, models)
                 if declared is not None and admin is not None:
                     registered.setdefault(source.text(admin), []).append(declared)
         return
     factory = FACTORIES.get(name)
     if factory is not None and len(args) > factory[0]:
         arg = args[factory[0]]
-        _report(model_class(arg), factory[1], arg, found, matcher)
+        _report(model_class(arg), factory[1], arg, found, matcher, models)
 
 
 def _admin_site(text: str) -> bool:
@@ -209,7 +211,8 @@ def _admin_site(text: str) -> bool:
     return text == "admin" or last == "site" or last.endswith("_site")
 
 
-def _model_attribute(node: Node, source: Source, model_class, found: Found, matcher) -> None:
+def _model_attribute(node: Node, source: Source, model_class, found: Found, matcher,
+                     models) -> None:  # fmt: skip
     """`model = M` directly in a class body (or its `class Meta:`)."""
     left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
     if left is None or right is None or left.type != "identifier":
@@ -229,7 +232,7 @@ def _model_attribute(node: Node, source: Source, model_class, found: Found, matc
         if outer is None or outer.type != "class_definition":
             return
         cls = outer
-    _report(declared, _operations(cls, source), right, found, matcher)
+    _report(declared, _operations(cls, source), right, found, matcher, models)
 
 
 def _operations(cls: Node, source: Source) -> tuple[str, ...]:
@@ -241,13 +244,17 @@ def _operations(cls: Node, source: Source) -> tuple[str, ...]:
     return ("select",)
 
 
-def _report(declared: Declared | None, operations, node: Node, found: Found, matcher) -> None:
+def _report(declared: Declared | None, operations, node: Node, found: Found, matcher,
+            models=None) -> None:  # fmt: skip
+    """OPERATIONS on DECLARED's table at NODE (and, with MODELS, what a delete cascades to)."""
     if declared is None:
-        return
-    table = matcher.match_text(declared.table)
-    if table is None:
         return
     if node.type == "attribute":
         node = node.child_by_field_name("attribute") or node
-    for operation in operations:
-        found.reference(node.start_byte, table, operation, (), "django")
+    writes = [(declared.table, operation) for operation in operations]
+    if "delete" in operations and models is not None:
+        writes += cascades(models, declared)
+    for table, operation in writes:
+        matched = matcher.match_text(table)
+        if matched is not None:
+            found.reference(node.start_byte, matched, operation, (), "django")

@@ -155,6 +155,43 @@ def rows_by_name(models: Models, name: str) -> tuple[Declared, bool] | None:
     return (rows, many) if rows is not None else None
 
 
+# What deleting a row does to the rows pointing to it, by the foreign key's on_delete (Django
+# emulates them: it selects the related rows and deletes or updates them itself).
+ON_DELETE = {
+    "CASCADE": "delete", "SET_NULL": "update", "SET_DEFAULT": "update", "SET": "update",
+    "PROTECT": "select", "RESTRICT": "select",
+}  # fmt: skip
+
+
+def cascades(models: Models, model: Declared) -> list[tuple[str, str]]:
+    """(table, operation) of what deleting rows of MODEL does to other tables: the rows of a
+    foreign key with `on_delete=CASCADE` are deleted (and theirs, down the graph), with
+    SET_NULL / SET_DEFAULT / SET(…) updated, with PROTECT / RESTRICT read (the check); the
+    join-table rows of its many-to-many relations are deleted."""
+    found: dict[tuple[str, str], None] = {}
+    todo, seen = [model], {model.table}
+    while todo:
+        current = todo.pop()
+        for relation in models.forward(current):
+            through = models.through(relation)
+            if relation.kind == "m2m" and through is not None:
+                found[(through, "delete")] = None
+        for relation in models.reverse(current):
+            if relation.kind == "m2m":
+                through = models.through(relation)
+                if through is not None:
+                    found[(through, "delete")] = None
+                continue
+            operation = ON_DELETE.get(relation.on_delete or "")
+            if operation is None:
+                continue
+            found[(relation.model.table, operation)] = None
+            if operation == "delete" and relation.model.table not in seen:
+                seen.add(relation.model.table)
+                todo.append(relation.model)
+    return list(found)
+
+
 def _reverse_hop(models: Models, relation: DjangoRelation) -> Hop:
     return Hop(relation, relation.model, models.through(relation), relation.kind != "o2o")
 

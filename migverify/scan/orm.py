@@ -125,6 +125,7 @@ class DjangoRelation:
     through: str | None = None
     through_table: str | None = None
     symmetrical: bool = False  # a many-to-many to itself without a reverse accessor
+    on_delete: str | None = None  # CASCADE, SET_NULL, PROTECT, … (the name as written)
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.model.path, self.model.name, self.field)
