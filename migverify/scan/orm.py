@@ -69,6 +69,9 @@ class Relation:
     path: str  # the declaring file
     secondary: Named | None = None  # a many-to-many relation's association table (SQLAlchemy)
     holds_key: bool = False  # the owner's table holds the foreign key (Prisma `@relation(fields:`)
+    cascade_delete: bool = (
+        False  # SQLAlchemy `cascade="all"` / `"…, delete"`: deleted with the owner
+    )
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.path, self.orm, self.owner.name, self.name, self.target.name)

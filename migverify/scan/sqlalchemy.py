@@ -243,10 +243,21 @@ def _relationships(
                 secondary = imports.named(options["secondary"])
         here = Named(owner)
         name = source.text(left)
-        found.record(Relation("sqlalchemy", here, name, target, source.path, secondary))
+        cascade = string_value(options["cascade"], source) if "cascade" in options else None
+        deletes = cascade is not None and bool({"all", "delete"} & _words(cascade.text))
+        found.record(
+            Relation(
+                "sqlalchemy", here, name, target, source.path, secondary, cascade_delete=deletes
+            )  # fmt: skip
+        )
         backref = _backref(options.get("backref"), source)
         if backref is not None:  # the other side's attribute, leading back here
             found.record(Relation("sqlalchemy", target, backref, here, source.path, secondary))
+
+
+def _words(text: str) -> set[str]:
+    """`"all, delete-orphan"` → {"all", "delete-orphan"}."""
+    return {word.strip() for word in text.split(",")}
 
 
 def _annotated_class(annotation: Node | None, source: Source, imports: _LazyImports):

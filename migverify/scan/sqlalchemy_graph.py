@@ -102,8 +102,28 @@ class Graph:
                     continue
                 model, state = instance
                 _report(model, INSTANCE_OPERATIONS[method][state], node, found, matcher)
+                if method == "delete":
+                    self._cascades(model, node, found, matcher)
                 claimed = True
         return claimed
+
+    def _cascades(self, model: Declared, node: Node, found: Found, matcher) -> None:
+        """What the session deletes with a row of MODEL: the rows of its relationships with a
+        delete cascade (down the graph), the association rows of its many-to-many ones."""
+        todo, seen = [model], {model.table}
+        while todo:
+            current = todo.pop()
+            for relation, target in self.models.relations_of(current):
+                secondary = self.models.secondary(relation)
+                if secondary is not None:
+                    table = matcher.match_text(secondary)
+                    if table is not None:
+                        found.reference(node.start_byte, table, "delete", (), "sqlalchemy")
+                elif relation.cascade_delete:
+                    _report(target, ("delete",), node, found, matcher)
+                    if target.table not in seen:
+                        seen.add(target.table)
+                        todo.append(target)
 
     # --- what a name or an expression holds ---------------------------------------------------
 
