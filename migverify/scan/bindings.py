@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
+from migverify.scan.orm import nodes_of
 from migverify.scan.source import Source, StringValue, string_value
 
 MAX_DEPTH = 6  # names resolved through names (const A = B; const B = '...')
@@ -91,10 +92,10 @@ class Bound:
 class Bindings:
     """Name resolution for one parsed file."""
 
-    def __init__(self, source: Source, syntax: Syntax) -> None:
-        self.source, self.syntax = source, syntax
+    def __init__(self, source: Source, syntax: Syntax, tree: Tree | None = None) -> None:
+        self.source, self.syntax, self.tree = source, syntax, tree
         self._declared: dict[int, dict[str, list[Bound]]] = {}
-        self._assigned: dict[int, dict[str, list[Bound]]] = {}
+        self._assigned: dict[int, dict[str, list[Bound]]] | None = None if tree else {}
 
     # --- names ---------------------------------------------------------------------------
 
@@ -310,6 +311,8 @@ class Bindings:
     def _assignments(self, scope: Node) -> dict[str, list[Bound]]:
         """Plain and `+=` assignments to names anywhere inside SCOPE (Python: not inside a
         nested function or class, which has its own names)."""
+        if self._assigned is None:  # Python with the tree: every scope's at once
+            self._assigned = self._python_assignments()
         if scope.id not in self._assigned:
             found: dict[str, list[Bound]] = {}
             stack = list(reversed(scope.named_children))
@@ -331,6 +334,29 @@ class Bindings:
                 stack.extend(reversed(node.named_children))
             self._assigned[scope.id] = found
         return self._assigned[scope.id]
+
+    def _python_assignments(self) -> dict[int, dict[str, list[Bound]]]:
+        """`_assignments` of every Python scope of the file, from one query (walking each
+        function's nodes in Python cost more than parsing, on a code base of many functions):
+        an assignment belongs to its nearest enclosing function, lambda or module, and to none
+        when a class is nearer (a class body's names are attributes)."""
+        assert self.tree is not None
+        syntax, found = self.syntax, {}
+        owners = syntax.functions | syntax.classes | syntax.scopes
+        kinds = (syntax.assignment, syntax.augmented)
+        for node in nodes_of(self.tree, kinds):
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is None or right is None or left.type != "identifier":
+                continue
+            owner = node.parent
+            while owner is not None and owner.type not in owners:
+                owner = owner.parent
+            if owner is None or owner.type not in syntax.scopes:
+                continue
+            op = "=" if node.type == syntax.assignment else _operator(node)
+            bound = Bound(node.start_byte, right, op)
+            found.setdefault(owner.id, {}).setdefault(self.source.text(left), []).append(bound)
+        return found
 
     # --- SQL text ------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ lists, adds, changes and deletes rows; a ModelForm inserts or updates one; a Lis
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node, Tree
 
 from migverify.scan.django_graph import cascades
@@ -40,7 +42,8 @@ FACTORIES = {
     "modelformset_factory": (0, ("insert", "update", "delete")),
     "inlineformset_factory": (1, ("insert", "update", "delete")),
 }
-_HINTS = (b"register", b"model", b"formset_factory", b"modelform_factory")
+_CALL_HINTS = (b"register", b"formset_factory", b"modelform_factory")
+_MODEL_ATTRIBUTE = re.compile(rb"\bmodel\s*=")  # `model = M` (and `class Meta:`'s)
 
 
 # A ModelAdmin's options naming query paths from its model (`search_fields = ["donor__name"]`,
@@ -59,25 +62,30 @@ def django_framework_uses(tree: Tree, source: Source, graph, found: Found,
     """The admin, forms, views and factories of one Python file; GRAPH is the file's
     DjangoGraph (which model an expression names, the tables of a lookup path)."""
     data = source.data
-    if not any(hint in data for hint in _HINTS):
+    calls = any(hint in data for hint in _CALL_HINTS)
+    models = _MODEL_ATTRIBUTE.search(data) is not None
+    if not calls and not models:
         return
     model_class = graph.model_class
     registered: dict[str, list[Declared]] = {}  # an admin class → the models it is registered for
-    for node in nodes_of(tree, ("call", "assignment")):
+    kinds = ("call",) * calls + ("assignment",) * models
+    for node in nodes_of(tree, kinds):
         if node.type == "call":
             _call(node, source, model_class, found, matcher, registered, graph.models)
         else:
             _model_attribute(node, source, model_class, found, matcher, graph.models)
-    if registered or b"model =" in data or b"model=" in data:
+    if registered or models:
         _admin_options(tree, source, graph, registered, found, matcher)
 
 
 def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher) -> None:
     """The query paths of each admin class with a known model (registered for it, or an
     inline's `model = M`)."""
-    calls = [
-        c for c in nodes_of(tree, ("call",)) if b"super" in source.data[c.start_byte : c.end_byte]
-    ]
+    calls = (
+        [c for c in nodes_of(tree, ("call",)) if b"super" in source.data[c.start_byte : c.end_byte]]
+        if b"super()" in source.data
+        else []
+    )
     for cls in nodes_of(tree, ("class_definition",)):
         name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
         if name is None or body is None:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import ahocorasick_rs
 from tree_sitter import Node, Tree
 
 from migverify.scan.bindings import Bindings
@@ -690,29 +692,36 @@ class DjangoGraph:
         for relation in self.models.django_relations:
             if relation.kind != "m2m":
                 fields.setdefault(relation.field, []).append(relation)
-        data = self.source.data
-        if not any(name.encode() in data for name in fields):
+        data, root = self.source.data, self.tree.root_node
+        names = sorted(fields)
+        # the attributes named like a key (`.donor`), found in one pass: not every attribute
+        for index, start, end in _dotted(tuple(names)).find_matches_as_indexes(data):
+            start += 1  # after the dot
+            if end < len(data) and (chr(data[end]).isalnum() or data[end] == 0x5F):
+                continue
+            attribute = root.named_descendant_for_byte_range(start, end)
+            node = attribute.parent if attribute is not None else None
+            if node is None or node.type != "attribute":
+                continue
+            obj = node.child_by_field_name("object")
+            if obj is None or node.child_by_field_name("attribute") != attribute:
+                continue
+            if not _assigned(node) and not _none_test(node):
+                self._forward_read(obj, attribute, names[index], found, matcher)
+
+    def _forward_read(self, obj: Node, attribute: Node, name: str, found, matcher) -> None:
+        """`obj.<name>` (ATTRIBUTE): a select of the related table when OBJ holds a stored row
+        of a model whose key NAME is."""
+        row = self.row(obj)
+        if row is None or row.model is None or row.new or self.models is None:
             return
-        for node in nodes_of(self.tree, ("attribute",)):
-            attribute, obj = (
-                node.child_by_field_name("attribute"),
-                node.child_by_field_name("object"),
-            )
-            if attribute is None or obj is None:
+        for relation in self.models.forward(row.model):
+            if relation.field != name or relation.kind == "m2m":
                 continue
-            name = self.source.text(attribute)
-            if name not in fields or _assigned(node) or _none_test(node):
-                continue
-            row = self.row(obj)
-            if row is None or row.model is None or row.new:
-                continue
-            for relation in self.models.forward(row.model):
-                if relation.field != name or relation.kind == "m2m":
-                    continue
-                target = self.models.target(relation)
-                table = matcher.match_text(target.table) if target is not None else None
-                if table is not None:
-                    found.reference(attribute.start_byte, table, "select", (), "django")
+            target = self.models.target(relation)
+            table = matcher.match_text(target.table) if target is not None else None
+            if table is not None:
+                found.reference(attribute.start_byte, table, "select", (), "django")
 
     def hop(self, receiver: Node, name: str) -> Hop | None:
         """The relation `<receiver>.<name>` follows, if any."""
@@ -813,6 +822,15 @@ def _none_test(node: Node) -> bool:
     if parent is None or parent.type != "comparison_operator":
         return False
     return any(child.type == "none" for child in parent.named_children)
+
+
+@lru_cache(maxsize=4)
+def _dotted(names: tuple[str, ...]) -> ahocorasick_rs.BytesAhoCorasick:
+    """One automaton finding `.name` for every NAME (the longest at a place)."""
+    return ahocorasick_rs.BytesAhoCorasick(
+        [b"." + name.encode() for name in names],
+        matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+    )
 
 
 def _assigned(node: Node) -> bool:

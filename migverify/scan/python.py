@@ -48,7 +48,7 @@ def _parser() -> Parser:
 def scan_python(source: Source, matcher: TableMatcher, models: Models | None = None) -> Found:
     tree = _parser().parse(source.data)
     found = Found(source)
-    bindings = Bindings(source, PYTHON)
+    bindings = Bindings(source, PYTHON, tree)
     sqlalchemy_declarations(tree, source, found, matcher)
     django_declarations(tree, source, found, matcher, models)
     chains = chains_in(tree, source, GRAMMAR)
