@@ -204,6 +204,7 @@ class Models:
             return tuple(sorted((r for r in records if isinstance(r, kind)), key=kind.sort_key))
 
         self.declarations: tuple[Declared, ...] = of_type(Declared)
+        self.orms = frozenset(d.orm for d in self.declarations)  # those with a model
         self.relations: tuple[Relation, ...] = of_type(Relation)
         self.aliases: tuple[Alias, ...] = of_type(Alias)
         self.helpers: tuple[Helper, ...] = of_type(Helper)

@@ -55,6 +55,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     files = FileModels(models, python_imports(tree, source), source.path) if models else None
     graph = Graph(tree, source, files, bindings) if files is not None else None
     django = DjangoGraph(source, bindings, files, matcher, tree)
+    sqlalchemy = files is not None and "sqlalchemy" in files.models.orms
     uses: list[Use] = []
     for chain in chains:
         if alembic_operations(chain, source, bindings, found, matcher) or django_migrations(
@@ -62,16 +63,18 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         ):
             continue
         if (
-            files is not None
+            sqlalchemy
+            and files is not None
             and sqlalchemy_uses(chain, source, files, bindings, found, matcher, graph)
         ) or django_uses(chain, django, found, matcher):
             continue
         binding = binding_of(chain, source, GRAMMAR)
         uses += supabase_uses(chain, "supabase-py", source, matcher, bindings, binding)
-    if graph is not None:
+    if graph is not None and sqlalchemy:
         graph.relationships(found, matcher)
     if files is not None:
-        query_variables(tree, source, files, chains, found, matcher)
+        if sqlalchemy:
+            query_variables(tree, source, files, chains, found, matcher)
         django.forward_reads(found, matcher)
         if django.active:
             django_framework_uses(tree, source, django, found, matcher)

@@ -413,7 +413,7 @@ def sqlalchemy_uses(
             operation = _statement_operation(call.method, methods, chain, source)
             args = call.args if call.method == "select" else call.args[:1]
             claimed |= _models(args, operation, source, files, bindings, found, matcher)
-        elif call.method in JOINS and call.args:
+        elif call.method in JOINS and call.args and not _text_join(chain, source):
             claimed |= _models(call.args[:1], "select", source, files, bindings, found, matcher)
         elif call.method in EXPRESSION_CALLS and call.args:
             expressions += call.args
@@ -426,6 +426,14 @@ def sqlalchemy_uses(
         named = {d.table for d in _chain_models(chain, head, source, files)}
         claimed |= _columns(expressions, named, source, files, found, matcher)
     return claimed
+
+
+def _text_join(chain: Chain, source: Source) -> bool:
+    """`", ".join(names)`, `os.path.join(directory, name)`: a string's or a path's join."""
+    root = chain.root
+    if root.type in ("string", "concatenated_string"):
+        return True
+    return root.type == "identifier" and source.text(root) in {"os", "posixpath", "ntpath", "str"}
 
 
 def _chain_models(chain: Chain, head, source: Source, files: FileModels) -> list[Declared]:
