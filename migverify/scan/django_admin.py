@@ -98,7 +98,7 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
         for option, right in class_attributes(body, source):
             if option == "model":
                 declared = graph.model_class(right)
-                if declared is not None and _operations(cls, source) is EVERYTHING:
+                if declared is not None and _operations(cls, source) == EVERYTHING:
                     models.append(declared)  # an inline
             elif option in ADMIN_PATHS:
                 options.append((option, right))

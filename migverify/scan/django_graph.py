@@ -38,6 +38,7 @@ from migverify.scan.orm import (
     FileModels,
     Models,
     class_attributes,
+    enclosing_class,
     keyword_arguments,
     module_leads_to,
     nodes_of,
@@ -45,6 +46,7 @@ from migverify.scan.orm import (
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
+from migverify.scan.walk import IDENTIFIER_BYTES
 
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 MAX_DEPTH = 8
@@ -128,14 +130,20 @@ def hop_from(models: Models, model: Declared, name: str) -> Hop | None:
     return None
 
 
-def hop_by_name(models: Models, name: str) -> Hop | None:
-    """The relation whose accessor is NAME, when only one (by the tables it reaches) is."""
+def _hops_named(models: Models, name: str) -> list[Hop]:
+    """Every relation whose accessor (or many-to-many field) is NAME, as a hop."""
     hops = []
     for relation in models.by_accessor(name):
         if relation.accessor == name:
             hops.append(_reverse_hop(models, relation))
         if relation.kind == "m2m" and relation.field == name:
             hops.append(Hop(relation, models.target(relation), models.through(relation), True))
+    return hops
+
+
+def hop_by_name(models: Models, name: str) -> Hop | None:
+    """The relation whose accessor is NAME, when only one (by the tables it reaches) is."""
+    hops = _hops_named(models, name)
     outcomes = {(h.rows.table if h.rows else None, h.through, h.many) for h in hops}
     return hops[0] if len(outcomes) == 1 else None
 
@@ -144,13 +152,7 @@ def rows_by_name(models: Models, name: str) -> tuple[Declared, bool] | None:
     """(model, many) of the rows every relation whose accessor is NAME reaches, when they all
     reach one model's rows the same way (a foreign key and a many-to-many field to one model
     both give it `book_set`), though their join tables differ."""
-    hops = []
-    for relation in models.by_accessor(name):
-        if relation.accessor == name:
-            hops.append(_reverse_hop(models, relation))
-        if relation.kind == "m2m" and relation.field == name:
-            hops.append(Hop(relation, models.target(relation), models.through(relation), True))
-    outcomes = {(h.rows, h.many) for h in hops}
+    outcomes = {(h.rows, h.many) for h in _hops_named(models, name)}
     if len(outcomes) != 1:
         return None
     rows, many = outcomes.pop()
@@ -574,9 +576,7 @@ class DjangoGraph:
     def _view_model(self, node: Node) -> Declared | None:
         """The `model = M` of the class-based view `self` (NODE) is in (a class whose bases end
         with `View`)."""
-        cls = node.parent
-        while cls is not None and cls.type != "class_definition":
-            cls = cls.parent
+        cls = enclosing_class(node)
         if cls is None:
             return None
         bases = cls.child_by_field_name("superclasses")
@@ -593,9 +593,7 @@ class DjangoGraph:
         """`self.<name>` (NODE is `self`) in a class that is not a model: what every
         `self.<name> = …` of the class holds, when they all hold a stored row of one model
         (`self.hero = Hero.objects.create(…)` in a test's setUp, saved in another method)."""
-        cls = node.parent
-        while cls is not None and cls.type != "class_definition":
-            cls = cls.parent
+        cls = enclosing_class(node)
         if cls is None:
             return None
         rows: set[Row | None] = set()
@@ -624,18 +622,14 @@ class DjangoGraph:
 
     def _manager_self(self, node: Node) -> Declared | None:
         """The model whose manager (or queryset) class `self` (NODE) is an instance of."""
-        cls = node.parent
-        while cls is not None and cls.type != "class_definition":
-            cls = cls.parent
+        cls = enclosing_class(node)
         name = cls.child_by_field_name("name") if cls is not None else None
         if name is None or self.models is None:
             return None
         return self.models.django_manager(self.source.text(name))
 
     def _self_row(self, node: Node) -> Row | None:
-        cls = node.parent
-        while cls is not None and cls.type != "class_definition":
-            cls = cls.parent
+        cls = enclosing_class(node)
         name = cls.child_by_field_name("name") if cls is not None else None
         if name is None or self.files is None:
             return None
@@ -697,7 +691,7 @@ class DjangoGraph:
         # the attributes named like a key (`.donor`), found in one pass: not every attribute
         for index, start, end in _dotted(tuple(names)).find_matches_as_indexes(data):
             start += 1  # after the dot
-            if end < len(data) and (chr(data[end]).isalnum() or data[end] == 0x5F):
+            if end < len(data) and data[end] in IDENTIFIER_BYTES:
                 continue
             attribute = root.named_descendant_for_byte_range(start, end)
             node = attribute.parent if attribute is not None else None

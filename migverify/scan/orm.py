@@ -832,30 +832,9 @@ class FieldCall:
     arguments: Node
 
 
-def class_field_calls(body: Node | None) -> Iterator[FieldCall]:
-    """The `name = f(…)` statements of a class BODY, in order."""
-    for statement in body.named_children if body is not None else ():
-        assignment = statement.named_children[0] if statement.named_children else None
-        if statement.type != "expression_statement" or assignment is None:
-            continue
-        if assignment.type != "assignment":
-            continue
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or left.type != "identifier" or right.type != "call":
-            continue
-        function, arguments = (
-            right.child_by_field_name("function"),
-            right.child_by_field_name("arguments"),
-        )
-        if function is not None and arguments is not None:
-            yield FieldCall(assignment, left, function, arguments)
-
-
-def class_attributes(body: Node | None, source: Source) -> Iterator[tuple[str, Node]]:
-    """(name, value) of the `name = value` statements of a class BODY, in order."""
+def block_assignments(body: Node | None) -> Iterator[tuple[Node, Node, Node]]:
+    """(assignment, name, value) of the `name = value` statements directly in BODY (a class
+    body, a module), in order."""
     for statement in body.named_children if body is not None else ():
         assignment = statement.named_children[0] if statement.named_children else None
         if statement.type != "expression_statement" or assignment is None:
@@ -867,7 +846,34 @@ def class_attributes(body: Node | None, source: Source) -> Iterator[tuple[str, N
             assignment.child_by_field_name("right"),
         )
         if left is not None and right is not None and left.type == "identifier":
-            yield source.text(left), right
+            yield assignment, left, right
+
+
+def class_field_calls(body: Node | None) -> Iterator[FieldCall]:
+    """The `name = f(…)` statements of a class BODY, in order."""
+    for assignment, left, right in block_assignments(body):
+        if right.type != "call":
+            continue
+        function, arguments = (
+            right.child_by_field_name("function"),
+            right.child_by_field_name("arguments"),
+        )
+        if function is not None and arguments is not None:
+            yield FieldCall(assignment, left, function, arguments)
+
+
+def class_attributes(body: Node | None, source: Source) -> Iterator[tuple[str, Node]]:
+    """(name, value) of the `name = value` statements of a class BODY, in order."""
+    for _, left, right in block_assignments(body):
+        yield source.text(left), right
+
+
+def enclosing_class(node: Node) -> Node | None:
+    """The class definition NODE is in, if any."""
+    cls = node.parent
+    while cls is not None and cls.type != "class_definition":
+        cls = cls.parent
+    return cls
 
 
 def meta_attribute(cls: Node, name: str, source: Source) -> Node | None:

@@ -25,6 +25,7 @@ from migverify.scan.orm import (
     Imports,
     Named,
     Relation,
+    block_assignments,
     class_field_calls,
     keyword_arguments,
     meta_attribute,
@@ -322,17 +323,8 @@ def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) ->
         target = imports.named(model) if model is not None else None
         if target is not None:
             found.record(Alias("schema", source.text(name), target, source.path))
-    for node in tree.root_node.named_children:
-        assignment = node.named_children[0] if node.named_children else None
-        if node.type != "expression_statement" or assignment is None:
-            continue
-        if assignment.type != "assignment":
-            continue
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is None or right is None or left.type != "identifier" or right.type != "call":
+    for _, left, right in block_assignments(tree.root_node):
+        if right.type != "call":
             continue
         function = right.child_by_field_name("function")
         target = imports.named(function) if function is not None else None

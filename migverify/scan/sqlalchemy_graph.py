@@ -29,7 +29,14 @@ from tree_sitter import Node, Tree
 
 from migverify.scan.bindings import Bindings
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, FileModels, keyword_arguments, nodes_of, positional
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    enclosing_class,
+    keyword_arguments,
+    nodes_of,
+    positional,
+)
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
@@ -325,10 +332,8 @@ class Graph:
 
     def _self(self, identifier: Node) -> Instance | None:
         """`self` in a method of a model class: an instance of it."""
-        node = identifier.parent
-        while node is not None and node.type != "class_definition":
-            node = node.parent
-        name = node.child_by_field_name("name") if node is not None else None
+        cls = enclosing_class(identifier)
+        name = cls.child_by_field_name("name") if cls is not None else None
         if name is None:
             return None
         declared = self.files.resolve(("sqlalchemy",), name, self.source)

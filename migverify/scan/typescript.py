@@ -38,7 +38,7 @@ from migverify.scan.source import Source
 from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import Repositories, typeorm_declarations, typeorm_uses
-from migverify.scan.walk import PRISMA_HELPER
+from migverify.scan.walk import IDENTIFIER_BYTES, PRISMA_HELPER
 
 SQL_CALLS = {
     "query", "execute", "raw", "sql", "unsafe", "text", "$queryRaw", "$executeRaw",
@@ -146,7 +146,6 @@ SUPABASE_NAMES = frozenset(TABLE_METHODS["supabase-js"])  # `.from('t')`
 # (`db()('t')`): a chain holding none of them is not built.
 GATE_NAMES = frozenset(str(n) for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS)
 GATE_TEXTS = (b")(", b") (", b")`", b"].")
-_IDENTIFIER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
 @cache
@@ -168,8 +167,8 @@ def _gate_spans(data: bytes, extra: set[str]) -> list[tuple[int, int]]:
         if index >= words:
             if data[start] == 0x5D and PRISMA_HELPER.match(data, start) is None:  # `]`
                 continue
-        elif (start and data[start - 1] in _IDENTIFIER) or (
-            end < size and data[end] in _IDENTIFIER
+        elif (start and data[start - 1] in IDENTIFIER_BYTES) or (
+            end < size and data[end] in IDENTIFIER_BYTES
         ):
             continue
         spans.append((start, end))
@@ -186,8 +185,8 @@ def _word_spans(data: bytes, names: set[str]) -> list[tuple[int, int]]:
         at = data.find(needle)
         while at >= 0:
             end = at + len(needle)
-            if not (at and data[at - 1] in _IDENTIFIER) and not (
-                end < size and data[end] in _IDENTIFIER
+            if not (at and data[at - 1] in IDENTIFIER_BYTES) and not (
+                end < size and data[end] in IDENTIFIER_BYTES
             ):
                 spans.append((at, end))
             at = data.find(needle, end)

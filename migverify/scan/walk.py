@@ -69,7 +69,7 @@ PRISMA_HELPER_HINTS = (b"].find", b"].create", b"].update", b"].upsert", b"].del
 # parsed: its re-exports are read from the text (`reexports_only`).
 REEXPORT = re.compile(rb"export\s*+(?:type\s++)?(?:\*|\{[^}]*+\})\s*+from\b")
 REEXPORT_HINTS = (b"export *", b"export {", b"export type {")
-_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
+IDENTIFIER_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
 
 def parse_size(text: str) -> int:
@@ -356,8 +356,8 @@ class Prefilter:
         PYTHON: a Python file or a template (TEMPLATE)."""
         for index, start, end in self.automaton.find_matches_as_indexes(data):
             if index < self.names:
-                if (start == 0 or data[start - 1] not in _WORD) and (
-                    end == len(data) or data[end] not in _WORD
+                if (start == 0 or data[start - 1] not in IDENTIFIER_BYTES) and (
+                    end == len(data) or data[end] not in IDENTIFIER_BYTES
                 ):
                     if template or (
                         not self.template_only[index] and (python or not self.python_only[index])
