@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 
 from migverify.errors import InputError
+from migverify.scan import cache
 from migverify.scan.found import Found
 from migverify.scan.model import DynamicReference, Reference, ScanResult, SkippedFile
 from migverify.scan.orm import Models
@@ -71,39 +74,85 @@ def scan_file(path: str, data: bytes, matcher: TableMatcher, models: Models | No
     return scan_typescript(source, suffix, matcher, models)
 
 
+@dataclass
+class Kept:
+    """What a chunk of files used of the results kept from earlier runs (their keys), the
+    results it added, and the keys of the files declaring ORM models (in the tree's order:
+    the second pass's results depend on them)."""
+
+    used: list[bytes] = field(default_factory=list)
+    new: dict[bytes, cache.Entry] = field(default_factory=dict)
+    declared: list[bytes] = field(default_factory=list)
+
+    def scan(
+        self,
+        store: str | None,
+        label: str,
+        data: bytes,
+        matcher: TableMatcher,
+        models: Models | None,
+        context: bytes,
+    ) -> cache.Entry:
+        """`scan_file`'s references, dynamic references and declarations, from STORE when
+        it holds them for these bytes (and CONTEXT)."""
+        if store is None:
+            found = scan_file(label, data, matcher, models)
+            return found.references, found.dynamics, found.declarations
+        key = cache.file_key(label, data, context)
+        entry = cache.entries(store).get(key)
+        if entry is None:
+            found = scan_file(label, data, matcher, models)
+            entry = self.new[key] = (found.references, found.dynamics, found.declarations)
+        else:
+            self.used.append(key)
+        if entry[2]:
+            self.declared.append(key)
+        return entry
+
+
 def _scan_chunk(
-    groups: list[Group], tables: Sequence[str], max_bytes: int
-) -> tuple[list, list, list, list, list]:
+    groups: list[Group], tables: Sequence[str], max_bytes: int, store: str | None = None
+) -> tuple[list, list, list, list, list, Kept]:
     """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped, ORM
-    declarations, and the files that may use an ORM model (for the second pass)."""
+    declarations, the files that may use an ORM model (for the second pass), and what the
+    chunk used of the results kept in STORE (a cache file) and added to them."""
     from migverify.scan.typescript import reexports_in
     from migverify.scan.walk import Prefilter
 
     matcher = TableMatcher(tables)
     prefilter = Prefilter(matcher.names)
     references, dynamic, skipped, declarations, scanned = [], [], [], [], []
+    kept = Kept()
     for label, data, reason in _read_groups(groups, prefilter, max_bytes):
         if reason is not None:
             skipped.append(SkippedFile(label, reason))
         if data is None:
             continue
         if not label.endswith(NOT_TYPESCRIPT) and prefilter.reexports_only(data):
-            declarations += reexports_in(label, data)  # a barrel: its exports only
+            barrel = reexports_in(label, data)  # a barrel: its exports only
+            if barrel and store is not None:
+                kept.declared.append(cache.file_key(label, data))
+            declarations += barrel
             continue
-        found = scan_file(label, data, matcher)
-        references += found.references
-        dynamic += found.dynamics
-        declarations += found.declarations
+        refs, dyn, declared = kept.scan(store, label, data, matcher, None, b"")
+        references += refs
+        dynamic += dyn
+        declarations += declared
         scanned.append(label)
-    return references, dynamic, skipped, declarations, scanned
+    return references, dynamic, skipped, declarations, scanned, kept
 
 
 def _scan_uses(
-    groups: list[Group], tables: Sequence[str], max_bytes: int, models: Models
-) -> tuple[list, list, list, list]:
+    groups: list[Group],
+    tables: Sequence[str],
+    max_bytes: int,
+    models: Models,
+    store: str | None = None,
+    context: bytes = b"",
+) -> tuple[list, list, list, list, Kept]:
     """The second pass: files naming a model (or a relation's accessor), scanned again with
-    every declaration known; templates are read here only, when there are Django relations
-    (the skipped ones among them are returned)."""
+    every declaration known (CONTEXT: their digest, for the kept results); templates are read
+    here only, when there are Django relations (the skipped ones among them are returned)."""
     from migverify.scan.walk import TEMPLATE_SUFFIX, Prefilter
 
     matcher = TableMatcher(tables)
@@ -115,16 +164,17 @@ def _scan_uses(
         template_names=sorted(models.template_names()),
     )
     references, dynamic, rescanned, skipped = [], [], [], []
+    kept = Kept()
     for label, data, reason in _read_groups(groups, prefilter, max_bytes):
         if reason is not None and label.endswith(TEMPLATE_SUFFIX):
             skipped.append(SkippedFile(label, reason))
         if data is None:
             continue
-        found = scan_file(label, data, matcher, models)
-        references += found.references
-        dynamic += found.dynamics
+        refs, dyn, _ = kept.scan(store, label, data, matcher, models, context)
+        references += refs
+        dynamic += dyn
         rescanned.append(label)
-    return references, dynamic, rescanned, skipped
+    return references, dynamic, rescanned, skipped, kept
 
 
 def _read_groups(
@@ -172,27 +222,37 @@ def scan_paths(
     items: list[Group] = []
     if workers > 1:  # imported once here: forked workers inherit the parsers' modules
         from migverify.scan import python, sqlfile, typescript  # noqa: F401
+    store = cache.cache_file(paths, tables)
+    if store is not None:
+        cache.entries(store)  # read before the workers fork: they share it
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
-        parts = _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progress)
+        parts = _first_pass(
+            paths, root, skipped, items, tables, max_file_size, pool, progress, store
+        )
         declarations = [d for part in parts for d in part[3]]
-        for refs, dyn, skip, _, _ in parts:
+        for refs, dyn, skip, _, _, _ in parts:
             references += refs
             dynamic += dyn
             skipped += skip
+        kept = [part[5] for part in parts]
         models = Models(declarations)
         if models:  # ORM models: the files naming one are scanned again, knowing them all
-            redone = _second_pass(items, tables, max_file_size, models, pool)
-            again = {path for _, _, paths_, _ in redone for path in paths_}
+            context = blake2b(b"".join(k for part in kept for k in part.declared)).digest()
+            redone = _second_pass(items, tables, max_file_size, models, pool, store, context)
+            again = {path for _, _, paths_, _, _ in redone for path in paths_}
             references = [r for r in references if r.path not in again]
             dynamic = [d for d in dynamic if d.path not in again]
-            for refs, dyn, _, skip in redone:
+            for refs, dyn, _, skip, part in redone:
                 references += refs
                 dynamic += dyn
                 skipped += skip
+                kept.append(part)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    if store is not None:
+        _keep(store, kept)
     total = sum(len(group[2]) for group in items)
     if progress:
         progress(total, total)
@@ -209,7 +269,20 @@ def scan_paths(
     )
 
 
-def _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progress) -> list:
+def _keep(store: str, parts: list[Kept]) -> None:
+    """Keep the results this run used or found, and only those, for the next run."""
+    earlier = cache.entries(store)
+    kept: dict[bytes, cache.Entry] = {}
+    for part in parts:
+        for key in part.used:
+            kept[key] = earlier[key]
+        kept.update(part.new)
+    cache.save(store, kept)
+
+
+def _first_pass(
+    paths, root, skipped, items, tables, max_file_size, pool, progress, store=None
+) -> list:
     """Walk the tree and scan every candidate file; ITEMS gets every directory walked. The
     parts come back in the tree's order whatever the number of workers."""
     futures: list[tuple[Future, int]] = []
@@ -231,17 +304,17 @@ def _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progre
         in_chunk += len(group[2])
         if in_chunk >= CHUNK:
             if pool is None:
-                parts.append(_scan_chunk(chunk, tables, max_file_size))
+                parts.append(_scan_chunk(chunk, tables, max_file_size, store))
                 advance(in_chunk)
             else:
-                futures.append((pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size),
-                                in_chunk))  # fmt: skip
+                futures.append((pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size,
+                                            store), in_chunk))  # fmt: skip
                 while len(parts) < len(futures) and futures[len(parts)][0].done():
                     parts.append(futures[len(parts)][0].result())
                     advance(futures[len(parts) - 1][1])
             chunk, in_chunk = [], 0
     # the rest is scanned here while the workers finish theirs (not after them: a serial tail)
-    last = _scan_chunk(chunk, tables, max_file_size)
+    last = _scan_chunk(chunk, tables, max_file_size, store)
     for future, files in futures[len(parts) :]:
         parts.append(future.result())
         advance(files)
@@ -250,12 +323,15 @@ def _first_pass(paths, root, skipped, items, tables, max_file_size, pool, progre
     return parts
 
 
-def _second_pass(items: list[Group], tables, max_file_size, models: Models, pool) -> list:
+def _second_pass(
+    items: list[Group], tables, max_file_size, models: Models, pool, store, context: bytes
+) -> list:
     chunks = list(_chunks(items))
     if pool is None or len(chunks) <= 1:
-        return [_scan_uses(items, tables, max_file_size, models)]
+        return [_scan_uses(items, tables, max_file_size, models, store, context)]
     futures = [
-        pool.submit(_scan_uses, chunk, tuple(tables), max_file_size, models) for chunk in chunks
+        pool.submit(_scan_uses, chunk, tuple(tables), max_file_size, models, store, context)
+        for chunk in chunks
     ]
     return [future.result() for future in futures]
 
