@@ -4,6 +4,7 @@ columns. TypeScript/JavaScript and Python are parsed with tree-sitter, SQL with 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 CHUNK = 2000  # files per worker task; a tree smaller than that is scanned in-process
+RACY_NS = 2_000_000_000  # see walk.Unchanged
 NOT_TYPESCRIPT = (".py", ".sql", ".prisma")
 Progress = Callable[[int, int], None]
 # Files of one directory: (the directory's label relative to the scan's root, the directory,
@@ -83,6 +85,8 @@ class Kept:
     used: list[bytes] = field(default_factory=list)
     new: dict[bytes, cache.Entry] = field(default_factory=dict)
     declared: list[bytes] = field(default_factory=list)
+    # the files turned away (walk.Unchanged), by directory
+    rejected: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def scan(
         self,
@@ -111,19 +115,25 @@ class Kept:
 
 
 def _scan_chunk(
-    groups: list[Group], tables: Sequence[str], max_bytes: int, store: str | None = None
+    groups: list[Group],
+    tables: Sequence[str],
+    max_bytes: int,
+    store: str | None = None,
+    since: int = 0,
 ) -> tuple[list, list, list, list, list, Kept]:
     """Read, prefilter and scan a chunk of files; returns references, dynamic, skipped, ORM
     declarations, the files that may use an ORM model (for the second pass), and what the
-    chunk used of the results kept in STORE (a cache file) and added to them."""
+    chunk used of what STORE (a cache file) kept and added to it (files written before SINCE
+    and turned away are not read by the next run while they stay the same)."""
     from migverify.scan.typescript import reexports_in
-    from migverify.scan.walk import Prefilter
+    from migverify.scan.walk import Prefilter, Unchanged
 
     matcher = TableMatcher(tables)
     prefilter = Prefilter(matcher.names)
     references, dynamic, skipped, declarations, scanned = [], [], [], [], []
     kept = Kept()
-    for label, data, reason in _read_groups(groups, prefilter, max_bytes):
+    unchanged = Unchanged(cache.rejected(store), since) if store is not None else None
+    for label, data, reason in _read_groups(groups, prefilter, max_bytes, unchanged):
         if reason is not None:
             skipped.append(SkippedFile(label, reason))
         if data is None:
@@ -139,6 +149,8 @@ def _scan_chunk(
         dynamic += dyn
         declarations += declared
         scanned.append(label)
+    if unchanged is not None:
+        kept.rejected = {label: names for label, names in unchanged.rejected.items() if names}
     return references, dynamic, skipped, declarations, scanned, kept
 
 
@@ -178,10 +190,10 @@ def _scan_uses(
 
 
 def _read_groups(
-    groups: list[Group], prefilter, max_bytes: int
+    groups: list[Group], prefilter, max_bytes: int, unchanged=None
 ) -> Iterator[tuple[str, bytes | None, str | None]]:
     """(label, contents if the prefilter lets the file through, why it was skipped) of the
-    files of GROUPS that were let through or skipped."""
+    files of GROUPS that were let through or skipped (UNCHANGED: see walk.read_directory)."""
     from migverify.scan.walk import read_candidate, read_directory
 
     for label_of, directory, names, special in groups:
@@ -189,7 +201,9 @@ def _read_groups(
             for name in names:
                 yield (label_of, *read_candidate(name, prefilter, max_bytes, label_of))
         else:
-            yield from read_directory(directory, names, label_of, prefilter, max_bytes, special)
+            yield from read_directory(
+                directory, names, label_of, prefilter, max_bytes, special, unchanged
+            )
 
 
 def scan_paths(
@@ -222,13 +236,15 @@ def scan_paths(
     items: list[Group] = []
     if workers > 1:  # imported once here: forked workers inherit the parsers' modules
         from migverify.scan import python, sqlfile, typescript  # noqa: F401
-    store = cache.cache_file(paths, tables)
+    store = cache.cache_file(paths, tables, root, max_file_size)
+    # files written since then may change within their timestamps' granularity unseen
+    since = time.time_ns() - RACY_NS
     if store is not None:
         cache.entries(store)  # read before the workers fork: they share it
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         parts = _first_pass(
-            paths, root, skipped, items, tables, max_file_size, pool, progress, store
+            paths, root, skipped, items, tables, max_file_size, pool, progress, store, since
         )
         declarations = [d for part in parts for d in part[3]]
         for refs, dyn, skip, _, _, _ in parts:
@@ -270,18 +286,22 @@ def scan_paths(
 
 
 def _keep(store: str, parts: list[Kept]) -> None:
-    """Keep the results this run used or found, and only those, for the next run."""
+    """Keep the results this run used or found, and only those, and the files it turned away,
+    for the next run; nothing is written when all is as kept."""
     earlier = cache.entries(store)
-    kept: dict[bytes, cache.Entry] = {}
+    results: dict[bytes, cache.Entry] = {}
+    turned_away: dict[str, dict[str, int]] = {}
     for part in parts:
         for key in part.used:
-            kept[key] = earlier[key]
-        kept.update(part.new)
-    cache.save(store, kept)
+            results[key] = earlier[key]
+        results.update(part.new)
+        turned_away.update(part.rejected)
+    if results.keys() != earlier.keys() or turned_away != cache.rejected(store):
+        cache.save(store, results, turned_away)
 
 
 def _first_pass(
-    paths, root, skipped, items, tables, max_file_size, pool, progress, store=None
+    paths, root, skipped, items, tables, max_file_size, pool, progress, store=None, since=0
 ) -> list:
     """Walk the tree and scan every candidate file; ITEMS gets every directory walked. The
     parts come back in the tree's order whatever the number of workers."""
@@ -304,17 +324,17 @@ def _first_pass(
         in_chunk += len(group[2])
         if in_chunk >= CHUNK:
             if pool is None:
-                parts.append(_scan_chunk(chunk, tables, max_file_size, store))
+                parts.append(_scan_chunk(chunk, tables, max_file_size, store, since))
                 advance(in_chunk)
             else:
                 futures.append((pool.submit(_scan_chunk, chunk, tuple(tables), max_file_size,
-                                            store), in_chunk))  # fmt: skip
+                                            store, since), in_chunk))  # fmt: skip
                 while len(parts) < len(futures) and futures[len(parts)][0].done():
                     parts.append(futures[len(parts)][0].result())
                     advance(futures[len(parts) - 1][1])
             chunk, in_chunk = [], 0
     # the rest is scanned here while the workers finish theirs (not after them: a serial tail)
-    last = _scan_chunk(chunk, tables, max_file_size, store)
+    last = _scan_chunk(chunk, tables, max_file_size, store, since)
     for future, files in futures[len(parts) :]:
         parts.append(future.result())
         advance(files)

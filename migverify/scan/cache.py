@@ -1,13 +1,19 @@
-"""What the scan found in each file it parsed, kept between runs: a file whose path and bytes
-are those of an earlier run is not parsed again. Every file is still read and prefiltered (the
-bytes are the key, not a timestamp), so the results are those of a fresh scan by construction.
+"""What the scan learnt of each file, kept between runs.
 
-One file per scanned set of paths and tables in the user's cache directory (usercache.py):
-`scan/<digest>.pickle`, a dict from a file's key to what scanning it found. The digest covers
-the scanner's own code and the parsers' builds, so a changed scanner never reads an older one's
-results. A run keeps only the entries it used; the least recently written files beyond
-`KEPT_FILES` are removed, and a file that cannot be read is ignored (and replaced).
-`MIGVERIFY_CACHE=off` turns the cache off.
+- A file it parsed: what it found there, keyed by the file's path and bytes (and, in the second
+  pass, a digest of every ORM declaration's file). Such a file is read and prefiltered again,
+  and parsed only when those changed.
+- A file the prefilter turned away (most of a tree): its signature, as git keeps one in its
+  index (inode, size, modification and change times). While a `stat` shows the same one, the
+  file is not read again (walk.Unchanged); a file written just before the scan is not kept
+  this way (a change within the timestamps' granularity would not show).
+
+One file per scanned set of paths, root, size limit and tables in the user's cache directory
+(usercache.py): `scan/<digest>.pickle`. The digest covers the scanner's own code, Python's
+version and the parsers' builds, so a changed scanner never reads an older one's results. A run
+keeps only what it used and writes nothing when all is as kept; the least recently written
+files beyond `KEPT_FILES` are removed, and a file that cannot be read is ignored (and
+replaced). `MIGVERIFY_CACHE=off` turns the cache off.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Sequence
 from functools import cache, lru_cache
@@ -24,7 +31,7 @@ import migverify
 from migverify.usercache import cache_dir
 
 KEPT_FILES = 16
-_FORMAT = b"1"
+_FORMAT = b"2"
 # Whose builds decide what a parse gives (their package directories' files are fingerprinted).
 _PARSERS = (
     "ahocorasick_rs", "pglast", "tree_sitter", "tree_sitter_javascript", "tree_sitter_python",
@@ -35,15 +42,19 @@ _PARSERS = (
 Entry = tuple[list, list, list]
 
 
-def cache_file(paths: Sequence[Path], tables: Sequence[str]) -> str | None:
-    """Where the results of scanning PATHS for TABLES are kept (None: the cache is off)."""
-    root = cache_dir()
-    if root is None:
+def cache_file(
+    paths: Sequence[Path], tables: Sequence[str], root: Path, max_bytes: int
+) -> str | None:
+    """Where the results of scanning PATHS for TABLES (labelled relative to ROOT, files over
+    MAX_BYTES skipped) are kept; None: the cache is off."""
+    directory = cache_dir()
+    if directory is None:
         return None
     digest = hashlib.sha256(_FORMAT + b"\0" + _code())
-    for part in (*tables, "\0", *(os.path.realpath(p) for p in paths)):
+    where = (str(root), str(max_bytes), *(os.path.realpath(p) for p in paths))
+    for part in (*tables, "\0", *where):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    return str(root / "scan" / f"{digest.hexdigest()[:32]}.pickle")
+    return str(directory / "scan" / f"{digest.hexdigest()[:32]}.pickle")
 
 
 def file_key(label: str, data: bytes, context: bytes = b"") -> bytes:
@@ -56,36 +67,51 @@ def file_key(label: str, data: bytes, context: bytes = b"") -> bytes:
 
 
 def entries(path: str) -> dict[bytes, Entry]:
-    """The kept results in PATH; empty when there are none or they cannot be read. Read once
-    per process and version of the file (workers forked after the first call share it)."""
+    """The kept results in PATH; empty when there are none or they cannot be read."""
+    return _kept(path)["results"]
+
+
+def rejected(path: str) -> dict[str, dict[str, int]]:
+    """The files the last run turned away, by directory and name, with their signatures then
+    (walk.Unchanged)."""
+    return _kept(path)["rejected"]
+
+
+def _kept(path: str) -> dict:
+    """What PATH holds. Read once per process and version of the file (workers forked after
+    the first call share it)."""
     try:
         info = os.stat(path)
     except OSError:
-        return {}
+        return _EMPTY
     return _load(path, (info.st_ino, info.st_size, info.st_mtime_ns))
 
 
+_EMPTY: dict = {"results": {}, "rejected": {}}
+
+
 @lru_cache(maxsize=2)
-def _load(path: str, version: tuple[int, int, int]) -> dict[bytes, Entry]:
+def _load(path: str, version: tuple[int, int, int]) -> dict:
     try:
         with open(path, "rb") as stream:
             loaded = pickle.load(stream)
     except Exception:  # unreadable, truncated, not ours: start afresh
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
+        return _EMPTY
+    if not isinstance(loaded, dict) or loaded.keys() != _EMPTY.keys():
+        return _EMPTY
+    return loaded
 
 
-def save(path: str, kept: dict[bytes, Entry]) -> None:
-    """Keep KEPT in PATH (written whole, then renamed: a reader sees the old or the new file),
-    unless it holds what PATH already holds; older cache files beyond KEPT_FILES go."""
-    if kept.keys() == entries(path).keys():
-        return
+def save(path: str, results: dict[bytes, Entry], turned_away: dict[str, dict[str, int]]) -> None:
+    """Keep RESULTS and TURNED_AWAY in PATH (written whole, then renamed: a reader sees the old
+    or the new file); older cache files beyond KEPT_FILES go."""
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
         fd, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
         try:
             with os.fdopen(fd, "wb") as stream:
+                kept = {"results": results, "rejected": turned_away}
                 pickle.dump(kept, stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(partial, path)
         except BaseException:
@@ -118,7 +144,7 @@ def _code() -> bytes:
     modification time of each file of their package directories (a stat each; no reading)."""
     import importlib.util
 
-    parts = [migverify.__version__]
+    parts = [migverify.__version__, sys.version]
     directories = [os.path.dirname(__file__)]
     for name in _PARSERS:
         spec = importlib.util.find_spec(name)

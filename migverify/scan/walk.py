@@ -385,6 +385,50 @@ def _python_model_file(data: bytes, path: str) -> bool:
     return (is_models_file(path) or is_migration(path)) and b"django" in data
 
 
+class Unchanged:
+    """Files an earlier run read and the prefilter turned away (KNOWN: by directory label, by
+    name, the hash of the file's signature then: inode, size, modification and change times);
+    one still showing it is not read again. The files turned away now, known or not, are
+    recorded in REJECTED, unless written after SINCE (ns): a change within the file system's
+    timestamp granularity could then leave the signature as it was (git's "racily clean")."""
+
+    def __init__(self, known: dict[str, dict[str, int]], since: int) -> None:
+        self.known = known
+        self.since = since
+        self.rejected: dict[str, dict[str, int]] = {}
+
+    def here(self, label_of: str) -> tuple[dict[str, int], dict[str, int]]:
+        """(the files of directory LABEL_OF turned away before, those turned away now)"""
+        return self.known.get(label_of, _NO_FILES), self.rejected.setdefault(label_of, {})
+
+    def same(self, before: dict[str, int], now: dict[str, int], name: str, path: str, dir_fd):
+        """Is the file NAME (at PATH) one turned away before, and unchanged since?"""
+        known = before.get(name)
+        if known is None:
+            return False
+        try:
+            info = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            return False  # reading it says why
+        if signature(info) != known:
+            return False
+        now[name] = known
+        return True
+
+    def turned_away(self, now: dict[str, int], name: str, info: os.stat_result) -> None:
+        if info.st_mtime_ns < self.since and info.st_ctime_ns < self.since:
+            now[name] = signature(info)
+
+
+def signature(info: os.stat_result) -> int:
+    """A file's inode, size, modification and change times, hashed (a tuple of ints hashes
+    the same in every process of a Python version)."""
+    return hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
+
+
+_NO_FILES: dict[str, int] = {}
+
+
 def read_directory(
     directory: str,
     names: Sequence[str],
@@ -392,16 +436,19 @@ def read_directory(
     prefilter: Prefilter,
     max_bytes: int,
     special: frozenset[str] = frozenset(),
+    unchanged: Unchanged | None = None,
 ) -> list[tuple[str, bytes | None, str | None]]:
     """`read_candidate` for the files NAMES of DIRECTORY (whose label is LABEL_OF): (label,
     contents, why skipped) of the files the prefilter lets through or that were skipped; the
-    others are left out.
+    others are left out. With UNCHANGED, a file turned away before is not read while its
+    signature stays the same, and those turned away now are recorded there.
 
     One loop for the whole directory, opening each file relative to it (one path lookup per
     directory, not per file). A file the listing showed as regular is read with one bounded
-    read, without an fstat (its size is not needed when the read comes back short); anything
-    out of the ordinary (an error, a file in SPECIAL, a read that fills the bound: a file over
-    64 KiB or over the size limit) is left to `read_candidate`, which says why."""
+    read, without an fstat (its size is not needed when the read comes back short; UNCHANGED
+    needs its signature); anything out of the ordinary (an error, a file in SPECIAL, a read that
+    fills the bound: a file over 64 KiB or over the size limit) is left to `read_candidate`,
+    which says why."""
     try:
         dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -413,18 +460,27 @@ def read_directory(
     within = "" if dir_fd is not None else f"{directory}/"
     scan = prefilter.scan
     templates = prefilter.templates
+    before, now = unchanged.here(label_of) if unchanged is not None else (_NO_FILES, _NO_FILES)
     try:
         for name in names:
             if not templates and name.endswith(TEMPLATE_SUFFIX):
                 continue  # not even read: nothing in a template is known to look for
-            data = None
+            data = info = None
             if name not in special:  # one bounded read (inline: a call per file costs)
+                if (
+                    before
+                    and unchanged
+                    and unchanged.same(before, now, name, within + name, dir_fd)
+                ):
+                    continue
                 try:
                     fd = os.open(within + name, _READ_FLAGS, dir_fd=dir_fd)
                 except OSError:
                     pass
                 else:
                     try:
+                        if unchanged is not None:
+                            info = os.fstat(fd)
                         data = os.read(fd, bound)
                     except OSError:
                         pass
@@ -439,11 +495,10 @@ def read_directory(
                     kept.append((label, data, reason))
             elif b"\0" in data if len(data) <= 8192 else data.find(b"\0", 0, 8192) >= 0:
                 kept.append((prefix + name, None, _BINARY))  # a NUL in the first 8 KB
-            elif name.endswith(Prefilter.BY_PATH):
-                if prefilter(data, prefix + name):
-                    kept.append((prefix + name, data, None))
-            elif scan(data):
+            elif prefilter(data, prefix + name) if name.endswith(Prefilter.BY_PATH) else scan(data):
                 kept.append((prefix + name, data, None))
+            elif unchanged is not None and info is not None:
+                unchanged.turned_away(now, name, info)
     finally:
         if dir_fd is not None:
             os.close(dir_fd)

@@ -3,6 +3,8 @@ parsed again while its bytes stay the same, and the results are those of a fresh
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -137,11 +139,61 @@ def test_a_run_keeps_only_what_it_used(tmp_path, parsed):
 def test_workers_use_and_fill_the_cache_like_one_process(tmp_path, monkeypatch):
     monkeypatch.setenv("MIGVERIFY_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(scan, "CHUNK", 2)  # several chunks: the workers take some
+    monkeypatch.setattr(scan, "RACY_NS", 0)
     files = {f"d{n}/f{n}.ts": TS.replace("load", f"load{n}") for n in range(9)}
+    files |= {f"d{n}/plain.ts": "export const x = 1;\n" for n in range(9)}
     root = _tree(tmp_path / "src", files)
     cold = scan_paths([root], ["user_items"], root=root, jobs=2)
     [kept] = (tmp_path / "cache" / "scan").glob("*.pickle")
     assert len(cache.entries(str(kept))) == 9
+    assert sorted(cache.rejected(str(kept))) == [f"d{n}" for n in range(9)]
     warm = scan_paths([root], ["user_items"], root=root, jobs=2)
     assert warm == cold
     assert len(warm.references) == 9
+    (root / "d4/plain.ts").write_text(TS)
+    assert len(scan_paths([root], ["user_items"], root=root, jobs=2).references) == 10
+
+
+def _rejected(tmp_path: Path) -> dict[str, dict[str, int]]:
+    [kept] = (tmp_path / "cache" / "scan").glob("*.pickle")
+    return cache.rejected(str(kept))
+
+
+def test_a_file_written_just_before_the_scan_is_read_again_next_time(tmp_path, parsed):
+    root = _tree(tmp_path / "src", {"a.ts": TS, "lib/util.ts": "export const x = 1;\n"})
+    _refs(root, ["user_items"])
+    # its timestamps could not tell a change made within their granularity: not recorded
+    assert _rejected(tmp_path) == {}
+
+
+def test_a_file_turned_away_is_not_read_while_unchanged_and_read_once_changed(
+    tmp_path, parsed, monkeypatch
+):
+    monkeypatch.setattr(scan, "RACY_NS", 0)  # the files below count as written long ago
+    plain = "export const x = 1;\n"
+    root = _tree(tmp_path / "src", {"a.ts": TS, "lib/util.ts": plain, "lib/more.ts": plain})
+    first = _refs(root, ["user_items"])
+    assert set(_rejected(tmp_path)["lib"]) == {"util.ts", "more.ts"}
+
+    reads: list[str] = []
+    original = os.open
+
+    def counted(path, *args, **kwargs):
+        reads.append(os.fsdecode(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counted)
+    assert _refs(root, ["user_items"]) == first
+    assert not {"util.ts", "more.ts"} & {os.path.basename(p) for p in reads}
+
+    # the same size and modification time, other bytes: the change time tells
+    time.sleep(0.05)
+    info = (root / "lib/util.ts").stat()
+    (root / "lib/util.ts").write_text(plain.replace("x = 1", "y = 2"))
+    os.utime(root / "lib/util.ts", ns=(info.st_atime_ns, info.st_mtime_ns))
+    # a new reference of another size
+    (root / "lib/more.ts").write_text(TS)
+    reads.clear()
+    after = _refs(root, ["user_items"])
+    assert {"util.ts", "more.ts"} <= {os.path.basename(p) for p in reads}
+    assert ("lib/more.ts", 1, "user_items", "select", ("id",)) in after
