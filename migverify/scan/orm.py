@@ -171,7 +171,20 @@ class DjangoManager:
         return (self.model.path, self.model.name, self.name)
 
 
-Record = Declared | Relation | Alias | Helper | DjangoRelation | DjangoManager
+@dataclass(frozen=True)
+class ModelFactory:
+    """SQLAlchemy: a static or class method NAME of MODEL returning a new instance of it
+    (`return cls(…)`, `return Post(…)`, a name bound to one): `Post.from_json(data)` is a new
+    row, as `Post(…)` is."""
+
+    name: str
+    model: Declared
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.name)
+
+
+Record = Declared | Relation | Alias | Helper | DjangoRelation | DjangoManager | ModelFactory
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 # The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
 # ModelForm.
@@ -237,6 +250,7 @@ class Models:
         self._django_managers: dict[str, set[Declared]] = {}
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
+        self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
         for declared in self.of(("django",)):
             self._django.setdefault(declared.name.lower(), []).append(declared)
@@ -267,6 +281,10 @@ class Models:
         names.update(helper.name for helper in self.helpers)
         names.update(self._django_managers)
         return names
+
+    def factory(self, model: Declared, method: str) -> bool:
+        """Does MODEL's METHOD return a new instance of it (ModelFactory)?"""
+        return (model, method) in self._factories
 
     def django_manager(self, name: str) -> Declared | None:
         """The model whose manager (or queryset) class is called NAME, when only one's is."""

@@ -23,6 +23,7 @@ from migverify.scan.orm import (
     Declared,
     FileModels,
     Imports,
+    ModelFactory,
     Named,
     Relation,
     block_assignments,
@@ -66,9 +67,13 @@ def sqlalchemy_declarations(
     imports = _LazyImports(tree, source)
     if b"__tablename__" in data or b"__table__" in data or b"db.Model" in data:
         for cls in nodes_of(tree, ("class_definition",)):
-            name = _model_class(cls, source, found, matcher)
-            if name is not None and b"relationship" in data:
-                _relationships(cls, name, source, imports, found)
+            declared = _model_class(cls, source, found, matcher)
+            if declared is None:
+                continue
+            if b"relationship" in data:
+                _relationships(cls, declared.name, source, imports, found)
+            if b"method" in data:
+                _factories(cls, declared, source, found)
     if any(base in data for base in SCHEMA_BASES):
         _schemas(tree, source, imports, found)
     if b"ModelForm" in data:
@@ -118,8 +123,8 @@ def _table_call(node: Node, source: Source):
     return name, schema.text if schema is not None else None
 
 
-def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher) -> str | None:
-    """Declare the model class CLS maps, if it does; its name then."""
+def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher) -> Declared | None:
+    """Declare the model class CLS maps, if it does."""
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     if name is None or body is None:
         return None
@@ -151,10 +156,77 @@ def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher)
     else:
         return None
     qualified = f"{schema}.{table_name}" if schema else table_name
-    found.declaration(
-        offset, Declared("sqlalchemy", source.text(name), qualified, source.path), matcher
+    declared = Declared("sqlalchemy", source.text(name), qualified, source.path)
+    found.declaration(offset, declared, matcher)
+    return declared
+
+
+def _factories(cls: Node, declared: Declared, source: Source, found: Found) -> None:
+    """The static and class methods of the model class CLS that return a new instance of it:
+    `return cls(…)` (`cls`: the class method's first parameter), `return Post(…)`, or a name
+    bound to one in the method."""
+    body = cls.child_by_field_name("body")
+    for statement in body.named_children if body is not None else ():
+        function = statement.child_by_field_name("definition")
+        if statement.type != "decorated_definition" or function is None:
+            continue
+        decorators = {
+            source.text(d).lstrip("@").strip()
+            for d in statement.named_children
+            if d.type == "decorator"
+        }
+        constructors = {declared.name}
+        if "classmethod" in decorators:
+            parameters = function.child_by_field_name("parameters")
+            first = (
+                parameters.named_children[0] if parameters and parameters.named_children else None
+            )
+            if first is not None and first.type == "identifier":
+                constructors.add(source.text(first))
+        elif "staticmethod" not in decorators:
+            continue
+        name = function.child_by_field_name("name")
+        if name is not None and _returns_new(function, constructors, source):
+            found.declarations.append(ModelFactory(source.text(name), declared))
+
+
+def _returns_new(function: Node, constructors: set[str], source: Source) -> bool:
+    """Does FUNCTION return a call of one of CONSTRUCTORS, or a name bound to one?"""
+
+    def constructed(node: Node | None) -> bool:
+        callee = (
+            node.child_by_field_name("function")
+            if node is not None and node.type == "call"
+            else None
+        )
+        return (
+            callee is not None
+            and callee.type == "identifier"
+            and source.text(callee) in constructors
+        )
+
+    bound: set[str] = set()
+    returned: list[Node] = []
+    stack = [function.child_by_field_name("body")]
+    while stack:
+        node = stack.pop()
+        if node is None or node.type in ("function_definition", "class_definition", "lambda"):
+            continue
+        if node.type == "assignment":
+            left = node.child_by_field_name("left")
+            if (
+                left is not None
+                and left.type == "identifier"
+                and constructed(node.child_by_field_name("right"))
+            ):
+                bound.add(source.text(left))
+        elif node.type == "return_statement" and node.named_children:
+            returned.append(node.named_children[0])
+        stack.extend(node.named_children)
+    return any(
+        constructed(value) or value.type == "identifier" and source.text(value) in bound
+        for value in returned
     )
-    return source.text(name)
 
 
 # --- the model graph: relationship() and the schemas loading a model ---------------------------

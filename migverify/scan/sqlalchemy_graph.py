@@ -215,10 +215,47 @@ class Graph:
         return None
 
     def _constructed(self, call: Node) -> Declared | None:
+        """The model a call makes a new instance of: `Post(…)`, `cls(…)` in a model's class
+        method, `Post.from_json(…)` (a factory: orm.ModelFactory)."""
         function = call.child_by_field_name("function")
         if function is None or function.type not in ("identifier", "attribute"):
             return None
-        return self.files.resolve(("sqlalchemy",), function, self.source)
+        declared = self.files.resolve(("sqlalchemy",), function, self.source)
+        if declared is not None:
+            return declared
+        if function.type == "identifier":
+            return self._class_method_class(function)
+        owner, method = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        )
+        if owner is None or method is None:
+            return None
+        model = self._model(owner)
+        if model is not None and self.files.models.factory(model, self.source.text(method)):
+            return model
+        return None
+
+    def _class_method_class(self, identifier: Node) -> Declared | None:
+        """The model whose class method IDENTIFIER (its first parameter, `cls`) is used in."""
+        function = identifier.parent
+        while function is not None and function.type != "function_definition":
+            function = function.parent
+        decorated = function.parent if function is not None else None
+        if decorated is None or decorated.type != "decorated_definition":
+            return None
+        if not any(
+            d.type == "decorator" and self.source.text(d).lstrip("@").strip() == "classmethod"
+            for d in decorated.named_children
+        ):
+            return None
+        parameters = function.child_by_field_name("parameters")
+        first = parameters.named_children[0] if parameters and parameters.named_children else None
+        if first is None or self.source.text(first) != self.source.text(identifier):
+            return None
+        cls = enclosing_class(decorated)
+        name = cls.child_by_field_name("name") if cls is not None else None
+        return self.files.resolve(("sqlalchemy",), name, self.source) if name else None
 
     def _loaded(self, call: Node) -> Instance | None:
         """`schema.load(data)`: a new instance of the schema's model (`instance=`: existing)."""
