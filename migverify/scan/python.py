@@ -72,6 +72,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         uses += supabase_uses(chain, "supabase-py", source, matcher, bindings, binding)
     if graph is not None and sqlalchemy:
         graph.relationships(found, matcher)
+        graph.attribute_writes(found, matcher)
     if files is not None:
         if sqlalchemy:
             query_variables(tree, source, files, chains, found, matcher)

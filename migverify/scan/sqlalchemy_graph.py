@@ -9,7 +9,10 @@ new row; with `instance=`: an existing one); a loop variable over a query or ove
 relationship (existing rows); a parameter annotated with a model, and `self` in a model's method
 (either). `session.add(x)` inserts a new row and updates an existing one (either: both),
 `session.merge(x)` the same but a new row may be either, `session.delete(x)` deletes; the
-reference is at `x` in the call (`session.add(Tag(…))`: at the class, as before).
+reference is at `x` in the call (`session.add(Tag(…))`: at the class, as before). A new row is
+also what `cls(…)` makes in a model's class method, and what a model's factory method returns
+(`Post.from_json(data)`: orm.ModelFactory). A row read, then changed in place and committed
+(`post.title = …; db.session.commit()`), is updated at the commit.
 
 A relationship (`relationship()`, its `backref`, `back_populates`) used on an instance reads the
 related table (`for c in post.comments`, `len(post.comments)`), unless it is written: `append`,
@@ -430,6 +433,71 @@ class Graph:
             stack.extend(reversed(node.named_children))
         return None
 
+    # --- rows changed in place ---------------------------------------------------------------
+
+    def attribute_writes(self, found: Found, matcher: TableMatcher) -> None:
+        """`post.title = …` on a row a query read, in a function that then commits or flushes
+        the session (`db.session.commit()`) without adding the row itself (`session.add(post)`
+        is the reference then): the unit of work updates the row's table at the commit. One
+        reference per row and function, at its first assignment, with every attribute set
+        (not relationships: their writes are the related table's, below)."""
+        data = self.source.data
+        if b".commit(" not in data and b".flush(" not in data:
+            return
+        commits: dict[int, int] = {}  # function's start → its last commit or flush
+        added: set[tuple[int, str]] = set()  # (function's start, name) given to add/merge
+        for call in nodes_of(self.tree, ("call",)):
+            function = call.child_by_field_name("function")
+            if function is None or function.type != "attribute":
+                continue
+            method = self.source.text(function.child_by_field_name("attribute") or function)
+            receiver = function.child_by_field_name("object")
+            if receiver is None or not SESSION_LIKE.search(self.source.text(receiver)):
+                continue
+            scope = _function_of(call)
+            if scope is None:
+                continue
+            if method in ("commit", "flush"):
+                commits[scope.start_byte] = max(commits.get(scope.start_byte, 0), call.start_byte)
+            elif method in ("add", "merge", "add_all"):
+                arguments = call.child_by_field_name("arguments")
+                for argument in arguments.named_children if arguments is not None else ():
+                    for name in _names_in(argument, self.source):
+                        added.add((scope.start_byte, name))
+        if not commits:
+            return
+        rows: dict[tuple[int, str], tuple[Node, Declared, list[str]]] = {}
+        for assignment in nodes_of(self.tree, ("assignment", "augmented_assignment")):
+            left = assignment.child_by_field_name("left")
+            if left is None or left.type != "attribute":
+                continue
+            obj, attribute = (
+                left.child_by_field_name("object"),
+                left.child_by_field_name("attribute"),
+            )
+            if obj is None or attribute is None or obj.type != "identifier":
+                continue
+            scope = _function_of(assignment)
+            name = self.source.text(obj)
+            if scope is None or name == "self" or (scope.start_byte, name) in added:
+                continue
+            if commits.get(scope.start_byte, -1) < assignment.end_byte:
+                continue  # no commit after it in the function
+            key = (scope.start_byte, name)
+            if key in rows:
+                rows[key][2].append(self.source.text(attribute))
+                continue
+            if self._relation_of(left) is not None or self.source.text(attribute).startswith("_"):
+                continue
+            instance = self.instance(obj)
+            if instance is None or instance[1] != EXISTING:
+                continue
+            rows[key] = (attribute, instance[0], [self.source.text(attribute)])
+        for attribute, model, columns in rows.values():
+            table = matcher.match_text(model.table)
+            if table is not None:
+                found.reference(attribute.start_byte, table, "update", columns, "sqlalchemy")
+
     # --- relationships ----------------------------------------------------------------------
 
     def relationships(self, found: Found, matcher: TableMatcher) -> None:
@@ -514,6 +582,23 @@ class Graph:
         if table is not None:
             for operation in secondary_operations:
                 found.reference(node.start_byte, table, operation, (), "sqlalchemy")
+
+
+def _function_of(node: Node) -> Node | None:
+    """The function definition NODE is in, if any."""
+    scope = node.parent
+    while scope is not None and scope.type != "function_definition":
+        scope = scope.parent
+    return scope
+
+
+def _names_in(node: Node, source: Source) -> list[str]:
+    """The names NODE is or lists (`x`, `[x, y]`)."""
+    if node.type == "identifier":
+        return [source.text(node)]
+    if node.type in ("list", "tuple"):
+        return [source.text(n) for n in node.named_children if n.type == "identifier"]
+    return []
 
 
 def _compared(node: Node) -> bool:
