@@ -235,8 +235,10 @@ WRITES: dict[str, tuple[str, ...]] = {
     "delete": ("delete",),
     "create": ("insert",),
     "bulk_create": ("insert",),
-    "get_or_create": ("insert",),
-    "update_or_create": ("update", "insert"),
+    # Django reads first (`get`), and update_or_create locks the row it reads (its
+    # `select_for_update().get_or_create(…)`: SELECT … FOR UPDATE)
+    "get_or_create": ("select", "insert"),
+    "update_or_create": ("lock", "update", "insert"),
     "bulk_update": ("update",),
     "select_for_update": ("lock",),
 }
