@@ -462,6 +462,13 @@ def sqlalchemy_uses(
                 operation = _query_operation(methods)
             elif links[0].name in STATEMENTS and len(links) > 1 and links[1].name is None:
                 operation = _statement_operation(links[0].name or "", methods, chain, source)
+            elif (  # M.__table__.insert()…: the model's Table
+                links[0].name == "__table__"
+                and len(links) > 2
+                and links[1].name in STATEMENTS
+                and links[2].name is None
+            ):
+                operation = _statement_operation(links[1].name or "", methods, chain, source)
             else:
                 operation = None
             if operation is not None:
