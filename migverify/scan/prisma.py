@@ -286,9 +286,46 @@ WRAPPERS = {
 def _is_client(chain: Chain, index: int, source: Source) -> bool:
     """Is what comes before link INDEX a Prisma Client (`prisma`, `this.prisma`, `ctx.db`)?"""
     if index == 0:
-        return chain.root.type == "identifier" and bool(CLIENT.search(source.text(chain.root)))
+        if chain.root.type != "identifier":
+            return False
+        name = source.text(chain.root)
+        return bool(CLIENT.search(name)) or _transaction_parameter(chain.root, name, source)
     before = chain.links[index - 1].name
     return before is not None and bool(CLIENT.search(before))
+
+
+def _transaction_parameter(node: Node, name: str, source: Source) -> bool:
+    """Is NAME, used at NODE, the parameter of the callback an interactive transaction runs
+    (`prisma.$transaction(async (t) => { await t.post.create(…) })`): a client, whatever its
+    name?"""
+    scope = node.parent
+    while scope is not None:
+        if scope.type in ("arrow_function", "function_expression", "function"):
+            parameters = scope.child_by_field_name("parameters") or scope.child_by_field_name(
+                "parameter"
+            )
+            names = _parameter_names(parameters, source) if parameters is not None else []
+            if name in names:
+                call = scope.parent.parent if scope.parent is not None else None
+                callee = call.child_by_field_name("function") if call is not None else None
+                if call is None or call.type != "call_expression" or callee is None:
+                    return False
+                prop = callee.child_by_field_name("property")
+                return prop is not None and source.text(prop) == "$transaction"
+        scope = scope.parent
+    return False
+
+
+def _parameter_names(parameters: Node, source: Source) -> list[str]:
+    """The plain names a parameter list (or a lone parameter) declares."""
+    if parameters.type == "identifier":
+        return [source.text(parameters)]
+    names = []
+    for parameter in parameters.named_children:
+        pattern = parameter.child_by_field_name("pattern") or parameter
+        if pattern.type == "identifier":
+            names.append(source.text(pattern))
+    return names
 
 
 def _computed_access(chain: Chain, source: Source) -> tuple[Node, str] | None:
