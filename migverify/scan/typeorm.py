@@ -2,7 +2,9 @@
 the default naming strategy's snake_case of the class name) and their uses through a repository
 tied to the entity: `getRepository(X)`, `dataSource.getRepository(X)`, a field or parameter
 with `@InjectRepository(X)` or typed `Repository<X>`, an `EntityManager` call
-(`manager.find(X, …)`), or the entity itself when it extends BaseEntity (`X.find()`)."""
+(`manager.find(X, …)`), or the entity itself when it extends BaseEntity (`X.find()`).
+Relation fields (`@OneToMany(() => Photo, …) photos`) lead from an entity to another: find
+options' `relations` and query builders' joins read the related tables."""
 
 from __future__ import annotations
 
@@ -13,7 +15,18 @@ from tree_sitter import Node, Tree
 from migverify.scan.bindings import Bindings
 from migverify.scan.chains import Chain
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, FileModels, keyword_arguments, nodes_of, snake_case
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    Imports,
+    Named,
+    Relation,
+    keyword_arguments,
+    nodes_of,
+    object_pairs,
+    snake_case,
+    typescript_imports,
+)
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
@@ -37,12 +50,27 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "clear": ("truncate",),
 }  # fmt: skip
 REPOSITORY_GETTERS = {"getRepository", "getTreeRepository", "getCustomRepository"}
-MANAGER = re.compile(r"(?i)manager|datasource|connection|^em$")
+RELATIONS = {"OneToMany", "ManyToOne", "OneToOne", "ManyToMany"}
+# find options naming the relations to load with the rows (`relations: ['photos']`)
+FINDS = {"find", "findOne", "findOneOrFail", "findAndCount", "findOneBy", "findBy", "count"}
+# A query builder: what it does (`select` unless one of these), the joins reading other tables,
+# the calls naming its entity when it was made without one (`ds.createQueryBuilder()`)
+BUILDER_WRITES: dict[str, tuple[str, ...]] = {
+    "insert": ("insert",), "update": ("update",), "delete": ("delete",),
+    "softDelete": ("update",), "restore": ("update",),
+}  # fmt: skip
+JOINS = {
+    "leftJoin", "leftJoinAndSelect", "innerJoin", "innerJoinAndSelect", "leftJoinAndMapOne",
+    "leftJoinAndMapMany", "innerJoinAndMapOne", "innerJoinAndMapMany",
+}  # fmt: skip
+BUILDER_ENTITY = {"from", "into", "update", "delete"}
+MANAGER = re.compile(r"(?i)manager|datasource|connection|^em$|^ds$")
 
 
 def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
     if b"@Entity" not in source.data:
         return
+    imports: Imports | None = None
     for cls in nodes_of(tree, ("class_declaration", "abstract_class_declaration")):
         name = cls.child_by_field_name("name")
         if name is None:
@@ -65,6 +93,52 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
             found.declaration(
                 offset, Declared("typeorm", source.text(name), qualified, source.path), matcher
             )
+            if any(kind.encode() in source.data for kind in RELATIONS):
+                if imports is None:
+                    imports = typescript_imports(
+                        nodes_of(tree, ("import_statement", "variable_declarator")), source
+                    )
+                _relations(cls, source.text(name), source, imports, found)
+
+
+def _relations(cls: Node, owner: str, source: Source, imports: Imports, found: Found) -> None:
+    """`@OneToMany(() => Photo, (p) => p.user) photos: Photo[]` and the like: the entity's
+    relation fields, with the join table a `@JoinTable({ name: 't' })` names."""
+    body = cls.child_by_field_name("body")
+    for member in body.named_children if body is not None else ():
+        name = member.child_by_field_name("name")
+        if member.type != "public_field_definition" or name is None:
+            continue
+        target, secondary = None, None
+        for callee, args in decorators(member):
+            kind = source.text(callee)
+            if kind in RELATIONS and args:
+                target = _target(args[0], source, imports)
+            elif kind == "JoinTable" and args:
+                literal = keyword_arguments(args, source).get("name")
+                value = string_value(literal, source) if literal is not None else None
+                if value is not None and not value.holes:
+                    secondary = Named(value.text, table=True)
+        if target is not None:
+            found.record(
+                Relation("typeorm", Named(owner), source.text(name), target, source.path, secondary)
+            )
+
+
+def _target(node: Node, source: Source, imports: Imports) -> Named | None:
+    """The entity `() => Photo`, `(type) => Photo` or `'Photo'` names."""
+    if node.type == "arrow_function":
+        node = node.child_by_field_name("body") or node
+    literal = string_value(node, source)
+    if literal is not None:
+        return Named(literal.text) if not literal.holes else None
+    if node.type != "identifier":
+        return None
+    name = source.text(node)
+    if name in imports.names:
+        module, original = imports.names[name]
+        return Named(original, module)
+    return Named(name)
 
 
 def decorators(node: Node) -> list[tuple[Node, list[Node]]]:
@@ -186,8 +260,138 @@ def typeorm_uses(
             found.dynamic(entity)
             return True
         return False
-    _report(declared, links[start].name or "", at, found, matcher)
+    method = links[start].name or ""
+    if method == "createQueryBuilder":
+        alias = _text(links[start + 1].args[0], source) if links[start + 1].args else None
+        _builder(chain, start + 1, declared, alias, at, source, files, found, matcher)
+        return True
+    _report(declared, method, at, found, matcher)
+    if method in FINDS and links[start + 1].args:
+        _loaded_relations(declared, links[start + 1].args[0], files, source, found, matcher)
     return True
+
+
+def _text(node: Node, source: Source) -> str | None:
+    literal = string_value(node, source)
+    return literal.text if literal is not None and not literal.holes else None
+
+
+def _loaded_relations(
+    declared: Declared, options: Node, files: FileModels, source: Source, found: Found, matcher
+) -> None:
+    """`relations: ['photos', 'photos.tags']` / `relations: { photos: { tags: true } }` in find
+    options: each relation's table is read with the rows (a join, or a query of its own)."""
+    if options.type != "object":
+        return
+    relations = dict((key, value) for key, _, value in object_pairs(options, source)).get(
+        "relations"
+    )
+    if relations is None:
+        return
+    paths: list[tuple[list[tuple[str, int]], Node]] = []
+    if relations.type == "array":
+        for element in relations.named_children:
+            literal = string_value(element, source)
+            if literal is None or literal.holes:
+                continue
+            parts, offset = [], literal.offset_of(0)
+            for part in literal.text.split("."):
+                parts.append((part, offset))
+                offset += len(part.encode()) + 1
+            paths.append((parts, element))
+    elif relations.type == "object":
+        stack: list[tuple[list[tuple[str, int]], Node]] = [([], relations)]
+        while stack:
+            prefix, node = stack.pop()
+            for key, offset, value in object_pairs(node, source):
+                here = [*prefix, (key, offset)]
+                paths.append((here, value))
+                if value.type == "object":
+                    stack.append((here, value))
+    for parts, _ in paths:
+        model: Declared | None = declared
+        for name, offset in parts:
+            pair = files.models.relation(model, name) if model is not None else None
+            if pair is None:
+                break
+            model = pair[1]
+            _report_table(model.table, "select", offset, found, matcher)
+            secondary = files.models.secondary(pair[0])
+            if secondary is not None:
+                _report_table(secondary, "select", offset, found, matcher)
+
+
+def _builder(
+    chain: Chain,
+    start: int,
+    declared: Declared | None,
+    alias: str | None,
+    at: Node | None,
+    source: Source,
+    files: FileModels,
+    found: Found,
+    matcher,
+) -> None:
+    """A query builder made at link START of CHAIN (for DECLARED, its rows called ALIAS, the
+    use AT): its operation on the entity's table (`select` unless `.insert()`, `.update()`,
+    `.delete()`, `.softDelete()`…; `.orUpdate()`/`.orIgnore()` make an insert an upsert,
+    `.setLock('pessimistic_…')` adds a lock), and the tables its joins read
+    (`.leftJoinAndSelect('u.photos', 'p')`, `.innerJoin(Photo, 'p', …)`)."""
+    aliases: dict[str, Declared] = {alias: declared} if alias and declared is not None else {}
+    operations: list[str] = []
+    for _, call in chain.method_calls(start + 1):
+        method, args = call.method, call.args
+        if method in BUILDER_ENTITY and args and declared is None:
+            entity = files.resolve(("typeorm",), args[0], source)
+            if entity is not None:
+                declared, at = entity, args[0]
+                name = _text(args[1], source) if len(args) > 1 else None
+                if name:
+                    aliases[name] = entity
+        if method in BUILDER_WRITES:
+            operations += BUILDER_WRITES[method]
+        elif method in ("orUpdate", "orIgnore"):
+            operations = ["upsert" if op == "insert" else op for op in operations]
+        elif method == "setLock" and args and (_text(args[0], source) or "").startswith("pessim"):
+            operations.append("lock")
+        elif method in JOINS and args:
+            _join(args, aliases, source, files, found, matcher)
+    if declared is None or at is None:
+        return
+    for operation in dict.fromkeys(operations or ["select"]):
+        _report_table(declared.table, operation, at.start_byte, found, matcher)
+
+
+def _join(args, aliases: dict[str, Declared], source: Source, files: FileModels, found, matcher):
+    """A query builder's join: `'u.photos'` (ALIASES: the entities by alias) or an entity."""
+    first = args[0]
+    name = _text(args[1], source) if len(args) > 1 else None
+    literal = string_value(first, source)
+    if literal is not None and not literal.holes:
+        owner_alias, _, relation = literal.text.partition(".")
+        owner = aliases.get(owner_alias)
+        pair = files.models.relation(owner, relation) if owner is not None and relation else None
+        if pair is None:
+            return
+        offset = literal.offset_of(len(owner_alias) + 1)
+        _report_table(pair[1].table, "select", offset, found, matcher)
+        secondary = files.models.secondary(pair[0])
+        if secondary is not None:
+            _report_table(secondary, "select", offset, found, matcher)
+        if name:
+            aliases[name] = pair[1]
+        return
+    entity = files.resolve(("typeorm",), first, source)
+    if entity is not None:
+        _report_table(entity.table, "select", first.start_byte, found, matcher)
+        if name:
+            aliases[name] = entity
+
+
+def _report_table(table_name: str, operation: str, offset: int, found: Found, matcher) -> None:
+    table = matcher.match_text(table_name)
+    if table is not None:
+        found.reference(offset, table, operation, (), "typeorm")
 
 
 def _repository_in(
@@ -224,17 +428,37 @@ def _manager_or_entity(
             continue
         before = chain.links[index - 2].name if index >= 2 else None
         receiver = before or (source.text(chain.root) if chain.root.type == "identifier" else "")
+        builder = call.method == "createQueryBuilder"
         if index == 1 and chain.root.type == "identifier":  # X.find(…)
             declared = files.resolve(("typeorm",), chain.root, source)
             if declared is not None:
-                _report(declared, call.method, chain.root, found, matcher)
+                if builder:
+                    alias = _text(call.args[0], source) if call.args else None
+                    _builder(chain, index, declared, alias, chain.root, source, files, found,
+                             matcher)  # fmt: skip
+                else:
+                    _report(declared, call.method, chain.root, found, matcher)
+                    if call.method in FINDS and call.args:
+                        _loaded_relations(declared, call.args[0], files, source, found, matcher)
                 claimed = True
                 continue
-        if call.args and MANAGER.search(receiver or ""):
-            declared = files.resolve(("typeorm",), call.args[0], source)
-            if declared is not None:
-                _report(declared, call.method, call.args[0], found, matcher)
-                claimed = True
+        if not MANAGER.search(receiver or ""):
+            continue
+        if builder and not call.args:  # ds.createQueryBuilder().insert().into(X)…
+            _builder(chain, index, None, None, None, source, files, found, matcher)
+            claimed = True
+            continue
+        declared = files.resolve(("typeorm",), call.args[0], source) if call.args else None
+        if declared is None:
+            continue
+        if builder:
+            alias = _text(call.args[1], source) if len(call.args) > 1 else None
+            _builder(chain, index, declared, alias, call.args[0], source, files, found, matcher)
+        else:
+            _report(declared, call.method, call.args[0], found, matcher)
+            if call.method in FINDS and len(call.args) > 1:
+                _loaded_relations(declared, call.args[1], files, source, found, matcher)
+        claimed = True
     return claimed
 
 
