@@ -2,35 +2,71 @@
 `Model.init(…)` options, sequelize-typescript's `@Table({ tableName: 't' })`; with
 `freezeTableName: true` the model's name), then `Model.findAll/create/update/destroy/upsert/
 bulkCreate…`, also as `db.Model.findAll()` through a models object. Without either option
-Sequelize pluralizes the model's name at run time: such models are not resolved."""
+Sequelize pluralizes the model's name at run time: such models are not resolved.
+
+Associations (`User.hasMany(models.Post, { as: 'posts' })`, `belongsTo`, `hasOne`,
+`belongsToMany(Tag, { through: 'post_tags' })`) lead from a model to another: a query's
+`include` (`[Post]`, `{ model: Post }`, `'posts'`, `{ association: 'posts' }`) reads the
+included tables, and an instance's accessors (`user.getPosts()`, `createPost`, `addPost`,
+`countPosts`…) use the associated one. An instance is a name bound in the same function to
+`await M.findOne/findByPk/create/build(…)`: its `update/save/increment` update the model's
+table, `destroy` deletes, `reload` reads."""
 
 from __future__ import annotations
 
 from tree_sitter import Node, Tree
 
+from migverify.scan.bindings import Bindings
 from migverify.scan.chains import Chain
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, FileModels, keyword_arguments, nodes_of
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    Named,
+    Relation,
+    keyword_arguments,
+    nodes_of,
+    object_pairs,
+)
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import decorators
 
-OPERATIONS: dict[str, str] = {
+OPERATIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(
         ("findAll", "findOne", "findByPk", "findAndCountAll", "count", "max", "min", "sum",
          "aggregate"),
-        "select",
+        ("select",),
     ),
-    **dict.fromkeys(("findOrCreate", "findCreateFind", "create", "bulkCreate"), "insert"),
-    **dict.fromkeys(("update", "increment", "decrement", "restore"), "update"),
-    "destroy": "delete",
-    "upsert": "upsert",
-    "truncate": "truncate",
+    # find first, create when absent
+    **dict.fromkeys(("findOrCreate", "findCreateFind"), ("select", "insert")),
+    **dict.fromkeys(("create", "bulkCreate"), ("insert",)),
+    **dict.fromkeys(("update", "increment", "decrement", "restore"), ("update",)),
+    "destroy": ("delete",),
+    "upsert": ("upsert",),
+    "truncate": ("truncate",),
+}  # fmt: skip
+# Calls whose options (first argument; findByPk: second) may `include` associated models
+INCLUDING = {"findAll", "findOne", "findAndCountAll", "count", "findByPk", "findOrCreate"}
+ASSOCIATIONS = {"hasMany", "belongsTo", "hasOne", "belongsToMany"}
+# What a row (an instance) does: `user.update({…})`, `user.destroy()`
+ROW_OPERATIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("update", "save", "increment", "decrement", "restore"), ("update",)),
+    "destroy": ("delete",),
+    "reload": ("select",),
+}
+ROW_SOURCES = {"findOne", "findByPk", "create", "build"}
+# An association's accessors on a row (`get<As>`, `create<Singular>`, …): what they do to the
+# associated table (a many-to-many association's adds and removes are its join table's)
+ACCESSORS: dict[str, tuple[str, ...]] = {
+    "get": ("select",), "count": ("select",), "has": ("select",), "create": ("insert",),
+    "set": ("update",), "add": ("update",), "remove": ("update",),
 }  # fmt: skip
 
 
 def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
     data = source.data
+    sequelize_associations(tree, source, found)
     if b"tableName" not in data and b"freezeTableName" not in data:
         return
     for node in nodes_of(tree, ("call_expression", "class_declaration")):
@@ -63,6 +99,73 @@ def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: Ta
                 names.append(declarator)
             for name in dict.fromkeys(names):
                 _declare(name, model, args[2:3], source, found, matcher)
+
+
+def sequelize_associations(tree: Tree, source: Source, found: Found) -> None:
+    """`Owner.hasMany(Target, { as: 'x' })` (the target as `Target`, `models.Target`,
+    `db.Target`): a Relation named by `as`, else by the target's name (pluralized for the
+    many sides, as Sequelize does); `through: 't'` names a many-to-many's join table."""
+    if not any(name.encode() + b"(" in source.data for name in ASSOCIATIONS):
+        return
+    for call in nodes_of(tree, ("call_expression",)):
+        function, arguments = (
+            call.child_by_field_name("function"),
+            call.child_by_field_name("arguments"),
+        )
+        if function is None or arguments is None or function.type != "member_expression":
+            continue
+        kind, owner = (
+            function.child_by_field_name("property"),
+            function.child_by_field_name("object"),
+        )
+        args = [a for a in arguments.named_children if a.type != "comment"]
+        if kind is None or owner is None or source.text(kind) not in ASSOCIATIONS or not args:
+            continue
+        owner_name, target_name = _model_name(owner, source), _model_name(args[0], source)
+        if owner_name is None or target_name is None:
+            continue
+        options = keyword_arguments(args[1:2], source)
+        alias = string_value(options["as"], source) if "as" in options else None
+        many = source.text(kind) in ("hasMany", "belongsToMany")
+        if alias is not None and not alias.holes:
+            name = alias.text
+        else:
+            name = _plural(target_name) if many else target_name
+        through = string_value(options["through"], source) if "through" in options else None
+        secondary = None
+        if through is not None and not through.holes:
+            secondary = Named(through.text, table=True)
+        relation = Relation(
+            "sequelize", Named(owner_name), name, Named(target_name), source.path, secondary
+        )
+        found.record(relation)
+
+
+def _model_name(node: Node, source: Source) -> str | None:
+    """`Post`, `models.Post`, `this.Post`: the model's name."""
+    if node.type == "identifier":
+        return source.text(node)
+    if node.type == "member_expression":
+        prop = node.child_by_field_name("property")
+        return source.text(prop) if prop is not None else None
+    return None
+
+
+def _plural(name: str) -> str:
+    """English plural, as Sequelize's inflection makes its default association names."""
+    if name.endswith("y") and len(name) > 1 and name[-2].lower() not in "aeiou":
+        return name[:-1] + "ies"
+    if name.endswith(("s", "x", "z", "ch", "sh")):
+        return name + "es"
+    return name + "s"
+
+
+def _singular(name: str) -> str:
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("ses", "xes", "zes", "ches", "shes")):
+        return name[:-2]
+    return name[:-1] if name.endswith("s") else name
 
 
 def _declarator(call: Node) -> str | None:
@@ -105,9 +208,15 @@ def _declare(
 
 
 def sequelize_uses(
-    chain: Chain, source: Source, files: FileModels, found: Found, matcher: TableMatcher
+    chain: Chain,
+    source: Source,
+    files: FileModels,
+    found: Found,
+    matcher: TableMatcher,
+    bindings: Bindings | None = None,
 ) -> bool:
-    """`Model.method(…)` or `models.Model.method(…)`; True when the chain is claimed."""
+    """`Model.method(…)` or `models.Model.method(…)`, or a row's (`user.update(…)`,
+    `user.getPosts()`); True when the chain is claimed."""
     links = chain.links
     claimed = False
     if len(links) >= 2 and chain.root.type == "identifier" and links[1].name is None:
@@ -115,23 +224,162 @@ def sequelize_uses(
             declared = files.resolve(("sequelize",), chain.root, source)
             if declared is not None:
                 _report(declared, links[0].name or "", links[1].args, chain.root, found, matcher)
+                _includes(declared, links[0].name or "", links[1].args, source, files, found,
+                          matcher)  # fmt: skip
                 return True
+        if bindings is not None and _row(
+            chain.root, links[0].name, source, files, bindings, found, matcher
+        ):
+            return True
     names = {d.name: d for d in reversed(files.models.of(("sequelize",)))}
     for index in range(len(links) - 2):
         model, method, call = links[index : index + 3]
         if model.name in names and method.name in OPERATIONS and call.name is None:
             node = model.node.child_by_field_name("property") or model.node
-            _report(names[model.name or ""], method.name or "", call.args, node, found, matcher)
+            declared = names[model.name or ""]
+            _report(declared, method.name or "", call.args, node, found, matcher)
+            _includes(declared, method.name or "", call.args, source, files, found, matcher)
             claimed = True
     return claimed
 
 
-def _report(declared: Declared, method: str, args, node: Node, found: Found, matcher) -> None:
-    table = matcher.match_text(declared.table)
-    if table is None:
+def _row(
+    identifier: Node,
+    method: str | None,
+    source: Source,
+    files: FileModels,
+    bindings: Bindings,
+    found: Found,
+    matcher: TableMatcher,
+) -> bool:
+    """`user.update(…)`, `user.getPosts()` where `user` is a row (see the module's docstring):
+    report what the call does; False when it is no such call."""
+    if method is None:
+        return False
+    instance = _instance(identifier, source, files, bindings)
+    if instance is None:
+        return False
+    model, new = instance
+    if method in ROW_OPERATIONS:
+        # a built row's save() inserts it
+        for operation in ("insert",) if new and method == "save" else ROW_OPERATIONS[method]:
+            _report_table(model.table, operation, identifier.start_byte, found, matcher)
+        return True
+    for prefix, operations in ACCESSORS.items():
+        if not method.startswith(prefix) or len(method) == len(prefix):
+            continue
+        wanted = method[len(prefix) :].lower()
+        for relation, target in files.models.relations_of(model):
+            if wanted not in (relation.name.lower(), _singular(relation.name).lower()):
+                continue
+            secondary = files.models.secondary(relation)
+            if secondary is not None and prefix in ("set", "add", "remove"):
+                table_operations = {"set": ("delete", "insert"), "add": ("insert",)}
+                for operation in table_operations.get(prefix, ("delete",)):
+                    _report_table(secondary, operation, identifier.start_byte, found, matcher)
+                return True
+            for operation in operations:
+                _report_table(target.table, operation, identifier.start_byte, found, matcher)
+            if secondary is not None:
+                _report_table(secondary, "select", identifier.start_byte, found, matcher)
+            return True
+    return False
+
+
+def _instance(identifier: Node, source: Source, files: FileModels, bindings: Bindings):
+    """(the model whose row IDENTIFIER holds, is it a new one) when every binding is
+    `[await] M.findOne/findByPk/create(…)` or `M.build(…)` (a new row) of one model."""
+    bound = bindings.values(identifier)
+    if not bound:
+        return None
+    models: set[tuple[Declared, bool]] = set()
+    for binding in bound:
+        value = binding.value
+        while (
+            value.type in ("await_expression", "parenthesized_expression") and value.named_children
+        ):
+            value = value.named_children[0]
+        function = (
+            value.child_by_field_name("function") if value.type == "call_expression" else None
+        )
+        if binding.op != "=" or function is None or function.type != "member_expression":
+            return None
+        method, obj = (
+            function.child_by_field_name("property"),
+            function.child_by_field_name("object"),
+        )
+        if method is None or obj is None or source.text(method) not in ROW_SOURCES:
+            return None
+        declared = files.resolve(("sequelize",), obj, source)
+        if declared is None:
+            return None
+        models.add((declared, source.text(method) == "build"))
+    return models.pop() if len(models) == 1 else None
+
+
+def _includes(declared: Declared, method: str, args, source: Source, files, found, matcher):
+    """The tables a query's `include` reads (nested includes from their model)."""
+    if method not in INCLUDING:
         return
-    operation = OPERATIONS[method]
+    options = args[1] if method == "findByPk" and len(args) > 1 else args[0] if args else None
+    if options is None or options.type != "object":
+        return
+    include = dict((key, value) for key, _, value in object_pairs(options, source)).get("include")
+    todo = [(declared, include)] if include is not None else []
+    while todo:
+        owner, node = todo.pop()
+        elements = node.named_children if node.type == "array" else [node]
+        for element in elements:
+            target, at, nested = _included(owner, element, source, files)
+            if target is None:
+                continue
+            _report_table(target.table, "select", at, found, matcher)
+            if nested is not None:
+                todo.append((target, nested))
+
+
+def _included(owner: Declared, element: Node, source: Source, files: FileModels):
+    """(model, offset, nested include) of one `include` entry of OWNER's query."""
+    models = files.models
+    literal = string_value(element, source)
+    if literal is not None:  # an association's name
+        pair = next((p for p in models.relations_of(owner) if p[0].name == literal.text), None)
+        return (pair[1], literal.offset_of(0), None) if pair else (None, 0, None)
+    if element.type == "object":
+        entries = {key: value for key, _, value in object_pairs(element, source)}
+        nested = entries.get("include")
+        if "model" in entries:
+            target = files.resolve(("sequelize",), entries["model"], source) or _by_name(
+                entries["model"], source, files
+            )
+            return target, entries["model"].start_byte, nested
+        association = entries.get("association")
+        literal = string_value(association, source) if association is not None else None
+        if literal is not None:
+            pair = next((p for p in models.relations_of(owner) if p[0].name == literal.text), None)
+            return (pair[1], literal.offset_of(0), nested) if pair else (None, 0, None)
+        return None, 0, None
+    target = files.resolve(("sequelize",), element, source) or _by_name(element, source, files)
+    return target, element.start_byte, None
+
+
+def _by_name(node: Node, source: Source, files: FileModels) -> Declared | None:
+    """`models.Post` / `db.Post`: the model of that name, when only one has it."""
+    name = _model_name(node, source) if node.type == "member_expression" else None
+    matches = [d for d in files.models.of(("sequelize",)) if d.name == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _report(declared: Declared, method: str, args, node: Node, found: Found, matcher) -> None:
+    operations = OPERATIONS[method]
     if method == "bulkCreate" and len(args) > 1:
         if "updateOnDuplicate" in keyword_arguments(args[1:2], found.source):
-            operation = "upsert"
-    found.reference(node.start_byte, table, operation, (), "sequelize")
+            operations = ("upsert",)
+    for operation in operations:
+        _report_table(declared.table, operation, node.start_byte, found, matcher)
+
+
+def _report_table(table_name: str, operation: str, offset: int, found: Found, matcher) -> None:
+    table = matcher.match_text(table_name)
+    if table is not None:
+        found.reference(offset, table, operation, (), "sequelize")

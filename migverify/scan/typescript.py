@@ -215,7 +215,7 @@ def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: 
             prisma_uses(chain, source, files, bindings, found, matcher)
             or drizzle_uses(chain, source, files, found, matcher)
             or typeorm_uses(chain, source, files, repositories, bindings, found, matcher)
-            or sequelize_uses(chain, source, files, found, matcher)
+            or sequelize_uses(chain, source, files, found, matcher, bindings)
         )
 
     return claim

@@ -52,6 +52,8 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # not to be dynamic): files that may declare one are scanned.
 # Drizzle's relations() / defineRelations() lead from one table to others.
 TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
+# Sequelize's associations (`User.hasMany(models.Post, { as: 'posts' })`)
+TS_MODEL_HINTS += (b".hasMany(", b".belongsTo(", b".hasOne(", b".belongsToMany(")
 PY_MODEL_HINTS = (b"db.Model",)
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
