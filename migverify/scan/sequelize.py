@@ -1,18 +1,20 @@
 """Sequelize: models with an explicit table (`tableName: 't'` in `sequelize.define(…)` or
 `Model.init(…)` options, sequelize-typescript's `@Table({ tableName: 't' })`; with
-`freezeTableName: true` the model's name), then `Model.findAll/create/update/destroy/upsert/
-bulkCreate…`, also as `db.Model.findAll()` through a models object. Without either option
-Sequelize pluralizes the model's name at run time: such models are not resolved.
+`freezeTableName: true` the model's name; without either, Sequelize's default: the model's
+name pluralized), then `Model.findAll/create/update/destroy/upsert/bulkCreate…`, also as
+`db.Model.findAll()` through a models object.
 
 Associations (`User.hasMany(models.Post, { as: 'posts' })`, `belongsTo`, `hasOne`,
 `belongsToMany(Tag, { through: 'post_tags' })`) lead from a model to another: a query's
 `include` (`[Post]`, `{ model: Post }`, `'posts'`, `{ association: 'posts' }`) reads the
 included tables, and an instance's accessors (`user.getPosts()`, `createPost`, `addPost`,
 `countPosts`…) use the associated one. An instance is a name bound in the same function to
-`await M.findOne/findByPk/create/build(…)`: its `update/save/increment` update the model's
-table, `destroy` deletes, `reload` reads."""
+`await M.findOne/findByPk/create/build(…)`, or a loop's over `await M.findAll(…)`: its
+`update/save/increment` update the model's table, `destroy` deletes, `reload` reads."""
 
 from __future__ import annotations
+
+import re
 
 from tree_sitter import Node, Tree
 
@@ -27,6 +29,7 @@ from migverify.scan.orm import (
     keyword_arguments,
     nodes_of,
     object_pairs,
+    snake_case,
 )
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.tables import TableMatcher
@@ -67,7 +70,7 @@ ACCESSORS: dict[str, tuple[str, ...]] = {
 def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
     data = source.data
     sequelize_associations(tree, source, found)
-    if b"tableName" not in data and b"freezeTableName" not in data:
+    if b"tableName" not in data and b"equelize" not in data:
         return
     for node in nodes_of(tree, ("call_expression", "class_declaration")):
         if node.type == "class_declaration":
@@ -88,8 +91,23 @@ def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: Ta
         if method is None or obj is None:
             continue
         if source.text(method) == "init" and obj.type == "identifier" and len(args) >= 2:
-            _declare(source.text(obj), None, args[1:2], source, found, matcher)
-        elif source.text(method) == "define" and len(args) >= 3:
+            # Model.init(attributes, { sequelize, … }): the options name the connection
+            keys = (
+                [key for key, _, _ in object_pairs(args[1], source)]
+                if args[1].type == "object"
+                else []
+            )
+            if "sequelize" in keys:  # known by its class and by its modelName (db.models[…])
+                options = keyword_arguments(args[1:2], source)
+                model = (
+                    string_value(options["modelName"], source) if "modelName" in options else None
+                )
+                names = [source.text(obj)]
+                if model is not None and not model.holes:
+                    names.append(model.text)
+                for name in dict.fromkeys(names):
+                    _declare(name, None, args[1:2], source, found, matcher)
+        elif source.text(method) == "define" and len(args) >= 2 and args[1].type == "object":
             model = string_value(args[0], source)
             if model is None or model.holes:
                 continue
@@ -152,12 +170,50 @@ def _model_name(node: Node, source: Source) -> str | None:
 
 
 def _plural(name: str) -> str:
-    """English plural, as Sequelize's inflection makes its default association names."""
-    if name.endswith("y") and len(name) > 1 and name[-2].lower() not in "aeiou":
-        return name[:-1] + "ies"
-    if name.endswith(("s", "x", "z", "ch", "sh")):
-        return name + "es"
-    return name + "s"
+    """English plural of a model's name, as Sequelize's `inflection` makes its default table
+    and association names: its irregular and uncountable words, and its common rules; the
+    case of the name is kept (`Person` → `People`)."""
+    head, _, word = name.rpartition("_") if "_" in name else ("", "", name)
+    parts = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", word)
+    last = parts[-1] if parts else word
+    stem = word[: len(word) - len(last)]
+    lower = last.lower()
+    if lower in UNCOUNTABLE:
+        plural = lower
+    elif lower in IRREGULAR:
+        plural = IRREGULAR[lower]
+    else:
+        for pattern, replacement in PLURAL_RULES:
+            if re.search(pattern, lower):
+                plural = re.sub(pattern, replacement, lower)
+                break
+        else:
+            plural = lower + "s"
+    if last.isupper() and len(last) > 1:
+        plural = plural.upper()
+    elif last[:1].isupper():
+        plural = plural[:1].upper() + plural[1:]
+    return f"{head}_{stem}{plural}" if head else stem + plural
+
+
+# inflection's plural rules (the first that matches), its irregular and uncountable words
+PLURAL_RULES = (
+    (r"(quiz)$", r"\1zes"), (r"^(ox)$", r"\1en"), (r"([m|l])ouse$", r"\1ice"),
+    (r"(matr|vert|ind)(?:ix|ex)$", r"\1ices"), (r"(x|ch|ss|sh)$", r"\1es"),
+    (r"([^aeiouy]|qu)y$", r"\1ies"), (r"(hive)$", r"\1s"), (r"(?:([^f])fe|([lr])f)$", r"\1\2ves"),
+    (r"sis$", "ses"), (r"([ti])um$", r"\1a"), (r"(buffal|tomat|potat|ech|her|vet)o$", r"\1oes"),
+    (r"(bu|mis|gas)s$", r"\1ses"), (r"(alias|status)$", r"\1es"), (r"(octop|vir)us$", r"\1i"),
+    (r"(ax|test)is$", r"\1es"), (r"s$", "s"),
+)  # fmt: skip
+IRREGULAR = {
+    "person": "people", "man": "men", "woman": "women", "child": "children", "sex": "sexes",
+    "move": "moves", "cow": "kine", "zombie": "zombies", "foot": "feet", "tooth": "teeth",
+    "goose": "geese",
+}  # fmt: skip
+UNCOUNTABLE = {
+    "equipment", "information", "rice", "money", "species", "series", "fish", "sheep", "moose",
+    "deer", "news", "sms", "jeans", "police",
+}  # fmt: skip
 
 
 def _singular(name: str) -> str:
@@ -188,21 +244,28 @@ def _declare(
     found: Found,
     matcher: TableMatcher,
 ) -> None:
+    """Declare the model NAME (MODEL: `define`'s name for it) with its table: `tableName`,
+    else the model's name (`freezeTableName: true`), else Sequelize's default: the model's
+    name pluralized (`user` → `users`, `Person` → `People`), snake_case with `underscored`."""
     options = keyword_arguments(options_args, source)
     literal = string_value(options["tableName"], source) if "tableName" in options else None
     schema = string_value(options["schema"], source) if "schema" in options else None
-    if literal is None or literal.holes:
-        frozen = options.get("freezeTableName")
-        if frozen is None or source.text(frozen) != "true":
-            return
+    if literal is not None and not literal.holes:
+        table, offset = literal.text, literal.offset_of(0)
+    else:
         named = string_value(options["modelName"], source) if "modelName" in options else None
-        named = named or model
+        named = named if named is not None and not named.holes else model
         if named is not None:
             table, offset = named.text, named.offset_of(0)
         else:
-            table, offset = name, options_args[0].start_byte
-    else:
-        table, offset = literal.text, literal.offset_of(0)
+            start = options_args[0].start_byte if options_args else 0
+            table, offset = name, start
+        frozen = options.get("freezeTableName")
+        if frozen is None or source.text(frozen) != "true":
+            table = _plural(table)
+            underscored = options.get("underscored")
+            if underscored is not None and source.text(underscored) == "true":
+                table = snake_case(table)
     qualified = f"{schema.text}.{table}" if schema is not None else table
     found.declaration(offset, Declared("sequelize", name, qualified, source.path), matcher)
 
@@ -291,7 +354,7 @@ def _instance(identifier: Node, source: Source, files: FileModels, bindings: Bin
     `[await] M.findOne/findByPk/create(…)` or `M.build(…)` (a new row) of one model."""
     bound = bindings.values(identifier)
     if not bound:
-        return None
+        return _loop_row(identifier, source, files)
     models: set[tuple[Declared, bool]] = set()
     for binding in bound:
         value = binding.value
@@ -310,11 +373,38 @@ def _instance(identifier: Node, source: Source, files: FileModels, bindings: Bin
         )
         if method is None or obj is None or source.text(method) not in ROW_SOURCES:
             return None
-        declared = files.resolve(("sequelize",), obj, source)
+        declared = files.resolve(("sequelize",), obj, source) or _by_name(obj, source, files)
         if declared is None:
             return None
         models.add((declared, source.text(method) == "build"))
     return models.pop() if len(models) == 1 else None
+
+
+def _loop_row(identifier: Node, source: Source, files: FileModels):
+    """`for (const row of await M.findAll(…))`: (M, not new) for `row` inside the loop."""
+    name = source.text(identifier)
+    node = identifier.parent
+    while node is not None and node.type not in ("function_declaration", "program"):
+        if node.type == "for_in_statement":
+            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and right is not None and source.text(left) == name:
+                while right.type in ("await_expression", "parenthesized_expression"):
+                    if not right.named_children:
+                        return None
+                    right = right.named_children[0]
+                function = right.child_by_field_name("function")
+                if right.type != "call_expression" or function is None:
+                    return None
+                if function.type != "member_expression":
+                    return None
+                method = function.child_by_field_name("property")
+                obj = function.child_by_field_name("object")
+                if method is None or obj is None or source.text(method) != "findAll":
+                    return None
+                model = files.resolve(("sequelize",), obj, source) or _by_name(obj, source, files)
+                return (model, False) if model is not None else None
+        node = node.parent
+    return None
 
 
 def _includes(declared: Declared, method: str, args, source: Source, files, found, matcher):

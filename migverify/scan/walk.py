@@ -54,6 +54,8 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
 # Sequelize's associations (`User.hasMany(models.Post, { as: 'posts' })`)
 TS_MODEL_HINTS += (b".hasMany(", b".belongsTo(", b".hasOne(", b".belongsToMany(")
+# …and its models named by default (`sequelize.define('user', …)`, `User.init(…, { sequelize })`)
+TS_MODEL_HINTS += (b".define('", b'.define("', b"extends Model")
 PY_MODEL_HINTS = (b"db.Model",)
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
