@@ -78,6 +78,50 @@ def django_framework_uses(tree: Tree, source: Source, graph, found: Found,
         _admin_options(tree, source, graph, registered, found, matcher)
 
 
+def drf_views(tree: Tree, source: Source, graph, found: Found, matcher: TableMatcher) -> None:
+    """Django REST framework's views and viewsets with `queryset = M.objects…`: what the view
+    does to M's table besides reading the queryset (ModelViewSet: everything; a generic view
+    or the model mixins by their names: `ListCreateAPIView` inserts, `…UpdateAPIView` updates,
+    `…DestroyAPIView` deletes, with what a delete cascades to)."""
+    data = source.data
+    if b"queryset" not in data or not any(hint in data for hint in DRF_HINTS):
+        return
+    for cls in nodes_of(tree, ("class_definition",)):
+        operations = _drf_operations(cls, source)
+        if not operations:
+            continue
+        for option, right in class_attributes(cls.child_by_field_name("body"), source):
+            if option != "queryset":
+                continue
+            root = right
+            while root.type in ("call", "attribute", "subscript"):
+                inner = (
+                    root.child_by_field_name("function")
+                    or root.child_by_field_name("object")
+                    or root.child_by_field_name("value")
+                )
+                if inner is None:
+                    break
+                root = inner
+            declared = graph.model_class(root) if root.type == "identifier" else None
+            _report(declared, operations, root, found, matcher, graph.models)
+
+
+DRF_HINTS = (b"APIView", b"ViewSet", b"ModelMixin")
+# What a DRF view's bases add to reading its queryset, by a word of their names
+DRF_WORDS = (("Create", "insert"), ("Update", "update"), ("Destroy", "delete"))
+
+
+def _drf_operations(cls: Node, source: Source) -> tuple[str, ...]:
+    bases = cls.child_by_field_name("superclasses")
+    names = [source.text(b).rpartition(".")[2] for b in bases.named_children] if bases else []
+    if "ModelViewSet" in names:
+        return ("insert", "update", "delete")
+    if not any(name.endswith(("APIView", "ViewSet", "ModelMixin")) for name in names):
+        return ()
+    return tuple(operation for word, operation in DRF_WORDS if any(word in name for name in names))
+
+
 def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher) -> None:
     """The query paths of each admin class with a known model (registered for it, or an
     inline's `model = M`)."""

@@ -12,7 +12,7 @@ from migverify.scan.alembic import alembic_operations
 from migverify.scan.bindings import PYTHON, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
 from migverify.scan.django import django_declarations, django_migrations, django_uses
-from migverify.scan.django_admin import django_framework_uses
+from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import Found
 from migverify.scan.orm import FileModels, Models, python_imports
@@ -79,6 +79,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
         django.forward_reads(found, matcher)
         if django.active:
             django_framework_uses(tree, source, django, found, matcher)
+            drf_views(tree, source, django, found, matcher)
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)
