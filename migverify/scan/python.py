@@ -15,8 +15,8 @@ from migverify.scan.django import django_declarations, django_migrations, django
 from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import Found
-from migverify.scan.orm import FileModels, Models, python_imports
-from migverify.scan.source import Source
+from migverify.scan.orm import FileModels, Models, keyword_arguments, positional, python_imports
+from migverify.scan.source import Source, string_value
 from migverify.scan.sqlalchemy import query_variables, sqlalchemy_declarations, sqlalchemy_uses
 from migverify.scan.sqlalchemy_graph import Graph
 from migverify.scan.supabase import report_supabase, supabase_uses
@@ -27,6 +27,15 @@ SQL_CALLS = {
     "read_sql", "read_sql_query", "exec_driver_sql", "raw", "query", "executescript",
     "copy_expert", "copy", "RunSQL",
 }  # fmt: skip
+# Calls naming a table instead of running SQL: (library, the table's position and keyword,
+# what the call does). pandas' to_sql depends on `if_exists` (_to_sql).
+TABLE_CALLS: dict[str, tuple[str, int, str, tuple[str, ...]]] = {
+    "copy_records_to_table": ("asyncpg", 0, "table_name", ("copy-from",)),
+    "copy_to_table": ("asyncpg", 0, "table_name", ("copy-from",)),  # a file's rows into it
+    "copy_from_table": ("asyncpg", 0, "table_name", ("copy-to",)),
+    "read_sql_table": ("pandas", 0, "table_name", ("select",)),
+    "to_sql": ("pandas", 0, "name", ("insert",)),
+}
 GRAMMAR = Grammar(
     member="attribute",
     call="call",
@@ -88,6 +97,31 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     return found
 
 
+def _table_call(name: str, args, found: Found, matcher: TableMatcher) -> None:
+    """`conn.copy_records_to_table('t', …)`, `df.to_sql('t', engine, if_exists=…)`: the table
+    named by a literal (as `schema=` gives its schema)."""
+    source = found.source
+    kind, position, keyword, operations = TABLE_CALLS[name]
+    options = keyword_arguments(args, source)
+    values = positional(args)
+    node = options.get(keyword) or (values[position] if len(values) > position else None)
+    literal = string_value(node, source) if node is not None else None
+    if literal is None or literal.holes:
+        return
+    schema = string_value(options["schema"], source) if "schema" in options else None
+    qualified = f"{schema.text}.{literal.text}" if schema is not None else literal.text
+    table = matcher.match_text(qualified)
+    if table is None:
+        return
+    if name == "to_sql":  # append inserts; fail (the default) and replace create the table
+        mode = string_value(options["if_exists"], source) if "if_exists" in options else None
+        operations = (
+            ("insert",) if mode is not None and mode.text == "append" else ("ddl", "insert")
+        )
+    for operation in operations:
+        found.reference(literal.offset_of(0), table, operation, (), kind)
+
+
 def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings) -> None:
     """SQL passed to execute(), text(), sql.SQL() and the like, in any link of CHAIN."""
     source = found.source
@@ -101,6 +135,9 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
             name = source.text(chain.root)
         else:
             name = None
+        if name in TABLE_CALLS:
+            _table_call(name, link.args, found, matcher)
+            continue
         if name not in SQL_CALLS:
             continue
         argument = link.args[0]
