@@ -11,14 +11,16 @@ from tree_sitter import Node
 from migverify.scan.model import DynamicReference, Reference
 from migverify.scan.orm import Declared, Record
 from migverify.scan.source import Source, StringValue, string_value
-from migverify.scan.sql import analyze_sql
+from migverify.scan.sql import analyze_sql, analyze_tokens
 from migverify.scan.tables import TableMatcher
 
 # Driver placeholders that are not PostgreSQL syntax, numbered $1, $2, … before parsing:
-# knex/mysql-style ? and ??, psycopg %s and %(name)s, SQLAlchemy/asyncpg-style :name.
+# knex/mysql-style ? and ?? (and knex's and Sequelize's :name), psycopg %s and %(name)s,
+# SQLAlchemy-style :name.
 PLACEHOLDERS = {
-    "?": re.compile(r"\?\??"),
+    "?": re.compile(r"\?\??|(?<![:\w]):[A-Za-z_]\w*"),  # knex and Sequelize also take :name
     "python": re.compile(r"%\(\w+\)s|%s|(?<![:\w]):[A-Za-z_]\w*"),
+    "named": re.compile(r"(?<![:\w]):[A-Za-z_]\w*"),  # Sequelize's replacements, any other query
 }
 
 
@@ -125,6 +127,22 @@ class Found:
             for value in group:
                 if self.sql_text(value, matcher, placeholders):
                     break
+            else:  # none parses: what PostgreSQL's tokens show of the preferred one
+                if group:
+                    self.sql_tokens(group[0], matcher, placeholders)
+
+    def sql_tokens(
+        self, value: StringValue, matcher: TableMatcher, placeholders: str | None = None
+    ) -> None:
+        """The tables of SQL text the parser rejects (sql.analyze_tokens)."""
+        if not any(name in value.text for name in matcher.names):
+            return
+        text, index = value.text, list(range(len(value.text) + 1))
+        if placeholders in PLACEHOLDERS:
+            text, index = _replace_placeholders(text, PLACEHOLDERS[placeholders])
+        for hit in analyze_tokens(text, matcher):
+            offset = value.offset_of(index[min(hit.offset, len(index) - 1)])
+            self.reference(offset, hit.table, hit.operation, (), "sql", None, hit.statement)
 
 
 def _replace_placeholders(text: str, pattern: re.Pattern[str]) -> tuple[str, list[int]]:

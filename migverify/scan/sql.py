@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pglast import ast, parse_plpgsql, parse_sql
-from pglast.parser import ParseError
+from pglast.parser import ParseError, scan
 
 from migverify.scan.tables import TableMatcher
 
@@ -44,6 +44,94 @@ def analyze_sql(sql: str, matcher: TableMatcher) -> list[SqlHit] | None:
         hits += found
         hits += _function_body_hits(raw.stmt, sql, text, start, matcher)
     return hits
+
+
+def analyze_tokens(sql: str, matcher: TableMatcher) -> list[SqlHit]:
+    """References in SQL the parser rejects (a driver's helper spliced in as a parameter:
+    postgres.js `insert into t ${sql(row)}`, `where id in ${sql(ids)}`), read from
+    PostgreSQL's own tokens (pglast's scanner): the names after FROM, JOIN, INTO, UPDATE,
+    USING and TRUNCATE. Only for text that starts as a statement (SELECT, INSERT, UPDATE,
+    DELETE, MERGE, COPY, TRUNCATE, WITH); the table a statement writes gets its operation,
+    the others `select`. No columns: the statement's shape is unknown."""
+    try:
+        tokens = scan(sql)
+    except Exception:  # the scanner rejects the text: no reference can be read from it
+        return []
+    if not tokens or tokens[0].name not in _STATEMENT_STARTS:
+        return []
+    encoded = sql.encode()
+    names = [token.name for token in tokens]
+    operation = _token_operation(names)
+    hits: list[SqlHit] = []
+    writes = {"INSERT": "INTO", "UPDATE": "UPDATE", "DELETE_P": "FROM", "MERGE": "INTO"}
+    writer = next((name for name in names if name in writes), None)
+    target_keyword = writes.get(writer or "", "")
+    target_taken = False
+    for index, token in enumerate(tokens):
+        if token.name not in _BEFORE_TABLES:
+            continue
+        position = index + 1
+        while position < len(tokens) and tokens[position].name in ("ONLY", "TABLE"):
+            position += 1
+        name, start, end = _qualified_name(tokens, position, encoded)
+        if name is None:
+            continue
+        table = matcher.match_text(name)
+        if table is None:
+            continue
+        target = token.name == target_keyword and not target_taken and writer is not None
+        if target or token.name == "TRUNCATE" or (token.name == "COPY" and index == 0):
+            target_taken = target_taken or target
+            use = operation
+        else:  # read; in a SELECT … FOR UPDATE, locked
+            use = operation if operation == "lock" else "select"
+        offset = len(encoded[:start].decode("utf-8", errors="replace"))
+        hits.append(SqlHit(offset, table, use, set(), sql.strip()))
+    return hits
+
+
+_STATEMENT_STARTS = {"SELECT", "INSERT", "UPDATE", "DELETE_P", "MERGE", "COPY", "TRUNCATE", "WITH"}
+_BEFORE_TABLES = {"FROM", "JOIN", "INTO", "UPDATE", "USING", "TRUNCATE", "COPY"}
+_NAME_TOKENS = {"IDENT", "UNRESERVED_KEYWORD"}
+
+
+def _token_operation(names: list[str]) -> str:
+    """The operation of a statement by its keywords (see analyze_tokens)."""
+    first = names[0]
+    writes = [name for name in names if name in ("INSERT", "UPDATE", "DELETE_P", "MERGE")]
+    if first == "WITH":
+        first = writes[-1] if writes else "SELECT"
+    if first == "INSERT":
+        return "upsert" if "CONFLICT" in names else "insert"
+    if first == "SELECT" and "FOR" in names:
+        after = names[names.index("FOR") + 1 : names.index("FOR") + 3]
+        if {"UPDATE", "SHARE", "NO", "KEY"} & set(after):
+            return "lock"
+    if first == "COPY":
+        return "copy-to" if "TO" in names else "copy-from"
+    return {
+        "SELECT": "select", "UPDATE": "update", "DELETE_P": "delete", "MERGE": "merge",
+        "TRUNCATE": "truncate",
+    }.get(first, "unknown")  # fmt: skip
+
+
+def _qualified_name(tokens, position: int, encoded: bytes) -> tuple[str | None, int, int]:
+    """The (schema-qualified) name starting at token POSITION, as text; its byte span."""
+    parts: list[str] = []
+    start = end = -1
+    while position < len(tokens):
+        token = tokens[position]
+        if token.name != "IDENT" and token.kind != "UNRESERVED_KEYWORD":
+            break
+        text = encoded[token.start : token.end + 1].decode("utf-8", errors="replace")
+        parts.append(text)
+        start = token.start if start < 0 else start
+        end = token.end
+        if position + 1 < len(tokens) and tokens[position + 1].name == "ASCII_46":  # a dot
+            position += 2
+            continue
+        break
+    return (".".join(parts), start, end) if parts else (None, 0, 0)
 
 
 def _statement_hits(stmt: ast.Node, sql: str, matcher: TableMatcher) -> list[SqlHit]:

@@ -241,7 +241,7 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
         tagged = arguments is not None and arguments.type == "template_string"
         # sql`… ${x} …`: x is a parameter; query(`… ${subQuery} …`): the text x holds
         texts = bindings.texts(argument, splice=not tagged)
-        found.sql_alternatives(texts, matcher, "?" if name in QUESTION_MARKS else None)
+        found.sql_alternatives(texts, matcher, "?" if name in QUESTION_MARKS else "named")
 
 
 def _sql_argument(argument: Node, source: Source) -> Node:
