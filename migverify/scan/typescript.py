@@ -24,6 +24,8 @@ from migverify.scan.chains import (
 from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
 from migverify.scan.found import Found
 from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
+from migverify.scan.kysely import STARTS as KYSELY_STARTS
+from migverify.scan.kysely import kysely_uses
 from migverify.scan.orm import (
     Alias,
     FileModels,
@@ -45,6 +47,7 @@ SQL_CALLS = {
     "$queryRawUnsafe", "$executeRawUnsafe", "queryRaw", "prepare", "exec", "many", "one",
     "none", "any", "oneOrNone", "manyOrNone", "result", "whereRaw", "fromRaw", "joinRaw",
     "orWhereRaw", "havingRaw", "orderByRaw", "groupByRaw",
+    "copyFrom", "copyTo",  # pg-copy-streams (as its README names them): COPY … FROM STDIN, TO STDOUT
 }  # fmt: skip
 QUESTION_MARKS = {"raw", "whereRaw", "fromRaw", "joinRaw", "orWhereRaw", "havingRaw",
                   "orderByRaw", "groupByRaw"}  # fmt: skip
@@ -117,6 +120,8 @@ def scan_typescript(
     for chain, named in zip(chains, names, strict=True):
         if orm is not None and orm(chain):
             continue  # a use of an ORM model
+        if not named.isdisjoint(KYSELY_STARTS) and kysely_uses(chain, source, found, matcher):
+            continue
         knex = may_be_knex(chain, named, handles)
         if not knex and named.isdisjoint(SUPABASE_NAMES):
             continue  # neither a knex nor a supabase-js chain: no use to find
@@ -144,7 +149,9 @@ SUPABASE_NAMES = frozenset(TABLE_METHODS["supabase-js"])  # `.from('t')`
 # Names that can make a chain one the first pass looks at (`may_be_knex`, supabase-js, SQL
 # calls, Prisma helpers' `client[model].findMany`), and the text of a call called again
 # (`db()('t')`): a chain holding none of them is not built.
-GATE_NAMES = frozenset(str(n) for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS)
+GATE_NAMES = frozenset(
+    str(n) for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS | KYSELY_STARTS.keys()
+)
 GATE_TEXTS = (b")(", b") (", b")`", b"].")
 
 
