@@ -382,8 +382,18 @@ class Bindings:
         if node.type == self.syntax.binary:
             return self._binary_texts(node, depth)
         if node.type == self.syntax.call:
-            return self._format_texts(node, depth)
+            return self._format_texts(node, depth) or self._composed(node, depth)
         return []
+
+    def _composed(self, call: Node, depth: int) -> list[StringValue]:
+        """psycopg's `sql.SQL("…")` (then `.format(…)`ed): the text it wraps."""
+        function = call.child_by_field_name("function")
+        arguments = call.child_by_field_name("arguments")
+        if function is None or arguments is None or len(arguments.named_children) != 1:
+            return []
+        if self.source.text(function).rpartition(".")[2] != "SQL":
+            return []
+        return self._texts(arguments.named_children[0], True, depth + 1)
 
     def _name_groups(self, node: Node, depth: int) -> list[list[StringValue]]:
         bound = self._bound(node)
@@ -480,6 +490,8 @@ class Bindings:
             else:
                 argument = named.get(field)
             filled = self.string(argument, depth + 1) if argument is not None else None
+            if filled is None and argument is not None:
+                filled = self._identifier(argument)
             if filled is None:
                 holes += 1
                 filled = _hole_at(template.offset_of(match.start()), holes)
@@ -487,6 +499,32 @@ class Bindings:
         parts.append(_slice(template, cursor, len(template.text)))
         joined = _join(parts)
         return StringValue(joined.text, joined.offsets, holes)
+
+    def _identifier(self, node: Node) -> StringValue | None:
+        """psycopg's `sql.Identifier('s', 't')` as the SQL it renders: `"s"."t"` (each
+        character at its place in the literals)."""
+        if node.type != "call":
+            return None
+        function = node.child_by_field_name("function")
+        arguments = node.child_by_field_name("arguments")
+        if function is None or arguments is None:
+            return None
+        if self.source.text(function).rpartition(".")[2] != "Identifier":
+            return None
+        parts: list[StringValue] = []
+        for argument in arguments.named_children:
+            literal = string_value(argument, self.source)
+            if literal is None or literal.holes or not literal.text:
+                return None
+            start, end = literal.offsets[0], literal.offsets[-1]
+            quoted = literal.text.replace('"', '""')
+            if parts:
+                parts.append(StringValue(".", (start,), 0))
+            offsets = (start, *literal.offsets, end)
+            if len(quoted) != len(literal.text):
+                offsets = (start,) * (len(quoted) + 2)
+            parts.append(StringValue(f'"{quoted}"', offsets, 0))
+        return _join(parts) if parts else None
 
     def _substitute(self, depth: int):
         def substitute(expression: Node) -> StringValue | None:

@@ -65,7 +65,7 @@ def sqlalchemy_declarations(
 ) -> None:
     data = source.data
     imports = _LazyImports(tree, source)
-    if b"__tablename__" in data or b"__table__" in data or b"db.Model" in data:
+    if any(hint in data for hint in (b"__tablename__", b"__table__", b"db.Model", b"table=True")):
         for cls in nodes_of(tree, ("class_definition",)):
             declared = _model_class(cls, source, found, matcher)
             if declared is None:
@@ -153,6 +153,8 @@ def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher)
         table_name, offset = literal.text, literal.offset_of(0)
     elif literal is None and _flask_model(cls, source) and "__abstract__" not in attributes:
         table_name, offset = snake_case(source.text(name)), name.start_byte
+    elif literal is None and _sqlmodel_table(cls, source):
+        table_name, offset = source.text(name).lower(), name.start_byte
     else:
         return None
     qualified = f"{schema}.{table_name}" if schema else table_name
@@ -427,6 +429,16 @@ def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found
 def _flask_model(cls: Node, source: Source) -> bool:
     bases = cls.child_by_field_name("superclasses")
     return bases is not None and any(source.text(b) == "db.Model" for b in bases.named_children)
+
+
+def _sqlmodel_table(cls: Node, source: Source) -> bool:
+    """SQLModel's `class Hero(SQLModel, table=True)` (or a base of it, `table=True`): a table
+    named by the class's name in lower case."""
+    bases = cls.child_by_field_name("superclasses")
+    return bases is not None and any(
+        b.type == "keyword_argument" and source.text(b).replace(" ", "") == "table=True"
+        for b in bases.named_children
+    )
 
 
 def _schema(node: Node | None, source: Source) -> str | None:

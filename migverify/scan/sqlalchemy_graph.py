@@ -57,7 +57,15 @@ ROWS = {
 # Calls taking the model first (`session.get(Tag, id)`, `session.query(Tag)`) or a statement
 # selecting it (`session.scalars(select(Tag))`)
 MODEL_FIRST = {"get", "get_or_404", "get_one", "query"}
-STATEMENT_RUNS = {"execute", "scalars", "scalar", "first_or_404", "one_or_404", "one_or_none"}
+STATEMENT_RUNS = {
+    "execute",
+    "exec",
+    "scalars",
+    "scalar",
+    "first_or_404",
+    "one_or_404",
+    "one_or_none",
+}  # fmt: skip (exec: SQLModel's session)
 SELECTS = {"select", "db.select", "sa.select", "sqlalchemy.select", "future.select"}
 SESSION_LIKE = re.compile(r"(?i)session|^sess$|^db$|^uow$")
 INSTANCE_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
