@@ -197,3 +197,14 @@ def test_a_file_turned_away_is_not_read_while_unchanged_and_read_once_changed(
     after = _refs(root, ["user_items"])
     assert {"util.ts", "more.ts"} <= {os.path.basename(p) for p in reads}
     assert ("lib/more.ts", 1, "user_items", "select", ("id",)) in after
+
+
+def test_a_cache_directory_that_cannot_be_written_only_costs_time(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("MIGVERIFY_CACHE_DIR", str(blocker))
+    root = _tree(tmp_path / "src", {"a.ts": TS})
+    first = _refs(root, ["user_items"])
+    assert first == [("a.ts", 1, "user_items", "select", ("id",))]
+    assert _refs(root, ["user_items"]) == first
+    assert blocker.read_text().startswith("a file")
