@@ -85,8 +85,9 @@ class Kept:
     used: list[bytes] = field(default_factory=list)
     new: dict[bytes, cache.Entry] = field(default_factory=dict)
     declared: list[bytes] = field(default_factory=list)
-    # the files turned away (walk.Unchanged), by directory
+    # the files turned away (walk.Unchanged), by directory; by the second pass
     rejected: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected_again: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def scan(
         self,
@@ -161,11 +162,13 @@ def _scan_uses(
     models: Models,
     store: str | None = None,
     context: bytes = b"",
+    since: int = 0,
 ) -> tuple[list, list, list, list, Kept]:
     """The second pass: files naming a model (or a relation's accessor), scanned again with
-    every declaration known (CONTEXT: their digest, for the kept results); templates are read
+    every declaration known (CONTEXT: their digest, for the kept results, and files it turned
+    away before, written before SINCE, are not read again while unchanged); templates are read
     here only, when there are Django relations (the skipped ones among them are returned)."""
-    from migverify.scan.walk import TEMPLATE_SUFFIX, Prefilter
+    from migverify.scan.walk import TEMPLATE_SUFFIX, Prefilter, Unchanged
 
     matcher = TableMatcher(tables)
     prefilter = Prefilter(
@@ -177,7 +180,10 @@ def _scan_uses(
     )
     references, dynamic, rescanned, skipped = [], [], [], []
     kept = Kept()
-    for label, data, reason in _read_groups(groups, prefilter, max_bytes):
+    unchanged = None
+    if store is not None:
+        unchanged = Unchanged(cache.rejected_again(store, context), since)
+    for label, data, reason in _read_groups(groups, prefilter, max_bytes, unchanged):
         if reason is not None and label.endswith(TEMPLATE_SUFFIX):
             skipped.append(SkippedFile(label, reason))
         if data is None:
@@ -186,6 +192,8 @@ def _scan_uses(
         references += refs
         dynamic += dyn
         rescanned.append(label)
+    if unchanged is not None:
+        kept.rejected_again = {label: names for label, names in unchanged.rejected.items() if names}
     return references, dynamic, rescanned, skipped, kept
 
 
@@ -253,9 +261,10 @@ def scan_paths(
             skipped += skip
         kept = [part[5] for part in parts]
         models = Models(declarations)
+        context = b""
         if models:  # ORM models: the files naming one are scanned again, knowing them all
             context = blake2b(b"".join(k for part in kept for k in part.declared)).digest()
-            redone = _second_pass(items, tables, max_file_size, models, pool, store, context)
+            redone = _second_pass(items, tables, max_file_size, models, pool, store, context, since)
             again = {path for _, _, paths_, _, _ in redone for path in paths_}
             references = [r for r in references if r.path not in again]
             dynamic = [d for d in dynamic if d.path not in again]
@@ -268,7 +277,7 @@ def scan_paths(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if store is not None:
-        _keep(store, kept)
+        _keep(store, kept, context)
     total = sum(len(group[2]) for group in items)
     if progress:
         progress(total, total)
@@ -285,19 +294,26 @@ def scan_paths(
     )
 
 
-def _keep(store: str, parts: list[Kept]) -> None:
-    """Keep the results this run used or found, and only those, and the files it turned away,
-    for the next run; nothing is written when all is as kept."""
+def _keep(store: str, parts: list[Kept], context: bytes) -> None:
+    """Keep the results this run used or found, and only those, and the files each pass
+    turned away (the second with its CONTEXT), for the next run; nothing is written when all
+    is as kept."""
     earlier = cache.entries(store)
     results: dict[bytes, cache.Entry] = {}
     turned_away: dict[str, dict[str, int]] = {}
+    again: dict[str, dict[str, int]] = {}
     for part in parts:
         for key in part.used:
             results[key] = earlier[key]
         results.update(part.new)
         turned_away.update(part.rejected)
-    if results.keys() != earlier.keys() or turned_away != cache.rejected(store):
-        cache.save(store, results, turned_away)
+        again.update(part.rejected_again)
+    if (
+        results.keys() != earlier.keys()
+        or turned_away != cache.rejected(store)
+        or again != cache.rejected_again(store, context)
+    ):
+        cache.save(store, results, turned_away, (context, again))
 
 
 def _first_pass(
@@ -344,13 +360,13 @@ def _first_pass(
 
 
 def _second_pass(
-    items: list[Group], tables, max_file_size, models: Models, pool, store, context: bytes
+    items: list[Group], tables, max_file_size, models: Models, pool, store, context, since
 ) -> list:
     chunks = list(_chunks(items))
     if pool is None or len(chunks) <= 1:
-        return [_scan_uses(items, tables, max_file_size, models, store, context)]
+        return [_scan_uses(items, tables, max_file_size, models, store, context, since)]
     futures = [
-        pool.submit(_scan_uses, chunk, tuple(tables), max_file_size, models, store, context)
+        pool.submit(_scan_uses, chunk, tuple(tables), max_file_size, models, store, context, since)
         for chunk in chunks
     ]
     return [future.result() for future in futures]

@@ -6,7 +6,8 @@
 - A file the prefilter turned away (most of a tree): its signature, as git keeps one in its
   index (inode, size, modification and change times). While a `stat` shows the same one, the
   file is not read again (walk.Unchanged); a file written just before the scan is not kept
-  this way (a change within the timestamps' granularity would not show).
+  this way (a change within the timestamps' granularity would not show). The same for the
+  files the second pass (uses of ORM models) turned away, while the declarations are the same.
 
 One file per scanned set of paths, root, size limit and tables in the user's cache directory
 (usercache.py): `scan/<digest>.pickle`. The digest covers the scanner's own code, Python's
@@ -31,7 +32,7 @@ import migverify
 from migverify.usercache import cache_dir
 
 KEPT_FILES = 16
-_FORMAT = b"2"
+_FORMAT = b"3"
 # Whose builds decide what a parse gives (their package directories' files are fingerprinted).
 _PARSERS = (
     "ahocorasick_rs", "pglast", "tree_sitter", "tree_sitter_javascript", "tree_sitter_python",
@@ -71,6 +72,13 @@ def entries(path: str) -> dict[bytes, Entry]:
     return _kept(path)["results"]
 
 
+def rejected_again(path: str, context: bytes) -> dict[str, dict[str, int]]:
+    """The files the last run's second pass turned away (walk.Unchanged), when it ran with
+    the same ORM declarations (CONTEXT); else none."""
+    kept = _kept(path)
+    return kept["second"][1] if kept["second"][0] == context else {}
+
+
 def rejected(path: str) -> dict[str, dict[str, int]]:
     """The files the last run turned away, by directory and name, with their signatures then
     (walk.Unchanged)."""
@@ -87,7 +95,7 @@ def _kept(path: str) -> dict:
     return _load(path, (info.st_ino, info.st_size, info.st_mtime_ns))
 
 
-_EMPTY: dict = {"results": {}, "rejected": {}}
+_EMPTY: dict = {"results": {}, "rejected": {}, "second": (b"", {})}
 
 
 @lru_cache(maxsize=2)
@@ -102,16 +110,22 @@ def _load(path: str, version: tuple[int, int, int]) -> dict:
     return loaded
 
 
-def save(path: str, results: dict[bytes, Entry], turned_away: dict[str, dict[str, int]]) -> None:
-    """Keep RESULTS and TURNED_AWAY in PATH (written whole, then renamed: a reader sees the old
-    or the new file); older cache files beyond KEPT_FILES go."""
+def save(
+    path: str,
+    results: dict[bytes, Entry],
+    turned_away: dict[str, dict[str, int]],
+    second: tuple[bytes, dict[str, dict[str, int]]] = (b"", {}),
+) -> None:
+    """Keep RESULTS, TURNED_AWAY and what the SECOND pass turned away (with its context) in
+    PATH (written whole, then renamed: a reader sees the old or the new file); older cache
+    files beyond KEPT_FILES go."""
     directory = os.path.dirname(path)
     try:
         os.makedirs(directory, exist_ok=True)
         fd, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
         try:
             with os.fdopen(fd, "wb") as stream:
-                kept = {"results": results, "rejected": turned_away}
+                kept = {"results": results, "rejected": turned_away, "second": second}
                 pickle.dump(kept, stream, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(partial, path)
         except BaseException:

@@ -208,3 +208,38 @@ def test_a_cache_directory_that_cannot_be_written_only_costs_time(tmp_path, monk
     assert first == [("a.ts", 1, "user_items", "select", ("id",))]
     assert _refs(root, ["user_items"]) == first
     assert blocker.read_text().startswith("a file")
+
+
+def test_the_second_pass_reads_again_what_new_models_may_use(tmp_path, parsed, monkeypatch):
+    monkeypatch.setattr(scan, "RACY_NS", 0)
+    other = "from team.models import Widget\n\n\ndef widgets():\n    return Widget.objects.all()\n"
+    root = _tree(
+        tmp_path / "src",
+        {
+            "team/models.py": MODELS.format(table="members"),
+            "team/views.py": VIEW,
+            "team/other.py": other,
+        },
+    )
+    tables = ["members", "team_widget"]
+    assert [r[0] for r in _refs(root, tables) if r[3] != "model"] == ["team/views.py"]
+    [kept] = (tmp_path / "cache" / "scan").glob("*.pickle")
+    context, again = cache._kept(str(kept))["second"]
+    assert context and "other.py" in again["team"]  # turned away: no model of that name yet
+    parsed.clear()
+    opened: list[str] = []
+    original = os.open
+
+    def counted(path, *args, **kwargs):
+        opened.append(os.path.basename(os.fsdecode(path)))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counted)
+    assert [r[0] for r in _refs(root, tables) if r[3] != "model"] == ["team/views.py"]
+    assert parsed == []
+    assert "other.py" not in opened  # turned away by both passes, and unchanged
+    monkeypatch.setattr(os, "open", original)
+    with (root / "team/models.py").open("a") as stream:
+        stream.write("\n\nclass Widget(models.Model):\n    name = models.CharField(max_length=9)\n")
+    used = [(r[0], r[2], r[3]) for r in _refs(root, tables) if r[3] != "model"]
+    assert ("team/other.py", "team_widget", "select") in used
