@@ -28,7 +28,7 @@ from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
 from migverify.scan.source import Source, string_value
 
-ORMS = ("prisma", "drizzle", "typeorm", "sequelize", "sqlalchemy", "django")
+ORMS = ("prisma", "drizzle", "typeorm", "sequelize", "sqlalchemy", "django", "peewee")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import Found
 from migverify.scan.orm import FileModels, Models, keyword_arguments, positional, python_imports
+from migverify.scan.peewee import peewee_declarations, peewee_uses
 from migverify.scan.source import Source, string_value
 from migverify.scan.sqlalchemy import query_variables, sqlalchemy_declarations, sqlalchemy_uses
 from migverify.scan.sqlalchemy_graph import Graph
@@ -60,11 +61,13 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     bindings = Bindings(source, PYTHON, tree)
     sqlalchemy_declarations(tree, source, found, matcher)
     django_declarations(tree, source, found, matcher, models)
+    peewee_declarations(tree, source, found, matcher)
     chains = chains_in(tree, source, GRAMMAR)
     files = FileModels(models, python_imports(tree, source), source.path) if models else None
     graph = Graph(tree, source, files, bindings) if files is not None else None
     django = DjangoGraph(source, bindings, files, matcher, tree)
     sqlalchemy = files is not None and "sqlalchemy" in files.models.orms
+    peewee = files is not None and "peewee" in files.models.orms
     uses: list[Use] = []
     for chain in chains:
         if alembic_operations(chain, source, bindings, found, matcher) or django_migrations(
@@ -76,6 +79,12 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
             and files is not None
             and sqlalchemy_uses(chain, source, files, bindings, found, matcher, graph)
         ) or django_uses(chain, django, found, matcher):
+            continue
+        if (
+            peewee
+            and files is not None
+            and peewee_uses(chain, source, files, bindings, found, matcher)
+        ):
             continue
         binding = binding_of(chain, source, GRAMMAR)
         uses += supabase_uses(chain, "supabase-py", source, matcher, bindings, binding)

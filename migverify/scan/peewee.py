@@ -1,0 +1,166 @@
+"""peewee: models (`class Event(Model)`, or a class of the file's or the peewee-importing
+module's `…Model` bases) and their tables — `class Meta: table_name = 't'` (peewee 2's
+`db_table`), `schema = 's'` (inherited), else peewee's default: the class name in lower case
+with non-word characters as `_` (`UserProfile` → `userprofile`; snake_case with
+`legacy_table_names = False`, inherited). Uses: `Event.select()…` (`select`; `.for_update()`:
+`lock`), `get/get_or_none/get_by_id` (`select`), `get_or_create` (`select` and `insert`),
+`create/insert/insert_many/insert_from/bulk_create` (`insert`; with `.on_conflict…()`:
+`upsert`), `replace/replace_many` (`upsert`), `update/bulk_update/set_by_id` (`update`),
+`delete/delete_by_id` (`delete`), `truncate_table`; `.join(Other)` and the models a
+`select(A, B)` names read their tables. A row — a name bound in the function to
+`Event.get/get_or_none/get_by_id/create(…)` or `Event(…)` (a new row) — is written by `save()`
+(`update`; a new row's: `insert`) and deleted by `delete_instance()`."""
+
+from __future__ import annotations
+
+import re
+
+from tree_sitter import Node, Tree
+
+from migverify.scan.bindings import Bindings
+from migverify.scan.chains import Chain
+from migverify.scan.found import Found
+from migverify.scan.orm import (
+    Declared,
+    FileModels,
+    meta_attribute,
+    nodes_of,
+    positional,
+    snake_case,
+)
+from migverify.scan.source import Source, string_value
+from migverify.scan.tables import TableMatcher
+
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("select", "get", "get_or_none", "get_by_id"), ("select",)),
+    "get_or_create": ("select", "insert"),
+    **dict.fromkeys(("create", "insert", "insert_many", "insert_from", "bulk_create"), ("insert",)),
+    **dict.fromkeys(("replace", "replace_many"), ("upsert",)),
+    **dict.fromkeys(("update", "bulk_update", "set_by_id"), ("update",)),
+    **dict.fromkeys(("delete", "delete_by_id"), ("delete",)),
+    "truncate_table": ("truncate",),
+}
+CONFLICTS = {"on_conflict", "on_conflict_replace", "on_conflict_ignore"}
+ROW_SOURCES = {"get", "get_or_none", "get_by_id", "create"}
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def peewee_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
+    if b"peewee" not in source.data:
+        return
+    # class name → (legacy table names, schema): what a subclass inherits from its Meta
+    known: dict[str, tuple[bool, str | None]] = {}
+    for cls in nodes_of(tree, ("class_definition",)):
+        name, bases = cls.child_by_field_name("name"), cls.child_by_field_name("superclasses")
+        if name is None or bases is None:
+            continue
+        inherited = None
+        for base in positional(bases.named_children):
+            text = source.text(base)
+            if text in known:
+                inherited = known[text]
+            elif text.rpartition(".")[2].endswith("Model") and inherited is None:
+                inherited = (True, None)  # peewee's Model, or a base model imported
+        if inherited is None:
+            continue
+        legacy, schema = inherited
+        flag = meta_attribute(cls, "legacy_table_names", source)
+        if flag is not None:
+            legacy = source.text(flag) != "False"
+        schema_node = meta_attribute(cls, "schema", source)
+        literal = string_value(schema_node, source) if schema_node is not None else None
+        if literal is not None and not literal.holes:
+            schema = literal.text
+        known[source.text(name)] = (legacy, schema)
+        table_node = meta_attribute(cls, "table_name", source) or meta_attribute(
+            cls, "db_table", source
+        )
+        table = string_value(table_node, source) if table_node is not None else None
+        if table is not None and not table.holes:
+            table_name, offset = table.text, table.offset_of(0)
+        else:
+            class_name = source.text(name)
+            table_name = (
+                _NON_WORD.sub("_", class_name.lower()) if legacy else snake_case(class_name)
+            )
+            offset = name.start_byte
+        qualified = f"{schema}.{table_name}" if schema else table_name
+        found.declaration(offset, Declared("peewee", source.text(name), qualified, source.path),
+                          matcher)  # fmt: skip
+
+
+def peewee_uses(
+    chain: Chain,
+    source: Source,
+    files: FileModels,
+    bindings: Bindings,
+    found: Found,
+    matcher: TableMatcher,
+) -> bool:
+    """`Model.method(…)…` or a row's `save()`/`delete_instance()`; True when claimed."""
+    links = chain.links
+    if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+        return False
+    method = links[0].name or ""
+    declared = files.resolve(("peewee",), chain.root, source)
+    if declared is None:
+        return _row(chain.root, method, source, files, bindings, found, matcher)
+    if method not in OPERATIONS:
+        return False
+    calls = chain.method_calls()
+    later = {call.method for _, call in calls}
+    operations = OPERATIONS[method]
+    if method == "select" and "for_update" in later:
+        operations = ("lock",)
+    elif "insert" in operations and later & CONFLICTS:
+        operations = ("upsert",)
+    _report(declared, operations, chain.root, found, matcher)
+    for index, call in calls:
+        if call.method == "join" or (index == 1 and method == "select"):
+            arguments = call.args[:1] if call.method == "join" else call.args
+            for argument in positional(arguments):
+                joined = files.resolve(("peewee",), argument, source)
+                if joined is not None and joined != declared:
+                    _report(joined, ("select",), argument, found, matcher)
+    return True
+
+
+def _row(identifier: Node, method: str, source, files, bindings, found, matcher) -> bool:
+    if method not in ("save", "delete_instance"):
+        return False
+    bound = bindings.values(identifier)
+    if not bound:
+        return False
+    rows: set[tuple[Declared, bool]] = set()
+    for binding in bound:
+        value = binding.value
+        function = value.child_by_field_name("function") if value.type == "call" else None
+        if binding.op != "=" or function is None:
+            return False
+        model = files.resolve(("peewee",), function, source)
+        if model is not None:  # Event(…): a new row
+            rows.add((model, True))
+            continue
+        obj = function.child_by_field_name("object") if function.type == "attribute" else None
+        name = function.child_by_field_name("attribute") if obj is not None else None
+        model = files.resolve(("peewee",), obj, source) if obj is not None else None
+        if model is None or name is None or source.text(name) not in ROW_SOURCES:
+            return False
+        rows.add((model, False))
+    if len(rows) != 1:
+        return False
+    model, new = rows.pop()
+    if method == "delete_instance":
+        operations: tuple[str, ...] = ("delete",)
+    else:
+        operations = ("insert",) if new else ("update",)
+    _report(model, operations, identifier, found, matcher)
+    return True
+
+
+def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
+    table = matcher.match_text(declared.table)
+    if table is None:
+        return
+    for operation in operations:
+        found.reference(node.start_byte, table, operation, (), "peewee")
