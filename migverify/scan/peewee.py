@@ -46,7 +46,7 @@ _NON_WORD = re.compile(r"[^\w]+")
 
 
 def peewee_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
-    if b"peewee" not in source.data:
+    if b"peewee" not in source.data and b"playhouse" not in source.data:
         return
     # class name → (legacy table names, schema): what a subclass inherits from its Meta
     known: dict[str, tuple[bool, str | None]] = {}

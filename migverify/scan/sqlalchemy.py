@@ -427,6 +427,10 @@ def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found
 
 
 def _flask_model(cls: Node, source: Source) -> bool:
+    """Flask-SQLAlchemy's `class Tag(db.Model)` (not in a peewee module: its FlaskDB and
+    async databases have a `db.Model` too)."""
+    if b"peewee" in source.data or b"playhouse" in source.data:
+        return False
     bases = cls.child_by_field_name("superclasses")
     return bases is not None and any(source.text(b) == "db.Model" for b in bases.named_children)
 
