@@ -27,6 +27,8 @@ SQL_CALLS = {
     "execute", "executemany", "text", "SQL", "mogrify", "fetch", "fetchrow", "fetchval",
     "read_sql", "read_sql_query", "exec_driver_sql", "raw", "query", "executescript",
     "copy_expert", "copy", "RunSQL",
+    # encode/databases; asyncpg's COPY of a query's rows
+    "fetch_all", "fetch_one", "fetch_val", "execute_many", "iterate", "copy_from_query",
 }  # fmt: skip
 # Calls naming a table instead of running SQL: (library, the table's position and keyword,
 # what the call does). pandas' to_sql depends on `if_exists` (_to_sql).
