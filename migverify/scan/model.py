@@ -19,7 +19,7 @@ class Reference:
     """One use of a legacy table. line/column are 1-based and point at the table name itself
     (for a use of an ORM model: at the model's name in the use). An ORM model's declaration is
     a reference too, with operation `model`; `kind` is the library or ORM it was found through:
-    supabase-js, supabase-py, knex, kysely, sql, asyncpg, pandas, prisma, drizzle, typeorm, sequelize, sqlalchemy,
+    supabase-js, supabase-py, knex, kysely, sql, asyncpg, pandas, prisma, drizzle, typeorm, sequelize, objection, sqlalchemy,
     django, peewee, alembic."""
 
     path: str

@@ -28,7 +28,9 @@ from tree_sitter import Language, Node, Query, QueryCursor, Tree
 
 from migverify.scan.source import Source, string_value
 
-ORMS = ("prisma", "drizzle", "typeorm", "sequelize", "sqlalchemy", "django", "peewee")
+ORMS = (
+    "prisma", "drizzle", "typeorm", "sequelize", "objection", "sqlalchemy", "django", "peewee",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from migverify.scan.found import Found
 from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.kysely import STARTS as KYSELY_STARTS
 from migverify.scan.kysely import kysely_uses
+from migverify.scan.objection import objection_declarations, objection_uses
 from migverify.scan.orm import (
     Alias,
     FileModels,
@@ -97,7 +98,12 @@ def scan_typescript(
     tree = _parser(suffix).parse(source.data)
     found = Found(source)
     bindings = Bindings(source, JAVASCRIPT)
-    for declarations in (drizzle_declarations, typeorm_declarations, sequelize_declarations):
+    for declarations in (
+        drizzle_declarations,
+        typeorm_declarations,
+        sequelize_declarations,
+        objection_declarations,
+    ):
         declarations(tree, source, found, matcher)
     handles = find_handles(tree, source)
     if models is None:
@@ -223,6 +229,7 @@ def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: 
             or drizzle_uses(chain, source, files, found, matcher)
             or typeorm_uses(chain, source, files, repositories, bindings, found, matcher)
             or sequelize_uses(chain, source, files, found, matcher, bindings)
+            or objection_uses(chain, source, files, bindings, found, matcher)
         )
 
     return claim
