@@ -88,6 +88,8 @@ def _static_members(body: Node, source: Source) -> dict[str, Node]:
             value = (
                 returns[-1].named_children[0] if returns and returns[-1].named_children else None
             )
+        if value is not None and value.type == "arrow_function":  # `= () => ({ … })`
+            value = value.child_by_field_name("body")
         while (
             value is not None and value.type == "parenthesized_expression" and value.named_children
         ):
