@@ -48,6 +48,11 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
         ("update",),
     ),
     "clear": ("truncate",),
+    # MikroORM's entity manager: `em.nativeUpdate(User, where, data)`, …
+    "nativeInsert": ("insert",),
+    "nativeUpdate": ("update",),
+    "nativeDelete": ("delete",),
+    "findAll": ("select",),
 }  # fmt: skip
 REPOSITORY_GETTERS = {"getRepository", "getTreeRepository", "getCustomRepository"}
 RELATIONS = {"OneToMany", "ManyToOne", "OneToOne", "ManyToMany"}
@@ -82,8 +87,9 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
             table, offset, schema = snake_case(source.text(name)), name.start_byte, None
             options = keyword_arguments(args, source)
             literal = string_value(args[0], source) if args else None
-            if "name" in options:
-                literal = string_value(options["name"], source)
+            for key in ("name", "tableName"):  # TypeORM's, MikroORM's
+                if key in options:
+                    literal = string_value(options[key], source)
             if literal is not None and not literal.holes:
                 table, offset = literal.text, literal.offset_of(0)
             schema_value = string_value(options["schema"], source) if "schema" in options else None
