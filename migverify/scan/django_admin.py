@@ -138,6 +138,9 @@ def _admin_options(tree: Tree, source: Source, graph, registered, found, matcher
         form = _form_model(cls, source, graph)
         if form is not None:
             _super_calls(calls, body, source, form, FORM_SUPER, found, matcher, graph.models)
+            _form_fields(cls, form, source, graph, found, matcher)
+        elif b"View" in source.data:
+            _view_fields(cls, body, source, graph, found, matcher)
         options: list[tuple[str, Node]] = []
         for option, right in class_attributes(body, source):
             if option == "model":
@@ -188,6 +191,59 @@ def _super_calls(calls: list[Node], body: Node, source: Source, model: Declared,
         operations = methods.get(source.text(attribute))
         if operations is not None:
             _report(model, operations, attribute, found, matcher, models)
+
+
+def _view_fields(cls: Node, body: Node, source: Source, graph, found, matcher) -> None:
+    """A generic CreateView's or UpdateView's `model = M` with `fields = […]`: the ModelForm
+    Django builds from them (_form_fields)."""
+    if not any(op in _operations(cls, source) for op in ("insert", "update")):
+        return
+    attributes = dict(class_attributes(body, source))
+    model = graph.model_class(attributes["model"]) if "model" in attributes else None
+    if model is not None and "fields" in attributes:
+        _form_fields(cls, model, source, graph, found, matcher, attributes["fields"], None)
+
+
+def _form_fields(
+    cls: Node, model: Declared, source: Source, graph, found, matcher, fields=None, exclude=None
+) -> None:
+    """A ModelForm's relation fields (`fields = ["title", "author"]`, `"__all__"`, or every
+    field but `exclude`'s): each becomes a choice field whose choices and validation read the
+    related table (`ModelChoiceField(queryset=Author.objects.all())`); saving the form sets a
+    many-to-many field's rows (`save_m2m`: the join table's rows deleted and inserted)."""
+    models = graph.models
+    if fields is None and exclude is None:
+        fields = meta_attribute(cls, "fields", source)
+        exclude = meta_attribute(cls, "exclude", source)
+    literal = string_value(fields, source) if fields is not None else None
+    chosen: list[tuple[str, int]] = []  # (field, where)
+    if fields is not None and (literal is None or literal.text != "__all__"):
+        for element in _strings(fields):
+            value = string_value(element, source)
+            if value is not None and not value.holes:
+                chosen.append((value.text, value.offset_of(0)))
+    else:
+        at = fields if fields is not None else exclude
+        if at is None or models is None:
+            return
+        excluded = {
+            v.text for e in _strings(at) if (v := string_value(e, source)) is not None
+        } if fields is None else set()  # fmt: skip
+        chosen = [
+            (r.field, at.start_byte)
+            for r in models.django_relations
+            if r.model == model and r.field not in excluded
+        ]
+    for field, offset in chosen:
+        graph.report_path(model, offset, field, True, found, matcher)
+        relation = next(
+            (r for r in models.django_relations if r.model == model and r.field == field), None
+        ) if models is not None else None  # fmt: skip
+        through = models.through(relation) if models is not None and relation else None
+        table = matcher.match_text(through) if through is not None else None
+        if table is not None:
+            for operation in ("insert", "delete"):
+                found.reference(offset, table, operation, (), "django")
 
 
 def _form_model(cls: Node, source: Source, graph) -> Declared | None:
