@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pglast import ast, parse_plpgsql, parse_sql
 from pglast.parser import ParseError, scan
@@ -29,6 +30,26 @@ class SqlHit:
 
 def analyze_sql(sql: str, matcher: TableMatcher) -> list[SqlHit] | None:
     """References in SQL (one or more statements); None when it does not parse as SQL."""
+    if len(sql) > _KEPT_TEXT:  # a whole .sql file: analysed once anyway
+        return _analyze(sql, matcher)
+    hits = _analyzed(sql, matcher.tables)
+    if hits is None:
+        return None
+    return [SqlHit(h.offset, h.table, h.operation, set(h.columns), h.statement) for h in hits]
+
+
+_KEPT_TEXT = 4096  # the longest SQL text _analyzed keeps (statements in code are shorter)
+
+
+@lru_cache(maxsize=4096)
+def _analyzed(sql: str, tables: tuple[str, ...]) -> tuple[SqlHit, ...] | None:
+    """analyze_sql's work, kept for texts seen again (code repeats its SQL: the same query in
+    a service, its tests and a script); callers get copies."""
+    result = _analyze(sql, TableMatcher(tables))
+    return tuple(result) if result is not None else None
+
+
+def _analyze(sql: str, matcher: TableMatcher) -> list[SqlHit] | None:
     try:
         statements = parse_sql(sql)
     except (ParseError, Exception):  # pglast raises ParseError; be defensive on odd input
