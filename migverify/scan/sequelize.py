@@ -149,10 +149,13 @@ def sequelize_associations(tree: Tree, source: Source, found: Found) -> None:
             name = alias.text
         else:
             name = _plural(target_name) if many else target_name
-        through = string_value(options["through"], source) if "through" in options else None
+        through = options.get("through")
+        literal = string_value(through, source) if through is not None else None
         secondary = None
-        if through is not None and not through.holes:
-            secondary = Named(through.text, table=True)
+        if literal is not None and not literal.holes:  # `through: 'post_tags'`: a table
+            secondary = Named(literal.text, table=True)
+        elif through is not None and (name_of := _model_name(through, source)) is not None:
+            secondary = Named(name_of)  # `through: PostTag`: a model
         relation = Relation(
             "sequelize", Named(owner_name), name, Named(target_name), source.path, secondary
         )
