@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from tree_sitter import Language, Node, Query, QueryCursor, Tree
@@ -174,6 +174,34 @@ class DjangoManager:
 
 
 @dataclass(frozen=True)
+class SequelizeDefaults:
+    """`new Sequelize(…, { define: { freezeTableName: true, underscored: true } })` (the
+    options object written anywhere in a file using Sequelize): what every model takes unless
+    it sets its own."""
+
+    freeze: bool
+    underscored: bool
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, str(self.freeze), str(self.underscored))
+
+
+@dataclass(frozen=True)
+class SequelizeNamed:
+    """A Sequelize model whose table is named by default (no `tableName`, no
+    `freezeTableName` of its own): NAME, its model name; UNDERSCORED, its own option (None:
+    not set). Its table follows the connection's SequelizeDefaults when there are some."""
+
+    declared: Declared
+    name: str
+    underscored: bool | None
+
+    def sort_key(self) -> tuple[str, ...]:
+        return self.declared.sort_key()
+
+
+@dataclass(frozen=True)
 class ModelFactory:
     """SQLAlchemy: a static or class method NAME of MODEL returning a new instance of it
     (`return cls(…)`, `return Post(…)`, a name bound to one): `Post.from_json(data)` is a new
@@ -186,11 +214,52 @@ class ModelFactory:
         return (self.model.path, self.model.name, self.name)
 
 
-Record = Declared | Relation | Alias | Helper | DjangoRelation | DjangoManager | ModelFactory
+Record = (
+    Declared
+    | Relation
+    | Alias
+    | Helper
+    | DjangoRelation
+    | DjangoManager
+    | ModelFactory
+    | SequelizeDefaults
+    | SequelizeNamed
+)
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 # The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
 # ModelForm.
 ALIAS_ORMS = {"schema": "sqlalchemy", "form": "django"}
+
+
+def _sequelize_defaults(records: set) -> set:
+    """RECORDS with the tables of Sequelize's default-named models as the connection's
+    `define` options name them (SequelizeDefaults; the first, when several files set them)."""
+    defaults = sorted(
+        (r for r in records if isinstance(r, SequelizeDefaults)), key=lambda r: r.sort_key()
+    )
+    if not defaults:
+        return records
+    replaced: dict[Declared, Declared] = {}
+    for named in (r for r in records if isinstance(r, SequelizeNamed)):
+        table = sequelize_table(
+            named.name, defaults[0].freeze, named.underscored, defaults[0].underscored
+        )
+        schema, dot, _ = named.declared.table.rpartition(".")
+        qualified = f"{schema}.{table}" if dot else table
+        if qualified != named.declared.table:
+            replaced[named.declared] = replace(named.declared, table=qualified)
+    return {replaced.get(r, r) if isinstance(r, Declared) else r for r in records}
+
+
+def sequelize_table(name: str, freeze: bool, underscored: bool | None, default: bool) -> str:
+    """The table Sequelize gives the model NAME: itself when frozen, else its plural
+    (`inflection`'s rules), snake_case when underscored (its own option, else DEFAULT)."""
+    from migverify.scan.sequelize import plural
+
+    if freeze:
+        return name
+    table = plural(name)
+    return snake_case(table) if (default if underscored is None else underscored) else table
 
 
 def snake_case(name: str) -> str:
@@ -213,7 +282,7 @@ class Models:
     """Every declaration of the scan, by name."""
 
     def __init__(self, declarations: Iterable[Record] = ()) -> None:
-        records = set(declarations)
+        records = _sequelize_defaults(set(declarations))
 
         def of_type(kind: type) -> tuple:
             return tuple(sorted((r for r in records if isinstance(r, kind)), key=kind.sort_key))
@@ -253,6 +322,8 @@ class Models:
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
+        defaults = of_type(SequelizeDefaults)
+        self.sequelize_defaults: SequelizeDefaults | None = defaults[0] if defaults else None
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
         for declared in self.of(("django",)):
             self._django.setdefault(declared.name.lower(), []).append(declared)

@@ -26,10 +26,12 @@ from migverify.scan.orm import (
     FileModels,
     Named,
     Relation,
+    SequelizeDefaults,
+    SequelizeNamed,
     keyword_arguments,
     nodes_of,
     object_pairs,
-    snake_case,
+    sequelize_table,
 )
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.tables import TableMatcher
@@ -49,6 +51,15 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "upsert": ("upsert",),
     "truncate": ("truncate",),
 }  # fmt: skip
+# Model methods no other object is likely to have: on a parameter, a model the caller chose
+MODEL_ONLY = {
+    "findAll",
+    "findByPk",
+    "findAndCountAll",
+    "findOrCreate",
+    "findCreateFind",
+    "bulkCreate",
+}
 # Calls whose options (first argument; findByPk: second) may `include` associated models
 INCLUDING = {"findAll", "findOne", "findAndCountAll", "count", "findByPk", "findOrCreate"}
 ASSOCIATIONS = {"hasMany", "belongsTo", "hasOne", "belongsToMany"}
@@ -67,17 +78,23 @@ ACCESSORS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
+def sequelize_declarations(
+    tree: Tree, source: Source, found: Found, matcher: TableMatcher, models=None
+) -> None:
+    """The models of the file (MODELS, in the second pass: the connection's defaults known)."""
     data = source.data
-    sequelize_associations(tree, source, found)
+    sequelize_associations(tree, source, found, matcher)
     if b"tableName" not in data and b"equelize" not in data:
         return
+    if b"define" in data and (b"freezeTableName" in data or b"underscored" in data):
+        _defaults(tree, source, found)
+    defaults = models.sequelize_defaults if models is not None else None
     for node in nodes_of(tree, ("call_expression", "class_declaration")):
         if node.type == "class_declaration":
             name = node.child_by_field_name("name")
             for callee, args in decorators(node):
                 if source.text(callee) == "Table" and name is not None:
-                    _declare(source.text(name), None, args, source, found, matcher)
+                    _declare(source.text(name), None, args, source, found, matcher, defaults)
             continue
         function, arguments = (
             node.child_by_field_name("function"),
@@ -106,7 +123,7 @@ def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: Ta
                 if model is not None and not model.holes:
                     names.append(model.text)
                 for name in dict.fromkeys(names):
-                    _declare(name, None, args[1:2], source, found, matcher)
+                    _declare(name, None, args[1:2], source, found, matcher, defaults)
         elif source.text(method) == "define" and len(args) >= 2 and args[1].type == "object":
             model = string_value(args[0], source)
             if model is None or model.holes:
@@ -116,13 +133,16 @@ def sequelize_declarations(tree: Tree, source: Source, found: Found, matcher: Ta
             if declarator is not None:
                 names.append(declarator)
             for name in dict.fromkeys(names):
-                _declare(name, model, args[2:3], source, found, matcher)
+                _declare(name, model, args[2:3], source, found, matcher, defaults)
 
 
-def sequelize_associations(tree: Tree, source: Source, found: Found) -> None:
+def sequelize_associations(
+    tree: Tree, source: Source, found: Found, matcher: TableMatcher | None = None
+) -> None:
     """`Owner.hasMany(Target, { as: 'x' })` (the target as `Target`, `models.Target`,
     `db.Target`): a Relation named by `as`, else by the target's name (pluralized for the
-    many sides, as Sequelize does); `through: 't'` names a many-to-many's join table."""
+    many sides, as Sequelize does); `through: 't'` names a many-to-many's join table, and
+    Sequelize makes it a model of that name (`models.t.create(…)`): declared here."""
     if not any(name.encode() + b"(" in source.data for name in ASSOCIATIONS):
         return
     for call in nodes_of(tree, ("call_expression",)):
@@ -148,12 +168,15 @@ def sequelize_associations(tree: Tree, source: Source, found: Found) -> None:
         if alias is not None and not alias.holes:
             name = alias.text
         else:
-            name = _plural(target_name) if many else target_name
+            name = plural(target_name) if many else target_name
         through = options.get("through")
         literal = string_value(through, source) if through is not None else None
         secondary = None
         if literal is not None and not literal.holes:  # `through: 'post_tags'`: a table
             secondary = Named(literal.text, table=True)
+            if matcher is not None:
+                through_model = Declared("sequelize", literal.text, literal.text, source.path)
+                found.declaration(literal.offset_of(0), through_model, matcher)
         elif through is not None and (name_of := _model_name(through, source)) is not None:
             secondary = Named(name_of)  # `through: PostTag`: a model
         relation = Relation(
@@ -172,7 +195,7 @@ def _model_name(node: Node, source: Source) -> str | None:
     return None
 
 
-def _plural(name: str) -> str:
+def plural(name: str) -> str:
     """English plural of a model's name, as Sequelize's `inflection` makes its default table
     and association names: its irregular and uncountable words, and its common rules; the
     case of the name is kept (`Person` → `People`)."""
@@ -246,13 +269,16 @@ def _declare(
     source: Source,
     found: Found,
     matcher: TableMatcher,
+    defaults: SequelizeDefaults | None = None,
 ) -> None:
     """Declare the model NAME (MODEL: `define`'s name for it) with its table: `tableName`,
     else the model's name (`freezeTableName: true`), else Sequelize's default: the model's
-    name pluralized (`user` → `users`, `Person` → `People`), snake_case with `underscored`."""
+    name pluralized (`user` → `users`, `Person` → `People`), snake_case with `underscored` —
+    or as the connection's `define` options (DEFAULTS) have it."""
     options = keyword_arguments(options_args, source)
     literal = string_value(options["tableName"], source) if "tableName" in options else None
     schema = string_value(options["schema"], source) if "schema" in options else None
+    named_by_default = None
     if literal is not None and not literal.holes:
         table, offset = literal.text, literal.offset_of(0)
     else:
@@ -263,14 +289,39 @@ def _declare(
         else:
             start = options_args[0].start_byte if options_args else 0
             table, offset = name, start
-        frozen = options.get("freezeTableName")
-        if frozen is None or source.text(frozen) != "true":
-            table = _plural(table)
-            underscored = options.get("underscored")
-            if underscored is not None and source.text(underscored) == "true":
-                table = snake_case(table)
+        frozen = _flag(options, "freezeTableName", source)
+        underscored = _flag(options, "underscored", source)
+        if frozen is None:  # the connection's default decides (SequelizeNamed)
+            named_by_default = (table, underscored)
+            frozen = defaults.freeze if defaults is not None else False
+        default = defaults.underscored if defaults is not None else False
+        table = sequelize_table(table, frozen, underscored, default)
     qualified = f"{schema.text}.{table}" if schema is not None else table
-    found.declaration(offset, Declared("sequelize", name, qualified, source.path), matcher)
+    declared = Declared("sequelize", name, qualified, source.path)
+    found.declaration(offset, declared, matcher)
+    if named_by_default is not None:
+        found.record(SequelizeNamed(declared, *named_by_default))
+
+
+def _flag(options: dict[str, Node], key: str, source: Source) -> bool | None:
+    value = options.get(key)
+    return None if value is None else source.text(value) == "true"
+
+
+def _defaults(tree: Tree, source: Source, found: Found) -> None:
+    """`define: { freezeTableName: true, underscored: true }` in an options object: the
+    connection's defaults for its models."""
+    for pair in nodes_of(tree, ("pair",)):
+        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+        if key is None or value is None or source.text(key).strip("'\"") != "define":
+            continue
+        if value.type != "object":
+            continue
+        options = {k: v for k, _, v in object_pairs(value, source)}
+        freeze = _flag(options, "freezeTableName", source)
+        underscored = _flag(options, "underscored", source)
+        if freeze is not None or underscored is not None:
+            found.record(SequelizeDefaults(bool(freeze), bool(underscored), source.path))
 
 
 def sequelize_uses(
@@ -297,6 +348,21 @@ def sequelize_uses(
             chain.root, links[0].name, source, files, bindings, found, matcher
         ):
             return True
+    if (
+        len(links) >= 2
+        and chain.root.type == "identifier"
+        and links[1].name is None
+        and links[0].name in MODEL_ONLY
+        and bindings is not None
+        and bindings.is_parameter(chain.root)
+    ):  # `async function prune(Model) { Model.findAll(…) }`: which model, the callers say
+        found.dynamic(chain.root)
+        return True
+    if len(links) >= 2 and chain.root.type == "this" and links[1].name is None:
+        if bindings is not None and _row(
+            chain.root, links[0].name, source, files, bindings, found, matcher
+        ):
+            return True  # this.getTags() in a model's instance method
     names = {d.name: d for d in reversed(files.models.of(("sequelize",)))}
     for index in range(len(links) - 2):
         model, method, call = links[index : index + 3]
@@ -322,7 +388,11 @@ def _row(
     report what the call does; False when it is no such call."""
     if method is None:
         return False
-    instance = _instance(identifier, source, files, bindings)
+    if identifier.type == "this":
+        this = _this_model(identifier, source, files)
+        instance = (this, False) if this is not None else None
+    else:
+        instance = _instance(identifier, source, files, bindings)
     if instance is None:
         return False
     model, new = instance
@@ -352,9 +422,46 @@ def _row(
     return False
 
 
+def _this_model(node: Node, source: Source, files: FileModels) -> Declared | None:
+    """`this` in an instance method of a model: `X.prototype.m = function () { … }`, or a
+    method of `class X extends Model` (not an arrow function's: its `this` is outside)."""
+    scope = node.parent
+    while scope is not None and scope.type not in (
+        "function_expression",
+        "function",
+        "method_definition",
+        "function_declaration",
+    ):
+        scope = scope.parent
+    if scope is None:
+        return None
+    if scope.type == "method_definition":
+        if any(child.type == "static" for child in scope.children):
+            return None
+        cls = scope.parent.parent if scope.parent is not None else None
+        name = cls.child_by_field_name("name") if cls is not None else None
+    else:
+        assignment = scope.parent
+        left = assignment.child_by_field_name("left") if assignment is not None else None
+        if left is None or assignment.type != "assignment_expression":
+            return None
+        parts = source.text(left).split(".")
+        if len(parts) != 3 or parts[1] != "prototype":
+            return None
+        return _model_named(parts[0], files)
+    return _model_named(source.text(name), files) if name is not None else None
+
+
+def _model_named(name: str, files: FileModels) -> Declared | None:
+    matches = [d for d in files.models.of(("sequelize",)) if d.name == name]
+    here = [d for d in matches if d.path == files.path]
+    return (here or matches)[0] if len(here or matches) == 1 else None
+
+
 def _instance(identifier: Node, source: Source, files: FileModels, bindings: Bindings):
     """(the model whose row IDENTIFIER holds, is it a new one) when every binding is
-    `[await] M.findOne/findByPk/create(…)` or `M.build(…)` (a new row) of one model."""
+    `[await] M.findOne/findByPk/create(…)`, or `M.build(…)` / `new M(…)` (a new row), of one
+    model."""
     bound = bindings.values(identifier)
     if not bound:
         return _loop_row(identifier, source, files)
@@ -365,6 +472,17 @@ def _instance(identifier: Node, source: Source, files: FileModels, bindings: Bin
             value.type in ("await_expression", "parenthesized_expression") and value.named_children
         ):
             value = value.named_children[0]
+        if binding.op == "=" and value.type == "new_expression":  # new M(…): a new row
+            made = value.child_by_field_name("constructor")
+            while made is not None and made.type == "parenthesized_expression":
+                made = made.named_children[0] if made.named_children else None
+            model = None
+            if made is not None:
+                model = files.resolve(("sequelize",), made, source) or _by_name(made, source, files)
+            if model is None:
+                return None
+            models.add((model, True))
+            continue
         function = (
             value.child_by_field_name("function") if value.type == "call_expression" else None
         )
@@ -427,8 +545,64 @@ def _includes(declared: Declared, method: str, args, source: Source, files, foun
             if target is None:
                 continue
             _report_table(target.table, "select", at, found, matcher)
+            secondary = _join_table(owner, element, target, source, files)
+            if secondary is not None:  # a many-to-many's rows come through its join table
+                _report_table(secondary, "select", at, found, matcher)
             if nested is not None:
                 todo.append((target, nested))
+
+
+def _join_table(owner: Declared, element: Node, target: Declared, source, files) -> str | None:
+    """The join table an include entry of OWNER reaches TARGET through: the association its
+    string or `as`/`association` names, else OWNER's only association to TARGET."""
+    name = None
+    literal = string_value(element, source)
+    if literal is not None:
+        name = literal.text
+    elif element.type == "object":
+        entries = {key: value for key, _, value in object_pairs(element, source)}
+        alias = entries.get("as") or entries.get("association")
+        value = string_value(alias, source) if alias is not None else None
+        name = value.text if value is not None else None
+    pairs = [
+        p for p in files.models.relations_of(owner)
+        if p[1] == target and (name is None or p[0].name == name)
+    ]  # fmt: skip
+    return files.models.secondary(pairs[0][0]) if len(pairs) == 1 else None
+
+
+def sequelize_include_objects(
+    tree: Tree, source: Source, files: FileModels, found: Found, matcher: TableMatcher
+) -> None:
+    """Include entries written apart from the query (`const authorInclude = { model: User,
+    as: 'author' }`, `include.push({ model: Tag })`): an object with a `model:` naming a
+    Sequelize model reads its table (not a model attribute's `references: { model: User }`)."""
+    if b"model" not in source.data:
+        return
+    for pair in nodes_of(tree, ("pair",)):
+        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+        if key is None or value is None or source.text(key).strip("'\"") != "model":
+            continue
+        holder = pair.parent.parent if pair.parent is not None else None
+        if holder is not None and holder.type == "pair":
+            outer = holder.child_by_field_name("key")
+            if outer is not None and source.text(outer).strip("'\"") == "references":
+                continue
+        model = files.resolve(("sequelize",), value, source) or _by_name(value, source, files)
+        if model is None:
+            continue
+        _report_table(model.table, "select", value.start_byte, found, matcher)
+        entries = {k: v for k, _, v in object_pairs(pair.parent, source)}
+        alias = string_value(entries["as"], source) if "as" in entries else None
+        if alias is None:
+            continue
+        joins = {
+            files.models.secondary(relation)
+            for relation in files.models.relations
+            if relation.orm == "sequelize" and relation.name == alias.text
+        } - {None}  # the association `as` names, whatever its owner (the query is elsewhere)
+        if len(joins) == 1:
+            _report_table(joins.pop() or "", "select", value.start_byte, found, matcher)
 
 
 def _included(owner: Declared, element: Node, source: Source, files: FileModels):

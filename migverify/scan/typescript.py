@@ -36,7 +36,11 @@ from migverify.scan.orm import (
     typescript_imports,
 )
 from migverify.scan.prisma import prisma_helpers, prisma_uses
-from migverify.scan.sequelize import sequelize_declarations, sequelize_uses
+from migverify.scan.sequelize import (
+    sequelize_declarations,
+    sequelize_include_objects,
+    sequelize_uses,
+)
 from migverify.scan.source import Source
 from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
@@ -98,12 +102,8 @@ def scan_typescript(
     tree = _parser(suffix).parse(source.data)
     found = Found(source)
     bindings = Bindings(source, JAVASCRIPT)
-    for declarations in (
-        drizzle_declarations,
-        typeorm_declarations,
-        sequelize_declarations,
-        objection_declarations,
-    ):
+    sequelize_declarations(tree, source, found, matcher, models)  # the connection's defaults
+    for declarations in (drizzle_declarations, typeorm_declarations, objection_declarations):
         declarations(tree, source, found, matcher)
     handles = find_handles(tree, source)
     if models is None:
@@ -142,6 +142,13 @@ def scan_typescript(
         if bound:
             spans = _word_spans(source.data, bound)
             later = _merged(chains, chains_at(tree, source, GRAMMAR, spans))
+    if models is not None and "sequelize" in models.orms:
+        files = FileModels(
+            models,
+            typescript_imports(nodes_of(tree, ("import_statement", "variable_declarator")), source),
+            source.path,
+        )
+        sequelize_include_objects(tree, source, files, found, matcher)
     extend_by_variables(uses, later, source)
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)

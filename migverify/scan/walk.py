@@ -55,7 +55,7 @@ TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
 # Sequelize's associations (`User.hasMany(models.Post, { as: 'posts' })`)
 TS_MODEL_HINTS += (b".hasMany(", b".belongsTo(", b".hasOne(", b".belongsToMany(")
 # …and its models named by default (`sequelize.define('user', …)`, `User.init(…, { sequelize })`)
-TS_MODEL_HINTS += (b".define(", b"extends Model")
+TS_MODEL_HINTS += (b".define(", b"extends Model", b"freezeTableName")
 PY_MODEL_HINTS = (b"db.Model", b"table=True")  # Flask-SQLAlchemy, SQLModel
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
