@@ -74,6 +74,7 @@ class Relation:
     cascade_delete: bool = (
         False  # SQLAlchemy `cascade="all"` / `"…, delete"`: deleted with the owner
     )
+    eager: bool = False  # TypeORM `{ eager: true }`: loaded with every find of the owner
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.path, self.orm, self.owner.name, self.name, self.target.name)

@@ -58,6 +58,7 @@ REPOSITORY_GETTERS = {"getRepository", "getTreeRepository", "getCustomRepository
 RELATIONS = {"OneToMany", "ManyToOne", "OneToOne", "ManyToMany"}
 # find options naming the relations to load with the rows (`relations: ['photos']`)
 FINDS = {"find", "findOne", "findOneOrFail", "findAndCount", "findOneBy", "findBy", "count"}
+EAGER_FINDS = FINDS - {"count"}  # the finds that load rows (and eager relations with them)
 # A query builder: what it does (`select` unless one of these), the joins reading other tables,
 # the calls naming its entity when it was made without one (`ds.createQueryBuilder()`)
 BUILDER_WRITES: dict[str, tuple[str, ...]] = {
@@ -115,11 +116,14 @@ def _relations(cls: Node, owner: str, source: Source, imports: Imports, found: F
         name = member.child_by_field_name("name")
         if member.type != "public_field_definition" or name is None:
             continue
-        target, secondary = None, None
+        target, secondary, eager = None, None, False
         for callee, args in decorators(member):
             kind = source.text(callee)
             if kind in RELATIONS and args:
                 target = _target(args[0], source, imports)
+                options = next((a for a in args[1:] if a.type == "object"), None)
+                flag = keyword_arguments([options], source).get("eager") if options else None
+                eager = flag is not None and source.text(flag) == "true"
             elif kind == "JoinTable" and args:
                 literal = keyword_arguments(args, source).get("name")
                 value = string_value(literal, source) if literal is not None else None
@@ -127,8 +131,11 @@ def _relations(cls: Node, owner: str, source: Source, imports: Imports, found: F
                     secondary = Named(value.text, table=True)
         if target is not None:
             found.record(
-                Relation("typeorm", Named(owner), source.text(name), target, source.path, secondary)
-            )
+                Relation(
+                    "typeorm", Named(owner), source.text(name), target, source.path, secondary,
+                    eager=eager,
+                )
+            )  # fmt: skip
 
 
 def _target(node: Node, source: Source, imports: Imports) -> Named | None:
@@ -272,14 +279,23 @@ def typeorm_uses(
         _builder(chain, start + 1, declared, alias, at, source, files, found, matcher)
         return True
     _report(declared, method, at, found, matcher)
-    if method in FINDS and links[start + 1].args:
-        _loaded_relations(declared, links[start + 1].args[0], files, source, found, matcher)
+    if method in EAGER_FINDS:
+        _eager_relations(declared, at, files, found, matcher)
+        if links[start + 1].args:
+            _loaded_relations(declared, links[start + 1].args[0], files, source, found, matcher)
     return True
 
 
 def _text(node: Node, source: Source) -> str | None:
     literal = string_value(node, source)
     return literal.text if literal is not None and not literal.holes else None
+
+
+def _eager_relations(declared: Declared, at: Node, files: FileModels, found: Found, matcher):
+    """The relations marked `{ eager: true }`: every find of the entity loads them too."""
+    for relation, target in files.models.relations_of(declared):
+        if relation.eager:
+            _report_table(target.table, "select", at.start_byte, found, matcher)
 
 
 def _loaded_relations(
@@ -444,6 +460,8 @@ def _manager_or_entity(
                              matcher)  # fmt: skip
                 else:
                     _report(declared, call.method, chain.root, found, matcher)
+                    if call.method in EAGER_FINDS:
+                        _eager_relations(declared, chain.root, files, found, matcher)
                     if call.method in FINDS and call.args:
                         _loaded_relations(declared, call.args[0], files, source, found, matcher)
                 claimed = True
@@ -462,6 +480,8 @@ def _manager_or_entity(
             _builder(chain, index, declared, alias, call.args[0], source, files, found, matcher)
         else:
             _report(declared, call.method, call.args[0], found, matcher)
+            if call.method in EAGER_FINDS:
+                _eager_relations(declared, call.args[0], files, found, matcher)
             if call.method in FINDS and len(call.args) > 1:
                 _loaded_relations(declared, call.args[1], files, source, found, matcher)
         claimed = True
