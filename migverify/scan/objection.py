@@ -156,7 +156,7 @@ def objection_uses(
         return False
     start = links[0].name
     if start not in ("query", "relatedQuery", "$query", "$relatedQuery"):
-        return False
+        return _held_builder(chain, source, files, bindings, found, matcher)
     if start.startswith("$"):
         model = _row_model(chain.root, source, files, bindings)
     else:
@@ -180,15 +180,63 @@ def objection_uses(
             _report_table(secondary, joined, literal.offset_of(0), found, matcher)
         else:
             _report_table(model.table, operations, literal.offset_of(0), found, matcher)
+            if secondary is not None:  # a many-to-many's rows come through its join table
+                _report_table(secondary, ("select",), literal.offset_of(0), found, matcher)
     else:
         _report_table(model.table, operations, at.start_byte, found, matcher)
+    graphs = methods & GRAPH_WRITES
     for _, call in calls:
-        if call.method in GRAPHS and call.args:
+        if call.method in GRAPHS and call.args or call.method == "allowGraph" and call.args:
+            # allowGraph: the relations a graph from the request may hold (an upper bound)
             literal = string_value(call.args[0], source)
             if literal is not None and not literal.holes:
-                _graph(model, literal.text, literal.offset_of(0), files, found, matcher)
+                uses = ("insert",) if call.method == "allowGraph" and graphs else ("select",)
+                _graph(model, literal.text, literal.offset_of(0), files, found, matcher, uses)
         elif call.method in ("insertGraph", "insertGraphAndFetch") and call.args:
             _inserted_graph(model, call.args[0], source, files, found, matcher)
+    return True
+
+
+def _held_builder(chain: Chain, source: Source, files, bindings, found, matcher) -> bool:
+    """`query.allowGraph(…).withGraphFetched(…)`, `query.patch(…)` on a name holding
+    `Person.query()…`: what the later calls add (writes, relation expressions); the query's
+    own read is reported where it is made."""
+    bound = bindings.values(chain.root)
+    if not bound or any(b.op != "=" for b in bound):
+        return False
+    models = set()
+    for binding in bound:
+        root, links = binding.value, 0
+        while root.type in ("call_expression", "member_expression", "await_expression"):
+            if root.type == "member_expression":
+                name = root.child_by_field_name("property")
+                links += name is not None and source.text(name) == "query"
+            inner = (
+                root.child_by_field_name("function")
+                or root.child_by_field_name("object")
+                or (root.named_children[0] if root.named_children else None)
+            )
+            if inner is None:
+                break
+            root = inner
+        model = files.resolve(("objection",), root, source) if root.type == "identifier" else None
+        if model is None or not links:
+            return False
+        models.add(model)
+    if len(models) != 1:
+        return False
+    model = models.pop()
+    calls = chain.method_calls()
+    methods = {call.method for _, call in calls}
+    if methods & set(WRITES):
+        _report_table(model.table, _operations(methods), chain.root.start_byte, found, matcher)
+    graphs = methods & GRAPH_WRITES
+    for _, call in calls:
+        if (call.method in GRAPHS or call.method == "allowGraph") and call.args:
+            literal = string_value(call.args[0], source)
+            if literal is not None and not literal.holes:
+                uses = ("insert",) if call.method == "allowGraph" and graphs else ("select",)
+                _graph(model, literal.text, literal.offset_of(0), files, found, matcher, uses)
     return True
 
 
@@ -201,9 +249,13 @@ def _operations(methods: set[str]) -> tuple[str, ...]:
     return ("lock",) if methods & LOCKS else ("select",)
 
 
-def _graph(model: Declared, expression: str, offset: int, files, found, matcher) -> None:
+GRAPH_WRITES = {"insertGraph", "insertGraphAndFetch", "upsertGraph", "upsertGraphAndFetch"}
+
+
+def _graph(model: Declared, expression: str, offset: int, files, found, matcher,
+           uses: tuple[str, ...] = ("select",)) -> None:  # fmt: skip
     """The tables a relation expression (`'[pets, movies.actors]'`, `'pets.[toys, owner]'`)
-    reads, from MODEL."""
+    reads from MODEL (USES: what is done to them; a graph written: inserted)."""
     for path in _paths(expression):
         current: Declared | None = model
         for name in path:
@@ -211,10 +263,10 @@ def _graph(model: Declared, expression: str, offset: int, files, found, matcher)
             if pair is None:
                 break
             current = pair[1]
-            _report_table(current.table, ("select",), offset, found, matcher)
+            _report_table(current.table, uses, offset, found, matcher)
             secondary = files.models.secondary(pair[0])
             if secondary is not None:
-                _report_table(secondary, ("select",), offset, found, matcher)
+                _report_table(secondary, uses, offset, found, matcher)
 
 
 def _paths(expression: str) -> list[list[str]]:

@@ -99,6 +99,14 @@ def peewee_uses(
 ) -> bool:
     """`Model.method(…)…` or a row's `save()`/`delete_instance()`; True when claimed."""
     links = chain.links
+    if chain.root.type == "identifier" and links and links[0].name is None and links[0].args:
+        # playhouse.flask_utils' get_object_or_404(Model, *where) (or an app's own helper)
+        if source.text(chain.root) == "get_object_or_404":
+            model = files.resolve(("peewee",), links[0].args[0], source)
+            if model is not None:
+                _report(model, ("select",), links[0].args[0], found, matcher)
+                return True
+        return False
     if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
         return False
     method = links[0].name or ""
