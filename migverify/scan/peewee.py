@@ -23,6 +23,11 @@ from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
     FileModels,
+    Named,
+    Relation,
+    class_field_calls,
+    enclosing_class,
+    keyword_arguments,
     meta_attribute,
     nodes_of,
     positional,
@@ -87,6 +92,29 @@ def peewee_declarations(tree: Tree, source: Source, found: Found, matcher: Table
         qualified = f"{schema}.{table_name}" if schema else table_name
         found.declaration(offset, Declared("peewee", source.text(name), qualified, source.path),
                           matcher)  # fmt: skip
+        _backrefs(cls, source.text(name), source, found)
+
+
+def _backrefs(cls: Node, model: str, source: Source, found: Found) -> None:
+    """`user = ForeignKeyField(User, backref='messages')`: `user_row.messages` is a query of
+    this model's rows (a Relation from User named `messages`)."""
+    for call in class_field_calls(cls.child_by_field_name("body")):
+        if source.text(call.function).rpartition(".")[2] not in FOREIGN_KEYS:
+            continue
+        args = positional(call.arguments.named_children)
+        options = keyword_arguments(call.arguments.named_children, source)
+        backref = string_value(options["backref"], source) if "backref" in options else None
+        target = args[0] if args else options.get("model")
+        if backref is None or backref.holes or target is None:
+            continue
+        owner = (
+            "self" if source.text(target) == "'self'" else source.text(target).rpartition(".")[2]
+        )
+        owner = model if owner == "self" else owner
+        found.record(Relation("peewee", Named(owner), backref.text, Named(model), source.path))
+
+
+FOREIGN_KEYS = {"ForeignKeyField", "DeferredForeignKey"}
 
 
 def peewee_uses(
@@ -107,8 +135,10 @@ def peewee_uses(
                 _report(model, ("select",), links[0].args[0], found, matcher)
                 return True
         return False
-    if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+    if chain.root.type != "identifier" or len(links) < 2:
         return False
+    if links[1].name is not None:
+        return _backref_read(chain, source, files, bindings, found, matcher)
     method = links[0].name or ""
     declared = files.resolve(("peewee",), chain.root, source)
     if declared is None:
@@ -131,6 +161,47 @@ def peewee_uses(
                 if joined is not None and joined != declared:
                     _report(joined, ("select",), argument, found, matcher)
     return True
+
+
+def _backref_read(chain: Chain, source: Source, files, bindings, found, matcher) -> bool:
+    """`user.messages…` (a backref of a row: `self` in a model's method, or a name bound to
+    `M.get…(…)` / `get_object_or_404(M, …)`): a select of the related model's table."""
+    links = chain.links
+    if not links or links[0].name is None:
+        return False
+    model = _row_model(chain.root, source, files, bindings)
+    pair = files.models.relation(model, links[0].name) if model is not None else None
+    if pair is None:
+        return False
+    node = links[0].node.child_by_field_name("attribute") or links[0].node
+    _report(pair[1], ("select",), node, found, matcher)
+    return True
+
+
+def _row_model(identifier: Node, source: Source, files, bindings) -> Declared | None:
+    if source.text(identifier) == "self":
+        cls = enclosing_class(identifier)
+        name = cls.child_by_field_name("name") if cls is not None else None
+        return files.resolve(("peewee",), name, source) if name is not None else None
+    bound = bindings.values(identifier)
+    models = set()
+    for binding in bound or ():
+        value = binding.value
+        function = value.child_by_field_name("function") if value.type == "call" else None
+        arguments = value.child_by_field_name("arguments") if value.type == "call" else None
+        if binding.op != "=" or function is None:
+            return None
+        if source.text(function) == "get_object_or_404" and arguments and arguments.named_children:
+            model = files.resolve(("peewee",), arguments.named_children[0], source)
+        else:
+            obj = function.child_by_field_name("object") if function.type == "attribute" else None
+            name = function.child_by_field_name("attribute") if obj is not None else None
+            ok = name is not None and source.text(name) in ROW_SOURCES
+            model = files.resolve(("peewee",), obj, source) if obj is not None and ok else None
+        if model is None:
+            return None
+        models.add(model)
+    return models.pop() if len(models) == 1 else None
 
 
 def _row(identifier: Node, method: str, source, files, bindings, found, matcher) -> bool:
