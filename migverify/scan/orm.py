@@ -75,6 +75,9 @@ class Relation:
         False  # SQLAlchemy `cascade="all"` / `"…, delete"`: deleted with the owner
     )
     eager: bool = False  # TypeORM `{ eager: true }`: loaded with every find of the owner
+    # TypeORM `@ManyToMany` with `@JoinTable()` naming no table: the default naming strategy's
+    # `<owner table>_<relation>_<target table>` (snake_case) is its join table
+    default_join: bool = False
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.path, self.orm, self.owner.name, self.name, self.target.name)
@@ -581,6 +584,15 @@ class Models:
     def secondary(self, relation: Relation) -> str | None:
         """The association table (as declared) a many-to-many RELATION goes through."""
         named = relation.secondary
+        if relation.default_join:
+            owner = self.locate((relation.orm,), relation.owner, relation.path)
+            target = self.locate((relation.orm,), relation.target, relation.path)
+            if owner is None or target is None:
+                return None
+            name = relation.name.replace(".", "_")
+            return snake_case(
+                f"{owner.table.rpartition('.')[2]}_{name}_{target.table.rpartition('.')[2]}"
+            )
         if named is None:
             return None
         if named.table:

@@ -110,13 +110,14 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
 
 def _relations(cls: Node, owner: str, source: Source, imports: Imports, found: Found) -> None:
     """`@OneToMany(() => Photo, (p) => p.user) photos: Photo[]` and the like: the entity's
-    relation fields, with the join table a `@JoinTable({ name: 't' })` names."""
+    relation fields, with the join table a `@JoinTable({ name: 't' })` names (else, with a
+    `@JoinTable()`, the one TypeORM's default naming strategy gives)."""
     body = cls.child_by_field_name("body")
     for member in body.named_children if body is not None else ():
         name = member.child_by_field_name("name")
         if member.type != "public_field_definition" or name is None:
             continue
-        target, secondary, eager = None, None, False
+        target, secondary, eager, default_join = None, None, False, False
         for callee, args in decorators(member):
             kind = source.text(callee)
             if kind in RELATIONS and args:
@@ -124,16 +125,18 @@ def _relations(cls: Node, owner: str, source: Source, imports: Imports, found: F
                 options = next((a for a in args[1:] if a.type == "object"), None)
                 flag = keyword_arguments([options], source).get("eager") if options else None
                 eager = flag is not None and source.text(flag) == "true"
-            elif kind == "JoinTable" and args:
-                literal = keyword_arguments(args, source).get("name")
+            elif kind == "JoinTable":
+                literal = keyword_arguments(args, source).get("name") if args else None
                 value = string_value(literal, source) if literal is not None else None
                 if value is not None and not value.holes:
                     secondary = Named(value.text, table=True)
+                else:  # the default naming strategy names it (Models.secondary)
+                    default_join = True
         if target is not None:
             found.record(
                 Relation(
                     "typeorm", Named(owner), source.text(name), target, source.path, secondary,
-                    eager=eager,
+                    eager=eager, default_join=default_join and secondary is None,
                 )
             )  # fmt: skip
 
