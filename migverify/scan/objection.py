@@ -40,7 +40,6 @@ GRAPHS = {
     "withGraphFetched", "withGraphJoined", "joinRelated", "leftJoinRelated",
     "innerJoinRelated", "rightJoinRelated", "fullOuterJoinRelated", "eager", "joinEager",
 }  # fmt: skip
-_NAME = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 def objection_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher):
@@ -64,9 +63,17 @@ def objection_declarations(tree: Tree, source: Source, found: Found, matcher: Ta
 
 
 def _heritage(cls: Node, source: Source) -> str:
+    """The last name of the class a class extends (`Model` for `objection.Model`), '' if none."""
     for child in cls.named_children:
-        if child.type == "class_heritage":
-            return source.text(child).replace("extends", "").strip().rpartition(".")[2]
+        if child.type != "class_heritage":
+            continue
+        stack = list(reversed(child.named_children))
+        while stack:  # JS: the expression itself; TS: inside an extends_clause
+            node = stack.pop()
+            if node.type in ("identifier", "member_expression"):
+                return source.text(node).rpartition(".")[2]
+            if node.type == "extends_clause":
+                stack.extend(reversed(node.named_children))
     return ""
 
 
@@ -137,8 +144,10 @@ def _model_class(node: Node | None, source: Source) -> Named | None:
     literal = string_value(node, source)
     if literal is None or literal.holes:
         return None
-    stem = literal.text.rstrip("/").rpartition("/")[2].rpartition(".js")[0] or literal.text
-    return Named(stem.rpartition("/")[2])
+    name = literal.text.rstrip("/").rpartition("/")[2]  # a module path's last part
+    for suffix in (".js", ".ts", ".cjs", ".mjs"):
+        name = name.removesuffix(suffix)
+    return Named(name) if name else None
 
 
 def objection_uses(
