@@ -206,6 +206,18 @@ class SequelizeNamed:
 
 
 @dataclass(frozen=True)
+class LoginUser:
+    """Flask-Login: the model a `@login.user_loader` function returns a row of
+    (`return db.session.get(User, int(id))`): `current_user` is such a row."""
+
+    model: Named
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.model.name)
+
+
+@dataclass(frozen=True)
 class ModelFactory:
     """SQLAlchemy: a static or class method NAME of MODEL returning a new instance of it
     (`return cls(…)`, `return Post(…)`, a name bound to one): `Post.from_json(data)` is a new
@@ -228,6 +240,7 @@ Record = (
     | ModelFactory
     | SequelizeDefaults
     | SequelizeNamed
+    | LoginUser
 )
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 # The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
@@ -326,6 +339,7 @@ class Models:
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
+        self._login_users: tuple[LoginUser, ...] = of_type(LoginUser)
         defaults = of_type(SequelizeDefaults)
         self.sequelize_defaults: SequelizeDefaults | None = defaults[0] if defaults else None
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
@@ -358,6 +372,12 @@ class Models:
         names.update(helper.name for helper in self.helpers)
         names.update(self._django_managers)
         return names
+
+    def login_user(self) -> Declared | None:
+        """The model Flask-Login's `current_user` is a row of (LoginUser), when one is known."""
+        found = {self.locate(("sqlalchemy",), u.model, u.path) for u in self._login_users}
+        found.discard(None)
+        return found.pop() if len(found) == 1 else None
 
     def factory(self, model: Declared, method: str) -> bool:
         """Does MODEL's METHOD return a new instance of it (ModelFactory)?"""

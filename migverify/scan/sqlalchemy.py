@@ -23,6 +23,7 @@ from migverify.scan.orm import (
     Declared,
     FileModels,
     Imports,
+    LoginUser,
     ModelFactory,
     Named,
     Relation,
@@ -78,6 +79,8 @@ def sqlalchemy_declarations(
         _schemas(tree, source, imports, found)
     if b"ModelForm" in data:
         _model_forms(tree, source, imports, found)
+    if b"user_loader" in data:
+        _login_users(tree, source, imports, found)
     if b"able(" in data:
         for node in nodes_of(tree, ("assignment",)):
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -404,6 +407,50 @@ def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) ->
         target = imports.named(function) if function is not None else None
         if target is not None and target.module is None and target.name in schemas:
             found.record(Alias("schema", source.text(left), target, source.path))
+
+
+def _login_users(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
+    """`@login.user_loader def load_user(id): return db.session.get(User, int(id))` (or
+    `User.query.get(…)`, `db.session.scalar(select(User)…)`): Flask-Login's `current_user`."""
+    for function in nodes_of(tree, ("function_definition",)):
+        decorated = function.parent
+        if decorated is None or decorated.type != "decorated_definition":
+            continue
+        if not any(
+            d.type == "decorator" and source.text(d).rstrip("()").endswith("user_loader")
+            for d in decorated.named_children
+        ):
+            continue
+        body = function.child_by_field_name("body")
+        returns = [s for s in body.named_children if s.type == "return_statement"] if body else []
+        value = returns[-1].named_children[0] if returns and returns[-1].named_children else None
+        model = _returned_model(value, source) if value is not None else None
+        target = imports.named(model) if model is not None else None
+        if target is not None:
+            found.record(LoginUser(target, source.path))
+
+
+def _returned_model(value: Node, source: Source) -> Node | None:
+    """The model class a row-returning expression names: `session.get(User, id)`'s or
+    `select(User)`'s first argument, else the leftmost name (`User.query.get(id)`)."""
+    while value.type in ("call", "attribute"):
+        if value.type == "call":
+            arguments = value.child_by_field_name("arguments")
+            callee = value.child_by_field_name("function")
+            first = arguments.named_children[0] if arguments and arguments.named_children else None
+            name = source.text(callee).rpartition(".")[2] if callee is not None else ""
+            if name in ("get", "select", "get_or_404") and first is not None:
+                if first.type == "identifier":
+                    return first
+            if callee is None:
+                return None
+            value = callee
+        else:
+            inner = value.child_by_field_name("object")
+            if inner is None:
+                return None
+            value = inner
+    return value if value.type == "identifier" else None
 
 
 def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:

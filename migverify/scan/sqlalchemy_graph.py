@@ -150,6 +150,9 @@ class Graph:
         name = self.source.text(identifier)
         if name == "self":
             return self._self(identifier)
+        if name == "current_user" and self._flask_login_user():
+            user = self.models.login_user()
+            return (user, EXISTING) if user is not None else None
         bound = self.bindings.values(identifier)
         if bound:
             found = [self.value(b.value, depth + 1) for b in bound if b.op == "="]
@@ -157,6 +160,11 @@ class Graph:
         if bound is None:
             return self._loop_variable(identifier, name, depth) or self._parameter(identifier, name)
         return None
+
+    def _flask_login_user(self) -> bool:
+        """Is `current_user` Flask-Login's here (imported from flask_login)?"""
+        imported = self.files.imports.names.get("current_user")
+        return imported is not None and imported[0] == "flask_login"
 
     def value(self, node: Node, depth: int = 0) -> Instance | None:
         """The instance an expression evaluates to."""
