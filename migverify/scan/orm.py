@@ -206,6 +206,32 @@ class SequelizeNamed:
 
 
 @dataclass(frozen=True)
+class ModelLoader:
+    """SQLAlchemy: a static or class method NAME of MODEL returning a row of it read from the
+    database (`return db.session.get(User, id)`, `cls.query.filter_by(…).first()`):
+    `User.verify_token(t)` is an existing row."""
+
+    name: str
+    model: Declared
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.name)
+
+
+@dataclass(frozen=True)
+class ModelMutator:
+    """SQLAlchemy: a method NAME of MODEL setting attributes of its row (`self.x = …`,
+    COLUMNS): `row.name(…)` then a commit updates the row's table."""
+
+    name: str
+    model: Declared
+    columns: tuple[str, ...]
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.name)
+
+
+@dataclass(frozen=True)
 class LoginUser:
     """Flask-Login: the model a `@login.user_loader` function returns a row of
     (`return db.session.get(User, int(id))`): `current_user` is such a row."""
@@ -241,6 +267,8 @@ Record = (
     | SequelizeDefaults
     | SequelizeNamed
     | LoginUser
+    | ModelMutator
+    | ModelLoader
 )
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 # The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
@@ -339,7 +367,11 @@ class Models:
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
+        self._loaders = {(f.model, f.name) for f in of_type(ModelLoader)}
         self._login_users: tuple[LoginUser, ...] = of_type(LoginUser)
+        self._mutators: dict[str, dict[Declared, tuple[str, ...]]] = {}
+        for mutator in of_type(ModelMutator):
+            self._mutators.setdefault(mutator.name, {})[mutator.model] = mutator.columns
         defaults = of_type(SequelizeDefaults)
         self.sequelize_defaults: SequelizeDefaults | None = defaults[0] if defaults else None
         self._django: dict[str, list[Declared]] = {}  # lower-case class name → models
@@ -373,6 +405,11 @@ class Models:
         names.update(self._django_managers)
         return names
 
+    def mutators(self) -> dict[str, dict[Declared, tuple[str, ...]]]:
+        """Method name → the models with such a method setting their row's attributes, and
+        the attributes (ModelMutator)."""
+        return self._mutators
+
     def login_user(self) -> Declared | None:
         """The model Flask-Login's `current_user` is a row of (LoginUser), when one is known."""
         found = {self.locate(("sqlalchemy",), u.model, u.path) for u in self._login_users}
@@ -382,6 +419,10 @@ class Models:
     def factory(self, model: Declared, method: str) -> bool:
         """Does MODEL's METHOD return a new instance of it (ModelFactory)?"""
         return (model, method) in self._factories
+
+    def loader(self, model: Declared, method: str) -> bool:
+        """Does MODEL's METHOD return a row of it read from the database (ModelLoader)?"""
+        return (model, method) in self._loaders
 
     def django_manager(self, name: str) -> Declared | None:
         """The model whose manager (or queryset) class is called NAME, when only one's is."""

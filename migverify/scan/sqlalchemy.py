@@ -25,6 +25,8 @@ from migverify.scan.orm import (
     Imports,
     LoginUser,
     ModelFactory,
+    ModelLoader,
+    ModelMutator,
     Named,
     Relation,
     block_assignments,
@@ -75,6 +77,8 @@ def sqlalchemy_declarations(
                 _relationships(cls, declared.name, source, imports, found)
             if b"method" in data:
                 _factories(cls, declared, source, found)
+            if b"self." in data:
+                _mutators(cls, declared, source, found)
     if any(base in data for base in SCHEMA_BASES):
         _schemas(tree, source, imports, found)
     if b"ModelForm" in data:
@@ -191,8 +195,95 @@ def _factories(cls: Node, declared: Declared, source: Source, found: Found) -> N
         elif "staticmethod" not in decorators:
             continue
         name = function.child_by_field_name("name")
-        if name is not None and _returns_new(function, constructors, source):
+        if name is None:
+            continue
+        if _returns_new(function, constructors, source):
             found.declarations.append(ModelFactory(source.text(name), declared))
+        elif _returns_row(function, constructors, source):
+            found.declarations.append(ModelLoader(source.text(name), declared))
+
+
+def _mutators(cls: Node, declared: Declared, source: Source, found: Found) -> None:
+    """The methods of the model class CLS that set attributes of their row (`self.x = …`,
+    not `self._x`; `setattr(self, field, value)`) without running the session themselves
+    (those report their own writes)."""
+    body = cls.child_by_field_name("body")
+    for function in body.named_children if body is not None else ():
+        if function.type != "function_definition":
+            continue  # decorated ones (properties, static and class methods) are not
+        name = function.child_by_field_name("name")
+        block = function.child_by_field_name("body")
+        if name is None or block is None or source.text(name).startswith("__"):
+            continue
+        text = source.data[block.start_byte : block.end_byte]
+        if b"self." not in text or b"session." in text:
+            continue
+        columns: list[str] = []
+        mutates = False
+        for call in _nodes_under(block, ("call",)):  # setattr(self, field, value)
+            callee = call.child_by_field_name("function")
+            arguments = call.child_by_field_name("arguments")
+            args = arguments.named_children if arguments is not None else []
+            if callee is not None and source.text(callee) == "setattr" and len(args) >= 2:
+                if source.text(args[0]) == "self":
+                    mutates = True
+                    literal = string_value(args[1], source)
+                    if literal is not None and not literal.holes:
+                        columns.append(literal.text)
+        for assignment in _nodes_under(block, ("assignment", "augmented_assignment")):
+            left = assignment.child_by_field_name("left")
+            obj = (
+                left.child_by_field_name("object")
+                if left is not None and left.type == "attribute"
+                else None
+            )
+            attribute = left.child_by_field_name("attribute") if obj is not None else None
+            if obj is not None and attribute is not None and source.text(obj) == "self":
+                if not source.text(attribute).startswith("_"):
+                    columns.append(source.text(attribute))
+        if columns or mutates:
+            found.declarations.append(
+                ModelMutator(source.text(name), declared, tuple(dict.fromkeys(columns)))
+            )
+
+
+def _nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
+    """The nodes of KINDS under NODE (not in nested functions or classes)."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and current.type in ("function_definition", "class_definition"):
+            continue
+        if current.type in kinds:
+            found.append(current)
+        stack.extend(current.named_children)
+    return found
+
+
+def _returns_row(function: Node, constructors: set[str], source: Source) -> bool:
+    """Does FUNCTION return a row of CONSTRUCTORS read from the database: `session.get(C, …)`,
+    `db.get_or_404(C, …)`, `C.query….first()/get()/one()…`?"""
+    for node in _nodes_under(
+        function.child_by_field_name("body") or function, ("return_statement",)
+    ):
+        value = node.named_children[0] if node.named_children else None
+        if value is None or value.type != "call":
+            continue
+        callee = value.child_by_field_name("function")
+        last = source.text(callee).rpartition(".")[2] if callee is not None else ""
+        arguments = value.child_by_field_name("arguments")
+        first = arguments.named_children[0] if arguments and arguments.named_children else None
+        if last in ("get", "get_or_404", "one_or_404", "first_or_404") and first is not None:
+            if source.text(first) in constructors:
+                return True
+        root = callee
+        while root is not None and root.type in ("attribute", "call"):
+            root = root.child_by_field_name("object") or root.child_by_field_name("function")
+        text = source.text(callee) if callee is not None else ""
+        if root is not None and source.text(root) in constructors and ".query." in text:
+            if last in ("get", "first", "one", "one_or_none", "get_or_404", "first_or_404"):
+                return True
+    return False
 
 
 def _returns_new(function: Node, constructors: set[str], source: Source) -> bool:

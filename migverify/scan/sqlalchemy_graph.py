@@ -181,6 +181,9 @@ class Graph:
         declared = self._constructed(node)
         if declared is not None:
             return declared, NEW
+        declared = self._loaded_by_method(node)
+        if declared is not None:
+            return declared, EXISTING
         loaded = self._loaded(node)
         if loaded is not None:
             return loaded
@@ -252,6 +255,20 @@ class Graph:
             return None
         model = self._model(owner)
         if model is not None and self.files.models.factory(model, self.source.text(method)):
+            return model
+        return None
+
+    def _loaded_by_method(self, call: Node) -> Declared | None:
+        """`User.verify_token(t)`: a model's method returning a row it read (ModelLoader)."""
+        function = call.child_by_field_name("function")
+        if function is None or function.type != "attribute":
+            return None
+        owner, method = (
+            function.child_by_field_name("object"),
+            function.child_by_field_name("attribute"),
+        )
+        model = self._model(owner) if owner is not None and method is not None else None
+        if model is not None and self.files.models.loader(model, self.source.text(method)):
             return model
         return None
 
@@ -483,6 +500,33 @@ class Graph:
         if not commits:
             return
         rows: dict[tuple[int, str], tuple[Node, Declared, list[str]]] = {}
+        # `user.set_password(p)`: a model's method setting attributes of its row (ModelMutator)
+        mutators = self.models.mutators() if b"." in data else {}
+        for call in nodes_of(self.tree, ("call",)) if mutators else ():
+            function = call.child_by_field_name("function")
+            if function is None or function.type != "attribute":
+                continue
+            obj, method = (
+                function.child_by_field_name("object"),
+                function.child_by_field_name("attribute"),
+            )
+            if obj is None or method is None or obj.type != "identifier":
+                continue
+            scope, name = _function_of(call), self.source.text(obj)
+            if scope is None or name == "self" or (scope.start_byte, name) in added:
+                continue
+            if commits.get(scope.start_byte, -1) < call.end_byte:
+                continue
+            candidates = mutators.get(self.source.text(method))
+            instance = self.instance(obj) if candidates else None
+            if instance is None or instance[1] != EXISTING or instance[0] not in candidates:
+                continue
+            key = (scope.start_byte, name)
+            columns = list(candidates[instance[0]])
+            if key in rows:
+                rows[key][2].extend(columns)
+            else:
+                rows[key] = (method, instance[0], columns)
         for assignment in nodes_of(self.tree, ("assignment", "augmented_assignment")):
             left = assignment.child_by_field_name("left")
             if left is None or left.type != "attribute":
