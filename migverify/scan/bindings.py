@@ -307,6 +307,14 @@ class Bindings:
         name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
         if name is not None and name.type == "identifier" and value is not None:
             found.setdefault(self.source.text(name), []).append(Bound(node.start_byte, value, "="))
+        elif name is not None and name.type == "array_pattern" and value is not None:
+            # `const [a, b] = await Promise.all([x(), y()])`: a holds x(), b holds y()
+            elements = _all_settled(value, self.source)
+            names = [n for n in name.named_children if n.type != "comment"]
+            for index, element in enumerate(names):
+                if element.type == "identifier" and index < len(elements):
+                    bound = Bound(node.start_byte, elements[index], "=")
+                    found.setdefault(self.source.text(element), []).append(bound)
 
     def _assignments(self, scope: Node) -> dict[str, list[Bound]]:
         """Plain and `+=` assignments to names anywhere inside SCOPE (Python: not inside a
@@ -534,6 +542,22 @@ class Bindings:
             return texts[0] if texts else None
 
         return substitute
+
+
+def _all_settled(value: Node, source: Source) -> list[Node]:
+    """The elements of the array `[await] Promise.all([…])` is given, in order (else none)."""
+    while value.type in ("await_expression", "parenthesized_expression") and value.named_children:
+        value = value.named_children[0]
+    function = value.child_by_field_name("function") if value.type == "call_expression" else None
+    if function is None or source.text(function) != "Promise.all":
+        return []
+    arguments = value.child_by_field_name("arguments")
+    first = (
+        arguments.named_children[0] if arguments is not None and arguments.named_children else None
+    )
+    if first is None or first.type != "array":
+        return []
+    return [e for e in first.named_children if e.type != "comment"]
 
 
 def _operator(node: Node) -> str:
