@@ -240,10 +240,8 @@ def _form_fields(
             (r for r in models.django_relations if r.model == model and r.field == field), None
         ) if models is not None else None  # fmt: skip
         through = models.through(relation) if models is not None and relation else None
-        table = matcher.match_text(through) if through is not None else None
-        if table is not None:
-            for operation in ("insert", "delete"):
-                found.reference(offset, table, operation, (), "django")
+        if through is not None:
+            found.uses(offset, through, ("insert", "delete"), "django", matcher)
 
 
 def _form_model(cls: Node, source: Source, graph) -> Declared | None:

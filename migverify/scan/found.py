@@ -77,6 +77,16 @@ class Found:
         if table is not None:
             self.reference(offset, table, "model", (), kind or declared.orm)
 
+    def uses(
+        self, offset: int, table: str, operations: Iterable[str], kind: str, matcher: TableMatcher
+    ) -> None:
+        """A reference at OFFSET to TABLE (a model's table as declared, a join table) for each
+        of OPERATIONS, when it is one of the legacy tables."""
+        matched = matcher.match_text(table)
+        if matched is not None:
+            for operation in operations:
+                self.reference(offset, matched, operation, (), kind)
+
     def record(self, item: Record) -> None:
         """A relation, alias or helper: how other files reach a model (no reference itself)."""
         self.declarations.append(item)
@@ -97,15 +107,20 @@ class Found:
             self.sql_text(value, matcher, placeholders)
 
     def sql_text(
-        self, value: StringValue, matcher: TableMatcher, placeholders: str | None = None
+        self,
+        value: StringValue,
+        matcher: TableMatcher,
+        placeholders: str | None = None,
+        analyze=analyze_sql,
     ) -> bool:
-        """SQL text (from a literal, a variable, a concatenation); False when it is not SQL."""
+        """SQL text (from a literal, a variable, a concatenation); False when it is not SQL.
+        ANALYZE: pglast's parse, or (analyze_tokens) the tokens of text the parser rejects."""
         if not any(name in value.text for name in matcher.names):
             return False
         text, index = value.text, list(range(len(value.text) + 1))
         if placeholders in PLACEHOLDERS:
             text, index = _replace_placeholders(text, PLACEHOLDERS[placeholders])
-        hits = analyze_sql(text, matcher)
+        hits = analyze(text, matcher)
         if hits is None:
             return False
         for hit in hits:
@@ -129,20 +144,7 @@ class Found:
                     break
             else:  # none parses: what PostgreSQL's tokens show of the preferred one
                 if group:
-                    self.sql_tokens(group[0], matcher, placeholders)
-
-    def sql_tokens(
-        self, value: StringValue, matcher: TableMatcher, placeholders: str | None = None
-    ) -> None:
-        """The tables of SQL text the parser rejects (sql.analyze_tokens)."""
-        if not any(name in value.text for name in matcher.names):
-            return
-        text, index = value.text, list(range(len(value.text) + 1))
-        if placeholders in PLACEHOLDERS:
-            text, index = _replace_placeholders(text, PLACEHOLDERS[placeholders])
-        for hit in analyze_tokens(text, matcher):
-            offset = value.offset_of(index[min(hit.offset, len(index) - 1)])
-            self.reference(offset, hit.table, hit.operation, (), "sql", None, hit.statement)
+                    self.sql_text(group[0], matcher, placeholders, analyze_tokens)
 
 
 def _replace_placeholders(text: str, pattern: re.Pattern[str]) -> tuple[str, list[int]]:

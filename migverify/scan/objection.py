@@ -167,7 +167,7 @@ def objection_uses(
     if start not in ("query", "relatedQuery", "$query", "$relatedQuery"):
         return _held_builder(chain, source, files, bindings, found, matcher)
     if start.startswith("$"):
-        model = _row_model(chain.root, source, files, bindings)
+        model = _query_model(chain.root, source, files, bindings)
     else:
         model = files.resolve(("objection",), chain.root, source)
     if model is None:
@@ -210,31 +210,9 @@ def _held_builder(chain: Chain, source: Source, files, bindings, found, matcher)
     """`query.allowGraph(…).withGraphFetched(…)`, `query.patch(…)` on a name holding
     `Person.query()…`: what the later calls add (writes, relation expressions); the query's
     own read is reported where it is made."""
-    bound = bindings.values(chain.root)
-    if not bound or any(b.op != "=" for b in bound):
+    model = _query_model(chain.root, source, files, bindings)
+    if model is None:
         return False
-    models = set()
-    for binding in bound:
-        root, links = binding.value, 0
-        while root.type in ("call_expression", "member_expression", "await_expression"):
-            if root.type == "member_expression":
-                name = root.child_by_field_name("property")
-                links += name is not None and source.text(name) == "query"
-            inner = (
-                root.child_by_field_name("function")
-                or root.child_by_field_name("object")
-                or (root.named_children[0] if root.named_children else None)
-            )
-            if inner is None:
-                break
-            root = inner
-        model = files.resolve(("objection",), root, source) if root.type == "identifier" else None
-        if model is None or not links:
-            return False
-        models.add(model)
-    if len(models) != 1:
-        return False
-    model = models.pop()
     calls = chain.method_calls()
     methods = {call.method for _, call in calls}
     if methods & set(WRITES):
@@ -314,40 +292,36 @@ def _inserted_graph(model: Declared, node: Node, source: Source, files, found, m
             _inserted_graph(pair[1], value, source, files, found, matcher)
 
 
-def _row_model(identifier: Node, source: Source, files, bindings: Bindings) -> Declared | None:
-    """The model of a row held in IDENTIFIER: bound to `await Model.query()…`."""
+def _query_model(identifier: Node, source: Source, files, bindings: Bindings) -> Declared | None:
+    """The model whose `Model.query()…` every binding of IDENTIFIER holds (a builder, or with
+    `await` the rows it read)."""
     bound = bindings.values(identifier)
-    if not bound:
+    if not bound or any(b.op != "=" for b in bound):
         return None
     models = set()
     for binding in bound:
-        value = binding.value
-        while (
-            value.type in ("await_expression", "parenthesized_expression") and value.named_children
-        ):
-            value = value.named_children[0]
-        root = value
-        while root.type in ("call_expression", "member_expression"):
-            inner = root.child_by_field_name("function") or root.child_by_field_name("object")
+        root, queried = binding.value, False
+        while root.type in _WRAPPED:
+            if root.type == "member_expression":
+                name = root.child_by_field_name("property")
+                queried = queried or (name is not None and source.text(name) == "query")
+            inner = (
+                root.child_by_field_name("function")
+                or root.child_by_field_name("object")
+                or (root.named_children[0] if root.named_children else None)
+            )
             if inner is None:
                 break
             root = inner
-        if (
-            binding.op != "="
-            or root.type != "identifier"
-            or b".query(" not in source.data[value.start_byte : value.end_byte]
-        ):
-            return None
-        model = files.resolve(("objection",), root, source)
-        if model is None:
+        model = files.resolve(("objection",), root, source) if root.type == "identifier" else None
+        if model is None or not queried:
             return None
         models.add(model)
     return models.pop() if len(models) == 1 else None
 
 
+_WRAPPED = ("call_expression", "member_expression", "await_expression", "parenthesized_expression")
+
+
 def _report_table(table_name: str, operations, offset: int, found: Found, matcher) -> None:
-    table = matcher.match_text(table_name)
-    if table is None:
-        return
-    for operation in operations:
-        found.reference(offset, table, operation, (), "objection")
+    found.uses(offset, table_name, operations, "objection", matcher)

@@ -238,8 +238,4 @@ def _row(identifier: Node, method: str, source, files, bindings, found, matcher)
 
 
 def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
-    table = matcher.match_text(declared.table)
-    if table is None:
-        return
-    for operation in operations:
-        found.reference(node.start_byte, table, operation, (), "peewee")
+    found.uses(node.start_byte, declared.table, operations, "peewee", matcher)

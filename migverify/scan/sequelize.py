@@ -452,10 +452,12 @@ def _this_model(node: Node, source: Source, files: FileModels) -> Declared | Non
     return _model_named(source.text(name), files) if name is not None else None
 
 
-def _model_named(name: str, files: FileModels) -> Declared | None:
+def _model_named(name: str | None, files: FileModels, here_first: bool = True) -> Declared | None:
+    """The Sequelize model called NAME when only one is (HERE_FIRST: or only one of this file)."""
     matches = [d for d in files.models.of(("sequelize",)) if d.name == name]
-    here = [d for d in matches if d.path == files.path]
-    return (here or matches)[0] if len(here or matches) == 1 else None
+    if here_first:
+        matches = [d for d in matches if d.path == files.path] or matches
+    return matches[0] if len(matches) == 1 else None
 
 
 def _instance(identifier: Node, source: Source, files: FileModels, bindings: Bindings):
@@ -633,8 +635,7 @@ def _included(owner: Declared, element: Node, source: Source, files: FileModels)
 def _by_name(node: Node, source: Source, files: FileModels) -> Declared | None:
     """`models.Post` / `db.Post`: the model of that name, when only one has it."""
     name = _model_name(node, source) if node.type == "member_expression" else None
-    matches = [d for d in files.models.of(("sequelize",)) if d.name == name]
-    return matches[0] if len(matches) == 1 else None
+    return _model_named(name, files, here_first=False)
 
 
 def _report(declared: Declared, method: str, args, node: Node, found: Found, matcher) -> None:
@@ -642,11 +643,8 @@ def _report(declared: Declared, method: str, args, node: Node, found: Found, mat
     if method == "bulkCreate" and len(args) > 1:
         if "updateOnDuplicate" in keyword_arguments(args[1:2], found.source):
             operations = ("upsert",)
-    for operation in operations:
-        _report_table(declared.table, operation, node.start_byte, found, matcher)
+    found.uses(node.start_byte, declared.table, operations, "sequelize", matcher)
 
 
 def _report_table(table_name: str, operation: str, offset: int, found: Found, matcher) -> None:
-    table = matcher.match_text(table_name)
-    if table is not None:
-        found.reference(offset, table, operation, (), "sequelize")
+    found.uses(offset, table_name, (operation,), "sequelize", matcher)

@@ -30,6 +30,7 @@ from migverify.scan.orm import (
     Named,
     Relation,
     block_assignments,
+    class_attributes,
     class_field_calls,
     keyword_arguments,
     meta_attribute,
@@ -135,19 +136,7 @@ def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher)
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     if name is None or body is None:
         return None
-    attributes: dict[str, Node] = {}
-    for statement in body.named_children:
-        if statement.type != "expression_statement" or not statement.named_children:
-            continue
-        assignment = statement.named_children[0]
-        if assignment.type != "assignment":
-            continue
-        left, right = (
-            assignment.child_by_field_name("left"),
-            assignment.child_by_field_name("right"),
-        )
-        if left is not None and right is not None and left.type == "identifier":
-            attributes[source.text(left)] = right
+    attributes = dict(class_attributes(body, source))
     schema = _schema(attributes.get("__table_args__"), source)
     literal = None
     if "__tablename__" in attributes:
@@ -303,11 +292,8 @@ def _returns_new(function: Node, constructors: set[str], source: Source) -> bool
 
     bound: set[str] = set()
     returned: list[Node] = []
-    stack = [function.child_by_field_name("body")]
-    while stack:
-        node = stack.pop()
-        if node is None or node.type in ("function_definition", "class_definition", "lambda"):
-            continue
+    body = function.child_by_field_name("body") or function
+    for node in _nodes_under(body, ("assignment", "return_statement")):
         if node.type == "assignment":
             left = node.child_by_field_name("left")
             if (
@@ -316,9 +302,8 @@ def _returns_new(function: Node, constructors: set[str], source: Source) -> bool
                 and constructed(node.child_by_field_name("right"))
             ):
                 bound.add(source.text(left))
-        elif node.type == "return_statement" and node.named_children:
+        elif node.named_children:
             returned.append(node.named_children[0])
-        stack.extend(node.named_children)
     return any(
         constructed(value) or value.type == "identifier" and source.text(value) in bound
         for value in returned
@@ -475,22 +460,10 @@ def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) ->
     """marshmallow-sqlalchemy: `class TagSchema(SQLAlchemyAutoSchema): class Meta: model = Tag`
     (also through a base schema of the file) and the module-level instances of such a class
     (`tag_schema = TagSchema()`): what their `load()` returns is an instance of the model."""
-    schemas: set[str] = set()
-    for cls in nodes_of(tree, ("class_definition",)):
-        name, bases = cls.child_by_field_name("name"), cls.child_by_field_name("superclasses")
-        if name is None or bases is None:
-            continue
-        if not any(
-            source.text(base) in schemas
-            or any(b.decode() in source.text(base) for b in SCHEMA_BASES)
-            for base in bases.named_children
-        ):
-            continue
-        schemas.add(source.text(name))
-        model = meta_attribute(cls, "model", source)
-        target = imports.named(model) if model is not None else None
-        if target is not None:
-            found.record(Alias("schema", source.text(name), target, source.path))
+    schemas = _meta_model_classes(
+        tree, source, imports, found, "schema",
+        lambda base: any(b.decode() in base for b in SCHEMA_BASES),
+    )  # fmt: skip
     for _, left, right in block_assignments(tree.root_node):
         if right.type != "call":
             continue
@@ -547,21 +520,31 @@ def _returned_model(value: Node, source: Source) -> Node | None:
 def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
     """Django: `class HeroForm(forms.ModelForm): class Meta: model = Hero` (also through a
     ModelForm of the file): an instance's `save()` writes the model's table."""
-    forms: set[str] = set()
+    _meta_model_classes(tree, source, imports, found, "form", lambda b: b.endswith("ModelForm"))
+
+
+def _meta_model_classes(
+    tree: Tree, source: Source, imports: _LazyImports, found: Found, kind: str, is_base
+) -> set[str]:
+    """The classes of the file whose bases make them a KIND of alias (a base IS_BASE accepts,
+    or a class of the file found before): each `class Meta: model = M` is an Alias of KIND to
+    M. Returns their names."""
+    names: set[str] = set()
     for cls in nodes_of(tree, ("class_definition",)):
         name, bases = cls.child_by_field_name("name"), cls.child_by_field_name("superclasses")
         if name is None or bases is None:
             continue
         if not any(
-            source.text(base) in forms or source.text(base).endswith("ModelForm")
+            source.text(base) in names or is_base(source.text(base))
             for base in bases.named_children
         ):
             continue
-        forms.add(source.text(name))
+        names.add(source.text(name))
         model = meta_attribute(cls, "model", source)
         target = imports.named(model) if model is not None else None
         if target is not None:
-            found.record(Alias("form", source.text(name), target, source.path))
+            found.record(Alias(kind, source.text(name), target, source.path))
+    return names
 
 
 def _flask_model(cls: Node, source: Source) -> bool:
@@ -841,10 +824,6 @@ def _session(method, args, source, files, found, matcher) -> bool:
 
 
 def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
-    table = matcher.match_text(declared.table)
-    if table is None:
-        return
     if node.type == "attribute":
         node = node.child_by_field_name("attribute") or node
-    for operation in operations:
-        found.reference(node.start_byte, table, operation, (), "sqlalchemy")
+    found.uses(node.start_byte, declared.table, operations, "sqlalchemy", matcher)

@@ -735,8 +735,4 @@ def _same(a: Node | None, b: Node) -> bool:
 
 
 def _report(declared: Declared, operations, node: Node, found: Found, matcher) -> None:
-    table = matcher.match_text(declared.table)
-    if table is None:
-        return
-    for operation in operations:
-        found.reference(node.start_byte, table, operation, (), "sqlalchemy")
+    found.uses(node.start_byte, declared.table, operations, "sqlalchemy", matcher)

@@ -414,9 +414,7 @@ def _join(args, aliases: dict[str, Declared], source: Source, files: FileModels,
 
 
 def _report_table(table_name: str, operation: str, offset: int, found: Found, matcher) -> None:
-    table = matcher.match_text(table_name)
-    if table is not None:
-        found.reference(offset, table, operation, (), "typeorm")
+    found.uses(offset, table_name, (operation,), "typeorm", matcher)
 
 
 def _repository_in(
@@ -492,8 +490,4 @@ def _manager_or_entity(
 
 
 def _report(declared: Declared, method: str, node: Node, found: Found, matcher) -> None:
-    table = matcher.match_text(declared.table)
-    if table is None:
-        return
-    for operation in OPERATIONS[method]:
-        found.reference(node.start_byte, table, operation, (), "typeorm")
+    found.uses(node.start_byte, declared.table, OPERATIONS[method], "typeorm", matcher)

@@ -120,7 +120,13 @@ def scan_typescript(
         if b"export" in source.data:
             for alias in typescript_exports(tree, source):
                 found.record(alias)
-    orm = _orm(tree, source, models, found, matcher, bindings) if models else None
+    files = None
+    if models:  # the file's view of the models: its imports parsed once
+        imports = typescript_imports(
+            nodes_of(tree, ("import_statement", "variable_declarator")), source
+        )
+        files = FileModels(models, imports, source.path)
+    orm = _orm(tree, source, files, found, matcher, bindings) if files is not None else None
     uses: list[Use] = []
     names = [chain_names(chain, source) for chain in chains]
     for chain, named in zip(chains, names, strict=True):
@@ -142,12 +148,7 @@ def scan_typescript(
         if bound:
             spans = _word_spans(source.data, bound)
             later = _merged(chains, chains_at(tree, source, GRAMMAR, spans))
-    if models is not None and "sequelize" in models.orms:
-        files = FileModels(
-            models,
-            typescript_imports(nodes_of(tree, ("import_statement", "variable_declarator")), source),
-            source.path,
-        )
+    if files is not None and "sequelize" in files.models.orms:
         sequelize_include_objects(tree, source, files, found, matcher)
     extend_by_variables(uses, later, source)
     for use in uses:
@@ -222,12 +223,9 @@ def _merged(chains: list[Chain], more: list[Chain]) -> list[Chain]:
     return sorted([*chains, *added], key=lambda c: (c.top.start_byte, -c.top.end_byte))
 
 
-def _orm(tree, source: Source, models: Models, found: Found, matcher, bindings: Bindings):
-    """The ORM uses of one chain (Prisma, Drizzle, TypeORM, Sequelize): True when claimed."""
-    imports = typescript_imports(
-        nodes_of(tree, ("import_statement", "variable_declarator")), source
-    )
-    files = FileModels(models, imports, source.path)
+def _orm(tree, source: Source, files: FileModels, found: Found, matcher, bindings: Bindings):
+    """The ORM uses of one chain (Prisma, Drizzle, TypeORM, Sequelize, Objection.js): True
+    when claimed."""
     repositories = Repositories(tree, source)
 
     def claim(chain: Chain) -> bool:
