@@ -42,7 +42,9 @@ from migverify.scan.orm import (
     keyword_arguments,
     module_leads_to,
     nodes_of,
+    parameter_annotation,
     positional,
+    single_annotated_name,
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -546,7 +548,7 @@ class DjangoGraph:
         bound = self.bindings.values(node)
         if bound is None:
             if self.bindings.is_parameter(node):
-                return None
+                return self._parameter_row(node)
             if self.files is not None and self.files.resolve(("django",), node, self.source):
                 return NOT_A_ROW  # a model class: `Project.member_set` is no query
             imports = self.files.imports if self.files is not None else None
@@ -556,6 +558,19 @@ class DjangoGraph:
         if len(bound) != 1 or bound[0].op != "=":
             return None
         return self.row(bound[0].value, depth + 1)
+
+    def _parameter_row(self, node: Node) -> Row | None:
+        """A parameter annotated with a model (`def promote(member: Member)`, `Optional[…]`)."""
+        named = single_annotated_name(parameter_annotation(node, self.source), self.source)
+        if named is None or self.files is None:
+            return None
+        if isinstance(named, str):
+            model = self.files.models.resolve(
+                ("django",), named, self.files.imports, self.files.path
+            )
+        else:
+            model = self.model_class(named)
+        return Row(model) if model is not None else None
 
     def _form_model(self, function: Node) -> Declared | None:
         """The model of the Django ModelForm class FUNCTION names (here or imported)."""

@@ -398,6 +398,8 @@ class Models:
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
+            elif declared.orm == "sequelize":  # a row named after its model: `article.save()`
+                names.add(declared.name[:1].lower() + declared.name[1:])
         for alias in self.aliases:  # a name a model is re-exported or loaded under
             if alias.name != "*" and self._leads_to_model(alias):
                 names.add(alias.name)
@@ -956,6 +958,33 @@ class FileModels:
     models: Models
     imports: Imports
     path: str
+    _uses: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    def uses(self, orm: str, source: Source) -> bool:
+        """Does the file name ORM (`sequelize`), declare one of its models, or import by a
+        relative path a module declaring one (`require('../models')`)? A value named after a
+        model is taken for its row only there: a front end's own `Document` class has a
+        `save()` too, and its `~/models/Document` may look like the server's model's path."""
+        known = self._uses.get(orm)
+        if known is None:
+            known = self._uses[orm] = self._find_uses(orm, source)
+        return known
+
+    def _find_uses(self, orm: str, source: Source) -> bool:
+        if orm.encode() in source.data.lower():
+            return True
+        declared = self.models.of((orm,))
+        if any(d.path == self.path for d in declared):
+            return True
+        imports = self.imports
+        modules = [*imports.namespaces.values(), *imports.stars]
+        modules += [module for module, _ in imports.names.values()]
+        return any(
+            module_leads_to(m, self.path, d.path)
+            for m in modules
+            if m.startswith(".")
+            for d in declared
+        )
 
     def resolve(self, orms: Sequence[str], node: Node, source: Source) -> Declared | None:
         """The model an expression names: `UserItem`, `schema.userItems`, `models.Order`."""
@@ -1039,6 +1068,67 @@ def enclosing_class(node: Node) -> Node | None:
     while cls is not None and cls.type != "class_definition":
         cls = cls.parent
     return cls
+
+
+def parameter_annotation(identifier: Node, source: Source) -> Node | None:
+    """The annotation of the parameter IDENTIFIER names in the Python function around it
+    (`def publish(post: Post)`: the `Post` node), if it has one."""
+    name = source.text(identifier)
+    node = identifier.parent
+    while node is not None and node.type not in ("function_definition", "lambda"):
+        node = node.parent
+    parameters = node.child_by_field_name("parameters") if node is not None else None
+    for parameter in parameters.named_children if parameters is not None else ():
+        if parameter.type not in ("typed_parameter", "typed_default_parameter"):
+            continue
+        names = parameter.child_by_field_name("name") or (
+            parameter.named_children[0] if parameter.named_children else None
+        )
+        if names is not None and source.text(names) == name:
+            return parameter.child_by_field_name("type")
+    return None
+
+
+# Wrappers of one value in a Python annotation (`Optional[Member]`, `Member | None`)
+OPTIONAL_TYPES = {"Optional", "typing", "None", "Annotated"}
+
+
+def single_annotated_name(annotation: Node | None, source: Source) -> Node | str | None:
+    """The class a parameter's annotation says it holds one instance of: `Member`,
+    `models.Member`, `Optional[Member]`, `Member | None`, `"Member"` (the name, as a node or,
+    in a string, as text); None for a collection (`list[Member]`) or anything else."""
+    node = annotation
+    while node is not None:
+        if node.type == "type" and node.named_children:
+            node = node.named_children[0]
+        elif node.type in ("identifier", "attribute"):
+            return node if source.text(node).rpartition(".")[2] not in OPTIONAL_TYPES else None
+        elif node.type == "string":
+            text = source.text(node).strip("'\"")
+            parts = [p.strip() for p in text.split("|") if p.strip() != "None"]
+            if len(parts) == 1 and parts[0].replace(".", "").replace("_", "").isalnum():
+                return parts[0].rpartition(".")[2]
+            return None
+        elif node.type == "binary_operator":  # Member | None
+            sides = [c for c in (node.child_by_field_name("left"), node.child_by_field_name("right"))
+                     if c is not None and source.text(c) != "None"]  # fmt: skip
+            node = sides[0] if len(sides) == 1 else None
+        elif node.type in ("subscript", "generic_type"):  # Optional[Member]
+            head = node.child_by_field_name("value") or (
+                node.named_children[0] if node.named_children else None
+            )
+            if head is None or source.text(head).rpartition(".")[2] != "Optional":
+                return None
+            inner = node.child_by_field_name("subscript")
+            if inner is None:  # generic_type: (identifier) (type_parameter (type …))
+                parameters = [c for c in node.named_children[1:] if c.type == "type_parameter"]
+                inner = parameters[0] if len(parameters) == 1 else None
+            node = inner
+        elif node.type == "type_parameter":
+            node = node.named_children[0] if len(node.named_children) == 1 else None
+        else:
+            return None
+    return None
 
 
 def meta_attribute(cls: Node, name: str, source: Source) -> Node | None:

@@ -363,6 +363,18 @@ def sequelize_uses(
             chain.root, links[0].name, source, files, bindings, found, matcher
         ):
             return True  # this.getTags() in a model's instance method
+    for index in range(len(links) - 2):  # req.article.getComments(), res.locals.user.save()
+        receiver, method, call = links[index : index + 3]
+        if receiver.name is None or method.name is None or call.name is not None:
+            continue
+        if receiver.node.type != "member_expression":
+            continue
+        model = _named_model(receiver.node, source, files, bindings)
+        at = receiver.node.child_by_field_name("property") or receiver.node
+        if model is not None and _row_call(
+            model, False, method.name, at.start_byte, files, found, matcher
+        ):
+            claimed = True
     names = {d.name: d for d in reversed(files.models.of(("sequelize",)))}
     for index in range(len(links) - 2):
         model, method, call = links[index : index + 3]
@@ -393,13 +405,30 @@ def _row(
         instance = (this, False) if this is not None else None
     else:
         instance = _instance(identifier, source, files, bindings)
+        if instance is None:
+            named = _named_model(identifier, source, files, bindings)
+            instance = (named, False) if named is not None else None
     if instance is None:
         return False
     model, new = instance
+    return _row_call(model, new, method, identifier.start_byte, files, found, matcher)
+
+
+def _row_call(
+    model: Declared,
+    new: bool,
+    method: str,
+    at: int,
+    files: FileModels,
+    found: Found,
+    matcher: TableMatcher,
+) -> bool:
+    """What `row.method(…)` does, on a row of MODEL (NEW: built, not read), reported at AT;
+    False when METHOD is neither a row's operation nor one of its associations' accessors."""
     if method in ROW_OPERATIONS:
         # a built row's save() inserts it
         for operation in ("insert",) if new and method == "save" else ROW_OPERATIONS[method]:
-            _report_table(model.table, operation, identifier.start_byte, found, matcher)
+            _report_table(model.table, operation, at, found, matcher)
         return True
     for prefix, operations in ACCESSORS.items():
         if not method.startswith(prefix) or len(method) == len(prefix):
@@ -412,14 +441,82 @@ def _row(
             if secondary is not None and prefix in ("set", "add", "remove"):
                 table_operations = {"set": ("delete", "insert"), "add": ("insert",)}
                 for operation in table_operations.get(prefix, ("delete",)):
-                    _report_table(secondary, operation, identifier.start_byte, found, matcher)
+                    _report_table(secondary, operation, at, found, matcher)
                 return True
             for operation in operations:
-                _report_table(target.table, operation, identifier.start_byte, found, matcher)
+                _report_table(target.table, operation, at, found, matcher)
             if secondary is not None:
-                _report_table(secondary, "select", identifier.start_byte, found, matcher)
+                _report_table(secondary, "select", at, found, matcher)
             return True
     return False
+
+
+def _named_model(
+    node: Node, source: Source, files: FileModels, bindings: Bindings | None
+) -> Declared | None:
+    """The model whose row a value named after it holds, where nothing else says what it is:
+    a parameter (`function setTags(article, tags)`, or one annotated `article: Article`), a
+    name bound to what an unknown function returns, or a property (`req.article`). The call
+    on it decides: only a row's operations and its associations' accessors count."""
+    name = source.text(node.child_by_field_name("property") or node)
+    if not files.uses("sequelize", source):
+        return None
+    if node.type == "identifier":
+        annotated = _annotated_model(node, source, files)
+        if annotated is not None:
+            return annotated or None
+        bound = bindings.values(node) if bindings is not None else None
+        if bound is None and (bindings is None or not bindings.is_parameter(node)):
+            return None
+        for binding in bound or ():
+            value = binding.value
+            while value.type in ("await_expression", "parenthesized_expression"):
+                if not value.named_children:
+                    return None
+                value = value.named_children[0]
+            if value.type not in ("call_expression", "member_expression", "subscript_expression"):
+                return None  # an object, a literal, a new instance: not a row read elsewhere
+        if files.resolve(("sequelize",), node, source) is not None:
+            return None  # the model itself
+    elif node.type != "member_expression":
+        return None
+    if not name[:1].islower():
+        return None
+    matches = [d for d in files.models.of(("sequelize",)) if d.name.lower() == name.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _annotated_model(node: Node, source: Source, files: FileModels) -> Declared | bool | None:
+    """The model a TypeScript parameter's annotation names (`article: Article`); False when it
+    names something else (`article: ArticleDto`), None when there is none."""
+    parameter = node.parent
+    if parameter is None or parameter.type not in ("required_parameter", "optional_parameter"):
+        parameter = _parameter_declaring(node, source)
+    annotation = parameter.child_by_field_name("type") if parameter is not None else None
+    if annotation is None:
+        return None
+    names = [c for c in annotation.named_children if c.type == "type_identifier"]
+    if len(names) != 1:
+        return False
+    return _model_named(source.text(names[0]), files, here_first=False) or False
+
+
+def _parameter_declaring(node: Node, source: Source) -> Node | None:
+    """The TypeScript parameter of the function around NODE that declares NODE's name."""
+    name = source.text(node)
+    scope = node.parent
+    while scope is not None:
+        parameters = scope.child_by_field_name("parameters")
+        if parameters is not None and scope.type in (
+            "function_declaration", "function_expression", "arrow_function",
+            "method_definition", "function",
+        ):  # fmt: skip
+            for parameter in parameters.named_children:
+                pattern = parameter.child_by_field_name("pattern")
+                if pattern is not None and source.text(pattern) == name:
+                    return parameter
+        scope = scope.parent
+    return None
 
 
 def _this_model(node: Node, source: Source, files: FileModels) -> Declared | None:

@@ -38,6 +38,7 @@ from migverify.scan.orm import (
     enclosing_class,
     keyword_arguments,
     nodes_of,
+    parameter_annotation,
     positional,
 )
 from migverify.scan.source import Source, string_value
@@ -432,21 +433,8 @@ class Graph:
 
     def _parameter(self, identifier: Node, name: str) -> Instance | None:
         """A parameter annotated with a model (`def publish(post: Post)`), new or not."""
-        node = identifier.parent
-        while node is not None and node.type != "function_definition":
-            node = node.parent
-        parameters = node.child_by_field_name("parameters") if node is not None else None
-        for parameter in parameters.named_children if parameters is not None else ():
-            if parameter.type not in ("typed_parameter", "typed_default_parameter"):
-                continue
-            names = parameter.child_by_field_name("name") or (
-                parameter.named_children[0] if parameter.named_children else None
-            )
-            if names is None or self.source.text(names) != name:
-                continue
-            declared = self._annotation(parameter.child_by_field_name("type"))
-            return (declared, EITHER) if declared is not None else None
-        return None
+        declared = self._annotation(parameter_annotation(identifier, self.source))
+        return (declared, EITHER) if declared is not None else None
 
     def _annotation(self, annotation: Node | None) -> Declared | None:
         stack = [annotation] if annotation is not None else []
