@@ -1131,6 +1131,37 @@ def single_annotated_name(annotation: Node | None, source: Source) -> Node | str
     return None
 
 
+def typescript_parameter_type(node: Node, source: Source) -> Node | bool | None:
+    """The type a TypeScript parameter NODE names (the declaration, or a use in its function)
+    is annotated with, when one named type (`user: User`): its `type_identifier`; False for
+    another annotation (`users: User[]`, `u: Partial<User>`), None for none."""
+    parameter = node.parent
+    if parameter is None or parameter.type not in ("required_parameter", "optional_parameter"):
+        parameter = None
+        name = source.text(node)
+        scope = node.parent
+        while scope is not None and parameter is None:
+            parameters = scope.child_by_field_name("parameters")
+            if parameters is not None and scope.type in TYPESCRIPT_FUNCTIONS:
+                for candidate in parameters.named_children:
+                    pattern = candidate.child_by_field_name("pattern")
+                    if pattern is not None and source.text(pattern) == name:
+                        parameter = candidate
+                        break
+            scope = scope.parent
+    annotation = parameter.child_by_field_name("type") if parameter is not None else None
+    if annotation is None:
+        return None
+    names = [c for c in annotation.named_children if c.type == "type_identifier"]
+    return names[0] if len(names) == 1 and len(annotation.named_children) == 1 else False
+
+
+TYPESCRIPT_FUNCTIONS = (
+    "function_declaration", "function_expression", "arrow_function", "method_definition",
+    "function",
+)  # fmt: skip
+
+
 def meta_attribute(cls: Node, name: str, source: Source) -> Node | None:
     """The value of `NAME = …` in the class's `class Meta:` (`model`, `db_table`)."""
     body = cls.child_by_field_name("body")

@@ -32,6 +32,7 @@ from migverify.scan.orm import (
     nodes_of,
     object_pairs,
     sequelize_table,
+    typescript_parameter_type,
 )
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.tables import TableMatcher
@@ -489,34 +490,10 @@ def _named_model(
 def _annotated_model(node: Node, source: Source, files: FileModels) -> Declared | bool | None:
     """The model a TypeScript parameter's annotation names (`article: Article`); False when it
     names something else (`article: ArticleDto`), None when there is none."""
-    parameter = node.parent
-    if parameter is None or parameter.type not in ("required_parameter", "optional_parameter"):
-        parameter = _parameter_declaring(node, source)
-    annotation = parameter.child_by_field_name("type") if parameter is not None else None
-    if annotation is None:
+    named = typescript_parameter_type(node, source)
+    if named is None:
         return None
-    names = [c for c in annotation.named_children if c.type == "type_identifier"]
-    if len(names) != 1:
-        return False
-    return _model_named(source.text(names[0]), files, here_first=False) or False
-
-
-def _parameter_declaring(node: Node, source: Source) -> Node | None:
-    """The TypeScript parameter of the function around NODE that declares NODE's name."""
-    name = source.text(node)
-    scope = node.parent
-    while scope is not None:
-        parameters = scope.child_by_field_name("parameters")
-        if parameters is not None and scope.type in (
-            "function_declaration", "function_expression", "arrow_function",
-            "method_definition", "function",
-        ):  # fmt: skip
-            for parameter in parameters.named_children:
-                pattern = parameter.child_by_field_name("pattern")
-                if pattern is not None and source.text(pattern) == name:
-                    return parameter
-        scope = scope.parent
-    return None
+    return _model_named(source.text(named), files, here_first=False) if named else False
 
 
 def _this_model(node: Node, source: Source, files: FileModels) -> Declared | None:

@@ -26,6 +26,7 @@ from migverify.scan.orm import (
     object_pairs,
     snake_case,
     typescript_imports,
+    typescript_parameter_type,
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -265,7 +266,9 @@ def typeorm_uses(
     links = chain.links
     entity, start, at = _repository_in(chain, source, repositories)
     if entity is None or at is None:
-        return _manager_or_entity(chain, source, files, found, matcher)
+        return _manager_or_entity(chain, source, files, found, matcher) or _row_call(
+            chain, source, files, bindings, found, matcher
+        )
     if start + 1 >= len(links) or links[start].name not in OPERATIONS:
         return False
     if links[start + 1].name is not None:
@@ -491,3 +494,84 @@ def _manager_or_entity(
 
 def _report(declared: Declared, method: str, node: Node, found: Found, matcher) -> None:
     found.uses(node.start_byte, declared.table, OPERATIONS[method], "typeorm", matcher)
+
+
+# An entity's own methods when it extends BaseEntity (TypeORM's Active Record): what they do to
+# its row; `save()` inserts a new row (`new E()`, `E.create(…)`) and updates a read one.
+ROW_METHODS: dict[str, tuple[str, ...]] = {
+    "save": ("insert", "update"), "remove": ("delete",), "softRemove": ("update",),
+    "recover": ("update",), "reload": ("select",),
+}  # fmt: skip
+ROW_READS = {"findOne", "findOneBy", "findOneOrFail", "findOneByOrFail"}
+
+
+def _row_call(
+    chain: Chain,
+    source: Source,
+    files: FileModels,
+    bindings: Bindings,
+    found: Found,
+    matcher: TableMatcher,
+) -> bool:
+    """`user.save()`, `user.remove()` on a row of an Active Record entity: a name bound in the
+    function to `[await] E.findOne…(…)`, `new E(…)` or `E.create(…)`, a loop's over
+    `await E.find(…)`, or a parameter annotated `user: E`."""
+    links = chain.links
+    if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+        return False
+    operations = ROW_METHODS.get(links[0].name or "")
+    if operations is None:
+        return False
+    row = _row_of(chain.root, source, files, bindings)
+    if row is None:
+        return False
+    declared, new = row
+    if links[0].name == "save" and new is not None:
+        operations = ("insert",) if new else ("update",)
+    found.uses(chain.root.start_byte, declared.table, operations, "typeorm", matcher)
+    return True
+
+
+def _row_of(identifier: Node, source: Source, files: FileModels, bindings: Bindings):
+    """(entity, new: True/False, None when not known) of the row IDENTIFIER holds, or None."""
+    bound = bindings.values(identifier)
+    if not bound:
+        if not bindings.is_parameter(identifier):
+            return None
+        named = typescript_parameter_type(identifier, source)
+        declared = None
+        if named:
+            declared = files.models.resolve(
+                ("typeorm",), source.text(named), files.imports, files.path
+            )
+        return (declared, None) if declared is not None else None
+    rows = set()
+    for binding in bound:
+        value = binding.value
+        while value.type in ("await_expression", "parenthesized_expression", "non_null_expression"):
+            if not value.named_children:
+                return None
+            value = value.named_children[0]
+        if binding.op != "=":
+            return None
+        if value.type == "new_expression":
+            made = value.child_by_field_name("constructor")
+            declared = files.resolve(("typeorm",), made, source) if made is not None else None
+            new = True
+        elif value.type == "call_expression":
+            function = value.child_by_field_name("function")
+            if function is None or function.type != "member_expression":
+                return None
+            method = function.child_by_field_name("property")
+            obj = function.child_by_field_name("object")
+            name = source.text(method) if method is not None else ""
+            if obj is None or (name not in ROW_READS and name != "create"):
+                return None
+            declared = files.resolve(("typeorm",), obj, source)
+            new = name == "create"
+        else:
+            return None
+        if declared is None:
+            return None
+        rows.add((declared, new))
+    return rows.pop() if len(rows) == 1 else None
