@@ -58,12 +58,15 @@ class _Model:
     table_offset: int | None = None
     schema: str | None = None
     relations: list[tuple[str, str, bool]] = field(default_factory=list)  # name, type, holds key
+    # list relation fields (`tags Tag[]`): name → (offset, the `@relation("Name")` name or None)
+    lists: dict[str, tuple[int, str | None]] = field(default_factory=dict)
 
 
 def scan_prisma_schema(source: Source, matcher: TableMatcher) -> Found:
     """A Prisma schema file: every model (and view) is a declaration."""
     found = Found(source)
     model: _Model | None = None
+    models: list[_Model] = []
     offset = 0
     for raw in source.data.split(b"\n"):
         line = _without_comment(raw.decode("utf-8", errors="replace"))
@@ -73,7 +76,7 @@ def scan_prisma_schema(source: Source, matcher: TableMatcher) -> Found:
                 name_offset = offset + len(line[: match.start(2)].encode())
                 model = _Model(match.group(2), name_offset)
         elif line.strip().startswith("}"):
-            _declare(model, found, matcher, source.path)
+            models.append(model)
             model = None
         else:
             match = _ATTRIBUTE.match(line)
@@ -87,8 +90,43 @@ def scan_prisma_schema(source: Source, matcher: TableMatcher) -> Found:
                 if relation is not None and relation.group(2) not in SCALARS:
                     holds_key = re.search(r"@relation\([^)]*\bfields\s*:", relation.group(4))
                     model.relations.append((relation.group(1), relation.group(2), bool(holds_key)))
+                    if relation.group(3):
+                        named = _RELATION_NAME.search(relation.group(4))
+                        at = offset + len(line[: relation.start(1)].encode())
+                        model.lists[relation.group(1)] = (at, named.group(1) if named else None)
         offset += len(raw) + 1
+    joins = _implicit_joins(models)
+    for each in models:
+        _declare(each, found, matcher, source.path, joins)
     return found
+
+
+# `@relation("Name")`, `@relation(name: "Name", …)`
+_RELATION_NAME = re.compile(r'@relation\(\s*(?:name\s*:\s*)?"([^"]+)"')
+
+
+def _implicit_joins(models: list[_Model]) -> dict[tuple[str, str], str]:
+    """(model, field) → the join table of an implicit many-to-many relation: a list field on
+    both sides (`tags Tag[]` and `users User[]`), no relation model between. Prisma names the
+    table `_<relation name>`, by default `_<A>To<B>` of the two models' names in order."""
+    by_name = {m.name: m for m in models}
+    joins: dict[tuple[str, str], str] = {}
+    for model in models:
+        for name, target, _ in model.relations:
+            if name not in model.lists or target not in by_name:
+                continue
+            own_name = model.lists[name][1]
+            other = by_name[target]
+            back = [
+                n for n, t, _ in other.relations
+                if t == model.name and n in other.lists and other.lists[n][1] == own_name
+                and (n, t) != (name, target)
+            ]  # fmt: skip
+            if len(back) != 1:  # a self-relation's two list fields share a relation name
+                continue
+            first, second = sorted((model.name, target))
+            joins[(model.name, name)] = f"_{own_name}" if own_name else f"_{first}To{second}"
+    return joins
 
 
 def _without_comment(line: str) -> str:
@@ -102,13 +140,24 @@ def _without_comment(line: str) -> str:
     return line
 
 
-def _declare(model: _Model, found: Found, matcher: TableMatcher, path: str) -> None:
+def _declare(
+    model: _Model, found: Found, matcher: TableMatcher, path: str, joins: dict[tuple[str, str], str]
+) -> None:
     table = model.table or model.name
     qualified = f"{model.schema}.{table}" if model.schema else table
     offset = model.table_offset if model.table_offset is not None else model.name_offset
     found.declaration(offset, Declared("prisma", model.name, qualified, path), matcher)
     for name, target, holds_key in model.relations:
-        relation = Relation("prisma", Named(model.name), name, Named(target), path, None, holds_key)
+        join = joins.get((model.name, name))
+        secondary = None
+        if join is not None:
+            secondary = Named(f"{model.schema}.{join}" if model.schema else join, table=True)
+            matched = matcher.match_text(secondary.name)
+            if matched is not None:  # the join table Prisma makes and manages
+                found.reference(model.lists[name][0], matched, "model", (), "prisma")
+        relation = Relation(
+            "prisma", Named(model.name), name, Named(target), path, secondary, holds_key
+        )
         found.record(relation)
 
 
@@ -156,6 +205,8 @@ NESTED_WRITES = {
 # `connect`, `disconnect`, `set` write the foreign key: an update of the related table when the
 # key is its own (the relation field has no `@relation(fields: …)` on this side).
 KEY_WRITES = {"connect", "disconnect", "set"}
+# …and on an implicit many-to-many relation, the rows of its join table
+JOIN_WRITES = {"connect": ("insert",), "disconnect": ("delete",), "set": ("delete", "insert")}
 FILTERS = {"some", "every", "none", "is", "isNot"}
 LOGIC = {"AND", "OR", "NOT"}
 MAX_NESTING = 8
@@ -223,10 +274,16 @@ class Nested:
             if pair is None:
                 continue
             relation, target = pair
+            join = self.files.models.secondary(relation)
             for name, _, inner in self._entries(value) or ():
                 if name in NESTED_WRITES:
                     self._report(target, offset, NESTED_WRITES[name])
                     self._nested_data(target, name, inner, depth + 1)
+                    if join is not None and name in ("create", "createMany", "connectOrCreate"):
+                        self._report_table(join, offset, "insert")
+                elif name in KEY_WRITES and join is not None:  # rows of the join table
+                    for operation in JOIN_WRITES[name]:
+                        self._report_table(join, offset, operation)
                 elif name in KEY_WRITES and not relation.holds_key:
                     self._report(target, offset, "update")
 
@@ -249,10 +306,16 @@ class Nested:
         if pair is None or value.type == "false":
             return None
         self._report(pair[1], offset, operation)
+        join = self.files.models.secondary(pair[0])
+        if join is not None:  # an implicit many-to-many's rows come through its join table
+            self._report_table(join, offset, operation)
         return pair
 
     def _report(self, target: Declared, offset: int, operation: str) -> None:
-        table = self.matcher.match_text(target.table)
+        self._report_table(target.table, offset, operation)
+
+    def _report_table(self, table_name: str, offset: int, operation: str) -> None:
+        table = self.matcher.match_text(table_name)
         if table is not None:
             self.found.reference(offset, table, operation, (), "prisma")
 

@@ -173,6 +173,48 @@ def test_prisma_nested_writes_down_the_graph_and_data_held_in_a_name(tmp_path):
     ]
 
 
+SELF_RELATIONS = """
+model User {
+  id        Int    @id
+  followers User[] @relation("Follows")
+  following User[] @relation("Follows")
+  parentId  Int?
+  parent    User?  @relation("Tree", fields: [parentId], references: [id])
+  children  User[] @relation("Tree")
+  @@map("users")
+}
+"""
+
+
+def test_prisma_implicit_many_to_many_join_tables_and_self_relations(tmp_path):
+    """Two list fields of one relation name make a join table (`_Follows`); a one-to-many
+    self-relation (`children` / `parent`) has none, its list side writes the users' key."""
+    root = _tree(
+        tmp_path,
+        {
+            "prisma/schema.prisma": SELF_RELATIONS,
+            "src/a.ts": (
+                "export async function f(prisma, id) {\n"
+                "  await prisma.user.update({ where: { id }, data: { followers: { connect: { id } } } });\n"
+                "  await prisma.user.update({ where: { id }, data: { children: { connect: { id } } } });\n"
+                "  await prisma.user.findMany({ include: { following: true } });\n"
+                "}\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, ["users", "_Follows", "_Tree", "_UserToUser"], "")
+    assert sorted(set(references)) == [
+        ("prisma/schema.prisma", 4, "_Follows", "model"),
+        ("prisma/schema.prisma", 5, "_Follows", "model"),
+        ("prisma/schema.prisma", 9, "users", "model"),
+        ("src/a.ts", 2, "_Follows", "insert"),  # connect: a row of the join table
+        ("src/a.ts", 2, "users", "update"),
+        ("src/a.ts", 3, "users", "update"),  # the children's own key: no join table
+        ("src/a.ts", 4, "_Follows", "select"),
+        ("src/a.ts", 4, "users", "select"),
+    ]
+
+
 def test_prisma_helpers_as_methods_through_a_namespace_and_a_constant(tmp_path):
     root = _tree(
         tmp_path,
