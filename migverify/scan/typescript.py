@@ -41,7 +41,7 @@ from migverify.scan.sequelize import (
     sequelize_include_objects,
     sequelize_uses,
 )
-from migverify.scan.source import Source
+from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.supabase import TABLE_METHODS, report_supabase, supabase_uses
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import Repositories, typeorm_declarations, typeorm_uses
@@ -155,7 +155,7 @@ def scan_typescript(
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
     for chain, named in zip(chains, names, strict=True):
         if not named.isdisjoint(SQL_CALLS):  # a chain naming no SQL function holds no SQL call
-            _sql_calls(chain, found, matcher, bindings)
+            _sql_calls(chain, found, matcher, bindings, files)
     return found
 
 
@@ -240,8 +240,15 @@ def _orm(tree, source: Source, files: FileModels, found: Found, matcher, binding
     return claim
 
 
-def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings) -> None:
-    """SQL passed to query(), raw(), sql`…` and the like, in any link of CHAIN."""
+def _sql_calls(
+    chain: Chain,
+    found: Found,
+    matcher: TableMatcher,
+    bindings: Bindings,
+    files: FileModels | None = None,
+) -> None:
+    """SQL passed to query(), raw(), sql`…` and the like, in any link of CHAIN (FILES: a
+    Drizzle table in a tagged template's hole, sql`select * from ${users}`, is its name)."""
     source = found.source
     for index, link in enumerate(chain.links):
         if link.name is not None or not link.args:
@@ -260,6 +267,10 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
         tagged = arguments is not None and arguments.type == "template_string"
         # sql`… ${x} …`: x is a parameter; query(`… ${subQuery} …`): the text x holds
         texts = bindings.texts(argument, splice=not tagged)
+        if tagged and files is not None and "drizzle" in files.models.orms:
+            spliced = string_value(argument, source, _drizzle_table(files, source))
+            if spliced is not None:
+                texts = [[spliced]]
         found.sql_alternatives(texts, matcher, "?" if name in QUESTION_MARKS else "named")
 
 
@@ -272,3 +283,17 @@ def _sql_argument(argument: Node, source: Source) -> Node:
         if key is not None and source.text(key).strip("'\"") == "text":
             return pair.child_by_field_name("value") or argument
     return argument
+
+
+def _drizzle_table(files: FileModels, source: Source):
+    """A tagged template's hole holding a Drizzle table (`${users}`): Drizzle writes its
+    (quoted) name there; any other hole stays a parameter."""
+
+    def substitute(expression: Node) -> StringValue | None:
+        declared = files.resolve(("drizzle",), expression, source)
+        if declared is None:
+            return None
+        name = ".".join(f'"{part}"' for part in declared.table.split("."))
+        return StringValue(name, (expression.start_byte,) * len(name), 0)
+
+    return substitute
