@@ -51,6 +51,7 @@ from migverify.scan.tables import TableMatcher
 from migverify.scan.walk import IDENTIFIER_BYTES
 
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
+PERFORMS = {"perform_create", "perform_update"}  # DRF views' hooks given a serializer
 MAX_DEPTH = 8
 # Methods of a manager returning a queryset of the same model.
 QUERYSET_METHODS = {
@@ -562,6 +563,8 @@ class DjangoGraph:
     def _parameter_row(self, node: Node) -> Row | None:
         """A parameter annotated with a model (`def promote(member: Member)`, `Optional[…]`)."""
         named = single_annotated_name(parameter_annotation(node, self.source), self.source)
+        if named is None and self.files is not None:
+            return self._perform_row(node)
         if named is None or self.files is None:
             return None
         if isinstance(named, str):
@@ -572,14 +575,39 @@ class DjangoGraph:
             model = self.model_class(named)
         return Row(model) if model is not None else None
 
-    def _form_model(self, function: Node) -> Declared | None:
-        """The model of the Django ModelForm class FUNCTION names (here or imported)."""
+    def _perform_row(self, node: Node) -> Row | None:
+        """DRF: the `serializer` a view's `perform_create(self, serializer)` (or
+        `perform_update`) is given is one of the view's `serializer_class`: its `save()`
+        inserts (updates) a row of that serializer's model."""
+        function = node.parent
+        while function is not None and function.type != "function_definition":
+            function = function.parent
+        name = function.child_by_field_name("name") if function is not None else None
+        if name is None or self.source.text(name) not in PERFORMS:
+            return None
+        parameters = function.child_by_field_name("parameters")
+        names = [self.source.text(p) for p in parameters.named_children] if parameters else []
+        if names[1:2] != [self.source.text(node)]:
+            return None
+        cls = enclosing_class(function)
+        for attribute, value in class_attributes(
+            cls.child_by_field_name("body") if cls is not None else None, self.source
+        ):
+            if attribute == "serializer_class":
+                model = self._form_model(value, "serializer")
+                new = self.source.text(name) == "perform_create"
+                return Row(model, new=new) if model is not None else None
+        return None
+
+    def _form_model(self, function: Node, kind: str = "form") -> Declared | None:
+        """The model of the Django ModelForm class (KIND `serializer`: DRF ModelSerializer)
+        FUNCTION names (here or imported)."""
         if self.files is None or function.type not in ("identifier", "attribute"):
             return None
         files = self.files
         if function.type == "identifier":
             name = self.source.text(function)
-            return files.models.schema_model(name, files.imports, files.path, kind="form")
+            return files.models.schema_model(name, files.imports, files.path, kind=kind)
         obj, attribute = (
             function.child_by_field_name("object"),
             function.child_by_field_name("attribute"),
@@ -587,7 +615,7 @@ class DjangoGraph:
         if obj is None or attribute is None or obj.type != "identifier":
             return None
         return files.models.schema_model(
-            self.source.text(attribute), files.imports, files.path, self.source.text(obj), "form"
+            self.source.text(attribute), files.imports, files.path, self.source.text(obj), kind
         )
 
     def _view_model(self, node: Node) -> Declared | None:
@@ -667,6 +695,11 @@ class DjangoGraph:
         if form is not None:  # HeroForm(…, instance=hero): its save() writes that row
             options = keyword_arguments(arguments.named_children, self.source)
             return Row(form, new="instance" not in options)
+        serializer = self._form_model(function, "serializer")
+        if serializer is not None:  # HeroSerializer(hero, data=…): the instance comes first
+            options = keyword_arguments(arguments.named_children, self.source)
+            given = "instance" in options or bool(positional(arguments.named_children))
+            return Row(serializer, new=not given)
         if function.type == "identifier":
             name = self.source.text(function)
             if name == "get_object_or_404":

@@ -84,6 +84,8 @@ def sqlalchemy_declarations(
         _schemas(tree, source, imports, found)
     if b"ModelForm" in data:
         _model_forms(tree, source, imports, found)
+    if b"ModelSerializer" in data:
+        _model_serializers(tree, source, imports, found)
     if b"user_loader" in data:
         _login_users(tree, source, imports, found)
     if b"able(" in data:
@@ -521,6 +523,14 @@ def _model_forms(tree: Tree, source: Source, imports: _LazyImports, found: Found
     """Django: `class HeroForm(forms.ModelForm): class Meta: model = Hero` (also through a
     ModelForm of the file): an instance's `save()` writes the model's table."""
     _meta_model_classes(tree, source, imports, found, "form", lambda b: b.endswith("ModelForm"))
+
+
+def _model_serializers(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
+    """Django REST framework: `class HeroSerializer(serializers.ModelSerializer): class Meta:
+    model = Hero`: an instance's `save()` inserts a row, or updates the one it was given."""
+    _meta_model_classes(
+        tree, source, imports, found, "serializer", lambda b: b.endswith("ModelSerializer")
+    )
 
 
 def _meta_model_classes(

@@ -59,7 +59,7 @@ TS_MODEL_HINTS += (b".define(", b"extends Model", b"freezeTableName")
 PY_MODEL_HINTS = (b"db.Model", b"table=True")  # Flask-SQLAlchemy, SQLModel
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
-PY_MODEL_HINTS += (b"ModelForm",)  # Django: a form saving a model
+PY_MODEL_HINTS += (b"ModelForm", b"ModelSerializer")  # Django, DRF: saving a model's row
 PY_MODEL_HINTS += (b"peewee", b"playhouse")  # its models, named by their classes
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
