@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 
-import migverify
 from migverify.usercache import cache_dir
 
 KEPT_FILES = 16
@@ -155,10 +154,12 @@ def _prune(directory: str) -> None:
 @cache
 def _code() -> bytes:
     """A fingerprint of the scanner's code and of the parsers it calls: the name, size and
-    modification time of each file of their package directories (a stat each; no reading)."""
+    modification time of each file of their package directories (a stat each; no reading).
+    Not migverify's version: looking it up (importlib.metadata) costs a start-up more than
+    the whole fingerprint, and the files say more."""
     import importlib.util
 
-    parts = [migverify.__version__, sys.version]
+    parts = [sys.version]
     directories = [os.path.dirname(__file__)]
     for name in _PARSERS:
         spec = importlib.util.find_spec(name)

@@ -260,6 +260,15 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("rg") is None:
         sys.exit("ripgrep (rg) is not installed: apt-get install -y ripgrep")
+    # The byte code an install compiles (pip does): without it (an edited source tree run with
+    # PYTHONDONTWRITEBYTECODE) every run would compile the scanner's modules again.
+    import migverify
+
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(migverify.__file__).parent)],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    )
     rows = []
     for kind in args.trees.split(","):
         if args.keep is not None:
