@@ -24,7 +24,11 @@ from migverify.scan.orm import (
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
 
-TABLE_FUNCTIONS = {"pgTable"}
+# PostgreSQL's, and the same API of Drizzle's MySQL and SQLite dialects (a code base's uses are
+# found whatever its database: its tables are known, not dynamic)
+TABLE_FUNCTIONS = {"pgTable", "mysqlTable", "sqliteTable"}
+SCHEMA_FUNCTIONS = {"pgSchema", "mysqlSchema"}
+CREATOR_FUNCTIONS = {"pgTableCreator", "mysqlTableCreator", "sqliteTableCreator"}
 METHODS = {
     "from": "select", "insert": "insert", "update": "update", "delete": "delete",
     "leftJoin": "select", "rightJoin": "select", "innerJoin": "select", "fullJoin": "select",
@@ -51,9 +55,9 @@ def drizzle_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
         function, args = call
         callee = source.text(function)
         first = string_value(args[0], source) if args else None
-        if callee == "pgSchema" and first is not None and not first.holes:
+        if callee in SCHEMA_FUNCTIONS and first is not None and not first.holes:
             schemas[source.text(name)] = first.text
-        elif callee == "pgTableCreator" and args:
+        elif callee in CREATOR_FUNCTIONS and args:
             affixes = _creator(args[0], source)
             if affixes is not None:
                 creators[source.text(name)] = affixes

@@ -86,7 +86,8 @@ class Relation:
 @dataclass(frozen=True)
 class Alias:
     """A name standing for a model elsewhere: a TypeScript re-export (kind `export`: `export
-    { a as b } from 'm'`, or name `*` for `export * from 'm'`), a marshmallow-sqlalchemy schema
+    { a as b } from 'm'`, or name `*` for `export * from 'm'`; kind `namespace`: `export * as b
+    from 'm'`, the module itself under a name), a marshmallow-sqlalchemy schema
     (kind `schema`: a class whose `Meta.model` is the target, or an instance of such a class), a
     Django ModelForm (kind `form`: a class whose `Meta.model` is the target)."""
 
@@ -550,6 +551,8 @@ class Models:
         return model.table if model is not None else None
 
     def _leads_to_model(self, alias: Alias) -> bool:
+        if alias.kind == "namespace":  # its members are named where they are used
+            return False
         if alias.kind in ALIAS_ORMS:
             return self._schema_target(alias, 0) is not None
         target = alias.target
@@ -579,11 +582,21 @@ class Models:
     def resolve_member(
         self, orms: Sequence[str], namespace: str, name: str, imports: Imports, path: str
     ) -> Declared | None:
-        """`schema.userItems`, `models.Order`: NAME from the module imported as NAMESPACE."""
+        """`schema.userItems`, `models.Order`: NAME from the module imported as NAMESPACE, or
+        from the module a module NAMESPACE is imported from re-exports under that name
+        (`export * as schema from './schema'`, then `import { schema } from '@acme/db'`)."""
         module = imports.namespaces.get(namespace)
-        if module is None:
+        if module is not None:
+            return self._from_module(orms, name, module, path)
+        if namespace not in imports.names:
             return None
-        return self._from_module(orms, name, module, path)
+        imported, original = imports.names[namespace]
+        for alias in self._aliases.get(("namespace", original), ()):
+            if alias.target.module is not None and module_leads_to(imported, path, alias.path):
+                found = self._from_module(orms, name, alias.target.module, alias.path, 1)
+                if found is not None:
+                    return found
+        return None
 
     def _from_module(
         self, orms: Sequence[str], name: str, module: str, path: str, depth: int = 0
@@ -861,6 +874,12 @@ def typescript_exports(tree: Tree, source: Source) -> list[Alias]:
         if module is not None and not clauses:  # export * from 'm'
             aliases.append(Alias("export", "*", Named("*", module.text), source.path))
         for clause in clauses:
+            if clause.type == "namespace_export":  # export * as schema from 'm'
+                named = clause.named_children[0] if clause.named_children else None
+                if module is not None and named is not None:
+                    target = Named("*", module.text)
+                    aliases.append(Alias("namespace", source.text(named), target, source.path))
+                continue
             if clause.type != "export_clause":
                 continue
             for specifier in clause.named_children:

@@ -51,7 +51,7 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # Flask-SQLAlchemy's `db.Model`), and Drizzle tables of other names (so that their uses are known
 # not to be dynamic): files that may declare one are scanned.
 # Drizzle's relations() / defineRelations() lead from one table to others.
-TS_MODEL_HINTS = (b"pgTable", b"@Entity", b"elations(")
+TS_MODEL_HINTS = (b"pgTable", b"sqliteTable", b"mysqlTable", b"@Entity", b"elations(")
 # Sequelize's associations (`User.hasMany(models.Post, { as: 'posts' })`)
 TS_MODEL_HINTS += (b".hasMany(", b".belongsTo(", b".hasOne(", b".belongsToMany(")
 # …and its models named by default (`sequelize.define('user', …)`, `User.init(…, { sequelize })`)
@@ -72,7 +72,7 @@ PRISMA_HELPER_HINTS = (b"].find", b"].create", b"].update", b"].upsert", b"].del
 # A TypeScript module re-exporting others (`export * from './schema'`, `export { t } from …`):
 # a model may travel under its names. A file let through for that alone (a barrel) is not
 # parsed: its re-exports are read from the text (`reexports_only`).
-REEXPORT = re.compile(rb"export\s*+(?:type\s++)?(?:\*|\{[^}]*+\})\s*+from\b")
+REEXPORT = re.compile(rb"export\s*+(?:type\s++)?(?:\*(?:\s*+as\s++[\w$]++)?|\{[^}]*+\})\s*+from\b")
 REEXPORT_HINTS = (b"export *", b"export {", b"export type {")
 IDENTIFIER_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$")
 
