@@ -402,12 +402,13 @@ def test_a_barrel_is_read_for_its_exports_alone():
         b"export * as ns from './h';\n"
     )
     parsed = reexports_in("i.ts", text)
-    assert [(a.name, a.target.name, a.target.module) for a in parsed] == [
-        ("*", "*", "./a"),
-        ("b", "b", "./f"),
-        ("C", "C", "./f"),
-        ("e", "d", "./f"),
-        ("G", "G", "./g"),
+    assert [(a.kind, a.name, a.target.name, a.target.module) for a in parsed] == [
+        ("export", "*", "*", "./a"),
+        ("export", "b", "b", "./f"),
+        ("export", "C", "C", "./f"),
+        ("export", "e", "d", "./f"),
+        ("export", "G", "G", "./g"),
+        ("namespace", "ns", "*", "./h"),  # the module itself, under a name
     ]
 
 
