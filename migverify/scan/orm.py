@@ -591,22 +591,31 @@ class Models:
         if namespace not in imports.names:
             return None
         imported, original = imports.names[namespace]
-        for alias in self._aliases.get(("namespace", original), ()):
-            if alias.target.module is not None and module_leads_to(imported, path, alias.path):
-                found = self._from_module(orms, name, alias.target.module, alias.path, 1)
-                if found is not None:
-                    return found
-        return None
+        reexported = self._namespace(original, imported, path)
+        if reexported is None:
+            return None
+        return self._from_module(orms, name, *reexported, 1)
 
-    def _from_module(
-        self, orms: Sequence[str], name: str, module: str, path: str, depth: int = 0
-    ) -> Declared | None:
-        for declared in self._by_name.get(name, ()):
-            if declared.orm in orms and module_leads_to(module, path, declared.path):
-                return declared
+    def _namespace(
+        self, name: str, module: str, path: str, depth: int = 0
+    ) -> tuple[str, str] | None:
+        """(the module, the file naming it) that NAME, imported from MODULE in PATH, stands
+        for when a module re-exports a module under that name, itself or through re-exports."""
+        for alias in self._aliases.get(("namespace", name), ()):
+            if alias.target.module is not None and module_leads_to(module, path, alias.path):
+                return alias.target.module, alias.path
         if depth >= MAX_ALIASES:
             return None
-        # re-exported: `export { name } from './schema'`, `export * from './schema'`
+        for original, target, where in self._reexports(name, module, path):
+            found = self._namespace(original, target, where, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def _reexports(self, name: str, module: str, path: str) -> Iterator[tuple[str, str, str]]:
+        """(the name there, the module, the re-exporting file) of each re-export (`export {
+        name } from './schema'`, `export * from './schema'`) NAME imported from MODULE in PATH
+        may come through."""
         key = module_key(module, path)
         if key is None:
             exports: Iterable[Alias] = (
@@ -621,7 +630,18 @@ class Models:
             if not module_leads_to(module, path, alias.path):
                 continue
             original = name if alias.target.name == "*" else alias.target.name
-            found = self._from_module(orms, original, alias.target.module, alias.path, depth + 1)
+            yield original, alias.target.module, alias.path
+
+    def _from_module(
+        self, orms: Sequence[str], name: str, module: str, path: str, depth: int = 0
+    ) -> Declared | None:
+        for declared in self._by_name.get(name, ()):
+            if declared.orm in orms and module_leads_to(module, path, declared.path):
+                return declared
+        if depth >= MAX_ALIASES:
+            return None
+        for original, target, where in self._reexports(name, module, path):
+            found = self._from_module(orms, original, target, where, depth + 1)
             if found is not None:
                 return found
         return None
@@ -895,6 +915,10 @@ def typescript_exports(tree: Tree, source: Source) -> list[Alias]:
                         imports = typescript_imports(
                             nodes_of(tree, ("import_statement", "variable_declarator")), source
                         )
+                    if original in imports.namespaces:  # import * as s …; export { s }
+                        target = Named("*", imports.namespaces[original])
+                        aliases.append(Alias("namespace", source.text(alias), target, source.path))
+                        continue
                     if original not in imports.names:
                         continue
                     target = Named(imports.names[original][1], imports.names[original][0])
