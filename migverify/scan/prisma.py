@@ -354,7 +354,12 @@ def _is_client(chain: Chain, index: int, source: Source) -> bool:
         name = source.text(chain.root)
         return bool(CLIENT.search(name)) or _transaction_parameter(chain.root, name, source)
     before = chain.links[index - 1].name
-    return before is not None and bool(CLIENT.search(before))
+    if before is None:  # getDbClient(tx).user.update(…), this.getPrisma().user…: what it returns
+        called = chain.links[index - 2].name if index >= 2 else None
+        if called is None and index == 1 and chain.root.type == "identifier":
+            called = source.text(chain.root)
+        return called is not None and bool(CLIENT.search(called))
+    return bool(CLIENT.search(before))
 
 
 def _transaction_parameter(node: Node, name: str, source: Source) -> bool:
