@@ -28,6 +28,7 @@ from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
     DjangoManager,
+    DjangoManagerAttribute,
     DjangoRelation,
     Imports,
     class_field_calls,
@@ -175,6 +176,10 @@ def _relations(body: Node, declared: Declared, source: Source, found: Found, mat
             manager = _manager_class(call.function, arguments, source)
             if manager is not None:
                 found.declarations.append(DjangoManager(manager, declared))
+            if manager is not None or source.text(call.function).endswith(".Manager"):
+                attribute = source.text(left)
+                if attribute not in MANAGERS:
+                    found.declarations.append(DjangoManagerAttribute(attribute, declared))
             continue
         args = [a for a in arguments.named_children if a.type != "comment"]
         options, values = keyword_arguments(args, source), positional(args)
@@ -320,7 +325,7 @@ def django_uses(chain: Chain, graph: DjangoGraph, found: Found, matcher: TableMa
         return False
     root, source = chain.root, graph.source
     hop = _hops(chain, graph, found, matcher)  # index of the relation followed, if any
-    if root.type == "identifier" and links[0].name in MANAGERS:
+    if root.type == "identifier" and graph.is_manager(links[0].name):
         declared = graph.model_class(root)
         if declared is not None:  # the calls before the relation are the model's
             calls = _calls(chain, 1, hop)

@@ -397,6 +397,14 @@ class DjangoGraph:
                 return declared
         return Declared("django", name, f"{app}_{name.lower()}", self.source.path, app)
 
+    def is_manager(self, name: str | None) -> bool:
+        """Is NAME, an attribute of a model class, a manager: `objects`, Django's own, one a
+        scanned model declares (`published = PublishedManager()`), or one named as managers are
+        (`all_objects`, `issue_objects`: declared on a mixin outside the models modules)?"""
+        if name in MANAGERS or (name is not None and name.endswith("_objects")):
+            return True
+        return self.models is not None and name in self.models.django_manager_attributes
+
     # --- querysets and rows --------------------------------------------------------------
 
     def manager(self, node: Node) -> tuple[Declared, Hop | None] | None:
@@ -408,7 +416,7 @@ class DjangoGraph:
         if obj is None or attribute is None:
             return None
         name = self.source.text(attribute)
-        if name in MANAGERS:
+        if self.is_manager(name):
             model = self.model_class(obj)
             return (model, None) if model is not None else None
         if name in self.accessors:

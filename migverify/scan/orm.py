@@ -179,6 +179,19 @@ class DjangoManager:
 
 
 @dataclass(frozen=True)
+class DjangoManagerAttribute:
+    """Django: a model's (or abstract model's) class attribute holding a manager, NAME
+    (`all_objects = models.Manager()`, `issue_objects = IssueManager()`): `M.<name>.filter(…)`
+    is a query of M, as `M.objects…` is."""
+
+    name: str
+    model: Declared
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.name)
+
+
+@dataclass(frozen=True)
 class SequelizeDefaults:
     """`new Sequelize(…, { define: { freezeTableName: true, underscored: true } })` (the
     options object written anywhere in a file using Sequelize): what every model takes unless
@@ -264,6 +277,7 @@ Record = (
     | Helper
     | DjangoRelation
     | DjangoManager
+    | DjangoManagerAttribute
     | ModelFactory
     | SequelizeDefaults
     | SequelizeNamed
@@ -367,6 +381,7 @@ class Models:
         self._django_managers: dict[str, set[Declared]] = {}
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
+        self.django_manager_attributes = frozenset(m.name for m in of_type(DjangoManagerAttribute))
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
         self._loaders = {(f.model, f.name) for f in of_type(ModelLoader)}
         self._login_users: tuple[LoginUser, ...] = of_type(LoginUser)
@@ -955,9 +970,31 @@ def _require(node: Node, source: Source, imports: Imports) -> None:
 
 
 def python_imports(tree: Tree, source: Source) -> Imports:
-    """`from m import a, b as c`, `from m import *`, `from . import models`, `import a.b`."""
+    """`from m import a, b as c`, `from m import *`, `from . import models`, `import a.b`; the
+    module's own, then those inside functions (`def task(): from app.models import Issue`, as
+    code avoiding circular imports has them), where the module's do not name the same."""
+    imports = _imports_of(tree.root_node.named_children, source)
+    if b"import" in source.data and any(
+        node.type in ("function_definition", "decorated_definition", "class_definition")
+        for node in tree.root_node.named_children
+    ):
+        nested = [
+            node
+            for node in nodes_of(tree, ("import_from_statement", "import_statement"))
+            if node.parent is not None and node.parent.type != "module"
+        ]
+        local = _imports_of(nested, source)
+        for name, value in local.names.items():
+            imports.names.setdefault(name, value)
+        for name, module in local.namespaces.items():
+            imports.namespaces.setdefault(name, module)
+        imports.stars += [m for m in local.stars if m not in imports.stars]
+    return imports
+
+
+def _imports_of(nodes: Iterable[Node], source: Source) -> Imports:
     imports = Imports()
-    for node in tree.root_node.named_children:
+    for node in nodes:
         if node.type == "import_from_statement":
             module_node = node.child_by_field_name("module_name")
             if module_node is None:
