@@ -9,6 +9,7 @@ options' `relations` and query builders' joins read the related tables."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from tree_sitter import Node, Tree
 
@@ -250,7 +251,14 @@ def _repository_of(value: Node, source: Source) -> Node | None:
     if function is None or arguments is None or not arguments.named_children:
         return None
     name = source.text(function).rpartition(".")[2]
-    return arguments.named_children[0] if name in REPOSITORY_GETTERS else None
+    return _entity_argument(arguments.named_children) if name in REPOSITORY_GETTERS else None
+
+
+def _entity_argument(args: Sequence[Node]) -> Node:
+    """The entity a repository getter is given: its argument, or the last name among its
+    arguments when a wrapper takes a context first (Vendure's `getRepository(ctx, Product)`)."""
+    names = [a for a in args if a.type in ("identifier", "member_expression")]
+    return names[-1] if names else args[0]
 
 
 def typeorm_uses(
@@ -266,8 +274,10 @@ def typeorm_uses(
     links = chain.links
     entity, start, at = _repository_in(chain, source, repositories)
     if entity is None or at is None:
-        return _manager_or_entity(chain, source, files, found, matcher) or _row_call(
-            chain, source, files, bindings, found, matcher
+        return (
+            _manager_or_entity(chain, source, files, found, matcher)
+            or _row_call(chain, source, files, bindings, found, matcher)
+            or _given_builder(chain, source, files, found, matcher)
         )
     if start + 1 >= len(links) or links[start].name not in OPERATIONS:
         return False
@@ -437,10 +447,12 @@ def _repository_in(
         if links[index].name in REPOSITORY_GETTERS and links[index + 1].name is None:
             args = links[index + 1].args
             if args:
-                return args[0], index + 2, args[0]
+                entity = _entity_argument(args)
+                return entity, index + 2, entity
     if chain.root.type == "identifier" and root in REPOSITORY_GETTERS and links:
         if links[0].name is None and links[0].args:
-            return links[0].args[0], 1, links[0].args[0]
+            entity = _entity_argument(links[0].args)
+            return entity, 1, entity
     return None, 0, None
 
 
@@ -575,3 +587,17 @@ def _row_of(identifier: Node, source: Source, files: FileModels, bindings: Bindi
             return None
         rows.add((declared, new))
     return rows.pop() if len(rows) == 1 else None
+
+
+def _given_builder(
+    chain: Chain, source: Source, files: FileModels, found: Found, matcher: TableMatcher
+) -> bool:
+    """A query builder made elsewhere and given here (a subquery's `qb => qb.from(Order,
+    'o').select(…)`, `subQuery().from(…)`): its `.from/.into/.update/.delete(X, …)` of an
+    entity X is the builder's entity."""
+    for _, call in chain.method_calls():
+        if call.method in BUILDER_ENTITY and call.args:
+            if files.resolve(("typeorm",), call.args[0], source) is not None:
+                _builder(chain, -1, None, None, None, source, files, found, matcher)
+                return True
+    return False
