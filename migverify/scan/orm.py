@@ -179,6 +179,21 @@ class DjangoManager:
 
 
 @dataclass(frozen=True)
+class RowWriter:
+    """SQLAlchemy: a method NAME of a model or of a mixin of models running the session on its
+    own row (`def save(self): db.session.add(self)`, `def delete(self): db.session.delete(self)`,
+    or setting attributes then calling such a method: `update`); OPERATION `save`, `delete` or
+    `update`: `row.save()` writes the row's table."""
+
+    name: str
+    operation: str
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.name, self.operation)
+
+
+@dataclass(frozen=True)
 class DjangoManagerAttribute:
     """Django: a model's (or abstract model's) class attribute holding a manager, NAME
     (`all_objects = models.Manager()`, `issue_objects = IssueManager()`): `M.<name>.filter(…)`
@@ -278,6 +293,7 @@ Record = (
     | DjangoRelation
     | DjangoManager
     | DjangoManagerAttribute
+    | RowWriter
     | ModelFactory
     | SequelizeDefaults
     | SequelizeNamed
@@ -382,6 +398,11 @@ class Models:
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self.django_manager_attributes = frozenset(m.name for m in of_type(DjangoManagerAttribute))
+        writers: dict[str, set[str]] = {}
+        for writer in of_type(RowWriter):
+            writers.setdefault(writer.name, set()).add(writer.operation)
+        # a name two classes use for different writes says nothing
+        self.row_writers = {n: ops.pop() for n, ops in writers.items() if len(ops) == 1}
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
         self._loaders = {(f.model, f.name) for f in of_type(ModelLoader)}
         self._login_users: tuple[LoginUser, ...] = of_type(LoginUser)

@@ -93,6 +93,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     if graph is not None and sqlalchemy:
         graph.relationships(found, matcher)
         graph.attribute_writes(found, matcher)
+        graph.row_writes(found, matcher)
     if files is not None:
         if sqlalchemy:
             query_variables(tree, source, files, chains, found, matcher)

@@ -29,6 +29,7 @@ from migverify.scan.orm import (
     ModelMutator,
     Named,
     Relation,
+    RowWriter,
     block_assignments,
     class_attributes,
     class_field_calls,
@@ -80,6 +81,8 @@ def sqlalchemy_declarations(
                 _factories(cls, declared, source, found)
             if b"self." in data:
                 _mutators(cls, declared, source, found)
+    if b"(self" in data and b"session." in data:
+        _row_writers(tree, source, found)
     if any(base in data for base in SCHEMA_BASES):
         _schemas(tree, source, imports, found)
     if b"ModelForm" in data:
@@ -192,6 +195,45 @@ def _factories(cls: Node, declared: Declared, source: Source, found: Found) -> N
             found.declarations.append(ModelFactory(source.text(name), declared))
         elif _returns_row(function, constructors, source):
             found.declarations.append(ModelLoader(source.text(name), declared))
+
+
+def _row_writers(tree: Tree, source: Source, found: Found) -> None:
+    """The methods of any class of the file (a model, or a mixin its models share: a
+    cookiecutter-flask `CRUDMixin`) running the session on their own row (RowWriter)."""
+    for cls in nodes_of(tree, ("class_definition",)):
+        body = cls.child_by_field_name("body")
+        methods = [
+            f for f in (body.named_children if body is not None else ())
+            if f.type == "function_definition"
+        ]  # fmt: skip
+        writers: dict[str, str] = {}
+        for function in methods:
+            name, block = function.child_by_field_name("name"), function.child_by_field_name("body")
+            if name is None or block is None:
+                continue
+            for call in _nodes_under(block, ("call",)):
+                callee = call.child_by_field_name("function")
+                arguments = call.child_by_field_name("arguments")
+                args = positional(arguments.named_children) if arguments is not None else []
+                if callee is None or not args or source.text(args[0]) != "self":
+                    continue
+                method = source.text(callee)
+                if method.endswith(("session.add", "session.merge")):
+                    writers[source.text(name)] = "save"
+                elif method.endswith("session.delete"):
+                    writers[source.text(name)] = "delete"
+        for function in methods:  # setattr(self, …) then self.save(): an update
+            name, block = function.child_by_field_name("name"), function.child_by_field_name("body")
+            if name is None or block is None or source.text(name) in writers:
+                continue
+            text = source.data[block.start_byte : block.end_byte]
+            sets = b"setattr(self" in text or re.search(rb"\bself\.\w+\s*=[^=]", text)
+            saves = any(b"self." + w.encode() + b"(" in text for w, op in writers.items()
+                        if op == "save")  # fmt: skip
+            if sets and saves:
+                writers[source.text(name)] = "update"
+        for name, operation in writers.items():
+            found.declarations.append(RowWriter(name, operation, source.path))
 
 
 def _mutators(cls: Node, declared: Declared, source: Source, found: Found) -> None:

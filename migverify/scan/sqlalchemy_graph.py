@@ -188,7 +188,7 @@ class Graph:
         loaded = self._loaded(node)
         if loaded is not None:
             return loaded
-        query = self._query(node)
+        query = self._query(node, depth)
         if query is not None and query[1] in ROW_READS:
             return query[0], EXISTING
         return None
@@ -232,7 +232,7 @@ class Graph:
         if node.type in ("list", "tuple", "set") or node.type in COMPREHENSIONS:
             return _same_model(self.elements(node, depth + 1))
         if node.type == "call":
-            query = self._query(node)
+            query = self._query(node, depth)
             if query is not None and query[1] in ROWS:
                 return query[0], EXISTING
         return None
@@ -341,7 +341,7 @@ class Graph:
             return self._schema(function, depth + 1) if function is not None else None
         return None
 
-    def _query(self, call: Node) -> tuple[Declared, str] | None:
+    def _query(self, call: Node, depth: int = 0) -> tuple[Declared, str] | None:
         """(model, last method) of a query: `Tag.query.filter_by(…).first()`,
         `session.get(Tag, id)`, `session.query(Tag).all()`, `session.scalars(select(Tag))`."""
         root, links = _links(call)
@@ -355,7 +355,9 @@ class Graph:
                 return declared, last or ""
         if root.type == "identifier" and names[0] is not None and len(names) > 2:
             # a dynamic relationship's query: `self.followed.filter_by(…).first()`
-            owner = self.instance(root, MAX_DEPTH - 1)
+            # one level more at most (and never back to where a name's own value began:
+            # `x = x.items.first()` would otherwise ask for itself for ever)
+            owner = self.instance(root, max(depth + 1, MAX_DEPTH - 1))
             pair = self.models.relation(owner[0], names[0]) if owner is not None else None
             if pair is not None:
                 return pair[1], last or ""
@@ -545,6 +547,41 @@ class Graph:
             table = matcher.match_text(model.table)
             if table is not None:
                 found.reference(attribute.start_byte, table, "update", columns, "sqlalchemy")
+
+    # --- rows writing themselves -------------------------------------------------------------
+
+    def row_writes(self, found: Found, matcher: TableMatcher) -> None:
+        """`article.save()`, `comment.delete()`, `user.update(**kw)` where the method is one a
+        model or its mixin writes its own row with (RowWriter) and the receiver an instance:
+        a new row's save inserts, a stored one's updates."""
+        writers = self.models.row_writers
+        if not writers:
+            return
+        data = self.source.data
+        if not any(b"." + name.encode() + b"(" in data for name in writers):
+            return
+        for call in nodes_of(self.tree, ("call",)):
+            function = call.child_by_field_name("function")
+            if function is None or function.type != "attribute":
+                continue
+            obj, method = (
+                function.child_by_field_name("object"),
+                function.child_by_field_name("attribute"),
+            )
+            operation = writers.get(self.source.text(method)) if method is not None else None
+            if obj is None or operation is None or self.source.text(obj) in ("self", "cls"):
+                continue
+            instance = self.value(obj)
+            if instance is None:
+                continue
+            model, state = instance
+            if operation == "save":
+                operations = INSTANCE_OPERATIONS["add"][state]
+            else:
+                operations = ("delete",) if operation == "delete" else ("update",)
+            _report(model, operations, obj, found, matcher)
+            if operation == "delete":
+                self._cascades(model, obj, found, matcher)
 
     # --- relationships ----------------------------------------------------------------------
 

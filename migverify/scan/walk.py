@@ -61,6 +61,7 @@ PY_MODEL_HINTS = (b"db.Model", b"table=True")  # Flask-SQLAlchemy, SQLModel
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
 PY_MODEL_HINTS += (b"ModelForm", b"ModelSerializer")  # Django, DRF: saving a model's row
 PY_MODEL_HINTS += (b"peewee", b"playhouse")  # its models, named by their classes
+PY_MODEL_HINTS += (b"session.add(self", b"session.delete(self")  # a mixin's save() and delete()
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
 PRISMA_HELPER = re.compile(

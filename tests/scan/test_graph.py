@@ -327,6 +327,46 @@ def test_sqlalchemy_instances_from_statements_loops_and_comprehensions(tmp_path)
     ]
 
 
+def test_sqlalchemy_rows_saving_themselves_through_a_mixin_and_a_name_bound_to_itself(tmp_path):
+    """A mixin's save()/remove() running the session on `self` make `row.save()` a write; a
+    name bound to a query on itself (`q = q.update(…)`) ends, it does not recurse for ever."""
+    root = _tree(
+        tmp_path,
+        {
+            "shop/models.py": MODELS,
+            "shop/crud.py": (
+                "class CRUDMixin:\n"
+                "    def save(self):\n"
+                "        db.session.add(self)\n"
+                "        db.session.commit()\n"
+                "        return self\n"
+                "\n"
+                "    def remove(self):\n"
+                "        db.session.delete(self)\n"
+            ),
+            "shop/service.py": (
+                "from shop.models import Order\n"
+                "\n"
+                "def open_order(session, order_id):\n"
+                "    Order().save()\n"
+                "    order = session.get(Order, order_id)\n"
+                "    order.save()\n"
+                "    order.remove()\n"
+                "    q = order.lines.filter_by(sku='x')\n"
+                "    q = q.update({'sku': 'y'}).first()\n"
+                "    return q\n"
+            ),
+        },
+    )
+    references, _ = _scan(root, ["orders"], "shop/service.py")
+    assert references == [
+        ("shop/service.py", 4, "orders", "insert"),  # a new row's save
+        ("shop/service.py", 5, "orders", "select"),
+        ("shop/service.py", 6, "orders", "update"),  # a stored row's save
+        ("shop/service.py", 7, "orders", "delete"),
+    ]
+
+
 def test_sqlalchemy_self_in_a_model_method_and_a_string_backref(tmp_path):
     root = _tree(
         tmp_path,
