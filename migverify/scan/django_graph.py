@@ -42,6 +42,7 @@ from migverify.scan.orm import (
     keyword_arguments,
     module_leads_to,
     nodes_of,
+    nodes_under,
     parameter_annotation,
     positional,
     single_annotated_name,
@@ -326,6 +327,7 @@ class DjangoGraph:
         django = relevant and (self._uses_orm("django") or not self._uses_orm(None))
         self.accessors = self.models.accessor_names() if django and self.models else frozenset()
         self._rows: dict[int, Row | None] = {}
+        self._functions: dict[str, list[Node]] | None = None  # the module's, by name
         self._loop_names: set[str] | None = None
 
     def _uses_orm(self, orm: str | None) -> bool:
@@ -583,6 +585,30 @@ class DjangoGraph:
             model = self.model_class(named)
         return Row(model) if model is not None else None
 
+    def _returned(self, name: str, depth: int) -> Row | None:
+        """`load_member(pk)`, a function of this file: the row its `return`s all give (`return
+        get_object_or_404(Member, pk=pk)`, `return Member.objects.get(…)`)."""
+        if self._functions is None:
+            self._functions = {}
+            for node in nodes_of(self.tree, ("function_definition",)):
+                named = node.child_by_field_name("name")
+                if named is not None and node.parent is not None and node.parent.type in (
+                    "module", "decorated_definition"
+                ):  # fmt: skip
+                    self._functions.setdefault(self.source.text(named), []).append(node)
+        defined = self._functions.get(name, [])
+        if len(defined) != 1:
+            return None
+        rows = {
+            self.row(r.named_children[0], depth + 1)
+            for r in nodes_under(defined[0].child_by_field_name("body"), ("return_statement",))
+            if r.named_children and r.named_children[0].type != "none"
+        }
+        if len(rows) != 1:
+            return None
+        row = rows.pop()
+        return row if row is not None and row.model is not None else None
+
     def _perform_row(self, node: Node) -> Row | None:
         """DRF: the `serializer` a view's `perform_create(self, serializer)` (or
         `perform_update`) is given is one of the view's `serializer_class`: its `save()`
@@ -715,7 +741,7 @@ class DjangoGraph:
                 return Row(rows) if rows is not None else None
             if name[:1].isupper() and self.bindings.values(function) is None:
                 return NOT_A_ROW  # an instance of a class (not a model, not get_user_model())
-            return None
+            return self._returned(name, depth)
         if function.type != "attribute":
             return None
         obj, attribute = (

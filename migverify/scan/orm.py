@@ -1112,6 +1112,19 @@ def nodes_of(tree: Tree, kinds: tuple[str, ...]) -> list[Node]:
 
 
 @cache
+def nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
+    """The nodes of KINDS under NODE (not in nested functions or classes)."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current is not node and current.type in ("function_definition", "class_definition"):
+            continue
+        if current.type in kinds:
+            found.append(current)
+        stack.extend(current.named_children)
+    return found
+
+
 def _kinds_query(language: Language, kinds: tuple[str, ...]) -> Query:
     known = [kind for kind in kinds if language.id_for_node_kind(kind, True) is not None]
     return Query(language, "[" + " ".join(f"({kind})" for kind in known) + "] @node")

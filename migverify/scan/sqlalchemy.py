@@ -36,6 +36,7 @@ from migverify.scan.orm import (
     keyword_arguments,
     meta_attribute,
     nodes_of,
+    nodes_under,
     positional,
     python_imports,
     snake_case,
@@ -211,7 +212,7 @@ def _row_writers(tree: Tree, source: Source, found: Found) -> None:
             name, block = function.child_by_field_name("name"), function.child_by_field_name("body")
             if name is None or block is None:
                 continue
-            for call in _nodes_under(block, ("call",)):
+            for call in nodes_under(block, ("call",)):
                 callee = call.child_by_field_name("function")
                 arguments = call.child_by_field_name("arguments")
                 args = positional(arguments.named_children) if arguments is not None else []
@@ -253,7 +254,7 @@ def _mutators(cls: Node, declared: Declared, source: Source, found: Found) -> No
             continue
         columns: list[str] = []
         mutates = False
-        for call in _nodes_under(block, ("call",)):  # setattr(self, field, value)
+        for call in nodes_under(block, ("call",)):  # setattr(self, field, value)
             callee = call.child_by_field_name("function")
             arguments = call.child_by_field_name("arguments")
             args = arguments.named_children if arguments is not None else []
@@ -263,7 +264,7 @@ def _mutators(cls: Node, declared: Declared, source: Source, found: Found) -> No
                     literal = string_value(args[1], source)
                     if literal is not None and not literal.holes:
                         columns.append(literal.text)
-        for assignment in _nodes_under(block, ("assignment", "augmented_assignment")):
+        for assignment in nodes_under(block, ("assignment", "augmented_assignment")):
             left = assignment.child_by_field_name("left")
             obj = (
                 left.child_by_field_name("object")
@@ -280,23 +281,10 @@ def _mutators(cls: Node, declared: Declared, source: Source, found: Found) -> No
             )
 
 
-def _nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
-    """The nodes of KINDS under NODE (not in nested functions or classes)."""
-    found, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if current is not node and current.type in ("function_definition", "class_definition"):
-            continue
-        if current.type in kinds:
-            found.append(current)
-        stack.extend(current.named_children)
-    return found
-
-
 def _returns_row(function: Node, constructors: set[str], source: Source) -> bool:
     """Does FUNCTION return a row of CONSTRUCTORS read from the database: `session.get(C, …)`,
     `db.get_or_404(C, …)`, `C.query….first()/get()/one()…`?"""
-    for node in _nodes_under(
+    for node in nodes_under(
         function.child_by_field_name("body") or function, ("return_statement",)
     ):
         value = node.named_children[0] if node.named_children else None
@@ -337,7 +325,7 @@ def _returns_new(function: Node, constructors: set[str], source: Source) -> bool
     bound: set[str] = set()
     returned: list[Node] = []
     body = function.child_by_field_name("body") or function
-    for node in _nodes_under(body, ("assignment", "return_statement")):
+    for node in nodes_under(body, ("assignment", "return_statement")):
         if node.type == "assignment":
             left = node.child_by_field_name("left")
             if (

@@ -38,6 +38,7 @@ from migverify.scan.orm import (
     enclosing_class,
     keyword_arguments,
     nodes_of,
+    nodes_under,
     parameter_annotation,
     positional,
 )
@@ -77,6 +78,9 @@ INSTANCE_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
 INSTANCE_OPERATIONS["add_all"] = INSTANCE_OPERATIONS["bulk_save_objects"] = INSTANCE_OPERATIONS[
     "add"
 ]
+# Class methods every SQLModel (a pydantic model) has, making a new instance of it:
+# `User.model_validate(user_create)`
+MADE_BY = {"model_validate", "model_construct", "from_orm", "parse_obj"}
 COLLECTION_ADDS = {"append", "add", "insert", "extend"}
 COLLECTION_REMOVES = {"remove", "discard", "pop", "clear"}
 COMPREHENSIONS = {
@@ -94,6 +98,7 @@ class Graph:
     def __init__(self, tree: Tree, source: Source, files: FileModels, bindings: Bindings) -> None:
         self.tree, self.source, self.files, self.bindings = tree, source, files, bindings
         self.models = files.models
+        self._functions: dict[str, list[Node]] | None = None  # the module's, by name
 
     # --- the session ------------------------------------------------------------------------
 
@@ -191,7 +196,32 @@ class Graph:
         query = self._query(node, depth)
         if query is not None and query[1] in ROW_READS:
             return query[0], EXISTING
-        return None
+        return self._returned(node, depth)
+
+    def _returned(self, call: Node, depth: int) -> Instance | None:
+        """`get_user_by_email(…)`, a function of this file: what its `return`s give, when they
+        all give an instance of one model (`return session.exec(select(User)…).first()`)."""
+        function = call.child_by_field_name("function")
+        if function is None or function.type != "identifier":
+            return None
+        if self._functions is None:
+            self._functions = {}
+            for node in nodes_of(self.tree, ("function_definition",)):
+                name = node.child_by_field_name("name")
+                if name is not None and node.parent is not None and node.parent.type in (
+                    "module", "decorated_definition"
+                ):  # fmt: skip
+                    self._functions.setdefault(self.source.text(name), []).append(node)
+        defined = self._functions.get(self.source.text(function), [])
+        if len(defined) != 1:
+            return None
+        returns = [
+            r.named_children[0]
+            for r in nodes_under(defined[0].child_by_field_name("body"), ("return_statement",))
+            if r.named_children and r.named_children[0].type != "none"
+        ]
+        found = [self.value(value, depth + 1) for value in returns]
+        return _same_model(found) if found else None
 
     def elements(self, node: Node, depth: int = 0) -> list[Instance | None]:
         """The instances a list holds: `[a, Tag(…)]`, `[Tag(n) for n in names]`, a name bound
@@ -255,7 +285,8 @@ class Graph:
         if owner is None or method is None:
             return None
         model = self._model(owner)
-        if model is not None and self.files.models.factory(model, self.source.text(method)):
+        name = self.source.text(method)
+        if model is not None and (name in MADE_BY or self.files.models.factory(model, name)):
             return model
         return None
 
