@@ -90,7 +90,7 @@ def sqlalchemy_declarations(
         _model_forms(tree, source, imports, found)
     if b"ModelSerializer" in data:
         _model_serializers(tree, source, imports, found)
-    if b"user_loader" in data:
+    if b"user_loader" in data or b"user_lookup_loader" in data:
         _login_users(tree, source, imports, found)
     if b"able(" in data:
         for node in nodes_of(tree, ("assignment",)):
@@ -505,15 +505,21 @@ def _schemas(tree: Tree, source: Source, imports: _LazyImports, found: Found) ->
             found.record(Alias("schema", source.text(left), target, source.path))
 
 
+# Flask-Login's `@login.user_loader`, Flask-JWT-Extended's `@jwt.user_lookup_loader` (and its
+# 3.x `user_loader_callback_loader`)
+USER_LOADERS = ("user_loader", "user_lookup_loader", "user_loader_callback_loader")
+
+
 def _login_users(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
     """`@login.user_loader def load_user(id): return db.session.get(User, int(id))` (or
-    `User.query.get(…)`, `db.session.scalar(select(User)…)`): Flask-Login's `current_user`."""
+    `User.query.get(…)`, `db.session.scalar(select(User)…)`): Flask-Login's `current_user`
+    (and Flask-JWT-Extended's, through `@jwt.user_lookup_loader`)."""
     for function in nodes_of(tree, ("function_definition",)):
         decorated = function.parent
         if decorated is None or decorated.type != "decorated_definition":
             continue
         if not any(
-            d.type == "decorator" and source.text(d).rstrip("()").endswith("user_loader")
+            d.type == "decorator" and source.text(d).rstrip("()").endswith(USER_LOADERS)
             for d in decorated.named_children
         ):
             continue

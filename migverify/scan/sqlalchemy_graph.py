@@ -168,9 +168,9 @@ class Graph:
         return None
 
     def _flask_login_user(self) -> bool:
-        """Is `current_user` Flask-Login's here (imported from flask_login)?"""
+        """Is `current_user` Flask-Login's (or Flask-JWT-Extended's) here, imported from it?"""
         imported = self.files.imports.names.get("current_user")
-        return imported is not None and imported[0] == "flask_login"
+        return imported is not None and imported[0] in ("flask_login", "flask_jwt_extended")
 
     def value(self, node: Node, depth: int = 0) -> Instance | None:
         """The instance an expression evaluates to."""

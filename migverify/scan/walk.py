@@ -62,6 +62,7 @@ PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"M
 PY_MODEL_HINTS += (b"ModelForm", b"ModelSerializer")  # Django, DRF: saving a model's row
 PY_MODEL_HINTS += (b"peewee", b"playhouse")  # its models, named by their classes
 PY_MODEL_HINTS += (b"session.add(self", b"session.delete(self")  # a mixin's save() and delete()
+PY_MODEL_HINTS += (b"user_loader", b"user_lookup_loader")  # what current_user is a row of
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
 PRISMA_HELPER = re.compile(
