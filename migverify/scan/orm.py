@@ -179,6 +179,20 @@ class DjangoManager:
 
 
 @dataclass(frozen=True)
+class RowFunction:
+    """SQLAlchemy: a module's function NAME returning a row of MODEL it read (`def
+    get_user(db, id): return db.query(User).get(id)`): its calls, here or where the module is
+    imported (`crud.get_user(db, id)`), give an existing row."""
+
+    name: str
+    model: Named
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.name, self.model.name)
+
+
+@dataclass(frozen=True)
 class RowWriter:
     """SQLAlchemy: a method NAME of a model or of a mixin of models running the session on its
     own row (`def save(self): db.session.add(self)`, `def delete(self): db.session.delete(self)`,
@@ -294,6 +308,7 @@ Record = (
     | DjangoManager
     | DjangoManagerAttribute
     | RowWriter
+    | RowFunction
     | ModelFactory
     | SequelizeDefaults
     | SequelizeNamed
@@ -403,6 +418,9 @@ class Models:
             writers.setdefault(writer.name, set()).add(writer.operation)
         # a name two classes use for different writes says nothing
         self.row_writers = {n: ops.pop() for n, ops in writers.items() if len(ops) == 1}
+        self._row_functions: dict[str, list[RowFunction]] = {}
+        for function in of_type(RowFunction):
+            self._row_functions.setdefault(function.name, []).append(function)
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
         self._loaders = {(f.model, f.name) for f in of_type(ModelLoader)}
         self._login_users: tuple[LoginUser, ...] = of_type(LoginUser)
@@ -441,6 +459,7 @@ class Models:
             if alias.name != "*" and self._leads_to_model(alias):
                 names.add(alias.name)
         names.update(helper.name for helper in self.helpers)
+        names.update(self._row_functions)  # get_user(…): a row wherever it is imported
         names.update(self._django_managers)
         return names
 
@@ -454,6 +473,19 @@ class Models:
         found = {self.locate(("sqlalchemy",), u.model, u.path) for u in self._login_users}
         found.discard(None)
         return found.pop() if len(found) == 1 else None
+
+    def row_function(self, name: str, module: str | None, path: str) -> Declared | None:
+        """The model of the row the function NAME returns (RowFunction), called in PATH: one
+        of this file (MODULE None) or of the module it is imported from."""
+        for function in self._row_functions.get(name, ()):
+            here = (
+                function.path == path
+                if module is None
+                else module_leads_to(module, path, function.path)
+            )
+            if here:
+                return self.locate(("sqlalchemy",), function.model, function.path)
+        return None
 
     def factory(self, model: Declared, method: str) -> bool:
         """Does MODEL's METHOD return a new instance of it (ModelFactory)?"""

@@ -29,6 +29,7 @@ from migverify.scan.orm import (
     ModelMutator,
     Named,
     Relation,
+    RowFunction,
     RowWriter,
     block_assignments,
     class_attributes,
@@ -84,6 +85,8 @@ def sqlalchemy_declarations(
                 _mutators(cls, declared, source, found)
     if b"(self" in data and b"session." in data:
         _row_writers(tree, source, found)
+    if b"return" in data and any(hint in data for hint in ROW_FUNCTION_HINTS):
+        _row_functions(tree, source, imports, found)
     if any(base in data for base in SCHEMA_BASES):
         _schemas(tree, source, imports, found)
     if b"ModelForm" in data:
@@ -196,6 +199,79 @@ def _factories(cls: Node, declared: Declared, source: Source, found: Found) -> N
             found.declarations.append(ModelFactory(source.text(name), declared))
         elif _returns_row(function, constructors, source):
             found.declarations.append(ModelLoader(source.text(name), declared))
+
+
+# What a module's data-access functions hold (`db.query(User)`, `session.exec(select(User))`)
+ROW_FUNCTION_HINTS = (b"query(", b".query.", b"select(", b"session.get(", b"get_or_404(")
+# The calls ending a query with one row
+ROW_TERMINALS = {"first", "one", "one_or_none", "get", "get_or_404", "first_or_404",
+                 "one_or_404", "scalar_one", "scalar_one_or_none", "scalar"}  # fmt: skip
+
+
+def _row_functions(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
+    """A module's functions (not methods) whose returns all give a row of one model they read
+    (`return db.query(User).filter(…).first()`, or a name bound to one): RowFunction."""
+    for node in tree.root_node.named_children:
+        function = (
+            node.child_by_field_name("definition") if node.type == "decorated_definition" else node
+        )
+        if function is None or function.type != "function_definition":
+            continue
+        name, body = function.child_by_field_name("name"), function.child_by_field_name("body")
+        if name is None or body is None:
+            continue
+        bound: dict[str, Node] = {}
+        for _, left, right in block_assignments(body):
+            if left.type == "identifier":
+                bound[source.text(left)] = right
+        models: set[str] = set()
+        nodes: list[Node] = []
+        for statement in nodes_under(body, ("return_statement",)):
+            value = statement.named_children[0] if statement.named_children else None
+            if value is None or value.type == "none":
+                continue
+            if value.type == "identifier":
+                value = bound.get(source.text(value))
+            model = _row_read_model(value, source) if value is not None else None
+            if model is None:
+                models.add("")  # a return of anything else
+                break
+            models.add(source.text(model))
+            nodes.append(model)
+        if len(models) == 1 and "" not in models:
+            target = imports.named(nodes[0])
+            if target is not None:
+                found.record(RowFunction(source.text(name), target, source.path))
+
+
+def _row_read_model(value: Node, source: Source) -> Node | None:
+    """The model whose row VALUE reads: `db.query(User)….first()`, `session.get(User, id)`,
+    `session.exec(select(User)…).first()`, `User.query….one()`, `db.get_or_404(User, id)`."""
+    if value.type != "call":
+        return None
+    callee = value.child_by_field_name("function")
+    if callee is None or source.text(callee).rpartition(".")[2] not in ROW_TERMINALS:
+        return None
+    for call in [value, *nodes_under(value, ("call",))]:
+        function = call.child_by_field_name("function")
+        arguments = call.child_by_field_name("arguments")
+        first = arguments.named_children[0] if arguments and arguments.named_children else None
+        if function is None or first is None or first.type != "identifier":
+            continue
+        method = source.text(function).rpartition(".")[2]
+        if method in ("select", "query"):
+            return first
+        if method in ("get", "get_or_404") and source.text(function).rpartition(".")[0] in (
+            "session", "db.session", "self.session", "db"
+        ):  # fmt: skip
+            return first
+    text = source.text(value)
+    if ".query." in text:  # User.query.filter_by(…).first()
+        root = callee
+        while root is not None and root.type in ("attribute", "call"):
+            root = root.child_by_field_name("object") or root.child_by_field_name("function")
+        return root if root is not None and root.type == "identifier" else None
+    return None
 
 
 def _row_writers(tree: Tree, source: Source, found: Found) -> None:

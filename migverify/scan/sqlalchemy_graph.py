@@ -202,8 +202,20 @@ class Graph:
         """`get_user_by_email(…)`, a function of this file: what its `return`s give, when they
         all give an instance of one model (`return session.exec(select(User)…).first()`)."""
         function = call.child_by_field_name("function")
+        if function is not None and function.type == "attribute":  # crud.get_user(db, id)
+            obj = function.child_by_field_name("object")
+            method = function.child_by_field_name("attribute")
+            module = self.files.imports.namespaces.get(self.source.text(obj)) if obj else None
+            if module is None or method is None:
+                return None
+            model = self.models.row_function(self.source.text(method), module, self.files.path)
+            return (model, EXISTING) if model is not None else None
         if function is None or function.type != "identifier":
             return None
+        imported = self.files.imports.names.get(self.source.text(function))
+        if imported is not None:  # from app.crud import get_user
+            model = self.models.row_function(imported[1], imported[0], self.files.path)
+            return (model, EXISTING) if model is not None else None
         if self._functions is None:
             self._functions = {}
             for node in nodes_of(self.tree, ("function_definition",)):

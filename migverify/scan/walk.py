@@ -63,6 +63,10 @@ PY_MODEL_HINTS += (b"ModelForm", b"ModelSerializer")  # Django, DRF: saving a mo
 PY_MODEL_HINTS += (b"peewee", b"playhouse")  # its models, named by their classes
 PY_MODEL_HINTS += (b"session.add(self", b"session.delete(self")  # a mixin's save() and delete()
 PY_MODEL_HINTS += (b"user_loader", b"user_lookup_loader")  # what current_user is a row of
+# a data-access module's functions returning a row they read (SQLAlchemy's `db.query(User)`,
+# `session.exec(select(User))`, `session.get(User, id)`), usable where it is imported
+PY_MODEL_HINTS += (b"db.query(", b"session.query(", b"session.exec(", b"session.scalar",
+                   b"session.get(", b"session.execute(select(")  # fmt: skip
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
 PRISMA_HELPER = re.compile(
