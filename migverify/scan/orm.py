@@ -1143,7 +1143,6 @@ def nodes_of(tree: Tree, kinds: tuple[str, ...]) -> list[Node]:
     return sorted(captures.get("node", []), key=lambda node: node.start_byte)
 
 
-@cache
 def nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
     """The nodes of KINDS under NODE (not in nested functions or classes)."""
     found, stack = [], [node]
@@ -1157,6 +1156,7 @@ def nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
     return found
 
 
+@cache
 def _kinds_query(language: Language, kinds: tuple[str, ...]) -> Query:
     known = [kind for kind in kinds if language.id_for_node_kind(kind, True) is not None]
     return Query(language, "[" + " ".join(f"({kind})" for kind in known) + "] @node")
