@@ -171,8 +171,13 @@ def _scan_uses(
     from migverify.scan.walk import TEMPLATE_SUFFIX, Prefilter, Unchanged
 
     matcher = TableMatcher(tables)
+    names = models.names()
+    if "sequelize" in models.orms:
+        from migverify.scan.sequelize import sequelize_row_calls
+
+        names |= sequelize_row_calls(models)
     prefilter = Prefilter(
-        sorted(models.names()),
+        sorted(names),
         hints=False,
         templates=bool(models.template_names()),
         python_names=sorted(models.accessor_names() | set(models.template_relations())),

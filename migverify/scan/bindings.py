@@ -96,12 +96,19 @@ class Bindings:
         self.source, self.syntax, self.tree = source, syntax, tree
         self._declared: dict[int, dict[str, list[Bound]]] = {}
         self._assigned: dict[int, dict[str, list[Bound]]] | None = None if tree else {}
+        self._values: dict[int, list[Bound] | None] = {}  # by identifier: asked for again
 
     # --- names ---------------------------------------------------------------------------
 
     def values(self, identifier: Node) -> list[Bound] | None:
         """The bindings IDENTIFIER may hold where it is used, in source order; None when it is
-        not declared in this file (or is a parameter)."""
+        not declared in this file (or is a parameter). Not to be changed: it is kept."""
+        known = self._values.get(identifier.id, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = self._values[identifier.id] = self._values_of(identifier)
+        return known  # type: ignore[return-value]
+
+    def _values_of(self, identifier: Node) -> list[Bound] | None:
         name = self.source.text(identifier)
         crossed = False
         node = identifier.parent
@@ -542,6 +549,9 @@ class Bindings:
             return texts[0] if texts else None
 
         return substitute
+
+
+_UNKNOWN = object()
 
 
 def _all_settled(value: Node, source: Source) -> list[Node]:

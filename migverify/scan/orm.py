@@ -407,6 +407,7 @@ class Models:
         self._template_relations: dict[str, tuple[str, ...]] | None = None
         self._template_forward: dict[str, str] | None = None
         self._prisma_names: dict[str, list[Declared]] | None = None
+        self._lower: dict[tuple[str, str], list[Declared]] | None = None
         # Django's relation fields: reverse accessors and lookups (django_graph.py)
         self.django_relations: tuple[DjangoRelation, ...] = of_type(DjangoRelation)
         self._django_managers: dict[str, set[Declared]] = {}
@@ -453,8 +454,6 @@ class Models:
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
-            elif declared.orm == "sequelize":  # a row named after its model: `article.save()`
-                names.add(declared.name[:1].lower() + declared.name[1:])
         for alias in self.aliases:  # a name a model is re-exported or loaded under
             if alias.name != "*" and self._leads_to_model(alias):
                 names.add(alias.name)
@@ -630,6 +629,14 @@ class Models:
 
     def of(self, orms: Sequence[str]) -> list[Declared]:
         return [d for d in self.declarations if d.orm in orms]
+
+    def named_in_lower_case(self, orm: str, name: str) -> list[Declared]:
+        """ORM's models whose name is NAME in any case (`article`: Article)."""
+        if self._lower is None:
+            self._lower = {}
+            for declared in self.declarations:
+                self._lower.setdefault((declared.orm, declared.name.lower()), []).append(declared)
+        return self._lower.get((orm, name.lower()), [])
 
     def resolve(
         self, orms: Sequence[str], name: str, imports: Imports, path: str
@@ -1026,16 +1033,23 @@ def python_imports(tree: Tree, source: Source) -> Imports:
     """`from m import a, b as c`, `from m import *`, `from . import models`, `import a.b`; the
     module's own, then those inside functions (`def task(): from app.models import Issue`, as
     code avoiding circular imports has them), where the module's do not name the same."""
-    imports = _imports_of(tree.root_node.named_children, source)
-    if b"import" in source.data and any(
-        node.type in ("function_definition", "decorated_definition", "class_definition")
-        for node in tree.root_node.named_children
-    ):
-        nested = [
-            node
-            for node in nodes_of(tree, ("import_from_statement", "import_statement"))
-            if node.parent is not None and node.parent.type != "module"
-        ]
+    top = tree.root_node.named_children
+    imports = _imports_of(top, source)
+    # the others: found from the word `import` outside the module's own import statements
+    # (a query of the whole tree costs more than the rest of the imports together)
+    spans = [(n.start_byte, n.end_byte) for n in top if n.type.startswith("import")]
+    nested: list[Node] = []
+    at = source.data.find(b"import ")
+    while at >= 0:
+        if not any(start <= at < end for start, end in spans):
+            node = tree.root_node.descendant_for_byte_range(at, at + 6)
+            while node is not None and node.type not in ("import_from_statement",
+                                                         "import_statement", "module"):  # fmt: skip
+                node = node.parent
+            if node is not None and node.type != "module" and node not in nested:
+                nested.append(node)
+        at = source.data.find(b"import ", at + 7)
+    if nested:
         local = _imports_of(nested, source)
         for name, value in local.names.items():
             imports.names.setdefault(name, value)

@@ -483,7 +483,7 @@ def _named_model(
         return None
     if not name[:1].islower():
         return None
-    matches = [d for d in files.models.of(("sequelize",)) if d.name.lower() == name.lower()]
+    matches = files.models.named_in_lower_case("sequelize", name)
     return matches[0] if len(matches) == 1 else None
 
 
@@ -710,6 +710,22 @@ def _by_name(node: Node, source: Source, files: FileModels) -> Declared | None:
     """`models.Post` / `db.Post`: the model of that name, when only one has it."""
     name = _model_name(node, source) if node.type == "member_expression" else None
     return _model_named(name, files, here_first=False)
+
+
+def sequelize_row_calls(models) -> set[str]:
+    """What a file must contain to call a row named after its model (`article.save`,
+    `req.article.getComments`): the model's name in lower case, then one of a row's operations
+    or its associations' accessors (the name alone is too common a word to read files for)."""
+    calls: set[str] = set()
+    for declared in models.of(("sequelize",)):
+        name = declared.name[:1].lower() + declared.name[1:]
+        methods = set(ROW_OPERATIONS)
+        for relation, _ in models.relations_of(declared):
+            for each in (relation.name, _singular(relation.name)):
+                if each:
+                    methods.update(prefix + each[:1].upper() + each[1:] for prefix in ACCESSORS)
+        calls.update(f"{name}.{method}" for method in methods)
+    return calls
 
 
 def _report(declared: Declared, method: str, args, node: Node, found: Found, matcher) -> None:
