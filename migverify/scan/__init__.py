@@ -86,8 +86,9 @@ class Kept:
     new: dict[bytes, cache.Entry] = field(default_factory=dict)
     declared: list[bytes] = field(default_factory=list)
     # the files turned away (walk.Unchanged), by directory; by the second pass
-    rejected: dict[str, dict[str, int]] = field(default_factory=dict)
-    rejected_again: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    rejected_again: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    stale: bool = False  # a file turned away before was changed: the record is renewed
 
     def scan(
         self,
@@ -151,7 +152,8 @@ def _scan_chunk(
         declarations += declared
         scanned.append(label)
     if unchanged is not None:
-        kept.rejected = {label: names for label, names in unchanged.rejected.items() if names}
+        kept.rejected = unchanged.recorded()[1]
+        kept.stale = unchanged.stale
     return references, dynamic, skipped, declarations, scanned, kept
 
 
@@ -198,7 +200,8 @@ def _scan_uses(
         dynamic += dyn
         rescanned.append(label)
     if unchanged is not None:
-        kept.rejected_again = {label: names for label, names in unchanged.rejected.items() if names}
+        kept.rejected_again = unchanged.recorded()[1]
+        kept.stale = unchanged.stale
     return references, dynamic, rescanned, skipped, kept
 
 
@@ -282,7 +285,7 @@ def scan_paths(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     if store is not None:
-        _keep(store, kept, context)
+        _keep(store, kept, context, since)
     total = sum(len(group[2]) for group in items)
     if progress:
         progress(total, total)
@@ -299,26 +302,28 @@ def scan_paths(
     )
 
 
-def _keep(store: str, parts: list[Kept], context: bytes) -> None:
+def _keep(store: str, parts: list[Kept], context: bytes, since: int) -> None:
     """Keep the results this run used or found, and only those, and the files each pass
     turned away (the second with its CONTEXT), for the next run; nothing is written when all
     is as kept."""
     earlier = cache.entries(store)
     results: dict[bytes, cache.Entry] = {}
-    turned_away: dict[str, dict[str, int]] = {}
-    again: dict[str, dict[str, int]] = {}
+    turned_away: dict[str, tuple[int, frozenset[str]]] = {}
+    again: dict[str, tuple[int, frozenset[str]]] = {}
     for part in parts:
         for key in part.used:
             results[key] = earlier[key]
         results.update(part.new)
         turned_away.update(part.rejected)
         again.update(part.rejected_again)
+    # the same files turned away as the kept ones say, none changed since: nothing is written
     if (
-        results.keys() != earlier.keys()
-        or turned_away != cache.rejected(store)
-        or again != cache.rejected_again(store, context)
+        any(part.stale for part in parts)
+        or results.keys() != earlier.keys()
+        or turned_away != cache.rejected(store)[1]
+        or again != cache.rejected_again(store, context)[1]
     ):
-        cache.save(store, results, turned_away, (context, again))
+        cache.save(store, results, (since, turned_away), (context, (since, again)))
 
 
 def _first_pass(

@@ -3,11 +3,11 @@
 - A file it parsed: what it found there, keyed by the file's path and bytes (and, in the second
   pass, a digest of every ORM declaration's file). Such a file is read and prefiltered again,
   and parsed only when those changed.
-- A file the prefilter turned away (most of a tree): its signature, as git keeps one in its
-  index (inode, size, modification and change times). While a `stat` shows the same one, the
-  file is not read again (walk.Unchanged); a file written just before the scan is not kept
-  this way (a change within the timestamps' granularity would not show). The same for the
-  files the second pass (uses of ORM models) turned away, while the declarations are the same.
+- A file the prefilter turned away (most of a tree): its name, by directory (and the
+  directory's inode), with the time the run started. While a `stat` shows the file's change
+  time still before that (less the timestamps' granularity), the file is not read again
+  (walk.Unchanged). The same for the files the second pass (uses of ORM models) turned away,
+  while the declarations are the same.
 
 One file per scanned set of paths, root, size limit and tables in the user's cache directory
 (usercache.py): `scan/<digest>.pickle`. The digest covers the scanner's own code, Python's
@@ -28,10 +28,11 @@ from collections.abc import Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 
+from migverify.scan.walk import NOTHING_REJECTED, Rejected
 from migverify.usercache import cache_dir
 
 KEPT_FILES = 16
-_FORMAT = b"3"
+_FORMAT = b"4"
 # Whose builds decide what a parse gives (their package directories' files are fingerprinted).
 _PARSERS = (
     "ahocorasick_rs", "pglast", "tree_sitter", "tree_sitter_javascript", "tree_sitter_python",
@@ -71,16 +72,16 @@ def entries(path: str) -> dict[bytes, Entry]:
     return _kept(path)["results"]
 
 
-def rejected_again(path: str, context: bytes) -> dict[str, dict[str, int]]:
+def rejected_again(path: str, context: bytes) -> Rejected:
     """The files the last run's second pass turned away (walk.Unchanged), when it ran with
     the same ORM declarations (CONTEXT); else none."""
     kept = _kept(path)
-    return kept["second"][1] if kept["second"][0] == context else {}
+    return kept["second"][1] if kept["second"][0] == context else NOTHING_REJECTED
 
 
-def rejected(path: str) -> dict[str, dict[str, int]]:
-    """The files the last run turned away, by directory and name, with their signatures then
-    (walk.Unchanged)."""
+def rejected(path: str) -> Rejected:
+    """The files the last run turned away, by directory and name, and since when they are
+    known (walk.Unchanged)."""
     return _kept(path)["rejected"]
 
 
@@ -94,7 +95,7 @@ def _kept(path: str) -> dict:
     return _load(path, (info.st_ino, info.st_size, info.st_mtime_ns))
 
 
-_EMPTY: dict = {"results": {}, "rejected": {}, "second": (b"", {})}
+_EMPTY: dict = {"results": {}, "rejected": NOTHING_REJECTED, "second": (b"", NOTHING_REJECTED)}
 
 
 @lru_cache(maxsize=2)
@@ -112,8 +113,8 @@ def _load(path: str, version: tuple[int, int, int]) -> dict:
 def save(
     path: str,
     results: dict[bytes, Entry],
-    turned_away: dict[str, dict[str, int]],
-    second: tuple[bytes, dict[str, dict[str, int]]] = (b"", {}),
+    turned_away: Rejected,
+    second: tuple[bytes, Rejected] = (b"", NOTHING_REJECTED),
 ) -> None:
     """Keep RESULTS, TURNED_AWAY and what the SECOND pass turned away (with its context) in
     PATH (written whole, then renamed: a reader sees the old or the new file); older cache

@@ -396,44 +396,67 @@ def _python_model_file(data: bytes, path: str) -> bool:
     return (is_models_file(path) or is_migration(path)) and b"django" in data
 
 
+# What a run records of the files it turned away: (the start of its trust window, ns) and, by
+# directory label, (the directory's inode, the names of the files turned away there)
+Rejected = tuple[int, dict[str, tuple[int, frozenset[str]]]]
+NOTHING_REJECTED: Rejected = (0, {})
+
+
 class Unchanged:
-    """Files an earlier run read and the prefilter turned away (KNOWN: by directory label, by
-    name, the hash of the file's signature then: inode, size, modification and change times);
-    one still showing it is not read again. The files turned away now, known or not, are
-    recorded in REJECTED, unless written after SINCE (ns): a change within the file system's
-    timestamp granularity could then leave the signature as it was (git's "racily clean")."""
+    """Files an earlier run read and the prefilter turned away (KNOWN: by directory label, the
+    directory's inode and the files' names, all read after SINCE_KNOWN, ns). One whose change
+    time (and modification time) is still before SINCE_KNOWN has not changed since that run
+    read it, so it is not read again: any write, rename or link of a file sets its change
+    time, which no program can set back (git's index trusts it the same way). A directory of
+    another inode under the same label (moved in with its old files) counts as unknown.
 
-    def __init__(self, known: dict[str, dict[str, int]], since: int) -> None:
-        self.known = known
+    The files turned away now, known or not, are recorded in REJECTED, valid for a later run
+    from SINCE: the run's start, less the timestamps' granularity (a file changed within it,
+    "racily clean" for git, is read again). Recording them needs no `stat`: a first run costs
+    what it would without the cache."""
+
+    def __init__(self, known: Rejected, since: int) -> None:
+        self.since_known, self.known = known
         self.since = since
-        self.rejected: dict[str, dict[str, int]] = {}
+        self.rejected: dict[str, tuple[int, set[str]]] = {}
+        self.stale = False  # a file known before was read again: the record needs renewing
 
-    def here(self, label_of: str) -> tuple[dict[str, int], dict[str, int]]:
-        """(the files of directory LABEL_OF turned away before, those turned away now)"""
-        return self.known.get(label_of, _NO_FILES), self.rejected.setdefault(label_of, {})
+    def here(self, label_of: str, dir_fd: int | None) -> tuple[frozenset[str], set[str]]:
+        """(the files of directory LABEL_OF turned away before and known unchanged if they
+        still look it, the set of those turned away now, to fill)"""
+        try:
+            inode = os.fstat(dir_fd).st_ino if dir_fd is not None else -1
+        except OSError:
+            inode = -1
+        now: set[str] = set()
+        if inode >= 0:
+            self.rejected[label_of] = (inode, now)
+        known = self.known.get(label_of)
+        if known is None or known[0] != inode or inode < 0:
+            return _NO_NAMES, now
+        return known[1], now
 
-    def same(self, before: dict[str, int], now: dict[str, int], name: str, path: str, dir_fd):
-        """Is the file NAME (at PATH) one turned away before, and unchanged since?"""
-        known = before.get(name)
-        if known is None:
-            return False
+    def same(self, name: str, path: str, dir_fd) -> bool:
+        """Is the file NAME (at PATH; one turned away before) unchanged since?"""
         try:
             info = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
         except OSError:
+            self.stale = True
             return False  # reading it says why
-        if signature(info) != known:
-            return False
-        now[name] = known
-        return True
+        if info.st_ctime_ns < self.since_known and info.st_mtime_ns < self.since_known:
+            return True
+        self.stale = True
+        return False
+
+    def recorded(self) -> Rejected:
+        """What this run turned away, for the next one."""
+        return self.since, {
+            label: (inode, frozenset(names)) for label, (inode, names) in self.rejected.items()
+            if names
+        }  # fmt: skip
 
 
-def signature(info: os.stat_result) -> int:
-    """A file's inode, size, modification and change times, hashed (a tuple of ints hashes
-    the same in every process of a Python version)."""
-    return hash((info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
-
-
-_NO_FILES: dict[str, int] = {}
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 def read_directory(
@@ -448,12 +471,12 @@ def read_directory(
     """`read_candidate` for the files NAMES of DIRECTORY (whose label is LABEL_OF): (label,
     contents, why skipped) of the files the prefilter lets through or that were skipped; the
     others are left out. With UNCHANGED, a file turned away before is not read while its
-    signature stays the same, and those turned away now are recorded there.
+    change time says it was not changed since, and those turned away now are recorded there.
 
     One loop for the whole directory, opening each file relative to it (one path lookup per
     directory, not per file). A file the listing showed as regular is read with one bounded
-    read, without an fstat (its size is not needed when the read comes back short; UNCHANGED
-    needs its signature); anything out of the ordinary (an error, a file in SPECIAL, a read that
+    read, without an fstat (its size is not needed when the read comes back short); anything
+    out of the ordinary (an error, a file in SPECIAL, a read that
     fills the bound: a file over 64 KiB or over the size limit) is left to `read_candidate`,
     which says why."""
     try:
@@ -467,19 +490,15 @@ def read_directory(
     within = "" if dir_fd is not None else f"{directory}/"
     scan = prefilter.scan
     templates = prefilter.templates
-    before, now = unchanged.here(label_of) if unchanged is not None else (_NO_FILES, _NO_FILES)
-    since = unchanged.since if unchanged is not None else 0
+    before, now = unchanged.here(label_of, dir_fd) if unchanged is not None else (_NO_NAMES, None)
     try:
         for name in names:
             if not templates and name.endswith(TEMPLATE_SUFFIX):
                 continue  # not even read: nothing in a template is known to look for
-            data = info = None
+            data = None
             if name not in special:  # one bounded read (inline: a call per file costs)
-                if (
-                    before
-                    and unchanged
-                    and unchanged.same(before, now, name, within + name, dir_fd)
-                ):
+                if name in before and unchanged and unchanged.same(name, within + name, dir_fd):
+                    now.add(name)  # type: ignore[union-attr]
                     continue
                 try:
                     fd = os.open(within + name, _READ_FLAGS, dir_fd=dir_fd)
@@ -487,8 +506,6 @@ def read_directory(
                     pass
                 else:
                     try:
-                        if unchanged is not None:
-                            info = os.fstat(fd)
                         data = os.read(fd, bound)
                     except OSError:
                         pass
@@ -505,12 +522,8 @@ def read_directory(
                 kept.append((prefix + name, None, _BINARY))  # a NUL in the first 8 KB
             elif prefilter(data, prefix + name) if name.endswith(Prefilter.BY_PATH) else scan(data):
                 kept.append((prefix + name, data, None))
-            elif unchanged is not None and info is not None:
-                # unchanged.turned_away, inline (a call per file costs)
-                if info.st_mtime_ns < since and info.st_ctime_ns < since:
-                    now[name] = hash(
-                        (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-                    )
+            elif now is not None:
+                now.add(name)  # turned away: not read next time while unchanged
     finally:
         if dir_fd is not None:
             os.close(dir_fd)

@@ -146,7 +146,7 @@ def test_workers_use_and_fill_the_cache_like_one_process(tmp_path, monkeypatch):
     cold = scan_paths([root], ["user_items"], root=root, jobs=2)
     [kept] = (tmp_path / "cache" / "scan").glob("*.pickle")
     assert len(cache.entries(str(kept))) == 9
-    assert sorted(cache.rejected(str(kept))) == [f"d{n}" for n in range(9)]
+    assert sorted(cache.rejected(str(kept))[1]) == [f"d{n}" for n in range(9)]
     warm = scan_paths([root], ["user_items"], root=root, jobs=2)
     assert warm == cold
     assert len(warm.references) == 9
@@ -154,16 +154,50 @@ def test_workers_use_and_fill_the_cache_like_one_process(tmp_path, monkeypatch):
     assert len(scan_paths([root], ["user_items"], root=root, jobs=2).references) == 10
 
 
-def _rejected(tmp_path: Path) -> dict[str, dict[str, int]]:
+def _rejected(tmp_path: Path) -> dict[str, frozenset[str]]:
+    """The names turned away, by directory."""
     [kept] = (tmp_path / "cache" / "scan").glob("*.pickle")
-    return cache.rejected(str(kept))
+    return {label: names for label, (_, names) in cache.rejected(str(kept))[1].items()}
 
 
-def test_a_file_written_just_before_the_scan_is_read_again_next_time(tmp_path, parsed):
+def _opened(monkeypatch) -> list[str]:
+    """The base names of the files opened from now on."""
+    opened: list[str] = []
+    original = os.open
+
+    def counted(path, *args, **kwargs):
+        opened.append(os.path.basename(os.fsdecode(path)))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counted)
+    return opened
+
+
+def test_a_file_written_just_before_the_scan_is_read_again_next_time(tmp_path, parsed, monkeypatch):
     root = _tree(tmp_path / "src", {"a.ts": TS, "lib/util.ts": "export const x = 1;\n"})
+    first = _refs(root, ["user_items"])
+    assert _rejected(tmp_path) == {"lib": {"util.ts"}}
+    # written within the timestamps' granularity before the run: its change time cannot
+    # tell whether the run read it before or after a last change, so it is read again
+    opened = _opened(monkeypatch)
+    assert _refs(root, ["user_items"]) == first
+    assert "util.ts" in opened
+
+
+def test_a_directory_replaced_under_its_name_is_read_again(tmp_path, parsed, monkeypatch):
+    """Files moved in with their directory keep their change times: the directory's inode
+    tells the record is not theirs."""
+    monkeypatch.setattr(scan, "RACY_NS", 0)
+    plain = "export const x = 1;\n"
+    root = _tree(tmp_path / "src", {"a.ts": TS, "lib/util.ts": plain, "elsewhere/util.ts": TS})
     _refs(root, ["user_items"])
-    # its timestamps could not tell a change made within their granularity: not recorded
-    assert _rejected(tmp_path) == {}
+    assert _rejected(tmp_path)["lib"] == {"util.ts"}
+    (root / "lib").rename(tmp_path / "old-lib")
+    (root / "elsewhere").rename(root / "lib")  # an older util.ts, naming the table
+    opened = _opened(monkeypatch)
+    refs = _refs(root, ["user_items"])
+    assert "util.ts" in opened
+    assert any(r[0] == "lib/util.ts" for r in refs)
 
 
 def test_a_file_turned_away_is_not_read_while_unchanged_and_read_once_changed(
@@ -224,8 +258,8 @@ def test_the_second_pass_reads_again_what_new_models_may_use(tmp_path, parsed, m
     tables = ["members", "team_widget"]
     assert [r[0] for r in _refs(root, tables) if r[3] != "model"] == ["team/views.py"]
     [kept] = (tmp_path / "cache" / "scan").glob("*.pickle")
-    context, again = cache._kept(str(kept))["second"]
-    assert context and "other.py" in again["team"]  # turned away: no model of that name yet
+    context, (_, again) = cache._kept(str(kept))["second"]
+    assert context and "other.py" in again["team"][1]  # turned away: no model of that name yet
     parsed.clear()
     opened: list[str] = []
     original = os.open
