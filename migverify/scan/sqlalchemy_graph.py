@@ -83,6 +83,9 @@ INSTANCE_OPERATIONS["add_all"] = INSTANCE_OPERATIONS["bulk_save_objects"] = INST
 MADE_BY = {"model_validate", "model_construct", "from_orm", "parse_obj"}
 COLLECTION_ADDS = {"append", "add", "insert", "extend"}
 COLLECTION_REMOVES = {"remove", "discard", "pop", "clear"}
+# what a relationship's collection (a list, a set) answers itself (a dynamic relationship's
+# `update()` and `delete()` write the related table as a row's do)
+COLLECTION_METHODS = COLLECTION_ADDS | COLLECTION_REMOVES | {"count", "get", "index"}
 COMPREHENSIONS = {
     "list_comprehension", "set_comprehension", "generator_expression", "dictionary_comprehension",
 }  # fmt: skip
@@ -615,6 +618,12 @@ class Graph:
             if obj is None or operation is None or self.source.text(obj) in ("self", "cls"):
                 continue
             instance = self.value(obj)
+            name = self.source.text(method)
+            if instance is None and obj.type == "attribute" and name not in COLLECTION_METHODS:
+                # current_user.profile.save(): a row's related row (`post.tags.remove(t)` is
+                # a collection's own method)
+                pair = self._relation_of(obj)
+                instance = (pair[1], EXISTING) if pair is not None else None
             if instance is None:
                 continue
             model, state = instance
