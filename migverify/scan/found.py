@@ -67,6 +67,13 @@ class Found:
         self._seen[key] = len(self.references)
         self.references.append(reference)
 
+    def reference_at(
+        self, path: str, line: int, column: int, snippet: str, table: str, operation: str, kind: str
+    ) -> None:
+        """A reference in another file, whose use this file's code decides (a helper's query
+        of the model a call here passes it)."""
+        self.references.append(Reference(path, line, column, table, operation, (), kind, snippet))
+
     def declaration(
         self, offset: int, declared: Declared, matcher: TableMatcher, kind: str | None = None
     ) -> None:

@@ -103,16 +103,22 @@ class Alias:
 @dataclass(frozen=True)
 class Helper:
     """A function taking a model's name in its parameter INDEX and running OPERATION with it:
-    `function pagedQuery(model) { return client[model].findMany() }`."""
+    `function pagedQuery(model) { return client[model].findMany() }`; or (Sequelize) the model
+    itself, `function prune(Model) { Model.destroy(…) }`, with the use's place (LINE, COLUMN,
+    SNIPPET): a call passing a model is a reference there."""
 
     orm: str
     name: str
     index: int
     operation: str
     path: str
+    line: int = 0
+    column: int = 0
+    snippet: str = ""
 
     def sort_key(self) -> tuple[str, ...]:
-        return (self.path, self.orm, self.name, str(self.index), self.operation)
+        return (self.path, self.orm, self.name, str(self.index), self.operation,
+                f"{self.line:09d}", f"{self.column:09d}")  # fmt: skip
 
 
 @dataclass(frozen=True)

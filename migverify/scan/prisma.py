@@ -444,13 +444,13 @@ def prisma_helpers(chains: list[Chain], source: Source, found: Found) -> None:
         index = _unwrap(index)
         if index.type != "identifier":
             continue
-        function = _function_of(index, source.text(index), source)
+        function = function_of(index, source.text(index), source)
         if function is not None:
             name, position = function
             found.record(Helper("prisma", name, position, operation, source.path))
 
 
-def _function_of(identifier: Node, name: str, source: Source) -> tuple[str, int] | None:
+def function_of(identifier: Node, name: str, source: Source) -> tuple[str, int] | None:
     """(function name, parameter position) when NAME is a parameter of the function around
     IDENTIFIER: `function f(…)`, `const f = (…) =>`, a method or an object's `f: (…) =>`."""
     node = identifier.parent
@@ -510,7 +510,11 @@ def _helper_call(chain: Chain, source: Source, files: FileModels, bindings, foun
         owner = links[first - 2].name if first >= 2 else source.text(root)
     if not args or not owner and first or name.startswith("$"):
         return False
-    helpers = [h for h in files.models.helpers_named(name) if _leads_to(h, owner, name, files)]
+    helpers = [
+        h
+        for h in files.models.helpers_named(name)
+        if h.orm == "prisma" and leads_to(h, owner, name, files)
+    ]
     if helpers:
         for position in sorted({h.index for h in helpers}):
             if position >= len(args):
@@ -543,7 +547,7 @@ def _helper_call(chain: Chain, source: Source, files: FileModels, bindings, foun
     return claimed
 
 
-def _leads_to(helper: Helper, owner: str | None, name: str, files: FileModels) -> bool:
+def leads_to(helper: Helper, owner: str | None, name: str, files: FileModels) -> bool:
     """Is `name(…)` (OWNER None) or `owner.name(…)` in this file a call of HELPER?"""
     imports = files.imports
     if owner is None:

@@ -24,6 +24,7 @@ from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
     FileModels,
+    Helper,
     Named,
     Relation,
     SequelizeDefaults,
@@ -34,6 +35,7 @@ from migverify.scan.orm import (
     sequelize_table,
     typescript_parameter_type,
 )
+from migverify.scan.prisma import function_of, leads_to
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import decorators
@@ -337,6 +339,8 @@ def sequelize_uses(
     `user.getPosts()`); True when the chain is claimed."""
     links = chain.links
     claimed = False
+    if files.models.helpers and _helper_call(chain, source, files, found, matcher):
+        return True
     if len(links) >= 2 and chain.root.type == "identifier" and links[1].name is None:
         if links[0].name in OPERATIONS:
             declared = files.resolve(("sequelize",), chain.root, source)
@@ -710,6 +714,86 @@ def _by_name(node: Node, source: Source, files: FileModels) -> Declared | None:
     """`models.Post` / `db.Post`: the model of that name, when only one has it."""
     name = _model_name(node, source) if node.type == "member_expression" else None
     return _model_named(name, files, here_first=False)
+
+
+def helper_parameters(chains: list[Chain], source: Source) -> set[str]:
+    """The names of the parameters a call only a model has is made on (`Model.findAll(…)` in
+    `function prune(Model)`): what sequelize_helpers needs the other chains of."""
+    names = set()
+    for chain in chains:
+        links = chain.links
+        if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+            continue
+        if links[0].name in MODEL_ONLY and function_of(chain.root, source.text(chain.root), source):
+            names.add(source.text(chain.root))
+    return names
+
+
+def sequelize_helpers(chains: list[Chain], source: Source, found: Found) -> None:
+    """The first pass: a function running a model's queries on its parameter (`async function
+    prune(Model) { const old = await Model.findAll(…); await Model.destroy(…) }`) is a helper;
+    its uses are kept with their places, and a call passing it a model (`prune(db.Comment)`) is
+    a reference at each of them. The parameter must have a call only a model has (findAll,
+    findByPk, bulkCreate…): `options.update(x)` is not a model's."""
+    uses: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    models: set[tuple[str, int]] = set()
+    for chain in chains:
+        links = chain.links
+        if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+            continue
+        method = links[0].name or ""
+        if method not in OPERATIONS:
+            continue
+        function = function_of(chain.root, source.text(chain.root), source)
+        if function is None:
+            continue
+        for operation in OPERATIONS[method]:
+            uses.setdefault(function, []).append((operation, chain.root.start_byte))
+        if method in MODEL_ONLY:
+            models.add(function)
+    for (name, index), found_uses in uses.items():
+        if (name, index) not in models:
+            continue
+        for operation, offset in found_uses:
+            line, column = source.position(offset)
+            snippet = source.line_text(line)[:160]
+            found.record(
+                Helper("sequelize", name, index, operation, source.path, line, column, snippet)
+            )
+
+
+def _helper_call(chain: Chain, source: Source, files: FileModels, found: Found, matcher) -> bool:
+    """`prune(db.Comment)`, `lib.prune(models.Comment)`: the helper's queries (sequelize_helpers)
+    on the model passed, reported where the helper runs them."""
+    links = chain.links
+    first = next((i for i, link in enumerate(links) if link.name is None), None)
+    if first is None or not links[first].args:
+        return False
+    if first == 0:
+        if chain.root.type != "identifier":
+            return False
+        owner, name = None, source.text(chain.root)
+    else:
+        name = links[first - 1].name or ""
+        owner = links[first - 2].name if first >= 2 else source.text(chain.root)
+    helpers = [
+        h
+        for h in files.models.helpers_named(name)
+        if h.orm == "sequelize" and leads_to(h, owner, name, files)
+    ]
+    args = links[first].args
+    claimed = False
+    for helper in helpers:
+        if helper.index >= len(args):
+            continue
+        argument = args[helper.index]
+        model = files.resolve(("sequelize",), argument, source) or _by_name(argument, source, files)
+        table = matcher.match_text(model.table) if model is not None else None
+        if table is not None:
+            found.reference_at(helper.path, helper.line, helper.column, helper.snippet, table,
+                               helper.operation, "sequelize")  # fmt: skip
+        claimed = True
+    return claimed
 
 
 def sequelize_row_calls(models) -> set[str]:

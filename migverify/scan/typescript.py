@@ -37,7 +37,10 @@ from migverify.scan.orm import (
 )
 from migverify.scan.prisma import prisma_helpers, prisma_uses
 from migverify.scan.sequelize import (
+    MODEL_ONLY,
+    helper_parameters,
     sequelize_declarations,
+    sequelize_helpers,
     sequelize_include_objects,
     sequelize_uses,
 )
@@ -110,6 +113,8 @@ def scan_typescript(
         # the first pass looks only at chains that name a knex, supabase-js or SQL method or
         # a handle: the others (most of a file's: `useState(x)`, `api.get(url)`) are not built
         extra = (handles.names | handles.fields) - GATE_NAMES
+        if any(hint in source.data for hint in SEQUELIZE_HELPER_HINTS):  # Model.findAll(…)
+            extra |= MODEL_ONLY
         chains = chains_at(tree, source, GRAMMAR, _gate_spans(source.data, extra))
     else:  # any chain may use a model
         chains = chains_in(tree, source, GRAMMAR)
@@ -117,6 +122,11 @@ def scan_typescript(
         drizzle_relations(tree, source, found)
         if b"]." in source.data:
             prisma_helpers(chains, source, found)
+        if extra & MODEL_ONLY:  # a helper's other calls on its model parameter: chains too
+            parameters = helper_parameters(chains, source)
+            if parameters:
+                more = chains_at(tree, source, GRAMMAR, _word_spans(source.data, parameters))
+                sequelize_helpers(_merged(chains, more), source, found)
         if b"export" in source.data:
             for alias in typescript_exports(tree, source):
                 found.record(alias)
@@ -160,6 +170,8 @@ def scan_typescript(
 
 
 SUPABASE_NAMES = frozenset(TABLE_METHODS["supabase-js"])  # `.from('t')`
+# A Sequelize helper running a model's queries on its parameter: its calls only a model has
+SEQUELIZE_HELPER_HINTS = tuple(f".{name}(".encode() for name in sorted(MODEL_ONLY))
 # Names that can make a chain one the first pass looks at (`may_be_knex`, supabase-js, SQL
 # calls, Prisma helpers' `client[model].findMany`), and the text of a call called again
 # (`db()('t')`): a chain holding none of them is not built.

@@ -56,6 +56,9 @@ TS_MODEL_HINTS = (b"pgTable", b"sqliteTable", b"mysqlTable", b"@Entity", b"elati
 TS_MODEL_HINTS += (b".hasMany(", b".belongsTo(", b".hasOne(", b".belongsToMany(")
 # …and its models named by default (`sequelize.define('user', …)`, `User.init(…, { sequelize })`)
 TS_MODEL_HINTS += (b".define(", b"extends Model", b"freezeTableName")
+# …and helpers running a model's queries on their parameter (`prune(Model) { Model.findAll() }`)
+TS_MODEL_HINTS += (b".findAll(", b".findByPk(", b".findAndCountAll(", b".bulkCreate(",
+                   b".findOrCreate(")  # fmt: skip
 PY_MODEL_HINTS = (b"db.Model", b"table=True")  # Flask-SQLAlchemy, SQLModel
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
