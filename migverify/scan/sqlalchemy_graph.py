@@ -627,6 +627,8 @@ class Graph:
             if instance is None:
                 continue
             model, state = instance
+            if state != EXISTING and obj.type == "identifier" and self._added_before(obj, call):
+                state = EXISTING  # `u = User(…)`, `session.add(u)`, … then `u.confirm(t)`
             if operation == "save":
                 operations = INSTANCE_OPERATIONS["add"][state]
             else:
@@ -634,6 +636,20 @@ class Graph:
             _report(model, operations, obj, found, matcher)
             if operation == "delete":
                 self._cascades(model, obj, found, matcher)
+
+    def _added_before(self, name: Node, call: Node) -> bool:
+        """Was NAME given to the session (`add(name)`, `add_all([… name …])`, `merge(name)`)
+        earlier in the function CALL is in? Its row is then stored when CALL runs."""
+        scope = _function_of(call)
+        start = scope.start_byte if scope is not None else 0
+        text = self.source.data[start : call.start_byte]
+        word = re.escape(self.source.text(name).encode())
+        return (
+            re.search(
+                rb"\.(?:add|merge)\(\s*" + word + rb"\s*\)|\.add_all\([^)]*\b" + word + rb"\b", text
+            )
+            is not None
+        )
 
     # --- relationships ----------------------------------------------------------------------
 
