@@ -22,6 +22,7 @@ reached through relations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,7 @@ from migverify.scan.orm import (
     parameter_annotation,
     positional,
     single_annotated_name,
+    snake_case,
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -53,6 +55,11 @@ from migverify.scan.walk import IDENTIFIER_BYTES
 
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 PERFORMS = {"perform_create", "perform_update"}  # DRF views' hooks given a serializer
+# A getter of one model's row by its name: get_member, fetch_member_by_email, member_get
+GETTER = re.compile(
+    r"(?:get|fetch|load|find|retrieve)_([a-z][a-z0-9_]*?)(?:_or_404|_by_[a-z0-9_]+)?"
+    r"|([a-z][a-z0-9_]*?)_get"
+)
 MAX_DEPTH = 8
 # Methods of a manager returning a queryset of the same model.
 QUERYSET_METHODS = {
@@ -328,6 +335,7 @@ class DjangoGraph:
         self.accessors = self.models.accessor_names() if django and self.models else frozenset()
         self._rows: dict[int, Row | None] = {}
         self._functions: dict[str, list[Node]] | None = None  # the module's, by name
+        self._snake: dict[str, list[Declared]] | None = None  # Django models by snake_case name
         self._loop_names: set[str] | None = None
 
     def _uses_orm(self, orm: str | None) -> bool:
@@ -609,6 +617,21 @@ class DjangoGraph:
         row = rows.pop()
         return row if row is not None and row.model is not None else None
 
+    def _getter_row(self, name: str) -> Row | None:
+        """A function of another module named as a getter of one model's row (`get_member`,
+        `fetch_member_by_email`, `member_get`: HackSoft's style of selectors): a row of it.
+        Only what a row alone does with it (`save()`, `delete()`) makes a reference."""
+        match = GETTER.fullmatch(name)
+        if match is None or self.models is None:
+            return None
+        wanted = match.group(1) or match.group(2)
+        if self._snake is None:
+            self._snake = {}
+            for declared in self.models.of(("django",)):
+                self._snake.setdefault(snake_case(declared.name), []).append(declared)
+        models = self._snake.get(wanted, [])
+        return Row(models[0]) if len(models) == 1 else None
+
     def _perform_row(self, node: Node) -> Row | None:
         """DRF: the `serializer` a view's `perform_create(self, serializer)` (or
         `perform_update`) is given is one of the view's `serializer_class`: its `save()`
@@ -741,14 +764,22 @@ class DjangoGraph:
                 return Row(rows) if rows is not None else None
             if name[:1].isupper() and self.bindings.values(function) is None:
                 return NOT_A_ROW  # an instance of a class (not a model, not get_user_model())
-            return self._returned(name, depth)
+            returned = self._returned(name, depth)
+            if returned is None and self.files is not None and name in self.files.imports.names:
+                return self._getter_row(name)  # from .selectors import get_member
+            return returned
         if function.type != "attribute":
             return None
         obj, attribute = (
             function.child_by_field_name("object"),
             function.child_by_field_name("attribute"),
         )
-        if obj is None or attribute is None or self.source.text(attribute) not in ROW_METHODS:
+        if obj is None or attribute is None:
+            return None
+        if self.source.text(attribute) not in ROW_METHODS:
+            imports = self.files.imports if self.files is not None else None
+            if imports is not None and self.source.text(obj) in imports.namespaces:
+                return self._getter_row(self.source.text(attribute))  # services.get_member(…)
             return None
         manager = self.manager(obj)
         if manager is not None:
