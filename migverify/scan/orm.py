@@ -1145,7 +1145,7 @@ class FileModels:
             if not node.named_children:
                 return None
             node = node.named_children[0]
-        if node.type == "identifier":
+        if node.type in ("identifier", "type_identifier"):  # `User`, `Repository<User>`'s
             return self.models.resolve(orms, source.text(node), self.imports, self.path)
         if node.type in ("member_expression", "attribute"):
             obj = node.child_by_field_name("object")

@@ -192,8 +192,19 @@ class Repositories:
         if b"Repository" not in source.data:
             return
         kinds = ("variable_declarator", "public_field_definition", "required_parameter",
-                 "optional_parameter")  # fmt: skip
+                 "optional_parameter", "assignment_expression")  # fmt: skip
         for node in nodes_of(tree, kinds):
+            if node.type == "assignment_expression":  # this.users = ds.getRepository(User)
+                left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+                entity = _repository_of(right, source) if right is not None else None
+                if entity is not None and left is not None and left.type == "member_expression":
+                    obj, field = (
+                        left.child_by_field_name("object"),
+                        left.child_by_field_name("property"),
+                    )
+                    if obj is not None and field is not None and obj.type == "this":
+                        self.fields.setdefault(source.text(field), entity)
+                continue
             if node.type == "variable_declarator":
                 name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
                 entity = _repository_of(value, source) if value is not None else None
@@ -239,7 +250,8 @@ class Repositories:
 
 
 def _repository_of(value: Node, source: Source) -> Node | None:
-    """The entity argument of `getRepository(X)` / `x.getRepository(X)`."""
+    """The entity argument of `getRepository(X)` / `x.getRepository(X)` (also of a custom
+    repository made from one: `ds.getRepository(X).extend({…})`)."""
     while value.type in ("await_expression", "parenthesized_expression") and value.named_children:
         value = value.named_children[0]
     if value.type != "call_expression":
@@ -251,6 +263,9 @@ def _repository_of(value: Node, source: Source) -> Node | None:
     if function is None or arguments is None or not arguments.named_children:
         return None
     name = source.text(function).rpartition(".")[2]
+    if name == "extend" and function.type == "member_expression":
+        extended = function.child_by_field_name("object")
+        return _repository_of(extended, source) if extended is not None else None
     return _entity_argument(arguments.named_children) if name in REPOSITORY_GETTERS else None
 
 
