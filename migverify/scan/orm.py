@@ -325,7 +325,9 @@ Record = (
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 # The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
 # ModelForm.
-ALIAS_ORMS = {"schema": "sqlalchemy", "form": "django", "serializer": "django"}
+ALIAS_ORMS = {
+    "schema": "sqlalchemy", "form": "django", "serializer": "django", "repository": "typeorm",
+}  # fmt: skip
 
 
 def _sequelize_defaults(records: set) -> set:

@@ -17,6 +17,7 @@ from migverify.scan.bindings import Bindings
 from migverify.scan.chains import Chain
 from migverify.scan.found import Found
 from migverify.scan.orm import (
+    Alias,
     Declared,
     FileModels,
     Imports,
@@ -76,6 +77,8 @@ MANAGER = re.compile(r"(?i)manager|datasource|connection|^em$|^ds$")
 
 
 def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
+    if b"Repository<" in source.data or b"@EntityRepository" in source.data:
+        _repository_classes(tree, source, found)
     if b"@Entity" not in source.data:
         return
     imports: Imports | None = None
@@ -108,6 +111,46 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
                         nodes_of(tree, ("import_statement", "variable_declarator")), source
                     )
                 _relations(cls, source.text(name), source, imports, found)
+
+
+def _repository_classes(tree: Tree, source: Source, found: Found) -> None:
+    """A custom repository class, `class UserRepository extends Repository<User>` (or
+    `@EntityRepository(User)`): an Alias of kind `repository` to its entity; a name of that type
+    (`private users: UserRepository`, `getCustomRepository(UserRepository)`) is its entity's
+    repository, and so is `this` in its methods."""
+    imports: Imports | None = None
+    for cls in nodes_of(tree, ("class_declaration", "abstract_class_declaration")):
+        name = cls.child_by_field_name("name")
+        entity = repository_class_entity(cls, source)
+        if name is None or entity is None:
+            continue
+        if imports is None:
+            imports = typescript_imports(
+                nodes_of(tree, ("import_statement", "variable_declarator")), source
+            )
+        target = _target(entity, source, imports)
+        if target is not None:
+            found.record(Alias("repository", source.text(name), target, source.path))
+
+
+def repository_class_entity(cls: Node, source: Source) -> Node | None:
+    """The entity a custom repository class CLS is for: `extends Repository<User>`'s type
+    argument, or `@EntityRepository(User)`'s argument."""
+    for callee, args in decorators(cls):
+        if source.text(callee) == "EntityRepository" and args:
+            return args[0]
+    for heritage in cls.named_children:
+        if heritage.type != "class_heritage":
+            continue
+        for clause in heritage.named_children:
+            value = clause.child_by_field_name("value")
+            arguments = clause.child_by_field_name("type_arguments")
+            if clause.type != "extends_clause" or value is None or arguments is None:
+                continue
+            if source.text(value).rpartition(".")[2] in ("Repository", "TreeRepository"):
+                types = arguments.named_children
+                return types[0] if types else None
+    return None
 
 
 def _relations(cls: Node, owner: str, source: Source, imports: Imports, found: Found) -> None:
@@ -150,7 +193,7 @@ def _target(node: Node, source: Source, imports: Imports) -> Named | None:
     literal = string_value(node, source)
     if literal is not None:
         return Named(literal.text) if not literal.holes else None
-    if node.type != "identifier":
+    if node.type not in ("identifier", "type_identifier"):
         return None
     name = source.text(node)
     if name in imports.names:
@@ -229,6 +272,11 @@ class Repositories:
         for callee, args in decorators(node):
             if source.text(callee) == "InjectRepository" and args:
                 return args[0]
+        annotation = node.child_by_field_name("type")
+        named = annotation.named_children[0] if annotation and annotation.named_children else None
+        if named is not None and named.type == "type_identifier":  # users: UserRepository
+            if source.text(named).endswith("Repository") and source.text(named) != "Repository":
+                return named
         value = node.child_by_field_name("value")
         if value is not None:
             entity = _repository_of(value, source)
@@ -298,7 +346,9 @@ def typeorm_uses(
         return False
     if links[start + 1].name is not None:
         return False
-    declared = files.resolve(("typeorm",), entity, source)
+    declared = files.resolve(("typeorm",), entity, source) or _custom_repository(
+        entity, source, files
+    )
     if declared is None:
         if entity.type == "identifier" and bindings.is_parameter(entity):
             found.dynamic(entity)
@@ -456,6 +506,14 @@ def _repository_in(
     if root == "this" and links and links[0].name in repositories.fields:
         at = links[0].node.child_by_field_name("property") or links[0].node
         return repositories.fields[links[0].name or ""], 1, at
+    if root == "this" and links and links[0].name in OPERATIONS:  # in a custom repository
+        cls = chain.root.parent
+        while cls is not None and cls.type not in ("class_declaration",
+                                                   "abstract_class_declaration"):  # fmt: skip
+            cls = cls.parent
+        entity = repository_class_entity(cls, source) if cls is not None else None
+        if entity is not None:
+            return entity, 0, chain.root
     if root is not None and root in repositories.variables and chain.root.type == "identifier":
         return repositories.variables[root], 0, chain.root
     for index in range(len(links) - 1):
@@ -616,3 +674,11 @@ def _given_builder(
                 _builder(chain, -1, None, None, None, source, files, found, matcher)
                 return True
     return False
+
+
+def _custom_repository(entity: Node, source: Source, files: FileModels) -> Declared | None:
+    """The entity of the custom repository class ENTITY names (`UserRepository`)."""
+    if entity.type not in ("identifier", "type_identifier"):
+        return None
+    return files.models.schema_model(source.text(entity), files.imports, files.path,
+                                     kind="repository")  # fmt: skip
