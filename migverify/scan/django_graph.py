@@ -41,11 +41,12 @@ from migverify.scan.orm import (
     class_attributes,
     enclosing_class,
     keyword_arguments,
+    module_functions,
     module_leads_to,
     nodes_of,
-    nodes_under,
     parameter_annotation,
     positional,
+    returned_values,
     single_annotated_name,
     snake_case,
 )
@@ -597,21 +598,11 @@ class DjangoGraph:
         """`load_member(pk)`, a function of this file: the row its `return`s all give (`return
         get_object_or_404(Member, pk=pk)`, `return Member.objects.get(…)`)."""
         if self._functions is None:
-            self._functions = {}
-            for node in nodes_of(self.tree, ("function_definition",)):
-                named = node.child_by_field_name("name")
-                if named is not None and node.parent is not None and node.parent.type in (
-                    "module", "decorated_definition"
-                ):  # fmt: skip
-                    self._functions.setdefault(self.source.text(named), []).append(node)
+            self._functions = module_functions(self.tree)
         defined = self._functions.get(name, [])
         if len(defined) != 1:
             return None
-        rows = {
-            self.row(r.named_children[0], depth + 1)
-            for r in nodes_under(defined[0].child_by_field_name("body"), ("return_statement",))
-            if r.named_children and r.named_children[0].type != "none"
-        }
+        rows = {self.row(value, depth + 1) for value in returned_values(defined[0])}
         if len(rows) != 1:
             return None
         row = rows.pop()

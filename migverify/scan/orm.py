@@ -1165,6 +1165,29 @@ def nodes_of(tree: Tree, kinds: tuple[str, ...]) -> list[Node]:
     return sorted(captures.get("node", []), key=lambda node: node.start_byte)
 
 
+def module_functions(tree: Tree) -> dict[str, list[Node]]:
+    """The functions a Python module defines at its top level (decorated or not), by name."""
+    functions: dict[str, list[Node]] = {}
+    for node in tree.root_node.named_children:
+        if node.type == "decorated_definition":
+            node = node.child_by_field_name("definition") or node
+        name = node.child_by_field_name("name") if node.type == "function_definition" else None
+        if name is not None and name.text is not None:
+            functions.setdefault(name.text.decode("utf-8", "replace"), []).append(node)
+    return functions
+
+
+def returned_values(function: Node) -> list[Node]:
+    """What FUNCTION's `return` statements return (not a bare `return`, not `return None`;
+    not those of functions nested in it)."""
+    body = function.child_by_field_name("body")
+    return [
+        statement.named_children[0]
+        for statement in (nodes_under(body, ("return_statement",)) if body is not None else ())
+        if statement.named_children and statement.named_children[0].type != "none"
+    ]
+
+
 def nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
     """The nodes of KINDS under NODE (not in nested functions or classes)."""
     found, stack = [], [node]

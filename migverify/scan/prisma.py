@@ -496,19 +496,11 @@ def _helper_call(chain: Chain, source: Source, files: FileModels, bindings, foun
     Prisma-looking function whose use of the name is not visible (`prisma.page('teamUser')`,
     a function imported from a module named like Prisma) makes a string naming a model of a
     legacy table a dynamic reference listing the models it may be."""
-    root, links = chain.root, chain.links
-    first = next((i for i, link in enumerate(links) if link.name is None), None)
-    if first is None:
+    call = first_call(chain, source)
+    if call is None:
         return False
-    args = links[first].args
-    if first == 0:  # f(…)
-        if root.type != "identifier":
-            return False
-        owner, name = None, source.text(root)
-    else:  # owner.f(…), this.prisma.f(…)
-        name = links[first - 1].name or ""
-        owner = links[first - 2].name if first >= 2 else source.text(root)
-    if not args or not owner and first or name.startswith("$"):
+    owner, name, args = call
+    if not args or owner == "" or name.startswith("$"):
         return False
     helpers = [
         h
@@ -545,6 +537,20 @@ def _helper_call(chain: Chain, source: Source, files: FileModels, bindings, foun
             found.dynamic(arg, candidates)
             claimed = True
     return claimed
+
+
+def first_call(chain: Chain, source: Source) -> tuple[str | None, str, tuple[Node, ...]] | None:
+    """(owner, function, arguments) of CHAIN's first call: `f(…)` (owner None),
+    `owner.f(…)`, `this.prisma.f(…)` (owner `prisma`; "" when it is no name, `a().f(…)`);
+    None when there is no call, or the callee is no name."""
+    root, links = chain.root, chain.links
+    first = next((i for i, link in enumerate(links) if link.name is None), None)
+    if first is None:
+        return None
+    if first == 0:
+        return (None, source.text(root), links[0].args) if root.type == "identifier" else None
+    owner = links[first - 2].name if first >= 2 else source.text(root)
+    return owner or "", links[first - 1].name or "", links[first].args
 
 
 def leads_to(helper: Helper, owner: str | None, name: str, files: FileModels) -> bool:

@@ -35,7 +35,7 @@ from migverify.scan.orm import (
     sequelize_table,
     typescript_parameter_type,
 )
-from migverify.scan.prisma import function_of, leads_to
+from migverify.scan.prisma import first_call, function_of, leads_to
 from migverify.scan.source import Source, StringValue, string_value
 from migverify.scan.tables import TableMatcher
 from migverify.scan.typeorm import decorators
@@ -765,23 +765,15 @@ def sequelize_helpers(chains: list[Chain], source: Source, found: Found) -> None
 def _helper_call(chain: Chain, source: Source, files: FileModels, found: Found, matcher) -> bool:
     """`prune(db.Comment)`, `lib.prune(models.Comment)`: the helper's queries (sequelize_helpers)
     on the model passed, reported where the helper runs them."""
-    links = chain.links
-    first = next((i for i, link in enumerate(links) if link.name is None), None)
-    if first is None or not links[first].args:
+    call = first_call(chain, source)
+    if call is None or not call[2]:
         return False
-    if first == 0:
-        if chain.root.type != "identifier":
-            return False
-        owner, name = None, source.text(chain.root)
-    else:
-        name = links[first - 1].name or ""
-        owner = links[first - 2].name if first >= 2 else source.text(chain.root)
+    owner, name, args = call
     helpers = [
         h
         for h in files.models.helpers_named(name)
         if h.orm == "sequelize" and leads_to(h, owner, name, files)
     ]
-    args = links[first].args
     claimed = False
     for helper in helpers:
         if helper.index >= len(args):

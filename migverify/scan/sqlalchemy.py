@@ -36,10 +36,12 @@ from migverify.scan.orm import (
     class_field_calls,
     keyword_arguments,
     meta_attribute,
+    module_functions,
     nodes_of,
     nodes_under,
     positional,
     python_imports,
+    returned_values,
     snake_case,
 )
 from migverify.scan.source import Source, string_value
@@ -211,14 +213,9 @@ ROW_TERMINALS = {"first", "one", "one_or_none", "get", "get_or_404", "first_or_4
 def _row_functions(tree: Tree, source: Source, imports: _LazyImports, found: Found) -> None:
     """A module's functions (not methods) whose returns all give a row of one model they read
     (`return db.query(User).filter(…).first()`, or a name bound to one): RowFunction."""
-    for node in tree.root_node.named_children:
-        function = (
-            node.child_by_field_name("definition") if node.type == "decorated_definition" else node
-        )
-        if function is None or function.type != "function_definition":
-            continue
-        name, body = function.child_by_field_name("name"), function.child_by_field_name("body")
-        if name is None or body is None:
+    for name, functions in module_functions(tree).items():
+        body = functions[0].child_by_field_name("body") if len(functions) == 1 else None
+        if body is None:
             continue
         bound: dict[str, Node] = {}
         for _, left, right in block_assignments(body):
@@ -226,10 +223,7 @@ def _row_functions(tree: Tree, source: Source, imports: _LazyImports, found: Fou
                 bound[source.text(left)] = right
         models: set[str] = set()
         nodes: list[Node] = []
-        for statement in nodes_under(body, ("return_statement",)):
-            value = statement.named_children[0] if statement.named_children else None
-            if value is None or value.type == "none":
-                continue
+        for value in returned_values(functions[0]):
             if value.type == "identifier":
                 value = bound.get(source.text(value))
             model = _row_read_model(value, source) if value is not None else None
@@ -241,7 +235,7 @@ def _row_functions(tree: Tree, source: Source, imports: _LazyImports, found: Fou
         if len(models) == 1 and "" not in models:
             target = imports.named(nodes[0])
             if target is not None:
-                found.record(RowFunction(source.text(name), target, source.path))
+                found.record(RowFunction(name, target, source.path))
 
 
 def _row_read_model(value: Node, source: Source) -> Node | None:

@@ -27,6 +27,7 @@ reference is at the relationship's name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from tree_sitter import Node, Tree
 
@@ -37,10 +38,11 @@ from migverify.scan.orm import (
     FileModels,
     enclosing_class,
     keyword_arguments,
+    module_functions,
     nodes_of,
-    nodes_under,
     parameter_annotation,
     positional,
+    returned_values,
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -220,21 +222,11 @@ class Graph:
             model = self.models.row_function(imported[1], imported[0], self.files.path)
             return (model, EXISTING) if model is not None else None
         if self._functions is None:
-            self._functions = {}
-            for node in nodes_of(self.tree, ("function_definition",)):
-                name = node.child_by_field_name("name")
-                if name is not None and node.parent is not None and node.parent.type in (
-                    "module", "decorated_definition"
-                ):  # fmt: skip
-                    self._functions.setdefault(self.source.text(name), []).append(node)
+            self._functions = module_functions(self.tree)
         defined = self._functions.get(self.source.text(function), [])
         if len(defined) != 1:
             return None
-        returns = [
-            r.named_children[0]
-            for r in nodes_under(defined[0].child_by_field_name("body"), ("return_statement",))
-            if r.named_children and r.named_children[0].type != "none"
-        ]
+        returns = returned_values(defined[0])
         found = [self.value(value, depth + 1) for value in returns]
         return _same_model(found) if found else None
 
@@ -538,15 +530,8 @@ class Graph:
         rows: dict[tuple[int, str], tuple[Node, Declared, list[str]]] = {}
         # `user.set_password(p)`: a model's method setting attributes of its row (ModelMutator)
         mutators = self.models.mutators() if b"." in data else {}
-        for call in nodes_of(self.tree, ("call",)) if mutators else ():
-            function = call.child_by_field_name("function")
-            if function is None or function.type != "attribute":
-                continue
-            obj, method = (
-                function.child_by_field_name("object"),
-                function.child_by_field_name("attribute"),
-            )
-            if obj is None or method is None or obj.type != "identifier":
+        for call, obj, method in self._method_calls() if mutators else ():
+            if obj.type != "identifier":
                 continue
             scope, name = _function_of(call), self.source.text(obj)
             if scope is None or name == "self" or (scope.start_byte, name) in added:
@@ -606,16 +591,9 @@ class Graph:
         data = self.source.data
         if not any(b"." + name.encode() + b"(" in data for name in writers):
             return
-        for call in nodes_of(self.tree, ("call",)):
-            function = call.child_by_field_name("function")
-            if function is None or function.type != "attribute":
-                continue
-            obj, method = (
-                function.child_by_field_name("object"),
-                function.child_by_field_name("attribute"),
-            )
-            operation = writers.get(self.source.text(method)) if method is not None else None
-            if obj is None or operation is None or self.source.text(obj) in ("self", "cls"):
+        for call, obj, method in self._method_calls():
+            operation = writers.get(self.source.text(method))
+            if operation is None or self.source.text(obj) in ("self", "cls"):
                 continue
             instance = self.value(obj)
             name = self.source.text(method)
@@ -636,6 +614,17 @@ class Graph:
             _report(model, operations, obj, found, matcher)
             if operation == "delete":
                 self._cascades(model, obj, found, matcher)
+
+    def _method_calls(self) -> Iterator[tuple[Node, Node, Node]]:
+        """(call, object, method name) of every `object.method(…)` of the file."""
+        for call in nodes_of(self.tree, ("call",)):
+            function = call.child_by_field_name("function")
+            if function is None or function.type != "attribute":
+                continue
+            obj = function.child_by_field_name("object")
+            method = function.child_by_field_name("attribute")
+            if obj is not None and method is not None:
+                yield call, obj, method
 
     def _added_before(self, name: Node, call: Node) -> bool:
         """Was NAME given to the session (`add(name)`, `add_all([… name …])`, `merge(name)`)

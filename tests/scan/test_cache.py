@@ -209,16 +209,9 @@ def test_a_file_turned_away_is_not_read_while_unchanged_and_read_once_changed(
     first = _refs(root, ["user_items"])
     assert set(_rejected(tmp_path)["lib"]) == {"util.ts", "more.ts"}
 
-    reads: list[str] = []
-    original = os.open
-
-    def counted(path, *args, **kwargs):
-        reads.append(os.fsdecode(path))
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counted)
+    reads = _opened(monkeypatch)
     assert _refs(root, ["user_items"]) == first
-    assert not {"util.ts", "more.ts"} & {os.path.basename(p) for p in reads}
+    assert not {"util.ts", "more.ts"} & set(reads)
 
     # the same size and modification time, other bytes: the change time tells
     time.sleep(0.05)
@@ -229,7 +222,7 @@ def test_a_file_turned_away_is_not_read_while_unchanged_and_read_once_changed(
     (root / "lib/more.ts").write_text(TS)
     reads.clear()
     after = _refs(root, ["user_items"])
-    assert {"util.ts", "more.ts"} <= {os.path.basename(p) for p in reads}
+    assert {"util.ts", "more.ts"} <= set(reads)
     assert ("lib/more.ts", 1, "user_items", "select", ("id",)) in after
 
 
@@ -261,14 +254,8 @@ def test_the_second_pass_reads_again_what_new_models_may_use(tmp_path, parsed, m
     context, (_, again) = cache._kept(str(kept))["second"]
     assert context and "other.py" in again["team"][1]  # turned away: no model of that name yet
     parsed.clear()
-    opened: list[str] = []
     original = os.open
-
-    def counted(path, *args, **kwargs):
-        opened.append(os.path.basename(os.fsdecode(path)))
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", counted)
+    opened = _opened(monkeypatch)
     assert [r[0] for r in _refs(root, tables) if r[3] != "model"] == ["team/views.py"]
     assert parsed == []
     assert "other.py" not in opened  # turned away by both passes, and unchanged
