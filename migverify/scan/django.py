@@ -31,6 +31,8 @@ from migverify.scan.orm import (
     DjangoManagerAttribute,
     DjangoRelation,
     Imports,
+    Named,
+    Subclass,
     class_field_calls,
     keyword_arguments,
     positional,
@@ -95,7 +97,7 @@ def django_declarations(
         if cls.type == "decorated_definition":
             cls = cls.child_by_field_name("definition") or cls
         if cls.type == "class_definition":
-            declared = _model(cls, source, found, matcher, known)
+            declared = _model(cls, source, found, matcher, known, imports)
             body = cls.child_by_field_name("body")
             if declared is not None and body is not None:
                 _relations(body, declared, source, found, matcher, known, imports)
@@ -133,7 +135,7 @@ def _manager_class(function: Node, arguments: Node, source: Source) -> str | Non
     return None
 
 
-def _model(cls: Node, source: Source, found: Found, matcher, known) -> Declared | None:
+def _model(cls: Node, source: Source, found: Found, matcher, known, imports) -> Declared | None:
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     bases = cls.child_by_field_name("superclasses")
     if name is None or body is None or bases is None:
@@ -162,6 +164,21 @@ def _model(cls: Node, source: Source, found: Found, matcher, known) -> Declared 
     declared = Declared("django", class_name, qualified, source.path, app)
     known[class_name] = declared
     found.declaration(offset, declared, matcher)
+    if not _true(meta.get("proxy"), source):
+        # multi-table inheritance (`class Restaurant(Place)`): a model base's rows are joined
+        for base in positional(bases.named_children):
+            text = source.text(base)
+            last = text.rpartition(".")[2]
+            if base.type not in ("identifier", "attribute") or last in (
+                "Model",
+                "TimeStampedModel",
+            ):
+                continue
+            module = imports.names[text][0] if text in imports.names else None
+            if base.type == "attribute":
+                module = imports.namespaces.get(text.rpartition(".")[0], module)
+            named = Named(imports.names[text][1] if text in imports.names else last, module)
+            found.record(Subclass("django", class_name, named, source.path, qualified))
     return declared
 
 
@@ -454,6 +471,7 @@ def _report_table(table: str, operation: str, node: Node, found: Found, matcher)
     matched = matcher.match_text(table)
     if matched is not None:
         found.reference(node.start_byte, matched, operation, (), "django")
+    found.inherited(node.start_byte, table, (operation,), "django", matcher)
 
 
 # --- migrations --------------------------------------------------------------------------------

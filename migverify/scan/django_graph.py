@@ -188,6 +188,11 @@ def cascades(models: Models, model: Declared) -> list[tuple[str, str]]:
     todo, seen = [model], {model.table}
     while todo:
         current = todo.pop()
+        for child in models.subclasses(current):  # its parent link cascades
+            found[(child.table, "delete")] = None
+            if child.table not in seen:
+                seen.add(child.table)
+                todo.append(child)
         for relation in models.forward(current):
             through = models.through(relation)
             if relation.kind == "m2m" and through is not None:

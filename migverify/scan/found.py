@@ -24,6 +24,13 @@ PLACEHOLDERS = {
 }
 
 
+# What a use of a subclass's table does to its parents' tables, by ORM
+INHERITED = {
+    "sqlalchemy": ("select", "insert", "delete", "lock"),
+    "django": ("select", "insert", "update", "delete", "lock"),
+}
+
+
 class Found:
     def __init__(self, source: Source) -> None:
         self.source = source
@@ -31,6 +38,8 @@ class Found:
         self.dynamics: list[DynamicReference] = []
         # ORM models declared in the file, and the relations, aliases, helpers that lead to them
         self.declarations: list[Record] = []
+        # (orm, table) → its parents' tables (Models.parent_tables: joined inheritance)
+        self.parents: dict[tuple[str, str], tuple[str, ...]] = {}
         self._seen: dict[tuple[int, int, str, str], int] = {}
 
     def reference(
@@ -93,6 +102,21 @@ class Found:
         if matched is not None:
             for operation in operations:
                 self.reference(offset, matched, operation, (), kind)
+        self.inherited(offset, table, operations, kind, matcher)
+
+    def inherited(
+        self, offset: int, table: str, operations: Iterable[str], kind: str, matcher: TableMatcher
+    ) -> None:
+        """A use of a subclass's table (joined or multi-table inheritance) is one of its
+        parents' too: its rows are read joined to theirs, inserted and deleted with them, and
+        Django's `save()` updates them (SQLAlchemy updates a parent's only for its columns:
+        not reported)."""
+        for parent in self.parents.get((kind, table), ()):
+            matched = matcher.match_text(parent)
+            if matched is not None:
+                for operation in operations:
+                    if operation in INHERITED.get(kind, ()):
+                        self.reference(offset, matched, operation, (), kind)
 
     def record(self, item: Record) -> None:
         """A relation, alias or helper: how other files reach a model (no reference itself)."""

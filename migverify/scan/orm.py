@@ -305,8 +305,38 @@ class ModelFactory:
         return (self.model.path, self.model.name, self.name)
 
 
+@dataclass(frozen=True)
+class Subclass:
+    """A model class NAME inheriting from another model, BASE as its file writes it. TABLE:
+    its own table (joined or multi-table inheritance: Django's `class Restaurant(Place)`,
+    SQLAlchemy's subclass with its own `__tablename__` or primary key), whose rows are also
+    rows of the parent's table (a query joins it, an insert or a delete writes both); None:
+    SQLAlchemy's single-table inheritance (`class Admin(User)` with only
+    `__mapper_args__`), whose rows are in the parent's table."""
+
+    orm: str
+    name: str
+    base: Named
+    path: str
+    table: str | None = None
+    # is the subclass a model only when BASE is one (its file does not say)? Flask-SQLAlchemy
+    # names a subclass with a primary key of its own: joined to a model, a table of its own
+    declares: bool = False
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (
+            self.path,
+            self.orm,
+            self.name,
+            self.base.name,
+            self.table or "",
+            str(self.declares),
+        )
+
+
 Record = (
     Declared
+    | Subclass
     | Relation
     | Alias
     | Helper
@@ -387,7 +417,6 @@ class Models:
             return tuple(sorted((r for r in records if isinstance(r, kind)), key=kind.sort_key))
 
         self.declarations: tuple[Declared, ...] = of_type(Declared)
-        self.orms = frozenset(d.orm for d in self.declarations)  # those with a model
         self.relations: tuple[Relation, ...] = of_type(Relation)
         self.aliases: tuple[Alias, ...] = of_type(Alias)
         self.helpers: tuple[Helper, ...] = of_type(Helper)
@@ -404,6 +433,11 @@ class Models:
                 stem = posixpath.splitext(alias.path)[0]
                 for component in set(stem.split("/")):
                     self._exports.setdefault(component, []).append(alias)
+        # (orm, table) → the tables of its parents (joined inheritance), nearest first
+        self.parent_tables: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._subclasses: dict[Declared, list[Declared]] = {}  # a model's joined subclasses
+        self._inherit(of_type(Subclass))
+        self.orms = frozenset(d.orm for d in self.declarations)  # those with a model
         self._relations: dict[tuple[str, str], list[Relation]] = {}
         for relation in self.relations:
             self._relations.setdefault((relation.orm, relation.owner.name), []).append(relation)
@@ -449,6 +483,49 @@ class Models:
         self.accessors = frozenset(self._django_accessors)
         self._matching: dict[tuple[str, ...], bool] = {}
         self._index_relations()
+
+    def _inherit(self, subclasses: tuple[Subclass, ...]) -> None:
+        """The models of single-table subclasses (their parent's table; a subclass of one
+        too, in any order), and each joined subclass's parent tables."""
+        parents: dict[tuple[str, str], list[str]] = {}
+        pending = list(subclasses)
+        while pending:
+            left = []
+            for sub in pending:
+                parent = self.locate((sub.orm,), sub.base, sub.path)
+                if parent is None:
+                    left.append(sub)
+                    continue
+                if sub.table is None or sub.declares:
+                    table = sub.table or parent.table
+                    declared = Declared(sub.orm, sub.name, table, sub.path, parent.app)
+                    if declared not in self._by_name.get(sub.name, ()):
+                        self.declarations = (*self.declarations, declared)
+                        self._by_name.setdefault(sub.name, []).append(declared)
+                if sub.table is not None and parent.table != sub.table:
+                    parents.setdefault((sub.orm, sub.table), []).append(parent.table)
+                    child = self.locate((sub.orm,), Named(sub.name), sub.path)
+                    if child is not None:
+                        self._subclasses.setdefault(parent, []).append(child)
+            if len(left) == len(pending):
+                break  # the rest inherit from no known model (a mixin, a base class)
+            pending = left
+        self.declarations = tuple(sorted(self.declarations, key=Declared.sort_key))
+
+        def up(key: tuple[str, str], seen: tuple[str, ...]) -> tuple[str, ...]:
+            tables: tuple[str, ...] = ()
+            for table in parents.get(key, ()):
+                if table not in seen and table not in tables:
+                    tables += (table, *up((key[0], table), (*seen, table)))
+            return tuple(dict.fromkeys(tables))
+
+        for key in sorted(parents):
+            self.parent_tables[key] = up(key, (key[1],))
+
+    def subclasses(self, declared: Declared) -> list[Declared]:
+        """The models inheriting from DECLARED with tables of their own (joined, multi-table
+        inheritance): deleting its rows deletes theirs."""
+        return self._subclasses.get(declared, [])
 
     def __bool__(self) -> bool:
         """Is there a model (without one, relations, aliases and helpers lead nowhere)?"""

@@ -60,8 +60,10 @@ def _parser() -> Parser:
 def scan_python(source: Source, matcher: TableMatcher, models: Models | None = None) -> Found:
     tree = _parser().parse(source.data)
     found = Found(source)
+    if models:
+        found.parents = models.parent_tables
     bindings = Bindings(source, PYTHON, tree)
-    sqlalchemy_declarations(tree, source, found, matcher)
+    sqlalchemy_declarations(tree, source, found, matcher, models)
     django_declarations(tree, source, found, matcher, models)
     peewee_declarations(tree, source, found, matcher)
     chains = chains_in(tree, source, GRAMMAR)

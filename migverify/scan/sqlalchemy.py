@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
 
@@ -27,10 +28,12 @@ from migverify.scan.orm import (
     ModelFactory,
     ModelLoader,
     ModelMutator,
+    Models,
     Named,
     Relation,
     RowFunction,
     RowWriter,
+    Subclass,
     block_assignments,
     class_attributes,
     class_field_calls,
@@ -69,14 +72,24 @@ SESSION: dict[str, tuple[str, ...]] = {
 }
 
 
+# What a file declaring a model holds (`__mapper_args__`: a subclass of a model, sharing its
+# table or joined to it)
+MODEL_HINTS = (b"__tablename__", b"__table__", b"db.Model", b"table=True", b"__mapper_args__")
+
+
 def sqlalchemy_declarations(
-    tree: Tree, source: Source, found: Found, matcher: TableMatcher
+    tree: Tree, source: Source, found: Found, matcher: TableMatcher, models: Models | None = None
 ) -> None:
     data = source.data
     imports = _LazyImports(tree, source)
-    if any(hint in data for hint in (b"__tablename__", b"__table__", b"db.Model", b"table=True")):
+    if any(hint in data for hint in MODEL_HINTS):
+        known: dict[str, Declared] = {}  # this file's models, by class name
         for cls in nodes_of(tree, ("class_definition",)):
-            declared = _model_class(cls, source, found, matcher)
+            declared = _model_class(
+                cls, source, found, matcher, Inheritance(known, imports, models)
+            )
+            if declared is not None:
+                known[declared.name] = declared
             if declared is None:
                 continue
             if b"relationship" in data:
@@ -142,12 +155,97 @@ def _table_call(node: Node, source: Source):
     return name, schema.text if schema is not None else None
 
 
-def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher) -> Declared | None:
-    """Declare the model class CLS maps, if it does."""
+@dataclass
+class Inheritance:
+    """What a model class may inherit from: the file's models so far (KNOWN), the imported
+    ones (through IMPORTS), and with MODELS (the second pass) every model of the scan."""
+
+    known: dict[str, Declared]
+    imports: _LazyImports
+    models: Models | None
+
+    def bases(self, cls: Node, source: Source) -> list[tuple[Named, Declared | None]]:
+        """CLS's bases that may be models, as its file writes them, each with the model
+        it is when that is known."""
+        bases = cls.child_by_field_name("superclasses")
+        found = []
+        for base in positional(bases.named_children) if bases is not None else ():
+            if base.type not in ("identifier", "attribute") or source.text(base) in NOT_MODELS:
+                continue
+            named = self.imports.named(base)
+            if named is None:
+                continue
+            model = self.known.get(named.name) if named.module is None else None
+            if model is None and self.models is not None:
+                model = self.models.locate(("sqlalchemy",), named, source.path)
+            found.append((named, model))
+        return found
+
+
+# A file of Flask-SQLAlchemy models (its `db.Column` too: a subclass of a model imported)
+FLASK_HINTS = (b"flask_sqlalchemy", b"db.Model", b"db.Column")
+# Bases no SQLAlchemy model inherits a table from
+NOT_MODELS = frozenset(("db.Model", "Base", "DeclarativeBase", "object", "SQLModel", "Model"))
+
+
+def _model_class(
+    cls: Node, source: Source, found: Found, matcher: TableMatcher, inheritance: Inheritance
+) -> Declared | None:
+    """Declare the model class CLS maps, if it does: with a table of its own, or a subclass
+    of a model without one (single-table inheritance: `class Admin(User)` with only
+    `__mapper_args__`), in its parent's table. A subclass with its own table (joined
+    inheritance) is recorded with its parent (Subclass)."""
     name, body = cls.child_by_field_name("name"), cls.child_by_field_name("body")
     if name is None or body is None:
         return None
     attributes = dict(class_attributes(body, source))
+    if "__abstract__" in attributes:
+        return None
+    class_name = source.text(name)
+    peewee = b"peewee" in source.data or b"playhouse" in source.data
+    bases = inheritance.bases(cls, source) if not peewee else []
+    if (
+        not bases
+        or "__tablename__" in attributes
+        or "__table__" in attributes
+        or _flask_model(cls, source)
+        or _sqlmodel_table(cls, source)
+    ):
+        declared = _own_table(cls, attributes, source, found, matcher)
+    else:  # a subclass of a model (when a base is one) without a table of its own
+        own_key = any(
+            "primary_key=True" in source.text(v).replace(" ", "") for v in attributes.values()
+        )
+        # Flask-SQLAlchemy names a subclass with its own primary key (joined inheritance);
+        # otherwise single-table inheritance: the parent's table
+        flask = own_key and any(hint in source.data for hint in FLASK_HINTS)
+        table = snake_case(class_name) if flask else None
+        if own_key and not flask:
+            return None  # a table SQLAlchemy's declarative needs named
+        parent = next((model for _, model in bases if model is not None), None)
+        if parent is None:
+            if inheritance.models is None:  # the scan's models resolve it
+                for named, _ in bases:
+                    sub = Subclass("sqlalchemy", class_name, named, source.path, table, True)
+                    found.record(sub)
+            return None
+        declared = Declared("sqlalchemy", class_name, table or parent.table, source.path)
+        found.declaration(name.start_byte, declared, matcher)
+        if table is None:
+            return declared
+    if declared is not None:
+        for named, _ in bases:
+            found.record(Subclass("sqlalchemy", class_name, named, source.path, declared.table))
+    return declared
+
+
+def _own_table(
+    cls: Node, attributes: dict[str, Node], source: Source, found: Found, matcher: TableMatcher
+) -> Declared | None:
+    """The model CLS declaring its own table (`__tablename__`, `__table__`, Flask-SQLAlchemy's
+    `db.Model` and SQLModel's `table=True` naming one), if it does."""
+    name = cls.child_by_field_name("name")
+    assert name is not None
     schema = _schema(attributes.get("__table_args__"), source)
     literal = None
     if "__tablename__" in attributes:
@@ -158,7 +256,7 @@ def _model_class(cls: Node, source: Source, found: Found, matcher: TableMatcher)
             literal, schema = table[0], table[1] or schema
     if literal is not None and not literal.holes:
         table_name, offset = literal.text, literal.offset_of(0)
-    elif literal is None and _flask_model(cls, source) and "__abstract__" not in attributes:
+    elif literal is None and _flask_model(cls, source):
         table_name, offset = snake_case(source.text(name)), name.start_byte
     elif literal is None and _sqlmodel_table(cls, source):
         table_name, offset = source.text(name).lower(), name.start_byte

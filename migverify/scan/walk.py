@@ -61,6 +61,7 @@ TS_MODEL_HINTS += (b".define(", b"extends Model", b"freezeTableName")
 TS_MODEL_HINTS += (b".findAll(", b".findByPk(", b".findAndCountAll(", b".bulkCreate(",
                    b".findOrCreate(")  # fmt: skip
 PY_MODEL_HINTS = (b"db.Model", b"table=True")  # Flask-SQLAlchemy, SQLModel
+PY_MODEL_HINTS += (b"__mapper_args__",)  # a subclass of a model (single-table inheritance)
 # SQLAlchemy relationships (from models of other tables too) and marshmallow-sqlalchemy schemas
 PY_MODEL_HINTS += (b"relationship(", b"AlchemyAutoSchema", b"AlchemySchema", b"ModelSchema")
 PY_MODEL_HINTS += (b"ModelForm", b"ModelSerializer")  # Django, DRF: saving a model's row

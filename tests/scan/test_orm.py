@@ -89,3 +89,101 @@ def test_the_node_kind_queries_are_compiled_once():
     for _ in range(3):
         assert len(orm.nodes_of(tree, ("import_statement", "import_from_statement"))) == 2
     assert orm._kinds_query.cache_info().hits >= before + 2
+
+
+def _scan(root: Path, tables: list[str]) -> list[tuple[str, int, str, str]]:
+    result = scan_paths([root], tables, root=root, jobs=1)
+    return [(r.path, r.line, r.table, r.operation) for r in result.references]
+
+
+def test_model_inheritance_single_table_and_joined_across_files(tmp_path):
+    """SQLAlchemy: a subclass without a table of its own is in its parent's table (declared in
+    another module too); one with its own table is joined to the parent's, which a read or a
+    delete of it reads or deletes too (an update only writes the columns it changes)."""
+    (tmp_path / "models.py").write_text(
+        "from flask_sqlalchemy import SQLAlchemy\n"
+        "db = SQLAlchemy()\n\n"
+        "class Users(db.Model):\n"
+        "    __tablename__ = 'users'\n"
+        "    id = db.Column(db.Integer, primary_key=True)\n"
+        "    __mapper_args__ = {'polymorphic_on': 'type'}\n"
+    )
+    (tmp_path / "roles.py").write_text(
+        "from models import Users, db\n\n"
+        "class Admins(Users):\n"
+        "    __mapper_args__ = {'polymorphic_identity': 'admin'}\n\n"
+        "class Bots(Users):\n"
+        "    id = db.Column(db.Integer, db.ForeignKey('users.id'), primary_key=True)\n"
+    )
+    (tmp_path / "views.py").write_text(
+        "from roles import Admins, Bots\n"
+        "from models import db\n\n"
+        "def f(name):\n"
+        "    db.session.add(Admins(name=name))\n"
+        "    bot = Bots.query.first()\n"
+        "    bot.name = name\n"
+        "    db.session.commit()\n"
+        "    db.session.delete(bot)\n"
+    )
+    assert _scan(tmp_path, ["users", "bots"]) == [
+        ("models.py", 5, "users", "model"),
+        ("roles.py", 3, "users", "model"),
+        ("roles.py", 6, "bots", "model"),
+        ("views.py", 5, "users", "insert"),
+        ("views.py", 6, "bots", "select"),
+        ("views.py", 6, "users", "select"),
+        ("views.py", 7, "bots", "update"),
+        ("views.py", 9, "bots", "delete"),
+        ("views.py", 9, "users", "delete"),
+    ]
+    # a plain SQLAlchemy subclass with a key of its own but no table name is not a model
+    (tmp_path / "models.py").write_text(
+        "class Users(Base):\n    __tablename__ = 'users'\n\n"
+        "class Odd(Users):\n    id = Column(Integer, primary_key=True)\n\n"
+        "def g(session):\n    return session.query(Odd).all()\n"
+    )
+    (tmp_path / "roles.py").unlink()
+    (tmp_path / "views.py").unlink()
+    assert _scan(tmp_path, ["users", "odd"]) == [("models.py", 2, "users", "model")]
+
+
+def test_django_multi_table_inheritance(tmp_path):
+    """A subclass of a concrete model has its own table joined to its parent's: its rows are
+    read, inserted, saved and deleted in both; deleting the parent's rows deletes its rows
+    (the parent link cascades). An abstract parent has no table; a proxy uses its parent's."""
+    places = tmp_path / "places"
+    places.mkdir()
+    (places / "models.py").write_text(
+        "from django.db import models\n\n"
+        "class Named(models.Model):\n"
+        "    class Meta:\n        abstract = True\n\n"
+        "class Place(Named):\n    pass\n\n"
+        "class Spot(Place):\n"
+        "    class Meta:\n        proxy = True\n"
+    )
+    food = tmp_path / "food"
+    food.mkdir()
+    (food / "models.py").write_text(
+        "from django.db import models\nfrom places.models import Place\n\n"
+        "class Restaurant(Place):\n    pizza = models.BooleanField()\n"
+    )
+    (food / "views.py").write_text(
+        "from food.models import Restaurant\nfrom places.models import Place, Spot\n\n"
+        "def f():\n"
+        "    r = Restaurant.objects.create(pizza=True)\n"
+        "    r.save()\n"
+        "    Place.objects.all().delete()\n"
+        "    Spot.objects.count()\n"
+    )
+    assert _scan(tmp_path, ["places_place", "food_restaurant"]) == [
+        ("food/models.py", 4, "food_restaurant", "model"),
+        ("food/views.py", 5, "food_restaurant", "insert"),
+        ("food/views.py", 5, "places_place", "insert"),
+        ("food/views.py", 6, "food_restaurant", "update"),
+        ("food/views.py", 6, "places_place", "update"),
+        ("food/views.py", 7, "food_restaurant", "delete"),
+        ("food/views.py", 7, "places_place", "delete"),
+        ("food/views.py", 8, "places_place", "select"),
+        ("places/models.py", 7, "places_place", "model"),
+        ("places/models.py", 10, "places_place", "model"),
+    ]
