@@ -187,6 +187,8 @@ class Graph:
         if node.type == "boolean_operator":  # `Tag.query.get(id) or abort(404)`
             left = node.child_by_field_name("left")
             return self.value(left, depth + 1) if left is not None else None
+        if node.type == "attribute":  # marshmallow 2: `result = schema.load(d)`, `result.data`
+            return self._load_result_data(node)
         if node.type != "call":
             return None
         declared = self._constructed(node)
@@ -348,7 +350,33 @@ class Graph:
             return None
         arguments = call.child_by_field_name("arguments")
         options = keyword_arguments(arguments.named_children if arguments else (), self.source)
-        return model, EXISTING if "instance" in options else NEW
+        existing = "instance" in options or self._schema_instance(obj)
+        return model, EXISTING if existing else NEW
+
+    def _load_result_data(self, node: Node) -> Instance | None:
+        """`result.data` where RESULT is bound only to `schema.load(…)` (marshmallow 2's
+        UnmarshalResult holds the loaded row in `data`)."""
+        obj, attribute = node.child_by_field_name("object"), node.child_by_field_name("attribute")
+        if obj is None or obj.type != "identifier" or not _is_name(attribute, "data"):
+            return None
+        bound = [_unwrap(b.value) for b in self.bindings.values(obj) or () if b.op == "="]
+        loads = [self._loaded(value) if value.type == "call" else None for value in bound]
+        return _same_model(loads) if loads and all(loads) else None
+
+    def _schema_instance(self, node: Node, depth: int = 0) -> bool:
+        """Was the schema NODE made for an existing row (`UserSchema(instance=user)`, or a
+        name bound to such a call)?"""
+        node = _unwrap(node)
+        if node.type == "identifier" and depth <= MAX_DEPTH:
+            bound = self.bindings.values(node)
+            return (
+                bool(bound) and len(bound) == 1 and self._schema_instance(bound[0].value, depth + 1)
+            )
+        if node.type != "call":
+            return False
+        arguments = node.child_by_field_name("arguments")
+        options = keyword_arguments(arguments.named_children if arguments else (), self.source)
+        return "instance" in options
 
     def _schema(self, node: Node, depth: int) -> Declared | None:
         """The model of the schema NODE is (an instance or `TagSchema()`)."""
@@ -548,6 +576,24 @@ class Graph:
                 rows[key][2].extend(columns)
             else:
                 rows[key] = (method, instance[0], columns)
+        for call, _, method in self._method_calls() if b".load(" in data else ():
+            # `schema.load(data, instance=user)` changes the row in place: updated at the commit
+            scope = _function_of(call)
+            if scope is None or not _is_name(method, "load"):
+                continue
+            if commits.get(scope.start_byte, -1) < call.end_byte:
+                continue
+            loaded = self._loaded(call)
+            if loaded is None or loaded[1] != EXISTING:
+                continue
+            result = call.parent
+            name = None
+            if result is not None and result.type == "assignment":
+                target = result.child_by_field_name("left")
+                name = self.source.text(target) if target is not None else None
+            if (scope.start_byte, name) in added:
+                continue  # the session call on the result is the reference
+            rows[(scope.start_byte, f"load@{call.start_byte}")] = (method, loaded[0], [])
         for assignment in nodes_of(self.tree, ("assignment", "augmented_assignment")):
             left = assignment.child_by_field_name("left")
             if left is None or left.type != "attribute":
