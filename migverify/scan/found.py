@@ -24,6 +24,17 @@ PLACEHOLDERS = {
 }
 
 
+# A function of the application's own named for running SQL (`rawQuery(sql, params)`,
+# `run_query(sql)`, `executeSql(…)`): its first argument is SQL when it parses as SQL
+SQL_HELPER = re.compile(r"[a-z0-9_](?:Query|Sql|SQL|_query|_sql)$")
+
+
+def sql_call(name: str | None, calls: frozenset[str] | set[str]) -> bool:
+    """Is a call of NAME one running SQL: one of CALLS (the drivers' and libraries'), or a
+    helper named for it (SQL_HELPER)?"""
+    return name is not None and (name in calls or SQL_HELPER.search(name) is not None)
+
+
 # What a use of a subclass's table does to its parents' tables, by ORM
 INHERITED = {
     "sqlalchemy": ("select", "insert", "delete", "lock"),

@@ -14,7 +14,7 @@ from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, ex
 from migverify.scan.django import django_declarations, django_migrations, django_uses
 from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
-from migverify.scan.found import Found
+from migverify.scan.found import Found, sql_call
 from migverify.scan.orm import FileModels, Models, keyword_arguments, positional, python_imports
 from migverify.scan.peewee import peewee_declarations, peewee_uses
 from migverify.scan.source import Source, string_value
@@ -152,7 +152,7 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
         if name in TABLE_CALLS:
             _table_call(name, link.args, found, matcher)
             continue
-        if name not in SQL_CALLS:
+        if not sql_call(name, SQL_CALLS):
             continue
         argument = link.args[0]
         if argument.type == "keyword_argument":  # RunSQL(sql=…), execute(query=…)

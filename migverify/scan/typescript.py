@@ -22,7 +22,7 @@ from migverify.scan.chains import (
     extend_by_variables,
 )
 from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
-from migverify.scan.found import Found
+from migverify.scan.found import SQL_HELPER, Found, sql_call
 from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.kysely import STARTS as KYSELY_STARTS
 from migverify.scan.kysely import kysely_uses
@@ -164,7 +164,8 @@ def scan_typescript(
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
     for chain, named in zip(chains, names, strict=True):
-        if not named.isdisjoint(SQL_CALLS):  # a chain naming no SQL function holds no SQL call
+        # a chain naming no SQL function (nor a helper named for one) holds no SQL call
+        if not named.isdisjoint(SQL_CALLS) or any(n and SQL_HELPER.search(n) for n in named):
             _sql_calls(chain, found, matcher, bindings, files)
     return found
 
@@ -178,7 +179,7 @@ SEQUELIZE_HELPER_HINTS = tuple(f".{name}(".encode() for name in sorted(MODEL_ONL
 GATE_NAMES = frozenset(
     str(n) for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS | KYSELY_STARTS.keys()
 )
-GATE_TEXTS = (b")(", b") (", b")`", b"].")
+GATE_TEXTS = (b")(", b") (", b")`", b"].", b"Query(", b"Sql(", b"SQL(")  # SQL_HELPER calls
 
 
 @cache
@@ -272,7 +273,7 @@ def _sql_calls(
             name = source.text(chain.root)
         else:
             name = None
-        if name not in SQL_CALLS:
+        if not sql_call(name, SQL_CALLS):
             continue
         argument = _sql_argument(link.args[0], source)
         arguments = link.node.child_by_field_name("arguments")
