@@ -23,6 +23,7 @@ from migverify.scan.orm import (
     Imports,
     Named,
     Relation,
+    Subclass,
     keyword_arguments,
     nodes_of,
     object_pairs,
@@ -79,7 +80,7 @@ MANAGER = re.compile(r"(?i)manager|datasource|connection|^em$|^ds$")
 def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
     if b"Repository<" in source.data or b"@EntityRepository" in source.data:
         _repository_classes(tree, source, found)
-    if b"@Entity" not in source.data:
+    if b"@Entity" not in source.data and b"@ChildEntity" not in source.data:
         return
     imports: Imports | None = None
     for cls in nodes_of(tree, ("class_declaration", "abstract_class_declaration")):
@@ -88,6 +89,19 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
             continue
         for decorator in decorators(cls):
             callee, args = decorator
+            if source.text(callee) == "ChildEntity":
+                # single-table inheritance (the parent's @TableInheritance): its rows are in
+                # the table of the entity it extends, resolved over the scan (Subclass)
+                parent = _extended(cls)
+                if parent is not None:
+                    if imports is None:
+                        imports = typescript_imports(
+                            nodes_of(tree, ("import_statement", "variable_declarator")), source
+                        )
+                    base = _target(parent, source, imports)
+                    if base is not None:
+                        found.record(Subclass("typeorm", source.text(name), base, source.path))
+                continue
             if source.text(callee) != "Entity":
                 continue
             table, offset, schema = snake_case(source.text(name)), name.start_byte, None
@@ -111,6 +125,17 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
                         nodes_of(tree, ("import_statement", "variable_declarator")), source
                     )
                 _relations(cls, source.text(name), source, imports, found)
+
+
+def _extended(cls: Node) -> Node | None:
+    """The class CLS extends (`class Photo extends Content`), when it is named."""
+    for child in cls.named_children:
+        if child.type == "class_heritage":
+            for clause in child.named_children:
+                if clause.type == "extends_clause":
+                    value = clause.child_by_field_name("value")
+                    return value if value is not None and value.type == "identifier" else None
+    return None
 
 
 def _repository_classes(tree: Tree, source: Source, found: Found) -> None:

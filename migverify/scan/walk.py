@@ -52,6 +52,7 @@ HANDLE_HINTS = (b"db(", b"Db(", b"knex(", b"trx(")
 # not to be dynamic): files that may declare one are scanned.
 # Drizzle's relations() / defineRelations() lead from one table to others.
 TS_MODEL_HINTS = (b"pgTable", b"sqliteTable", b"mysqlTable", b"@Entity", b"elations(")
+TS_MODEL_HINTS += (b"@ChildEntity",)  # TypeORM's single-table inheritance
 TS_MODEL_HINTS += (b"extends Repository<",)  # a TypeORM custom repository (@EntityRepository too)
 # Sequelize's associations (`User.hasMany(models.Post, { as: 'posts' })`)
 TS_MODEL_HINTS += (b".hasMany(", b".belongsTo(", b".hasOne(", b".belongsToMany(")
