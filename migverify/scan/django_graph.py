@@ -40,6 +40,7 @@ from migverify.scan.orm import (
     Models,
     class_attributes,
     enclosing_class,
+    function_of,
     keyword_arguments,
     module_functions,
     module_leads_to,
@@ -57,6 +58,8 @@ from migverify.scan.walk import IDENTIFIER_BYTES
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
 PERFORMS = {"perform_create", "perform_update"}  # DRF views' hooks given a serializer
 # A getter of one model's row by its name: get_member, fetch_member_by_email, member_get
+UNPACKING = ("pattern_list", "tuple_pattern")  # `a, b = …`, `(a, b) = …`
+PAIRS = ("get_or_create", "update_or_create")  # (row, created)
 GETTER = re.compile(
     r"(?:get|fetch|load|find|retrieve)_([a-z][a-z0-9_]*?)(?:_or_404|_by_[a-z0-9_]+)?"
     r"|([a-z][a-z0-9_]*?)_get"
@@ -343,6 +346,7 @@ class DjangoGraph:
         self._functions: dict[str, list[Node]] | None = None  # the module's, by name
         self._snake: dict[str, list[Declared]] | None = None  # Django models by snake_case name
         self._loop_names: set[str] | None = None
+        self._unpacking: dict[str, list[Node]] | None = None  # name → assignments unpacking
 
     def _uses_orm(self, orm: str | None) -> bool:
         """Does the file declare or import a model of ORM (None: of an ORM other than Django),
@@ -571,6 +575,10 @@ class DjangoGraph:
             rows = self.rows(iterable, depth + 1)
             return Row(rows) if rows is not None else None
         bound = self.bindings.values(node)
+        if bound is None and text in self._unpacked_names():
+            unpacked = self._unpacked_row(node, text, depth)
+            if unpacked is not None:
+                return unpacked
         if bound is None:
             if self.bindings.is_parameter(node):
                 return self._parameter_row(node)
@@ -583,6 +591,70 @@ class DjangoGraph:
         if len(bound) != 1 or bound[0].op != "=":
             return None
         return self.row(bound[0].value, depth + 1)
+
+    def _unpacked_names(self) -> set[str]:
+        """The names the file binds by unpacking (`check, rw = …`)."""
+        if self._unpacking is None:
+            self._unpacking = {}
+            for assignment in nodes_of(self.tree, ("assignment",)):
+                left = assignment.child_by_field_name("left")
+                if left is not None and left.type in UNPACKING:
+                    for element in left.named_children:
+                        if element.type == "identifier":
+                            name = self.source.text(element)
+                            self._unpacking.setdefault(name, []).append(assignment)
+        return set(self._unpacking)
+
+    def _unpacked_row(self, node: Node, name: str, depth: int) -> Row | None:
+        """NAME bound by unpacking in NODE's function, last before NODE: `check, rw =
+        _get_check_for_user(request, code)` (a function of this file whose `return`s all give
+        a row of one model at that place: `return check, True`), or `a, b = x, y`."""
+        scope = function_of(node)
+        assert self._unpacking is not None
+        before = [
+            a for a in self._unpacking.get(name, ())
+            if a.start_byte < node.start_byte and function_of(a) == scope
+        ]  # fmt: skip
+        if not before:
+            return None
+        assignment = before[-1]
+        left, right = (
+            assignment.child_by_field_name("left"),
+            assignment.child_by_field_name("right"),
+        )
+        if left is None or right is None:
+            return None
+        names = [e for e in left.named_children if e.type != "comment"]
+        index = next(i for i, e in enumerate(names) if self.source.text(e) == name)
+        right = _unwrap(right)
+        if right.type in ("expression_list", "tuple"):
+            values = right.named_children
+            return self.row(values[index], depth + 1) if index < len(values) else None
+        function = right.child_by_field_name("function") if right.type == "call" else None
+        if function is not None and function.type == "attribute" and index == 0:
+            # `hero, created = Hero.objects.get_or_create(…)`: the row comes first
+            method = function.child_by_field_name("attribute")
+            obj = function.child_by_field_name("object")
+            if obj is not None and method is not None and self.source.text(method) in PAIRS:
+                manager = self.manager(obj)
+                return Row(manager[0]) if manager is not None else None
+            return None
+        if function is None or function.type != "identifier" or depth > MAX_DEPTH:
+            return None
+        if self._functions is None:
+            self._functions = module_functions(self.tree)
+        defined = self._functions.get(self.source.text(function), [])
+        if len(defined) != 1:
+            return None
+        rows = set()
+        for value in returned_values(defined[0]):
+            value = _unwrap(value)
+            if value.type not in ("expression_list", "tuple"):
+                return None
+            elements = value.named_children
+            rows.add(self.row(elements[index], depth + 1) if index < len(elements) else None)
+        row = rows.pop() if len(rows) == 1 else None
+        return row if row is not None and row.model is not None else None
 
     def _parameter_row(self, node: Node) -> Row | None:
         """A parameter annotated with a model (`def promote(member: Member)`, `Optional[…]`)."""

@@ -1265,6 +1265,14 @@ def returned_values(function: Node) -> list[Node]:
     ]
 
 
+def function_of(node: Node) -> Node | None:
+    """The (Python) function definition NODE is in, if any."""
+    scope = node.parent
+    while scope is not None and scope.type != "function_definition":
+        scope = scope.parent
+    return scope
+
+
 def nodes_under(node: Node, kinds: tuple[str, ...]) -> list[Node]:
     """The nodes of KINDS under NODE (not in nested functions or classes)."""
     found, stack = [], [node]

@@ -315,21 +315,28 @@ def _row_functions(tree: Tree, source: Source, imports: _LazyImports, found: Fou
         body = functions[0].child_by_field_name("body") if len(functions) == 1 else None
         if body is None:
             continue
-        bound: dict[str, Node] = {}
-        for _, left, right in block_assignments(body):
-            if left.type == "identifier":
-                bound[source.text(left)] = right
+        bound: dict[str, list[Node]] = {}  # every value each name gets in the function
+        for assignment in nodes_under(body, ("assignment",)):
+            left, right = (
+                assignment.child_by_field_name("left"),
+                assignment.child_by_field_name("right"),
+            )
+            if left is not None and right is not None and left.type == "identifier":
+                bound.setdefault(source.text(left), []).append(right)
         models: set[str] = set()
         nodes: list[Node] = []
-        for value in returned_values(functions[0]):
-            if value.type == "identifier":
-                value = bound.get(source.text(value))
-            model = _row_read_model(value, source) if value is not None else None
-            if model is None:
+        for returned in returned_values(functions[0]):
+            values = bound.get(source.text(returned), []) if returned.type == "identifier" else [
+                returned
+            ]  # fmt: skip
+            read = [_row_read_model(value, source) for value in values]
+            if not read or any(model is None for model in read):
                 models.add("")  # a return of anything else
                 break
-            models.add(source.text(model))
-            nodes.append(model)
+            for model in read:
+                assert model is not None
+                models.add(source.text(model))
+                nodes.append(model)
         if len(models) == 1 and "" not in models:
             target = imports.named(nodes[0])
             if target is not None:

@@ -37,6 +37,7 @@ from migverify.scan.orm import (
     Declared,
     FileModels,
     enclosing_class,
+    function_of,
     keyword_arguments,
     module_functions,
     nodes_of,
@@ -543,7 +544,7 @@ class Graph:
             receiver = function.child_by_field_name("object")
             if receiver is None or not SESSION_LIKE.search(self.source.text(receiver)):
                 continue
-            scope = _function_of(call)
+            scope = function_of(call)
             if scope is None:
                 continue
             if method in ("commit", "flush"):
@@ -561,7 +562,7 @@ class Graph:
         for call, obj, method in self._method_calls() if mutators else ():
             if obj.type != "identifier":
                 continue
-            scope, name = _function_of(call), self.source.text(obj)
+            scope, name = function_of(call), self.source.text(obj)
             if scope is None or name == "self" or (scope.start_byte, name) in added:
                 continue
             if commits.get(scope.start_byte, -1) < call.end_byte:
@@ -578,7 +579,7 @@ class Graph:
                 rows[key] = (method, instance[0], columns)
         for call, _, method in self._method_calls() if b".load(" in data else ():
             # `schema.load(data, instance=user)` changes the row in place: updated at the commit
-            scope = _function_of(call)
+            scope = function_of(call)
             if scope is None or not _is_name(method, "load"):
                 continue
             if commits.get(scope.start_byte, -1) < call.end_byte:
@@ -604,7 +605,7 @@ class Graph:
             )
             if obj is None or attribute is None or obj.type != "identifier":
                 continue
-            scope = _function_of(assignment)
+            scope = function_of(assignment)
             name = self.source.text(obj)
             if scope is None or name == "self" or (scope.start_byte, name) in added:
                 continue
@@ -675,7 +676,7 @@ class Graph:
     def _added_before(self, name: Node, call: Node) -> bool:
         """Was NAME given to the session (`add(name)`, `add_all([… name …])`, `merge(name)`)
         earlier in the function CALL is in? Its row is then stored when CALL runs."""
-        scope = _function_of(call)
+        scope = function_of(call)
         start = scope.start_byte if scope is not None else 0
         text = self.source.data[start : call.start_byte]
         word = re.escape(self.source.text(name).encode())
@@ -770,14 +771,6 @@ class Graph:
         if table is not None:
             for operation in secondary_operations:
                 found.reference(node.start_byte, table, operation, (), "sqlalchemy")
-
-
-def _function_of(node: Node) -> Node | None:
-    """The function definition NODE is in, if any."""
-    scope = node.parent
-    while scope is not None and scope.type != "function_definition":
-        scope = scope.parent
-    return scope
 
 
 def _names_in(node: Node, source: Source) -> list[str]:
