@@ -29,14 +29,17 @@ from migverify.scan.orm import (
     Declared,
     DjangoManager,
     DjangoManagerAttribute,
+    DjangoManagerRow,
     DjangoRelation,
     Imports,
     Named,
     Subclass,
     class_field_calls,
     keyword_arguments,
+    nodes_under,
     positional,
     python_imports,
+    returned_values,
 )
 from migverify.scan.source import Source, string_value
 from migverify.scan.tables import TableMatcher
@@ -101,6 +104,79 @@ def django_declarations(
             body = cls.child_by_field_name("body")
             if declared is not None and body is not None:
                 _relations(body, declared, source, found, matcher, known, imports)
+    managers = [r for r in found.declarations if isinstance(r, DjangoManager)]
+    if managers:
+        _manager_rows(tree, source, found, managers)
+
+
+def _manager_rows(tree: Tree, source: Source, found: Found, managers: list[DjangoManager]) -> None:
+    """The methods of this file's manager classes returning one row of their model (`return
+    self.get(…)`, `self.create(…)`, `self.filter(…).first()`, `self.get_or_create(…)[0]`, or a
+    name bound to one): DjangoManagerRow."""
+    classes = {}
+    for node in tree.root_node.named_children:
+        if node.type == "decorated_definition":
+            node = node.child_by_field_name("definition") or node
+        name = node.child_by_field_name("name") if node.type == "class_definition" else None
+        if name is not None:
+            classes[source.text(name)] = node
+    for manager in managers:
+        cls = classes.get(manager.name)
+        body = cls.child_by_field_name("body") if cls is not None else None
+        for method in body.named_children if body is not None else ():
+            if method.type == "decorated_definition":
+                method = method.child_by_field_name("definition") or method
+            if method.type != "function_definition":
+                continue
+            name = method.child_by_field_name("name")
+            returned = returned_values(method)
+            if name is None or not returned or name.text == b"get_queryset":
+                continue
+            for many in (False, True):
+                if all(_self_row(value, method, source, many) for value in returned):
+                    found.record(DjangoManagerRow(source.text(name), manager.model, many))
+
+
+def _self_row(value: Node, method: Node, source: Source, many: bool, depth: int = 0) -> bool:
+    """Does VALUE (returned by the manager's METHOD) give one row of the manager's model
+    (MANY: a queryset of its rows)?"""
+    if value.type == "identifier" and depth < 3:
+        name = source.text(value)
+        bound = [
+            a.child_by_field_name("right")
+            for a in nodes_under(method, ("assignment",))
+            if (left := a.child_by_field_name("left")) is not None and source.text(left) == name
+        ]
+        return bool(bound) and all(
+            b is not None and _self_row(b, method, source, many, depth + 1) for b in bound
+        )
+    first = False
+    if value.type == "subscript":  # self.get_or_create(…)[0]
+        index = value.child_by_field_name("subscript")
+        first = index is not None and source.text(index) == "0"
+        value = value.child_by_field_name("value") or value
+    if value.type != "call":
+        return False
+    function = value.child_by_field_name("function")
+    if function is None or function.type != "attribute":
+        return False
+    called = source.text(function.child_by_field_name("attribute") or function)
+    if many:
+        if called not in SELF_ROWS_METHODS or first:
+            return False
+    elif called not in SELF_ROW_METHODS and not (first and called in PAIR_METHODS):
+        return False
+    root = function.child_by_field_name("object")
+    while root is not None and root.type in ("call", "attribute"):
+        inner = root.child_by_field_name("function") if root.type == "call" else root
+        root = inner.child_by_field_name("object") if inner is not None else None
+    return root is not None and source.text(root) == "self"
+
+
+SELF_ROW_METHODS = {"get", "create", "first", "last", "latest", "earliest"}
+PAIR_METHODS = {"get_or_create", "update_or_create"}
+SELF_ROWS_METHODS = {"filter", "exclude", "all", "order_by", "select_related", "prefetch_related",
+                     "annotate", "distinct", "only", "defer", "get_queryset"}  # fmt: skip
 
 
 def _second(values: list[Node]) -> Node | None:

@@ -39,6 +39,7 @@ from migverify.scan.orm import (
     FileModels,
     Models,
     class_attributes,
+    classmethod_class,
     enclosing_class,
     function_of,
     keyword_arguments,
@@ -387,6 +388,9 @@ class DjangoGraph:
             bound = self.bindings.values(node)
             if bound and len(bound) == 1:
                 return self.model_class(bound[0].value, depth + 1)
+            if bound is None and self.files is not None and self.source.text(node) == "cls":
+                name = classmethod_class(node, self.source)  # a model's class method
+                return self.files.resolve(("django",), name, self.source) if name else None
         if node.type == "call":
             return self._get_model(node)
         return None
@@ -479,8 +483,14 @@ class DjangoGraph:
             function.child_by_field_name("object"),
             function.child_by_field_name("attribute"),
         )
-        if obj is None or attribute is None or self.source.text(attribute) not in QUERYSET_METHODS:
+        if obj is None or attribute is None:
             return None
+        if self.source.text(attribute) not in QUERYSET_METHODS:
+            manager = self.manager(obj) if self.models is not None else None
+            many = manager is not None and self.models.manager_row(  # type: ignore[union-attr]
+                manager[0], self.source.text(attribute), many=True
+            )
+            return manager[0] if many else None  # Venue.objects.busiest()
         manager = self.manager(obj)
         if manager is not None:
             return manager[0]
@@ -845,6 +855,11 @@ class DjangoGraph:
         if obj is None or attribute is None:
             return None
         if self.source.text(attribute) not in ROW_METHODS:
+            manager = self.manager(obj) if self.models is not None else None
+            if manager is not None and self.models.manager_row(  # type: ignore[union-attr]
+                manager[0], self.source.text(attribute)
+            ):
+                return Row(manager[0])  # Profile.objects.for_user(u)
             imports = self.files.imports if self.files is not None else None
             if imports is not None and self.source.text(obj) in imports.namespaces:
                 return self._getter_row(self.source.text(attribute))  # services.get_member(…)

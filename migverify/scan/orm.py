@@ -185,6 +185,20 @@ class DjangoManager:
 
 
 @dataclass(frozen=True)
+class DjangoManagerRow:
+    """Django: a method NAME of MODEL's manager class returning one row of it (`def
+    for_user(self, user): return self.get(user=user)`): `M.objects.for_user(u)` is a row; with
+    MANY, rows (`return self.filter(…)`: a loop over `M.objects.busiest()` gives rows)."""
+
+    name: str
+    model: Declared
+    many: bool = False
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.model.path, self.model.name, self.name, str(self.many))
+
+
+@dataclass(frozen=True)
 class RowFunction:
     """SQLAlchemy: a module's function NAME returning a row of MODEL it read (`def
     get_user(db, id): return db.query(User).get(id)`): its calls, here or where the module is
@@ -343,6 +357,7 @@ Record = (
     | DjangoRelation
     | DjangoManager
     | DjangoManagerAttribute
+    | DjangoManagerRow
     | RowWriter
     | RowFunction
     | ModelFactory
@@ -456,6 +471,7 @@ class Models:
         for manager in of_type(DjangoManager):
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self.django_manager_attributes = frozenset(m.name for m in of_type(DjangoManagerAttribute))
+        self._manager_rows = {(m.model, m.name, m.many) for m in of_type(DjangoManagerRow)}
         writers: dict[str, set[str]] = {}
         for writer in of_type(RowWriter):
             writers.setdefault(writer.name, set()).add(writer.operation)
@@ -578,6 +594,11 @@ class Models:
     def loader(self, model: Declared, method: str) -> bool:
         """Does MODEL's METHOD return a row of it read from the database (ModelLoader)?"""
         return (model, method) in self._loaders
+
+    def manager_row(self, model: Declared, method: str, many: bool = False) -> bool:
+        """Does METHOD of MODEL's manager return one of its rows (DjangoManagerRow; MANY: a
+        queryset of them)?"""
+        return (model, method, many) in self._manager_rows
 
     def django_manager(self, name: str) -> Declared | None:
         """The model whose manager (or queryset) class is called NAME, when only one's is."""
@@ -1263,6 +1284,26 @@ def returned_values(function: Node) -> list[Node]:
         for statement in (nodes_under(body, ("return_statement",)) if body is not None else ())
         if statement.named_children and statement.named_children[0].type != "none"
     ]
+
+
+def classmethod_class(identifier: Node, source: Source) -> Node | None:
+    """The name of the class whose class method IDENTIFIER (its first parameter, `cls`) is
+    used in, if it is one."""
+    function = function_of(identifier)
+    decorated = function.parent if function is not None else None
+    if function is None or decorated is None or decorated.type != "decorated_definition":
+        return None
+    if not any(
+        d.type == "decorator" and source.text(d).lstrip("@").strip() == "classmethod"
+        for d in decorated.named_children
+    ):
+        return None
+    parameters = function.child_by_field_name("parameters")
+    first = parameters.named_children[0] if parameters and parameters.named_children else None
+    if first is None or source.text(first) != source.text(identifier):
+        return None
+    cls = enclosing_class(decorated)
+    return cls.child_by_field_name("name") if cls is not None else None
 
 
 def function_of(node: Node) -> Node | None:

@@ -36,6 +36,7 @@ from migverify.scan.found import Found
 from migverify.scan.orm import (
     Declared,
     FileModels,
+    classmethod_class,
     enclosing_class,
     function_of,
     keyword_arguments,
@@ -316,23 +317,7 @@ class Graph:
 
     def _class_method_class(self, identifier: Node) -> Declared | None:
         """The model whose class method IDENTIFIER (its first parameter, `cls`) is used in."""
-        function = identifier.parent
-        while function is not None and function.type != "function_definition":
-            function = function.parent
-        decorated = function.parent if function is not None else None
-        if decorated is None or decorated.type != "decorated_definition":
-            return None
-        if not any(
-            d.type == "decorator" and self.source.text(d).lstrip("@").strip() == "classmethod"
-            for d in decorated.named_children
-        ):
-            return None
-        parameters = function.child_by_field_name("parameters")
-        first = parameters.named_children[0] if parameters and parameters.named_children else None
-        if first is None or self.source.text(first) != self.source.text(identifier):
-            return None
-        cls = enclosing_class(decorated)
-        name = cls.child_by_field_name("name") if cls is not None else None
+        name = classmethod_class(identifier, self.source)
         return self.files.resolve(("sqlalchemy",), name, self.source) if name else None
 
     def _loaded(self, call: Node) -> Instance | None:
