@@ -580,6 +580,32 @@ class Graph:
             if (scope.start_byte, name) in added:
                 continue  # the session call on the result is the reference
             rows[(scope.start_byte, f"load@{call.start_byte}")] = (method, loaded[0], [])
+        for call in nodes_of(self.tree, ("call",)) if b"setattr(" in data else ():
+            # `setattr(challenge, attr, value)` (in a loop over a form's items): an attribute set
+            function, arguments = (
+                call.child_by_field_name("function"),
+                call.child_by_field_name("arguments"),
+            )
+            values = positional(arguments.named_children) if arguments is not None else []
+            if not _is_name(function, "setattr") or len(values) < 2:
+                continue
+            obj, scope = values[0], function_of(call)
+            if obj.type != "identifier" or scope is None:
+                continue
+            name = self.source.text(obj)
+            if name == "self" or (scope.start_byte, name) in added:
+                continue
+            if commits.get(scope.start_byte, -1) < call.end_byte:
+                continue
+            literal = string_value(values[1], self.source)
+            columns = [literal.text] if literal is not None and not literal.holes else []
+            key = (scope.start_byte, name)
+            if key in rows:
+                rows[key][2].extend(columns)
+                continue
+            instance = self.instance(obj)
+            if instance is not None and instance[1] == EXISTING:
+                rows[key] = (obj, instance[0], columns)
         for assignment in nodes_of(self.tree, ("assignment", "augmented_assignment")):
             left = assignment.child_by_field_name("left")
             if left is None or left.type != "attribute":
