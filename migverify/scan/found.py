@@ -29,6 +29,17 @@ PLACEHOLDERS = {
 SQL_HELPER = re.compile(r"[a-z0-9_](?:Query|Sql|SQL|_query|_sql)$")
 
 
+# A string that starts as a statement does (`'SELECT … FROM t'`), given to any call (sqlite's
+# `db.all(sql)`, a wrapper's `selectAll(sql)`): SQL when it parses as SQL (not on its tokens:
+# prose like "Update your profile" parses as nothing)
+SQL_START = re.compile(r"\s*(?:\(\s*)?(?:select|insert|update|delete|with|merge)\s", re.I)
+# …and holds what prose does not ("Delete from notes completed" parses, with an alias)
+SQL_EVIDENCE = re.compile(
+    r"\b(?:where|set|values|join|returning|limit|group\s+by|order\s+by)\b|[*=?]|\$\d|%s", re.I
+)
+SQL_START_BYTES = re.compile(rb"[`'\"]\s*(?:\(\s*)?(?i:select|insert|update|delete|with|merge)\s")
+
+
 def sql_call(name: str | None, calls: frozenset[str] | set[str]) -> bool:
     """Is a call of NAME one running SQL: one of CALLS (the drivers' and libraries'), or a
     helper named for it (SQL_HELPER)?"""
@@ -171,6 +182,14 @@ class Found:
                 offset, hit.table, hit.operation, hit.columns, "sql", None, hit.statement or None
             )
         return True
+
+    def sql_statement(self, node: Node, matcher: TableMatcher, placeholders: str | None) -> None:
+        """NODE, a call's first argument: a literal starting as a statement does (SQL_START)
+        and holding more of SQL's syntax than prose (SQL_EVIDENCE) is SQL when it parses."""
+        literal = string_value(node, self.source)
+        text = literal.text if literal is not None else ""
+        if literal is not None and SQL_START.match(text) and SQL_EVIDENCE.search(text):
+            self.sql_text(literal, matcher, placeholders)
 
     def sql_alternatives(
         self,

@@ -153,6 +153,7 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
             _table_call(name, link.args, found, matcher)
             continue
         if not sql_call(name, SQL_CALLS):
+            found.sql_statement(link.args[0], matcher, "python")
             continue
         argument = link.args[0]
         if argument.type == "keyword_argument":  # RunSQL(sql=…), execute(query=…)
