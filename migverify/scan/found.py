@@ -183,13 +183,18 @@ class Found:
             )
         return True
 
-    def sql_statement(self, node: Node, matcher: TableMatcher, placeholders: str | None) -> None:
-        """NODE, a call's first argument: a literal starting as a statement does (SQL_START)
-        and holding more of SQL's syntax than prose (SQL_EVIDENCE) is SQL when it parses."""
-        literal = string_value(node, self.source)
-        text = literal.text if literal is not None else ""
-        if literal is not None and SQL_START.match(text) and SQL_EVIDENCE.search(text):
-            self.sql_text(literal, matcher, placeholders)
+    def sql_statement(
+        self, groups: Iterable[list[StringValue]], matcher: TableMatcher, placeholders: str | None
+    ) -> None:
+        """What a call's first argument holds (a literal, or one held in a name: GROUPS, as
+        Bindings.texts gives them): a text starting as a statement does (SQL_START) and holding
+        more of SQL's syntax than prose (SQL_EVIDENCE) is SQL when it parses."""
+        for group in groups:
+            text = group[0].text if group else ""
+            if SQL_START.match(text) and SQL_EVIDENCE.search(text):
+                for value in group:
+                    if self.sql_text(value, matcher, placeholders):
+                        break
 
     def sql_alternatives(
         self,

@@ -14,7 +14,7 @@ from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, ex
 from migverify.scan.django import django_declarations, django_migrations, django_uses
 from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
-from migverify.scan.found import Found, sql_call
+from migverify.scan.found import SQL_START_BYTES, Found, sql_call
 from migverify.scan.orm import FileModels, Models, keyword_arguments, positional, python_imports
 from migverify.scan.peewee import peewee_declarations, peewee_uses
 from migverify.scan.source import Source, string_value
@@ -106,8 +106,9 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)
+    statements = SQL_START_BYTES.search(source.data) is not None  # `db.all("SELECT …")`
     for chain in chains:
-        _sql_calls(chain, found, matcher, bindings)
+        _sql_calls(chain, found, matcher, bindings, statements)
     return found
 
 
@@ -136,7 +137,9 @@ def _table_call(name: str, args, found: Found, matcher: TableMatcher) -> None:
         found.reference(literal.offset_of(0), table, operation, (), kind)
 
 
-def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings) -> None:
+def _sql_calls(
+    chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings, statements: bool
+) -> None:
     """SQL passed to execute(), text(), sql.SQL() and the like, in any link of CHAIN."""
     source = found.source
     for index, link in enumerate(chain.links):
@@ -153,7 +156,8 @@ def _sql_calls(chain: Chain, found: Found, matcher: TableMatcher, bindings: Bind
             _table_call(name, link.args, found, matcher)
             continue
         if not sql_call(name, SQL_CALLS):
-            found.sql_statement(link.args[0], matcher, "python")
+            if statements:  # the file holds a string written as a statement
+                found.sql_statement(bindings.texts(link.args[0]), matcher, "python")
             continue
         argument = link.args[0]
         if argument.type == "keyword_argument":  # RunSQL(sql=…), execute(query=…)

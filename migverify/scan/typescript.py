@@ -299,7 +299,7 @@ def _sql_calls(
         else:
             name = None
         if not sql_call(name, SQL_CALLS):
-            found.sql_statement(link.args[0], matcher, "?")
+            found.sql_statement(bindings.texts(link.args[0]), matcher, "?")
             continue
         argument = _sql_argument(link.args[0], source)
         arguments = link.node.child_by_field_name("arguments")
