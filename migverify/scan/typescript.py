@@ -26,6 +26,8 @@ from migverify.scan.found import SQL_HELPER, SQL_START_BYTES, Found, sql_call
 from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.kysely import STARTS as KYSELY_STARTS
 from migverify.scan.kysely import kysely_uses
+from migverify.scan.migration_apis import METHODS as MIGRATION_METHODS
+from migverify.scan.migration_apis import migration_api_uses
 from migverify.scan.objection import objection_declarations, objection_uses
 from migverify.scan.orm import (
     Alias,
@@ -173,6 +175,8 @@ def scan_typescript(
             or any(n and SQL_HELPER.search(n) for n in named)
         ):
             _sql_calls(chain, found, matcher, bindings, files)
+    if any(not named.isdisjoint(MIGRATION_METHODS) for named in names):
+        migration_api_uses(chains, source, found, matcher, bindings)  # queryInterface.…
     return found
 
 
@@ -183,7 +187,8 @@ SEQUELIZE_HELPER_HINTS = tuple(f".{name}(".encode() for name in sorted(MODEL_ONL
 # calls, Prisma helpers' `client[model].findMany`), and the text of a call called again
 # (`db()('t')`): a chain holding none of them is not built.
 GATE_NAMES = frozenset(
-    str(n) for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS | KYSELY_STARTS.keys()
+    str(n)
+    for n in CHAIN_NAMES | SUPABASE_NAMES | SQL_CALLS | KYSELY_STARTS.keys() | MIGRATION_METHODS
 )
 GATE_TEXTS = (b")(", b") (", b")`", b"].", b"Query(", b"Sql(", b"SQL(")  # SQL_HELPER calls
 
