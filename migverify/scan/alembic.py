@@ -1,7 +1,8 @@
 """Alembic migrations: `op.create_table('t', …)`, `op.drop_table`, `op.rename_table(old, new)`,
 `op.add_column/drop_column/alter_column('t', …)`, `op.create_index(name, 't', …)`,
 constraints and keys, `op.batch_alter_table('t')`, `op.bulk_insert(t, rows)` (an insert into the
-table object `t` names); `schema=` qualifies. `op.execute("SQL")` is parsed as SQL."""
+table object `t` names); `schema=` qualifies. `op.execute("SQL")` is parsed as SQL. And peewee's
+schema migrations (playhouse.migrate): `migrator.add_column('t', 'c', field)` and the like."""
 
 from __future__ import annotations
 
@@ -105,3 +106,51 @@ def _bulk_insert(node: Node, source: Source, bindings: Bindings, found, matcher)
     table = matcher.match(_text(options.get("schema"), source), literal.text)
     if table is not None:
         found.reference(literal.offset_of(0), table, "insert", (), "alembic")
+
+
+# playhouse.migrate's operations: (positions of table arguments, position of a column name)
+PEEWEE_MIGRATOR: dict[str, tuple[tuple[int, ...], int | None]] = {
+    "add_column": ((0,), 1), "drop_column": ((0,), 1), "rename_column": ((0,), 1),
+    "add_not_null": ((0,), 1), "drop_not_null": ((0,), 1), "add_column_default": ((0,), 1),
+    "drop_column_default": ((0,), 1), "alter_column_type": ((0,), 1),
+    "rename_table": ((0, 1), None), "add_index": ((0,), None), "drop_index": ((0,), None),
+    "add_constraint": ((0,), None), "drop_constraint": ((0,), None), "add_unique": ((0,), None),
+}  # fmt: skip
+
+
+def peewee_migrations(
+    chain: Chain, source: Source, bindings: Bindings, found: Found, matcher: TableMatcher
+) -> bool:
+    """`migrator.add_column('t', 'c', field)` on a `migrator` (or a name bound to a
+    `…Migrator(db)`, `SchemaMigrator.from_database(db)`): `ddl` of the tables it names."""
+    links = chain.links
+    if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+        return False
+    operation = PEEWEE_MIGRATOR.get(links[0].name or "")
+    if operation is None or not _migrator(chain.root, source, bindings):
+        return False
+    positions, column_at = operation
+    values = positional(links[1].args)
+    column = _text(_at(values, column_at), source) if column_at is not None else None
+    for position in positions:
+        node = _at(values, position)
+        literal = string_value(node, source) if node is not None else None
+        if literal is None or literal.holes:
+            continue
+        table = matcher.match(None, literal.text.strip('"'))
+        if table is not None:
+            found.reference(
+                literal.offset_of(0), table, "ddl", (column,) if column else (), "peewee"
+            )
+    return True
+
+
+def _migrator(root: Node, source: Source, bindings: Bindings) -> bool:
+    if source.text(root) == "migrator":
+        return True
+    bound = bindings.values(root)
+    if not bound or len(bound) != 1 or bound[0].value.type != "call":
+        return False
+    function = bound[0].value.child_by_field_name("function")
+    text = source.text(function) if function is not None else ""
+    return text.endswith("Migrator") or text.endswith("Migrator.from_database")
