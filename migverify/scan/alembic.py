@@ -154,3 +154,39 @@ def _migrator(root: Node, source: Source, bindings: Bindings) -> bool:
     function = bound[0].value.child_by_field_name("function")
     text = source.text(function) if function is not None else ""
     return text.endswith("Migrator") or text.endswith("Migrator.from_database")
+
+
+# What a lightweight table object's own methods run (`items.update()….values(…)`)
+CORE_OPERATIONS = {"select": "select", "insert": "insert", "update": "update", "delete": "delete"}
+
+
+def table_object_uses(
+    chain: Chain, source: Source, bindings: Bindings, found: Found, matcher: TableMatcher
+) -> bool:
+    """`items.update().where(…).values(…)` (in `op.execute(…)`, a data migration's usual
+    form) where `items = sa.table('items', sa.column('name'))` in the function: the
+    statement's operation on that table, at the name."""
+    links = chain.links
+    if chain.root.type != "identifier" or len(links) < 2 or links[1].name is not None:
+        return False
+    operation = CORE_OPERATIONS.get(links[0].name or "")
+    if operation is None:
+        return False
+    bound = bindings.values(chain.root)
+    if not bound or len(bound) != 1 or bound[0].op != "=" or bound[0].value.type != "call":
+        return False
+    function = bound[0].value.child_by_field_name("function")
+    arguments = bound[0].value.child_by_field_name("arguments")
+    if function is None or arguments is None:
+        return False
+    if source.text(function).rpartition(".")[2] not in ("table", "Table"):
+        return False
+    values = positional(arguments.named_children)
+    name = _text(values[0], source) if values else None
+    if name is None:
+        return False
+    options = keyword_arguments(arguments.named_children, source)
+    table = matcher.match(_text(options.get("schema"), source), name)
+    if table is not None:
+        found.reference(chain.root.start_byte, table, operation, (), "sqlalchemy")
+    return True

@@ -8,7 +8,7 @@ from functools import cache
 
 from tree_sitter import Language, Parser
 
-from migverify.scan.alembic import alembic_operations, peewee_migrations
+from migverify.scan.alembic import alembic_operations, peewee_migrations, table_object_uses
 from migverify.scan.bindings import PYTHON, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
 from migverify.scan.django import django_declarations, django_migrations, django_uses
@@ -78,6 +78,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
             alembic_operations(chain, source, bindings, found, matcher)
             or django_migrations(chain, source, found, matcher, models)
             or peewee_migrations(chain, source, bindings, found, matcher)
+            or table_object_uses(chain, source, bindings, found, matcher)
         ):
             continue
         if (
