@@ -69,7 +69,37 @@ def alembic_operations(
         if table is not None:
             columns = (column,) if column else ()
             found.reference(literal.offset_of(0), table, "ddl", columns, "alembic")
+    if operation in ("create_table", "add_column", "alter_column"):
+        for literal in _foreign_keys(args, source):  # sa.ForeignKey('users.id'): DDL on users
+            table = matcher.match_text(literal.text.rpartition(".")[0])
+            if table is not None:
+                found.reference(literal.offset_of(0), table, "ddl", (), "alembic")
     return True
+
+
+def _foreign_keys(args, source: Source) -> list:
+    """The `'table.column'` targets of the `ForeignKey(…)` / `ForeignKeyConstraint(…, […])` in
+    ARGS (a table's columns and constraints)."""
+    found = []
+    stack = list(args)
+    while stack:
+        node = stack.pop()
+        if node.type == "call":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            name = source.text(function).rpartition(".")[2] if function is not None else ""
+            values = positional(arguments.named_children) if arguments is not None else []
+            targets = []
+            if name == "ForeignKey" and values:
+                targets = [values[0]]
+            elif name == "ForeignKeyConstraint" and len(values) > 1:
+                targets = list(values[1].named_children)
+            for target in targets:
+                literal = string_value(target, source)
+                if literal is not None and not literal.holes and "." in literal.text:
+                    found.append(literal)
+        stack.extend(node.named_children)
+    return found
 
 
 def _at(values: list[Node], index: int) -> Node | None:

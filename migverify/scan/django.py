@@ -570,6 +570,8 @@ def django_migrations(
     if model is None or name_node is None:
         return True
     app = app_label(source.path)
+    if operation in ("CreateModel", "AddField", "AlterField"):
+        _migration_relations(args, app, source, found, matcher, models)
     declared = _migration_table(model.text, app, options, source, models)
     if declared is None:
         return True
@@ -585,6 +587,31 @@ def django_migrations(
         columns = (field.text,) if field is not None else ()
     found.reference(offset, table, "ddl", columns, "django")
     return True
+
+
+def _migration_relations(args, app: str | None, source: Source, found: Found, matcher, models):
+    """The relation fields a migration adds (`models.ForeignKey(to='accounts.user', …)`): DDL
+    that points a foreign key at the related model's table (`settings.AUTH_USER_MODEL`, a
+    setting, is not known)."""
+    stack = list(args)
+    while stack:
+        node = stack.pop()
+        stack.extend(node.named_children)
+        if node.type != "call":
+            continue
+        function = node.child_by_field_name("function")
+        arguments = node.child_by_field_name("arguments")
+        kind = source.text(function).rpartition(".")[2] if function is not None else ""
+        if kind not in RELATION_FIELDS or arguments is None:
+            continue
+        literal = _string(keyword_arguments(arguments.named_children, source).get("to"), source)
+        if literal is None or "." not in literal.text:
+            continue
+        label, _, name = literal.text.partition(".")
+        target = _migration_table(name, label or app, {}, source, models)
+        table = matcher.match_text(target[0]) if target is not None else None
+        if table is not None:
+            found.reference(literal.offset_of(0), table, "ddl", (), "django")
 
 
 def _migration_table(model: str, app: str | None, options, source: Source, models):

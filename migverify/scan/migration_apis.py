@@ -36,7 +36,10 @@ TYPEORM = {
     "createExclusionConstraint": "ddl", "dropExclusionConstraint": "ddl",
     "clearTable": "truncate",
 }  # fmt: skip
-METHODS = frozenset(SEQUELIZE) | frozenset(TYPEORM)
+# knex's schema builder: a column's foreign key (`.references('users.id')`, `.references('id')
+# .inTable('users')`) names the table it points to
+KNEX_REFERENCES = frozenset(("references", "inTable"))
+METHODS = frozenset(SEQUELIZE) | frozenset(TYPEORM) | KNEX_REFERENCES
 # The receivers as both projects' documentation names them
 RECEIVERS = {"queryInterface": "sequelize", "queryRunner": "typeorm"}
 # Sequelize's column-renaming and -naming calls: the column is the second argument (a string)
@@ -46,12 +49,17 @@ COLUMN_ARGUMENT = {"addColumn", "removeColumn", "changeColumn", "renameColumn", 
 def migration_api_uses(
     chains: list[Chain], source: Source, found: Found, matcher: TableMatcher, bindings: Bindings
 ) -> None:
+    knex = b"knex" in source.data
     for chain in chains:
         for index, link in enumerate(chain.links):
             if link.name is not None or index == 0 or not link.args:
                 continue
             method = chain.links[index - 1].name
             if method not in METHODS:
+                continue
+            if method in KNEX_REFERENCES:
+                if knex:
+                    _knex_reference(method, link.args[0], source, found, matcher)
                 continue
             kind = _receiver(chain, index - 1, source, bindings, method)
             if kind is None:
@@ -167,3 +175,19 @@ def _referenced(call: Node, source: Source) -> list[StringValue]:
                     found.append(literal)
         stack.extend(reversed(node.named_children))
     return found
+
+
+def _knex_reference(method: str, node: Node, source: Source, found: Found, matcher) -> None:
+    """`.inTable('users')`, `.references('users.id')` (a column of another table): `ddl` of
+    that table, the foreign key's target."""
+    literal = string_value(node, source)
+    if literal is None or literal.holes:
+        return
+    text = literal.text
+    if method == "references":
+        if "." not in text:
+            return  # `.references('id')`: the table comes in inTable()
+        text = text.rpartition(".")[0]
+    matched = matcher.match_text(text)
+    if matched is not None:
+        found.reference(literal.offset_of(0), matched, "ddl", (), "knex")
