@@ -413,6 +413,15 @@ class Graph:
             pair = self.models.relation(owner[0], names[0]) if owner is not None else None
             if pair is not None:
                 return pair[1], last or ""
+        if root.type == "identifier" and depth < MAX_DEPTH:
+            # a result held in a name: `result = await session.exec(select(Chat)…)`, then
+            # `result.first()`, `result.scalar_one_or_none()`
+            bound = self.bindings.values(root)
+            value = _unwrap(bound[0].value) if bound and len(bound) == 1 else None
+            if value is not None and value.type == "call" and bound[0].op == "=":
+                inner = self._query(value, depth + 1)
+                if inner is not None:
+                    return inner[0], last or inner[1]
         for index, (name, arguments) in enumerate(links):
             if name is not None or arguments is None:
                 continue
