@@ -363,7 +363,7 @@ def typeorm_uses(
     entity, start, at = _repository_in(chain, source, repositories)
     if entity is None or at is None:
         return (
-            _manager_or_entity(chain, source, files, found, matcher)
+            _manager_or_entity(chain, source, files, found, matcher, bindings)
             or _row_call(chain, source, files, bindings, found, matcher)
             or _given_builder(chain, source, files, found, matcher)
         )
@@ -555,9 +555,16 @@ def _repository_in(
 
 
 def _manager_or_entity(
-    chain: Chain, source: Source, files: FileModels, found: Found, matcher: TableMatcher
+    chain: Chain,
+    source: Source,
+    files: FileModels,
+    found: Found,
+    matcher: TableMatcher,
+    bindings: Bindings | None = None,
 ) -> bool:
-    """`manager.find(X, …)` / `dataSource.manager.save(X, …)` and `X.find(…)` (BaseEntity)."""
+    """`manager.find(X, …)` / `dataSource.manager.save(X, …)` and `X.find(…)` (BaseEntity);
+    `manager.save(user)` / `remove(user)` of a row (`_row_of`: `new User()`,
+    `manager.create(User, …)`, `manager.findOneBy(User, …)`)."""
     claimed = False
     for index, call in chain.method_calls():
         if call.method not in OPERATIONS:
@@ -587,6 +594,17 @@ def _manager_or_entity(
             claimed = True
             continue
         declared = files.resolve(("typeorm",), call.args[0], source) if call.args else None
+        if declared is None and call.method in ROW_METHODS and bindings is not None:
+            row = call.args[0] if len(call.args) == 1 else None
+            found_row = _row_of(row, source, files, bindings) if row is not None else None
+            if row is not None and row.type == "identifier" and found_row is not None:
+                entity, new = found_row
+                operations = ROW_METHODS[call.method]
+                if call.method == "save" and new is not None:
+                    operations = ("insert",) if new else ("update",)
+                found.uses(row.start_byte, entity.table, operations, "typeorm", matcher)
+                claimed = True
+            continue
         if declared is None:
             continue
         if builder:
@@ -678,6 +696,13 @@ def _row_of(identifier: Node, source: Source, files: FileModels, bindings: Bindi
             if obj is None or (name not in ROW_READS and name != "create"):
                 return None
             declared = files.resolve(("typeorm",), obj, source)
+            if declared is None and MANAGER.search(source.text(obj).rpartition(".")[2]):
+                # manager.create(User, {…}), manager.findOneBy(User, {…})
+                arguments = value.child_by_field_name("arguments")
+                first = (
+                    arguments.named_children[0] if arguments and arguments.named_children else None
+                )
+                declared = files.resolve(("typeorm",), first, source) if first is not None else None
             new = name == "create"
         else:
             return None
