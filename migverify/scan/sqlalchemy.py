@@ -978,9 +978,16 @@ def _statement_operation(name: str, methods: set[str], chain: Chain, source: Sou
 
 
 def _models(args, operation, source, files, bindings, found, matcher) -> bool:
-    """Each model (or `M.column`) among ARGS; a parameter passed as the model is dynamic."""
+    """Each model (or `M.column`, also inside a function of it: `func.count(M.id)`) among
+    ARGS; a parameter passed as the model is dynamic."""
     claimed = False
-    for arg in positional(args):
+    pending = list(positional(args))
+    while pending:
+        arg = pending.pop(0)
+        if arg.type == "call" and operation == "select":  # select(func.count(User.id))
+            inner = arg.child_by_field_name("arguments")
+            pending += positional(inner.named_children) if inner is not None else []
+            continue
         node = arg
         while node.type == "attribute":
             obj = node.child_by_field_name("object")
