@@ -40,6 +40,14 @@ SQL_EVIDENCE = re.compile(
 SQL_START_BYTES = re.compile(rb"[`'\"]\s*(?:\(\s*)?(?i:select|insert|update|delete|with|merge)\s")
 
 
+# …but not an assertion's expected value (`expect(sql).toBe('SELECT …')`): a text compared, not run
+ASSERTIONS = frozenset((
+    "toBe", "toEqual", "toStrictEqual", "toMatch", "toContain", "toMatchInlineSnapshot",
+    "toHaveBeenCalledWith", "equal", "strictEqual", "deepEqual", "assertEqual", "assertIn",
+    "assertMultiLineEqual", "assert_equal", "assertRegex", "eq", "is_", "expect",
+))  # fmt: skip
+
+
 def sql_call(name: str | None, calls: frozenset[str] | set[str]) -> bool:
     """Is a call of NAME one running SQL: one of CALLS (the drivers' and libraries'), or a
     helper named for it (SQL_HELPER)?"""

@@ -22,7 +22,7 @@ from migverify.scan.chains import (
     extend_by_variables,
 )
 from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
-from migverify.scan.found import SQL_HELPER, SQL_START_BYTES, Found, sql_call
+from migverify.scan.found import ASSERTIONS, SQL_HELPER, SQL_START_BYTES, Found, sql_call
 from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.kysely import STARTS as KYSELY_STARTS
 from migverify.scan.kysely import kysely_uses
@@ -304,7 +304,8 @@ def _sql_calls(
         else:
             name = None
         if not sql_call(name, SQL_CALLS):
-            found.sql_statement(bindings.texts(link.args[0]), matcher, "?")
+            if name not in ASSERTIONS:
+                found.sql_statement(bindings.texts(link.args[0]), matcher, "?")
             continue
         argument = _sql_argument(link.args[0], source)
         arguments = link.node.child_by_field_name("arguments")
