@@ -94,10 +94,7 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
                 # the table of the entity it extends, resolved over the scan (Subclass)
                 parent = _extended(cls)
                 if parent is not None:
-                    if imports is None:
-                        imports = typescript_imports(
-                            nodes_of(tree, ("import_statement", "variable_declarator")), source
-                        )
+                    imports = _file_imports(imports, tree, source)
                     base = _target(parent, source, imports)
                     if base is not None:
                         found.record(Subclass("typeorm", source.text(name), base, source.path))
@@ -120,11 +117,17 @@ def typeorm_declarations(tree: Tree, source: Source, found: Found, matcher: Tabl
                 offset, Declared("typeorm", source.text(name), qualified, source.path), matcher
             )
             if any(kind.encode() in source.data for kind in RELATIONS):
-                if imports is None:
-                    imports = typescript_imports(
-                        nodes_of(tree, ("import_statement", "variable_declarator")), source
-                    )
+                imports = _file_imports(imports, tree, source)
                 _relations(cls, source.text(name), source, imports, found)
+
+
+def _file_imports(imports: Imports | None, tree: Tree, source: Source) -> Imports:
+    """The file's imports, parsed the first time they are needed (IMPORTS: so far)."""
+    if imports is None:
+        imports = typescript_imports(
+            nodes_of(tree, ("import_statement", "variable_declarator")), source
+        )
+    return imports
 
 
 def _extended(cls: Node) -> Node | None:
@@ -149,10 +152,7 @@ def _repository_classes(tree: Tree, source: Source, found: Found) -> None:
         entity = repository_class_entity(cls, source)
         if name is None or entity is None:
             continue
-        if imports is None:
-            imports = typescript_imports(
-                nodes_of(tree, ("import_statement", "variable_declarator")), source
-            )
+        imports = _file_imports(imports, tree, source)
         target = _target(entity, source, imports)
         if target is not None:
             found.record(Alias("repository", source.text(name), target, source.path))
