@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from tree_sitter import Language, Parser
+from tree_sitter import Language, Node, Parser
 
 from migverify.scan.alembic import alembic_operations, peewee_migrations, table_object_uses
 from migverify.scan.bindings import PYTHON, Bindings
@@ -140,6 +140,37 @@ def _table_call(name: str, args, found: Found, matcher: TableMatcher) -> None:
         found.reference(literal.offset_of(0), table, operation, (), kind)
 
 
+def _computed_identifiers(
+    node: Node, source: Source, bindings: Bindings, found: Found, matcher: TableMatcher
+) -> None:
+    """psycopg's `sql.Identifier(name)` with a computed name, in the composed SQL NODE is (or
+    a name holds): a table the scan cannot know, a dynamic reference at the name (with the
+    legacy table its literal parts name as the candidate: `Identifier(schema, 't')`)."""
+    stack, seen = [node], 0
+    while stack and seen < 200:
+        current = stack.pop()
+        seen += 1
+        if current.type == "identifier":
+            bound = bindings.values(current)
+            if bound and len(bound) == 1 and bound[0].op == "=":
+                stack.append(bound[0].value)
+            continue
+        if current.type == "call":
+            function = current.child_by_field_name("function")
+            arguments = current.child_by_field_name("arguments")
+            if function is not None and arguments is not None:
+                if source.text(function).rpartition(".")[2] == "Identifier":
+                    parts = [a for a in arguments.named_children if a.type != "comment"]
+                    literals = [string_value(a, source) for a in parts]
+                    named = [matcher.match_text(v.text) for v in literals if v is not None]
+                    candidates = [table for table in named if table is not None]
+                    for part, literal in zip(parts, literals, strict=True):
+                        if literal is None:
+                            found.dynamic(part, candidates)
+                    continue
+        stack.extend(current.named_children)
+
+
 def _sql_calls(
     chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings, statements: bool
 ) -> None:
@@ -171,3 +202,5 @@ def _sql_calls(
         for each in arguments:  # a literal, or SQL held in a name, `.format()`ed, f-string
             texts = bindings.texts(each)
             found.sql_alternatives(texts, matcher, placeholders="python")
+            if b"Identifier(" in source.data:
+                _computed_identifiers(each, source, bindings, found, matcher)

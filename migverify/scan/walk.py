@@ -74,6 +74,7 @@ PY_MODEL_HINTS += (b"user_loader", b"user_lookup_loader")  # what current_user i
 PY_MODEL_HINTS += (b"db.query(", b"session.query(", b"session.exec(", b"session.scalar",
                    b"session.get(", b"session.execute(select(")  # fmt: skip
 PY_MODEL_HINTS += (b".query.filter", b".query.get(")  # Flask-SQLAlchemy's `User.query.…first()`
+PY_MODEL_HINTS += (b"Identifier(",)  # psycopg's sql.Identifier(name): a computed table, dynamic
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
 PRISMA_HELPER = re.compile(
