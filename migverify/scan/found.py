@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from tree_sitter import Node
+from tree_sitter import Node, Tree
 
+from migverify.scan.bindings import Bindings
 from migverify.scan.model import DynamicReference, Reference
 from migverify.scan.orm import Declared, Record
 from migverify.scan.source import Source, StringValue, string_value
@@ -46,6 +47,41 @@ ASSERTIONS = frozenset((
     "toHaveBeenCalledWith", "equal", "strictEqual", "deepEqual", "assertEqual", "assertIn",
     "assertMultiLineEqual", "assert_equal", "assertRegex", "eq", "is_", "expect",
 ))  # fmt: skip
+
+
+# The nodes a string written as a statement sits in, on its way to a call or a name
+STRINGS = ("string", "template_string")
+CONCATENATIONS = ("binary_expression", "binary_operator", "concatenated_string",
+                  "parenthesized_expression")  # fmt: skip
+
+
+def statement_strings(tree: Tree, source: Source) -> tuple[list[Node], set[str]]:
+    """The calls given a string written as a statement (`db.all('SELECT …')`, SQL_START_BYTES)
+    and the names such a string is assigned to (`const sql = 'SELECT …'`, `query = "…"`):
+    only these are looked at for the written-statement rule (`Found.sql_statement`)."""
+    calls, names = [], set()
+    root = tree.root_node
+    for match in SQL_START_BYTES.finditer(source.data):
+        node = root.named_descendant_for_byte_range(match.start(), match.start() + 1)
+        while node is not None and node.type not in STRINGS:
+            node = node.parent
+        parent = node.parent if node is not None else None
+        while parent is not None and parent.type in CONCATENATIONS:
+            parent = parent.parent
+        if parent is None:
+            continue
+        if parent.type in ("arguments", "argument_list") and parent.parent is not None:
+            calls.append(parent.parent)
+            continue
+        if parent.type == "variable_declarator":
+            target = parent.child_by_field_name("name")
+        elif parent.type in ("assignment", "assignment_expression"):
+            target = parent.child_by_field_name("left")
+        else:
+            continue
+        if target is not None and target.type == "identifier":
+            names.add(source.text(target))
+    return calls, names
 
 
 def sql_call(name: str | None, calls: frozenset[str] | set[str]) -> bool:
@@ -190,6 +226,20 @@ class Found:
                 offset, hit.table, hit.operation, hit.columns, "sql", None, hit.statement or None
             )
         return True
+
+    def statement_argument(
+        self,
+        node: Node,
+        names: set[str],
+        bindings: Bindings,
+        matcher: TableMatcher,
+        placeholders: str | None,
+    ) -> None:
+        """A call's first argument NODE for the written-statement rule: a literal, or a name
+        one is assigned to (NAMES, `statement_strings`)."""
+        literal = node.type in STRINGS or node.type in CONCATENATIONS  # `'SELECT …' + id`
+        if literal or (node.type == "identifier" and node.text.decode() in names):
+            self.sql_statement(bindings.texts(node), matcher, placeholders)
 
     def sql_statement(
         self, groups: Iterable[list[StringValue]], matcher: TableMatcher, placeholders: str | None

@@ -14,7 +14,7 @@ from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, ex
 from migverify.scan.django import django_declarations, django_migrations, django_uses
 from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
-from migverify.scan.found import ASSERTIONS, SQL_START_BYTES, Found, sql_call
+from migverify.scan.found import ASSERTIONS, SQL_START_BYTES, Found, sql_call, statement_strings
 from migverify.scan.orm import FileModels, Models, keyword_arguments, positional, python_imports
 from migverify.scan.peewee import peewee_declarations, peewee_uses
 from migverify.scan.source import Source, string_value
@@ -109,9 +109,12 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     extend_by_variables(uses, chains, source)
     for use in uses:
         report_supabase(use, found, matcher)
-    statements = SQL_START_BYTES.search(source.data) is not None  # `db.all("SELECT …")`
+    # the names a string written as a statement is given to (`db.all("SELECT …")`)
+    statement_names = (
+        statement_strings(tree, source)[1] if SQL_START_BYTES.search(source.data) else None
+    )
     for chain in chains:
-        _sql_calls(chain, found, matcher, bindings, statements)
+        _sql_calls(chain, found, matcher, bindings, statement_names)
     return found
 
 
@@ -172,7 +175,11 @@ def _computed_identifiers(
 
 
 def _sql_calls(
-    chain: Chain, found: Found, matcher: TableMatcher, bindings: Bindings, statements: bool
+    chain: Chain,
+    found: Found,
+    matcher: TableMatcher,
+    bindings: Bindings,
+    statement_names: set[str] | None,
 ) -> None:
     """SQL passed to execute(), text(), sql.SQL() and the like, in any link of CHAIN."""
     source = found.source
@@ -190,8 +197,10 @@ def _sql_calls(
             _table_call(name, link.args, found, matcher)
             continue
         if not sql_call(name, SQL_CALLS):
-            if statements and name not in ASSERTIONS:  # a string written as a statement
-                found.sql_statement(bindings.texts(link.args[0]), matcher, "python")
+            if statement_names is not None and name not in ASSERTIONS:
+                found.statement_argument(
+                    link.args[0], statement_names, bindings, matcher, "python"
+                )  # a string written as a statement
             continue
         argument = link.args[0]
         if argument.type == "keyword_argument":  # RunSQL(sql=…), execute(query=…)

@@ -8,7 +8,7 @@ import posixpath
 from functools import cache
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Language, Node, Parser
 
 from migverify.scan.bindings import JAVASCRIPT, Bindings
 from migverify.scan.chains import (
@@ -22,7 +22,7 @@ from migverify.scan.chains import (
     extend_by_variables,
 )
 from migverify.scan.drizzle import drizzle_declarations, drizzle_relations, drizzle_uses
-from migverify.scan.found import ASSERTIONS, SQL_HELPER, SQL_START_BYTES, Found, sql_call
+from migverify.scan.found import ASSERTIONS, SQL_HELPER, Found, sql_call, statement_strings
 from migverify.scan.knex import CHAIN_NAMES, find_handles, knex_uses, may_be_knex, report_knex
 from migverify.scan.kysely import STARTS as KYSELY_STARTS
 from migverify.scan.kysely import kysely_uses
@@ -106,6 +106,7 @@ def scan_typescript(
 ) -> Found:
     tree = _parser(suffix).parse(source.data)
     found = Found(source)
+    statement_calls, statement_names = statement_strings(tree, source)  # `db.all('SELECT …')`
     bindings = Bindings(source, JAVASCRIPT)
     sequelize_declarations(tree, source, found, matcher, models)  # the connection's defaults
     for declarations in (drizzle_declarations, typeorm_declarations, objection_declarations):
@@ -117,8 +118,10 @@ def scan_typescript(
         extra = (handles.names | handles.fields) - GATE_NAMES
         if any(hint in source.data for hint in SEQUELIZE_HELPER_HINTS):  # Model.findAll(…)
             extra |= MODEL_ONLY
-        spans = _gate_spans(source.data, extra) + _statement_spans(tree, source.data)
-        chains = chains_at(tree, source, GRAMMAR, spans)
+        # the calls given a string written as a statement: their chains too
+        called = [call.child_by_field_name("function") for call in statement_calls]
+        spans = [(f.end_byte - 1, f.end_byte) for f in called if f is not None]
+        chains = chains_at(tree, source, GRAMMAR, _gate_spans(source.data, extra) + spans)
     else:  # any chain may use a model
         chains = chains_in(tree, source, GRAMMAR)
     if models is None:  # the first pass: what leads to models (relations, re-exports, helpers)
@@ -166,7 +169,7 @@ def scan_typescript(
     extend_by_variables(uses, later, source)
     for use in uses:
         (report_knex if use.kind == "knex" else report_supabase)(use, found, matcher)
-    statements = SQL_START_BYTES.search(source.data) is not None  # `db.all('SELECT …')`
+    statements = bool(statement_calls)
     for chain, named in zip(chains, names, strict=True):
         # a chain naming no SQL function (nor a helper named for one) holds no SQL call
         if (
@@ -174,7 +177,7 @@ def scan_typescript(
             or not named.isdisjoint(SQL_CALLS)
             or any(n and SQL_HELPER.search(n) for n in named)
         ):
-            _sql_calls(chain, found, matcher, bindings, files)
+            _sql_calls(chain, found, matcher, bindings, files, statement_names)
     if any(not named.isdisjoint(MIGRATION_METHODS) for named in names):
         migration_api_uses(chains, source, found, matcher, bindings)  # queryInterface.…
     return found
@@ -219,25 +222,6 @@ def _gate_spans(data: bytes, extra: set[str]) -> list[tuple[int, int]]:
         spans.append((start, end))
     if extra:
         spans += _word_spans(data, extra)
-    return spans
-
-
-def _statement_spans(tree: Tree, data: bytes) -> list[tuple[int, int]]:
-    """The callees of the calls given a string that starts as a statement does (`sqlite.all(
-    'SELECT …')`, SQL_START_BYTES): their chains are built too."""
-    spans = []
-    root = tree.root_node
-    for match in SQL_START_BYTES.finditer(data):
-        node = root.named_descendant_for_byte_range(match.start(), match.start() + 1)
-        while node is not None and node.type not in ("string", "template_string"):
-            node = node.parent
-        arguments = node.parent if node is not None else None
-        call = arguments.parent if arguments is not None else None
-        if arguments is None or arguments.type != "arguments" or call is None:
-            continue
-        function = call.child_by_field_name("function")
-        if call.type == "call_expression" and function is not None:
-            spans.append((function.end_byte - 1, function.end_byte))
     return spans
 
 
@@ -289,6 +273,7 @@ def _sql_calls(
     matcher: TableMatcher,
     bindings: Bindings,
     files: FileModels | None = None,
+    statement_names: set[str] | None = None,
 ) -> None:
     """SQL passed to query(), raw(), sql`…` and the like, in any link of CHAIN (FILES: a
     Drizzle table in a tagged template's hole, sql`select * from ${users}`, is its name)."""
@@ -304,8 +289,8 @@ def _sql_calls(
         else:
             name = None
         if not sql_call(name, SQL_CALLS):
-            if name not in ASSERTIONS:
-                found.sql_statement(bindings.texts(link.args[0]), matcher, "?")
+            if name not in ASSERTIONS and statement_names is not None:
+                found.statement_argument(link.args[0], statement_names, bindings, matcher, "?")
             continue
         argument = _sql_argument(link.args[0], source)
         arguments = link.node.child_by_field_name("arguments")
