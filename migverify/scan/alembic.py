@@ -217,6 +217,7 @@ def table_object_uses(
         return False
     options = keyword_arguments(arguments.named_children, source)
     table = matcher.match(_text(options.get("schema"), source), name)
-    if table is not None:
-        found.reference(chain.root.start_byte, table, operation, (), "sqlalchemy")
+    if table is not None:  # peewee's Table has the same methods
+        kind = "peewee" if b"peewee" in source.data else "sqlalchemy"
+        found.reference(chain.root.start_byte, table, operation, (), kind)
     return True

@@ -73,6 +73,9 @@ def statement_strings(tree: Tree, source: Source) -> tuple[list[Node], set[str]]
         if parent.type in ("arguments", "argument_list") and parent.parent is not None:
             calls.append(parent.parent)
             continue
+        if parent.type == "call_expression":  # a tagged template: sql`SELECT …`
+            calls.append(parent)
+            continue
         if parent.type == "variable_declarator":
             target = parent.child_by_field_name("name")
         elif parent.type in ("assignment", "assignment_expression"):

@@ -78,9 +78,9 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
             alembic_operations(chain, source, bindings, found, matcher)
             or django_migrations(chain, source, found, matcher, models)
             or peewee_migrations(chain, source, bindings, found, matcher)
-            or table_object_uses(chain, source, bindings, found, matcher)
         ):
             continue
+        table_object_uses(chain, source, bindings, found, matcher)  # the chain's joins too
         if (
             sqlalchemy
             and files is not None
