@@ -49,6 +49,13 @@ ASSERTIONS = frozenset((
 ))  # fmt: skip
 
 
+# A hole (`$n` in a string's text) where SQL names a table, not a schema (`FROM ${s}.t`)
+HOLE_TABLE = re.compile(
+    r"\b(?:from|join|into|update|truncate(?:\s+table)?)\s+(\$\d+)(?![\w$]|\s*\.)", re.I
+)
+# …and in the file, the hole itself: `${table}` (JS), `{table}` (an f-string, `.format()`)
+HOLE_TEXT = re.compile(rb"\$?\{([^{}]{0,80})\}")
+
 # The nodes a string written as a statement sits in, on its way to a call or a name
 STRINGS = ("string", "template_string")
 CONCATENATIONS = ("binary_expression", "binary_operator", "concatenated_string",
@@ -256,6 +263,26 @@ class Found:
                 for value in group:
                     if self.sql_text(value, matcher, placeholders):
                         break
+                self.hole_tables(group[0])
+
+    def hole_tables(self, value: StringValue) -> None:
+        """A hole of VALUE (a template's `${table}`, an f-string's `{table}`, `.format()`'s
+        `{}`) where SQL names a table (`FROM ${table}`, `INSERT INTO ${t}`, not `FROM
+        ${schema}.t`): a table computed at run time, a dynamic reference at the hole."""
+        if not value.holes or not SQL_START.match(value.text):
+            return  # only a statement's holes (not a message's "Error from ${service}")
+        data = self.source.data
+        for match in HOLE_TABLE.finditer(value.text):
+            offset = value.offset_of(match.start(1))
+            hole = HOLE_TEXT.match(data, offset)
+            if hole is None:
+                continue  # a `$1` written in the text, not a hole
+            if hole.group(1).strip().isdigit() or not hole.group(1).strip():
+                if b"Identifier(" in data:
+                    continue  # `.format()`'s field filled by psycopg's sql.Identifier(…)
+            line, column = self.source.position(offset)
+            expression = hole.group(1).decode(errors="replace").strip() or hole.group(0).decode()
+            self.dynamics.append(DynamicReference(self.source.path, line, column, expression))
 
     def sql_alternatives(
         self,
@@ -272,6 +299,8 @@ class Found:
             else:  # none parses: what PostgreSQL's tokens show of the preferred one
                 if group:
                     self.sql_text(group[0], matcher, placeholders, analyze_tokens)
+            if group:
+                self.hole_tables(group[0])
 
 
 def _replace_placeholders(text: str, pattern: re.Pattern[str]) -> tuple[str, list[int]]:

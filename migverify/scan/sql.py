@@ -140,6 +140,12 @@ def _qualified_name(tokens, position: int, encoded: bytes) -> tuple[str | None, 
     """The (schema-qualified) name starting at token POSITION, as text; its byte span."""
     parts: list[str] = []
     start = end = -1
+    if (  # `FROM ${schema}.t`: a schema computed at run time, the table written out
+        position + 1 < len(tokens)
+        and tokens[position].name == "PARAM"
+        and tokens[position + 1].name == "ASCII_46"
+    ):
+        position += 2
     while position < len(tokens):
         token = tokens[position]
         if token.name != "IDENT" and token.kind != "UNRESERVED_KEYWORD":

@@ -75,6 +75,13 @@ PY_MODEL_HINTS += (b"db.query(", b"session.query(", b"session.exec(", b"session.
                    b"session.get(", b"session.execute(select(")  # fmt: skip
 PY_MODEL_HINTS += (b".query.filter", b".query.get(")  # Flask-SQLAlchemy's `User.query.…first()`
 PY_MODEL_HINTS += (b"Identifier(",)  # psycopg's sql.Identifier(name): a computed table, dynamic
+# SQL naming a table through a hole (`SELECT * FROM ${table}`, f"DELETE FROM {table}"): a
+# dynamic reference, whatever the file names
+SQL_HOLE_HINTS = tuple(
+    f"{keyword} {brace}".encode()
+    for keyword in ("FROM", "from", "JOIN", "join", "INTO", "into", "UPDATE", "update")
+    for brace in ("${", "{")
+)
 # A function running a Prisma Client operation on a model named by its parameter
 # (`client[model].findMany(…)`): its calls name the model.
 PRISMA_HELPER = re.compile(
@@ -342,6 +349,7 @@ class Prefilter:
                 ("py-model", PY_MODEL_HINTS),
                 ("prisma-helper", PRISMA_HELPER_HINTS),
                 ("reexport", REEXPORT_HINTS),
+                ("sql-hole", SQL_HOLE_HINTS),
             ):
                 patterns += group
                 self.kinds += [kind] * len(group)
@@ -393,6 +401,8 @@ class Prefilter:
             if kind == "prisma-helper" and not python and PRISMA_HELPER.match(data, start):
                 return True
             if kind == "reexport" and reexports and not python and REEXPORT.match(data, start):
+                return True
+            if kind == "sql-hole":
                 return True
         return False
 
