@@ -110,6 +110,22 @@ def test_only_re_exports_send_a_file_without_names_to_the_parser():
     assert not prefilter(b"export * from './schema'\n", "module.py")
 
 
+def test_the_prefilter_finds_every_name_and_hint_past_64_patterns():
+    """Its automata hold at most 64 patterns each (the SIMD prefilter's limit): with 80 table
+    names the last ones, the hints after them, and a statement's hole are still found; a
+    name inside a longer identifier still is not."""
+    names = [f"legacy_table_{i:02d}" for i in range(80)]
+    prefilter = Prefilter(names)
+    assert len(prefilter.automata) > 1 and len(prefilter.python_automata) > 1
+    assert prefilter(b"await db.query('select * from legacy_table_79');\n", "a.ts")
+    assert prefilter(b"rows = cur.execute('select 1 from legacy_table_00')\n", "a.py")
+    assert not prefilter(b"const legacy_table_79_archive = 1;\n", "a.ts")
+    assert prefilter(b"export const t = pgTable('users', {});\n", "schema.ts")  # a hint
+    assert prefilter(b"db.query(`SELECT * FROM ${table}`);\n", "a.ts")  # a statement's hole
+    assert prefilter(b'cur.execute(f"delete from {table}")\n', "a.py")
+    assert not prefilter(b"import { a } from './b';\nconst c = a;\n", "a.ts")
+
+
 # --- Prisma --------------------------------------------------------------------------------
 
 PRISMA = """
