@@ -182,7 +182,9 @@ def _scan_uses(
         sorted(names),
         hints=False,
         templates=bool(models.template_names()),
-        python_names=sorted(models.accessor_names() | set(models.template_relations())),
+        python_names=sorted(
+            models.accessor_names() | set(models.template_relations()) | models.user_names()
+        ),
         template_names=sorted(models.template_names()),
     )
     references, dynamic, rescanned, skipped = [], [], [], []

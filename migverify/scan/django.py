@@ -31,9 +31,11 @@ from migverify.scan.orm import (
     DjangoManagerAttribute,
     DjangoManagerRow,
     DjangoRelation,
+    DjangoUserModel,
     Imports,
     Named,
     Subclass,
+    block_assignments,
     class_field_calls,
     keyword_arguments,
     nodes_under,
@@ -107,6 +109,17 @@ def django_declarations(
     managers = [r for r in found.declarations if isinstance(r, DjangoManager)]
     if managers:
         _manager_rows(tree, source, found, managers)
+
+
+def django_settings(tree: Tree, source: Source, found: Found) -> None:
+    """`AUTH_USER_MODEL = "accounts.User"` at a settings module's top: DjangoUserModel."""
+    if b"AUTH_USER_MODEL" not in source.data:
+        return
+    for _, left, right in block_assignments(tree.root_node):
+        literal = _string(right, source) if source.text(left) == "AUTH_USER_MODEL" else None
+        if literal is not None and literal.text.count(".") == 1:
+            app, name = literal.text.split(".")
+            found.record(DjangoUserModel(name, app, source.path))
 
 
 def _manager_rows(tree: Tree, source: Source, found: Found, managers: list[DjangoManager]) -> None:

@@ -57,7 +57,12 @@ from migverify.scan.tables import TableMatcher
 from migverify.scan.walk import IDENTIFIER_BYTES
 
 MANAGERS = {"objects", "_default_manager", "_base_manager"}
-PERFORMS = {"perform_create", "perform_update"}  # DRF views' hooks given a serializer
+PERFORMS = {"perform_create", "perform_update"}
+REQUESTS = {
+    "request",
+    "self.request",
+    "info.context",
+}  # whose `.user` is the signed-in user  # DRF views' hooks given a serializer
 # A getter of one model's row by its name: get_member, fetch_member_by_email, member_get
 UNPACKING = ("pattern_list", "tuple_pattern")  # `a, b = …`, `(a, b) = …`
 PAIRS = ("get_or_create", "update_or_create")  # (row, created)
@@ -401,7 +406,11 @@ class DjangoGraph:
             call.child_by_field_name("function"),
             call.child_by_field_name("arguments"),
         )
-        if function is None or arguments is None or function.type != "attribute":
+        if function is None or arguments is None:
+            return None
+        if self.source.text(function).rpartition(".")[2] == "get_user_model":
+            return self.models.auth_user() if self.models is not None else None
+        if function.type != "attribute":
             return None
         attribute = function.child_by_field_name("attribute")
         if attribute is None or self.source.text(attribute) != "get_model":
@@ -539,6 +548,10 @@ class DjangoGraph:
             if obj is None or attribute is None or self.models is None:
                 return None
             name = self.source.text(attribute)
+            if name == "user" and self.source.text(obj) in REQUESTS:  # request.user
+                user = self.models.auth_user()
+                if user is not None:
+                    return Row(user)
             if name in self.accessors:
                 hop = self.hop(obj, name)
                 if hop is not None and not hop.many:

@@ -185,6 +185,19 @@ class DjangoManager:
 
 
 @dataclass(frozen=True)
+class DjangoUserModel:
+    """Django's `AUTH_USER_MODEL = "accounts.User"` in a settings module: the model
+    `request.user` and `get_user_model()` are."""
+
+    name: str
+    app: str
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.app, self.name)
+
+
+@dataclass(frozen=True)
 class DjangoManagerRow:
     """Django: a method NAME of MODEL's manager class returning one row of it (`def
     for_user(self, user): return self.get(user=user)`): `M.objects.for_user(u)` is a row; with
@@ -358,6 +371,7 @@ Record = (
     | DjangoManager
     | DjangoManagerAttribute
     | DjangoManagerRow
+    | DjangoUserModel
     | RowWriter
     | RowFunction
     | ModelFactory
@@ -472,6 +486,7 @@ class Models:
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self.django_manager_attributes = frozenset(m.name for m in of_type(DjangoManagerAttribute))
         self._manager_rows = {(m.model, m.name, m.many) for m in of_type(DjangoManagerRow)}
+        self._user_models: tuple[DjangoUserModel, ...] = of_type(DjangoUserModel)
         writers: dict[str, set[str]] = {}
         for writer in of_type(RowWriter):
             writers.setdefault(writer.name, set()).add(writer.operation)
@@ -594,6 +609,20 @@ class Models:
     def loader(self, model: Declared, method: str) -> bool:
         """Does MODEL's METHOD return a row of it read from the database (ModelLoader)?"""
         return (model, method) in self._loaders
+
+    def auth_user(self) -> Declared | None:
+        """The model of Django's users (`request.user`, `get_user_model()`): the one
+        AUTH_USER_MODEL names, else the only scanned model named User (none: Django's own
+        auth.User, not in the tree)."""
+        for setting in self._user_models:
+            declared = self.django_model(setting.name, setting.app)
+            if declared is not None:
+                return declared
+        return None if self._user_models else self.django_model("User", None)
+
+    def user_names(self) -> set[str]:
+        """What a Python file uses Django's user model by, when it is a scanned one."""
+        return {"request.user", "get_user_model"} if self.auth_user() is not None else set()
 
     def manager_row(self, model: Declared, method: str, many: bool = False) -> bool:
         """Does METHOD of MODEL's manager return one of its rows (DjangoManagerRow; MANY: a

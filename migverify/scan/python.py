@@ -11,7 +11,12 @@ from tree_sitter import Language, Node, Parser
 from migverify.scan.alembic import alembic_operations, peewee_migrations, table_object_uses
 from migverify.scan.bindings import PYTHON, Bindings
 from migverify.scan.chains import Chain, Grammar, Use, binding_of, chains_in, extend_by_variables
-from migverify.scan.django import django_declarations, django_migrations, django_uses
+from migverify.scan.django import (
+    django_declarations,
+    django_migrations,
+    django_settings,
+    django_uses,
+)
 from migverify.scan.django_admin import django_framework_uses, drf_views
 from migverify.scan.django_graph import DjangoGraph
 from migverify.scan.found import ASSERTIONS, SQL_START_BYTES, Found, sql_call, statement_strings
@@ -65,6 +70,7 @@ def scan_python(source: Source, matcher: TableMatcher, models: Models | None = N
     bindings = Bindings(source, PYTHON, tree)
     sqlalchemy_declarations(tree, source, found, matcher, models)
     django_declarations(tree, source, found, matcher, models)
+    django_settings(tree, source, found)
     peewee_declarations(tree, source, found, matcher)
     chains = chains_in(tree, source, GRAMMAR)
     files = FileModels(models, python_imports(tree, source), source.path) if models else None

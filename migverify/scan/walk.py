@@ -75,6 +75,7 @@ PY_MODEL_HINTS += (b"db.query(", b"session.query(", b"session.exec(", b"session.
                    b"session.get(", b"session.execute(select(")  # fmt: skip
 PY_MODEL_HINTS += (b".query.filter", b".query.get(")  # Flask-SQLAlchemy's `User.query.…first()`
 PY_MODEL_HINTS += (b"Identifier(",)  # psycopg's sql.Identifier(name): a computed table, dynamic
+PY_MODEL_HINTS += (b"AUTH_USER_MODEL",)  # Django's user model: what request.user is a row of
 # SQL naming a table through a hole (`SELECT * FROM ${table}`, f"DELETE FROM {table}"): a
 # dynamic reference, whatever the file names. Upper case only: `from ` begins every import
 # line, and a hint beginning so would make the Aho-Corasick pass twice as slow (RESULTS 5g)

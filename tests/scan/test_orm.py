@@ -187,3 +187,34 @@ def test_django_multi_table_inheritance(tmp_path):
         ("places/models.py", 7, "places_place", "model"),
         ("places/models.py", 10, "places_place", "model"),
     ]
+
+
+def test_django_user_model_is_what_request_user_and_get_user_model_are(tmp_path):
+    """AUTH_USER_MODEL names the model `request.user` is a row of and `get_user_model()` is;
+    without the setting (or with Django's own auth.User) a request's user is not a scanned
+    model's row."""
+    accounts = tmp_path / "accounts"
+    accounts.mkdir()
+    (accounts / "models.py").write_text(
+        "from django.contrib.auth.models import AbstractUser\nfrom django.db import models\n\n"
+        "class Member(AbstractUser):\n    bio = models.TextField()\n"
+    )
+    (accounts / "views.py").write_text(
+        "from django.contrib.auth import get_user_model\n\n"
+        "def bio(request):\n"
+        "    request.user.bio = request.POST['bio']\n"
+        "    request.user.save()\n\n"
+        "def off(pk):\n"
+        "    User = get_user_model()\n"
+        "    User.objects.filter(pk=pk).update(is_active=False)\n"
+    )
+    (tmp_path / "settings.py").write_text('AUTH_USER_MODEL = "accounts.Member"\n')
+    assert _scan(tmp_path, ["accounts_member"]) == [
+        ("accounts/models.py", 4, "accounts_member", "model"),
+        ("accounts/views.py", 5, "accounts_member", "update"),
+        ("accounts/views.py", 9, "accounts_member", "update"),
+    ]
+    (tmp_path / "settings.py").write_text('AUTH_USER_MODEL = "auth.User"\n')
+    assert _scan(tmp_path, ["accounts_member"]) == [
+        ("accounts/models.py", 4, "accounts_member", "model"),
+    ]
