@@ -96,6 +96,7 @@ class Bindings:
         self.source, self.syntax, self.tree = source, syntax, tree
         self._declared: dict[int, dict[str, list[Bound]]] = {}
         self._assigned: dict[int, dict[str, list[Bound]]] | None = None if tree else {}
+        self._unpacked: dict[str, list[Node]] = {}  # Python: names bound by unpacking
         self._values: dict[int, list[Bound] | None] = {}  # by identifier: asked for again
 
     # --- names ---------------------------------------------------------------------------
@@ -350,6 +351,13 @@ class Bindings:
             self._assigned[scope.id] = found
         return self._assigned[scope.id]
 
+    def unpacked(self) -> dict[str, list[Node]]:
+        """Python: the names bound by unpacking (`check, rw = …`), each with its assignments
+        (found with the file's other assignments, in the same pass)."""
+        if self._assigned is None:
+            self._assigned = self._python_assignments()
+        return self._unpacked
+
     def _python_assignments(self) -> dict[int, dict[str, list[Bound]]]:
         """`_assignments` of every Python scope of the file, from one query (walking each
         function's nodes in Python cost more than parsing, on a code base of many functions):
@@ -359,8 +367,14 @@ class Bindings:
         syntax, found = self.syntax, {}
         owners = syntax.functions | syntax.classes | syntax.scopes
         kinds = (syntax.assignment, syntax.augmented)
+        unpacked: dict[str, list[Node]] = {}
+        self._unpacked = unpacked
         for node in nodes_of(self.tree, kinds):
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+            if left is not None and left.type in ("pattern_list", "tuple_pattern"):
+                for element in left.named_children:  # `check, rw = …`
+                    if element.type == "identifier":
+                        unpacked.setdefault(self.source.text(element), []).append(node)
             if left is None or right is None or left.type != "identifier":
                 continue
             owner = node.parent

@@ -64,7 +64,6 @@ REQUESTS = {
     "info.context",
 }  # whose `.user` is the signed-in user  # DRF views' hooks given a serializer
 # A getter of one model's row by its name: get_member, fetch_member_by_email, member_get
-UNPACKING = ("pattern_list", "tuple_pattern")  # `a, b = …`, `(a, b) = …`
 PAIRS = ("get_or_create", "update_or_create")  # (row, created)
 GETTER = re.compile(
     r"(?:get|fetch|load|find|retrieve)_([a-z][a-z0-9_]*?)(?:_or_404|_by_[a-z0-9_]+)?"
@@ -352,7 +351,6 @@ class DjangoGraph:
         self._functions: dict[str, list[Node]] | None = None  # the module's, by name
         self._snake: dict[str, list[Declared]] | None = None  # Django models by snake_case name
         self._loop_names: set[str] | None = None
-        self._unpacking: dict[str, list[Node]] | None = None  # name → assignments unpacking
 
     def _uses_orm(self, orm: str | None) -> bool:
         """Does the file declare or import a model of ORM (None: of an ORM other than Django),
@@ -494,10 +492,12 @@ class DjangoGraph:
         )
         if obj is None or attribute is None:
             return None
-        if self.source.text(attribute) not in QUERYSET_METHODS:
-            manager = self.manager(obj) if self.models is not None else None
+        method = self.source.text(attribute)
+        if method not in QUERYSET_METHODS:
+            methods = self.models.manager_row_names if self.models is not None else ()
+            manager = self.manager(obj) if method in methods else None
             many = manager is not None and self.models.manager_row(  # type: ignore[union-attr]
-                manager[0], self.source.text(attribute), many=True
+                manager[0], method, many=True
             )
             return manager[0] if many else None  # Venue.objects.busiest()
         manager = self.manager(obj)
@@ -615,27 +615,17 @@ class DjangoGraph:
             return None
         return self.row(bound[0].value, depth + 1)
 
-    def _unpacked_names(self) -> set[str]:
-        """The names the file binds by unpacking (`check, rw = …`)."""
-        if self._unpacking is None:
-            self._unpacking = {}
-            for assignment in nodes_of(self.tree, ("assignment",)):
-                left = assignment.child_by_field_name("left")
-                if left is not None and left.type in UNPACKING:
-                    for element in left.named_children:
-                        if element.type == "identifier":
-                            name = self.source.text(element)
-                            self._unpacking.setdefault(name, []).append(assignment)
-        return set(self._unpacking)
+    def _unpacked_names(self) -> dict[str, list[Node]]:
+        """The names the file binds by unpacking (`check, rw = …`), with their assignments."""
+        return self.bindings.unpacked()
 
     def _unpacked_row(self, node: Node, name: str, depth: int) -> Row | None:
         """NAME bound by unpacking in NODE's function, last before NODE: `check, rw =
         _get_check_for_user(request, code)` (a function of this file whose `return`s all give
         a row of one model at that place: `return check, True`), or `a, b = x, y`."""
         scope = function_of(node)
-        assert self._unpacking is not None
         before = [
-            a for a in self._unpacking.get(name, ())
+            a for a in self._unpacked_names().get(name, ())
             if a.start_byte < node.start_byte and function_of(a) == scope
         ]  # fmt: skip
         if not before:
@@ -867,10 +857,12 @@ class DjangoGraph:
         )
         if obj is None or attribute is None:
             return None
-        if self.source.text(attribute) not in ROW_METHODS:
-            manager = self.manager(obj) if self.models is not None else None
+        method = self.source.text(attribute)
+        if method not in ROW_METHODS:
+            methods = self.models.manager_row_names if self.models is not None else ()
+            manager = self.manager(obj) if method in methods else None
             if manager is not None and self.models.manager_row(  # type: ignore[union-attr]
-                manager[0], self.source.text(attribute)
+                manager[0], method
             ):
                 return Row(manager[0])  # Profile.objects.for_user(u)
             imports = self.files.imports if self.files is not None else None

@@ -486,6 +486,7 @@ class Models:
             self._django_managers.setdefault(manager.name, set()).add(manager.model)
         self.django_manager_attributes = frozenset(m.name for m in of_type(DjangoManagerAttribute))
         self._manager_rows = {(m.model, m.name, m.many) for m in of_type(DjangoManagerRow)}
+        self.manager_row_names = frozenset(m.name for m in of_type(DjangoManagerRow))
         self._user_models: tuple[DjangoUserModel, ...] = of_type(DjangoUserModel)
         writers: dict[str, set[str]] = {}
         for writer in of_type(RowWriter):
