@@ -494,16 +494,21 @@ class DjangoGraph:
             return None
         method = self.source.text(attribute)
         if method not in QUERYSET_METHODS:
-            methods = self.models.manager_row_names if self.models is not None else ()
-            manager = self.manager(obj) if method in methods else None
-            many = manager is not None and self.models.manager_row(  # type: ignore[union-attr]
-                manager[0], method, many=True
-            )
-            return manager[0] if many else None  # Venue.objects.busiest()
+            return self._manager_method(obj, method, many=True)  # Venue.objects.busiest()
         manager = self.manager(obj)
         if manager is not None:
             return manager[0]
         return self.rows(obj, depth + 1)
+
+    def _manager_method(self, obj: Node, method: str, many: bool = False) -> Declared | None:
+        """The model whose manager OBJ is, when its METHOD returns one of its rows (MANY: a
+        queryset of them; orm.DjangoManagerRow)."""
+        if self.models is None or method not in self.models.manager_row_names:
+            return None
+        manager = self.manager(obj)
+        if manager is None or not self.models.manager_row(manager[0], method, many):
+            return None
+        return manager[0]
 
     def _shortcut_model(self, arguments: Node) -> Declared | None:
         values = positional(arguments.named_children)
@@ -654,20 +659,7 @@ class DjangoGraph:
             return None
         if function is None or function.type != "identifier" or depth > MAX_DEPTH:
             return None
-        if self._functions is None:
-            self._functions = module_functions(self.tree)
-        defined = self._functions.get(self.source.text(function), [])
-        if len(defined) != 1:
-            return None
-        rows = set()
-        for value in returned_values(defined[0]):
-            value = _unwrap(value)
-            if value.type not in ("expression_list", "tuple"):
-                return None
-            elements = value.named_children
-            rows.add(self.row(elements[index], depth + 1) if index < len(elements) else None)
-        row = rows.pop() if len(rows) == 1 else None
-        return row if row is not None and row.model is not None else None
+        return self._returned(self.source.text(function), depth, index)
 
     def _parameter_row(self, node: Node) -> Row | None:
         """A parameter annotated with a model (`def promote(member: Member)`, `Optional[…]`)."""
@@ -684,15 +676,26 @@ class DjangoGraph:
             model = self.model_class(named)
         return Row(model) if model is not None else None
 
-    def _returned(self, name: str, depth: int) -> Row | None:
+    def _returned(self, name: str, depth: int, index: int | None = None) -> Row | None:
         """`load_member(pk)`, a function of this file: the row its `return`s all give (`return
-        get_object_or_404(Member, pk=pk)`, `return Member.objects.get(…)`)."""
+        get_object_or_404(Member, pk=pk)`, `return Member.objects.get(…)`); with INDEX, the
+        row at that place of the tuples they all return (`return member, rw`)."""
         if self._functions is None:
             self._functions = module_functions(self.tree)
         defined = self._functions.get(name, [])
         if len(defined) != 1:
             return None
-        rows = {self.row(value, depth + 1) for value in returned_values(defined[0])}
+        rows = set()
+        for value in returned_values(defined[0]):
+            if index is not None:
+                value = _unwrap(value)
+                if value.type not in ("expression_list", "tuple"):
+                    return None
+                elements = value.named_children
+                if index >= len(elements):
+                    return None
+                value = elements[index]
+            rows.add(self.row(value, depth + 1))
         if len(rows) != 1:
             return None
         row = rows.pop()
@@ -859,12 +862,9 @@ class DjangoGraph:
             return None
         method = self.source.text(attribute)
         if method not in ROW_METHODS:
-            methods = self.models.manager_row_names if self.models is not None else ()
-            manager = self.manager(obj) if method in methods else None
-            if manager is not None and self.models.manager_row(  # type: ignore[union-attr]
-                manager[0], method
-            ):
-                return Row(manager[0])  # Profile.objects.for_user(u)
+            model = self._manager_method(obj, method)
+            if model is not None:
+                return Row(model)  # Profile.objects.for_user(u)
             imports = self.files.imports if self.files is not None else None
             if imports is not None and self.source.text(obj) in imports.namespaces:
                 return self._getter_row(self.source.text(attribute))  # services.get_member(…)

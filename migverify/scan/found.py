@@ -199,10 +199,13 @@ class Found:
         self.declarations.append(item)
 
     def dynamic(self, node: Node, candidates: Iterable[str] = ()) -> None:
-        line, column = self.source.position(node.start_byte)
-        expression = self.source.text(node)[:120]
+        self.dynamic_at(node.start_byte, self.source.text(node), candidates)
+
+    def dynamic_at(self, offset: int, expression: str, candidates: Iterable[str] = ()) -> None:
+        """A dynamic reference at OFFSET: EXPRESSION, the table computed there."""
+        line, column = self.source.position(offset)
         self.dynamics.append(
-            DynamicReference(self.source.path, line, column, expression, tuple(candidates))
+            DynamicReference(self.source.path, line, column, expression[:120], tuple(candidates))
         )
 
     def sql_string(
@@ -257,13 +260,11 @@ class Found:
         """What a call's first argument holds (a literal, or one held in a name: GROUPS, as
         Bindings.texts gives them): a text starting as a statement does (SQL_START) and holding
         more of SQL's syntax than prose (SQL_EVIDENCE) is SQL when it parses."""
-        for group in groups:
-            text = group[0].text if group else ""
-            if SQL_START.match(text) and SQL_EVIDENCE.search(text):
-                for value in group:
-                    if self.sql_text(value, matcher, placeholders):
-                        break
-                self.hole_tables(group[0])
+        statements = [
+            group for group in groups
+            if group and SQL_START.match(group[0].text) and SQL_EVIDENCE.search(group[0].text)
+        ]  # fmt: skip
+        self.sql_alternatives(statements, matcher, placeholders, tokens=False)
 
     def hole_tables(self, value: StringValue) -> None:
         """A hole of VALUE (a template's `${table}`, an f-string's `{table}`, `.format()`'s
@@ -280,24 +281,25 @@ class Found:
             if hole.group(1).strip().isdigit() or not hole.group(1).strip():
                 if b"Identifier(" in data:
                     continue  # `.format()`'s field filled by psycopg's sql.Identifier(…)
-            line, column = self.source.position(offset)
             expression = hole.group(1).decode(errors="replace").strip() or hole.group(0).decode()
-            self.dynamics.append(DynamicReference(self.source.path, line, column, expression))
+            self.dynamic_at(offset, expression)
 
     def sql_alternatives(
         self,
         groups: Iterable[list[StringValue]],
         matcher: TableMatcher,
         placeholders: str | None = None,
+        tokens: bool = True,
     ) -> None:
         """Each group holds one text in order of preference (`sql += …` appended, then
-        without): the first that parses counts."""
+        without): the first that parses counts; with TOKENS, when none parses, what
+        PostgreSQL's tokens show of the preferred one."""
         for group in groups:
             for value in group:
                 if self.sql_text(value, matcher, placeholders):
                     break
-            else:  # none parses: what PostgreSQL's tokens show of the preferred one
-                if group:
+            else:
+                if group and tokens:
                     self.sql_text(group[0], matcher, placeholders, analyze_tokens)
             if group:
                 self.hole_tables(group[0])

@@ -122,6 +122,12 @@ def _table(node: Node, source: Source, bindings: Bindings) -> StringValue | None
         if not bound or len(bound) != 1:
             return None
         node = bound[0].value
+    return _named(node, source, ("tableName", "name"))
+
+
+def _named(node: Node, source: Source, keys: tuple[str, ...]) -> StringValue | None:
+    """The name NODE gives: a literal (without holes), or the literal at the first of KEYS in
+    an object, also one given to a constructor (`new TableColumn({ name: 'email' })`)."""
     literal = string_value(node, source)
     if literal is not None:
         return literal if not literal.holes else None
@@ -129,29 +135,20 @@ def _table(node: Node, source: Source, bindings: Bindings) -> StringValue | None
         arguments = node.child_by_field_name("arguments")
         values = positional(arguments.named_children) if arguments is not None else []
         node = values[0] if values else node
-    if node.type == "object":
-        for key, _, value in object_pairs(node, source):
-            if key in ("tableName", "name"):
-                literal = string_value(value, source)
-                return literal if literal is not None and not literal.holes else None
-    return None
+    if node.type != "object":
+        return None
+    pairs = {key: value for key, _, value in object_pairs(node, source)}
+    key = next((key for key in keys if key in pairs), None)
+    return _named(pairs[key], source, ()) if key is not None else None
 
 
 def _columns(method: str, rest: list[Node], source: Source) -> list[str]:
     """The columns a column call names: `addColumn('t', 'name', …)`, `renameColumn('t', 'a',
     'b')`, TypeORM's `new TableColumn({ name: 'email' })`."""
-    names = []
-    for node in rest[: 2 if method == "renameColumn" else 1]:
-        literal = string_value(node, source)
-        if literal is None and node.type == "new_expression":
-            arguments = node.child_by_field_name("arguments")
-            values = positional(arguments.named_children) if arguments is not None else []
-            if values and values[0].type == "object":
-                pairs = {key: value for key, _, value in object_pairs(values[0], source)}
-                literal = string_value(pairs["name"], source) if "name" in pairs else None
-        if literal is not None and not literal.holes:
-            names.append(literal.text)
-    return names
+    named = (
+        _named(node, source, ("name",)) for node in rest[: 2 if method == "renameColumn" else 1]
+    )
+    return [literal.text for literal in named if literal is not None]
 
 
 def _referenced(call: Node, source: Source) -> list[StringValue]:
@@ -164,15 +161,13 @@ def _referenced(call: Node, source: Source) -> list[StringValue]:
         if node.type == "pair":
             key, value = node.child_by_field_name("key"), node.child_by_field_name("value")
             name = source.text(key).strip("'\"") if key is not None else ""
+            literal = None
             if value is not None and name == "referencedTableName":
-                literal = string_value(value, source)
-                if literal is not None and not literal.holes:
-                    found.append(literal)
+                literal = _named(value, source, ())
             elif value is not None and name == "references" and value.type == "object":
-                pairs = {k: v for k, _, v in object_pairs(value, source)}
-                literal = string_value(pairs["model"], source) if "model" in pairs else None
-                if literal is not None and not literal.holes:
-                    found.append(literal)
+                literal = _named(value, source, ("model",))
+            if literal is not None:
+                found.append(literal)
         stack.extend(reversed(node.named_children))
     return found
 
