@@ -14,6 +14,8 @@ when the directory itself is no history, from where each tool would look in it; 
 - `diesel`: `<version>_<name>/up.sql` and `down.sql`, after diesel's bookkeeping table;
 - `golang-migrate`: `<version>_<title>.up.sql` and `.down.sql`;
 - `dbmate`: `<version>_<name>.sql` with `-- migrate:up` / `-- migrate:down` sections;
+- `goose`: `<version>_<name>.sql` with `-- +goose Up` / `-- +goose Down` sections;
+- `sqlx`: `<version>_<description>.sql` (or `.up.sql`, `.down.sql`) in a crate using sqlx;
 - `flyway`: `V<version>__<desc>.sql`, then `R__<desc>.sql`; `U<version>__` undoes a version;
   the project's flyway.conf / application.properties give locations, schemas, placeholders;
 - `sqitch`: `sqitch.plan`, `deploy/`, `revert/`;
@@ -37,9 +39,11 @@ from migverify.history import (
     drizzle,
     flyway,
     golang_migrate,
+    goose,
     prisma,
     rails,
     sqitch,
+    sqlx,
     supabase,
 )
 from migverify.history.files import entries
@@ -52,6 +56,8 @@ LAYOUTS: dict[str, ModuleType] = {
     "diesel": diesel,
     "golang-migrate": golang_migrate,
     "dbmate": dbmate,
+    "goose": goose,
+    "sqlx": sqlx,
     "flyway": flyway,
     "sqitch": sqitch,
     "rails": rails,
@@ -64,6 +70,8 @@ LOOKED_FOR = {
     "diesel": "<version>_<name>/up.sql",
     "golang-migrate": "<version>_<title>.up.sql",
     "dbmate": "<version>_<name>.sql with -- migrate:up",
+    "goose": "<version>_<name>.sql with -- +goose Up",
+    "sqlx": "<version>_<description>.sql beside a Cargo.toml using sqlx",
     "flyway": "V<version>__<desc>.sql",
     "sqitch": "sqitch.plan",
     "rails": "db/structure.sql",

@@ -1,19 +1,18 @@
 """dbmate: `db/migrations/<version>_<name>.sql` in file-name order, each with `-- migrate:up` and
 `-- migrate:down` sections (options after the marker; a file may hold several up/down pairs).
 Only the up sections run forward; the down sections are the rollback. dbmate runs each section
-in a transaction of its own, unless its marker says `transaction:false`. Each section's script is the whole file with everything else blanked out, so an error
-names the file's own line."""
+in a transaction of its own, unless its marker says `transaction:false`. Each section's script
+is the whole file with everything else blanked out, so an error names the file's own line."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from migverify.errors import InputError, SQLFileError
 from migverify.history.files import entries
 from migverify.history.model import History, Migration
-from migverify.history.transaction import in_transaction
+from migverify.history.sections import Section, only
 from migverify.sqlload import Script, line_of, read_script
 
 # dbmate's migrationFileRegexp and its section markers (pkg/dbmate/migration.go).
@@ -39,11 +38,11 @@ def detect(directory: Path) -> bool:
 def locate(root: Path) -> Path | None:
     """The project's migrations directory: `DBMATE_MIGRATIONS_DIR` of its `.env` (which dbmate
     reads), by default `db/migrations/`."""
-    place = root / (_env(root / ".env").get("DBMATE_MIGRATIONS_DIR") or DEFAULT_DIR)
+    place = root / (env(root / ".env").get("DBMATE_MIGRATIONS_DIR") or DEFAULT_DIR)
     return place if detect(place) else None
 
 
-def _env(path: Path) -> dict[str, str]:
+def env(path: Path) -> dict[str, str]:
     """The variables of a .env file (`KEY=value`, `export KEY=value`, quoted or not)."""
     if not path.is_file():
         return {}
@@ -89,8 +88,8 @@ def split_sections(text: str, name: str) -> tuple[Script, Script]:
                 number,
                 "dbmate does not support statements preceding the '-- migrate:up' block",
             )
-    up_ranges: list[_Section] = []
-    down_ranges: list[_Section] = []
+    up_ranges: list[Section] = []
+    down_ranges: list[Section] = []
     for start, end in zip(ups, [*ups[1:], len(text)], strict=True):
         downs = [m.start() for m in _DOWN.finditer(text, start, end)]
         if not downs:
@@ -105,16 +104,9 @@ def split_sections(text: str, name: str) -> tuple[Script, Script]:
                 line_of(text, downs[1]),
                 "dbmate requires every '-- migrate:down' to be preceded by a '-- migrate:up'",
             )
-        up_ranges.append(_Section(start, downs[0], _transaction(text, start)))
-        down_ranges.append(_Section(downs[0], end, _transaction(text, downs[0])))
-    return Script(name, _only(text, up_ranges)), Script(name, _only(text, down_ranges))
-
-
-@dataclass(frozen=True)
-class _Section:
-    start: int  # offset of its marker
-    end: int  # offset of the next marker (or the end of the file)
-    transaction: bool  # dbmate runs it in a transaction (no `transaction:false`)
+        up_ranges.append(Section(start, downs[0], _transaction(text, start)))
+        down_ranges.append(Section(downs[0], end, _transaction(text, downs[0])))
+    return Script(name, only(text, up_ranges)), Script(name, only(text, down_ranges))
 
 
 def _transaction(text: str, marker: int) -> bool:
@@ -122,17 +114,3 @@ def _transaction(text: str, marker: int) -> bool:
     marker line says `transaction:false`."""
     line = text[marker:].split("\n", 1)[0]
     return _NO_TRANSACTION.search(line) is None
-
-
-def _only(text: str, sections: list[_Section]) -> str:
-    """TEXT with everything outside SECTIONS blanked, line breaks kept (lines stay the file's);
-    a section dbmate runs in a transaction begins on its marker's line and commits on the next
-    marker's."""
-    kept, position = [], 0
-    for section in sections:
-        part = text[section.start : section.end]
-        kept += ["\n" * text.count("\n", position, section.start)]
-        kept.append(in_transaction(part) if section.transaction else part)
-        position = section.end
-    kept.append("\n" * text.count("\n", position))
-    return "".join(kept)

@@ -17,7 +17,11 @@ _NOT_RUN = "golang-migrate runs only <version>_<title>.up.sql"
 
 
 def detect(directory: Path) -> bool:
-    return any(_up(p) for p in entries(directory))
+    """`.up.sql` files, unless in a Rust crate using sqlx (whose reversible migrations are
+    named the same way)."""
+    from migverify.history.sqlx import crate_of
+
+    return any(_up(p) for p in entries(directory)) and crate_of(directory) is None
 
 
 # Where projects keep them: the tool has no default (`-path` is always given), these two are the

@@ -131,6 +131,26 @@ def test_a_flyway_placeholder_is_one_line_with_file_and_line(tmp_path):
         ({"supabase/config.toml": "[db.seed]\nsql_paths = 1\n", "supabase/migrations/x": ""},
          "supabase", "sql_paths must be a list"),
         ({"x.sql": ""}, "rails", "structure.sql: no such file"),
+        ({"1_a.sql": "SELECT 1;\n"}, "goose", "1_a.sql:1: goose: a statement before '-- +goose Up'"),
+        ({"1_a.sql": "-- nothing yet\n"}, "goose", "1_a.sql: goose: a migration must start with"),
+        ({"1_a.sql": "-- +goose Up\nCREATE TABLE t (a int)\n-- +goose Down\n"}, "goose",
+         "1_a.sql:2: goose: this statement has no closing ';'"),
+        ({"1_a.sql": "-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\n"}, "goose",
+         "1_a.sql:2: goose: a '-- +goose StatementBegin' without its '-- +goose StatementEnd'"),
+        ({"1_a.sql": "-- +goose Up\n-- +goose StatementEnd\n"}, "goose",
+         "1_a.sql:2: goose: '-- +goose StatementEnd' must follow"),
+        ({"1_a.sql": "-- +goose Up\n-- +goose Up\n"}, "goose", "1_a.sql:2: goose: duplicate"),
+        ({"1_a.sql": "-- +goose Down\n"}, "goose", "1_a.sql:1: goose: a migration must start"),
+        ({"1_a.sql": "-- +goose Up\n-- +goose Upgrade\n"}, "goose",
+         "1_a.sql:2: goose: unknown annotation 'Upgrade'"),
+        ({"1_a.sql": "-- +goose Up\n  -- +goose StatementBegin\n"}, "goose",
+         "1_a.sql:2: goose: an annotation with leading whitespace"),
+        ({"1_a.sql": "-- +goose Up\n", "01_b.sql": "-- +goose Up\n"}, "goose", "version 1 is also"),
+        ({"1_a.sql": "-- +goose Up\n", "1_b.go": "package m\n"}, "goose", "version 1 is also"),
+        ({"1_a.sql": "-- +goose Up\n", "init.sql": ""}, "goose", "init.sql: goose cannot read"),
+        ({"0_a.sql": "-- +goose Up\n"}, "goose", "0_a.sql: goose cannot read its version"),
+        ({"1_a.sql": "", "v2_b.sql": ""}, "sqlx", "v2_b.sql: sqlx cannot read its version"),
+        ({"1_a.sql": "", "01_b.up.sql": ""}, "sqlx", "version 1 is also"),
     ],
 )  # fmt: skip
 def test_what_the_tool_refuses_is_refused(tmp_path, files, layout, fragment):
@@ -375,4 +395,67 @@ def test_the_cli_reports_a_flyway_placeholder_with_exit_2(tmp_path):
         "flyway.conf or spring.flyway.placeholders.schema in its src/main/resources/application."
         "properties (read when [legacy] migrations names the project or a location in it), or "
         "write the value into the file\n"
+    )
+
+
+# --- goose and sqlx -------------------------------------------------------------------------
+
+
+def test_a_goose_down_section_goose_would_refuse_drops_only_the_rollback(tmp_path, capsys):
+    _files(
+        tmp_path,
+        {
+            "1_a.sql": "-- +goose Up\nCREATE TABLE t (a int);\n-- +goose Down\nDROP TABLE t\n",
+            "2_b.sql": "-- +goose Up\nSELECT 1;\n-- +goose Down\n-- +goose StatementBegin\n",
+        },
+    )
+    history = read_history(tmp_path)
+    assert [m.down for m in history.migrations] == [None, None]
+    assert [reason for _, reason in history.skipped] == [
+        "its -- +goose Down section is not read: the statement at line 4 has no closing ';' "
+        "(goose down refuses it)",
+        "its -- +goose Down section is not read: a '-- +goose StatementBegin' without its "
+        "'-- +goose StatementEnd' at line 4",
+    ]
+
+
+def test_goose_sections_keep_the_files_lines(tmp_path):
+    _files(
+        tmp_path,
+        {"1_a.sql": "-- note\n-- +goose up\nSELECT 1;\n\n-- +goose DOWN\nSELECT 2;\n"},
+    )
+    migration = read_history(tmp_path).migrations[0]
+    assert migration.up.text == "\nBEGIN; -- +goose up\nSELECT 1;\n\nCOMMIT;\n\n"
+    assert migration.down.text == "\n\n\n\nBEGIN; -- +goose DOWN\nSELECT 2;\nCOMMIT;"
+
+
+def test_goose_envsub_replaces_variables_from_the_environment(tmp_path, monkeypatch):
+    text = (
+        "-- +goose Up\nCREATE ROLE ${READER};\n-- +goose ENVSUB ON\n"
+        "GRANT ${PRIVILEGE:-SELECT} ON t TO $READER;\n-- +goose ENVSUB OFF\nSELECT '$READER';\n"
+    )
+    _files(tmp_path, {"1_a.sql": text})
+    monkeypatch.setenv("READER", "app_reader")
+    monkeypatch.delenv("PRIVILEGE", raising=False)
+    up = read_history(tmp_path).migrations[0].up.text
+    assert "CREATE ROLE ${READER};" in up  # before ENVSUB ON: as written
+    assert "GRANT SELECT ON t TO app_reader;" in up
+    assert "SELECT '$READER';" in up  # after ENVSUB OFF
+    monkeypatch.delenv("READER")
+    assert _refused(tmp_path).startswith(
+        f"{tmp_path / '1_a.sql'}:4: goose ENVSUB: $READER is not set in the environment"
+    )
+
+
+def test_an_sqlx_toml_migverify_cannot_read_is_one_line(tmp_path):
+    _files(
+        tmp_path,
+        {
+            "Cargo.toml": '[dependencies]\nsqlx = "0.8"\n',
+            "sqlx.toml": "[migrate]\ncreate-schemas = 1\n",
+            "migrations/1_a.sql": "SELECT 1;\n",
+        },
+    )
+    assert _refused(tmp_path) == (
+        f"{tmp_path / 'sqlx.toml'}: [migrate] create-schemas must be a list of schema names"
     )

@@ -14,6 +14,10 @@ from migverify.history import read_history
 
 DBMATE = "-- migrate:up\nSELECT 1;\n-- migrate:down\n"
 JOURNAL = '{"entries": [{"idx": 0, "tag": "0000_a"}]}'
+GOOSE = "-- +goose Up\nSELECT 1;\n"
+CARGO = (
+    '[package]\nname = "x"\n\n[dependencies]\nsqlx = { version = "0.8", features = ["postgres"] }\n'
+)
 
 
 def _files(root: Path, files: dict[str, str]) -> Path:
@@ -47,6 +51,17 @@ def _files(root: Path, files: dict[str, str]) -> Path:
         ({"src/main/resources/db/migration/V1__a.sql": ""}, "flyway", "."),
         ({"sqitch.plan": "a 2024-01-01T00:00:00Z A <a@x>\n", "deploy/a.sql": ""}, "sqitch", "."),
         ({"db/structure.sql": ""}, "rails", "."),
+        ({"migrations/00001_a.sql": GOOSE}, "goose", "migrations"),
+        ({"sql/schema/001_users.sql": GOOSE}, "goose", "sql/schema"),
+        ({".env": "GOOSE_DRIVER=postgres\nGOOSE_MIGRATION_DIR=internal/store/migrations\n",
+          "internal/store/migrations/1_a.sql": GOOSE, "migrations/1_b.sql": GOOSE},
+         "goose", "internal/store/migrations"),
+        ({"Cargo.toml": CARGO, "migrations/20240101000000_a.sql": ""}, "sqlx", "migrations"),
+        # reversible sqlx migrations are named as golang-migrate's: the crate tells them apart
+        ({"Cargo.toml": CARGO, "migrations/1_a.up.sql": "", "migrations/1_a.down.sql": ""},
+         "sqlx", "migrations"),
+        ({"Cargo.toml": '[package]\nname = "x"\n', "sqlx.toml": '[migrate]\nmigrations-dir = "db/sql"\n',
+          "db/sql/1_a.sql": ""}, "sqlx", "db/sql"),
     ],
 )  # fmt: skip
 def test_a_project_root_reads_the_history_where_its_tool_keeps_it(tmp_path, files, layout, place):

@@ -1,5 +1,6 @@
-"""dbmate and diesel run each migration in a transaction of its own unless it opts out
-(`-- migrate:up transaction:false`, diesel's metadata.toml `run_in_transaction = false`): what
+"""dbmate, diesel, goose and sqlx run each migration in a transaction of its own unless it opts
+out (`-- migrate:up transaction:false`, diesel's metadata.toml `run_in_transaction = false`,
+`-- +goose NO TRANSACTION`, a first line `-- no-transaction` for sqlx): what
 fails in a transaction fails here too, at the file's own line, and what opts out loads."""
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def _diesel(root: Path, body: str, metadata: str | None) -> Path:
     return _files(root, files)
 
 
-def _load(pg, directory: Path) -> None:
-    history = read_history(directory)
+def _load(pg, directory: Path, layout: str | None = None) -> None:
+    history = read_history(directory, layout)
     with pg.sandbox() as box, box.create_database("transactions").connect() as conn:
         load_sql_files(conn, history.scripts())
 
@@ -92,3 +93,56 @@ def test_a_diesel_metadata_migverify_cannot_read_is_one_line(tmp_path):
     _diesel(tmp_path, "SELECT 1;", "run_in_transaction = 'no'\n")
     with pytest.raises(InputError, match="metadata.toml: run_in_transaction must be true or false"):
         read_history(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (CONCURRENTLY, 2, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"),
+        (ADD_AND_USE, 3, 'unsafe use of new value "old" of enum type status'),
+    ],
+)
+def test_a_goose_migration_runs_in_a_transaction_unless_it_says_no_transaction(
+    pg, tmp_path, body, line, message
+):
+    second = tmp_path / "2_change.sql"
+    _files(tmp_path, {"1_enum.sql": f"-- +goose Up\n{ENUM}", second.name: ""})
+    second.write_text(f"-- +goose Up\n{body}-- +goose Down\nSELECT 1;\n")
+    with pytest.raises(SQLFileError) as caught:
+        _load(pg, tmp_path)
+    assert str(caught.value).startswith(f"{second}:{line}: {message}")
+    second.write_text(f"-- +goose Up\n{body}-- +goose Down\n-- +goose NO TRANSACTION\n")
+    _load(pg, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (CONCURRENTLY, 1, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"),
+        (ADD_AND_USE, 2, 'unsafe use of new value "old" of enum type status'),
+    ],
+)
+def test_an_sqlx_migration_runs_in_a_transaction_unless_it_starts_with_no_transaction(
+    pg, tmp_path, body, line, message
+):
+    second = tmp_path / "2_change.up.sql"
+    _files(tmp_path, {"1_enum.sql": ENUM, second.name: body})
+    with pytest.raises(SQLFileError) as caught:
+        _load(pg, tmp_path, "sqlx")
+    assert str(caught.value).startswith(f"{second}:{line}: {message}")
+    # only as the file's first line: further down it is a comment like any other
+    second.write_text(f"-- create the index\n-- no-transaction\n{body}")
+    with pytest.raises(SQLFileError):
+        _load(pg, tmp_path, "sqlx")
+    second.write_text(f"-- no-transaction\n{body}")
+    _load(pg, tmp_path, "sqlx")
+
+
+def test_a_last_statement_without_its_semicolon_is_ended_before_the_commit(pg, tmp_path):
+    # sqlx (like diesel and dbmate) sends a file as one query: its last `;` may be missing.
+    _files(tmp_path, {"1_a.sql": "CREATE TABLE t (a int);\nALTER TABLE t ADD b int -- done\n"})
+    migration = read_history(tmp_path, "sqlx").migrations[0]
+    assert migration.up.text.endswith("ALTER TABLE t ADD b int -- done\n;COMMIT;")
+    _load(pg, tmp_path, "sqlx")
+    _files(tmp_path, {"1_a.sql": "CREATE TABLE t (a int); /* done */"})
+    assert read_history(tmp_path, "sqlx").migrations[0].up.text.endswith("*/\nCOMMIT;")
