@@ -694,4 +694,13 @@ def _server_message(error: psycopg.Error) -> str:
     primary = getattr(diag, "message_primary", None) if diag else None
     message = primary or str(error).strip().splitlines()[0]
     sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate == "0A000" and _NOT_BUILT_IN.search(message):
+        message += (
+            " (a feature this PostgreSQL server was built without: give --dsn or --pg-bin for "
+            "a server built with it)"
+        )
     return f"{message} (SQLSTATE {sqlstate})" if sqlstate else message
+
+
+# The server's words for a feature left out when it was built (ICU collations, lz4, libxml).
+_NOT_BUILT_IN = re.compile(r"(in|by) this build|built with \S+ support", re.I)

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import psycopg
 from pglast import ast, parse_sql
+from pglast.stream import RawStream
 
 from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.errors import InputError
@@ -74,14 +75,48 @@ class _Script:
     text: str
 
     def statements(self) -> list[ScriptStatement]:
-        """The script's statements without top-level BEGIN/COMMIT (run inside our transaction)."""
+        """The script's statements without top-level BEGIN/COMMIT (run inside our transaction),
+        and as they can run there: see `in_transaction`."""
         kept = []
         for statement in split_script(self.text, self.name):
             parsed = parse_sql(statement.text)
             if parsed and isinstance(parsed[0].stmt, ast.TransactionStmt):
                 continue
+            changed = in_transaction(parsed[0].stmt) if len(parsed) == 1 else None
+            if changed is not None:
+                text, sentence = changed
+                self.changed[f"{self.name}:{statement.line}: {sentence}"] = None
+                if text is None:
+                    continue
+                statement = dataclasses.replace(statement, text=text)
             kept.append(statement)
         return kept
+
+    changed: dict[str, None] = dataclasses.field(default_factory=dict)  # what statements() did
+
+
+def in_transaction(stmt: ast.Node) -> tuple[str | None, str] | None:
+    """(the statement as it can run in the check's transaction, or None to leave it out; what
+    was done) for a statement PostgreSQL runs only outside a transaction block, else None. The
+    rollback is checked inside the workload's transaction: an index built or dropped
+    CONCURRENTLY is built or dropped plainly (the same index, a stronger lock), a VACUUM or
+    ANALYZE (no change to any row or shape) is left out."""
+    if isinstance(stmt, ast.VacuumStmt):
+        return None, "VACUUM/ANALYZE left out (it cannot run in the check's transaction)"
+    concurrent = False
+    if isinstance(stmt, (ast.IndexStmt, ast.DropStmt)) and stmt.concurrent:
+        stmt.concurrent, concurrent = False, True
+    elif isinstance(stmt, ast.ReindexStmt) and stmt.params:
+        kept = tuple(p for p in stmt.params if p.defname != "concurrently")
+        concurrent, stmt.params = len(kept) != len(stmt.params), kept or None
+    elif isinstance(stmt, ast.AlterTableStmt):
+        for command in stmt.cmds or ():
+            definition = getattr(command, "def_", None)
+            if isinstance(definition, ast.PartitionCmd) and definition.concurrent:
+                definition.concurrent, concurrent = False, True
+    if not concurrent:
+        return None
+    return RawStream()(stmt), "run without CONCURRENTLY (it cannot run in the check's transaction)"
 
 
 class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
@@ -619,6 +654,8 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         if self.rollback is not None:
             self.say("checking the rollback")
             differences += self.rollback_checks(self._rollback_workloads())
+            for sentence in self.rollback.changed:
+                self.coverage.compared(f"rollback: {sentence}")
         return differences, counterexamples
 
     def searches(self, seed: int | None = None) -> list[Counterexample]:

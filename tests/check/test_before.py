@@ -46,3 +46,15 @@ def test_a_migration_that_changes_no_legacy_table_says_so(pg) -> None:
     assert code == 0
     (problem,) = report["problems"]
     assert problem["severity"] == "warning" and "changes no legacy table" in problem["message"]
+
+
+def test_a_rollback_that_drops_an_index_concurrently_is_checked_plainly_and_says_so(pg) -> None:
+    # goose runs this migration (NO TRANSACTION) and its Down section outside a transaction;
+    # the check runs the rollback inside its own, so without CONCURRENTLY (the same index).
+    code, report = _check(pg, "concurrently")
+    assert code == 0, report["problems"]
+    assert report["verdict"] == "safe" and report["verified"]["rollback_checked"]
+    assert any(
+        "00002_rename_posts.sql:11: run without CONCURRENTLY" in sentence
+        for sentence in report["verified"]["coverage"]["compared_as"]
+    )

@@ -79,3 +79,20 @@ def test_cli_syntax_error_is_one_line_exit_2(pg, tmp_path):
     assert result.stderr.startswith(f"migverify: error: {path}:2: syntax error")
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_a_feature_the_server_was_built_without_says_how_to_get_it(sandbox, tmp_path):
+    # The embedded server is built without ICU (Debian's has it): an ICU collation either loads
+    # or fails at its line saying the server lacks the feature, not the SQL.
+    path = tmp_path / "icu.sql"
+    path.write_text(
+        "SELECT 1;\nCREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2');\n"
+    )
+    with sandbox.create_database("icu").connect() as conn:
+        try:
+            load_sql_files(conn, [path])
+        except SQLFileError as error:
+            assert str(error).startswith(f"{path}:2: ICU is not supported in this build")
+            assert "give --dsn or --pg-bin for a server built with it" in str(error)
+        else:
+            assert conn.execute("SELECT 1 FROM pg_collation WHERE collname = 'ci'").fetchone()
