@@ -22,7 +22,7 @@ from pglast import ast, parse_sql
 from pglast.stream import RawStream
 
 from migverify.catalog import Catalog, Relation, load_catalog
-from migverify.errors import InputError
+from migverify.errors import InputError, SQLFileError
 from migverify.legacy import legacy_state
 from migverify.quoting import ident, qualified
 from migverify.rows import Row
@@ -93,6 +93,14 @@ class _Script:
         return kept
 
     changed: dict[str, None] = dataclasses.field(default_factory=dict)  # what statements() did
+
+
+class _FailsOverRows(Exception):
+    """The target or compat script failed over the legacy rows but runs over empty tables."""
+
+    def __init__(self, error: SQLFileError, tables: tuple[str, ...]) -> None:
+        super().__init__(str(error))
+        self.error, self.tables = error, tables
 
 
 def in_transaction(stmt: ast.Node) -> tuple[str | None, str] | None:
@@ -170,7 +178,18 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         ref_conn, mig_conn = ref_db.connect(), mig_db.connect()
         before = seeded  # the rows added since changed no table, view or key
         self.plan = plan
-        self.load_layer(mig_conn, compat_text, compat_name)
+        try:
+            self.load_layer(mig_conn, compat_text, compat_name)
+        except SQLFileError as error:
+            # over the rows the legacy tables accept; over the same tables empty, it runs: the
+            # layer (a migration under test, say) fails on data, which is the finding
+            if error.sqlstate is None or not self._runs_over_empty_tables(
+                state, compat_text, compat_name
+            ):
+                raise
+            ref_conn.close()
+            mig_conn.close()
+            raise _FailsOverRows(error, tuple(r.display_name for r in subjects)) from None
         self.ref, self.mig = World("reference", ref_conn), World("migrated", mig_conn)
         self.ref_catalog = before
         self.mig_catalog = load_catalog(mig_conn)
@@ -267,6 +286,47 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         """The catalog the probes read the target side from (verify/online.py: the world as
         the switch would leave it, not as the expand phase does)."""
         return self.mig_catalog
+
+    def _runs_over_empty_tables(self, state, compat_text: str, compat_name: str) -> bool:
+        """Whether the target and compat scripts run over the legacy tables without rows."""
+        with state.copy(self.box, "layer-over-empty-tables").connect() as conn:
+            try:
+                self.plan.prepare(conn, install=False).load(self.request.target)
+                load_sql(conn, compat_text, compat_name)
+            except SQLFileError:
+                return False
+        return True
+
+    def _failed_over_rows(self, failure: _FailsOverRows) -> VerifyResult:
+        """The verdict when the layer does not even run over the legacy rows: that finding
+        alone, nothing else verified."""
+        error = failure.error
+        difference = Difference(
+            FAIL,
+            "-",
+            "cutover",
+            f"{error}: this fails over rows the legacy tables accept, and runs over the same "
+            "tables empty: the cutover fails on a database holding such rows",
+        )
+        self.coverage.note(
+            "nothing else verified: the layer does not run over the legacy tables' rows"
+        )
+        return VerifyResult(
+            equivalent=False,
+            differences=(difference,),
+            warnings=(),
+            counterexample=None,
+            counterexamples=(),
+            tables=failure.tables,
+            operations=self.request.operations,
+            roles=self.request.roles,
+            examples=self.request.examples,
+            statements_compared=0,
+            seed_value=self.request.seed_value,
+            rollback_checked=False,
+            coverage=self.coverage.build(()),
+            skipped=self.skipped,
+        )
 
     def load_layer(self, conn: psycopg.Connection, compat_text: str, compat_name: str) -> None:
         """The migrated world's change: the target SQL, then the compat script (a hook for
@@ -669,7 +729,10 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         return found
 
     def _run(self) -> VerifyResult:
-        self.prepare()
+        try:
+            self.prepare()
+        except _FailsOverRows as failure:
+            return self._failed_over_rows(failure)
         differences, counterexamples = self.deterministic()
         seen = {c.difference.diagnosis for c in counterexamples}
         for example in self.searches():

@@ -58,3 +58,17 @@ def test_a_rollback_that_drops_an_index_concurrently_is_checked_plainly_and_says
         "00002_rename_posts.sql:11: run without CONCURRENTLY" in sentence
         for sentence in report["verified"]["coverage"]["compared_as"]
     )
+
+
+def test_a_migration_that_fails_over_existing_rows_is_not_safe(pg) -> None:
+    # It runs over empty tables (a CI database), not over rows the legacy tables accept.
+    code, report = _check(pg, "fails_over_rows")
+    assert code == 1
+    assert report["verdict"] == "not safe"
+    (error,) = [p for p in report["problems"] if p["severity"] == "error"]
+    assert error["rule"] == "MV100"
+    assert error["message"].startswith(
+        f"{BEFORE / 'fails_over_rows' / 'db' / 'migrations' / '20240201000000_rename_posts.sql'}"
+        ':3: column "slug" of relation "articles" contains null values (SQLSTATE 23502): '
+        "this fails over rows the legacy tables accept, and runs over the same tables empty"
+    )
