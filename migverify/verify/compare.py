@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from migverify.verify.worlds import Outcome
+from migverify.verify.worlds import Outcome, row_sort_key
 
 FAIL, WARN, INFO = "fail", "warning", "info"
 
@@ -32,7 +33,18 @@ def _check_order(ref: str, mig: str) -> bool:
     return "42501" in classes and any(c[:2] in ("22", "23") for c in classes)
 
 
-def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> Difference | None:
+def compare_outcomes(
+    table: str,
+    operation: str,
+    ref: Outcome,
+    mig: Outcome,
+    appended: Mapping[str, str] | None = None,
+) -> Difference | None:
+    """The difference between one statement's outcomes, or None. APPENDED: the columns legacy
+    tables altered in place gained after their own (static.appended_columns), each with its
+    table: rows that carry them too, and are the legacy rows otherwise, are a warning (one per
+    table, whichever statement showed it)."""
+
     def diff(severity: str, diagnosis: str) -> Difference:
         return Difference(severity, table, operation, diagnosis, ref.describe(), mig.describe())
 
@@ -69,6 +81,18 @@ def compare_outcomes(table: str, operation: str, ref: Outcome, mig: Outcome) -> 
             )
         return None
     if ref.has_rows and mig.has_rows and ref.columns != mig.columns:
+        new = _with_appended(ref, mig, appended or {})
+        if new:
+            owner = appended[new[0]]  # type: ignore[index]
+            return Difference(
+                WARN,
+                owner,
+                operation,
+                f"{owner}: rows read or returned carry its new column(s) {', '.join(new)} too "
+                "(SELECT *, RETURNING *, joins)",
+                ref.describe(),
+                mig.describe(),
+            )
         extra = [c for c in mig.columns if c not in ref.columns]
         missing = [c for c in ref.columns if c not in mig.columns]
         detail = []
@@ -113,6 +137,19 @@ def _row_difference(
         ]
 
     return show("only here", a - b), show("only here", b - a)
+
+
+def _with_appended(ref: Outcome, mig: Outcome, appended: Mapping[str, str]) -> list[str]:
+    """The APPENDED columns MIG's rows carry besides REF's, when without them the rows are
+    REF's (same columns in the same order, same values); else []."""
+    added = [c for c in mig.columns if c in appended and c not in ref.columns]
+    if not added or ref.rowcount != mig.rowcount:
+        return []
+    keep = [i for i, c in enumerate(mig.columns) if c not in added]
+    if tuple(mig.columns[i] for i in keep) != ref.columns:
+        return []
+    rows = sorted((tuple(row[i] for i in keep) for row in mig.rows), key=row_sort_key)
+    return list(dict.fromkeys(added)) if tuple(rows) == ref.rows else []
 
 
 def diverges(difference: Difference) -> bool:

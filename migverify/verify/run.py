@@ -57,6 +57,7 @@ from migverify.verify.statement import (
     user_actor,
 )
 from migverify.verify.static import (
+    appended_columns,
     neighbour_differences,
     shape_differences,
     unchanged,
@@ -202,6 +203,11 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
             )
         self.neighbours = self._neighbours(subjects)
         self.relations = [*subjects, *self.neighbours]
+        self.appended = {
+            column: r.display_name
+            for r in self.relations
+            for column in appended_columns(r, self.mig_catalog.find(r.qualified_name))
+        }
         self.roles = self._usable_roles()
         # Signed-in users first: PostgREST always sends an `authenticated` request with claims.
         self.actors: tuple[Actor, ...] = ()
@@ -552,7 +558,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
             self.compared += 1
             if a.ok and (a.rowcount or statement.operation not in WRITES):
                 self.coverage.accept(statement.table, statement.operation)
-            difference = compare_outcomes(statement.table, statement.operation, a, b)
+            difference = compare_outcomes(statement.table, statement.operation, a, b, self.appended)
             if difference is None:
                 continue
             found = unavoidable(statement, self._relation(statement.table), a, b)

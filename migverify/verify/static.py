@@ -34,15 +34,25 @@ def shape_differences(relations: Sequence[Relation], migrated: Catalog) -> list[
                     columns=tuple(missing),
                 )
             )
-        if extra:
+        listed = f"{', '.join(extra[:8])}{', …' if len(extra) > 8 else ''}"
+        if extra and appended_columns(relation, other):
+            found.append(
+                Difference(
+                    WARN,
+                    name,
+                    "shape",
+                    f"{name} gains {len(extra)} column(s) after its own ({listed}): the table "
+                    "is altered in place; code reading SELECT * receives them too",
+                )
+            )
+        elif extra:
             found.append(
                 Difference(
                     FAIL,
                     name,
                     "shape",
                     f"{name} exposes {len(extra)} column(s) the legacy table does not have "
-                    f"({', '.join(extra[:8])}{', …' if len(extra) > 8 else ''}): SELECT * and "
-                    f"positional INSERT change meaning",
+                    f"({listed}): SELECT * and positional INSERT change meaning",
                 )
             )
         if not missing and not extra and legacy_cols != new_cols:
@@ -61,6 +71,23 @@ def shape_differences(relations: Sequence[Relation], migrated: Catalog) -> list[
                     )
                 )
     return found
+
+
+def appended_columns(relation: Relation, migrated: Relation | None) -> tuple[str, ...]:
+    """The columns a legacy table, altered in place (still a table under its name, not a view
+    over another), gained after its own, which keep their names and order: what
+    `ALTER TABLE … ADD COLUMN` does. Code naming its columns, positional reads of the legacy
+    columns and positional INSERTs of them (the new ones take their defaults) work as before;
+    only `SELECT *` receives more. A view exposing more columns than the legacy table is
+    another matter (a `SELECT *` over a wider table: the layer's promise is the legacy shape)."""
+    if migrated is None or migrated.kind not in ("table", "partitioned table"):
+        return ()
+    if relation.kind not in ("table", "partitioned table"):
+        return ()
+    own = relation.column_names
+    if migrated.column_names[: len(own)] != own:
+        return ()
+    return migrated.column_names[len(own) :]
 
 
 def neighbour_differences(neighbours: Sequence[Relation], migrated: Catalog) -> list[Difference]:

@@ -86,7 +86,7 @@ class Outcome:
                     )
                     for row in self._parsed[1]
                 ),
-                key=_sort_key,
+                key=row_sort_key,
             )
         )
 
@@ -172,7 +172,7 @@ def _decode_rows(text: str) -> tuple[tuple[str, ...], list[list[tuple[str, Any]]
     return columns, rows
 
 
-def _sort_key(row: tuple[Any, ...]) -> str:
+def row_sort_key(row: tuple[Any, ...]) -> str:
     return repr(row)
 
 

@@ -72,3 +72,13 @@ def test_a_migration_that_fails_over_existing_rows_is_not_safe(pg) -> None:
         ':3: column "slug" of relation "articles" contains null values (SQLSTATE 23502): '
         "this fails over rows the legacy tables accept, and runs over the same tables empty"
     )
+
+
+def test_a_column_added_in_place_is_safe_with_a_warning(pg) -> None:
+    code, report = _check(pg, "adds_column")
+    assert code == 0, report["problems"]
+    assert report["verdict"] == "safe" and report["verified"]["rollback_checked"]
+    warnings = [p["message"] for p in report["problems"] if p["severity"] == "warning"]
+    assert any("posts gains 2 column(s) after its own (pinned, summary)" in w for w in warnings)
+    posts = next(t for t in report["verified"]["coverage"]["tables"] if t["table"] == "posts")
+    assert all(posts["accepted"].get(op) for op in ("insert", "update", "delete")), posts

@@ -81,6 +81,25 @@ def test_a_sound_rename_is_equivalent(pg, tmp_path):
     assert result.output.startswith("EQUIVALENT")
 
 
+def test_a_column_added_in_place_is_a_warning_a_wider_view_an_error(pg, tmp_path):
+    # ALTER TABLE … ADD COLUMN: the same table under its name, the legacy columns first and in
+    # order; code naming them, and positional INSERTs of them, work as before.
+    in_place = "ALTER TABLE items ADD COLUMN shelf text; ALTER TABLE items ADD flag int DEFAULT 1;"
+    result = _verify(pg, _files(tmp_path, in_place, target="SELECT 1;"))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("EQUIVALENT")
+    assert "items gains 2 column(s) after its own (shelf, flag)" in result.output
+    assert "items: rows read or returned carry its new column(s) shelf, flag too" in result.output
+    # The same columns through a view over a wider table: the layer promised the legacy shape.
+    wider = (
+        "ALTER TABLE items RENAME TO items_t; ALTER TABLE items_t ADD COLUMN shelf text;"
+        "CREATE VIEW items AS SELECT * FROM items_t;"
+    )
+    result = _verify(pg, _files(tmp_path, wider, target="SELECT 1;"))
+    assert result.exit_code == 1, result.output
+    assert "items exposes 1 column(s) the legacy table does not have (shelf)" in result.output
+
+
 def test_a_lost_unique_key_is_a_lost_guarantee(pg, tmp_path):
     target = TARGET.replace("sku text NOT NULL UNIQUE", "sku text NOT NULL")
     args = _files(tmp_path, GOOD, target=target)
