@@ -38,11 +38,11 @@ def compare_outcomes(
     operation: str,
     ref: Outcome,
     mig: Outcome,
-    appended: Mapping[str, str] | None = None,
+    appended: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Difference | None:
     """The difference between one statement's outcomes, or None. APPENDED: the columns legacy
-    tables altered in place gained after their own (static.appended_columns), each with its
-    table: rows that carry them too, and are the legacy rows otherwise, are a warning (one per
+    tables altered in place gained after their own (static.appended_columns), each with the
+    tables that gained it: rows that carry them too, and are the legacy rows otherwise, are a warning (one per
     table, whichever statement showed it)."""
 
     def diff(severity: str, diagnosis: str) -> Difference:
@@ -83,7 +83,8 @@ def compare_outcomes(
     if ref.has_rows and mig.has_rows and ref.columns != mig.columns:
         new = _with_appended(ref, mig, appended or {})
         if new:
-            owner = appended[new[0]]  # type: ignore[index]
+            owners = appended[new[0]]  # type: ignore[index]
+            owner = table if table in owners else owners[0]
             return Difference(
                 WARN,
                 owner,
@@ -139,17 +140,53 @@ def _row_difference(
     return show("only here", a - b), show("only here", b - a)
 
 
-def _with_appended(ref: Outcome, mig: Outcome, appended: Mapping[str, str]) -> list[str]:
+def _with_appended(
+    ref: Outcome, mig: Outcome, appended: Mapping[str, tuple[str, ...]]
+) -> list[str]:
     """The APPENDED columns MIG's rows carry besides REF's, when without them the rows are
     REF's (same columns in the same order, same values); else []."""
-    added = [c for c in mig.columns if c in appended and c not in ref.columns]
-    if not added or ref.rowcount != mig.rowcount:
+    if ref.rowcount != mig.rowcount or len(mig.columns) <= len(ref.columns):
         return []
-    keep = [i for i, c in enumerate(mig.columns) if c not in added]
-    if tuple(mig.columns[i] for i in keep) != ref.columns:
-        return []
-    rows = sorted((tuple(row[i] for i in keep) for row in mig.rows), key=row_sort_key)
-    return list(dict.fromkeys(added)) if tuple(rows) == ref.rows else []
+    # `c.*, p.*` of a join may name a column twice: the new `c."createdAt"` before
+    # `p."createdAt"`, which REF has too. Which of the two is the new one: first try taking
+    # each appended name as new whenever REF's columns still fit in what follows, then as
+    # REF's whenever it can be.
+    for drop_first in (True, False):
+        keep = _aligned(ref.columns, mig.columns, appended, drop_first)
+        if keep is None:
+            continue
+        rows = sorted((tuple(row[i] for i in keep) for row in mig.rows), key=row_sort_key)
+        if tuple(rows) == ref.rows:
+            kept = set(keep)
+            return list(dict.fromkeys(c for i, c in enumerate(mig.columns) if i not in kept))
+    return []
+
+
+def _aligned(
+    want: tuple[str, ...],
+    have: tuple[str, ...],
+    appended: Mapping[str, tuple[str, ...]],
+    drop_first: bool,
+) -> list[int] | None:
+    """Positions in HAVE of WANT's columns in order, every other one an APPENDED name."""
+    # fits[i][j]: WANT[j:] can be found in HAVE[i:], skipping appended names only
+    fits = [[False] * (len(want) + 1) for _ in range(len(have) + 1)]
+    fits[len(have)][len(want)] = True
+    for i in range(len(have) - 1, -1, -1):
+        for j in range(len(want), -1, -1):
+            fits[i][j] = (have[i] in appended and fits[i + 1][j]) or (
+                j < len(want) and have[i] == want[j] and fits[i + 1][j + 1]
+            )
+    if not fits[0][0]:
+        return None
+    keep, j = [], 0
+    for i, column in enumerate(have):
+        drop = column in appended and fits[i + 1][j]
+        take = j < len(want) and column == want[j] and fits[i + 1][j + 1]
+        if take and not (drop and drop_first):
+            keep.append(i)
+            j += 1
+    return keep
 
 
 def diverges(difference: Difference) -> bool:

@@ -203,11 +203,10 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
             )
         self.neighbours = self._neighbours(subjects)
         self.relations = [*subjects, *self.neighbours]
-        self.appended = {
-            column: r.display_name
-            for r in self.relations
-            for column in appended_columns(r, self.mig_catalog.find(r.qualified_name))
-        }
+        self.appended: dict[str, tuple[str, ...]] = {}
+        for r in self.relations:
+            for column in appended_columns(r, self.mig_catalog.find(r.qualified_name)):
+                self.appended[column] = (*self.appended.get(column, ()), r.display_name)
         self.roles = self._usable_roles()
         # Signed-in users first: PostgREST always sends an `authenticated` request with claims.
         self.actors: tuple[Actor, ...] = ()
