@@ -99,6 +99,12 @@ def _plan(spec: Spec, catalog: Catalog, table_spec: TableSpec) -> TablePlan:
             '"keep")',
         )
     target = _relation(spec, catalog, table_spec.target, f"{key}.target", "target")
+    if not legacy.columns:
+        raise spec.error(
+            key,
+            f"{legacy.display_name} has no columns: a compatibility layer maps columns, and "
+            f"there is none to map (leave it out of [tables])",
+        )
     renames = dict(table_spec.columns)
     side_columns: dict[str, tuple[int, str]] = {}
     for index, side in enumerate(table_spec.side, start=1):

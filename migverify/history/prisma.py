@@ -13,6 +13,7 @@ from migverify.sqlload import Script
 
 LOCK = "migration_lock.toml"
 _VERSION = re.compile(r"^(\d+)_")
+_CODE = (".ts", ".js", ".mjs", ".cjs", ".mts")
 
 
 def detect(directory: Path) -> bool:
@@ -36,7 +37,20 @@ def read(directory: Path) -> History:
             continue
         script = entry / "migration.sql"
         if not script.is_file():
-            raise InputError(f"{entry}: no migration.sql (prisma migrate deploy fails on it)")
+            code = [p.name for p in entries(entry) if p.suffix in _CODE and p.is_file()]
+            if not code:
+                raise InputError(f"{entry}: no migration.sql (prisma migrate deploy fails on it)")
+            # a project's own migrator running data migrations written as code beside Prisma's
+            # (prisma migrate deploy would refuse the directory): reported, as a Go migration
+            skipped.append(
+                (
+                    str(entry),
+                    f"a migration in code ({', '.join(code)}), not migration.sql: the "
+                    "project's own migrator runs it, not prisma migrate deploy; migverify reads "
+                    "SQL migrations only, so what it changes is not in the schema",
+                )
+            )
+            continue
         version = _VERSION.match(entry.name)
         migrations.append(
             Migration(name=entry.name, up=Script.read(script), version=version and version.group(1))

@@ -365,15 +365,24 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
             and r.qualified_name not in self.shim_relations
         ]
         if not self.request.tables:
-            if not tables:
+            # a table without columns (`CREATE TABLE t ()`) has no row to write or compare
+            for r in tables:
+                if not r.columns:
+                    self.coverage.note(f"{r.display_name}: not compared (a table without columns)")
+            if not any(r.columns for r in tables):
                 raise InputError("the legacy SQL defines no tables to compare")
-            return [catalog.relation(r.qualified_name) for r in tables]
+            return [catalog.relation(r.qualified_name) for r in tables if r.columns]
         chosen = []
         for name in self.request.tables:
             relation = legacy.find(name)
             if relation is None:
                 known = ", ".join(r.name for r in tables) or "none"
                 raise InputError(f"unknown table {name!r}: legacy tables are {known}")
+            if not relation.columns:
+                raise InputError(
+                    f"{relation.display_name} has no columns: there is no row to write or "
+                    "compare through a layer"
+                )
             chosen.append(catalog.relation(relation.qualified_name))
         return chosen
 

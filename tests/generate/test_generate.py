@@ -602,3 +602,21 @@ def test_drop_mode_refuses_a_materialized_view_it_cannot_keep(pg, tmp_path):
         'legacy_tables = "drop" cannot drop shop.orders: materialized view shop.revenue depends '
         "on it"
     ) in dropped.output
+
+
+def test_a_legacy_table_without_columns_is_refused_at_its_spec_line(pg, tmp_path):
+    # `CREATE TABLE t ()` (a PostgreSQL regression shape): nothing to map; the generated
+    # INSERT INTO t_new () … did not even parse.
+    (tmp_path / "legacy.sql").write_text("CREATE TABLE t ();\n")
+    (tmp_path / "target.sql").write_text("CREATE TABLE t_new ();\n")
+    spec = tmp_path / "migverify.toml"
+    spec.write_text(
+        '[legacy]\nsql = ["legacy.sql"]\n[target]\nsql = ["target.sql"]\n'
+        '[tables.t]\ntarget = "t_new"\n'
+    )
+    result = CliRunner().invoke(cli, ["generate", str(tmp_path), "--dsn", pg.dsn])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"migverify: error: {spec}:5: t has no columns: a compatibility layer maps columns, "
+        "and there is none to map (leave it out of [tables])\n"
+    )

@@ -459,3 +459,21 @@ def test_an_sqlx_toml_migverify_cannot_read_is_one_line(tmp_path):
     assert _refused(tmp_path) == (
         f"{tmp_path / 'sqlx.toml'}: [migrate] create-schemas must be a list of schema names"
     )
+
+
+def test_a_prisma_directory_holding_a_data_migration_in_code_is_reported_not_run(tmp_path):
+    # formbricks' own migrator runs <timestamp>_<name>/migration.ts beside Prisma's SQL ones
+    _files(
+        tmp_path,
+        {
+            "migration_lock.toml": "",
+            "1_init/migration.sql": "CREATE TABLE t (a int);\n",
+            "2_backfill/migration.ts": "export const backfill = {};\n",
+            "3_more/migration.sql": "ALTER TABLE t ADD b int;\n",
+        },
+    )
+    history = read_history(tmp_path)
+    assert history.names() == ("1_init", "3_more")
+    ((path, reason),) = history.skipped
+    assert path == str(tmp_path / "2_backfill")
+    assert reason.startswith("a migration in code (migration.ts), not migration.sql")

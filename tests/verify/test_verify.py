@@ -122,6 +122,20 @@ def test_columns_added_in_place_are_told_apart_in_a_join_naming_them_twice(pg, t
     )
 
 
+def test_a_legacy_table_without_columns_is_noted_or_refused_not_a_crash(pg, tmp_path):
+    legacy = "CREATE TABLE bare (); " + LEGACY
+    args = _files(tmp_path, GOOD, legacy=legacy)
+    result = _verify(pg, args)
+    assert result.exit_code == 0, result.output
+    assert "bare: not compared (a table without columns)" in result.output
+    result = _verify(pg, [*args, "--table", "bare"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "migverify: error: bare has no columns: there is no row to write or compare through "
+        "a layer\n"
+    )
+
+
 def test_a_lost_unique_key_is_a_lost_guarantee(pg, tmp_path):
     target = TARGET.replace("sku text NOT NULL UNIQUE", "sku text NOT NULL")
     args = _files(tmp_path, GOOD, target=target)
