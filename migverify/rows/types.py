@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import psycopg
 
@@ -159,10 +159,13 @@ def _numerics(base: str, k: int) -> list[str]:
     if not found:
         return [str(k + 1), f"{k + 1}.25"]
     precision, scale = int(found.group(1)), int(found.group(2) or 0)
-    unit = Decimal(1).scaleb(-scale)
-    largest = Decimal(10) ** (precision - scale) - unit
-    values = [Decimal(k + 1), (k + 1) * unit, Decimal(k + 1) / 4]
-    return [str(v.quantize(unit)) for v in values if abs(v) <= largest and v != 0] or ["0"]
+    # numeric(65,30) (Prisma's Decimal) needs more digits than the default context's 28
+    with localcontext() as context:
+        context.prec = max(precision, 28) + abs(scale) + 2
+        unit = Decimal(1).scaleb(-scale)
+        largest = Decimal(10) ** (precision - scale) - unit
+        values = [Decimal(k + 1), (k + 1) * unit, Decimal(k + 1) / 4]
+        return [str(v.quantize(unit)) for v in values if abs(v) <= largest and v != 0] or ["0"]
 
 
 def _limit(base: str) -> int | None:

@@ -8,7 +8,7 @@ the column type in each world, as it would for application code.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from pglast import ast, parse_sql
@@ -61,10 +61,13 @@ def _numeric_values(type_name: str) -> list[str]:
         # 1.10: a scale another type or a jsonb round trip may not keep
         return ["NaN", "Infinity", "-Infinity", "0.000000000000000000001", "1e30", "-1", "1.10"]
     precision, scale = int(match.group(1)), int(match.group(2) or 0)
-    unit = Decimal(1).scaleb(-scale)
-    largest = Decimal(10) ** (precision - scale) - unit
-    finer = unit / 2  # one more decimal than the scale: rounded differently by another scale
-    return [str(largest), str(-largest), str(largest + unit), str(finer + unit), "0"]
+    # exact for numeric(65,30) too (more digits than the default context's 28)
+    with localcontext() as context:
+        context.prec = max(precision, 28) + abs(scale) + 2
+        unit = Decimal(1).scaleb(-scale)
+        largest = Decimal(10) ** (precision - scale) - unit
+        finer = unit / 2  # one more decimal than the scale: rounded differently by another scale
+        return [str(largest), str(-largest), str(largest + unit), str(finer + unit), "0"]
 
 
 def _float_values(type_name: str) -> list[str]:

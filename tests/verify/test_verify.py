@@ -136,6 +136,19 @@ def test_a_legacy_table_without_columns_is_noted_or_refused_not_a_crash(pg, tmp_
     )
 
 
+def test_a_numeric_wider_than_pythons_default_decimal_context_is_verified(pg, tmp_path):
+    # Prisma's Decimal is numeric(65,30): 65 digits, the decimal module's default context 28
+    legacy = "CREATE TABLE prices (id int PRIMARY KEY, amount numeric(65,30) NOT NULL);"
+    compat = (
+        "ALTER TABLE prices RENAME TO prices_t; CREATE VIEW prices WITH (security_invoker) AS"
+        " SELECT id, amount FROM prices_t;"
+    )
+    args = _files(tmp_path, compat, legacy=legacy, seed="SELECT 1;", target="SELECT 1;")
+    result = _verify(pg, [*args, "--table", "prices"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("EQUIVALENT")
+
+
 def test_a_lost_unique_key_is_a_lost_guarantee(pg, tmp_path):
     target = TARGET.replace("sku text NOT NULL UNIQUE", "sku text NOT NULL")
     args = _files(tmp_path, GOOD, target=target)
