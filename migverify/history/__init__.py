@@ -16,6 +16,7 @@ when the directory itself is no history, from where each tool would look in it; 
 - `dbmate`: `<version>_<name>.sql` with `-- migrate:up` / `-- migrate:down` sections;
 - `goose`: `<version>_<name>.sql` with `-- +goose Up` / `-- +goose Down` sections;
 - `sqlx`: `<version>_<description>.sql` (or `.up.sql`, `.down.sql`) in a crate using sqlx;
+- `atlas`: the `.sql` files atlas.sum lists, in file-name order;
 - `flyway`: `V<version>__<desc>.sql`, then `R__<desc>.sql`; `U<version>__` undoes a version;
   the project's flyway.conf / application.properties give locations, schemas, placeholders;
 - `sqitch`: `sqitch.plan`, `deploy/`, `revert/`;
@@ -34,6 +35,7 @@ from types import ModuleType
 
 from migverify.errors import InputError
 from migverify.history import (
+    atlas,
     dbmate,
     diesel,
     drizzle,
@@ -58,6 +60,7 @@ LAYOUTS: dict[str, ModuleType] = {
     "dbmate": dbmate,
     "goose": goose,
     "sqlx": sqlx,
+    "atlas": atlas,
     "flyway": flyway,
     "sqitch": sqitch,
     "rails": rails,
@@ -72,6 +75,7 @@ LOOKED_FOR = {
     "dbmate": "<version>_<name>.sql with -- migrate:up",
     "goose": "<version>_<name>.sql with -- +goose Up",
     "sqlx": "<version>_<description>.sql beside a Cargo.toml using sqlx",
+    "atlas": "atlas.sum",
     "flyway": "V<version>__<desc>.sql",
     "sqitch": "sqitch.plan",
     "rails": "db/structure.sql",

@@ -151,6 +151,11 @@ def test_a_flyway_placeholder_is_one_line_with_file_and_line(tmp_path):
         ({"0_a.sql": "-- +goose Up\n"}, "goose", "0_a.sql: goose cannot read its version"),
         ({"1_a.sql": "", "v2_b.sql": ""}, "sqlx", "v2_b.sql: sqlx cannot read its version"),
         ({"1_a.sql": "", "01_b.up.sql": ""}, "sqlx", "version 1 is also"),
+        ({"atlas.sum": "h1:x=\n1_a.sql h1:y=\n", "1_a.sql": "", "2_b.sql": ""}, "atlas",
+         "2_b.sql: not in atlas.sum"),
+        ({"atlas.sum": "h1:x=\n1_a.sql h1:y=\n2_b.sql h1:z=\n", "1_a.sql": ""}, "atlas",
+         "atlas.sum: lists 2_b.sql, which is not in the directory"),
+        ({"atlas.sum": "h1:x=\n1_a.sql\n", "1_a.sql": ""}, "atlas", "atlas.sum:2: not a"),
     ],
 )  # fmt: skip
 def test_what_the_tool_refuses_is_refused(tmp_path, files, layout, fragment):

@@ -62,6 +62,11 @@ def _files(root: Path, files: dict[str, str]) -> Path:
          "sqlx", "migrations"),
         ({"Cargo.toml": '[package]\nname = "x"\n', "sqlx.toml": '[migrate]\nmigrations-dir = "db/sql"\n',
           "db/sql/1_a.sql": ""}, "sqlx", "db/sql"),
+        ({"migrations/atlas.sum": "h1:x=\n1_a.sql h1:y=\n", "migrations/1_a.sql": ""}, "atlas",
+         "migrations"),
+        ({"atlas.hcl": 'env "dev" {\n  migration {\n    dir = "file://db/atlas"\n  }\n}\n',
+          "db/atlas/atlas.sum": "h1:x=\n1_a.sql h1:y=\n", "db/atlas/1_a.sql": ""}, "atlas",
+         "db/atlas"),
     ],
 )  # fmt: skip
 def test_a_project_root_reads_the_history_where_its_tool_keeps_it(tmp_path, files, layout, place):

@@ -1,7 +1,8 @@
-"""dbmate, diesel, goose and sqlx run each migration in a transaction of its own unless it opts
-out (`-- migrate:up transaction:false`, diesel's metadata.toml `run_in_transaction = false`,
-`-- +goose NO TRANSACTION`, a first line `-- no-transaction` for sqlx): what
-fails in a transaction fails here too, at the file's own line, and what opts out loads."""
+"""dbmate, diesel, goose, sqlx and Atlas run each migration in a transaction of its own unless
+it opts out (`-- migrate:up transaction:false`, diesel's metadata.toml
+`run_in_transaction = false`, `-- +goose NO TRANSACTION`, a first line `-- no-transaction` for
+sqlx, `-- atlas:txmode none`): what fails in a transaction fails here too, at the file's own
+line, and what opts out loads."""
 
 from __future__ import annotations
 
@@ -146,3 +147,23 @@ def test_a_last_statement_without_its_semicolon_is_ended_before_the_commit(pg, t
     _load(pg, tmp_path, "sqlx")
     _files(tmp_path, {"1_a.sql": "CREATE TABLE t (a int); /* done */"})
     assert read_history(tmp_path, "sqlx").migrations[0].up.text.endswith("*/\nCOMMIT;")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (CONCURRENTLY, 1, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block"),
+        (ADD_AND_USE, 2, 'unsafe use of new value "old" of enum type status'),
+    ],
+)
+def test_an_atlas_file_runs_in_a_transaction_unless_its_header_says_txmode_none(
+    pg, tmp_path, body, line, message
+):
+    second = tmp_path / "2_change.sql"
+    summed = "h1:x=\n1_enum.sql h1:y=\n2_change.sql h1:z=\n"
+    _files(tmp_path, {"atlas.sum": summed, "1_enum.sql": ENUM, second.name: body})
+    with pytest.raises(SQLFileError) as caught:
+        _load(pg, tmp_path)
+    assert str(caught.value).startswith(f"{second}:{line}: {message}")
+    second.write_text(f"-- atlas:txmode none\n\n{body}")
+    _load(pg, tmp_path)
