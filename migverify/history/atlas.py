@@ -27,7 +27,13 @@ _NOT_RUN = "Atlas runs only the .sql files atlas.sum lists"
 
 
 def detect(directory: Path) -> bool:
-    return (directory / SUM).is_file()
+    """atlas.sum, and files in Atlas's own format: Atlas also writes (and sums) directories in
+    golang-migrate's, goose's, dbmate's or Flyway's format, which those tools run."""
+    if not (directory / SUM).is_file():
+        return False
+    from migverify.history import dbmate, flyway, golang_migrate, goose
+
+    return not any(tool.detect(directory) for tool in (golang_migrate, goose, dbmate, flyway))
 
 
 def locate(root: Path) -> Path | None:

@@ -126,3 +126,19 @@ def test_a_root_with_nothing_known_keeps_todays_message(tmp_path):
     _files(tmp_path, {"migrations/notes.txt": "", "README.md": ""})
     with pytest.raises(InputError, match="no migration history found"):
         read_history(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("files", "layout"),
+    [
+        ({"1_a.up.sql": "SELECT 1;", "1_a.down.sql": "SELECT 1;"}, "golang-migrate"),
+        ({"1_a.sql": "-- +goose Up\nSELECT 1;\n"}, "goose"),
+        ({"V1__a.sql": "SELECT 1;"}, "flyway"),
+        ({"1_a.sql": "SELECT 1;"}, "atlas"),
+    ],
+)
+def test_a_directory_atlas_sums_in_another_tools_format_is_that_tools(tmp_path, files, layout):
+    # `atlas migrate diff --dir-format golang-migrate` (goose, flyway …) writes atlas.sum too
+    listed = "".join(f"{name} h1:x=\n" for name in files)
+    _files(tmp_path, {"atlas.sum": f"h1:x=\n{listed}", **files})
+    assert read_history(tmp_path).layout == layout
