@@ -31,7 +31,7 @@ __all__ = [
 
 CHUNK = 2000  # files per worker task; a tree smaller than that is scanned in-process
 RACY_NS = 2_000_000_000  # see walk.Unchanged
-NOT_TYPESCRIPT = (".py", ".sql", ".prisma")
+NOT_TYPESCRIPT = (".py", ".sql", ".prisma", ".go", ".rs")
 Progress = Callable[[int, int], None]
 # Files of one directory: (the directory's label relative to the scan's root, the directory,
 # the names of its files, those of them not listed as regular files), or (the file's label,
@@ -71,6 +71,10 @@ def scan_file(path: str, data: bytes, matcher: TableMatcher, models: Models | No
         from migverify.scan.django_templates import scan_template
 
         return scan_template(source, matcher, models)
+    if suffix in (".go", ".rs"):
+        from migverify.scan.embedded import scan_embedded
+
+        return scan_embedded(source, suffix, matcher)
     from migverify.scan.typescript import scan_typescript
 
     return scan_typescript(source, suffix, matcher, models)

@@ -18,6 +18,7 @@ import pathspec
 
 SUFFIXES = {
     ".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs", ".py", ".sql", ".prisma",
+    ".go", ".rs",  # SQL in string literals (embedded.py)
 }  # fmt: skip
 # Django/Jinja templates: `.html` files under a `templates/` directory (below the scanned path),
 # read only once the scan knows Django relations whose accessors they may walk.
