@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pglast
@@ -67,6 +67,9 @@ class Script:
 
     name: str
     text: str
+    # migrations of its history before it that migverify could not run (a goose Go migration,
+    # a data migration in code): an error naming an object they may have created says so
+    after_not_run: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def read(cls, path: Path) -> Script:
@@ -316,7 +319,33 @@ def load_sql_files(
     """Run each script in order on CONN (autocommit, so the scripts' own BEGIN/COMMIT work)."""
     for source in sources:
         script = as_script(source)
-        load_sql(conn, script.text, script.name, rewrite)
+        try:
+            load_sql(conn, script.text, script.name, rewrite)
+        except SQLFileError as error:
+            raise _with_not_run(error, script) from None
+
+
+# undefined table, column, function, object, schema: what a migration not run may have created
+_UNDEFINED = frozenset(("42P01", "42703", "42883", "42704", "3F000"))
+
+
+def _with_not_run(error: SQLFileError, script: Script) -> SQLFileError:
+    """ERROR, saying which migrations before SCRIPT were not run when it names a missing
+    object."""
+    if not script.after_not_run or error.sqlstate not in _UNDEFINED:
+        return error
+    last = Path(script.after_not_run[-1]).name
+    count = len(script.after_not_run)
+    if count > 1:
+        earlier = f"{count} migrations before it were not run, the last {last}: what they create"
+    else:
+        earlier = f"the migration {last} before it was not run: what it creates"
+    return SQLFileError(
+        error.path,
+        error.line,
+        f"{error.detail} ({earlier} is missing here)",
+        error.sqlstate,
+    )
 
 
 def load_sql(

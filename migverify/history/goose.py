@@ -20,6 +20,7 @@ whole file with the other section blanked, so an error names the file's own line
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -113,11 +114,14 @@ def read(directory: Path) -> History:
             continue
         skipped.append((str(entry), _SUBDIRECTORY if entry.is_dir() else _NOT_RUN))
     migrations = []
+    not_run: list[str] = []
     for number, path in sorted(files.items()):
         if path.suffix == ".go":
             skipped.append((str(path), _GO))
+            not_run.append(str(path))
             continue
         up, down, refused = _sections(read_script(path), str(path))
+        up = dataclasses.replace(up, after_not_run=tuple(not_run))
         if refused is not None:
             skipped.append((str(path), refused))
         name = path.name.removesuffix(".sql")

@@ -30,6 +30,7 @@ def locate(root: Path) -> Path | None:
 
 def read(directory: Path) -> History:
     migrations, skipped = [], []
+    not_run: list[str] = []  # data migrations in code, before the ones that follow
     for entry in entries(directory):
         if not entry.is_dir():
             if entry.name != LOCK:
@@ -50,11 +51,11 @@ def read(directory: Path) -> History:
                     "SQL migrations only, so what it changes is not in the schema",
                 )
             )
+            not_run.append(str(entry))
             continue
         version = _VERSION.match(entry.name)
-        migrations.append(
-            Migration(name=entry.name, up=Script.read(script), version=version and version.group(1))
-        )
+        up = Script(str(script), Script.read(script).text, after_not_run=tuple(not_run))
+        migrations.append(Migration(name=entry.name, up=up, version=version and version.group(1)))
         for other in entries(entry):
             if other.name != "migration.sql":
                 skipped.append((str(other), "Prisma runs only migration.sql of a migration"))

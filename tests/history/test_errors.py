@@ -482,3 +482,22 @@ def test_a_prisma_directory_holding_a_data_migration_in_code_is_reported_not_run
     ((path, reason),) = history.skipped
     assert path == str(tmp_path / "2_backfill")
     assert reason.startswith("a migration in code (migration.ts), not migration.sql")
+
+
+def test_a_missing_object_after_a_go_migration_not_run_names_that_migration(pg, tmp_path):
+    _files(
+        tmp_path,
+        {
+            "1_a.sql": "-- +goose Up\nCREATE TABLE a (id int);\n",
+            "2_b.go": "package migrations\n",  # creates table b, in Go
+            "3_c.sql": "-- +goose Up\nSELECT 1;\nALTER TABLE b ADD c int;\n",
+        },
+    )
+    history = read_history(tmp_path)
+    with pg.sandbox() as box, box.create_database("not_run").connect() as conn:
+        with pytest.raises(SQLFileError) as caught:
+            load_sql_files(conn, history.scripts())
+    assert str(caught.value) == (
+        f'{tmp_path / "3_c.sql"}:3: relation "b" does not exist (SQLSTATE 42P01) (the migration '
+        "2_b.go before it was not run: what it creates is missing here)"
+    )
