@@ -18,7 +18,7 @@ from migverify.check.model import (
     Problem,
     TableSummary,
 )
-from migverify.errors import InputError
+from migverify.errors import InputError, SQLFileError
 from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec, TableSpec, load_spec
 from migverify.verify.statement import DEFAULT_OPERATIONS
@@ -290,7 +290,7 @@ def _catalogs(
     from migverify.catalog import load_catalog
     from migverify.check.generated import ours, prove_online_phases
     from migverify.legacy import legacy_state
-    from migverify.sqlload import load_sql
+    from migverify.sqlload import load_sql, with_not_run
 
     state = legacy_state(box, spec.legacy_sql, supabase, later=spec.target_sql)
     legacy = state.catalog
@@ -299,7 +299,16 @@ def _catalogs(
         prove_online_phases(box.clone(migrated_db, "check_online"), layer.files)
     names = [layer.forward_path, layer.rollback_path or ""] if generated else []
     with migrated_db.connect() as conn:
-        ours(lambda: load_sql(conn, layer.forward_sql, layer.forward_path), names)
+
+        def forward() -> None:
+            try:
+                load_sql(conn, layer.forward_sql, layer.forward_path)
+            except SQLFileError as error:  # the migration under test, after ones not run?
+                if spec.migration is None:
+                    raise
+                raise with_not_run(error, spec.migration.up) from None
+
+        ours(forward, names)
         migrated = load_catalog(conn)
         if generated and layer.rollback_sql is not None:
             rollback = layer.rollback_sql

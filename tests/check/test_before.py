@@ -82,3 +82,18 @@ def test_a_column_added_in_place_is_safe_with_a_warning(pg) -> None:
     assert any("posts gains 2 column(s) after its own (pinned, summary)" in w for w in warnings)
     posts = next(t for t in report["verified"]["coverage"]["tables"] if t["table"] == "posts")
     assert all(posts["accepted"].get(op) for op in ("insert", "update", "delete")), posts
+
+
+def test_a_migration_under_test_needing_a_go_migration_not_run_says_so(pg, tmp_path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "1_a.sql").write_text("-- +goose Up\nCREATE TABLE a (id int PRIMARY KEY);\n")
+    (migrations / "2_b.go").write_text("package migrations\n")  # creates table b, in Go
+    (migrations / "3_c.sql").write_text("-- +goose Up\nALTER TABLE b RENAME TO c;\n")
+    (tmp_path / "migverify.toml").write_text('[legacy]\nmigrations = "migrations"\nbefore = "3"\n')
+    result = CliRunner().invoke(cli, ["check", str(tmp_path), "--dsn", pg.dsn])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.endswith(
+        f'{migrations / "3_c.sql"}:2: relation "b" does not exist (SQLSTATE 42P01) (the '
+        "migration 2_b.go before it was not run: what it creates is missing here)\n"
+    )
