@@ -149,6 +149,14 @@ def test_a_numeric_wider_than_pythons_default_decimal_context_is_verified(pg, tm
     assert result.output.startswith("EQUIVALENT")
 
 
+def test_a_table_gone_after_cutover_is_said_once_not_as_a_warning_per_error_code(pg, tmp_path):
+    # rallly's naming-convention migration renamed its tables without views
+    result = _verify(pg, _files(tmp_path, "ALTER TABLE items RENAME TO stock_items;"))
+    assert result.exit_code == 1, result.output
+    assert 'relation "items" does not exist after cutover' in result.output
+    assert "both reject some" not in result.output
+
+
 def test_a_lost_unique_key_is_a_lost_guarantee(pg, tmp_path):
     target = TARGET.replace("sku text NOT NULL UNIQUE", "sku text NOT NULL")
     args = _files(tmp_path, GOOD, target=target)
