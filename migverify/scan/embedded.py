@@ -4,10 +4,12 @@ Go code reaches PostgreSQL through database/sql, pgx, sqlx or sqlc's generated c
 through sqlx (`query!`, `query_as!`, `query(…)`), tokio-postgres or diesel's `sql_query`; in all
 of them the table is named in SQL text. Every string literal (a Go `"…"` or raw `` `…` ``, a Rust
 `"…"` or `r#"…"#`, and Go's `"…" + "…"` of literals) that starts as a statement (SQL_START,
-after comments: sqlc's generated `-- name: … :one`) and holds SQL's syntax (SQL_EVIDENCE) is parsed as SQL, with `$1`, then `?`, then `%s` placeholders.
-A table given by a format verb where SQL names one (`fmt.Sprintf("… FROM %s", t)`,
-`format!("… FROM {}", t)`) is a dynamic reference. Query builders and ORMs (GORM, ent, diesel's
-DSL, SeaORM) are not read: their files hold no SQL naming the table.
+after comments: sqlc's generated `-- name: … :one`) and holds SQL's syntax (SQL_EVIDENCE, or a
+function call) is parsed as SQL with `$1`, then `?`, then `%s` placeholders, else read by its
+tokens (SQLite's `INSERT OR IGNORE`, `?1`, a format's `{placeholders}`). A table given by a
+format verb where SQL names one (`fmt.Sprintf("… FROM %s", t)`, `format!("… FROM {}", t)`) is a
+dynamic reference. Query builders and ORMs (GORM, ent, diesel's DSL, SeaORM) are not read: their
+files hold no SQL naming the table.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def scan_embedded(source: Source, suffix: str, matcher: TableMatcher) -> Found:
         for placeholders in _PLACEHOLDERS:
             if found.sql_text(value, matcher, placeholders):
                 break
-        else:  # SQLite's `INSERT OR IGNORE`, `?1`, a format's `{placeholders}`: what the tokens show
+        else:  # not parsed with any placeholders: what its tokens show
             found.sql_text(value, matcher, "?", analyze=analyze_tokens)
     return found
 

@@ -42,8 +42,9 @@ def compare_outcomes(
 ) -> Difference | None:
     """The difference between one statement's outcomes, or None. APPENDED: the columns legacy
     tables altered in place gained after their own (static.appended_columns), each with the
-    tables that gained it: rows that carry them too, and are the legacy rows otherwise, are a warning (one per
-    table, whichever statement showed it)."""
+    tables that gained it: rows that carry them too, and are the legacy rows otherwise, are a
+    warning (one per table, whichever statement showed it)."""
+    appended = appended or {}
 
     def diff(severity: str, diagnosis: str) -> Difference:
         return Difference(severity, table, operation, diagnosis, ref.describe(), mig.describe())
@@ -81,9 +82,9 @@ def compare_outcomes(
             )
         return None
     if ref.has_rows and mig.has_rows and ref.columns != mig.columns:
-        new = _with_appended(ref, mig, appended or {})
+        new = _with_appended(ref, mig, appended)
         if new:
-            owners = appended[new[0]]  # type: ignore[index]
+            owners = appended[new[0]]
             owner = table if table in owners else owners[0]
             return Difference(
                 WARN,

@@ -23,7 +23,7 @@ from pglast.stream import RawStream
 
 from migverify.catalog import Catalog, Relation, load_catalog
 from migverify.errors import InputError, SQLFileError
-from migverify.legacy import legacy_state
+from migverify.legacy import LegacyState, legacy_state
 from migverify.quoting import ident, qualified
 from migverify.rows import Row
 from migverify.sandbox import Sandbox
@@ -74,16 +74,17 @@ T = TypeVar("T")
 class _Script:
     name: str
     text: str
+    changed: dict[str, None] = dataclasses.field(default_factory=dict)  # what statements() did
 
     def statements(self) -> list[ScriptStatement]:
         """The script's statements without top-level BEGIN/COMMIT (run inside our transaction),
-        and as they can run there: see `in_transaction`."""
+        and as they can run there: see `runnable_in_transaction`."""
         kept = []
         for statement in split_script(self.text, self.name):
             parsed = parse_sql(statement.text)
             if parsed and isinstance(parsed[0].stmt, ast.TransactionStmt):
                 continue
-            changed = in_transaction(parsed[0].stmt) if len(parsed) == 1 else None
+            changed = runnable_in_transaction(parsed[0].stmt) if len(parsed) == 1 else None
             if changed is not None:
                 text, sentence = changed
                 self.changed[f"{self.name}:{statement.line}: {sentence}"] = None
@@ -92,8 +93,6 @@ class _Script:
                 statement = dataclasses.replace(statement, text=text)
             kept.append(statement)
         return kept
-
-    changed: dict[str, None] = dataclasses.field(default_factory=dict)  # what statements() did
 
 
 class _FailsOverRows(Exception):
@@ -104,7 +103,7 @@ class _FailsOverRows(Exception):
         self.error, self.tables = error, tables
 
 
-def in_transaction(stmt: ast.Node) -> tuple[str | None, str] | None:
+def runnable_in_transaction(stmt: ast.Node) -> tuple[str | None, str] | None:
     """(the statement as it can run in the check's transaction, or None to leave it out; what
     was done) for a statement PostgreSQL runs only outside a transaction block, else None. The
     rollback is checked inside the workload's transaction: an index built or dropped
@@ -295,7 +294,9 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         the switch would leave it, not as the expand phase does)."""
         return self.mig_catalog
 
-    def _runs_over_empty_tables(self, state, compat_text: str, compat_name: str) -> bool:
+    def _runs_over_empty_tables(
+        self, state: LegacyState, compat_text: str, compat_name: str
+    ) -> bool:
         """Whether the target and compat scripts run over the legacy tables without rows."""
         with state.copy(self.box, "layer-over-empty-tables").connect() as conn:
             try:
