@@ -322,14 +322,14 @@ def load_sql_files(
         try:
             load_sql(conn, script.text, script.name, rewrite)
         except SQLFileError as error:
-            raise with_not_run(error, script) from None
+            raise _with_not_run(error, script) from None
 
 
 # undefined table, column, function, object, schema: what a migration not run may have created
 _UNDEFINED = frozenset(("42P01", "42703", "42883", "42704", "3F000"))
 
 
-def with_not_run(error: SQLFileError, script: Script) -> SQLFileError:
+def _with_not_run(error: SQLFileError, script: Script) -> SQLFileError:
     """ERROR, saying which migrations before SCRIPT were not run when it names a missing
     object."""
     if not script.after_not_run or error.sqlstate not in _UNDEFINED:

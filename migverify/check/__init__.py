@@ -18,7 +18,7 @@ from migverify.check.model import (
     Problem,
     TableSummary,
 )
-from migverify.errors import InputError, SQLFileError
+from migverify.errors import InputError
 from migverify.sandbox import Sandbox, SandboxConfig, with_spec_roles
 from migverify.spec import Spec, TableSpec, load_spec
 from migverify.verify.statement import DEFAULT_OPERATIONS
@@ -290,7 +290,7 @@ def _catalogs(
     from migverify.catalog import load_catalog
     from migverify.check.generated import ours, prove_online_phases
     from migverify.legacy import legacy_state
-    from migverify.sqlload import load_sql, with_not_run
+    from migverify.sqlload import Script, load_sql, load_sql_files
 
     state = legacy_state(box, spec.legacy_sql, supabase, later=spec.target_sql)
     legacy = state.catalog
@@ -298,17 +298,14 @@ def _catalogs(
     if generated and layer.online_tables:
         prove_online_phases(box.clone(migrated_db, "check_online"), layer.files)
     names = [layer.forward_path, layer.rollback_path or ""] if generated else []
+    # the migration under test as its history's script (which says what was not run before it)
+    forward = (
+        spec.migration.up
+        if spec.migration is not None
+        else Script(layer.forward_path, layer.forward_sql)
+    )
     with migrated_db.connect() as conn:
-
-        def forward() -> None:
-            try:
-                load_sql(conn, layer.forward_sql, layer.forward_path)
-            except SQLFileError as error:  # the migration under test, after ones not run?
-                if spec.migration is None:
-                    raise
-                raise with_not_run(error, spec.migration.up) from None
-
-        ours(forward, names)
+        ours(lambda: load_sql_files(conn, [forward]), names)
         migrated = load_catalog(conn)
         if generated and layer.rollback_sql is not None:
             rollback = layer.rollback_sql

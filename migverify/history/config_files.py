@@ -1,6 +1,7 @@
 """The configuration files of Java projects as Flyway and Spring Boot read them, as flat
 dotted keys with where each is written: java.util.Properties files (flyway.conf,
-application.properties) and the `key: value` nesting of Spring's application.yml.
+application.properties) and the `key: value` nesting of Spring's application.yml; and the TOML
+files of other migrators (diesel.toml, supabase/config.toml, sqlx.toml, metadata.toml).
 
 PyYAML is not a dependency of migverify, so application.yml is read as Spring configuration is
 written — mappings by indentation, plain or quoted scalars, lists as `- item` lines or `[a, b]`;
@@ -10,10 +11,24 @@ only when a setting that matters is written so."""
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from migverify.errors import InputError
 from migverify.sqlload import read_script
+
+
+def read_toml(path: Path) -> dict[str, Any] | None:
+    """The tables of a TOML file, None when there is no such file; one that cannot be read is
+    an InputError naming it."""
+    if not path.is_file():
+        return None
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InputError(f"{path}: cannot read: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ migration runs in a transaction of its own, unless its `metadata.toml` says
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from migverify.errors import InputError
+from migverify.history.config_files import read_toml
 from migverify.history.files import entries
 from migverify.history.model import History, Migration
 from migverify.history.transaction import in_transaction
@@ -33,12 +33,9 @@ def locate(root: Path) -> Path | None:
 
 
 def _configured_dir(config: Path) -> str:
-    if not config.is_file():
+    data = read_toml(config)
+    if data is None:
         return "migrations"
-    try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise InputError(f"{config}: cannot read: {error}") from None
     section = data.get("migrations_directory", {})
     place = section.get("dir", "migrations") if isinstance(section, dict) else None
     if not isinstance(place, str) or not place:
@@ -53,12 +50,9 @@ def version(name: str) -> str:
 def _runs_in_transaction(metadata: Path) -> bool:
     """Whether diesel runs a migration in a transaction: unless its metadata.toml says
     `run_in_transaction = false`."""
-    if not metadata.is_file():
+    data = read_toml(metadata)
+    if data is None:
         return True
-    try:
-        data = tomllib.loads(metadata.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise InputError(f"{metadata}: cannot read: {error}") from None
     value = data.get("run_in_transaction", True)
     if not isinstance(value, bool):
         raise InputError(f"{metadata}: run_in_transaction must be true or false")

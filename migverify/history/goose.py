@@ -55,14 +55,14 @@ PLACES = ("migrations", "db/migrations", "sql/schema", "db/schema")
 
 
 def detect(directory: Path) -> bool:
+    """The first `<version>_<name>.sql` holds `-- +goose Up` (goose requires it of every one:
+    the others need not be read)."""
     for path in entries(directory):
-        if path.suffix == ".sql" and path.is_file():
+        if path.suffix == ".sql" and version(path.name) is not None and path.is_file():
             try:
-                head = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if _UP_MARKER.search(head):
-                return True
+                return _UP_MARKER.search(read_script(path)) is not None
+            except InputError:
+                return False
     return False
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def read(directory: Path) -> History:
             not_run.append(str(entry))
             continue
         version = _VERSION.match(entry.name)
-        up = Script(str(script), Script.read(script).text, after_not_run=tuple(not_run))
+        up = dataclasses.replace(Script.read(script), after_not_run=tuple(not_run))
         migrations.append(Migration(name=entry.name, up=up, version=version and version.group(1)))
         for other in entries(entry):
             if other.name != "migration.sql":

@@ -9,10 +9,10 @@ sqlx.toml's `create-schemas` are created first."""
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 from migverify.errors import InputError
+from migverify.history.config_files import read_toml
 from migverify.history.files import entries
 from migverify.history.model import History, Migration
 from migverify.history.transaction import in_transaction
@@ -66,12 +66,9 @@ def locate(root: Path) -> Path | None:
 def _config(root: Path) -> dict:
     """sqlx.toml's [migrate] table (empty without the file)."""
     path = root / "sqlx.toml"
-    if not path.is_file():
+    data = read_toml(path)
+    if data is None:
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise InputError(f"{path}: cannot read: {error}") from None
     section = data.get("migrate", {})
     if not isinstance(section, dict):
         raise InputError(f"{path}: [migrate] must be a table")

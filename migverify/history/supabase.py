@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from pathlib import Path
 
 from migverify.errors import InputError
+from migverify.history.config_files import read_toml
 from migverify.history.files import entries
 from migverify.history.model import History, Migration
 from migverify.sqlload import Script
@@ -110,12 +110,9 @@ def seed_files(directory: Path) -> tuple[Path, ...]:
 
 def _seed_config(directory: Path) -> tuple[bool, tuple[str, ...]]:
     config = directory / "config.toml"
-    if not config.is_file():
+    data = read_toml(config)
+    if data is None:
         return True, DEFAULT_SEEDS
-    try:
-        data = tomllib.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise InputError(f"{config}: cannot read: {error}") from None
     seed = data.get("db", {}).get("seed", {})
     if not isinstance(seed, dict):
         raise InputError(f"{config}: [db.seed] must be a table")

@@ -159,13 +159,17 @@ def _numerics(base: str, k: int) -> list[str]:
     if not found:
         return [str(k + 1), f"{k + 1}.25"]
     precision, scale = int(found.group(1)), int(found.group(2) or 0)
-    # numeric(65,30) (Prisma's Decimal) needs more digits than the default context's 28
-    with localcontext() as context:
-        context.prec = max(precision, 28) + abs(scale) + 2
+    with localcontext(prec=exact_digits(precision, scale)):
         unit = Decimal(1).scaleb(-scale)
         largest = Decimal(10) ** (precision - scale) - unit
         values = [Decimal(k + 1), (k + 1) * unit, Decimal(k + 1) / 4]
         return [str(v.quantize(unit)) for v in values if abs(v) <= largest and v != 0] or ["0"]
+
+
+def exact_digits(precision: int, scale: int) -> int:
+    """Digits a decimal context needs to compute exactly with numeric(PRECISION, SCALE) values:
+    numeric(65,30) (Prisma's Decimal) needs more than the default context's 28."""
+    return max(precision, 28) + abs(scale) + 2
 
 
 def _limit(base: str) -> int | None:

@@ -14,6 +14,8 @@ from typing import Any
 from pglast import ast, parse_sql
 from pglast.visitors import Visitor
 
+from migverify.rows.types import exact_digits
+
 _INT_LIMITS = {
     "smallint": (-(2**15), 2**15 - 1),
     "integer": (-(2**31), 2**31 - 1),
@@ -61,9 +63,7 @@ def _numeric_values(type_name: str) -> list[str]:
         # 1.10: a scale another type or a jsonb round trip may not keep
         return ["NaN", "Infinity", "-Infinity", "0.000000000000000000001", "1e30", "-1", "1.10"]
     precision, scale = int(match.group(1)), int(match.group(2) or 0)
-    # exact for numeric(65,30) too (more digits than the default context's 28)
-    with localcontext() as context:
-        context.prec = max(precision, 28) + abs(scale) + 2
+    with localcontext(prec=exact_digits(precision, scale)):
         unit = Decimal(1).scaleb(-scale)
         largest = Decimal(10) ** (precision - scale) - unit
         finer = unit / 2  # one more decimal than the scale: rounded differently by another scale

@@ -300,7 +300,7 @@ class Verification(Probing, RandomSearch, RollbackCheck, Verdict):
         """Whether the target and compat scripts run over the legacy tables without rows."""
         with state.copy(self.box, "layer-over-empty-tables").connect() as conn:
             try:
-                self.plan.prepare(conn, install=False).load(self.request.target)
+                self.load_target(conn)
                 load_sql(conn, compat_text, compat_name)
             except SQLFileError:
                 return False
