@@ -74,7 +74,7 @@ def scan_file(path: str, data: bytes, matcher: TableMatcher, models: Models | No
     if suffix in (".go", ".rs"):
         from migverify.scan.embedded import scan_embedded
 
-        return scan_embedded(source, suffix, matcher)
+        return scan_embedded(source, suffix, matcher, models)
     from migverify.scan.typescript import scan_typescript
 
     return scan_typescript(source, suffix, matcher, models)

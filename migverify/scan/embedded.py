@@ -8,8 +8,8 @@ after comments: sqlc's generated `-- name: … :one`) and holds SQL's syntax (SQ
 function call) is parsed as SQL with `$1`, then `?`, then `%s` placeholders, else read by its
 tokens (SQLite's `INSERT OR IGNORE`, `?1`, a format's `{placeholders}`). A table given by a
 format verb where SQL names one (`fmt.Sprintf("… FROM %s", t)`, `format!("… FROM {}", t)`) is a
-dynamic reference. Query builders and ORMs (GORM, ent, diesel's DSL, SeaORM) are not read: their
-files hold no SQL naming the table.
+dynamic reference. diesel's DSL is read by diesel.py; other query builders and ORMs (GORM, ent,
+SeaORM) are not: their files hold no SQL naming the table.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from functools import cache
 from tree_sitter import Language, Node, Parser
 
 from migverify.scan.found import SQL_EVIDENCE, SQL_START, Found
+from migverify.scan.orm import Models
 from migverify.scan.source import Source, StringValue
 from migverify.scan.sql import analyze_tokens
 from migverify.scan.tables import TableMatcher
@@ -49,9 +50,15 @@ def _parser(suffix: str) -> Parser:
     return Parser(Language(grammar.language()))
 
 
-def scan_embedded(source: Source, suffix: str, matcher: TableMatcher) -> Found:
+def scan_embedded(
+    source: Source, suffix: str, matcher: TableMatcher, models: Models | None = None
+) -> Found:
     found = Found(source)
     tree = _parser(suffix).parse(source.data)
+    if suffix == ".rs":
+        from migverify.scan.diesel import scan_diesel
+
+        scan_diesel(tree, source, found, matcher, models)
     for node in _strings(tree.root_node):
         value = _value(node, source)
         if value is None or not _statement(value.text):

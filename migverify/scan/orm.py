@@ -30,6 +30,7 @@ from migverify.scan.source import Source, string_value
 
 ORMS = (
     "prisma", "drizzle", "typeorm", "sequelize", "objection", "sqlalchemy", "django", "peewee",
+    "diesel",
 )  # fmt: skip
 
 
@@ -42,6 +43,8 @@ class Declared:
     table: str  # the table it maps to, `schema.t` when a schema is declared
     path: str  # the declaring file, relative to the scan's root
     app: str | None = None  # Django: the app label
+    # diesel: each column's name in code and in the table (`#[sql_name = "type"] kind`)
+    columns: tuple[tuple[str, str], ...] = ()
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.path, self.orm, self.name, self.table)
