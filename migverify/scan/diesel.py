@@ -3,24 +3,29 @@
 `diesel::table! { #[sql_name = "posted_decisions"] decisions (id) { id -> Int4, … } }` declares
 a module `decisions` for the table `posted_decisions` (the Rust name is the table's unless
 `sql_name` says otherwise; `schema.name` puts it in a schema). Code reaches the table as
-`decisions::table`, as `decisions::dsl::decisions`, or as a bare `decisions` where
-`use …::decisions::dsl::*` (or `dsl::{decisions, …}`) brings it into scope. Each such use is a
-reference; its operation is the diesel function the table is the target of (`insert_into(t)`,
-`update(t.filter(…))`, `delete(t.find(id))`; `insert_into(…).on_conflict(…)` an upsert), else a
-read (a query, a join, a subquery). Its columns are the `t::column` paths of the same statement.
-A struct mapped to the table (`#[diesel(table_name = decisions)]`, diesel 1's `#[table_name =
-"decisions"]`) is a reference with operation `model`, as an ORM's model class is.
+`decisions::table`, as `decisions::dsl::decisions`, as a bare `decisions` where `use
+…::decisions::dsl::*` (or `dsl::{decisions, …}`) brings it into scope, or through an
+`alias!(decisions as earlier)`. Each such use is a reference; its operation is the diesel
+function the table is the target of (`insert_into(t)`, `update(t.filter(…))`, `delete(t.find(id))`;
+`insert_into(…).on_conflict(…)` an upsert), else a read (a query, a join, a subquery). Its
+columns are the `t::column` paths of the same statement (and the declared columns named bare
+under `dsl::*`). A struct mapped to the table (`#[diesel(table_name = decisions)]`, diesel 1's
+`#[table_name = "decisions"]`, or by its name) is a reference with operation `model`, as an
+ORM's model class is, and a row of it written (`diesel::update(&row)`, `row.save_changes(c)`)
+a write of the table. Code in macros is parsed again as code.
 
 A declaration is kept for the other files when it maps a legacy table or its Rust name is a
-legacy table's (so that one renamed away is not taken for it); without any declaration in the
-scanned tree, `t::table` of a legacy table's name is that table. Not read: a model instance
-written (`diesel::update(&row)`, `row.save_changes(conn)`), `alias!`es, columns brought in by
-`dsl::*` (their paths are read), a column's `sql_name`.
+legacy table's (so that one renamed away is not taken for it), and so are module-level aliases
+and every row struct (Models keeps those of the tables kept); their names send only Rust files
+to the second pass. Without any declaration in the scanned tree, `t::table` of a legacy table's
+name is that table. Not read: a table given as a type parameter (`T::table()`), a row whose type
+only a method's return type shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from functools import cache
 
 from tree_sitter import Language, Node, Parser, Range, Tree
@@ -43,6 +48,9 @@ DECLARING = frozenset((
     "table", "joinable", "allow_tables_to_appear_in_same_query", "allow_columns_to_appear_in_same_group_by_clause",
     "sql_function", "define_sql_function", "declare_sql_function", "alias",
 ))  # fmt: skip
+# what a file using diesel holds: `table!`, `t::table`, `table_name`, `t::dsl`, `alias!`, a
+# row written through its struct
+HINTS = (b"table", b"dsl", b"alias", b"update", b"delete", b"save_changes")
 # where walking up from a use stops: the statement it is part of
 STATEMENT = frozenset((
     "expression_statement", "let_declaration", "block", "source_file", "function_item",
@@ -56,14 +64,15 @@ VALUE_PARENTS = frozenset((
 PATTERNS = frozenset(("let_declaration", "parameter", "closure_parameters", "for_expression"))
 KINDS = (
     "macro_invocation", "use_declaration", "attribute_item", "scoped_identifier", "identifier",
+    "struct_item", "self",
 )  # fmt: skip
 
 
 def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
                 models: Models | None) -> None:  # fmt: skip
     """References to legacy tables through diesel's DSL in one Rust file."""
-    if b"table" not in source.data and b"dsl" not in source.data:
-        return  # `table!`, `t::table`, `table_name`, `t::dsl`: no diesel here
+    if not any(hint in source.data for hint in HINTS):
+        return  # no diesel here
     nodes = nodes_of(tree, KINDS)
     here: dict[str, Declared] = {}
     for macro in (n for n in nodes if n.type == "macro_invocation"):
@@ -72,20 +81,28 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
                 found.declaration(at, declared, matcher, "diesel")
                 here[declared.name] = declared
     known = _known(here, matcher, models)
+    for macro in (n for n in nodes if n.type == "macro_invocation"):
+        for alias, table in _aliases(macro, source):
+            if _module_level(macro):  # for the files using it (Models keeps those of tables kept)
+                found.record(Declared("diesel", alias, table, source.path, bare=True))
+            if table in known and matcher.match_text(known[table].table):
+                known[alias] = replace(known[table], name=alias, bare=True)
     nodes += _in_macros(nodes, known, source)
     bare = _bare_names(nodes, known, source)
     bare_columns = {
         rust: name for name in bare for rust, _ in known[name].columns
     }  # a column of a table in scope as a bare name, and that table
+    aliases = {name for name, declared in known.items() if declared.bare}
     for attribute in (n for n in nodes if n.type == "attribute_item"):
         _model(attribute, known, found, matcher, source)
+    rows = _rows(nodes, known, matcher, source, found, models)
     uses: list[tuple[Node, str]] = []  # (the name's node, the Rust name)
-    columns: dict[int, dict[str, set[str]]] = {}  # statement → Rust table name → columns
+    columns: dict[int, dict[str, set[str]]] = {}  # statement → table → columns
 
     def column(node: Node, name: str, rust: str) -> None:
         statement = _statement(node).start_byte
         sql = dict(known[name].columns).get(rust, rust)
-        columns.setdefault(statement, {}).setdefault(name, set()).add(sql)
+        columns.setdefault(statement, {}).setdefault(known[name].table, set()).add(sql)
 
     for node in nodes:
         if node.type == "scoped_identifier":
@@ -94,19 +111,24 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
                 uses.append(use)
             elif (path_column := _column(node, known, source)) is not None:
                 column(node, *path_column)
-        elif node.type == "identifier" and bare:
+        elif node.type == "identifier" and (bare or aliases):
             name = source.text(node)
-            if name in bare and _in_scope(node, bare[name]) and _value(node):
+            if name in aliases:  # bound to the alias wherever it is named
+                if _value(node) and not _selector(node, source):
+                    uses.append((node, name))
+            elif name in bare and _in_scope(node, bare[name]) and _value(node):
                 uses.append((node, name))
             elif name in bare_columns and _in_scope(node, bare[bare_columns[name]]):
                 if _value(node) or _receiver(node):
                     column(node, bare_columns[name], name)
+    if rows or b"update(" in source.data:
+        _row_writes(nodes, rows, found, matcher, source, columns, known)
     for node, name in uses:
         table = matcher.match_text(known[name].table)
         if table is None:
             continue
         statement = _statement(node)
-        used = columns.get(statement.start_byte, {}).get(name, set())
+        used = columns.get(statement.start_byte, {}).get(known[name].table, set())
         found.reference(node.start_byte, table, _operation(node, statement, source), used, "diesel")
 
 
@@ -168,11 +190,14 @@ def _known(
     """Rust name → its declaration: this file's, the scan's, else a legacy table's own name
     (a table declared nowhere in the tree)."""
     known = {name: Declared("diesel", name, name, "") for name in matcher.names}
-    if models is not None:
-        for declared in models.declarations:
-            if declared.orm == "diesel":
-                known[declared.name] = declared
+    diesel = [d for d in models.declarations if d.orm == "diesel"] if models is not None else []
+    for declared in diesel:
+        if not declared.row and not declared.bare:
+            known[declared.name] = declared
     known.update(here)
+    for declared in diesel:  # an alias: the table's declaration under its name
+        if declared.bare and declared.table in known:
+            known[declared.name] = replace(known[declared.table], name=declared.name, bare=True)
     return known
 
 
@@ -239,6 +264,38 @@ def _columns(body: Node, source: Source) -> Iterator[tuple[str, str]]:
                 expect_name = False
 
 
+def _module_level(macro: Node) -> bool:
+    """Is MACRO written among a module's items (not in a function)?"""
+    parent = macro.parent
+    if parent is not None and parent.type == "expression_statement":
+        parent = parent.parent
+    return parent is not None and parent.type in ("source_file", "declaration_list")
+
+
+def _aliases(macro: Node, source: Source) -> Iterator[tuple[str, str]]:
+    """`alias!(t as t2: Shape, …)`: (each alias, the Rust name of the table it stands for)."""
+    name = macro.child_by_field_name("macro")
+    last = _last(name) if name is not None else None
+    if last is None or source.text(last) != "alias":
+        return
+    body = next((c for c in macro.children if c.type == "token_tree"), None)
+    tokens = body.children[1:-1] if body is not None else []
+    constant = None  # `pub const NAME: Alias<…> = t as t2;`: the value is NAME
+    for i in range(len(tokens) - 2):
+        if tokens[i].type == "const" and tokens[i + 1].type == "identifier":
+            constant = tokens[i + 1]
+        if tokens[i].type == "identifier" and tokens[i + 1].type == "as":
+            alias = tokens[i + 2]
+            start = i  # `crate::schema::t as t2`: the path's first segment
+            while start >= 2 and tokens[start - 1].type == "::":
+                start -= 2
+            if start > 0 and tokens[start - 1].type == "=" and constant is not None:
+                alias = constant
+            elif start > 0 and tokens[start - 1].type != ",":
+                continue
+            yield source.text(alias), source.text(tokens[i])
+
+
 def _sql_name(attribute: Node, source: Source) -> str | None:
     """`#[sql_name = "t"]`'s name."""
     parts = attribute.children
@@ -291,8 +348,6 @@ def _imported(argument: Node, source: Source) -> Iterator[tuple[str, set[str] | 
             elif item.type in ("use_wildcard", "scoped_identifier", "scoped_use_list"):
                 for sub, subnames in _imported(item, source):
                     yield f"{prefix}::{sub}", subnames
-            elif item.type == "self":
-                pass
         if names:
             yield prefix, names
 
@@ -444,6 +499,13 @@ def _binds(function: Node, name: bytes | None) -> bool:
     return False
 
 
+def _selector(node: Node, source: Source) -> bool:
+    """`alias.field(t::c)` / `alias.fields(…)`: a column of the alias, not another use of it."""
+    parent = node.parent
+    field = parent.child_by_field_name("field") if parent is not None else None
+    return field is not None and source.text(field) in ("field", "fields")
+
+
 def _receiver(node: Node) -> bool:
     """A bare column as an argument or receiver in any expression: `id.eq(x)`, `(id, name)`."""
     parent = node.parent
@@ -518,9 +580,219 @@ def _base_query(tokens: list[Node], known: dict[str, Declared], found: Found,
 
 
 def _leaves(node: Node) -> Iterator[Node]:
-    """The tokens of a token tree, nested ones included, in order."""
+    """The tokens under NODE (a token tree, an attribute), in order; a string is one."""
     for child in node.children:
-        if child.type == "token_tree":
+        if child.children and child.type != "string_literal":
             yield from _leaves(child)
         else:
             yield child
+
+
+# derives that map a struct to a table (by `table_name`, else the struct's name in snake case
+# with an `s`, as diesel infers it)
+TABLE_DERIVES = frozenset(("Identifiable", "AsChangeset", "Insertable", "Selectable", "Queryable"))
+
+
+def _rows(nodes: list[Node], known: dict[str, Declared], matcher: TableMatcher, source: Source,
+          found: Found, models: Models | None) -> dict[str, Declared]:  # fmt: skip
+    """Structs whose values are rows of a table, by name, with the table's declaration: the
+    scan's and this file's (recorded for the others, with the table's Rust name)."""
+    rows = {}
+    for declared in models.declarations if models is not None else ():
+        if declared.orm == "diesel" and declared.row and declared.table in known:
+            rows[declared.name] = known[declared.table]
+    for struct in (n for n in nodes if n.type == "struct_item"):
+        name = struct.child_by_field_name("name")
+        if name is None:
+            continue
+        derives, table = set(), None
+        sibling = struct.prev_named_sibling
+        while sibling is not None and sibling.type in ("attribute_item", "line_comment"):
+            if sibling.type == "attribute_item":
+                text = source.text(sibling)
+                tokens = [source.text(t) for t in _leaves(sibling) if t.type == "identifier"]
+                if "derive" in tokens[:1]:
+                    derives.update(tokens[1:])
+                if "table_name" in tokens:
+                    table = _table_name(sibling, source) or table
+                elif text.startswith("#[table_name"):
+                    table = _table_name(sibling, source) or table
+            sibling = sibling.prev_named_sibling
+        if not derives & TABLE_DERIVES and table is None:
+            continue
+        struct_name = source.text(name)
+        inferred = table is None
+        table = table or _snake(struct_name) + "s"
+        found.record(Declared("diesel", struct_name, table, source.path, row=True))
+        if table in known:
+            rows[struct_name] = known[table]
+            legacy = matcher.match_text(known[table].table)
+            if inferred and legacy is not None:  # a model, as one naming its table is
+                found.reference(name.start_byte, legacy, "model", (), "diesel")
+    return rows
+
+
+def _table_name(attribute: Node, source: Source) -> str | None:
+    """The table's Rust name in `#[diesel(table_name = a::t)]` or `#[table_name = "t"]`."""
+    tokens = list(_leaves(attribute))
+    for i, token in enumerate(tokens[:-2]):
+        if source.text(token) == "table_name" and tokens[i + 1].type == "=":
+            value = tokens[i + 2]
+            if value.type == "string_literal":
+                content = [c for c in value.children if c.type == "string_content"]
+                return source.text(content[0]) if content else None
+            j = i + 2
+            while j + 2 < len(tokens) and tokens[j + 1].type == "::":
+                j += 2
+            return source.text(tokens[j])
+    return None
+
+
+def _snake(name: str) -> str:
+    """`CrateOwner` → `crate_owner`."""
+    return "".join(
+        ("_" if i and char.isupper() and not name[i - 1].isupper() else "") + char.lower()
+        for i, char in enumerate(name)
+    )
+
+
+def _row_writes(nodes: list[Node], rows: dict[str, Declared], found: Found,
+                matcher: TableMatcher, source: Source, columns: dict[int, dict[str, set[str]]],
+                known: dict[str, Declared]) -> None:  # fmt: skip
+    """A row written through its struct: `diesel::update(&row)`, `diesel::delete(row)`,
+    `row.save_changes(conn)` (an update), where the row is `self` of the struct's `impl`, or a
+    parameter, `let` or query result typed as the struct; or an `update(&row)` whose `.set(…)`
+    names the table's columns (`t::col.eq(…)`: diesel takes only the target's)."""
+    for node in nodes:
+        if node.type not in ("identifier", "self"):
+            continue
+        operation = _row_operation(node, source)
+        if operation is None:
+            continue
+        struct = _type_of(node, source)
+        declared = rows.get(struct) if struct is not None else None
+        if declared is None and operation == "update":
+            declared = _set_table(node, known, source)
+        table = matcher.match_text(declared.table) if declared is not None else None
+        if table is not None:
+            used = columns.get(_statement(node).start_byte, {}).get(declared.table, set())
+            found.reference(node.start_byte, table, operation, used, "diesel")
+
+
+def _row_operation(node: Node, source: Source) -> str | None:
+    """What is done to the row NODE names: the first argument of `update(…)` / `delete(…)`
+    (`&row`, `&*self`), or the receiver of `.save_changes(…)`."""
+    current = node
+    while current.parent is not None and current.parent.type in (
+        "reference_expression", "unary_expression", "parenthesized_expression",
+    ):  # fmt: skip
+        current = current.parent
+    parent = current.parent
+    if parent is None:
+        return None
+    if parent.type == "arguments" and parent.named_children[:1] == [current]:
+        call = parent.parent
+        function = call.child_by_field_name("function") if call is not None else None
+        write = _write(function, source) if function is not None else None
+        return write if write in ("update", "delete") else None
+    if parent.type == "field_expression" and parent.child_by_field_name("value") == current:
+        field = parent.child_by_field_name("field")
+        if field is not None and source.text(field) == "save_changes":
+            return "update"
+    return None
+
+
+def _set_table(node: Node, known: dict[str, Declared], source: Source) -> Declared | None:
+    """The table of the `t::col` paths in the `.set(…)` of the chain `update(NODE)` starts."""
+    call = node.parent
+    while call is not None and call.type != "call_expression":
+        call = call.parent
+    current = call
+    while current is not None and current.parent is not None:
+        parent = current.parent
+        if parent.type == "field_expression" and parent.child_by_field_name("value") == current:
+            field = parent.child_by_field_name("field")
+            arguments = parent.parent.child_by_field_name("arguments") if parent.parent else None
+            if field is not None and source.text(field) == "set" and arguments is not None:
+                tables = {
+                    module for path in _paths(arguments)
+                    if (module := source.text(path).split("::")[-2]) in known
+                }  # fmt: skip
+                return known[tables.pop()] if len(tables) == 1 else None
+        elif parent.type not in ("call_expression", "generic_function"):
+            return None
+        current = parent
+    return None
+
+
+def _paths(node: Node) -> Iterator[Node]:
+    """The `a::b` paths under NODE."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "scoped_identifier":
+            yield current
+        else:
+            stack.extend(current.named_children)
+
+
+def _type_of(node: Node, source: Source) -> str | None:
+    """The struct a name's value is, as far as its function shows: `self` in an `impl T`, a
+    parameter `x: &T`, `let x: T`, `let x = ….first::<T>(conn)`, `let x = T { … }`."""
+    name = source.text(node)
+    scope = node.parent
+    while scope is not None and scope.type not in ("function_item", "closure_expression"):
+        scope = scope.parent
+    if name == "self" or node.type == "self":
+        impl = scope
+        while impl is not None and impl.type != "impl_item":
+            impl = impl.parent
+        return _type_name(impl.child_by_field_name("type"), source) if impl is not None else None
+    if scope is None:
+        return None
+    stack = [scope]
+    while stack:
+        current = stack.pop()
+        if current.type in ("parameter", "let_declaration"):
+            pattern = current.child_by_field_name("pattern")
+            if pattern is not None and pattern.type == "mut_pattern" and pattern.named_children:
+                pattern = pattern.named_children[0]
+            if (
+                pattern is not None
+                and pattern.type == "identifier"
+                and source.text(pattern) == name
+            ):
+                declared = _type_name(current.child_by_field_name("type"), source)
+                if declared is None and current.type == "let_declaration":
+                    declared = _value_type(current.child_by_field_name("value"), source)
+                return declared
+        stack.extend(reversed(current.named_children))
+    return None
+
+
+def _type_name(node: Node | None, source: Source) -> str | None:
+    """`&mut a::T` → `T`."""
+    while node is not None and node.type in ("reference_type", "generic_type"):
+        node = node.child_by_field_name("type")
+    if node is None:
+        return None
+    if node.type == "scoped_type_identifier":
+        node = node.child_by_field_name("name")
+    return source.text(node) if node is not None and node.type == "type_identifier" else None
+
+
+def _value_type(value: Node | None, source: Source) -> str | None:
+    """The struct a `let`'s value builds or a query's turbofish names (`first::<T>`)."""
+    if value is None:
+        return None
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if current.type == "struct_expression":
+            return _type_name(current.child_by_field_name("name"), source)
+        if current.type == "generic_function":
+            arguments = current.child_by_field_name("type_arguments")
+            if arguments is not None and arguments.named_children:
+                return _type_name(arguments.named_children[0], source)
+        stack.extend(reversed(current.named_children))
+    return None

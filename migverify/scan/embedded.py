@@ -18,10 +18,10 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Tree
 
 from migverify.scan.found import SQL_EVIDENCE, SQL_START, Found
-from migverify.scan.orm import Models
+from migverify.scan.orm import Models, nodes_of
 from migverify.scan.source import Source, StringValue
 from migverify.scan.sql import analyze_tokens
 from migverify.scan.tables import TableMatcher
@@ -59,7 +59,7 @@ def scan_embedded(
         from migverify.scan.diesel import scan_diesel
 
         scan_diesel(tree, source, found, matcher, models)
-    for node in _strings(tree.root_node):
+    for node in _strings(tree):
         value = _value(node, source)
         if value is None or not _statement(value.text):
             continue
@@ -85,15 +85,18 @@ def _statement(text: str) -> bool:
     )
 
 
-def _strings(root: Node) -> Iterator[Node]:
-    """The string literals under ROOT, a Go concatenation of literals as one."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.type in _LITERALS or (node.type == "binary_expression" and _concatenation(node)):
-            yield node
+def _strings(tree: Tree) -> Iterator[Node]:
+    """The string literals of TREE, a Go concatenation of literals as one (not its parts)."""
+    within: list[Node] = []  # the concatenation the nodes that follow may be part of
+    nodes = nodes_of(tree, (*_LITERALS, "binary_expression"))
+    for node in sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte)):  # outer ones first
+        if within and node.start_byte < within[-1].end_byte:
             continue
-        stack.extend(reversed(node.children))
+        if node.type in _LITERALS:
+            yield node
+        elif _concatenation(node):
+            within.append(node)
+            yield node
 
 
 def _concatenation(node: Node) -> bool:

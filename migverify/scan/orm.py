@@ -45,6 +45,10 @@ class Declared:
     app: str | None = None  # Django: the app label
     # diesel: each column's name in code and in the table (`#[sql_name = "type"] kind`)
     columns: tuple[tuple[str, str], ...] = ()
+    # diesel: NAME is a value standing for the table whose Rust name is TABLE (an `alias!`)
+    bare: bool = False
+    # diesel: NAME is a struct whose values are rows of the table whose Rust name is TABLE
+    row: bool = False
 
     def sort_key(self) -> tuple[str, ...]:
         return (self.path, self.orm, self.name, self.table)
@@ -392,6 +396,20 @@ ALIAS_ORMS = {
 }  # fmt: skip
 
 
+def _diesel_rows(records: set) -> set:
+    """diesel's row structs and aliases of the tables kept (those of legacy tables) only: the
+    others lead nowhere, and their names would send files to the second pass for nothing."""
+
+    def kept(r: object) -> bool:
+        return isinstance(r, Declared) and r.orm == "diesel" and not (r.row or r.bare)
+
+    tables = {r.name for r in records if kept(r)}
+    return {
+        r for r in records
+        if not (isinstance(r, Declared) and (r.row or r.bare) and r.table not in tables)
+    }  # fmt: skip
+
+
 def _sequelize_defaults(records: set) -> set:
     """RECORDS with the tables of Sequelize's default-named models as the connection's
     `define` options name them (SequelizeDefaults; the first, when several files set them)."""
@@ -443,7 +461,7 @@ class Models:
     """Every declaration of the scan, by name."""
 
     def __init__(self, declarations: Iterable[Record] = ()) -> None:
-        records = _sequelize_defaults(set(declarations))
+        records = _diesel_rows(_sequelize_defaults(set(declarations)))
 
         def of_type(kind: type) -> tuple:
             return tuple(sorted((r for r in records if isinstance(r, kind)), key=kind.sort_key))
@@ -571,6 +589,8 @@ class Models:
         schema or re-exported name standing for one, or a helper taking a model's name."""
         names = set()
         for declared in self.declarations:
+            if declared.orm == "diesel":
+                continue  # rust_names
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
@@ -581,6 +601,11 @@ class Models:
         names.update(self._row_functions)  # get_user(…): a row wherever it is imported
         names.update(self._django_managers)
         return names
+
+    def rust_names(self) -> set[str]:
+        """The names a Rust file must contain to use a diesel table: its module, an alias, a
+        struct of its rows."""
+        return {declared.name for declared in self.declarations if declared.orm == "diesel"}
 
     def mutators(self) -> dict[str, dict[Declared, tuple[str, ...]]]:
         """Method name → the models with such a method setting their row's attributes, and

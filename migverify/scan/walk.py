@@ -120,6 +120,11 @@ PYTHON_OTHER: tuple[tuple[str, tuple[bytes, ...]], ...] = (
     ("reexport", REEXPORT_HINTS),
     ("sql-hole", SQL_HOLE_HINTS),
 )
+# diesel's structs whose rows code writes (`update(&row)` needs Identifiable, `save_changes`
+# AsChangeset) and aliases, of a table whose Rust name only the second pass knows: a Rust file
+# holding one is read in the first pass, for what the other files need of it
+RS_MODEL_HINTS = (b"Identifiable", b"AsChangeset", b"alias!")
+RUST: tuple[tuple[str, tuple[bytes, ...]], ...] = (*PYTHON_OTHER, ("rs-model", RS_MODEL_HINTS))
 
 
 def parse_size(text: str) -> int:
@@ -341,7 +346,8 @@ class Prefilter:
     for files naming a model). PYTHON_NAMES count only in Python files and templates (Django's
     relation accessors, `member_set`, `tags`: ordinary words elsewhere), TEMPLATE_NAMES only in
     templates (Django's forward foreign keys, `donor`: what a Python file reads them on names
-    its model). Templates (`.html`) are let through only with TEMPLATES (the second pass, when
+    its model). RUST_NAMES count only in Rust files (diesel's structs and aliases: `Version`,
+    `Crate`). Templates (`.html`) are let through only with TEMPLATES (the second pass, when
     relations are known), and then for the names alone.
     """
 
@@ -352,6 +358,7 @@ class Prefilter:
         templates: bool = False,
         python_names: Sequence[str] = (),
         template_names: Sequence[str] = (),
+        rust_names: Sequence[str] = (),
     ) -> None:
         self.templates = templates  # are templates read at all (the second pass, with relations)
         # Longest first: at one position the longest name is tried first (`items_archive`
@@ -359,10 +366,12 @@ class Prefilter:
         everywhere = {name.encode() for name in names}
         python = {name.encode() for name in python_names} - everywhere
         only_templates = {name.encode() for name in template_names} - everywhere - python
-        needles = sorted(everywhere | python | only_templates, key=lambda n: (-len(n), n))
+        rust = {name.encode() for name in rust_names} - everywhere - python - only_templates
+        needles = sorted(everywhere | python | only_templates | rust, key=lambda n: (-len(n), n))
         self.names = len(needles)
-        self.python_only = [needle not in everywhere for needle in needles]
+        self.python_only = [needle in python or needle in only_templates for needle in needles]
         self.template_only = [needle in only_templates for needle in needles]
+        self.rust_only = [needle in rust for needle in needles]
         # Automata for Python files (and templates) and for the others, each with the names and
         # the hints that count there, in runs of at most 64 patterns: over 64 the Aho-Corasick
         # library's SIMD prefilter (Teddy) is off and a pass takes 3.3 times as long (two
@@ -370,6 +379,7 @@ class Prefilter:
         # found inside a longer one in another run is rejected as it would be in the same).
         self.kinds, self.automata = self._automata(needles, hints, PYTHON_OTHER)
         self.python_kinds, self.python_automata = self._automata(needles, hints, PYTHON_ONLY)
+        self.rust_kinds, self.rust_automata = self._automata(needles, hints, RUST)
         self.hints = hints
 
     @staticmethod
@@ -395,7 +405,7 @@ class Prefilter:
 
     # The files whose verdict depends on their path (Django models and migrations, Prisma
     # schemas, and which model hints count); for the others `scan(data)` is the whole test.
-    BY_PATH = (".py", ".prisma", TEMPLATE_SUFFIX)
+    BY_PATH = (".py", ".prisma", TEMPLATE_SUFFIX, ".rs")
 
     def __call__(self, data: bytes, path: str = "") -> bool:
         if path.endswith(TEMPLATE_SUFFIX):
@@ -403,28 +413,36 @@ class Prefilter:
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
-        return self.scan(data, python)
+        return self.scan(data, python, rust=path.endswith(".rs"))
 
     def reexports_only(self, data: bytes) -> bool:
         """Was a (TypeScript) file let through for its re-exports alone?"""
         return not self.scan(data, reexports=False)
 
     def scan(
-        self, data: bytes, python: bool = False, reexports: bool = True, template: bool = False
+        self,
+        data: bytes,
+        python: bool = False,
+        reexports: bool = True,
+        template: bool = False,
+        rust: bool = False,
     ) -> bool:
         """The Aho-Corasick pass: a table name as a word, or a hint followed by its call.
-        PYTHON: a Python file or a template (TEMPLATE)."""
-        automata, kinds = (
-            (self.python_automata, self.python_kinds) if python else (self.automata, self.kinds)
-        )
+        PYTHON: a Python file or a template (TEMPLATE); RUST: a Rust file."""
+        if python:
+            automata, kinds = self.python_automata, self.python_kinds
+        elif rust:
+            automata, kinds = self.rust_automata, self.rust_kinds
+        else:
+            automata, kinds = self.automata, self.kinds
         for first, automaton in automata:
             if self._matches(automaton.find_matches_as_indexes(data), first, kinds, data,
-                             python, reexports, template):  # fmt: skip
+                             python, reexports, template, rust):  # fmt: skip
                 return True
         return False
 
     def _matches(self, matches, first: int, kinds: list[str], data: bytes, python: bool,
-                 reexports: bool, template: bool) -> bool:  # fmt: skip
+                 reexports: bool, template: bool, rust: bool = False) -> bool:  # fmt: skip
         """Does one of MATCHES (of an automaton whose patterns start at index FIRST) count?"""
         for found, start, end in matches:
             index = first + found
@@ -433,7 +451,9 @@ class Prefilter:
                     end == len(data) or data[end] not in IDENTIFIER_BYTES
                 ):
                     if template or (
-                        not self.template_only[index] and (python or not self.python_only[index])
+                        not self.template_only[index]
+                        and (python or not self.python_only[index])
+                        and (rust or not self.rust_only[index])
                     ):
                         return True
                 continue
@@ -443,6 +463,8 @@ class Prefilter:
             if kind == "handle" and DYNAMIC_HANDLE_CALL.match(data, start):
                 return True
             if kind == "ts-model" and not python or kind == "py-model" and python:
+                return True
+            if kind == "rs-model" and rust:
                 return True
             if kind == "prisma-helper" and not python and PRISMA_HELPER.match(data, start):
                 return True

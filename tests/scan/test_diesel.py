@@ -154,3 +154,44 @@ def test_struct_mappings_are_models(tmp_path):
         ("src/models.rs", 2, "legacy_orders", "model", ()),
         ("src/models.rs", 5, "legacy_orders", "model", ()),
     ]
+
+
+def test_a_row_of_unknown_type_updated_is_the_table_its_set_names(tmp_path):
+    found = _scan(tmp_path, {
+        "src/lib.rs": (
+            "async fn touch(c: &mut PgConnection, builder: Builder) {\n"
+            "    let order = builder.create(c).await;\n"  # a method's result: type unknown
+            "    update(&order).set(orders::total.eq(0)).execute(c);\n"
+            "    update(&order).set(&changes).execute(c);\n"  # nothing names the table
+            "    let mut cache = HashMap::new();\n"
+            "    cache.update(&order);\n"
+            "}\n"
+        ),
+    }, ["orders"])  # fmt: skip
+    assert found == [("src/lib.rs", 3, "orders", "update", ("total",))]
+
+
+def test_rows_and_aliases_of_a_table_of_another_name_only_send_rust_files_again(tmp_path):
+    found = _scan(tmp_path, {
+        "src/schema.rs": SCHEMA,
+        "src/models.rs": (
+            "#[derive(Identifiable, AsChangeset)]\nstruct Order { id: i32 }\n"
+            "diesel::alias!(orders as previous: Previous);\n"
+        ),
+        "src/use.rs": (
+            "fn f(c: &mut PgConnection, o: Order) {\n"
+            "    o.save_changes::<Order>(c);\n"
+            "    orders::table.inner_join(previous.on(previous.field(orders::id).eq(orders::id)))"
+            ".load::<(Order, Order)>(c);\n"
+            "}\n"
+        ),
+        # the same names in TypeScript are not the Rust structs
+        "web/order.ts": "export const Order = previous; db.delete(orders).where(eq(o.id, 1));\n",
+    }, ["legacy_orders"])  # fmt: skip
+    assert found == [
+        ("src/models.rs", 2, "legacy_orders", "model", ()),
+        ("src/schema.rs", 3, "legacy_orders", "model", ()),
+        ("src/use.rs", 2, "legacy_orders", "update", ()),
+        ("src/use.rs", 3, "legacy_orders", "select", ("id",)),
+        ("src/use.rs", 3, "legacy_orders", "select", ("id",)),
+    ]
