@@ -309,10 +309,12 @@ def _sql_name(attribute: Node, source: Source) -> str | None:
     return None
 
 
-def _bare_names(nodes: list[Node], known: dict[str, Declared], source: Source) -> dict[str, Node]:
+def _bare_names(
+    nodes: list[Node], known: dict[str, Declared], source: Source
+) -> dict[str, list[Node]]:
     """Rust names in scope as bare names (`use schema::t::dsl::*`, `dsl::{t, …}`, `dsl::t`):
-    name → the scope the `use` is in."""
-    bare: dict[str, Node] = {}
+    name → the scopes (block, module) the `use`s are in."""
+    bare: dict[str, list[Node]] = {}
     for use in (n for n in nodes if n.type == "use_declaration"):
         scope = use.parent
         argument = use.child_by_field_name("argument")
@@ -322,7 +324,7 @@ def _bare_names(nodes: list[Node], known: dict[str, Declared], source: Source) -
             parts = path.split("::")
             if len(parts) >= 2 and parts[-1] == "dsl" and parts[-2] in known:
                 if names is None or parts[-2] in names:
-                    bare[parts[-2]] = scope
+                    bare.setdefault(parts[-2], []).append(scope)
     return bare
 
 
@@ -473,9 +475,10 @@ def _insert(call: Node, statement: Node, source: Source) -> str:
     return "insert"
 
 
-def _in_scope(node: Node, scope: Node) -> bool:
-    """Is NODE inside SCOPE and not where a local binding of its name shadows the table?"""
-    if not (scope.start_byte <= node.start_byte < scope.end_byte):
+def _in_scope(node: Node, scopes: list[Node]) -> bool:
+    """Is NODE inside one of SCOPES and not where a local binding of its name shadows the
+    table?"""
+    if not any(scope.start_byte <= node.start_byte < scope.end_byte for scope in scopes):
         return False
     name = node.text
     function = node.parent

@@ -195,3 +195,30 @@ def test_rows_and_aliases_of_a_table_of_another_name_only_send_rust_files_again(
         ("src/use.rs", 3, "legacy_orders", "select", ("id",)),
         ("src/use.rs", 3, "legacy_orders", "select", ("id",)),
     ]
+
+
+def test_each_function_importing_the_dsl_and_assertions_expected_sql(tmp_path):
+    found = _scan(tmp_path, {
+        "src/lib.rs": (
+            "table! {\n    posts {\n        id -> Int8,\n        draft -> Bool,\n    }\n}\n"
+            "fn a(c: &mut PgConnection) {\n"
+            "    use crate::posts::dsl::*;\n"
+            "    diesel::update(posts).set(draft.eq(false)).execute(c);\n"
+            "}\n"
+            "fn b(c: &mut PgConnection) {\n"
+            "    use crate::posts::dsl::*;\n"
+            "    diesel::delete(posts.filter(id.eq(1))).execute(c);\n"
+            "}\n"
+            "#[test]\nfn sql() {\n"
+            "    use crate::posts::dsl::*;\n"
+            '    assert_eq!("UPDATE \\"posts\\" SET \\"draft\\" = $1",\n'
+            "        debug_query(&diesel::update(posts).set(draft.eq(false))).to_string());\n"
+            "}\n"
+        ),
+    }, ["posts"])  # fmt: skip
+    assert found == [
+        ("src/lib.rs", 2, "posts", "model", ()),
+        ("src/lib.rs", 9, "posts", "update", ("draft",)),
+        ("src/lib.rs", 13, "posts", "delete", ("id",)),
+        ("src/lib.rs", 19, "posts", "update", ("draft",)),
+    ]
