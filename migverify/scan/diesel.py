@@ -31,7 +31,7 @@ from functools import cache
 from tree_sitter import Language, Node, Parser, Range, Tree
 
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, Models, nodes_of
+from migverify.scan.orm import Declared, Models, TraitImpl, TraitMethod, nodes_of
 from migverify.scan.source import Source
 from migverify.scan.tables import TableMatcher
 
@@ -64,7 +64,7 @@ VALUE_PARENTS = frozenset((
 PATTERNS = frozenset(("let_declaration", "parameter", "closure_parameters", "for_expression"))
 KINDS = (
     "macro_invocation", "use_declaration", "attribute_item", "scoped_identifier", "identifier",
-    "struct_item", "self",
+    "struct_item", "self", "trait_item", "impl_item", "call_expression",
 )  # fmt: skip
 
 
@@ -123,6 +123,9 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
                     column(node, bare_columns[name], name)
     if rows or b"update(" in source.data:
         _row_writes(nodes, rows, found, matcher, source, columns, known)
+    _traits(nodes, found, source)
+    if rows and models is not None and models.trait_methods:
+        _trait_calls(nodes, rows, models, found, matcher, source)
     for node, name in uses:
         table = matcher.match_text(known[name].table)
         if table is None:
@@ -799,3 +802,69 @@ def _value_type(value: Node | None, source: Source) -> str | None:
                 return _type_name(arguments.named_children[0], source)
         stack.extend(reversed(current.named_children))
     return None
+
+
+def _traits(nodes: list[Node], found: Found, source: Source) -> None:
+    """Record a trait's default methods running a statement on `Self::table()` (a `Crud`
+    trait's `read`, `delete`), and each `impl Trait for T` with the methods T defines itself."""
+    for node in nodes:
+        if node.type == "trait_item":
+            name, body = node.child_by_field_name("name"), node.child_by_field_name("body")
+            for method in body.named_children if body is not None and name is not None else ():
+                method_name = method.child_by_field_name("name")
+                if method.type != "function_item" or method_name is None:
+                    continue
+                for operation in sorted(_self_table_operations(method, source)):
+                    found.record(TraitMethod(source.text(name), source.text(method_name),
+                                             operation, source.path))  # fmt: skip
+        elif node.type == "impl_item":
+            trait, struct = node.child_by_field_name("trait"), node.child_by_field_name("type")
+            body = node.child_by_field_name("body")
+            if trait is None or struct is None or body is None:
+                continue
+            own = tuple(sorted(
+                source.text(f.child_by_field_name("name"))
+                for f in body.named_children
+                if f.type == "function_item" and f.child_by_field_name("name") is not None
+            ))  # fmt: skip
+            trait_name, struct_name = _type_name(trait, source), _type_name(struct, source)
+            if trait_name and struct_name:
+                found.record(TraitImpl(trait_name, struct_name, own, source.path))
+
+
+def _self_table_operations(method: Node, source: Source) -> set[str]:
+    """What METHOD does to `Self::table()` (`diesel::delete(Self::table().find(id))`)."""
+    operations = set()
+    stack = [method]
+    while stack:
+        node = stack.pop()
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            if function is not None and source.text(function) in ("Self::table", "Self::table()"):
+                operations.add(_operation(node, _statement(node), source))
+        stack.extend(node.named_children)
+    return operations
+
+
+def _trait_calls(nodes: list[Node], rows: dict[str, Declared], models: Models, found: Found,
+                 matcher: TableMatcher, source: Source) -> None:  # fmt: skip
+    """`T::read(pool, id)`: a default method of a trait T implements (not defining it itself)
+    run on T's table."""
+    for node in nodes:
+        if node.type != "call_expression":
+            continue
+        function = node.child_by_field_name("function")
+        if function is None or function.type != "scoped_identifier":
+            continue
+        path, name = function.child_by_field_name("path"), function.child_by_field_name("name")
+        if path is None or name is None or source.text(path) not in rows:
+            continue
+        struct, method = source.text(path), source.text(name)
+        table = matcher.match_text(rows[struct].table)
+        if table is None:
+            continue
+        for impl in models.trait_impls.get(struct, ()):
+            operation = models.trait_methods.get((impl.trait, method))
+            if operation is not None and method not in impl.own:
+                found.reference(path.start_byte, table, operation, (), "diesel")
+                break

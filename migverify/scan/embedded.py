@@ -153,8 +153,13 @@ def _literals(node: Node) -> Iterator[Node]:
 
 
 def _add(data: bytes, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
+    piece = data[start:end]
+    if piece.isascii():  # a byte per character
+        chars.extend(piece.decode("ascii"))
+        offsets.extend(range(start, end))
+        return
     position = start
-    for char in data[start:end].decode("utf-8", errors="replace"):
+    for char in piece.decode("utf-8", errors="replace"):
         chars.append(char)
         offsets.append(position)
         position += len(char.encode("utf-8"))

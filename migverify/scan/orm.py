@@ -340,6 +340,34 @@ class ModelFactory:
 
 
 @dataclass(frozen=True)
+class TraitMethod:
+    """diesel: a trait's default method NAME running OPERATION on `Self::table()` (a `Crud`
+    trait's `read`, `delete`): `T::name(…)` on a struct T implementing the trait without its
+    own NAME is that operation on T's table."""
+
+    trait: str
+    name: str
+    operation: str
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.trait, self.name, self.operation)
+
+
+@dataclass(frozen=True)
+class TraitImpl:
+    """diesel: `impl TRAIT for STRUCT`, with the methods it defines itself (OWN)."""
+
+    trait: str
+    struct: str
+    own: tuple[str, ...]
+    path: str
+
+    def sort_key(self) -> tuple[str, ...]:
+        return (self.path, self.trait, self.struct)
+
+
+@dataclass(frozen=True)
 class Subclass:
     """A model class NAME inheriting from another model, BASE as its file writes it. TABLE:
     its own table (joined or multi-table inheritance: Django's `class Restaurant(Place)`,
@@ -387,6 +415,8 @@ Record = (
     | LoginUser
     | ModelMutator
     | ModelLoader
+    | TraitMethod
+    | TraitImpl
 )
 MAX_ALIASES = 6  # re-exports of re-exports, a schema instance of a schema class, …
 # The ORM of the model an alias of a kind stands for: a marshmallow-sqlalchemy schema, a Django
@@ -518,6 +548,11 @@ class Models:
         for function in of_type(RowFunction):
             self._row_functions.setdefault(function.name, []).append(function)
         self._factories = {(f.model, f.name) for f in of_type(ModelFactory)}
+        # diesel: (trait, method) → its operation on Self's table; struct → (trait, own methods)
+        self.trait_methods = {(m.trait, m.name): m.operation for m in of_type(TraitMethod)}
+        self.trait_impls: dict[str, list[TraitImpl]] = {}
+        for impl in of_type(TraitImpl):
+            self.trait_impls.setdefault(impl.struct, []).append(impl)
         self._loaders = {(f.model, f.name) for f in of_type(ModelLoader)}
         self._login_users: tuple[LoginUser, ...] = of_type(LoginUser)
         self._mutators: dict[str, dict[Declared, tuple[str, ...]]] = {}

@@ -121,9 +121,10 @@ PYTHON_OTHER: tuple[tuple[str, tuple[bytes, ...]], ...] = (
     ("sql-hole", SQL_HOLE_HINTS),
 )
 # diesel's structs whose rows code writes (`update(&row)` needs Identifiable, `save_changes`
-# AsChangeset) and aliases, of a table whose Rust name only the second pass knows: a Rust file
-# holding one is read in the first pass, for what the other files need of it
-RS_MODEL_HINTS = (b"Identifiable", b"AsChangeset", b"alias!")
+# AsChangeset), aliases and traits whose default methods query `Self::table()`, of a table whose
+# Rust name only the second pass knows: a Rust file holding one is read in the first pass, for
+# what the other files need of it
+RS_MODEL_HINTS = (b"Identifiable", b"AsChangeset", b"alias!", b"Self::table")
 RUST: tuple[tuple[str, tuple[bytes, ...]], ...] = (*PYTHON_OTHER, ("rs-model", RS_MODEL_HINTS))
 
 
