@@ -199,7 +199,7 @@ def _scan_uses(
             models.accessor_names() | set(models.template_relations()) | models.user_names()
         ),
         template_names=sorted(models.template_names()),
-        rust_names=sorted(models.rust_names()),
+        native_names=sorted(models.native_names()),
     )
     references, dynamic, rescanned, skipped = [], [], [], []
     kept = Kept()

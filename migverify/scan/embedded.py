@@ -8,8 +8,8 @@ after comments: sqlc's generated `-- name: … :one`) and holds SQL's syntax (SQ
 function call) is parsed as SQL with `$1`, then `?`, then `%s` placeholders, else read by its
 tokens (SQLite's `INSERT OR IGNORE`, `?1`, a format's `{placeholders}`). A table given by a
 format verb where SQL names one (`fmt.Sprintf("… FROM %s", t)`, `format!("… FROM {}", t)`) is a
-dynamic reference. diesel's DSL is read by diesel.py; other query builders and ORMs (GORM, ent,
-SeaORM) are not: their files hold no SQL naming the table.
+dynamic reference. diesel's DSL is read by diesel.py, GORM's chains by gorm.py; other query
+builders and ORMs (ent, SeaORM) are not: their files hold no SQL naming the table.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ def scan_embedded(
         from migverify.scan.diesel import scan_diesel
 
         scan_diesel(tree, source, found, matcher, models)
+    else:
+        from migverify.scan.gorm import scan_gorm
+
+        scan_gorm(tree, source, found, matcher, models)
     for node in _strings(tree):
         value = _value(node, source)
         if value is None or not _statement(value.text) or _asserted(node, source):

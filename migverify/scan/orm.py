@@ -30,8 +30,9 @@ from migverify.scan.source import Source, string_value
 
 ORMS = (
     "prisma", "drizzle", "typeorm", "sequelize", "objection", "sqlalchemy", "django", "peewee",
-    "diesel",
+    "diesel", "gorm",
 )  # fmt: skip
+NATIVE_ORMS = ("diesel", "gorm")  # Rust's and Go's: their names count in those files only
 
 
 @dataclass(frozen=True)
@@ -624,8 +625,8 @@ class Models:
         schema or re-exported name standing for one, or a helper taking a model's name."""
         names = set()
         for declared in self.declarations:
-            if declared.orm == "diesel":
-                continue  # rust_names
+            if declared.orm in NATIVE_ORMS:
+                continue  # native_names
             names.add(prisma_accessor(declared.name) if declared.orm == "prisma" else declared.name)
             if declared.orm == "django":  # migrations name models in lower case
                 names.add(declared.name.lower())
@@ -637,10 +638,10 @@ class Models:
         names.update(self._django_managers)
         return names
 
-    def rust_names(self) -> set[str]:
-        """The names a Rust file must contain to use a diesel table: its module, an alias, a
-        struct of its rows."""
-        return {declared.name for declared in self.declarations if declared.orm == "diesel"}
+    def native_names(self) -> set[str]:
+        """The names a Rust or Go file must contain to use a diesel table (its module, an
+        alias, a struct of its rows) or a GORM model."""
+        return {d.name for d in self.declarations if d.orm in NATIVE_ORMS}
 
     def mutators(self) -> dict[str, dict[Declared, tuple[str, ...]]]:
         """Method name → the models with such a method setting their row's attributes, and

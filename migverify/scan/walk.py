@@ -125,7 +125,14 @@ PYTHON_OTHER: tuple[tuple[str, tuple[bytes, ...]], ...] = (
 # Rust name only the second pass knows: a Rust file holding one is read in the first pass, for
 # what the other files need of it
 RS_MODEL_HINTS = (b"Identifiable", b"AsChangeset", b"alias!", b"Self::table")
-RUST: tuple[tuple[str, tuple[bytes, ...]], ...] = (*PYTHON_OTHER, ("rs-model", RS_MODEL_HINTS))
+RUST: tuple[tuple[str, tuple[bytes, ...]], ...] = (*PYTHON_OTHER, ("native-model", RS_MODEL_HINTS))
+# GORM's finishers given a model's value (`db.First(&user)`: the table is the struct's, named
+# nowhere in the file), and a struct's `TableName()` (kept for the other files)
+GO_GORM_HINTS = (
+    b".First(&", b".Find(&", b".Take(&", b".Last(&", b".Create(", b".Save(", b".Delete(&",
+    b".Model(&", b".Updates(", b".FirstOrCreate(&", b".FirstOrInit(&", b"TableName()",
+)  # fmt: skip
+GO: tuple[tuple[str, tuple[bytes, ...]], ...] = (*PYTHON_OTHER, ("native-model", GO_GORM_HINTS))
 
 
 def parse_size(text: str) -> int:
@@ -347,8 +354,8 @@ class Prefilter:
     for files naming a model). PYTHON_NAMES count only in Python files and templates (Django's
     relation accessors, `member_set`, `tags`: ordinary words elsewhere), TEMPLATE_NAMES only in
     templates (Django's forward foreign keys, `donor`: what a Python file reads them on names
-    its model). RUST_NAMES count only in Rust files (diesel's structs and aliases: `Version`,
-    `Crate`). Templates (`.html`) are let through only with TEMPLATES (the second pass, when
+    its model). NATIVE_NAMES count only in Rust and Go files (diesel's and GORM's structs and
+    aliases: `Version`, `Crate`). Templates (`.html`) are let through only with TEMPLATES (the second pass, when
     relations are known), and then for the names alone.
     """
 
@@ -359,7 +366,7 @@ class Prefilter:
         templates: bool = False,
         python_names: Sequence[str] = (),
         template_names: Sequence[str] = (),
-        rust_names: Sequence[str] = (),
+        native_names: Sequence[str] = (),
     ) -> None:
         self.templates = templates  # are templates read at all (the second pass, with relations)
         # Longest first: at one position the longest name is tried first (`items_archive`
@@ -367,12 +374,12 @@ class Prefilter:
         everywhere = {name.encode() for name in names}
         python = {name.encode() for name in python_names} - everywhere
         only_templates = {name.encode() for name in template_names} - everywhere - python
-        rust = {name.encode() for name in rust_names} - everywhere - python - only_templates
-        needles = sorted(everywhere | python | only_templates | rust, key=lambda n: (-len(n), n))
+        native = {name.encode() for name in native_names} - everywhere - python - only_templates
+        needles = sorted(everywhere | python | only_templates | native, key=lambda n: (-len(n), n))
         self.names = len(needles)
         self.python_only = [needle in python or needle in only_templates for needle in needles]
         self.template_only = [needle in only_templates for needle in needles]
-        self.rust_only = [needle in rust for needle in needles]
+        self.native_only = [needle in native for needle in needles]
         # Automata for Python files (and templates) and for the others, each with the names and
         # the hints that count there, in runs of at most 64 patterns: over 64 the Aho-Corasick
         # library's SIMD prefilter (Teddy) is off and a pass takes 3.3 times as long (two
@@ -381,6 +388,7 @@ class Prefilter:
         self.kinds, self.automata = self._automata(needles, hints, PYTHON_OTHER)
         self.python_kinds, self.python_automata = self._automata(needles, hints, PYTHON_ONLY)
         self.rust_kinds, self.rust_automata = self._automata(needles, hints, RUST)
+        self.go_kinds, self.go_automata = self._automata(needles, hints, GO)
         self.hints = hints
 
     @staticmethod
@@ -406,7 +414,7 @@ class Prefilter:
 
     # The files whose verdict depends on their path (Django models and migrations, Prisma
     # schemas, and which model hints count); for the others `scan(data)` is the whole test.
-    BY_PATH = (".py", ".prisma", TEMPLATE_SUFFIX, ".rs")
+    BY_PATH = (".py", ".prisma", TEMPLATE_SUFFIX, ".rs", ".go")
 
     def __call__(self, data: bytes, path: str = "") -> bool:
         if path.endswith(TEMPLATE_SUFFIX):
@@ -414,7 +422,7 @@ class Prefilter:
         python = path.endswith(".py")
         if self.hints and (path.endswith(".prisma") or (python and _python_model_file(data, path))):
             return True
-        return self.scan(data, python, rust=path.endswith(".rs"))
+        return self.scan(data, python, rust=path.endswith(".rs"), go=path.endswith(".go"))
 
     def reexports_only(self, data: bytes) -> bool:
         """Was a (TypeScript) file let through for its re-exports alone?"""
@@ -427,23 +435,26 @@ class Prefilter:
         reexports: bool = True,
         template: bool = False,
         rust: bool = False,
+        go: bool = False,
     ) -> bool:
         """The Aho-Corasick pass: a table name as a word, or a hint followed by its call.
-        PYTHON: a Python file or a template (TEMPLATE); RUST: a Rust file."""
+        PYTHON: a Python file or a template (TEMPLATE); RUST, GO: a Rust or Go file."""
         if python:
             automata, kinds = self.python_automata, self.python_kinds
         elif rust:
             automata, kinds = self.rust_automata, self.rust_kinds
+        elif go:
+            automata, kinds = self.go_automata, self.go_kinds
         else:
             automata, kinds = self.automata, self.kinds
         for first, automaton in automata:
             if self._matches(automaton.find_matches_as_indexes(data), first, kinds, data,
-                             python, reexports, template, rust):  # fmt: skip
+                             python, reexports, template, rust or go):  # fmt: skip
                 return True
         return False
 
     def _matches(self, matches, first: int, kinds: list[str], data: bytes, python: bool,
-                 reexports: bool, template: bool, rust: bool = False) -> bool:  # fmt: skip
+                 reexports: bool, template: bool, native: bool = False) -> bool:  # fmt: skip
         """Does one of MATCHES (of an automaton whose patterns start at index FIRST) count?"""
         for found, start, end in matches:
             index = first + found
@@ -454,7 +465,7 @@ class Prefilter:
                     if template or (
                         not self.template_only[index]
                         and (python or not self.python_only[index])
-                        and (rust or not self.rust_only[index])
+                        and (native or not self.native_only[index])
                     ):
                         return True
                 continue
@@ -465,7 +476,7 @@ class Prefilter:
                 return True
             if kind == "ts-model" and not python or kind == "py-model" and python:
                 return True
-            if kind == "rs-model" and rust:
+            if kind == "native-model" and native:
                 return True
             if kind == "prisma-helper" and not python and PRISMA_HELPER.match(data, start):
                 return True
