@@ -100,3 +100,24 @@ def test_calls_that_are_not_gorms_are_not_references(tmp_path):
         ),
     }, ["users"])  # fmt: skip
     assert found == [("app/app.go", 9, "users", "delete", ())]
+
+
+def test_squirrel_and_goqu_table_names_only_in_builders_chains(tmp_path):
+    found = _scan(tmp_path, {
+        "repo/repo.go": (
+            "package repo\n\n"
+            "func F(db *sql.DB, gdb *goqu.Database, u *User, r *Reader) {\n"
+            '\tsq.Select("id").From("public.users AS u").Where(sq.Eq{"id": 1}).RunWith(db).Query()\n'
+            '\tgdb.Update("users").Set(goqu.Record{"name": "x"}).Executor().Exec()\n'
+            '\tgdb.Delete("users").Where(goqu.Ex{"id": 1}).Executor().Exec()\n'
+            '\tr.From("users")\n'  # no builder
+            '\tdb.Model(u).Update("name", "users")\n'  # GORM's: the users of User, not the text
+            "}\n"
+        ),
+    }, ["users"])  # fmt: skip
+    assert found == [
+        ("repo/repo.go", 4, "users", "select", ()),
+        ("repo/repo.go", 5, "users", "update", ()),
+        ("repo/repo.go", 6, "users", "delete", ()),
+        ("repo/repo.go", 8, "users", "update", ("name",)),
+    ]
