@@ -5,10 +5,11 @@
 `db.Insert("users")`, `db.Update("users").Set(goqu.Record{…})`: the string's first word is the
 table (a schema-qualified one too), the method its operation (`From` a read, unless the chain
 is a `Delete`'s or an `Update`'s). A call counts only when the chain is a builder's: its root is
-the package (`sq.`, `squirrel.`, `goqu.`, a variable holding `sq.StatementBuilder…`), or it
-calls a method only these builders have (`ToSql`, `RunWith`, `PlaceholderFormat`,
-`Executor`, `ScanStructs`, …); `Update`, `Insert`, `Delete` and `From` take exactly one
-argument there (GORM's `Update("col", v)` takes two).
+the package (`sq.`, `squirrel.`, `goqu.`, a `StatementBuilder`), or the chain calls another of
+a builder's methods before or after (`Select`, `Columns`, `Where`, `OrderBy`, `ToSql`,
+`RunWith`, `QueryContext`, `Executor`, …), so `cache.Delete("users")` alone is not one;
+`Update`, `Insert`, `Delete` and `From` take exactly one argument there (GORM's
+`Update("col", v)` takes two).
 """
 
 from __future__ import annotations
@@ -28,6 +29,32 @@ TABLE_METHODS = {
 }  # fmt: skip
 JOINS = frozenset(("Join", "LeftJoin", "RightJoin", "InnerJoin", "FullJoin", "CrossJoin"))
 ROOTS = ("sq", "squirrel", "goqu", "sqlbuilder")
+# …and the methods a builder's chain has besides (with a table method, the chain is one)
+BUILDER_METHODS = frozenset(
+    (
+        "Select",
+        "Columns",
+        "Values",
+        "Set",
+        "Where",
+        "OrderBy",
+        "GroupBy",
+        "Having",
+        "Limit",
+        "Offset",
+        "Options",
+        "From",
+        "Join",
+        "LeftJoin",
+        "InnerJoin",
+        "Query",
+        "QueryContext",
+        "QueryRow",
+        "QueryRowContext",
+        "Exec",
+        "ExecContext",
+    )
+)
 BUILDER_ONLY = frozenset((
     "ToSql", "ToSQL", "RunWith", "PlaceholderFormat", "MustSql", "SetMap", "Suffix", "Prefix",
     "Executor", "ScanStructs", "ScanStruct", "ScanVals", "ScanVal", "Prepared", "StatementBuilder",
@@ -66,14 +93,15 @@ def _builder(call: Node, chain: list[tuple[str, Node]], source: Source) -> bool:
     root = chain[-1][1] if chain and chain[-1][0] == "" else None
     if root is not None and source.text(root).split(".")[0] in ROOTS:
         return True
-    if any(name in BUILDER_ONLY for name, _ in chain):
+    if any(name in BUILDER_ONLY or name in BUILDER_METHODS for name, _ in chain):
         return True
     if root is not None and source.text(root).endswith("StatementBuilder"):
         return True
     outer = call  # the calls made on the builder afterwards
     while outer.parent is not None and outer.parent.type == "selector_expression":
         field = outer.parent.child_by_field_name("field")
-        if field is not None and source.text(field) in BUILDER_ONLY:
+        if field is not None and (source.text(field) in BUILDER_ONLY
+                                  or source.text(field) in BUILDER_METHODS):  # fmt: skip
             return True
         outer = outer.parent.parent if outer.parent.parent is not None else outer.parent
         if outer.type != "call_expression":
