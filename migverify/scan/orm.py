@@ -30,9 +30,9 @@ from migverify.scan.source import Source, string_value
 
 ORMS = (
     "prisma", "drizzle", "typeorm", "sequelize", "objection", "sqlalchemy", "django", "peewee",
-    "diesel", "gorm",
+    "diesel", "gorm", "sea-orm",
 )  # fmt: skip
-NATIVE_ORMS = ("diesel", "gorm")  # Rust's and Go's: their names count in those files only
+NATIVE_ORMS = ("diesel", "gorm", "sea-orm")  # Rust's and Go's: their names count there only
 
 
 @dataclass(frozen=True)
@@ -428,16 +428,17 @@ ALIAS_ORMS = {
 
 
 def _diesel_rows(records: set) -> set:
-    """diesel's row structs and aliases of the tables kept (those of legacy tables) only: the
-    others lead nowhere, and their names would send files to the second pass for nothing."""
+    """diesel's row structs and aliases, SeaORM's entity aliases, of the tables kept (those of
+    legacy tables) only: the others lead nowhere, and their names would send files to the
+    second pass for nothing."""
 
     def kept(r: object) -> bool:
-        return isinstance(r, Declared) and r.orm == "diesel" and not (r.row or r.bare)
+        return isinstance(r, Declared) and r.orm in NATIVE_ORMS and not (r.row or r.bare)
 
-    tables = {r.name for r in records if kept(r)}
+    tables = {(r.orm, r.name) for r in records if kept(r)}
     return {
         r for r in records
-        if not (isinstance(r, Declared) and (r.row or r.bare) and r.table not in tables)
+        if not (isinstance(r, Declared) and (r.row or r.bare) and (r.orm, r.table) not in tables)
     }  # fmt: skip
 
 
