@@ -8,8 +8,9 @@ methods give the operation: `find`, `find_by_id`, `find_with_related`, `find_als
 (select), `insert`, `insert_many` (insert; an upsert with `.on_conflict(…)` after), `update`,
 `update_many` (update), `delete`, `delete_by_id`, `delete_many` (delete); an `ActiveModel`'s
 `insert`, `update`, `delete`, and `save` (insert or update). Its columns: the
-`t::Column::Name` variants of the statement, in snake case. Not read: an `ActiveModel` held in a
-variable and written later, `Entity` named bare in its own module's functions.
+`t::Column::Name` variants of the statement, in snake case; an `ActiveModel` given to a `let`
+is written where its name calls `insert`, `update`, `delete` or `save` in that function. Not
+read: `Entity` named bare in its own module's functions.
 """
 
 from __future__ import annotations
@@ -104,11 +105,11 @@ def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
             if len(parts) < 2 or parts[-1] != "ActiveModel":
                 continue
             table = matcher.match_text(modules.get(parts[-2], parts[-2]))
-            method = _called_on(node, source)
-            if table is None or method not in ACTIVE_METHODS:
+            if table is None:
                 continue
-            for operation in ACTIVE_METHODS[method]:
-                found.reference(node.start_byte, table, operation, (), "sea-orm")
+            for method in _written(node, source):
+                for operation in ACTIVE_METHODS[method]:
+                    found.reference(node.start_byte, table, operation, (), "sea-orm")
 
 
 def _entity(attribute: Node, source: Source) -> tuple[str, int] | None:
@@ -197,6 +198,40 @@ def _after(call: Node, source: Source, method: str) -> bool:
                 return True
         current = parent
     return False
+
+
+def _written(node: Node, source: Source) -> list[str]:
+    """The ActiveModel methods called on NODE's value: at once (`ActiveModel { … }.insert(db)`),
+    or on the name a `let` gives it, in the same function (`let new = …; new.insert(db)`)."""
+    method = _called_on(node, source)
+    if method in ACTIVE_METHODS:
+        return [method]
+    parent = node.parent
+    pattern = parent.child_by_field_name("pattern") if parent is not None else None
+    if parent is None or parent.type != "let_declaration" or pattern is None:
+        return []
+    if pattern.type == "mut_pattern" and pattern.named_children:
+        pattern = pattern.named_children[0]
+    if pattern.type != "identifier":
+        return []
+    name = source.text(pattern)
+    function = parent.parent
+    while function is not None and function.type != "function_item":
+        function = function.parent
+    methods: list[str] = []
+    stack = [function] if function is not None else []
+    while stack:
+        current = stack.pop()
+        if (
+            current.type == "identifier"
+            and current.start_byte > node.end_byte
+            and source.text(current) == name
+            and (called := _called_on(current, source)) in ACTIVE_METHODS
+            and called not in methods
+        ):
+            methods.append(called)
+        stack.extend(current.named_children)
+    return sorted(methods)
 
 
 def _called_on(node: Node, source: Source) -> str | None:

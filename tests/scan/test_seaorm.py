@@ -72,3 +72,20 @@ def test_an_inline_module_and_an_alias_of_another_entity(tmp_path):
         ("src/lib.rs", 4, "cake", "model", ()),
         ("src/lib.rs", 10, "cake", "delete", ()),
     ]
+
+
+def test_an_active_model_held_in_a_let_is_written_where_its_name_is(tmp_path):
+    found = _scan(tmp_path, {
+        "src/entity/cake.rs": ENTITY.replace('schema_name = "archive", ', "").replace(
+            "legacy_posts", "cake"
+        ),
+        "src/lib.rs": (
+            "async fn f(db: &DatabaseConnection) {\n"
+            "    let fresh = cake::ActiveModel { ..Default::default() };\n"
+            "    let kept = cake::ActiveModel { ..Default::default() };\n"
+            "    db.transaction(|tx| Box::pin(async move { fresh.insert(tx).await })).await;\n"
+            "    let _ = kept;\n"
+            "}\n"
+        ),
+    }, ["cake"])  # fmt: skip
+    assert [f for f in found if f[0] == "src/lib.rs"] == [("src/lib.rs", 2, "cake", "insert", ())]
