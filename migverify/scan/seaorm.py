@@ -35,16 +35,13 @@ ACTIVE_METHODS = {
     "insert": ("insert",), "update": ("update",), "delete": ("delete",),
     "save": ("insert", "update"),
 }  # fmt: skip
+HINTS = (b"sea_orm", b"Entity", b"ActiveModel")  # what a file using SeaORM holds
 _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
                 models: Models | None) -> None:  # fmt: skip
     """References through SeaORM in one Rust file."""
-    if b"sea_orm" not in source.data and b"Entity" not in source.data:
-        return
-    nodes = nodes_of(tree, ("attribute_item", "use_declaration", "call_expression",
-                            "scoped_identifier", "struct_expression"))  # fmt: skip
     modules: dict[str, str] = {}  # entity module → table
     names: dict[str, str] = {}  # a name an entity is imported under → its module
     if models is not None:
@@ -54,6 +51,11 @@ def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
                     names[declared.name] = declared.table
                 else:
                     modules[declared.name] = declared.table
+    data = source.data
+    if not any(hint in data for hint in HINTS) and not any(n.encode() in data for n in names):
+        return  # no SeaORM here
+    nodes = nodes_of(tree, ("attribute_item", "use_declaration", "call_expression",
+                            "scoped_identifier", "struct_expression"))  # fmt: skip
     for attribute in (n for n in nodes if n.type == "attribute_item"):
         entity = _entity(attribute, source)
         if entity is not None:
