@@ -541,8 +541,14 @@ def _model(attribute: Node, known: dict[str, Declared], found: Found, matcher: T
         return
     head = source.text(inner.named_children[0])
     target: Node | None = None
+    arguments = inner.child_by_field_name("arguments")
+    if head == "cfg_attr" and arguments is not None:  # `#[cfg_attr(feature = "full", diesel(…))]`
+        kids = arguments.children
+        for i, kid in enumerate(kids[:-1]):
+            if source.text(kid) == "diesel" and kids[i + 1].type == "token_tree":
+                head, arguments = "diesel", kids[i + 1]
+                break
     if head == "diesel":
-        arguments = inner.child_by_field_name("arguments")
         tokens = arguments.children if arguments is not None else []
         for i, token in enumerate(tokens[:-2]):
             if source.text(token) == "table_name" and tokens[i + 1].type == "=":
@@ -617,8 +623,8 @@ def _rows(nodes: list[Node], known: dict[str, Declared], matcher: TableMatcher, 
             if sibling.type == "attribute_item":
                 text = source.text(sibling)
                 tokens = [source.text(t) for t in _leaves(sibling) if t.type == "identifier"]
-                if "derive" in tokens[:1]:
-                    derives.update(tokens[1:])
+                if "derive" in tokens:  # also in a `cfg_attr(feature = "full", derive(…))`
+                    derives.update(tokens[tokens.index("derive") + 1 :])
                 if "table_name" in tokens:
                     table = _table_name(sibling, source) or table
                 elif text.startswith("#[table_name"):
@@ -840,7 +846,10 @@ def _self_table_operations(method: Node, source: Source) -> set[str]:
         node = stack.pop()
         if node.type == "call_expression":
             function = node.child_by_field_name("function")
-            if function is not None and source.text(function) in ("Self::table", "Self::table()"):
+            text = source.text(function) if function is not None else ""
+            if text == "Self::table" or (
+                text.startswith("<Self as ") and text.endswith(">::table")
+            ):
                 operations.add(_operation(node, _statement(node), source))
         stack.extend(node.named_children)
     return operations

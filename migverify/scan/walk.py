@@ -125,7 +125,9 @@ PYTHON_OTHER: tuple[tuple[str, tuple[bytes, ...]], ...] = (
 # entities imported under a name (a prelude's `use super::cake::Entity as Cake`), of a table whose
 # Rust name only the second pass knows: a Rust file holding one is read in the first pass, for
 # what the other files need of it
-RS_MODEL_HINTS = (b"Identifiable", b"AsChangeset", b"alias!", b"Self::table", b"::Entity as ")
+RS_MODEL_HINTS = (
+    b"Identifiable", b"AsChangeset", b"alias!", b"Self::table", b">::table()", b"::Entity as ",
+)  # fmt: skip
 RUST: tuple[tuple[str, tuple[bytes, ...]], ...] = (*PYTHON_OTHER, ("native-model", RS_MODEL_HINTS))
 # GORM's finishers given a model's value (`db.First(&user)`: the table is the struct's, named
 # nowhere in the file), and a struct's `TableName()` (kept for the other files)

@@ -222,3 +222,29 @@ def test_each_function_importing_the_dsl_and_assertions_expected_sql(tmp_path):
         ("src/lib.rs", 13, "posts", "delete", ("id",)),
         ("src/lib.rs", 19, "posts", "update", ("draft",)),
     ]
+
+
+def test_mappings_behind_cfg_attr_and_a_trait_naming_self_as_has_table(tmp_path):
+    found = _scan(tmp_path, {
+        "src/schema.rs": "diesel::table! {\n    person (id) {\n        id -> Int4,\n    }\n}\n",
+        "src/source.rs": (
+            "#[derive(Clone, Debug)]\n"
+            '#[cfg_attr(feature = "full", derive(Queryable, Selectable, Identifiable))]\n'
+            '#[cfg_attr(feature = "full", diesel(table_name = person))]\n'
+            "pub struct Person { pub id: i32 }\n"
+        ),
+        "src/traits.rs": (
+            "pub trait Crud: HasTable + Sized {\n"
+            "    async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<usize> {\n"
+            "        diesel::delete(<Self as HasTable>::table().find(id)).execute(conn).await\n"
+            "    }\n"
+            "}\n"
+            "impl Crud for Person {}\n"
+        ),
+        "src/api.rs": "async fn f(c: &mut AsyncPgConnection) { Person::delete(c, 1).await; }\n",
+    }, ["person"])  # fmt: skip
+    assert found == [
+        ("src/api.rs", 1, "person", "delete", ()),
+        ("src/schema.rs", 2, "person", "model", ()),
+        ("src/source.rs", 3, "person", "model", ()),
+    ]
