@@ -281,13 +281,19 @@ def _field_type(node: Node, struct: str, field: str, source: Source) -> str | No
     return None
 
 
-def _declared_type(node: Node, name: str, source: Source) -> str | None:
-    """The type NAME is declared with in the function around NODE."""
+def _function(node: Node) -> Node | None:
+    """The function (or function literal) NODE is in."""
     function = node.parent
     while function is not None and function.type not in (
         "function_declaration", "method_declaration", "func_literal",
     ):  # fmt: skip
         function = function.parent
+    return function
+
+
+def _declared_type(node: Node, name: str, source: Source) -> str | None:
+    """The type NAME is declared with in the function around NODE."""
+    function = _function(node)
     if function is None:
         return None
     for current in nodes_under(function):
@@ -306,11 +312,7 @@ def _declared_type(node: Node, name: str, source: Source) -> str | None:
 
 def _assigned(node: Node, name: str, source: Source) -> Node | None:
     """The value NAME was last given (`name := …`, `name = …`) before NODE in its function."""
-    function = node.parent
-    while function is not None and function.type not in (
-        "function_declaration", "method_declaration", "func_literal",
-    ):  # fmt: skip
-        function = function.parent
+    function = _function(node)
     last = None
     for current in nodes_under(function) if function is not None else ():
         if current.type in ("short_var_declaration", "assignment_statement"):

@@ -1,11 +1,15 @@
-"""diesel's query DSL in Rust (migverify/scan/diesel.py): single forms the labelled corpus
-(fixtures/scan/diesel) does not show on its own."""
+"""Rust's and Go's ORMs and query builders: diesel (migverify/scan/diesel.py), SeaORM
+(seaorm.py), GORM (gorm.py), squirrel and goqu (gobuilders.py); single forms the labelled
+corpus (fixtures/scan/{diesel,seaorm,gorm,squirrel}) does not show on its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from migverify.scan import scan_paths
+from migverify.scan.gorm import table_of
 
 
 def _scan(root: Path, files: dict[str, str], tables: list[str], jobs: int = 1) -> list[tuple]:
@@ -15,6 +19,9 @@ def _scan(root: Path, files: dict[str, str], tables: list[str], jobs: int = 1) -
         path.write_text(text)
     result = scan_paths([root], tables, root=root, jobs=jobs)
     return [(r.path, r.line, r.table, r.operation, r.columns) for r in result.references]
+
+
+# --- diesel ----------------------------------------------------------------------------------
 
 
 SCHEMA = """diesel::table! {
@@ -247,4 +254,187 @@ def test_mappings_behind_cfg_attr_and_a_trait_naming_self_as_has_table(tmp_path)
         ("src/api.rs", 1, "person", "delete", ()),
         ("src/schema.rs", 2, "person", "model", ()),
         ("src/source.rs", 3, "person", "model", ()),
+    ]
+
+
+# --- SeaORM ----------------------------------------------------------------------------------
+
+
+ENTITY = """use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(schema_name = "archive", table_name = "legacy_posts")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub title: String,
+}
+"""
+
+
+def test_an_entity_of_another_name_in_a_schema_through_its_module_and_a_mod_rs(tmp_path):
+    files = {
+        "src/entity/post/mod.rs": ENTITY,
+        "src/handlers.rs": (
+            "use crate::entity::post;\n"
+            "async fn list(db: &DatabaseConnection) {\n"
+            '    post::Entity::find().filter(post::Column::Title.contains("x")).all(db).await;\n'
+            '    post::ActiveModel { title: Set("t".into()), ..Default::default() }.save(db).await;\n'
+            "}\n"
+        ),
+    }
+    expected = [
+        ("src/entity/post/mod.rs", 4, "archive.legacy_posts", "model", ()),
+        ("src/handlers.rs", 3, "archive.legacy_posts", "select", ("title",)),
+        ("src/handlers.rs", 4, "archive.legacy_posts", "insert", ()),
+        ("src/handlers.rs", 4, "archive.legacy_posts", "update", ()),
+    ]
+    assert _scan(tmp_path, files, ["archive.legacy_posts"]) == expected
+    assert _scan(tmp_path, files, ["archive.legacy_posts"], jobs=2) == expected
+    assert _scan(tmp_path, files, ["legacy_posts"]) == []  # public.legacy_posts: another table
+
+
+def test_an_inline_module_and_an_alias_of_another_entity(tmp_path):
+    found = _scan(tmp_path, {
+        "src/lib.rs": (
+            "mod cake {\n"
+            "    use sea_orm::entity::prelude::*;\n"
+            "    #[derive(DeriveEntityModel)]\n"
+            "    #[sea_orm(table_name = \"cake\")]\n"
+            "    pub struct Model { #[sea_orm(primary_key)] pub id: i32 }\n"
+            "}\n"
+            "use cake::Entity as Cake;\n"
+            "use fruit::Entity as Fruit;\n"
+            "async fn f(db: &DatabaseConnection) {\n"
+            "    Cake::delete_by_id(1).exec(db).await;\n"
+            "    Fruit::find().all(db).await;\n"
+            "}\n"
+        ),
+    }, ["cake"])  # fmt: skip
+    assert found == [
+        ("src/lib.rs", 4, "cake", "model", ()),
+        ("src/lib.rs", 10, "cake", "delete", ()),
+    ]
+
+
+def test_an_active_model_held_in_a_let_is_written_where_its_name_is(tmp_path):
+    found = _scan(tmp_path, {
+        "src/entity/cake.rs": ENTITY.replace('schema_name = "archive", ', "").replace(
+            "legacy_posts", "cake"
+        ),
+        "src/lib.rs": (
+            "async fn f(db: &DatabaseConnection) {\n"
+            "    let fresh = cake::ActiveModel { ..Default::default() };\n"
+            "    let kept = cake::ActiveModel { ..Default::default() };\n"
+            "    db.transaction(|tx| Box::pin(async move { fresh.insert(tx).await })).await;\n"
+            "    let _ = kept;\n"
+            "}\n"
+        ),
+    }, ["cake"])  # fmt: skip
+    assert [f for f in found if f[0] == "src/lib.rs"] == [("src/lib.rs", 2, "cake", "insert", ())]
+
+
+# --- GORM, squirrel, goqu ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("struct", "table"),
+    [
+        ("User", "users"),
+        ("UserProfile", "user_profiles"),
+        ("APIKey", "api_keys"),
+        ("SMTP", "smtps"),
+        ("Person", "people"),
+        ("Category", "categories"),
+        ("MailLog", "mail_logs"),
+    ],
+)
+def test_gorm_default_table_names(struct, table):
+    assert table_of(struct) == table
+
+
+def test_a_table_name_method_in_another_file_and_workers_give_the_same(tmp_path):
+    files = {
+        "models/metric.go": (
+            "package models\n\ntype Metric struct{ ID int64 }\n\n"
+            'func (m *Metric) TableName() string { return "legacy_metrics" }\n'
+        ),
+        "models/repo.go": (
+            "package models\n\n"
+            "func All() ([]Metric, error) {\n"
+            "\tvar ms []Metric\n"
+            "\terr := db.Find(&ms).Error\n"
+            "\treturn ms, err\n"
+            "}\n"
+        ),
+    }
+    expected = [
+        ("models/metric.go", 5, "legacy_metrics", "model", ()),
+        ("models/repo.go", 5, "legacy_metrics", "select", ()),
+    ]
+    assert _scan(tmp_path, files, ["legacy_metrics"]) == expected
+    assert _scan(tmp_path, files, ["legacy_metrics"], jobs=2) == expected
+    # the struct's default name is not its table
+    assert _scan(tmp_path, files, ["metrics"]) == []
+
+
+def test_values_of_fields_elements_and_held_chains(tmp_path):
+    found = _scan(tmp_path, {
+        "store/store.go": (
+            "package store\n\n"
+            "type Header struct{ ID int64 }\n"
+            "type SMTP struct {\n\tID      int64\n\tHeaders []Header\n}\n\n"
+            "func Load(s *SMTP, hs []*Header) {\n"
+            "\tdb.Where(\"smtp_id = ?\", s.ID).Find(&s.Headers)\n"  # line 10: a field
+            "\tfor i := range hs {\n\t\tdb.Save(hs[i])\n\t}\n"  # line 12: an element
+            "\tq := db.Table(\"headers\")\n"  # line 14: the chain's table, held
+            "\tq = q.Where(\"id > ?\", 1)\n"
+            "\tvar n int64\n\tq.Count(&n)\n"
+            "\tvar one Header\n\tdb.Where(\"id = 1\").Find(&one).Count(&n)\n"  # line 19
+            "}\n"
+        ),
+    }, ["headers"])  # fmt: skip
+    assert found == [
+        ("store/store.go", 10, "headers", "select", ()),
+        ("store/store.go", 12, "headers", "insert", ()),
+        ("store/store.go", 12, "headers", "update", ()),
+        ("store/store.go", 14, "headers", "select", ()),
+        ("store/store.go", 19, "headers", "select", ()),
+    ]
+
+
+def test_calls_that_are_not_gorms_are_not_references(tmp_path):
+    found = _scan(tmp_path, {
+        "app/app.go": (
+            "package app\n\n"
+            "type User struct{ ID int64 }\n\n"
+            "func F(cache *Cache, doc *goquery.Document, u User, store sessions.Store) {\n"
+            "\tcache.Delete(&u)\n"
+            "\tdoc.Find(\"form\")\n"
+            "\tstore.Save(&u)\n"
+            "\tdb.Delete(&u)\n"  # line 9: a receiver named db
+            "}\n"
+        ),
+    }, ["users"])  # fmt: skip
+    assert found == [("app/app.go", 9, "users", "delete", ())]
+
+
+def test_squirrel_and_goqu_table_names_only_in_builders_chains(tmp_path):
+    found = _scan(tmp_path, {
+        "repo/repo.go": (
+            "package repo\n\n"
+            "func F(db *sql.DB, gdb *goqu.Database, u *User, r *Reader) {\n"
+            '\tsq.Select("id").From("public.users AS u").Where(sq.Eq{"id": 1}).RunWith(db).Query()\n'
+            '\tgdb.Update("users").Set(goqu.Record{"name": "x"}).Executor().Exec()\n'
+            '\tgdb.Delete("users").Where(goqu.Ex{"id": 1}).Executor().Exec()\n'
+            '\tr.From("users")\n'  # no builder
+            '\tdb.Model(u).Update("name", "users")\n'  # GORM's: the users of User, not the text
+            "}\n"
+        ),
+    }, ["users"])  # fmt: skip
+    assert found == [
+        ("repo/repo.go", 4, "users", "select", ()),
+        ("repo/repo.go", 5, "users", "update", ()),
+        ("repo/repo.go", 6, "users", "delete", ()),
+        ("repo/repo.go", 8, "users", "update", ("name",)),
     ]
