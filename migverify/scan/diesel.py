@@ -97,6 +97,7 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
         _model(attribute, known, found, matcher, source)
     rows = _rows(nodes, known, matcher, source, found, models)
     uses: list[tuple[Node, str]] = []  # (the name's node, the Rust name)
+    bound: dict[tuple[int, int], set[bytes]] = {}  # a function's own bindings (_in_scope)
     columns: dict[int, dict[str, set[str]]] = {}  # statement → table → columns
 
     def column(node: Node, name: str, rust: str) -> None:
@@ -116,9 +117,9 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
             if name in aliases:  # bound to the alias wherever it is named
                 if _value(node) and not _selector(node, source):
                     uses.append((node, name))
-            elif name in bare and _in_scope(node, bare[name]) and _value(node):
+            elif name in bare and _in_scope(node, bare[name], bound) and _value(node):
                 uses.append((node, name))
-            elif name in bare_columns and _in_scope(node, bare[bare_columns[name]]):
+            elif name in bare_columns and _in_scope(node, bare[bare_columns[name]], bound):
                 if _value(node) or _receiver(node):
                     column(node, bare_columns[name], name)
     if rows or b"update(" in source.data:
@@ -478,31 +479,34 @@ def _insert(call: Node, statement: Node, source: Source) -> str:
     return "insert"
 
 
-def _in_scope(node: Node, scopes: list[Node]) -> bool:
+def _in_scope(node: Node, scopes: list[Node], bound: dict[tuple[int, int], set[bytes]]) -> bool:
     """Is NODE inside one of SCOPES and not where a local binding of its name shadows the
-    table?"""
+    table? (BOUND: the names each function binds, filled as functions are met.)"""
     if not any(scope.start_byte <= node.start_byte < scope.end_byte for scope in scopes):
         return False
-    name = node.text
     function = node.parent
     while function is not None and function.type not in ("function_item", "closure_expression"):
         function = function.parent
-    return function is None or not _binds(function, name)
+    if function is None:
+        return True
+    key = (function.start_byte, function.end_byte)
+    if key not in bound:
+        bound[key] = _bound_names(function)
+    return node.text not in bound[key]
 
 
-def _binds(function: Node, name: bytes | None) -> bool:
-    """Does FUNCTION bind NAME itself (a parameter, `let`, a `for` or closure pattern)?"""
+def _bound_names(function: Node) -> set[bytes]:
+    """The names FUNCTION binds itself (parameters, `let`s, `for` and closure patterns)."""
+    names = set()
     stack = [function]
     while stack:
         node = stack.pop()
         if node.type in PATTERNS:
             pattern = node.child_by_field_name("pattern")
             targets: Iterable[Node] = [pattern] if pattern is not None else node.named_children
-            for target in targets:
-                if target.type == "identifier" and target.text == name:
-                    return True
+            names.update(t.text for t in targets if t.type == "identifier" and t.text)
         stack.extend(node.named_children)
-    return False
+    return names
 
 
 def _selector(node: Node, source: Source) -> bool:
