@@ -679,13 +679,14 @@ def _row_writes(nodes: list[Node], rows: dict[str, Declared], found: Found,
     `row.save_changes(conn)` (an update), where the row is `self` of the struct's `impl`, or a
     parameter, `let` or query result typed as the struct; or an `update(&row)` whose `.set(…)`
     names the table's columns (`t::col.eq(…)`: diesel takes only the target's)."""
+    bindings: dict[tuple[int, int], dict[str, Node]] = {}
     for node in nodes:
         if node.type not in ("identifier", "self"):
             continue
         operation = _row_operation(node, source)
         if operation is None:
             continue
-        struct = _type_of(node, source)
+        struct = _type_of(node, source, bindings)
         declared = rows.get(struct) if struct is not None else None
         if declared is None and operation == "update":
             declared = _set_table(node, known, source)
@@ -752,9 +753,12 @@ def _paths(node: Node) -> Iterator[Node]:
             stack.extend(current.named_children)
 
 
-def _type_of(node: Node, source: Source) -> str | None:
+def _type_of(
+    node: Node, source: Source, bindings: dict[tuple[int, int], dict[str, Node]]
+) -> str | None:
     """The struct a name's value is, as far as its function shows: `self` in an `impl T`, a
-    parameter `x: &T`, `let x: T`, `let x = ….first::<T>(conn)`, `let x = T { … }`."""
+    parameter `x: &T`, `let x: T`, `let x = ….first::<T>(conn)`, `let x = T { … }`
+    (BINDINGS: each function's, collected once)."""
     name = source.text(node)
     scope = node.parent
     while scope is not None and scope.type not in ("function_item", "closure_expression"):
@@ -766,24 +770,26 @@ def _type_of(node: Node, source: Source) -> str | None:
         return _type_name(impl.child_by_field_name("type"), source) if impl is not None else None
     if scope is None:
         return None
-    stack = [scope]
-    while stack:
-        current = stack.pop()
-        if current.type in ("parameter", "let_declaration"):
-            pattern = current.child_by_field_name("pattern")
-            if pattern is not None and pattern.type == "mut_pattern" and pattern.named_children:
-                pattern = pattern.named_children[0]
-            if (
-                pattern is not None
-                and pattern.type == "identifier"
-                and source.text(pattern) == name
-            ):
-                declared = _type_name(current.child_by_field_name("type"), source)
-                if declared is None and current.type == "let_declaration":
-                    declared = _value_type(current.child_by_field_name("value"), source)
-                return declared
-        stack.extend(reversed(current.named_children))
-    return None
+    key = (scope.start_byte, scope.end_byte)
+    if key not in bindings:  # the function's parameters and `let`s, the first of each name
+        bindings[key] = {}
+        stack = [scope]
+        while stack:
+            current = stack.pop()
+            if current.type in ("parameter", "let_declaration"):
+                pattern = current.child_by_field_name("pattern")
+                if pattern is not None and pattern.type == "mut_pattern" and pattern.named_children:
+                    pattern = pattern.named_children[0]
+                if pattern is not None and pattern.type == "identifier":
+                    bindings[key].setdefault(source.text(pattern), current)
+            stack.extend(reversed(current.named_children))
+    current = bindings[key].get(name)
+    if current is None:
+        return None
+    declared = _type_name(current.child_by_field_name("type"), source)
+    if declared is None and current.type == "let_declaration":
+        declared = _value_type(current.child_by_field_name("value"), source)
+    return declared
 
 
 def _type_name(node: Node | None, source: Source) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from tree_sitter import Node, Tree
 
 from migverify.scan.found import Found
-from migverify.scan.gorm import _chain, _literal, _method
+from migverify.scan.gorm import GoCode, _literal, _method
 from migverify.scan.orm import nodes_of
 from migverify.scan.source import Source
 from migverify.scan.tables import TableMatcher
@@ -62,6 +62,7 @@ BUILDER_ONLY = frozenset((
 
 
 def scan_go_builders(tree: Tree, source: Source, found: Found, matcher: TableMatcher) -> None:
+    code = GoCode(tree, source)
     for call in nodes_of(tree, ("call_expression",)):
         method = _method(call, source)
         if method not in TABLE_METHODS:
@@ -76,7 +77,7 @@ def scan_go_builders(tree: Tree, source: Source, found: Found, matcher: TableMat
         table = matcher.match_text(literal[0].split()[0])
         if table is None:
             continue
-        chain = list(_chain(call, source))
+        chain = list(code.chain(call))
         if not _builder(call, chain, source):
             continue
         operation = TABLE_METHODS[method]

@@ -76,14 +76,15 @@ def scan_gorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
         for declared in models.declarations:
             if declared.orm == "gorm":
                 named.setdefault(declared.name, declared.table)
+    code = GoCode(tree, source)
     for call in (n for n in nodes if n.type == "call_expression"):
         method = _method(call, source)
         if method not in OPERATIONS or _inner(call, source):
             continue
-        chain = list(_chain(call, source))
+        chain = list(code.chain(call))
         if not _gorm(call, chain, source):
             continue
-        table, at = _table(call, chain, named, source)
+        table, at = _table(call, chain, named, code)
         matched = matcher.match_text(table) if table is not None else None
         if matched is None or at is None:
             continue
@@ -156,35 +157,150 @@ def _inner(call: Node, source: Source) -> bool:
     )
 
 
-def _chain(call: Node, source: Source) -> Iterator[tuple[str, Node]]:
-    """(method, arguments) of the calls before CALL in its chain, nearest first; the
-    receiver at its root last, as ("", node)."""
-    function = call.child_by_field_name("function")
-    receiver = function.child_by_field_name("operand") if function is not None else None
-    for _ in range(MAX_CHAIN):
-        if receiver is None:
-            return
-        if receiver.type == "call_expression":
-            name = _method(receiver, source)
-            arguments = receiver.child_by_field_name("arguments")
-            if name is None or arguments is None:
+class GoCode:
+    """One Go file read for names' types: each function's declarations and assignments, and
+    the file's structs' fields, indexed once (a file with thousands of chains in one function
+    would otherwise walk that function for each of them)."""
+
+    def __init__(self, tree: Tree, source: Source) -> None:
+        self.tree = tree
+        self.source = source
+        # function (its span) → name → [(declared or assigned, end of the statement, node)]
+        self._functions: dict[tuple[int, int], dict[str, list[tuple[str, int, Node]]]] = {}
+        self._fields: dict[tuple[str, str], Node] | None = None  # (struct, field) → its type
+
+    def chain(self, call: Node) -> Iterator[tuple[str, Node]]:
+        """(method, arguments) of the calls before CALL in its chain, nearest first; the
+        receiver at its root last, as ("", node)."""
+        source = self.source
+        function = call.child_by_field_name("function")
+        receiver = function.child_by_field_name("operand") if function is not None else None
+        for _ in range(MAX_CHAIN):
+            if receiver is None:
+                return
+            if receiver.type == "call_expression":
+                name = _method(receiver, source)
+                arguments = receiver.child_by_field_name("arguments")
+                if name is None or arguments is None:
+                    yield "", receiver
+                    return
+                yield name, arguments
+                inner = receiver.child_by_field_name("function")
+                receiver = inner.child_by_field_name("operand") if inner is not None else None
+            elif receiver.type == "identifier" and (held := self._held_chain(receiver)):
+                receiver = held  # `query := db.Table("t").Where(…)`, then `query.Count(&n)`
+            else:
                 yield "", receiver
                 return
-            yield name, arguments
-            inner = receiver.child_by_field_name("function")
-            receiver = inner.child_by_field_name("operand") if inner is not None else None
-        elif receiver.type == "identifier" and (held := _held_chain(receiver, source)):
-            receiver = held  # `query := db.Table("t").Where(…)`, then `query.Count(&n)`
-        else:
-            yield "", receiver
-            return
 
+    def _held_chain(self, name: Node) -> Node | None:
+        """The call a variable was last given before NAME, when it is a chain of calls
+        (`query := db.Table("results")…`)."""
+        value = self.assigned(name, self.source.text(name))
+        return value if value is not None and value.type == "call_expression" else None
 
-def _held_chain(name: Node, source: Source) -> Node | None:
-    """The call a variable was last given before NAME, when it is a chain of calls
-    (`query := db.Table("results")…`)."""
-    value = _assigned(name, source.text(name), source)
-    return value if value is not None and value.type == "call_expression" else None
+    def value_type(self, node: Node) -> str | None:
+        """The struct a value is: `&User{}`, `&u` / `u` with `u := User{}`, `var u User`, a
+        parameter `u *User`, `[]User`, `new(User)`, `ms[i]`, a field `s.Headers`."""
+        source = self.source
+        while node.type in ("unary_expression", "parenthesized_expression"):
+            inner = node.child_by_field_name("operand") or (
+                node.named_children[0] if node.named_children else None
+            )
+            if inner is None:
+                return None
+            node = inner
+        if node.type == "composite_literal":
+            return _type_name(node.child_by_field_name("type"), source)
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            if function is None or source.text(function) != "new" or arguments is None:
+                return None
+            first = arguments.named_children[0] if arguments.named_children else None
+            return _type_name(first, source)
+        if node.type == "index_expression":  # `ms[i]`: an element of a slice
+            operand = node.child_by_field_name("operand")
+            return self.value_type(operand) if operand is not None else None
+        if node.type == "selector_expression":  # `s.Headers`: the field's type
+            operand, field = node.child_by_field_name("operand"), node.child_by_field_name("field")
+            owner = self.value_type(operand) if operand is not None else None
+            if owner is None or field is None:
+                return None
+            return self.field_type(owner, source.text(field))
+        if node.type != "identifier":
+            return None
+        return self.declared_type(node, source.text(node))
+
+    def field_type(self, struct: str, field: str) -> str | None:
+        """The type of FIELD in the struct STRUCT declared in this file."""
+        if self._fields is None:
+            self._fields = {}
+            for spec in nodes_of(self.tree, ("type_spec",)):
+                name, body = spec.child_by_field_name("name"), spec.child_by_field_name("type")
+                if name is None or body is None:
+                    continue
+                for declaration in (n for n in nodes_under(body) if n.type == "field_declaration"):
+                    declared = declaration.child_by_field_name("type")
+                    for field_name in declaration.children_by_field_name("name"):
+                        if declared is not None:
+                            key = (self.source.text(name), self.source.text(field_name))
+                            self._fields.setdefault(key, declared)
+        declared = self._fields.get((struct, field))
+        return _type_name(declared, self.source) if declared is not None else None
+
+    def declared_type(self, node: Node, name: str) -> str | None:
+        """The type NAME is declared with in the function around NODE."""
+        entries = self._names(node).get(name, [])
+        declarations = [e for e in entries if e[0] == "declared"]
+        if declarations:
+            current = min(declarations, key=lambda e: e[2].start_byte)[2]
+            declared = current.child_by_field_name("type")
+            if declared is not None:
+                return _type_name(declared, self.source)
+            value = current.child_by_field_name("value")
+            first = value.named_children[0] if value and value.named_children else None
+            return self.value_type(first) if first is not None else None
+        value = self.assigned(node, name)
+        if value is None or value.type == "identifier":
+            return None
+        return self.value_type(value)
+
+    def assigned(self, node: Node, name: str) -> Node | None:
+        """The value NAME was last given (`name := …`, `name = …`) before NODE in its
+        function (not by an assignment NODE is part of: `q = q.Where(…)`)."""
+        values = [
+            value for kind, end, value in self._names(node).get(name, [])
+            if kind == "assigned" and end <= node.start_byte
+        ]  # fmt: skip
+        return max(values, key=lambda value: value.start_byte) if values else None
+
+    def _names(self, node: Node) -> dict[str, list[tuple[str, int, Node]]]:
+        function = _function(node)
+        if function is None:
+            return {}
+        key = (function.start_byte, function.end_byte)
+        if key not in self._functions:
+            names: dict[str, list[tuple[str, int, Node]]] = {}
+            text = self.source.text
+            for current in nodes_under(function):
+                if current.type in ("parameter_declaration", "var_spec"):
+                    for declared in current.children_by_field_name("name"):
+                        names.setdefault(text(declared), []).append(
+                            ("declared", current.end_byte, current)
+                        )
+                elif current.type in ("short_var_declaration", "assignment_statement"):
+                    left = current.child_by_field_name("left")
+                    right = current.child_by_field_name("right")
+                    if left is None or right is None:
+                        continue
+                    pairs = zip(left.named_children, right.named_children, strict=False)
+                    for target, value in pairs:
+                        names.setdefault(text(target), []).append(
+                            ("assigned", current.end_byte, value)
+                        )
+            self._functions[key] = names
+        return self._functions[key]
 
 
 def _gorm(call: Node, chain: list[tuple[str, Node]], source: Source) -> bool:
@@ -201,9 +317,10 @@ def _gorm(call: Node, chain: list[tuple[str, Node]], source: Source) -> bool:
 
 
 def _table(call: Node, chain: list[tuple[str, Node]], named: dict[str, str],
-           source: Source) -> tuple[str | None, int | None]:  # fmt: skip
+           code: GoCode) -> tuple[str | None, int | None]:  # fmt: skip
     """The chain's table, and where it is named: `Table("t")`, `Model(x)`, else the
     finisher's value."""
+    source = code.source
     for name, arguments in chain:
         first = arguments.named_children[0] if name and arguments.named_children else None
         if name == "Table" and first is not None:
@@ -212,14 +329,14 @@ def _table(call: Node, chain: list[tuple[str, Node]], named: dict[str, str],
                 return literal
             return None, None
         if name == "Model" and first is not None:
-            struct = _value_type(first, source)
+            struct = code.value_type(first)
             return (_struct_table(struct, named), first.start_byte) if struct else (None, None)
     finishers = [(_method(call, source), call.child_by_field_name("arguments")), *chain]
     for name, arguments in finishers:  # `Find(&im).Count(&n)`: the value Find reads into
         if name not in VALUED or arguments is None or not arguments.named_children:
             continue
         first = arguments.named_children[0]
-        struct = _value_type(first, source)
+        struct = code.value_type(first)
         if struct is not None:
             return _struct_table(struct, named), first.start_byte
     return None, None
@@ -227,58 +344,6 @@ def _table(call: Node, chain: list[tuple[str, Node]], named: dict[str, str],
 
 def _struct_table(struct: str, named: dict[str, str]) -> str:
     return named.get(struct) or table_of(struct)
-
-
-def _value_type(node: Node, source: Source) -> str | None:
-    """The struct a value is: `&User{}`, `&u` / `u` with `u := User{}`, `var u User`, a
-    parameter `u *User`, `[]User`, `new(User)`."""
-    while node.type in ("unary_expression", "parenthesized_expression"):
-        inner = node.child_by_field_name("operand") or (
-            node.named_children[0] if node.named_children else None
-        )
-        if inner is None:
-            return None
-        node = inner
-    if node.type == "composite_literal":
-        return _type_name(node.child_by_field_name("type"), source)
-    if node.type == "call_expression":
-        function = node.child_by_field_name("function")
-        arguments = node.child_by_field_name("arguments")
-        if function is not None and source.text(function) == "new" and arguments is not None:
-            return (
-                _type_name(arguments.named_children[0], source)
-                if arguments.named_children
-                else None
-            )
-        return None
-    if node.type == "index_expression":  # `ms[i]`: an element of a slice
-        operand = node.child_by_field_name("operand")
-        return _value_type(operand, source) if operand is not None else None
-    if node.type == "selector_expression":  # `s.Headers`: the field's type
-        operand, field = node.child_by_field_name("operand"), node.child_by_field_name("field")
-        owner = _value_type(operand, source) if operand is not None else None
-        if owner is None or field is None:
-            return None
-        return _field_type(node, owner, source.text(field), source)
-    if node.type != "identifier":
-        return None
-    return _declared_type(node, source.text(node), source)
-
-
-def _field_type(node: Node, struct: str, field: str, source: Source) -> str | None:
-    """The type of FIELD in the struct STRUCT declared in NODE's file."""
-    root = node
-    while root.parent is not None:
-        root = root.parent
-    for spec in (n for n in nodes_under(root) if n.type == "type_spec"):
-        name, body = spec.child_by_field_name("name"), spec.child_by_field_name("type")
-        if name is None or body is None or source.text(name) != struct:
-            continue
-        for declaration in (n for n in nodes_under(body) if n.type == "field_declaration"):
-            names = declaration.children_by_field_name("name")
-            if any(source.text(n) == field for n in names):
-                return _type_name(declaration.child_by_field_name("type"), source)
-    return None
 
 
 def _function(node: Node) -> Node | None:
@@ -289,42 +354,6 @@ def _function(node: Node) -> Node | None:
     ):  # fmt: skip
         function = function.parent
     return function
-
-
-def _declared_type(node: Node, name: str, source: Source) -> str | None:
-    """The type NAME is declared with in the function around NODE."""
-    function = _function(node)
-    if function is None:
-        return None
-    for current in nodes_under(function):
-        if current.type in ("parameter_declaration", "var_spec"):
-            names = [c for c in current.children_by_field_name("name")]
-            if any(source.text(n) == name for n in names):
-                declared = current.child_by_field_name("type")
-                if declared is not None:
-                    return _type_name(declared, source)
-                value = current.child_by_field_name("value")
-                first = value.named_children[0] if value and value.named_children else None
-                return _value_type(first, source) if first is not None else None
-    value = _assigned(node, name, source)
-    return _value_type(value, source) if value is not None and value.type != "identifier" else None
-
-
-def _assigned(node: Node, name: str, source: Source) -> Node | None:
-    """The value NAME was last given (`name := …`, `name = …`) before NODE in its function."""
-    function = _function(node)
-    last = None
-    for current in nodes_under(function) if function is not None else ():
-        if current.type in ("short_var_declaration", "assignment_statement"):
-            left, right = current.child_by_field_name("left"), current.child_by_field_name("right")
-            if left is None or right is None or current.end_byte > node.start_byte:
-                continue  # not an assignment NODE is part of (`q = q.Where(…)`)
-            for target, value in zip(left.named_children, right.named_children, strict=False):
-                if source.text(target) == name and (
-                    last is None or value.start_byte > last.start_byte
-                ):
-                    last = value
-    return last
 
 
 def _type_name(node: Node | None, source: Source) -> str | None:

@@ -71,6 +71,7 @@ def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
     if not modules and not names:
         return
     columns: dict[int, set[str]] = {}
+    written: dict[tuple[int, int], dict[str, list[tuple[int, str]]]] = {}  # _written's
     for path in (n for n in nodes if n.type == "scoped_identifier"):
         parts = source.text(path).split("::")
         if len(parts) >= 3 and parts[-2] == "Column" and path.parent is not None:
@@ -109,7 +110,7 @@ def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
             table = matcher.match_text(modules.get(parts[-2], parts[-2]))
             if table is None:
                 continue
-            for method in _written(node, source):
+            for method in _written(node, source, written):
                 for operation in ACTIVE_METHODS[method]:
                     found.reference(node.start_byte, table, operation, (), "sea-orm")
 
@@ -202,9 +203,12 @@ def _after(call: Node, source: Source, method: str) -> bool:
     return False
 
 
-def _written(node: Node, source: Source) -> list[str]:
+def _written(
+    node: Node, source: Source, calls: dict[tuple[int, int], dict[str, list[tuple[int, str]]]]
+) -> list[str]:
     """The ActiveModel methods called on NODE's value: at once (`ActiveModel { … }.insert(db)`),
-    or on the name a `let` gives it, in the same function (`let new = …; new.insert(db)`)."""
+    or on the name a `let` gives it, in the same function (`let new = …; new.insert(db)`).
+    CALLS: each function's `name.insert(…)`-like calls, collected once."""
     method = _called_on(node, source)
     if method in ACTIVE_METHODS:
         return [method]
@@ -216,24 +220,26 @@ def _written(node: Node, source: Source) -> list[str]:
         pattern = pattern.named_children[0]
     if pattern.type != "identifier":
         return []
-    name = source.text(pattern)
     function = parent.parent
     while function is not None and function.type != "function_item":
         function = function.parent
-    methods: list[str] = []
-    stack = [function] if function is not None else []
-    while stack:
-        current = stack.pop()
-        if (
-            current.type == "identifier"
-            and current.start_byte > node.end_byte
-            and source.text(current) == name
-            and (called := _called_on(current, source)) in ACTIVE_METHODS
-            and called not in methods
-        ):
-            methods.append(called)
-        stack.extend(current.named_children)
-    return sorted(methods)
+    if function is None:
+        return []
+    key = (function.start_byte, function.end_byte)
+    if key not in calls:
+        calls[key] = {}
+        stack = [function]
+        while stack:
+            current = stack.pop()
+            if current.type == "identifier":
+                called = _called_on(current, source)
+                if called in ACTIVE_METHODS:
+                    calls[key].setdefault(source.text(current), []).append(
+                        (current.start_byte, called)
+                    )
+            stack.extend(current.named_children)
+    later = calls[key].get(source.text(pattern), [])
+    return sorted({called for at, called in later if at > node.end_byte})
 
 
 def _called_on(node: Node, source: Source) -> str | None:
