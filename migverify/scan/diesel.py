@@ -12,14 +12,16 @@ columns are the `t::column` paths of the same statement (and the declared column
 under `dsl::*`). A struct mapped to the table (`#[diesel(table_name = decisions)]`, diesel 1's
 `#[table_name = "decisions"]`, or by its name) is a reference with operation `model`, as an
 ORM's model class is, and a row of it written (`diesel::update(&row)`, `row.save_changes(c)`)
-a write of the table. Code in macros is parsed again as code.
+a write of the table, and so is `T::delete(conn, id)` where T implements a trait whose default
+`delete` runs on `Self::table()` (a shared `Crud` trait). Code in macros is parsed again as code.
 
 A declaration is kept for the other files when it maps a legacy table or its Rust name is a
 legacy table's (so that one renamed away is not taken for it), and so are module-level aliases
 and every row struct (Models keeps those of the tables kept); their names send only Rust files
 to the second pass. Without any declaration in the scanned tree, `t::table` of a legacy table's
-name is that table. Not read: a table given as a type parameter (`T::table()`), a row whose type
-only a method's return type shows.
+name is that table. Not read: a table given as a type parameter in a generic function
+(`T::table()`), a row whose type only a method's return type shows, a project's own write
+helpers (`my_upsert(t::table.find(k))` reads as a read).
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ WRITES = {
 }
 NOT_COLUMNS = frozenset(("table", "dsl", "star", "all_columns"))
 DECLARING = frozenset((
-    "table", "joinable", "allow_tables_to_appear_in_same_query", "allow_columns_to_appear_in_same_group_by_clause",
-    "sql_function", "define_sql_function", "declare_sql_function", "alias",
+    "table", "joinable", "allow_tables_to_appear_in_same_query",
+    "allow_columns_to_appear_in_same_group_by_clause", "sql_function", "define_sql_function",
+    "declare_sql_function", "alias",
 ))  # fmt: skip
 # what a file using diesel holds: `table!`, `t::table`, `table_name`, `t::dsl`, `alias!`, a
 # row written through its struct
