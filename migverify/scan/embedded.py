@@ -9,8 +9,8 @@ function call) is parsed as SQL with `$1`, then `?`, then `%s` placeholders, els
 tokens (SQLite's `INSERT OR IGNORE`, `?1`, a format's `{placeholders}`). A table given by a
 format verb where SQL names one (`fmt.Sprintf("… FROM %s", t)`, `format!("… FROM {}", t)`) is a
 dynamic reference. diesel's DSL is read by diesel.py, GORM's chains by gorm.py; other query
-builders and ORMs (ent) are not: their files hold no SQL naming the table. squirrel's and goqu's
-table names by gobuilders.py, SeaORM's entities by seaorm.py.
+builders and ORMs are not: their files hold no SQL naming the table. squirrel's and goqu's
+table names by gobuilders.py, ent's client by ent.py, SeaORM's entities by seaorm.py.
 """
 
 from __future__ import annotations
@@ -63,11 +63,13 @@ def scan_embedded(
         scan_diesel(tree, source, found, matcher, models)
         scan_seaorm(tree, source, found, matcher, models)
     else:
+        from migverify.scan.ent import scan_ent
         from migverify.scan.gobuilders import scan_go_builders
         from migverify.scan.gorm import scan_gorm
 
         scan_gorm(tree, source, found, matcher, models)
         scan_go_builders(tree, source, found, matcher)
+        scan_ent(tree, source, found, matcher, models)
     for node in _strings(tree):
         value = _value(node, source)
         if value is None or not _statement(value.text) or _asserted(node, source):

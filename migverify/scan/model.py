@@ -20,7 +20,7 @@ class Reference:
     (for a use of an ORM model: at the model's name in the use). An ORM model's declaration is
     a reference too, with operation `model`; `kind` is the library or ORM it was found through:
     supabase-js, supabase-py, knex, kysely, sql, asyncpg, pandas, prisma, drizzle, typeorm, sequelize, objection, sqlalchemy,
-    django, peewee, alembic, diesel, sea-orm, gorm, squirrel, goqu."""
+    django, peewee, alembic, diesel, sea-orm, gorm, squirrel, goqu, ent."""
 
     path: str
     line: int

@@ -30,9 +30,9 @@ from migverify.scan.source import Source, string_value
 
 ORMS = (
     "prisma", "drizzle", "typeorm", "sequelize", "objection", "sqlalchemy", "django", "peewee",
-    "diesel", "gorm", "sea-orm",
+    "diesel", "gorm", "sea-orm", "ent",
 )  # fmt: skip
-NATIVE_ORMS = ("diesel", "gorm", "sea-orm")  # Rust's and Go's: their names count there only
+NATIVE_ORMS = ("diesel", "gorm", "sea-orm", "ent")  # Rust's and Go's: their names count there
 
 
 @dataclass(frozen=True)
