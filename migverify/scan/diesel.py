@@ -104,7 +104,7 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
     columns: dict[int, dict[str, set[str]]] = {}  # statement → table → columns
 
     def column(node: Node, name: str, rust: str) -> None:
-        statement = _statement(node).start_byte
+        statement = statement_of(node).start_byte
         sql = dict(known[name].columns).get(rust, rust)
         columns.setdefault(statement, {}).setdefault(known[name].table, set()).add(sql)
 
@@ -134,7 +134,7 @@ def scan_diesel(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
         table = matcher.match_text(known[name].table)
         if table is None:
             continue
-        statement = _statement(node)
+        statement = statement_of(node)
         used = columns.get(statement.start_byte, {}).get(known[name].table, set())
         found.reference(node.start_byte, table, _operation(node, statement, source), used, "diesel")
 
@@ -408,7 +408,7 @@ def _last(path: Node) -> Node | None:
     return None
 
 
-def _statement(node: Node) -> Node:
+def statement_of(node: Node) -> Node:
     """The statement NODE is part of."""
     current = node
     while current.parent is not None and current.parent.type not in STATEMENT:
@@ -566,7 +566,7 @@ def _model(attribute: Node, known: dict[str, Declared], found: Found, matcher: T
                     j += 2
                     target = tokens[j]
             if source.text(token) == "base_query" and tokens[i + 1].type == "=":
-                _base_query(list(_leaves(arguments)), known, found, matcher, source)
+                _base_query(list(leaves(arguments)), known, found, matcher, source)
     elif head == "table_name":
         value = inner.child_by_field_name("value")
         if value is not None and value.type == "string_literal":
@@ -598,11 +598,11 @@ def _base_query(tokens: list[Node], known: dict[str, Declared], found: Found,
         found.reference(node.start_byte, table, "select", used, "diesel")
 
 
-def _leaves(node: Node) -> Iterator[Node]:
+def leaves(node: Node) -> Iterator[Node]:
     """The tokens under NODE (a token tree, an attribute), in order; a string is one."""
     for child in node.children:
         if child.children and child.type != "string_literal":
-            yield from _leaves(child)
+            yield from leaves(child)
         else:
             yield child
 
@@ -629,7 +629,7 @@ def _rows(nodes: list[Node], known: dict[str, Declared], matcher: TableMatcher, 
         while sibling is not None and sibling.type in ("attribute_item", "line_comment"):
             if sibling.type == "attribute_item":
                 text = source.text(sibling)
-                tokens = [source.text(t) for t in _leaves(sibling) if t.type == "identifier"]
+                tokens = [source.text(t) for t in leaves(sibling) if t.type == "identifier"]
                 if "derive" in tokens:  # also in a `cfg_attr(feature = "full", derive(…))`
                     derives.update(tokens[tokens.index("derive") + 1 :])
                 if "table_name" in tokens:
@@ -653,7 +653,7 @@ def _rows(nodes: list[Node], known: dict[str, Declared], matcher: TableMatcher, 
 
 def _table_name(attribute: Node, source: Source) -> str | None:
     """The table's Rust name in `#[diesel(table_name = a::t)]` or `#[table_name = "t"]`."""
-    tokens = list(_leaves(attribute))
+    tokens = list(leaves(attribute))
     for i, token in enumerate(tokens[:-2]):
         if source.text(token) == "table_name" and tokens[i + 1].type == "=":
             value = tokens[i + 2]
@@ -695,7 +695,7 @@ def _row_writes(nodes: list[Node], rows: dict[str, Declared], found: Found,
             declared = _set_table(node, known, source)
         table = matcher.match_text(declared.table) if declared is not None else None
         if table is not None:
-            used = columns.get(_statement(node).start_byte, {}).get(declared.table, set())
+            used = columns.get(statement_of(node).start_byte, {}).get(declared.table, set())
             found.reference(node.start_byte, table, operation, used, "diesel")
 
 
@@ -863,7 +863,7 @@ def _self_table_operations(method: Node, source: Source) -> set[str]:
             if text == "Self::table" or (
                 text.startswith("<Self as ") and text.endswith(">::table")
             ):
-                operations.add(_operation(node, _statement(node), source))
+                operations.add(_operation(node, statement_of(node), source))
         stack.extend(node.named_children)
     return operations
 

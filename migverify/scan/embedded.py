@@ -23,7 +23,7 @@ from tree_sitter import Language, Node, Parser, Tree
 
 from migverify.scan.found import SQL_EVIDENCE, SQL_START, Found
 from migverify.scan.orm import Models, nodes_of
-from migverify.scan.source import Source, StringValue
+from migverify.scan.source import Source, StringValue, add_raw
 from migverify.scan.sql import analyze_tokens
 from migverify.scan.tables import TableMatcher
 
@@ -136,7 +136,7 @@ def _value(node: Node, source: Source) -> StringValue | None:
     for literal in _literals(node):
         for child in literal.children:
             if child.type in _CONTENT:
-                _add(source.data, child.start_byte, child.end_byte, chars, offsets)
+                add_raw(source, child.start_byte, child.end_byte, chars, offsets)
             elif child.type == "escape_sequence":
                 text = child.text.decode("utf-8", errors="replace")
                 if text.startswith("\\\n"):  # Rust's line continuation: a space will do
@@ -144,7 +144,7 @@ def _value(node: Node, source: Source) -> StringValue | None:
                 else:
                     resolved = _ESCAPES.get(text[1:2]) if len(text) == 2 else None
                 if resolved is None:  # \u00e9, \x41, …: kept as written
-                    _add(source.data, child.start_byte, child.end_byte, chars, offsets)
+                    add_raw(source, child.start_byte, child.end_byte, chars, offsets)
                 else:
                     chars.append(resolved)
                     offsets.append(child.start_byte)
@@ -161,19 +161,6 @@ def _literals(node: Node) -> Iterator[Node]:
         child = node.child_by_field_name(side)
         if child is not None:
             yield from _literals(child)
-
-
-def _add(data: bytes, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
-    piece = data[start:end]
-    if piece.isascii():  # a byte per character
-        chars.extend(piece.decode("ascii"))
-        offsets.extend(range(start, end))
-        return
-    position = start
-    for char in piece.decode("utf-8", errors="replace"):
-        chars.append(char)
-        offsets.append(position)
-        position += len(char.encode("utf-8"))
 
 
 def _asserted(node: Node, source: Source) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from tree_sitter import Node, Tree
 
 from migverify.scan.found import Found
-from migverify.scan.orm import Declared, Models, nodes_of
+from migverify.scan.orm import Declared, Models, nodes_of, nodes_under
 from migverify.scan.sequelize import plural
 from migverify.scan.source import Source
 from migverify.scan.tables import TableMatcher
@@ -106,7 +106,7 @@ def _table_name(method: Node, source: Source) -> tuple[str, str, int] | None:
         return None
     declared = next((c for c in receiver.named_children if c.type == "parameter_declaration"), None)
     struct = _type_name(declared.child_by_field_name("type"), source) if declared else None
-    returns = [n for n in nodes_under(body) if n.type == "return_statement"]
+    returns = nodes_under(body, ("return_statement",))
     if struct is None or len(returns) != 1 or not returns[0].named_children:
         return None
     values = returns[0].named_children[0]
@@ -117,7 +117,8 @@ def _table_name(method: Node, source: Source) -> tuple[str, str, int] | None:
     return struct, content[0], content[1]
 
 
-def nodes_under(node: Node) -> Iterator[Node]:
+def _descendants(node: Node) -> Iterator[Node]:
+    """NODE and every node under it."""
     stack = [node]
     while stack:
         current = stack.pop()
@@ -240,7 +241,7 @@ class GoCode:
                 name, body = spec.child_by_field_name("name"), spec.child_by_field_name("type")
                 if name is None or body is None:
                     continue
-                for declaration in (n for n in nodes_under(body) if n.type == "field_declaration"):
+                for declaration in nodes_under(body, ("field_declaration",)):
                     declared = declaration.child_by_field_name("type")
                     for field_name in declaration.children_by_field_name("name"):
                         if declared is not None:
@@ -283,7 +284,7 @@ class GoCode:
         if key not in self._functions:
             names: dict[str, list[tuple[str, int, Node]]] = {}
             text = self.source.text
-            for current in nodes_under(function):
+            for current in _descendants(function):
                 if current.type in ("parameter_declaration", "var_spec"):
                     for declared in current.children_by_field_name("name"):
                         names.setdefault(text(declared), []).append(

@@ -20,6 +20,7 @@ import re
 
 from tree_sitter import Node, Tree
 
+from migverify.scan.diesel import leaves, statement_of
 from migverify.scan.found import Found
 from migverify.scan.orm import Declared, Models, nodes_of
 from migverify.scan.source import Source
@@ -76,7 +77,7 @@ def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
         parts = source.text(path).split("::")
         if len(parts) >= 3 and parts[-2] == "Column" and path.parent is not None:
             if path.parent.type != "scoped_identifier":
-                statement = _statement(path).start_byte
+                statement = statement_of(path).start_byte
                 columns.setdefault(statement, set()).add(_SNAKE.sub("_", parts[-1]).lower())
     for node in nodes:
         if node.type == "call_expression":
@@ -99,7 +100,7 @@ def scan_seaorm(tree: Tree, source: Source, found: Found, matcher: TableMatcher,
             operations = ENTITY_METHODS[method]
             if operations == ("insert",) and _after(node, source, "on_conflict"):
                 operations = ("upsert",)
-            used = columns.get(_statement(node).start_byte, set())
+            used = columns.get(statement_of(node).start_byte, set())
             for operation in operations:
                 found.reference(function.start_byte, table, operation, used, "sea-orm")
         elif node.type == "struct_expression":
@@ -121,7 +122,7 @@ def _entity(attribute: Node, source: Source) -> tuple[str, int] | None:
     if not text.startswith("#[sea_orm(") or "table_name" not in text:
         return None
     values: dict[str, tuple[str, int]] = {}
-    tokens = [t for t in _leaves(attribute)]
+    tokens = list(leaves(attribute))
     for i, token in enumerate(tokens[:-2]):
         if token.type == "identifier" and tokens[i + 1].type == "=":
             literal = tokens[i + 2]
@@ -133,18 +134,6 @@ def _entity(attribute: Node, source: Source) -> tuple[str, int] | None:
     table, at = values["table_name"]
     schema = values.get("schema_name")
     return (f"{schema[0]}.{table}" if schema else table), at
-
-
-def _leaves(node: Node) -> list[Node]:
-    leaves: list[Node] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if current.children and current.type != "string_literal":
-            stack.extend(reversed(current.children))
-        else:
-            leaves.append(current)
-    return leaves
 
 
 def _module(node: Node, source: Source) -> str:
@@ -176,15 +165,6 @@ def _entity_aliases(use: Node, source: Source) -> list[tuple[str, str]]:
             continue
         stack.extend(node.named_children)
     return aliases
-
-
-def _statement(node: Node) -> Node:
-    current = node
-    while current.parent is not None and current.parent.type not in (
-        "expression_statement", "let_declaration", "block", "source_file", "function_item",
-    ):  # fmt: skip
-        current = current.parent
-    return current
 
 
 def _after(call: Node, source: Source, method: str) -> bool:

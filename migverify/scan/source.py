@@ -108,7 +108,7 @@ def string_value(
         if child.start_byte < content_start or child.end_byte > content_end:
             continue
         # text the grammar does not expose as a node (e.g. spaces in Python strings)
-        _add_raw(source, cursor, child.start_byte, chars, offsets)
+        add_raw(source, cursor, child.start_byte, chars, offsets)
         if child.type in HOLES:
             spliced = _substituted(child, substitute)
             if spliced is not None:
@@ -124,9 +124,9 @@ def string_value(
             chars.append(_unescape(source.text(child)))
             offsets.append(child.start_byte)
         elif child.type in FRAGMENTS:
-            _add_raw(source, child.start_byte, child.end_byte, chars, offsets)
+            add_raw(source, child.start_byte, child.end_byte, chars, offsets)
         cursor = child.end_byte
-    _add_raw(source, cursor, content_end, chars, offsets)
+    add_raw(source, cursor, content_end, chars, offsets)
     return StringValue("".join(chars), tuple(offsets), holes)
 
 
@@ -142,7 +142,8 @@ def _substituted(hole: Node, substitute: Substitute | None) -> StringValue | Non
     return value if value is not None and len(value.offsets) == len(value.text) else None
 
 
-def _add_raw(source: Source, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
+def add_raw(source: Source, start: int, end: int, chars: list[str], offsets: list[int]) -> None:
+    """Append SOURCE's bytes START..END as characters to CHARS, each one's offset to OFFSETS."""
     if end <= start:
         return
     raw = source.data[start:end]
